@@ -1,0 +1,91 @@
+//! The one error shape on the wire: `{"error": {"code": "sold_out", "message": "…"}}`.
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable error codes. The HTTP status is derived from the code, so the two never disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    NotFound,
+    SoldOut,
+    PayloadTooLarge,
+    PlatformUnavailable,
+    BadGateway,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::NotFound => 404,
+            ErrorCode::SoldOut => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::Internal => 500,
+            ErrorCode::BadGateway => 502,
+            ErrorCode::PlatformUnavailable => 503,
+        }
+    }
+}
+
+/// An error a person can act on. `message` is shown to shoppers as is, so it is plain zh-CN/English text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn http_status(&self) -> u16 {
+        self.code.http_status()
+    }
+    /// The JSON body for this error.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.clone(),
+        }
+    }
+}
+
+/// The wrapper object of the wire shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_serialises_to_the_documented_shape() {
+        let body = ApiError::new(ErrorCode::SoldOut, "卖完了").body();
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "sold_out", "message": "卖完了"}})
+        );
+    }
+
+    #[test]
+    fn each_code_maps_to_its_status() {
+        assert_eq!(ApiError::bad_request("x").http_status(), 400);
+        assert_eq!(ApiError::not_found("x").http_status(), 404);
+        assert_eq!(ErrorCode::PlatformUnavailable.http_status(), 503);
+        assert_eq!(ErrorCode::BadGateway.http_status(), 502);
+    }
+}

@@ -1,0 +1,17 @@
+//! The one contract crate: every type that crosses the wire is defined here, with its validation,
+//! so the platform, the server and the browser agree on shapes and on what counts as bad input.
+//!
+//! Invariant: no I/O, no async runtime, no HTTP types. It compiles for `wasm32-unknown-unknown`.
+
+pub mod areas;
+pub mod catalog;
+pub mod category;
+pub mod error;
+pub mod geo;
+pub mod hours;
+pub mod money;
+pub mod stores;
+
+pub use category::Category;
+pub use error::{ApiError, ErrorCode};
+pub use geo::LatLng;

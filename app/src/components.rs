@@ -1,0 +1,73 @@
+//! Small pieces shared by pages: the site header, error notices, the 404 page.
+
+use jishi_api::areas::describe_point;
+use jishi_api::LatLng;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::error::{set_response_status, AppError};
+use crate::links::{coord, home_href};
+
+/// The point in the current URL, if it has a valid one.
+pub fn use_location() -> Memo<Option<LatLng>> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| LatLng::parse(q.get_str("lat"), q.get_str("lng")).ok())
+    })
+}
+
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    let at = use_location();
+    let query = use_query_map();
+    let home = move || at.get().map(home_href).unwrap_or_else(|| "/".to_owned());
+    let search_q = move || query.with(|q| q.get("q").unwrap_or_default());
+    view! {
+        <header class="site-header">
+            <a class="brand" href=home aria-label="即时 首页">"即时"</a>
+            <a class="location" data-testid="location" href="/?change=1" title="更换位置">
+                <span class="pin" aria-hidden="true">"📍"</span>
+                {move || match at.get() {
+                    Some(p) => describe_point(p),
+                    None => "选择位置".to_owned(),
+                }}
+            </a>
+            <form class="site-search" method="get" action="/search" role="search">
+                {move || at.get().map(|p| view! {
+                    <input type="hidden" name="lat" value=coord(p.lat())/>
+                    <input type="hidden" name="lng" value=coord(p.lng())/>
+                })}
+                <input type="search" name="q" placeholder="搜附近门店的商品" aria-label="搜索商品"
+                    data-testid="search-input" maxlength="40" prop:value=search_q/>
+                <button type="submit">"搜索"</button>
+            </form>
+        </header>
+    }
+}
+
+/// A plain message and a way forward, with the error's HTTP status during SSR.
+#[component]
+pub fn ErrorNotice(error: AppError, #[prop(optional)] heading: Option<&'static str>) -> impl IntoView {
+    set_response_status(error.http_status());
+    view! {
+        <section class="notice error" role="alert" data-testid="error-notice">
+            {heading.map(|h| view! { <h1>{h}</h1> })}
+            <p>{error.message()}</p>
+            <p><a href="/?change=1">"重新选择位置"</a>" · "<a href="">"重试"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    set_response_status(404);
+    view! {
+        <Title text="页面不存在 · 即时"/>
+        <section class="notice" data-testid="not-found">
+            <h1>"页面不存在"</h1>
+            <p>"这个链接可能已失效。"</p>
+            <p><a href="/">"回到首页看看附近门店"</a></p>
+        </section>
+    }
+}

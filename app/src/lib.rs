@@ -1,0 +1,101 @@
+//! Jishi's pages and components. Compiled twice: with `ssr` into the server (rendering HTML and
+//! running server functions) and with `hydrate` into the browser's wasm.
+
+pub mod catalog;
+pub mod components;
+pub mod error;
+pub mod links;
+pub mod location;
+pub mod map;
+#[cfg(feature = "ssr")]
+pub mod platform_client;
+pub mod stores;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::catalog::{SearchPage, StorePage};
+use crate::components::{NotFound, SiteHeader};
+use crate::stores::HomePage;
+
+/// Settings the server passes to the page through `<meta>` tags, read by the browser at run time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteConfig {
+    /// Leaflet tile URL template; empty or `none` for no tiles.
+    pub tile_url: String,
+    /// `wgs84` (OpenStreetMap) or `gcj02` (AMap, Tencent).
+    pub tile_crs: String,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self {
+            tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".to_owned(),
+            tile_crs: "wgs84".to_owned(),
+        }
+    }
+}
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let config = use_context::<SiteConfig>().unwrap_or_default();
+    view! {
+        <!DOCTYPE html>
+        <html lang="zh-CN">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
+                <meta name="theme-color" content="#e4393c"/>
+                <meta name="jishi-tile-url" content=config.tile_url/>
+                <meta name="jishi-tile-crs" content=config.tile_crs/>
+                <link rel="stylesheet" href="/leaflet/leaflet.css"/>
+                <script src="/leaflet/leaflet.js" defer="defer"></script>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, after hydration: tests and scripts wait for this flag.
+    Effect::new(move |_| mark_hydrated());
+    view! {
+        <Stylesheet id="leptos" href="/pkg/jishi.css"/>
+        <Router>
+            <SiteHeader/>
+            <main class="page">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/store/:id") view=StorePage ssr=SsrMode::Async/>
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+            <footer class="site-footer">"即时 · 附近门店，约一小时送达"</footer>
+        </Router>
+    }
+}
+
+fn mark_hydrated() {
+    #[cfg(feature = "hydrate")]
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

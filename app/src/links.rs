@@ -1,0 +1,90 @@
+//! Building the app's own URLs. Location and filters live in the query string so every page is
+//! shareable and server-rendered for its point.
+
+use jishi_api::LatLng;
+
+/// Percent-encodes a query value (UTF-8; everything but RFC 3986 unreserved characters).
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `path?k=v&…` from the pairs that have a value.
+pub fn href(path: &str, pairs: &[(&str, Option<&str>)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(v))))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// Coordinates as they go into URLs: six decimals (about 0.1 m), no more.
+pub fn coord(v: f64) -> String {
+    format!("{v:.6}")
+}
+
+pub fn at_pairs(at: LatLng) -> [(&'static str, String); 2] {
+    [("lat", coord(at.lat())), ("lng", coord(at.lng()))]
+}
+
+pub fn home_href(at: LatLng) -> String {
+    let [lat, lng] = at_pairs(at);
+    href("/", &[(lat.0, Some(&lat.1)), (lng.0, Some(&lng.1))])
+}
+
+pub fn store_href(id: &str, at: Option<LatLng>) -> String {
+    let path = format!("/store/{}", encode(id));
+    match at {
+        Some(at) => {
+            let [lat, lng] = at_pairs(at);
+            href(&path, &[(lat.0, Some(&lat.1)), (lng.0, Some(&lng.1))])
+        }
+        None => path,
+    }
+}
+
+/// "850 m", "1.2 km".
+pub fn format_distance(m: u32) -> String {
+    if m < 1_000 {
+        format!("{m} m")
+    } else {
+        format!("{}.{} km", m / 1_000, (m % 1_000) / 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_and_reserved_characters_are_encoded() {
+        assert_eq!(encode("牛奶"), "%E7%89%9B%E5%A5%B6");
+        assert_eq!(encode("a&b=c d"), "a%26b%3Dc%20d");
+        assert_eq!(encode("s000123.x-y_z~"), "s000123.x-y_z~");
+    }
+
+    #[test]
+    fn href_skips_missing_values() {
+        assert_eq!(href("/", &[("a", Some("1")), ("b", None)]), "/?a=1");
+        assert_eq!(href("/search", &[]), "/search");
+    }
+
+    #[test]
+    fn distances_read_naturally() {
+        assert_eq!(format_distance(850), "850 m");
+        assert_eq!(format_distance(1_260), "1.2 km");
+        assert_eq!(format_distance(12_000), "12.0 km");
+    }
+}

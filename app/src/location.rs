@@ -1,0 +1,123 @@
+//! "Where am I": browser geolocation (WGS-84) with a fallback that needs no permission — pick an
+//! area, or a point on the map. The chosen point goes into the URL.
+
+use jishi_api::areas::BEIJING_AREAS;
+use jishi_api::LatLng;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+use crate::links::home_href;
+use crate::map::PickMap;
+
+#[derive(Debug, Clone, PartialEq)]
+enum GeoStatus {
+    Idle,
+    Locating,
+    Failed(String),
+}
+
+#[component]
+pub fn LocationPicker() -> impl IntoView {
+    let query = use_query_map();
+    let status = RwSignal::new(GeoStatus::Idle);
+    let navigate = use_navigate();
+    let go_to = move |p: LatLng| {
+        navigate(&home_href(p), NavigateOptions::default());
+    };
+
+    let locate = {
+        let go_to = go_to.clone();
+        move || {
+            status.set(GeoStatus::Locating);
+            let go_to = go_to.clone();
+            request_position(move |result| match result {
+                Ok(p) => go_to(p),
+                Err(message) => status.set(GeoStatus::Failed(message)),
+            });
+        }
+    };
+
+    // Ask once after hydration, unless the shopper came here to change the location by hand.
+    {
+        let locate = locate.clone();
+        Effect::new(move |ran: Option<()>| {
+            if ran.is_none() && query.with_untracked(|q| q.get_str("change").is_none()) {
+                locate();
+            }
+        });
+    }
+
+    view! {
+        <section class="location-picker" data-testid="location-picker">
+            <p class="geo-status" data-testid="geo-status" role="status" data-state=move || match status.get() {
+                GeoStatus::Idle => "idle",
+                GeoStatus::Locating => "locating",
+                GeoStatus::Failed(_) => "failed",
+            }>
+                {move || match status.get() {
+                    GeoStatus::Idle => "允许浏览器定位，或选择你所在的区域。".to_owned(),
+                    GeoStatus::Locating => "正在获取你的位置…".to_owned(),
+                    GeoStatus::Failed(m) => format!("{m}请选择你所在的区域，或在地图上点选位置。"),
+                }}
+            </p>
+            <button type="button" class="primary" data-testid="locate-me" on:click=move |_| locate()>
+                "使用我的当前位置"
+            </button>
+            <h2>"选择区域"</h2>
+            <ul class="area-list">
+                {BEIJING_AREAS.iter().map(|a| view! {
+                    <li><a data-testid="area-option" data-area=a.slug href=home_href(a.point())>{a.name}</a></li>
+                }).collect_view()}
+            </ul>
+            <h2>"或在地图上点选"</h2>
+            <PickMap on_pick=go_to/>
+        </section>
+    }
+}
+
+/// Asks the browser for its position once. The callback gets a validated point or a message.
+#[cfg(feature = "hydrate")]
+fn request_position(done: impl FnOnce(Result<LatLng, String>) + Clone + 'static) {
+    use wasm_bindgen::JsCast;
+
+    let fail = done.clone();
+    let geolocation = web_sys::window().and_then(|w| w.navigator().geolocation().ok());
+    let Some(geolocation) = geolocation else {
+        fail(Err("这个浏览器不支持定位。".to_owned()));
+        return;
+    };
+    let on_ok = {
+        let done = done.clone();
+        wasm_bindgen::closure::Closure::once_into_js(move |pos: web_sys::Position| {
+            let c = pos.coords();
+            done(LatLng::new(c.latitude(), c.longitude()).map_err(|e| e.message));
+        })
+    };
+    let on_err = wasm_bindgen::closure::Closure::once_into_js(
+        move |err: web_sys::PositionError| {
+            let message = match err.code() {
+                1 => "你没有允许定位。",
+                2 => "暂时无法确定你的位置。",
+                _ => "定位超时了。",
+            };
+            done(Err(message.to_owned()));
+        },
+    );
+    let options = web_sys::PositionOptions::new();
+    options.set_timeout(8_000);
+    options.set_maximum_age(300_000);
+    if geolocation
+        .get_current_position_with_error_callback_and_options(
+            on_ok.unchecked_ref(),
+            Some(on_err.unchecked_ref()),
+            &options,
+        )
+        .is_err()
+    {
+        fail(Err("定位请求失败。".to_owned()));
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn request_position(_done: impl FnOnce(Result<LatLng, String>) + Clone + 'static) {}

@@ -1,0 +1,186 @@
+//! Leaflet maps. The container is server-rendered; Leaflet takes it over in an effect once the wasm
+//! runs (the map is browser-only state, so reading it during render would break hydration).
+//!
+//! Tiles come from the URL in `<meta name="jishi-tile-url">` (set by the server from
+//! `JISHI_TILE_URL`); with no tiles reachable the map still shows the stores and you on a plain
+//! background. AMap/Tencent tiles use GCJ-02 (`JISHI_TILE_CRS=gcj02`), so points are shifted then.
+
+use jishi_api::stores::StoreSummary;
+use jishi_api::LatLng;
+use leptos::prelude::*;
+
+/// One marker: a store, drawn where it is, labelled with its name, linking to its page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorePin {
+    pub lat: f64,
+    pub lng: f64,
+    pub name: String,
+    pub href: String,
+    pub open: bool,
+}
+
+impl StorePin {
+    pub fn from_summary(s: &StoreSummary, href: String) -> Self {
+        Self {
+            lat: s.lat,
+            lng: s.lng,
+            name: s.name.clone(),
+            href,
+            open: s.open_now,
+        }
+    }
+}
+
+#[component]
+pub fn StoreMap(center: LatLng, pins: Vec<StorePin>) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
+    let count = pins.len();
+    #[cfg(feature = "hydrate")]
+    {
+        let pins = pins.clone();
+        Effect::new(move |_| {
+            if let Some(el) = node.get() {
+                browser::store_map(&el, center, &pins);
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (center, pins);
+    view! {
+        <div class="map store-map" data-testid="store-map" node_ref=node
+            role="region" aria-label="门店地图" data-store-count=count></div>
+    }
+}
+
+/// A map to click on when geolocation is unavailable.
+#[component]
+pub fn PickMap(on_pick: impl Fn(LatLng) + Clone + 'static) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(el) = node.get() {
+            browser::pick_map(&el, on_pick.clone());
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = on_pick;
+    view! {
+        <div class="map pick-map" data-testid="pick-map" node_ref=node
+            role="region" aria-label="点选位置的地图"></div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use jishi_api::geo::{gcj02_to_wgs84, wgs84_to_gcj02};
+    use jishi_api::LatLng;
+    use leaflet::{CircleMarker, LatLngBounds, Map, MapOptions, PathOptions, TileLayer};
+    use wasm_bindgen::JsValue;
+
+    use super::StorePin;
+
+    const BEIJING: (f64, f64) = (39.9042, 116.4074);
+
+    fn meta(name: &str) -> Option<String> {
+        let doc = web_sys::window()?.document()?;
+        let el = doc.query_selector(&format!("meta[name=\"{name}\"]")).ok()??;
+        el.get_attribute("content")
+    }
+
+    /// Whether tiles are in GCJ-02, so our WGS-84 points must be shifted to line up with them.
+    fn tiles_use_gcj02() -> bool {
+        meta("jishi-tile-crs").as_deref() == Some("gcj02")
+    }
+
+    fn to_map(lat: f64, lng: f64) -> leaflet::LatLng {
+        match LatLng::new(lat, lng) {
+            Ok(p) if tiles_use_gcj02() => {
+                let g = wgs84_to_gcj02(p);
+                leaflet::LatLng::new(g.lat(), g.lng())
+            }
+            _ => leaflet::LatLng::new(lat, lng),
+        }
+    }
+
+    fn from_map(p: &leaflet::LatLng) -> Option<LatLng> {
+        // Leaflet lets the world repeat sideways; fold longitudes back into -180..180.
+        let raw = LatLng::new(p.lat(), (p.lng() + 180.0).rem_euclid(360.0) - 180.0).ok()?;
+        Some(if tiles_use_gcj02() { gcj02_to_wgs84(raw) } else { raw })
+    }
+
+    fn new_map(el: &web_sys::HtmlElement) -> Option<Map> {
+        // A re-render hands Leaflet the same element again; Leaflet refuses to init twice.
+        if el.class_list().contains("leaflet-container") {
+            return None;
+        }
+        let options = MapOptions::new();
+        options.set_scroll_wheel_zoom(false);
+        let map = Map::new_with_element(el, &options).ok()?;
+        if let Some(url) = meta("jishi-tile-url").filter(|u| !u.is_empty() && u != "none") {
+            TileLayer::new(&url).add_to(&map);
+        }
+        Some(map)
+    }
+
+    fn dot(color: &str, class: &str, radius: f64) -> JsValue {
+        let o = PathOptions::new();
+        o.set_color("#ffffff".into());
+        o.set_weight(2.0);
+        o.set_fill(true);
+        o.set_fill_color(color.into());
+        o.set_fill_opacity(0.95);
+        o.set_class_name(class.into());
+        let o: JsValue = o.into();
+        let _ = js_sys::Reflect::set(&o, &"radius".into(), &radius.into());
+        o
+    }
+
+    pub fn store_map(el: &web_sys::HtmlElement, center: LatLng, pins: &[StorePin]) {
+        let Some(map) = new_map(el) else { return };
+        let you = to_map(center.lat(), center.lng());
+        map.set_view(&you, 14.0);
+        let mut corners = vec![you.clone()];
+        for pin in pins {
+            let at = to_map(pin.lat, pin.lng);
+            let (color, class) = if pin.open {
+                ("#e4393c", "store-marker")
+            } else {
+                ("#9e9e9e", "store-marker closed")
+            };
+            let marker = CircleMarker::new_with_options(&at, &dot(color, class, 7.0));
+            let label = format!(
+                "<a href=\"{}\">{}</a>",
+                escape(&pin.href),
+                escape(&pin.name)
+            );
+            marker.bind_popup_with_options(&label.into(), &JsValue::UNDEFINED);
+            marker.add_to(&map);
+            corners.push(at);
+        }
+        CircleMarker::new_with_options(&you, &dot("#1677ff", "you-marker", 9.0)).add_to(&map);
+        if corners.len() > 1 {
+            let list = js_sys::Array::new();
+            for c in &corners {
+                list.push(c);
+            }
+            map.fit_bounds(&LatLngBounds::new_from_list(&list));
+        }
+    }
+
+    pub fn pick_map(el: &web_sys::HtmlElement, on_pick: impl Fn(LatLng) + 'static) {
+        let Some(map) = new_map(el) else { return };
+        map.set_view(&to_map(BEIJING.0, BEIJING.1), 11.0);
+        map.on_mouse_click(Box::new(move |e| {
+            if let Some(p) = from_map(&e.lat_lng()) {
+                on_pick(p);
+            }
+        }));
+    }
+
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+}

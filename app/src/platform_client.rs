@@ -1,0 +1,87 @@
+//! Server-side client for the platform's v1 API. Server functions and the `/api` proxy both use it,
+//! so there is one place that knows the base URL, the timeouts and how upstream failures map to errors.
+
+use std::time::Duration;
+
+use jishi_api::error::ErrorBody;
+use jishi_api::{ApiError, ErrorCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+#[derive(Clone, Debug)]
+pub struct PlatformClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl PlatformClient {
+    /// `base` is the platform's root URL, e.g. `http://127.0.0.1:4000`.
+    pub fn new(base: &str) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Full URL for an API path such as `/v1/stores/nearby`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        let response = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| upstream_error(&e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| upstream_error(&e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                tracing::error!(error = %e, path, "platform sent a body we cannot read");
+                ApiError::new(ErrorCode::BadGateway, "平台返回了无法识别的数据")
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(body.error),
+            Err(_) => {
+                tracing::error!(%status, path, "platform error without the JSON error shape");
+                Err(ApiError::new(ErrorCode::BadGateway, "平台返回了错误"))
+            }
+        }
+    }
+}
+
+/// Connection refused or timed out: the platform is down or overloaded (503). Anything else: 502.
+pub fn upstream_error(e: &reqwest::Error) -> ApiError {
+    tracing::warn!(error = %e, "platform request failed");
+    if e.is_connect() || e.is_timeout() {
+        ApiError::new(
+            ErrorCode::PlatformUnavailable,
+            "平台暂时无法访问，请稍后重试",
+        )
+    } else {
+        ApiError::new(ErrorCode::BadGateway, "平台响应异常，请稍后重试")
+    }
+}
+
+/// The client the server put into the Leptos context for server functions.
+pub fn from_context() -> Result<PlatformClient, ApiError> {
+    leptos::prelude::use_context::<PlatformClient>()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "服务器没有配置平台连接"))
+}

@@ -1,0 +1,51 @@
+import { defineConfig } from '@playwright/test';
+import * as os from 'os';
+import * as path from 'path';
+
+// The release server built by `cargo leptos build --release`, run from the repo root so it finds
+// target/site. It embeds the platform on an in-memory SQLite seeded with the Beijing demo city,
+// with the clock frozen (Wednesday 12:00 Beijing time) so open/closed states are stable.
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache', 'jishi', 'target');
+const port = Number(process.env.JISHI_E2E_PORT ?? 3210);
+export const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: true,
+  workers: 2,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+      ],
+    },
+  },
+  webServer: {
+    command: path.join(targetDir, 'release', 'jishi-server'),
+    cwd: '..',
+    url: `${baseURL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      JISHI_DB: 'sqlite::memory:',
+      JISHI_SEED: 'beijing',
+      JISHI_NOW: '2026-11-25T12:00:00+08:00',
+      JISHI_TILE_URL: 'none',
+      RUST_LOG: 'warn',
+    },
+  },
+});

@@ -1,0 +1,35 @@
+//! The platform as its own process: `PLATFORM_ADDR=127.0.0.1:4000 jishi-platform`.
+
+use jishi_platform::{shutdown_signal, Platform, PlatformConfig};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let config = PlatformConfig::from_env()?;
+    let addr = std::env::var("PLATFORM_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".into());
+    let platform = Platform::open(config).await.map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!("jishi-platform listening on http://{addr}/v1");
+    platform
+        .serve(listener, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,70 @@
+//! Wall-clock time, converted explicitly to the stores' zone. Fixed clocks make tests deterministic.
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono_tz::Tz;
+use jishi_api::hours::LocalTime;
+
+/// Every store on the platform keeps Beijing time (China has one zone and no DST since 1991).
+pub const STORE_TZ: Tz = chrono_tz::Asia::Shanghai;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(DateTime<Utc>),
+}
+
+impl Clock {
+    pub fn now(self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+
+    /// Now, as weekday and minute in the stores' local time.
+    pub fn store_local_now(self) -> LocalTime {
+        to_store_local(self.now())
+    }
+
+    /// Parses an RFC 3339 instant such as `2026-11-25T23:30:00+08:00`.
+    pub fn fixed_from_rfc3339(s: &str) -> Result<Self, chrono::ParseError> {
+        Ok(Clock::Fixed(
+            DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc),
+        ))
+    }
+}
+
+pub fn to_store_local(t: DateTime<Utc>) -> LocalTime {
+    let local = t.with_timezone(&STORE_TZ);
+    LocalTime::new(
+        local.weekday().num_days_from_monday() as u8,
+        (local.hour() * 60 + local.minute()) as u16,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_late_evening_is_the_next_morning_in_beijing() {
+        // Tuesday 2026-11-24 23:30 UTC is Wednesday 07:30 in Beijing.
+        let c = Clock::fixed_from_rfc3339("2026-11-24T23:30:00Z").unwrap();
+        assert_eq!(c.store_local_now(), LocalTime::new(2, 7 * 60 + 30));
+    }
+
+    #[test]
+    fn beijing_has_no_daylight_saving_shift_in_summer() {
+        let winter = Clock::fixed_from_rfc3339("2026-01-15T04:00:00Z").unwrap();
+        let summer = Clock::fixed_from_rfc3339("2026-07-15T04:00:00Z").unwrap();
+        assert_eq!(winter.store_local_now().minute, 12 * 60);
+        assert_eq!(summer.store_local_now().minute, 12 * 60);
+    }
+
+    #[test]
+    fn an_offset_instant_is_read_in_its_own_offset() {
+        let c = Clock::fixed_from_rfc3339("2026-11-25T23:30:00+08:00").unwrap();
+        assert_eq!(c.store_local_now(), LocalTime::new(2, 23 * 60 + 30));
+    }
+}

@@ -1,0 +1,145 @@
+//! SQLite access: opening the pool (WAL), migrations, seeding, and loading stores into memory.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use jishi_api::hours::WeeklyHours;
+use jishi_api::money::FeeRules;
+use jishi_api::stores::StoreProfile;
+use jishi_api::Category;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::demo::{CatalogProduct, Listing};
+use crate::error::{PlatformError, Result};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`) and migrates it.
+pub async fn open(url: &str) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL in WAL mode is durable across process crashes; only an OS crash can lose the last commits.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    // An in-memory database exists per connection, so it must be a single shared connection.
+    let max = if url.contains(":memory:") { 1 } else { 8 };
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max)
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+pub async fn store_count(pool: &SqlitePool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM stores")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Inserts stores, products and listings in one transaction: all or nothing.
+pub async fn insert_catalog(
+    pool: &SqlitePool,
+    stores: &[StoreProfile],
+    products: &[CatalogProduct],
+    listings: &[Listing],
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for s in stores {
+        let fees = serde_json::to_string(&s.fees).map_err(|e| PlatformError::CorruptRow {
+            what: s.id.clone(),
+            detail: e.to_string(),
+        })?;
+        sqlx::query(
+            "INSERT INTO stores (id, name, category, city, address, lat, lng, delivery_radius_m, hours,
+                 prep_min, detour_factor, rider_speed_kmh, fee_rules, min_order_fen, rating)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.name)
+        .bind(s.category.slug())
+        .bind(&s.city)
+        .bind(&s.address)
+        .bind(s.lat)
+        .bind(s.lng)
+        .bind(s.delivery_radius_m)
+        .bind(s.hours.to_compact())
+        .bind(s.prep_min)
+        .bind(s.detour_factor)
+        .bind(s.rider_speed_kmh)
+        .bind(fees)
+        .bind(s.min_order_fen)
+        .bind(f64::from(s.rating))
+        .execute(&mut *tx)
+        .await?;
+    }
+    for p in products {
+        sqlx::query("INSERT INTO products (sku, name, category, aisle, unit) VALUES (?, ?, ?, ?, ?)")
+            .bind(&p.sku)
+            .bind(&p.name)
+            .bind(p.category.slug())
+            .bind(&p.aisle)
+            .bind(&p.unit)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for l in listings {
+        sqlx::query("INSERT INTO store_products (store_id, sku, price_fen, stock) VALUES (?, ?, ?, ?)")
+            .bind(&l.store_id)
+            .bind(&l.sku)
+            .bind(l.price_fen)
+            .bind(l.stock)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every store, for the in-memory index.
+pub async fn load_stores(pool: &SqlitePool) -> Result<Vec<StoreProfile>> {
+    let rows = sqlx::query(
+        "SELECT id, name, category, city, address, lat, lng, delivery_radius_m, hours, prep_min,
+                detour_factor, rider_speed_kmh, fee_rules, min_order_fen, rating
+         FROM stores ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(store_from_row).collect()
+}
+
+fn store_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoreProfile> {
+    let id: String = row.try_get("id")?;
+    let corrupt = |detail: String| PlatformError::CorruptRow {
+        what: format!("store {id}"),
+        detail,
+    };
+    let category: String = row.try_get("category")?;
+    let category =
+        Category::from_slug(&category).ok_or_else(|| corrupt(format!("category {category}")))?;
+    let hours: String = row.try_get("hours")?;
+    let hours = WeeklyHours::from_compact(&hours).map_err(|e| corrupt(e.message))?;
+    let fees: String = row.try_get("fee_rules")?;
+    let fees: FeeRules = serde_json::from_str(&fees).map_err(|e| corrupt(e.to_string()))?;
+    let rating: f64 = row.try_get("rating")?;
+    Ok(StoreProfile {
+        name: row.try_get("name")?,
+        category,
+        city: row.try_get("city")?,
+        address: row.try_get("address")?,
+        lat: row.try_get("lat")?,
+        lng: row.try_get("lng")?,
+        delivery_radius_m: row.try_get("delivery_radius_m")?,
+        hours,
+        prep_min: row.try_get("prep_min")?,
+        detour_factor: row.try_get("detour_factor")?,
+        rider_speed_kmh: row.try_get("rider_speed_kmh")?,
+        fees,
+        min_order_fen: row.try_get("min_order_fen")?,
+        rating: rating as f32,
+        id,
+    })
+}

@@ -1,0 +1,182 @@
+//! The embedded reference platform: the source of truth for stores, catalogue and stock.
+//!
+//! It speaks the v1 HTTP API of PRODUCT.md over a real socket, whether it runs in-process beside the
+//! server (`spawn_on_loopback`) or as its own `jishi-platform` process. Only this crate touches SQLite.
+
+pub mod catalog;
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod stores;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+use tokio::net::TcpListener;
+
+pub use crate::clock::Clock;
+pub use crate::error::PlatformError;
+use crate::stores::StoreIndex;
+
+/// What to put in an empty database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// Nothing: the database is used as it is.
+    None,
+    /// The Beijing demo city with its catalogue.
+    Beijing { seed: u64 },
+    /// `stores` stores across many cities, without products (benchmarks).
+    Scaled { stores: usize, seed: u64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// `sqlite://path/to/file.db` or `sqlite::memory:`.
+    pub database_url: String,
+    pub seed: Seed,
+    pub clock: Clock,
+}
+
+impl PlatformConfig {
+    /// A demo platform on the given database file, seeded with Beijing when empty.
+    pub fn demo(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            seed: Seed::Beijing { seed: DEMO_SEED },
+            clock: Clock::System,
+        }
+    }
+
+    /// Reads `JISHI_DB` (default `sqlite://jishi.db`), `JISHI_SEED` (`beijing` | `none` | a store
+    /// count such as `400000`) and `JISHI_NOW` (an RFC 3339 instant that freezes the clock).
+    pub fn from_env() -> Result<Self, String> {
+        let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
+        let seed = match std::env::var("JISHI_SEED").as_deref() {
+            Err(_) | Ok("beijing") => Seed::Beijing { seed: DEMO_SEED },
+            Ok("none") => Seed::None,
+            Ok(n) => Seed::Scaled {
+                stores: n
+                    .parse()
+                    .map_err(|_| format!("JISHI_SEED must be beijing, none or a store count, not {n:?}"))?,
+                seed: DEMO_SEED,
+            },
+        };
+        let clock = match std::env::var("JISHI_NOW") {
+            Ok(t) => Clock::fixed_from_rfc3339(&t)
+                .map_err(|e| format!("JISHI_NOW must be an RFC 3339 instant: {e}"))?,
+            Err(_) => Clock::System,
+        };
+        Ok(Self {
+            database_url,
+            seed,
+            clock,
+        })
+    }
+}
+
+/// The seed that makes the demo city look the same on every machine.
+pub const DEMO_SEED: u64 = 20_261_125;
+
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: SqlitePool,
+    index: StoreIndex,
+    clock: Clock,
+}
+
+impl Platform {
+    /// Opens the database, migrates, seeds an empty one, and builds the store index.
+    pub async fn open(config: PlatformConfig) -> Result<Self, PlatformError> {
+        let pool = db::open(&config.database_url).await?;
+        if db::store_count(&pool).await? == 0 {
+            match config.seed {
+                Seed::None => {}
+                Seed::Beijing { seed } => {
+                    let data = demo::beijing(seed);
+                    db::insert_catalog(&pool, &data.stores, &data.products, &data.listings).await?;
+                }
+                Seed::Scaled { stores, seed } => {
+                    let stores = demo::scaled_stores(stores, seed);
+                    db::insert_catalog(&pool, &stores, &[], &[]).await?;
+                }
+            }
+        }
+        let stores = db::load_stores(&pool).await?;
+        tracing::info!(stores = stores.len(), "store index built");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                index: StoreIndex::build(stores),
+                pool,
+                clock: config.clock,
+            }),
+        })
+    }
+
+    pub fn index(&self) -> &StoreIndex {
+        &self.inner.index
+    }
+    pub fn pool(&self) -> &SqlitePool {
+        &self.inner.pool
+    }
+    pub fn clock(&self) -> Clock {
+        self.inner.clock
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(self.clone())
+    }
+
+    /// Serves the v1 API on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Binds a free loopback port and serves there in the background: a real HTTP hop even
+    /// when the platform is embedded in the server's process.
+    pub async fn spawn_on_loopback(self) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            if let Err(e) = self.serve(listener, std::future::pending()).await {
+                tracing::error!(error = %e, "embedded platform stopped");
+            }
+        });
+        Ok(addr)
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so servers drain in-flight requests before exiting.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

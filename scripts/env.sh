@@ -1,0 +1,10 @@
+# Shared by the scripts: where caches live and which tool versions this repo expects.
+# Sourced, not run.
+JISHI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export JISHI_ROOT
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/jishi/target}"
+export npm_config_cache="${npm_config_cache:-$HOME/.cache/jishi/npm}"
+export PATH="$HOME/.cargo/bin:$JISHI_ROOT/end2end/node_modules/.bin:$PATH"
+CARGO_LEPTOS_VERSION="0.3.10"
+# Must equal the wasm-bindgen version pinned in Cargo.toml: cargo-leptos never checks.
+WASM_BINDGEN_VERSION="0.2.130"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up what is missing and runs every test: Rust unit and integration tests, then the release
+# build and the Playwright tests in Debian's Chromium against the real server and platform.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+"$JISHI_ROOT/scripts/setup.sh" --browser
+cd "$JISHI_ROOT"
+
+printf '\n== Rust unit and integration tests\n'
+cargo test --workspace --all-targets
+
+printf '\n== release build (server + hydrate wasm)\n'
+cargo leptos build --release
+
+printf '\n== end-to-end tests (Playwright, Chromium)\n'
+cd end2end
+npx playwright test

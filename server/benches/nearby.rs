@@ -1,0 +1,194 @@
+//! `cargo bench -p jishi-server --bench nearby` (or `scripts/bench.sh`): builds the 400k-store
+//! index and prints one figure a line:
+//! - nearby query latency in-process (µs, p50/p99),
+//! - the same through the server's `/api/v1` proxy over HTTP at 64 concurrent connections
+//!   (ms p50/p99 and requests/s; client, server and platform share this machine's cores),
+//! - the release hydrate wasm size raw/gzip/brotli (needs `cargo leptos build --release` first).
+//!
+//! Figures are printed, never asserted: machines are shared and noisy.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jishi_api::stores::NearbyQuery;
+use jishi_api::LatLng;
+use jishi_app::platform_client::PlatformClient;
+use jishi_app::SiteConfig;
+use jishi_platform::demo::scaled_stores;
+use jishi_platform::stores::StoreIndex;
+use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
+use jishi_server::{router, AppState};
+use leptos::prelude::LeptosOptions;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const STORES: usize = 400_000;
+const IN_PROCESS_QUERIES: usize = 20_000;
+const HTTP_CONNECTIONS: usize = 64;
+const HTTP_REQUESTS: usize = 20_000;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+/// Query points where shoppers are: near stores, jittered by up to ~2 km.
+fn query_points(index_stores: &[(f64, f64)], n: usize, rng: &mut ChaCha8Rng) -> Vec<LatLng> {
+    (0..n)
+        .map(|_| {
+            let (lat, lng) = index_stores[rng.gen_range(0..index_stores.len())];
+            LatLng::new(lat + rng.gen_range(-0.018..0.018), lng + rng.gen_range(-0.022..0.022))
+                .expect("jittered points stay valid")
+        })
+        .collect()
+}
+
+fn main() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let clock = Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("valid instant");
+
+    let started = Instant::now();
+    let stores = scaled_stores(STORES, DEMO_SEED);
+    let locations: Vec<(f64, f64)> = stores.iter().map(|s| (s.lat, s.lng)).collect();
+    let index = StoreIndex::build(stores);
+    println!("stores_indexed: {}", index.len());
+    println!("index_build_ms: {}", started.elapsed().as_millis());
+
+    // In-process.
+    let points = query_points(&locations, IN_PROCESS_QUERIES, &mut rng);
+    let now = clock.store_local_now();
+    let mut found = 0usize;
+    let mut latencies: Vec<Duration> = points
+        .iter()
+        .map(|&p| {
+            let t = Instant::now();
+            let r = index.nearby(&NearbyQuery::new(p), now);
+            let elapsed = t.elapsed();
+            found += r.stores.len();
+            elapsed
+        })
+        .collect();
+    latencies.sort_unstable();
+    println!("in_process_queries: {IN_PROCESS_QUERIES}");
+    println!("in_process_avg_stores_per_page: {:.1}", found as f64 / IN_PROCESS_QUERIES as f64);
+    println!("in_process_p50_us: {:.1}", percentile(&latencies, 0.50).as_secs_f64() * 1e6);
+    println!("in_process_p99_us: {:.1}", percentile(&latencies, 0.99).as_secs_f64() * 1e6);
+    drop(index);
+    let _ = std::io::stdout().flush();
+
+    // Through the server over HTTP.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let t = Instant::now();
+        let platform = Platform::open(PlatformConfig {
+            database_url: db,
+            seed: Seed::Scaled { stores: STORES, seed: DEMO_SEED },
+            clock,
+        })
+        .await
+        .expect("platform opens");
+        println!("platform_seed_and_open_ms: {}", t.elapsed().as_millis());
+        let platform_addr = platform.spawn_on_loopback().await.expect("platform binds");
+        let state = AppState {
+            leptos_options: LeptosOptions::builder().output_name("jishi").build(),
+            platform: PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
+            site: SiteConfig::default(),
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let server_addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router(state)).await;
+        });
+
+        let urls: Arc<Vec<String>> = Arc::new(
+            query_points(&locations, HTTP_REQUESTS, &mut rng)
+                .iter()
+                .map(|p| {
+                    format!(
+                        "http://{server_addr}/api/v1/stores/nearby?lat={:.6}&lng={:.6}",
+                        p.lat(),
+                        p.lng()
+                    )
+                })
+                .collect(),
+        );
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(HTTP_CONNECTIONS)
+            .build()
+            .expect("client");
+        // Warm up connections and caches.
+        for url in urls.iter().take(200) {
+            let _ = client.get(url).send().await.and_then(|r| r.error_for_status());
+        }
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for worker in 0..HTTP_CONNECTIONS {
+            let client = client.clone();
+            let urls = urls.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failures = 0usize;
+                for url in urls.iter().skip(worker).step_by(HTTP_CONNECTIONS) {
+                    let t = Instant::now();
+                    match client.get(url).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => failures += 1,
+                    }
+                    latencies.push(t.elapsed());
+                }
+                (latencies, failures)
+            }));
+        }
+        let mut latencies = Vec::with_capacity(HTTP_REQUESTS);
+        let mut failures = 0;
+        for task in tasks {
+            let (l, f) = task.await.expect("worker finishes");
+            latencies.extend(l);
+            failures += f;
+        }
+        let wall = started.elapsed();
+        latencies.sort_unstable();
+        println!("http_connections: {HTTP_CONNECTIONS}");
+        println!("http_requests: {}", latencies.len());
+        println!("http_failures: {failures}");
+        println!("http_p50_ms: {:.2}", percentile(&latencies, 0.50).as_secs_f64() * 1e3);
+        println!("http_p99_ms: {:.2}", percentile(&latencies, 0.99).as_secs_f64() * 1e3);
+        println!("http_requests_per_s: {:.0}", latencies.len() as f64 / wall.as_secs_f64());
+    });
+
+    wasm_sizes();
+}
+
+fn wasm_sizes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg/jishi.wasm");
+    let Ok(raw) = std::fs::read(&path) else {
+        println!("wasm: not built (run `cargo leptos build --release` first)");
+        return;
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let gzip_len = gz
+        .write_all(&raw)
+        .and_then(|_| gz.finish())
+        .map(|v| v.len())
+        .unwrap_or(0);
+    let mut br = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    let brotli_len = brotli::BrotliCompress(&mut raw.as_slice(), &mut br, &params)
+        .map(|_| br.len())
+        .unwrap_or(0);
+    println!("wasm_raw_kb: {:.1}", raw.len() as f64 / 1024.0);
+    println!("wasm_gzip_kb: {:.1}", gzip_len as f64 / 1024.0);
+    println!("wasm_brotli_kb: {:.1}", brotli_len as f64 / 1024.0);
+}

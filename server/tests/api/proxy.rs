@@ -1,0 +1,88 @@
+use crate::helpers::{dead_url, spawn_app, spawn_server, TestApp, GUOMAO};
+
+async fn assert_bad_request(app: &TestApp, url: &str, needle: &str) {
+    let (status, body) = app.get_json(url).await;
+    assert_eq!(status, 400, "{url}: {body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{url}");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.contains(needle), "{url}: {message}");
+}
+
+#[tokio::test]
+async fn bad_nearby_input_is_a_400_with_a_message_at_the_proxy_and_the_platform() {
+    let app = spawn_app().await;
+    let cases = [
+        ("lat=91&lng=116.4", "lat"),
+        ("lat=39.9&lng=abc", "lng"),
+        ("lat=39.9&lng=116.4&radius_m=-1", "radius_m"),
+        ("lat=39.9&lng=116.4&limit=10000", "limit"),
+        ("lng=116.4", "lat"),
+        ("lat=39.9&lng=116.4&sort=cheapest", "sort"),
+        ("lat=39.9&lng=116.4&cursor=nonsense", "cursor"),
+    ];
+    for (query, needle) in cases {
+        assert_bad_request(&app, &app.api(&format!("/stores/nearby?{query}")), needle).await;
+        assert_bad_request(&app, &app.platform_v1(&format!("/stores/nearby?{query}")), needle).await;
+    }
+    assert_bad_request(&app, &app.api("/products/search?lat=39.9&lng=116.4"), "q").await;
+}
+
+#[tokio::test]
+async fn unknown_store_and_unknown_endpoint_are_404_json() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json(&app.api("/stores/nope")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, body) = app.get_json(&app.api("/no/such/thing")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_platform_that_is_down_gives_503_json_not_a_panic() {
+    let server = format!("http://{}", spawn_server(&dead_url().await).await);
+    let http = reqwest::Client::new();
+    let res = http
+        .get(format!(
+            "{server}/api/v1/stores/nearby?lat={}&lng={}",
+            GUOMAO.0, GUOMAO.1
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "platform_unavailable");
+    assert!(body["error"]["message"].as_str().unwrap().len() > 3);
+
+    // The page still renders, with a message instead of stores.
+    let res = http
+        .get(format!("{server}/?lat={}&lng={}", GUOMAO.0, GUOMAO.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 503);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("data-testid=\"error-notice\""));
+    assert!(html.contains("平台暂时无法访问"));
+
+    // And the server keeps serving afterwards.
+    let res = http.get(format!("{server}/healthz")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413_json() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .post(app.api("/orders"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 200 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+}
