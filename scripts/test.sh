@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$JISHI_ROOT"
 
 printf '\n== Rust unit and integration tests\n'
-cargo test --workspace --all-targets
+cargo test --workspace --lib --bins --tests
 
 printf '\n== release build (server + hydrate wasm)\n'
 cargo leptos build --release

@@ -95,7 +95,9 @@ impl ProductsQuery {
                 if c.len() <= 64 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
                     Ok(c.to_owned())
                 } else {
-                    Err(ApiError::bad_request("翻页游标 cursor 无效，请从第一页重新加载"))
+                    Err(ApiError::bad_request(
+                        "翻页游标 cursor 无效，请从第一页重新加载",
+                    ))
                 }
             })
             .transpose()?;

@@ -90,7 +90,9 @@ fn parse_coordinate(name: &str, label: &str, value: Option<&str>) -> Result<f64,
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or_else(|| ApiError::bad_request(format!("{label} {name} 不是数字（收到 \"{value}\"）")))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("{label} {name} 不是数字（收到 \"{value}\"）"))
+        })
 }
 
 /// Great-circle distance in metres (haversine).

@@ -81,9 +81,9 @@ impl std::str::FromStr for DayHours {
         if s == "closed" {
             return Ok(DayHours::Closed);
         }
-        let (open, close) = s
-            .split_once('-')
-            .ok_or_else(|| ApiError::bad_request(format!("营业时间格式应为 HH:MM-HH:MM（收到 \"{s}\"）")))?;
+        let (open, close) = s.split_once('-').ok_or_else(|| {
+            ApiError::bad_request(format!("营业时间格式应为 HH:MM-HH:MM（收到 \"{s}\"）"))
+        })?;
         let open = parse_minute(open)?;
         let close = parse_minute(close)?;
         if open == MINUTES_PER_DAY {
@@ -233,9 +233,15 @@ mod tests {
         days[4] = h("22:00-02:00");
         let w = WeeklyHours::new(days);
         assert!(w.is_open(at(4, 23, 30)), "Friday night");
-        assert!(w.is_open(at(5, 1, 59)), "Saturday small hours belong to Friday's span");
+        assert!(
+            w.is_open(at(5, 1, 59)),
+            "Saturday small hours belong to Friday's span"
+        );
         assert!(!w.is_open(at(5, 2, 0)));
-        assert!(!w.is_open(at(4, 1, 0)), "Friday small hours: Thursday was closed");
+        assert!(
+            !w.is_open(at(4, 1, 0)),
+            "Friday small hours: Thursday was closed"
+        );
         assert!(!w.is_open(at(5, 23, 0)), "Saturday has no span of its own");
     }
 
@@ -266,7 +272,11 @@ mod tests {
         days[1] = DayHours::Closed; // closed Tuesdays
         let w = WeeklyHours::new(days);
         assert_eq!(w.next_opening(at(0, 6, 0)), Some((0, 420)));
-        assert_eq!(w.next_opening(at(0, 22, 0)), Some((2, 420)), "Tuesday is skipped");
+        assert_eq!(
+            w.next_opening(at(0, 22, 0)),
+            Some((2, 420)),
+            "Tuesday is skipped"
+        );
         assert_eq!(
             WeeklyHours::every_day(DayHours::Closed).next_opening(at(0, 1, 0)),
             None
@@ -294,7 +304,14 @@ mod tests {
 
     #[test]
     fn malformed_hours_are_rejected() {
-        for bad in ["8-22", "25:00-02:00", "08:60-09:00", "24:00-02:00", "open", "24:30-01:00"] {
+        for bad in [
+            "8-22",
+            "25:00-02:00",
+            "08:60-09:00",
+            "24:00-02:00",
+            "open",
+            "24:30-01:00",
+        ] {
             assert!(bad.parse::<DayHours>().is_err(), "{bad}");
         }
         assert!(serde_json::from_str::<WeeklyHours>(r#"["closed"]"#).is_err());

@@ -60,7 +60,7 @@ mod tests {
         assert_eq!(format_yuan(300), "¥3");
         assert_eq!(format_yuan(0), "¥0");
         assert_eq!(format_yuan(-99), "-¥0.99");
-        assert_eq!(format_yuan(1_999_999_99), "¥1999999.99");
+        assert_eq!(format_yuan(199_999_999), "¥1999999.99");
     }
 
     #[test]
@@ -68,13 +68,23 @@ mod tests {
         let rules = FeeRules {
             base_fen: 400,
             tiers: vec![
-                FeeTier { beyond_m: 3_000, extra_fen: 100 },
-                FeeTier { beyond_m: 5_000, extra_fen: 300 },
+                FeeTier {
+                    beyond_m: 3_000,
+                    extra_fen: 100,
+                },
+                FeeTier {
+                    beyond_m: 5_000,
+                    extra_fen: 300,
+                },
             ],
             free_above_fen: Some(5_900),
         };
         assert_eq!(rules.fee_fen(1_000, 0), 400);
-        assert_eq!(rules.fee_fen(3_000, 0), 400, "the tier starts beyond its distance");
+        assert_eq!(
+            rules.fee_fen(3_000, 0),
+            400,
+            "the tier starts beyond its distance"
+        );
         assert_eq!(rules.fee_fen(3_001, 0), 500);
         assert_eq!(rules.fee_fen(5_500, 5_899), 700);
         assert_eq!(rules.fee_fen(5_500, 5_900), 0);

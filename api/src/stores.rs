@@ -205,7 +205,11 @@ impl NearbyQuery {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cursor {
     /// Sorted by (eta, distance, id).
-    Eta { eta_min: u32, distance_m: u32, id: String },
+    Eta {
+        eta_min: u32,
+        distance_m: u32,
+        id: String,
+    },
     /// Sorted by (distance, id).
     Distance { distance_m: u32, id: String },
 }
@@ -272,9 +276,18 @@ pub(crate) fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-pub(crate) fn parse_bounded(name: &str, label: &str, v: &str, min: u32, max: u32) -> Result<u32, ApiError> {
-    let out_of_range =
-        || ApiError::bad_request(format!("{label} {name} 必须是 {min} 到 {max} 之间的整数（收到 \"{v}\"）"));
+pub(crate) fn parse_bounded(
+    name: &str,
+    label: &str,
+    v: &str,
+    min: u32,
+    max: u32,
+) -> Result<u32, ApiError> {
+    let out_of_range = || {
+        ApiError::bad_request(format!(
+            "{label} {name} 必须是 {min} 到 {max} 之间的整数（收到 \"{v}\"）"
+        ))
+    };
     let n: i64 = v.parse().map_err(|_| out_of_range())?;
     if n < i64::from(min) || n > i64::from(max) {
         return Err(out_of_range());

@@ -12,9 +12,7 @@ use crate::links::{coord, home_href};
 /// The point in the current URL, if it has a valid one.
 pub fn use_location() -> Memo<Option<LatLng>> {
     let query = use_query_map();
-    Memo::new(move |_| {
-        query.with(|q| LatLng::parse(q.get_str("lat"), q.get_str("lng")).ok())
-    })
+    Memo::new(move |_| query.with(|q| LatLng::parse(q.get_str("lat"), q.get_str("lng")).ok()))
 }
 
 #[component]
@@ -48,7 +46,10 @@ pub fn SiteHeader() -> impl IntoView {
 
 /// A plain message and a way forward, with the error's HTTP status during SSR.
 #[component]
-pub fn ErrorNotice(error: AppError, #[prop(optional)] heading: Option<&'static str>) -> impl IntoView {
+pub fn ErrorNotice(
+    error: AppError,
+    #[prop(optional)] heading: Option<&'static str>,
+) -> impl IntoView {
     set_response_status(error.http_status());
     view! {
         <section class="notice error" role="alert" data-testid="error-notice">

@@ -94,16 +94,15 @@ fn request_position(done: impl FnOnce(Result<LatLng, String>) + Clone + 'static)
             done(LatLng::new(c.latitude(), c.longitude()).map_err(|e| e.message));
         })
     };
-    let on_err = wasm_bindgen::closure::Closure::once_into_js(
-        move |err: web_sys::PositionError| {
+    let on_err =
+        wasm_bindgen::closure::Closure::once_into_js(move |err: web_sys::PositionError| {
             let message = match err.code() {
                 1 => "你没有允许定位。",
                 2 => "暂时无法确定你的位置。",
                 _ => "定位超时了。",
             };
             done(Err(message.to_owned()));
-        },
-    );
+        });
     let options = web_sys::PositionOptions::new();
     options.set_timeout(8_000);
     options.set_maximum_age(300_000);

@@ -83,7 +83,9 @@ mod browser {
 
     fn meta(name: &str) -> Option<String> {
         let doc = web_sys::window()?.document()?;
-        let el = doc.query_selector(&format!("meta[name=\"{name}\"]")).ok()??;
+        let el = doc
+            .query_selector(&format!("meta[name=\"{name}\"]"))
+            .ok()??;
         el.get_attribute("content")
     }
 
@@ -105,7 +107,11 @@ mod browser {
     fn from_map(p: &leaflet::LatLng) -> Option<LatLng> {
         // Leaflet lets the world repeat sideways; fold longitudes back into -180..180.
         let raw = LatLng::new(p.lat(), (p.lng() + 180.0).rem_euclid(360.0) - 180.0).ok()?;
-        Some(if tiles_use_gcj02() { gcj02_to_wgs84(raw) } else { raw })
+        Some(if tiles_use_gcj02() {
+            gcj02_to_wgs84(raw)
+        } else {
+            raw
+        })
     }
 
     fn new_map(el: &web_sys::HtmlElement) -> Option<Map> {

@@ -8,7 +8,7 @@ use jishi_api::money::FeeRules;
 use jishi_api::stores::StoreProfile;
 use jishi_api::Category;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::demo::{CatalogProduct, Listing};
 use crate::error::{PlatformError, Result};
@@ -40,6 +40,9 @@ pub async fn store_count(pool: &SqlitePool) -> Result<i64> {
         .await?)
 }
 
+/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters at 15 columns.
+const INSERT_CHUNK: usize = 500;
+
 /// Inserts stores, products and listings in one transaction: all or nothing.
 pub async fn insert_catalog(
     pool: &SqlitePool,
@@ -48,52 +51,62 @@ pub async fn insert_catalog(
     listings: &[Listing],
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
-    for s in stores {
-        let fees = serde_json::to_string(&s.fees).map_err(|e| PlatformError::CorruptRow {
-            what: s.id.clone(),
-            detail: e.to_string(),
-        })?;
-        sqlx::query(
+    for chunk in stores.chunks(INSERT_CHUNK) {
+        let fees = chunk
+            .iter()
+            .map(|s| {
+                serde_json::to_string(&s.fees).map_err(|e| PlatformError::CorruptRow {
+                    what: s.id.clone(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO stores (id, name, category, city, address, lat, lng, delivery_radius_m, hours,
-                 prep_min, detour_factor, rider_speed_kmh, fee_rules, min_order_fen, rating)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.name)
-        .bind(s.category.slug())
-        .bind(&s.city)
-        .bind(&s.address)
-        .bind(s.lat)
-        .bind(s.lng)
-        .bind(s.delivery_radius_m)
-        .bind(s.hours.to_compact())
-        .bind(s.prep_min)
-        .bind(s.detour_factor)
-        .bind(s.rider_speed_kmh)
-        .bind(fees)
-        .bind(s.min_order_fen)
-        .bind(f64::from(s.rating))
-        .execute(&mut *tx)
-        .await?;
+                 prep_min, detour_factor, rider_speed_kmh, fee_rules, min_order_fen, rating) ",
+        );
+        insert.push_values(chunk.iter().zip(fees), |mut row, (s, fees)| {
+            row.push_bind(&s.id)
+                .push_bind(&s.name)
+                .push_bind(s.category.slug())
+                .push_bind(&s.city)
+                .push_bind(&s.address)
+                .push_bind(s.lat)
+                .push_bind(s.lng)
+                .push_bind(s.delivery_radius_m)
+                .push_bind(s.hours.to_compact())
+                .push_bind(s.prep_min)
+                .push_bind(s.detour_factor)
+                .push_bind(s.rider_speed_kmh)
+                .push_bind(fees)
+                .push_bind(s.min_order_fen)
+                .push_bind(f64::from(s.rating));
+        });
+        insert.build().execute(&mut *tx).await?;
     }
-    for p in products {
-        sqlx::query("INSERT INTO products (sku, name, category, aisle, unit) VALUES (?, ?, ?, ?, ?)")
-            .bind(&p.sku)
-            .bind(&p.name)
-            .bind(p.category.slug())
-            .bind(&p.aisle)
-            .bind(&p.unit)
-            .execute(&mut *tx)
-            .await?;
+    for chunk in products.chunks(INSERT_CHUNK) {
+        let mut insert =
+            QueryBuilder::<Sqlite>::new("INSERT INTO products (sku, name, category, aisle, unit) ");
+        insert.push_values(chunk, |mut row, p| {
+            row.push_bind(&p.sku)
+                .push_bind(&p.name)
+                .push_bind(p.category.slug())
+                .push_bind(&p.aisle)
+                .push_bind(&p.unit);
+        });
+        insert.build().execute(&mut *tx).await?;
     }
-    for l in listings {
-        sqlx::query("INSERT INTO store_products (store_id, sku, price_fen, stock) VALUES (?, ?, ?, ?)")
-            .bind(&l.store_id)
-            .bind(&l.sku)
-            .bind(l.price_fen)
-            .bind(l.stock)
-            .execute(&mut *tx)
-            .await?;
+    for chunk in listings.chunks(INSERT_CHUNK) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO store_products (store_id, sku, price_fen, stock) ",
+        );
+        insert.push_values(chunk, |mut row, l| {
+            row.push_bind(&l.store_id)
+                .push_bind(&l.sku)
+                .push_bind(l.price_fen)
+                .push_bind(l.stock);
+        });
+        insert.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())

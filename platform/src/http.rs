@@ -126,13 +126,20 @@ async fn search(
         .collect();
     // Fastest first; among equally fast, cheapest; open stores before closed ones.
     results.sort_by(|a, b| {
-        (!a.store.open_now, a.store.eta_min, a.product.price_fen, &a.store.id, &a.product.sku).cmp(&(
-            !b.store.open_now,
-            b.store.eta_min,
-            b.product.price_fen,
-            &b.store.id,
-            &b.product.sku,
-        ))
+        (
+            !a.store.open_now,
+            a.store.eta_min,
+            a.product.price_fen,
+            &a.store.id,
+            &a.product.sku,
+        )
+            .cmp(&(
+                !b.store.open_now,
+                b.store.eta_min,
+                b.product.price_fen,
+                &b.store.id,
+                &b.product.sku,
+            ))
     });
     results.truncate(q.limit as usize);
     Ok(Json(SearchResponse { results }))

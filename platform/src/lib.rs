@@ -58,9 +58,9 @@ impl PlatformConfig {
             Err(_) | Ok("beijing") => Seed::Beijing { seed: DEMO_SEED },
             Ok("none") => Seed::None,
             Ok(n) => Seed::Scaled {
-                stores: n
-                    .parse()
-                    .map_err(|_| format!("JISHI_SEED must be beijing, none or a store count, not {n:?}"))?,
+                stores: n.parse().map_err(|_| {
+                    format!("JISHI_SEED must be beijing, none or a store count, not {n:?}")
+                })?,
                 seed: DEMO_SEED,
             },
         };

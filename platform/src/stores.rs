@@ -3,17 +3,33 @@
 //! Each store has its own delivery radius, so the tree is queried with a box as large as the
 //! biggest radius and every candidate is then checked exactly (haversine ≤ that store's radius).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use jishi_api::geo::{degree_box, eta_minutes, haversine_m, route_distance_m, LatLng};
+use jishi_api::geo::{
+    degree_box, eta_minutes, haversine_m, route_distance_m, LatLng, EARTH_RADIUS_M,
+};
 use jishi_api::hours::{describe_opening, LocalTime};
 use jishi_api::stores::{
     Cursor, DeliveryQuote, NearbyQuery, NearbyResponse, Sort, StoreProfile, StoreSummary,
 };
+use jishi_api::Category;
 use rstar::primitives::GeomWithData;
 use rstar::{RTree, AABB};
 
-type IndexedPoint = GeomWithData<[f64; 2], u32>;
+/// What the hot loop needs about a store, kept inside the tree so that rejecting a candidate
+/// never touches the (large, scattered) `StoreProfile`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PointInfo {
+    idx: u32,
+    category: Category,
+    radius_m: u32,
+    prep_min: u32,
+    detour_factor: f64,
+    rider_speed_kmh: f64,
+}
+
+type IndexedPoint = GeomWithData<[f64; 2], PointInfo>;
 
 pub struct StoreIndex {
     stores: Vec<StoreProfile>,
@@ -34,7 +50,19 @@ impl StoreIndex {
         let points = stores
             .iter()
             .enumerate()
-            .map(|(i, s)| GeomWithData::new([s.lat, s.lng], i as u32))
+            .map(|(i, s)| {
+                GeomWithData::new(
+                    [s.lat, s.lng],
+                    PointInfo {
+                        idx: i as u32,
+                        category: s.category,
+                        radius_m: s.delivery_radius_m,
+                        prep_min: s.prep_min,
+                        detour_factor: s.detour_factor,
+                        rider_speed_kmh: s.rider_speed_kmh,
+                    },
+                )
+            })
             .collect();
         let by_id = stores
             .iter()
@@ -71,7 +99,12 @@ impl StoreIndex {
         let distance_m = distance_to(store, at);
         DeliveryQuote {
             distance_m,
-            eta_min: eta_for(store, distance_m),
+            eta_min: eta_for(
+                store.prep_min,
+                store.detour_factor,
+                store.rider_speed_kmh,
+                distance_m,
+            ),
             delivers: distance_m <= store.delivery_radius_m,
             delivery_fee_fen: store.fees.fee_fen(distance_m, 0),
         }
@@ -103,19 +136,22 @@ impl StoreIndex {
     /// Every store that delivers to the query point, filtered, sorted, one page after the cursor.
     pub fn nearby(&self, q: &NearbyQuery, now: LocalTime) -> NearbyResponse {
         let mut candidates = self.delivering(q, now);
-        sort_candidates(&mut candidates, &self.stores, q.sort);
-        let start = match &q.cursor {
-            None => 0,
-            Some(cursor) => candidates
-                .partition_point(|c| self.cursor_of(c, q.sort) <= *cursor),
-        };
+        if let Some(cursor) = &q.cursor {
+            candidates.retain(|c| self.compare_to_cursor(c, cursor) == Ordering::Greater);
+        }
         let limit = q.limit as usize;
-        let page: Vec<StoreSummary> = candidates[start..]
+        let has_more = candidates.len() > limit;
+        // Only the page needs ordering: select it in O(n), then sort just those.
+        if has_more {
+            candidates.select_nth_unstable_by(limit, |a, b| self.compare(a, b, q.sort));
+            candidates.truncate(limit);
+        }
+        candidates.sort_unstable_by(|a, b| self.compare(a, b, q.sort));
+        let page: Vec<StoreSummary> = candidates
             .iter()
-            .take(limit)
             .map(|c| Self::summary(&self.stores[c.idx as usize], q.at, now))
             .collect();
-        let next_cursor = (candidates.len() > start + limit)
+        let next_cursor = has_more
             .then(|| page.last().map(|s| Cursor::after(s, q.sort).encode()))
             .flatten();
         NearbyResponse {
@@ -124,10 +160,10 @@ impl StoreIndex {
         }
     }
 
-    /// All delivering stores for `q` (ignoring cursor and limit), nearest-ETA first, as summaries.
+    /// All delivering stores for `q` (ignoring cursor and limit), in `q.sort` order, as summaries.
     pub fn all_delivering(&self, q: &NearbyQuery, now: LocalTime) -> Vec<StoreSummary> {
         let mut candidates = self.delivering(q, now);
-        sort_candidates(&mut candidates, &self.stores, q.sort);
+        candidates.sort_unstable_by(|a, b| self.compare(a, b, q.sort));
         candidates
             .iter()
             .map(|c| Self::summary(&self.stores[c.idx as usize], q.at, now))
@@ -135,60 +171,103 @@ impl StoreIndex {
     }
 
     fn delivering(&self, q: &NearbyQuery, now: LocalTime) -> Vec<Candidate> {
-        let reach_m = q.radius_m.map_or(self.max_radius_m, |r| r.min(self.max_radius_m));
+        let reach_m = q
+            .radius_m
+            .map_or(self.max_radius_m, |r| r.min(self.max_radius_m));
         let (dlat, dlng) = degree_box(q.at, f64::from(reach_m));
         let envelope = AABB::from_corners(
             [q.at.lat() - dlat, q.at.lng() - dlng],
             [q.at.lat() + dlat, q.at.lng() + dlng],
         );
+        let planar = Planar::new(q.at);
         self.tree
             .locate_in_envelope(&envelope)
             .filter_map(|point| {
-                let idx = point.data;
-                let store = &self.stores[idx as usize];
-                if q.category.is_some_and(|c| c != store.category) {
+                let info = &point.data;
+                if q.category.is_some_and(|c| c != info.category) {
                     return None;
                 }
-                let distance_m = distance_to(store, q.at);
-                if distance_m > store.delivery_radius_m || distance_m > reach_m {
+                let limit_m = f64::from(info.radius_m.min(reach_m));
+                let [lat, lng] = *point.geom();
+                // The planar estimate is within 0.5 % of haversine at these distances, so it can
+                // reject safely; only stores near or inside the edge pay for the exact formula.
+                if planar.distance_m(lat, lng) > limit_m * 1.005 + 1.0 {
                     return None;
                 }
-                if q.open_now && !store.hours.is_open(now) {
+                let here = LatLng::new(lat, lng).ok()?;
+                let distance_m = haversine_m(here, q.at).round() as u32;
+                if f64::from(distance_m) > limit_m {
+                    return None;
+                }
+                if q.open_now && !self.stores[info.idx as usize].hours.is_open(now) {
                     return None;
                 }
                 Some(Candidate {
-                    idx,
+                    idx: info.idx,
                     distance_m,
-                    eta_min: eta_for(store, distance_m),
+                    eta_min: eta_for(
+                        info.prep_min,
+                        info.detour_factor,
+                        info.rider_speed_kmh,
+                        distance_m,
+                    ),
                 })
             })
             .collect()
     }
 
-    fn cursor_of(&self, c: &Candidate, sort: Sort) -> Cursor {
-        let id = self.stores[c.idx as usize].id.clone();
-        match sort {
-            Sort::Eta => Cursor::Eta {
-                eta_min: c.eta_min,
-                distance_m: c.distance_m,
+    fn id(&self, c: &Candidate) -> &str {
+        &self.stores[c.idx as usize].id
+    }
+
+    fn compare(&self, a: &Candidate, b: &Candidate, sort: Sort) -> Ordering {
+        let numbers = match sort {
+            Sort::Eta => (a.eta_min, a.distance_m).cmp(&(b.eta_min, b.distance_m)),
+            Sort::Distance => a.distance_m.cmp(&b.distance_m),
+        };
+        numbers.then_with(|| self.id(a).cmp(self.id(b)))
+    }
+
+    fn compare_to_cursor(&self, c: &Candidate, cursor: &Cursor) -> Ordering {
+        match cursor {
+            Cursor::Eta {
+                eta_min,
+                distance_m,
                 id,
-            },
-            Sort::Distance => Cursor::Distance {
-                distance_m: c.distance_m,
-                id,
-            },
+            } => (c.eta_min, c.distance_m)
+                .cmp(&(*eta_min, *distance_m))
+                .then_with(|| self.id(c).cmp(id)),
+            Cursor::Distance { distance_m, id } => c
+                .distance_m
+                .cmp(distance_m)
+                .then_with(|| self.id(c).cmp(id)),
         }
     }
 }
 
-fn sort_candidates(candidates: &mut [Candidate], stores: &[StoreProfile], sort: Sort) {
-    let id = |c: &Candidate| stores[c.idx as usize].id.as_str();
-    match sort {
-        Sort::Eta => candidates.sort_unstable_by(|a, b| {
-            (a.eta_min, a.distance_m, id(a)).cmp(&(b.eta_min, b.distance_m, id(b)))
-        }),
-        Sort::Distance => candidates
-            .sort_unstable_by(|a, b| (a.distance_m, id(a)).cmp(&(b.distance_m, id(b)))),
+/// Equirectangular distance around one point: a few multiplications instead of four trig calls.
+struct Planar {
+    lat: f64,
+    lng: f64,
+    m_per_deg_lat: f64,
+    m_per_deg_lng: f64,
+}
+
+impl Planar {
+    fn new(at: LatLng) -> Self {
+        let m_per_deg_lat = EARTH_RADIUS_M.to_radians();
+        Self {
+            lat: at.lat(),
+            lng: at.lng(),
+            m_per_deg_lat,
+            m_per_deg_lng: m_per_deg_lat * at.lat().to_radians().cos(),
+        }
+    }
+
+    fn distance_m(&self, lat: f64, lng: f64) -> f64 {
+        let dy = (lat - self.lat) * self.m_per_deg_lat;
+        let dx = (lng - self.lng) * self.m_per_deg_lng;
+        (dx * dx + dy * dy).sqrt()
     }
 }
 
@@ -198,9 +277,9 @@ fn distance_to(store: &StoreProfile, at: LatLng) -> u32 {
     haversine_m(here, at).round() as u32
 }
 
-fn eta_for(store: &StoreProfile, distance_m: u32) -> u32 {
-    let route = route_distance_m(f64::from(distance_m), store.detour_factor);
-    eta_minutes(store.prep_min, route, store.rider_speed_kmh)
+fn eta_for(prep_min: u32, detour_factor: f64, rider_speed_kmh: f64, distance_m: u32) -> u32 {
+    let route = route_distance_m(f64::from(distance_m), detour_factor);
+    eta_minutes(prep_min, route, rider_speed_kmh)
 }
 
 pub fn opens_at(store: &StoreProfile, now: LocalTime, open_now: bool) -> Option<String> {
@@ -290,9 +369,15 @@ mod tests {
         let fast = store("fast-far", 2_000.0, 5_000, Category::Supermarket);
         let index = StoreIndex::build(vec![slow, fast]);
         let mut q = query();
-        assert_eq!(ids(&index.nearby(&q, NOON_WEDNESDAY)), ["fast-far", "slow-near"]);
+        assert_eq!(
+            ids(&index.nearby(&q, NOON_WEDNESDAY)),
+            ["fast-far", "slow-near"]
+        );
         q.sort = Sort::Distance;
-        assert_eq!(ids(&index.nearby(&q, NOON_WEDNESDAY)), ["slow-near", "fast-far"]);
+        assert_eq!(
+            ids(&index.nearby(&q, NOON_WEDNESDAY)),
+            ["slow-near", "fast-far"]
+        );
     }
 
     #[test]
@@ -335,7 +420,14 @@ mod tests {
     #[test]
     fn pages_cover_every_store_exactly_once_in_order() {
         let stores: Vec<_> = (0..57)
-            .map(|i| store(&format!("s{i:03}"), 100.0 + f64::from(i % 13) * 250.0, 5_000, Category::Home))
+            .map(|i| {
+                store(
+                    &format!("s{i:03}"),
+                    100.0 + f64::from(i % 13) * 250.0,
+                    5_000,
+                    Category::Home,
+                )
+            })
             .collect();
         let index = StoreIndex::build(stores);
         for sort in [Sort::Eta, Sort::Distance] {
@@ -365,7 +457,14 @@ mod tests {
     fn a_full_last_page_has_no_next_cursor() {
         let index = StoreIndex::build(
             (0..4)
-                .map(|i| store(&format!("s{i}"), 100.0 * f64::from(i + 1), 5_000, Category::Home))
+                .map(|i| {
+                    store(
+                        &format!("s{i}"),
+                        100.0 * f64::from(i + 1),
+                        5_000,
+                        Category::Home,
+                    )
+                })
                 .collect(),
         );
         let mut q = query();
@@ -373,6 +472,38 @@ mod tests {
         assert_eq!(index.nearby(&q, NOON_WEDNESDAY).next_cursor, None);
         q.limit = 3;
         assert!(index.nearby(&q, NOON_WEDNESDAY).next_cursor.is_some());
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_brute_force_scan_of_every_store() {
+        let stores = crate::demo::beijing(7).stores;
+        let index = StoreIndex::build(stores.clone());
+        for (lat, lng) in [
+            (39.9088, 116.4605),
+            (39.9968, 116.4706),
+            (40.05, 116.30),
+            (39.80, 116.50),
+            (39.95, 116.35),
+        ] {
+            let at = LatLng::new(lat, lng).unwrap();
+            let mut q = NearbyQuery::new(at);
+            q.sort = Sort::Distance;
+            let from_index: Vec<String> = index
+                .all_delivering(&q, NOON_WEDNESDAY)
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            let mut brute: Vec<(u32, String)> = stores
+                .iter()
+                .map(|s| (distance_to(s, at), s.id.clone(), s.delivery_radius_m))
+                .filter(|(d, _, r)| d <= r)
+                .map(|(d, id, _)| (d, id))
+                .collect();
+            brute.sort();
+            let brute: Vec<String> = brute.into_iter().map(|(_, id)| id).collect();
+            assert!(!brute.is_empty());
+            assert_eq!(from_index, brute, "at {lat},{lng}");
+        }
     }
 
     #[test]

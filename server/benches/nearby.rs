@@ -38,8 +38,11 @@ fn query_points(index_stores: &[(f64, f64)], n: usize, rng: &mut ChaCha8Rng) -> 
     (0..n)
         .map(|_| {
             let (lat, lng) = index_stores[rng.gen_range(0..index_stores.len())];
-            LatLng::new(lat + rng.gen_range(-0.018..0.018), lng + rng.gen_range(-0.022..0.022))
-                .expect("jittered points stay valid")
+            LatLng::new(
+                lat + rng.gen_range(-0.018..0.018),
+                lng + rng.gen_range(-0.022..0.022),
+            )
+            .expect("jittered points stay valid")
         })
         .collect()
 }
@@ -71,9 +74,18 @@ fn main() {
         .collect();
     latencies.sort_unstable();
     println!("in_process_queries: {IN_PROCESS_QUERIES}");
-    println!("in_process_avg_stores_per_page: {:.1}", found as f64 / IN_PROCESS_QUERIES as f64);
-    println!("in_process_p50_us: {:.1}", percentile(&latencies, 0.50).as_secs_f64() * 1e6);
-    println!("in_process_p99_us: {:.1}", percentile(&latencies, 0.99).as_secs_f64() * 1e6);
+    println!(
+        "in_process_avg_stores_per_page: {:.1}",
+        found as f64 / IN_PROCESS_QUERIES as f64
+    );
+    println!(
+        "in_process_p50_us: {:.1}",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e6
+    );
+    println!(
+        "in_process_p99_us: {:.1}",
+        percentile(&latencies, 0.99).as_secs_f64() * 1e6
+    );
     drop(index);
     let _ = std::io::stdout().flush();
 
@@ -88,7 +100,10 @@ fn main() {
         let t = Instant::now();
         let platform = Platform::open(PlatformConfig {
             database_url: db,
-            seed: Seed::Scaled { stores: STORES, seed: DEMO_SEED },
+            seed: Seed::Scaled {
+                stores: STORES,
+                seed: DEMO_SEED,
+            },
             clock,
         })
         .await
@@ -100,7 +115,9 @@ fn main() {
             platform: PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
             site: SiteConfig::default(),
         };
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
         let server_addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, router(state)).await;
@@ -124,7 +141,11 @@ fn main() {
             .expect("client");
         // Warm up connections and caches.
         for url in urls.iter().take(200) {
-            let _ = client.get(url).send().await.and_then(|r| r.error_for_status());
+            let _ = client
+                .get(url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status());
         }
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -159,16 +180,26 @@ fn main() {
         println!("http_connections: {HTTP_CONNECTIONS}");
         println!("http_requests: {}", latencies.len());
         println!("http_failures: {failures}");
-        println!("http_p50_ms: {:.2}", percentile(&latencies, 0.50).as_secs_f64() * 1e3);
-        println!("http_p99_ms: {:.2}", percentile(&latencies, 0.99).as_secs_f64() * 1e3);
-        println!("http_requests_per_s: {:.0}", latencies.len() as f64 / wall.as_secs_f64());
+        println!(
+            "http_p50_ms: {:.2}",
+            percentile(&latencies, 0.50).as_secs_f64() * 1e3
+        );
+        println!(
+            "http_p99_ms: {:.2}",
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3
+        );
+        println!(
+            "http_requests_per_s: {:.0}",
+            latencies.len() as f64 / wall.as_secs_f64()
+        );
     });
 
     wasm_sizes();
 }
 
 fn wasm_sizes() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg/jishi.wasm");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg/jishi.wasm");
     let Ok(raw) = std::fs::read(&path) else {
         println!("wasm: not built (run `cargo leptos build --release` first)");
         return;

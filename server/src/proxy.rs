@@ -49,7 +49,8 @@ fn validate(method: &Method, path: &str, query: Option<&str>) -> Result<(), ApiE
         return Ok(());
     }
     let query = query.unwrap_or("");
-    let parse_err = |e: serde_urlencoded::de::Error| ApiError::bad_request(format!("查询参数无效：{e}"));
+    let parse_err =
+        |e: serde_urlencoded::de::Error| ApiError::bad_request(format!("查询参数无效：{e}"));
     match path {
         "stores/nearby" => {
             let raw: NearbyQueryRaw = serde_urlencoded::from_str(query).map_err(parse_err)?;
@@ -111,7 +112,10 @@ pub async fn forward(
         .body(Body::from_stream(upstream.bytes_stream()))
         .map_err(|e| {
             tracing::error!(error = %e, "could not build proxied response");
-            ProxyError(ApiError::new(ErrorCode::BadGateway, "平台响应异常，请稍后重试"))
+            ProxyError(ApiError::new(
+                ErrorCode::BadGateway,
+                "平台响应异常，请稍后重试",
+            ))
         })
 }
 

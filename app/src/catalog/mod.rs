@@ -1,6 +1,8 @@
 //! A store's page (header, category rail, products, in-store search) and nearby product search.
 
-use jishi_api::catalog::{Product, ProductsQueryRaw, ProductsResponse, SearchQueryRaw, SearchResponse, StockState};
+use jishi_api::catalog::{
+    Product, ProductsQueryRaw, ProductsResponse, SearchQueryRaw, SearchResponse, StockState,
+};
 use jishi_api::money::format_yuan;
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
@@ -133,7 +135,10 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
     let status = if detail.open_now {
         "营业中".to_owned()
     } else {
-        detail.opens_at.clone().unwrap_or_else(|| "休息中".to_owned())
+        detail
+            .opens_at
+            .clone()
+            .unwrap_or_else(|| "休息中".to_owned())
     };
     let quote = detail.quote.map(|q| {
         let fee = if q.delivery_fee_fen == 0 { "免配送费".to_owned() } else { format!("配送费 {}", format_yuan(q.delivery_fee_fen)) };
@@ -144,9 +149,17 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
             {(!q.delivers).then(|| view! { <span class="warn" data-testid="out-of-range">"超出配送范围"</span> })}
         }
     });
-    let min_order = if store.min_order_fen == 0 { "无起送价".to_owned() } else { format!("起送 {}", format_yuan(store.min_order_fen)) };
+    let min_order = if store.min_order_fen == 0 {
+        "无起送价".to_owned()
+    } else {
+        format!("起送 {}", format_yuan(store.min_order_fen))
+    };
     let searching = request.q.clone();
-    let empty_text = if searching.is_some() { "没有找到相关商品，换个词试试。" } else { "这个分类暂时没有商品。" };
+    let empty_text = if searching.is_some() {
+        "没有找到相关商品，换个词试试。"
+    } else {
+        "这个分类暂时没有商品。"
+    };
     view! {
         <Title text=format!("{} · 即时", store.name)/>
         <section class="store-header" data-testid="store-header" data-store-id=store.id.clone()>

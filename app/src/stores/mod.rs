@@ -103,7 +103,11 @@ fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
     let chip = move |slug: Option<Category>| {
         let label = slug.map_or("全部", Category::label);
         let data_category = slug.map_or("all", Category::slug);
-        let target = move || with(&raw.get(), |r| r.category = slug.map(|c| c.slug().to_owned()));
+        let target = move || {
+            with(&raw.get(), |r| {
+                r.category = slug.map(|c| c.slug().to_owned())
+            })
+        };
         let active = move || raw.with(|r| r.category.as_deref() == slug.map(Category::slug));
         view! {
             <a class="chip" data-testid="category-chip" data-category=data_category href=target
@@ -165,9 +169,18 @@ fn StoreResults(at: LatLng, response: NearbyResponse, raw: NearbyQueryRaw) -> im
 
 #[component]
 fn EmptyResults(raw: NearbyQueryRaw) -> impl IntoView {
-    let widen = raw.radius_m.is_some().then(|| with(&raw, |r| r.radius_m = None));
-    let all_open = raw.open_now.is_some().then(|| with(&raw, |r| r.open_now = None));
-    let all_categories = raw.category.is_some().then(|| with(&raw, |r| r.category = None));
+    let widen = raw
+        .radius_m
+        .is_some()
+        .then(|| with(&raw, |r| r.radius_m = None));
+    let all_open = raw
+        .open_now
+        .is_some()
+        .then(|| with(&raw, |r| r.open_now = None));
+    let all_categories = raw
+        .category
+        .is_some()
+        .then(|| with(&raw, |r| r.category = None));
     view! {
         <section class="notice empty" data-testid="empty-results">
             <h2>"这里暂时没有能送达的门店"</h2>
@@ -198,7 +211,10 @@ fn StoreCard(store: StoreSummary, at: LatLng) -> impl IntoView {
     let status = if store.open_now {
         "营业中".to_owned()
     } else {
-        store.opens_at.clone().unwrap_or_else(|| "休息中".to_owned())
+        store
+            .opens_at
+            .clone()
+            .unwrap_or_else(|| "休息中".to_owned())
     };
     let hour_delivery = store.eta_min <= jishi_api::geo::HOUR_DELIVERY_MAX_MIN;
     view! {

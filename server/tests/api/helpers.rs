@@ -23,7 +23,12 @@ impl TestApp {
         format!("{}/v1{path_and_query}", self.platform)
     }
     pub async fn get_json(&self, url: &str) -> (u16, serde_json::Value) {
-        let res = self.http.get(url).send().await.expect("request reaches the test server");
+        let res = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("request reaches the test server");
         let status = res.status().as_u16();
         let body = res.json().await.expect("a JSON body");
         (status, body)
@@ -55,10 +60,14 @@ pub async fn spawn_server(platform_url: &str) -> SocketAddr {
         platform: PlatformClient::new(platform_url).expect("client builds"),
         site: SiteConfig::default(),
     };
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("server binds");
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("server binds");
     let addr = listener.local_addr().expect("bound address");
     tokio::spawn(async move {
-        axum::serve(listener, router(state)).await.expect("server runs");
+        axum::serve(listener, router(state))
+            .await
+            .expect("server runs");
     });
     addr
 }

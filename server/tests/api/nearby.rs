@@ -15,12 +15,25 @@ async fn nearby_lists_only_delivering_stores_sorted_by_eta() {
     assert_eq!(status, 200);
     let stores = body["stores"].as_array().expect("stores array");
     assert!(stores.len() >= 15, "only {} stores", stores.len());
-    let etas: Vec<u64> = stores.iter().map(|s| s["eta_min"].as_u64().unwrap()).collect();
+    let etas: Vec<u64> = stores
+        .iter()
+        .map(|s| s["eta_min"].as_u64().unwrap())
+        .collect();
     assert!(etas.windows(2).all(|w| w[0] <= w[1]), "{etas:?}");
     for s in stores {
         assert_eq!(s["delivers"], true);
         assert!(s["distance_m"].as_u64().unwrap() <= 6_000);
-        for key in ["id", "name", "category", "lat", "lng", "open_now", "delivery_fee_fen", "min_order_fen", "rating"] {
+        for key in [
+            "id",
+            "name",
+            "category",
+            "lat",
+            "lng",
+            "open_now",
+            "delivery_fee_fen",
+            "min_order_fen",
+            "rating",
+        ] {
             assert!(!s[key].is_null(), "missing {key} in {s}");
         }
     }
@@ -57,7 +70,9 @@ async fn cursor_pages_cover_the_whole_list_once() {
             Some(c) => format!("&limit=7&cursor={c}"),
             None => "&limit=7".to_owned(),
         };
-        let (status, page) = app.get_json(&app.api(&nearby(GUOMAO.0, GUOMAO.1, &extra))).await;
+        let (status, page) = app
+            .get_json(&app.api(&nearby(GUOMAO.0, GUOMAO.1, &extra)))
+            .await;
         assert_eq!(status, 200);
         seen.extend(
             page["stores"]
@@ -98,7 +113,9 @@ async fn open_now_only_returns_open_stores() {
 #[tokio::test]
 async fn a_store_page_and_its_products_are_served() {
     let app = spawn_app().await;
-    let (_, list) = app.get_json(&app.api(&nearby(GUOMAO.0, GUOMAO.1, ""))).await;
+    let (_, list) = app
+        .get_json(&app.api(&nearby(GUOMAO.0, GUOMAO.1, "")))
+        .await;
     let id = list["stores"][0]["id"].as_str().unwrap().to_owned();
     let (status, detail) = app
         .get_json(&app.api(&format!("/stores/{id}?lat={}&lng={}", GUOMAO.0, GUOMAO.1)))
@@ -107,11 +124,15 @@ async fn a_store_page_and_its_products_are_served() {
     assert_eq!(detail["store"]["id"], id.as_str());
     assert_eq!(detail["quote"]["delivers"], true);
     assert!(!detail["aisles"].as_array().unwrap().is_empty());
-    let (status, products) = app.get_json(&app.api(&format!("/stores/{id}/products?limit=5"))).await;
+    let (status, products) = app
+        .get_json(&app.api(&format!("/stores/{id}/products?limit=5")))
+        .await;
     assert_eq!(status, 200);
     let products = products["products"].as_array().unwrap();
     assert_eq!(products.len(), 5);
-    assert!(products.iter().all(|p| p["price_fen"].as_i64().unwrap() > 0));
+    assert!(products
+        .iter()
+        .all(|p| p["price_fen"].as_i64().unwrap() > 0));
 }
 
 #[tokio::test]

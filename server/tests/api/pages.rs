@@ -41,7 +41,10 @@ async fn a_store_page_lists_products_with_prices() {
     let id = list["stores"][0]["id"].as_str().unwrap().to_owned();
     let res = app
         .http
-        .get(format!("{}/store/{id}?lat={}&lng={}", app.server, GUOMAO.0, GUOMAO.1))
+        .get(format!(
+            "{}/store/{id}?lat={}&lng={}",
+            app.server, GUOMAO.0, GUOMAO.1
+        ))
         .send()
         .await
         .unwrap();

@@ -22,7 +22,12 @@ async fn bad_nearby_input_is_a_400_with_a_message_at_the_proxy_and_the_platform(
     ];
     for (query, needle) in cases {
         assert_bad_request(&app, &app.api(&format!("/stores/nearby?{query}")), needle).await;
-        assert_bad_request(&app, &app.platform_v1(&format!("/stores/nearby?{query}")), needle).await;
+        assert_bad_request(
+            &app,
+            &app.platform_v1(&format!("/stores/nearby?{query}")),
+            needle,
+        )
+        .await;
     }
     assert_bad_request(&app, &app.api("/products/search?lat=39.9&lng=116.4"), "q").await;
 }
