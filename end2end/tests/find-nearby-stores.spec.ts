@@ -41,6 +41,7 @@ test('with geolocation granted the list shows stores near the shopper, sorted as
 
   await page.getByTestId('sort-distance').click();
   await expect(page).toHaveURL(/sort=distance/);
+  await expect(page.locator('[data-testid=store-list][data-sort=distance]')).toBeVisible();
   await expect(page.getByTestId('sort-distance')).toHaveAttribute('aria-pressed', 'true');
   const distances = await numbers(page, '[data-testid=store-card]', 'data-distance-m');
   expect(distances.length).toBeGreaterThanOrEqual(10);
@@ -55,6 +56,7 @@ test('a category chip filters the list to that category', async ({ page }) => {
   await hydrated(page);
   await page.locator('[data-testid=category-chip][data-category=pharmacy]').click();
   await expect(page).toHaveURL(/category=pharmacy/);
+  await expect(page.locator('[data-testid=store-list][data-category=pharmacy]')).toBeVisible();
   const cards = page.getByTestId('store-card');
   await expect(cards.first()).toBeVisible();
   const categories = await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-category')));
@@ -68,6 +70,7 @@ test('"open now" hides closed stores', async ({ page }) => {
   await hydrated(page);
   await page.getByTestId('open-now-toggle').click();
   await expect(page).toHaveURL(/open_now=true/);
+  await expect(page.locator('[data-testid=store-list][data-open-now=true]')).toBeVisible();
   await expect(page.getByTestId('store-card').first()).toBeVisible();
   const open = await page.getByTestId('store-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-open')));
   expect(new Set(open)).toEqual(new Set(['true']));
@@ -123,6 +126,23 @@ test('clicking a store opens its page with products', async ({ page }) => {
   await expect(page.locator('h1')).toHaveText(name!);
   await expect(page.getByTestId('product-card').first()).toBeVisible();
   expect(await page.getByTestId('product-card').count()).toBeGreaterThan(5);
+});
+
+test('a distance limit narrows the list and an empty result offers to widen it', async ({ page }) => {
+  await page.goto(homeAt(GUOMAO, '&sort=distance'));
+  await hydrated(page);
+  await page.locator('[data-testid=radius-option][data-radius="1000"]').click();
+  await expect(page).toHaveURL(/radius_m=1000/);
+  await expect(page.locator('[data-testid=store-list][data-radius="1000"]')).toBeVisible();
+  await expect(page.getByTestId('store-card').first()).toBeVisible();
+  const distances = await numbers(page, '[data-testid=store-card]', 'data-distance-m');
+  expect(Math.max(...distances)).toBeLessThanOrEqual(1000);
+
+  // Somewhere no store reaches, limited to 1 km: nothing, with a way to widen the search.
+  await page.goto('/?lat=40.3&lng=116.9&radius_m=1000');
+  await expect(page.getByTestId('empty-results')).toBeVisible();
+  await page.getByRole('link', { name: '扩大搜索范围' }).click();
+  await expect(page).not.toHaveURL(/radius_m/);
 });
 
 test('an area with no stores explains what to do', async ({ page }) => {

@@ -18,9 +18,11 @@ test('a store page has a header, category rail, prices and stock states', async 
   await page.goto(homeAt(GUOMAO, '&category=supermarket'));
   await page.getByTestId('store-card').first().click();
   await hydrated(page);
+  await expect(page.getByTestId('store-header')).toBeVisible();
   await expect(page.getByTestId('store-eta')).toContainText('分钟');
   await expect(page.getByTestId('store-hours')).toContainText('今日');
   const aisles = page.getByTestId('aisle-link');
+  await expect(aisles.first()).toBeVisible();
   expect(await aisles.count()).toBeGreaterThan(2);
 
   const aisle = await aisles.nth(1).getAttribute('data-aisle');
@@ -39,10 +41,12 @@ test('searching inside a store narrows the products', async ({ page }) => {
   await page.goto(homeAt(GUOMAO, '&category=supermarket'));
   await page.getByTestId('store-card').first().click();
   await hydrated(page);
+  await expect(page.getByTestId('product-card').first()).toBeVisible();
   const before = await page.getByTestId('product-card').count();
   await page.getByTestId('store-search').fill('水');
   await page.getByTestId('store-search').press('Enter');
   await expect(page).toHaveURL(/q=/);
+  await expect(page.locator('[data-testid=products][data-q="水"]')).toBeVisible();
   const names = await page.locator('[data-testid=product-card] .product-name').allTextContents();
   expect(names.length).toBeGreaterThan(0);
   expect(names.length).toBeLessThan(before);

@@ -189,7 +189,8 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
         </form>
         <div class="store-body">
             <nav class="aisle-rail" aria-label="商品分类">{rail}</nav>
-            <div class="products">
+            <div class="products" data-testid="products" data-q=searching.clone().unwrap_or_default()
+                data-aisle=request.category.clone().unwrap_or_default()>
                 {if products.products.is_empty() {
                     view! { <p class="notice empty" data-testid="no-products">{empty_text}</p> }.into_any()
                 } else {

@@ -128,6 +128,16 @@ fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
                 <a data-testid="sort-distance" aria-pressed=move || sort_is(Sort::Distance).to_string() class:active=move || sort_is(Sort::Distance)
                     href=move || with(&raw.get(), |r| r.sort = Some("distance".into()))>"距离最近"</a>
             </span>
+            <span class="radius" role="group" aria-label="距离范围">
+                {[(None, "不限距离"), (Some("1000"), "1公里内"), (Some("3000"), "3公里内")].into_iter().map(|(radius, label)| {
+                    let active = move || raw.with(|r| r.radius_m.as_deref() == radius);
+                    view! {
+                        <a data-testid="radius-option" data-radius=radius.unwrap_or("any")
+                            aria-pressed=move || active().to_string() class:active=active
+                            href=move || with(&raw.get(), |r| r.radius_m = radius.map(str::to_owned))>{label}</a>
+                    }
+                }).collect_view()}
+            </span>
             <a class="toggle" data-testid="open-now-toggle" aria-pressed=move || open_now().to_string() class:active=open_now
                 href=move || with(&raw.get(), |r| r.open_now = if open_now() { None } else { Some("true".into()) })>
                 "只看营业中"
@@ -154,7 +164,11 @@ fn StoreResults(at: LatLng, response: NearbyResponse, raw: NearbyQueryRaw) -> im
     let first = raw.cursor.is_some().then(|| with(&raw, |_| {}));
     view! {
         <div class="results">
-            <ul class="store-list" data-testid="store-list">
+            // The filters this list was fetched for, so scripts can tell a fresh list from the last one.
+            <ul class="store-list" data-testid="store-list" data-sort=raw.sort.clone().unwrap_or_else(|| "eta".into())
+                data-category=raw.category.clone().unwrap_or_else(|| "all".into())
+                data-open-now=raw.open_now.is_some().to_string()
+                data-radius=raw.radius_m.clone().unwrap_or_else(|| "any".into())>
                 {response.stores.into_iter().map(|s| view! { <StoreCard store=s at/> }).collect_view()}
             </ul>
             <StoreMap center=at pins/>
