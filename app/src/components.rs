@@ -25,7 +25,7 @@ pub fn SiteHeader() -> impl IntoView {
         <header class="site-header">
             <a class="brand" href=home aria-label="即时 首页">"即时"</a>
             <a class="location" data-testid="location" href="/?change=1" title="更换位置">
-                <span class="pin" aria-hidden="true">"📍"</span>
+                <span class="pin">"送至"</span>
                 {move || match at.get() {
                     Some(p) => describe_point(p),
                     None => "选择位置".to_owned(),
