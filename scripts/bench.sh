@@ -1,9 +1,26 @@
 #!/usr/bin/env bash
-# Builds the release site (for the wasm size) and runs the nearby benchmark: 400k stores,
-# in-process and through the server over HTTP at 64 connections. Prints one figure a line.
+# The nearby benchmark, one figure a line:
+# 1. in-process index over 400k stores, an in-process HTTP run through the server's /api proxy,
+#    and the release wasm size (cargo bench -p jishi-server --bench nearby);
+# 2. the real release server binary (embedded platform seeded with 400k stores) under wrk from a
+#    separate process at 64 connections, over the same query points.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-"$JISHI_ROOT/scripts/setup.sh"
+"$JISHI_ROOT/scripts/setup.sh" --bench
 cd "$JISHI_ROOT"
 cargo leptos build --release
-cargo bench -p jishi-server --bench nearby
+
+queries="$CARGO_TARGET_DIR/bench-queries.txt"
+JISHI_BENCH_QUERIES="$queries" cargo bench -p jishi-server --bench nearby
+
+work="$(mktemp -d)"
+port="${JISHI_BENCH_PORT:-3999}"
+LEPTOS_SITE_ADDR="127.0.0.1:$port" JISHI_DB="sqlite://$work/bench.db" JISHI_SEED=400000 \
+  JISHI_NOW=2026-11-25T12:00:00+08:00 RUST_LOG=warn "$CARGO_TARGET_DIR/release/jishi-server" >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+  sleep 0.5
+done
+wrk -t2 -c64 -d15s -s scripts/nearby.lua "http://127.0.0.1:$port" -- "$queries" | grep '^wrk_'

@@ -8,3 +8,6 @@ export PATH="$HOME/.cargo/bin:$JISHI_ROOT/end2end/node_modules/.bin:$PATH"
 CARGO_LEPTOS_VERSION="0.3.10"
 # Must equal the wasm-bindgen version pinned in Cargo.toml: cargo-leptos never checks.
 WASM_BINDGEN_VERSION="0.2.130"
+# cargo-leptos sets this when it builds; set it for plain cargo builds of the server too (cargo
+# bench rebuilds target/release/jishi-server), so every binary knows its site's file names.
+export LEPTOS_OUTPUT_NAME="${LEPTOS_OUTPUT_NAME:-jishi}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing to build and run Jishi: the wasm target, cargo-leptos,
 # wasm-bindgen-cli, npm packages (binaryen's wasm-opt, Playwright). With --browser also Debian's
-# Chromium for the end-to-end tests. Safe to run again: it only installs what is absent.
+# Chromium for the end-to-end tests; with --bench Debian's wrk and curl for the benchmark.
+# Safe to run again: it only installs what is absent.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$JISHI_ROOT"
@@ -29,9 +30,18 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.b
   (cd end2end && npm ci --no-audit --no-fund)
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
-  step "installing Debian's Chromium for the browser tests"
+apt_install() {
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+  step "installing Debian's Chromium for the browser tests"
+  apt_install chromium
+fi
+
+if [ "${1:-}" = "--bench" ] && { ! command -v wrk >/dev/null || ! command -v curl >/dev/null; }; then
+  step "installing wrk and curl for the benchmark"
+  apt_install wrk curl
 fi

@@ -98,9 +98,50 @@ fn parse_coordinate(name: &str, label: &str, value: Option<&str>) -> Result<f64,
 /// Great-circle distance in metres (haversine).
 pub fn haversine_m(a: LatLng, b: LatLng) -> f64 {
     let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
+    haversine_core(lat1, lat1.cos(), lat2, lat2.cos(), b.lng - a.lng)
+}
+
+/// Haversine from one fixed point to many: the origin's trigonometry is done once and each
+/// target brings its own precomputed `cos(lat)`. Same formula and operations as [`haversine_m`],
+/// so the results are identical to the last bit.
+#[derive(Debug, Clone, Copy)]
+pub struct HaversineFrom {
+    lat_rad: f64,
+    cos_lat: f64,
+    lng: f64,
+}
+
+impl HaversineFrom {
+    pub fn new(origin: LatLng) -> Self {
+        let lat_rad = origin.lat.to_radians();
+        Self {
+            lat_rad,
+            cos_lat: lat_rad.cos(),
+            lng: origin.lng,
+        }
+    }
+
+    /// `cos_lat` must be `lat.to_radians().cos()` (see [`cos_lat`]).
+    pub fn distance_m(&self, lat: f64, lng: f64, cos_lat: f64) -> f64 {
+        haversine_core(
+            self.lat_rad,
+            self.cos_lat,
+            lat.to_radians(),
+            cos_lat,
+            lng - self.lng,
+        )
+    }
+}
+
+/// The precomputable part of a point for [`HaversineFrom::distance_m`].
+pub fn cos_lat(lat: f64) -> f64 {
+    lat.to_radians().cos()
+}
+
+fn haversine_core(lat1: f64, cos1: f64, lat2: f64, cos2: f64, dlng_deg: f64) -> f64 {
     let dlat = lat2 - lat1;
-    let dlng = (b.lng - a.lng).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlng / 2.0).sin().powi(2);
+    let dlng = dlng_deg.to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + cos1 * cos2 * (dlng / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
 }
 
@@ -112,7 +153,18 @@ pub fn route_distance_m(straight_m: f64, detour_factor: f64) -> f64 {
 /// ETA in whole minutes: preparation + riding + dispatch buffer, rounded up.
 pub fn eta_minutes(prep_min: u32, route_m: f64, rider_speed_kmh: f64) -> u32 {
     let ride_min = route_m / 1000.0 / rider_speed_kmh * 60.0;
-    (f64::from(prep_min) + ride_min + DISPATCH_BUFFER_MIN).ceil() as u32
+    ceil_u32(f64::from(prep_min) + ride_min + DISPATCH_BUFFER_MIN)
+}
+
+/// `x.ceil() as u32` for 0 ≤ x < 2³², as plain arithmetic: without SSE4.1, `f64::ceil` is a libm
+/// call, and the nearby index calls this for thousands of stores per query.
+pub fn ceil_u32(x: f64) -> u32 {
+    let t = x as u32;
+    if f64::from(t) < x {
+        t + 1
+    } else {
+        t
+    }
 }
 
 /// Half-widths in degrees of a box that contains every point within `radius_m` of `center`.
@@ -241,12 +293,37 @@ mod tests {
     }
 
     #[test]
+    fn haversine_from_a_fixed_origin_is_bit_identical_to_the_plain_formula() {
+        let origin = p(39.9088, 116.4605);
+        let from = HaversineFrom::new(origin);
+        for (lat, lng) in [
+            (39.95, 116.41),
+            (39.9088, 116.4605),
+            (40.2, 116.9),
+            (-33.9, 151.2),
+        ] {
+            let plain = haversine_m(origin, p(lat, lng));
+            assert_eq!(
+                from.distance_m(lat, lng, cos_lat(lat)).to_bits(),
+                plain.to_bits()
+            );
+        }
+    }
+
+    #[test]
     fn eta_adds_preparation_ride_and_buffer_rounded_up() {
         // 3 km straight × 1.3 = 3.9 km at 15 km/h = 15.6 min; + 10 prep + 5 buffer = 30.6 → 31.
         let route = route_distance_m(3_000.0, DEFAULT_DETOUR_FACTOR);
         assert_eq!(eta_minutes(10, route, DEFAULT_RIDER_SPEED_KMH), 31);
         // No distance: prep + buffer exactly.
         assert_eq!(eta_minutes(10, 0.0, DEFAULT_RIDER_SPEED_KMH), 15);
+    }
+
+    #[test]
+    fn ceil_u32_matches_ceil() {
+        for x in [0.0, 0.1, 0.999, 1.0, 1.0000001, 30.6, 59.0, 59.5, 1e6 + 0.5] {
+            assert_eq!(ceil_u32(x), x.ceil() as u32, "{x}");
+        }
     }
 
     #[test]

@@ -8,12 +8,14 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod grid;
 pub mod http;
 pub mod stores;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use sqlx::SqlitePool;
 use tokio::net::TcpListener;
 
@@ -139,7 +141,7 @@ impl Platform {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
+        axum::serve(listener.tap_io(no_delay), self.router())
             .with_graceful_shutdown(shutdown)
             .await
     }
@@ -155,6 +157,13 @@ impl Platform {
             }
         });
         Ok(addr)
+    }
+}
+
+/// Small JSON answers go out at once instead of waiting on Nagle's algorithm for an ACK.
+pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
 }
 

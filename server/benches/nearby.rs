@@ -5,6 +5,9 @@
 //!   (ms p50/p99 and requests/s; client, server and platform share this machine's cores),
 //! - the release hydrate wasm size raw/gzip/brotli (needs `cargo leptos build --release` first).
 //!
+//! With `JISHI_BENCH_QUERIES=<file>` it also writes its HTTP query paths there, for the wrk run in
+//! `scripts/bench.sh` against the real server binary.
+//!
 //! Figures are printed, never asserted: machines are shared and noisy.
 
 use std::io::Write;
@@ -22,6 +25,11 @@ use jishi_server::{router, AppState};
 use leptos::prelude::LeptosOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+// Many small short-lived allocations per request from many threads: mimalloc avoids glibc's arena
+// lock contention seen in profiles under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const STORES: usize = 400_000;
 const IN_PROCESS_QUERIES: usize = 20_000;
@@ -123,16 +131,26 @@ fn main() {
             let _ = axum::serve(listener, router(state)).await;
         });
 
+        let paths: Vec<String> = query_points(&locations, HTTP_REQUESTS, &mut rng)
+            .iter()
+            .map(|p| {
+                format!(
+                    "/api/v1/stores/nearby?lat={:.6}&lng={:.6}",
+                    p.lat(),
+                    p.lng()
+                )
+            })
+            .collect();
+        // scripts/bench.sh replays the same points with wrk against the real server binary.
+        if let Ok(file) = std::env::var("JISHI_BENCH_QUERIES") {
+            if let Err(e) = std::fs::write(&file, paths.join("\n") + "\n") {
+                eprintln!("cannot write {file}: {e}");
+            }
+        }
         let urls: Arc<Vec<String>> = Arc::new(
-            query_points(&locations, HTTP_REQUESTS, &mut rng)
+            paths
                 .iter()
-                .map(|p| {
-                    format!(
-                        "http://{server_addr}/api/v1/stores/nearby?lat={:.6}&lng={:.6}",
-                        p.lat(),
-                        p.lng()
-                    )
-                })
+                .map(|p| format!("http://{server_addr}{p}"))
                 .collect(),
         );
         let client = reqwest::Client::builder()

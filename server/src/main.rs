@@ -1,8 +1,14 @@
 //! `jishi-server`: builds the router and serves it until Ctrl-C/SIGTERM.
 
+use axum::serve::ListenerExt;
 use jishi_app::platform_client::PlatformClient;
 use jishi_server::{platform_url_from_env, router, site_config_from_env, AppState, StartError};
 use leptos::prelude::get_configuration;
+
+// Many small short-lived allocations per request from many threads: mimalloc avoids glibc's arena
+// lock contention seen in profiles under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -37,7 +43,7 @@ async fn run() -> Result<(), StartError> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     println!("即时 Jishi is running: http://{local}/");
-    axum::serve(listener, app)
+    axum::serve(listener.tap_io(jishi_platform::no_delay), app)
         .with_graceful_shutdown(jishi_platform::shutdown_signal())
         .await?;
     Ok(())

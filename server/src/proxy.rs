@@ -19,6 +19,9 @@ use crate::AppState;
 /// Bodies larger than this are refused before they reach the platform.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Upstream answers up to this size are forwarded whole rather than streamed.
+const BUFFERED_RESPONSE_MAX_BYTES: u64 = 1024 * 1024;
+
 /// Request headers worth forwarding; everything else (cookies, hop-by-hop headers) stays here.
 const FORWARDED_REQUEST_HEADERS: [HeaderName; 4] = [
     header::CONTENT_TYPE,
@@ -108,15 +111,21 @@ pub async fn forward(
     if status.is_server_error() {
         tracing::warn!(%status, path, "platform answered with a server error");
     }
-    response
-        .body(Body::from_stream(upstream.bytes_stream()))
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not build proxied response");
-            ProxyError(ApiError::new(
-                ErrorCode::BadGateway,
-                "平台响应异常，请稍后重试",
-            ))
-        })
+    // Small answers of known length are passed on whole (the client gets a Content-Length);
+    // anything else, such as an event stream, is streamed through as it arrives.
+    let body = match upstream.content_length() {
+        Some(len) if len <= BUFFERED_RESPONSE_MAX_BYTES => {
+            Body::from(upstream.bytes().await.map_err(|e| upstream_error(&e))?)
+        }
+        _ => Body::from_stream(upstream.bytes_stream()),
+    };
+    response.body(body).map_err(|e| {
+        tracing::error!(error = %e, "could not build proxied response");
+        ProxyError(ApiError::new(
+            ErrorCode::BadGateway,
+            "平台响应异常，请稍后重试",
+        ))
+    })
 }
 
 fn forwarded_headers(incoming: &HeaderMap) -> reqwest::header::HeaderMap {
