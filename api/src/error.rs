@@ -7,9 +7,22 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
+    /// No session, or the session has ended.
+    Unauthorized,
+    /// A cross-site request to a state-changing endpoint.
+    Forbidden,
     NotFound,
     SoldOut,
+    /// The same Idempotency-Key while the first request is still being processed.
+    RequestInProgress,
+    /// An order can no longer make this move (e.g. cancel after pick-up).
+    InvalidState,
     PayloadTooLarge,
+    /// The same Idempotency-Key with a different request body.
+    IdempotencyKeyReused,
+    /// A delivery address outside the store's delivery radius.
+    OutOfDeliveryRange,
+    TooManyRequests,
     PlatformUnavailable,
     BadGateway,
     Internal,
@@ -19,9 +32,13 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::SoldOut => 409,
+            ErrorCode::SoldOut | ErrorCode::RequestInProgress | ErrorCode::InvalidState => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::IdempotencyKeyReused | ErrorCode::OutOfDeliveryRange => 422,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
             ErrorCode::BadGateway => 502,
             ErrorCode::PlatformUnavailable => 503,

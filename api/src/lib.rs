@@ -4,12 +4,15 @@
 //! Invariant: no I/O, no async runtime, no HTTP types. It compiles for `wasm32-unknown-unknown`.
 
 pub mod areas;
+pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod category;
 pub mod error;
 pub mod geo;
 pub mod hours;
 pub mod money;
+pub mod orders;
 pub mod stores;
 
 pub use category::Category;

@@ -1,24 +1,30 @@
 //! The v1 HTTP API (PRODUCT.md). Handlers are thin: validate with `jishi_api`, ask the index or SQLite.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::routing::get;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use jishi_api::auth::{LoginRequest, Phone, Session, SmsCodeRequest};
+use jishi_api::cart::PutCart;
 use jishi_api::catalog::{
     ProductsQuery, ProductsQueryRaw, ProductsResponse, SearchHit, SearchQuery, SearchQueryRaw,
     SearchResponse,
 };
 use jishi_api::hours::LocalTime;
+use jishi_api::orders::{parse_idempotency_key, PayOrder, PlaceOrder};
 use jishi_api::stores::{NearbyQuery, NearbyQueryRaw, NearbyResponse, StoreDetail};
-use jishi_api::{ApiError, LatLng};
+use jishi_api::{ApiError, ErrorCode, LatLng};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
+use crate::accounts::{self, Caller, NewAddress};
 use crate::error::{PlatformError, Result};
 use crate::stores::{opens_at, StoreIndex};
-use crate::{catalog, Platform};
+use crate::{carts, catalog, orders, Platform};
 
 /// How many of the nearest delivering stores a product search looks through.
 const SEARCH_STORE_LIMIT: usize = 300;
@@ -29,6 +35,18 @@ pub fn router(platform: Platform) -> Router {
         .route("/v1/stores/{id}", get(store_detail))
         .route("/v1/stores/{id}/products", get(store_products))
         .route("/v1/products/search", get(search))
+        .route("/v1/sessions", post(new_session))
+        .route("/v1/auth/sms-code", post(sms_code))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/me", get(me))
+        .route("/v1/me/addresses", get(list_addresses).post(add_address))
+        .route("/v1/carts", get(list_carts))
+        .route("/v1/cart/{store_id}", get(get_cart).put(put_cart))
+        .route("/v1/orders", get(list_orders).post(place_order))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/pay", post(pay_order))
+        .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { PlatformError::from(ApiError::not_found("没有这个接口")) })
         .layer(TraceLayer::new_for_http())
@@ -46,6 +64,239 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .map(|Query(v)| ApiQuery(v))
             .map_err(|e: QueryRejection| ApiError::bad_request(format!("查询参数无效：{e}")).into())
     }
+}
+
+/// `Json` whose rejection (malformed JSON, wrong content type) is our JSON error.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = PlatformError;
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|e: JsonRejection| {
+                ApiError::bad_request(format!("请求体不是有效的 JSON：{}", e.body_text())).into()
+            })
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The session behind `Authorization: Bearer <token>`; 401 without a valid one.
+impl FromRequestParts<Platform> for Caller {
+    type Rejection = PlatformError;
+    async fn from_request_parts(parts: &mut Parts, p: &Platform) -> Result<Self> {
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "请先登录或刷新页面"))?;
+        accounts::caller(p.pool(), token, p.now_unix())
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "登录已过期，请重新登录").into())
+    }
+}
+
+/// Like `Caller`, but absent rather than refused.
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<Platform> for MaybeCaller {
+    type Rejection = PlatformError;
+    async fn from_request_parts(parts: &mut Parts, p: &Platform) -> Result<Self> {
+        Ok(MaybeCaller(match bearer(parts) {
+            Some(token) => accounts::caller(p.pool(), token, p.now_unix()).await?,
+            None => None,
+        }))
+    }
+}
+
+/// The shopper's address as the server saw it (the server sets this header; the platform is
+/// only reachable through servers it trusts).
+fn client_ip(headers: &HeaderMap) -> String {
+    headers
+        .get("x-jishi-client-ip")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .chars()
+        .take(64)
+        .collect()
+}
+
+async fn new_session(State(p): State<Platform>) -> Result<(StatusCode, Json<Session>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::create_session(p.pool(), None, p.now_unix()).await?),
+    ))
+}
+
+async fn sms_code(
+    State(p): State<Platform>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SmsCodeRequest>,
+) -> Result<impl IntoResponse> {
+    let phone = Phone::parse(&body.phone)?;
+    let sent = accounts::send_code(
+        p.pool(),
+        &phone,
+        &client_ip(&headers),
+        p.now_unix(),
+        p.demo(),
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(sent)))
+}
+
+async fn login(
+    State(p): State<Platform>,
+    MaybeCaller(anonymous): MaybeCaller,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Json<Session>> {
+    let phone = Phone::parse(&body.phone)?;
+    Ok(Json(
+        accounts::login(
+            p.pool(),
+            &phone,
+            &body.code,
+            anonymous.as_ref(),
+            p.now_unix(),
+        )
+        .await?,
+    ))
+}
+
+async fn logout(State(p): State<Platform>, caller: Caller) -> Result<StatusCode> {
+    accounts::logout(p.pool(), &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(p): State<Platform>, caller: Caller) -> Result<Json<serde_json::Value>> {
+    let user = match &caller.user_id {
+        Some(id) => Some(accounts::user(p.pool(), id).await?),
+        None => None,
+    };
+    Ok(Json(serde_json::json!({ "user": user })))
+}
+
+async fn list_addresses(
+    State(p): State<Platform>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>> {
+    let user = caller.require_user()?;
+    Ok(Json(
+        serde_json::json!({ "addresses": accounts::addresses(p.pool(), user).await? }),
+    ))
+}
+
+async fn add_address(
+    State(p): State<Platform>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewAddress>,
+) -> Result<(StatusCode, Json<accounts::Address>)> {
+    let user = caller.require_user()?;
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::add_address(p.pool(), user, &body, p.now_unix()).await?),
+    ))
+}
+
+async fn list_carts(
+    State(p): State<Platform>,
+    caller: Caller,
+) -> Result<Json<jishi_api::cart::CartsResponse>> {
+    Ok(Json(carts::all(p.pool(), p.index(), caller.owner()).await?))
+}
+
+async fn get_cart(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(store_id): Path<String>,
+) -> Result<Json<jishi_api::cart::Cart>> {
+    Ok(Json(
+        carts::get(p.pool(), p.index(), caller.owner(), &store_id).await?,
+    ))
+}
+
+async fn put_cart(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(store_id): Path<String>,
+    ApiJson(body): ApiJson<PutCart>,
+) -> Result<Json<jishi_api::cart::Cart>> {
+    Ok(Json(
+        carts::put(
+            p.pool(),
+            p.index(),
+            caller.owner(),
+            &store_id,
+            &body,
+            p.now_unix(),
+        )
+        .await?,
+    ))
+}
+
+async fn place_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PlaceOrder>,
+) -> Result<Response> {
+    let user = caller.require_user()?;
+    let key = parse_idempotency_key(headers.get("idempotency-key").and_then(|v| v.to_str().ok()))?;
+    let reply =
+        orders::place_idempotent(p.pool(), p.index(), user, &key, &body, p.now_unix()).await?;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        reply.body,
+    )
+        .into_response())
+}
+
+async fn list_orders(State(p): State<Platform>, caller: Caller) -> Result<Json<serde_json::Value>> {
+    let user = caller.require_user()?;
+    Ok(Json(
+        serde_json::json!({ "orders": orders::list(p.pool(), user).await? }),
+    ))
+}
+
+async fn get_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<jishi_api::orders::Order>> {
+    let user = caller.require_user()?;
+    Ok(Json(orders::get(p.pool(), user, &id).await?))
+}
+
+async fn pay_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PayOrder>,
+) -> Result<Json<jishi_api::orders::Order>> {
+    let user = caller.require_user()?;
+    Ok(Json(
+        orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?,
+    ))
+}
+
+async fn cancel_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<jishi_api::orders::Order>> {
+    let user = caller.require_user()?;
+    Ok(Json(
+        orders::cancel(p.pool(), user, &id, p.now_unix()).await?,
+    ))
 }
 
 async fn nearby(

@@ -3,6 +3,8 @@
 //! It speaks the v1 HTTP API of PRODUCT.md over a real socket, whether it runs in-process beside the
 //! server (`spawn_on_loopback`) or as its own `jishi-platform` process. Only this crate touches SQLite.
 
+pub mod accounts;
+pub mod carts;
 pub mod catalog;
 pub mod clock;
 pub mod db;
@@ -10,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod grid;
 pub mod http;
+pub mod orders;
 pub mod stores;
 
 use std::net::SocketAddr;
@@ -40,6 +43,8 @@ pub struct PlatformConfig {
     pub database_url: String,
     pub seed: Seed,
     pub clock: Clock,
+    /// Demo mode shows SMS codes in the API answer (`demo_code`) instead of only "sending" them.
+    pub demo: bool,
 }
 
 impl PlatformConfig {
@@ -49,11 +54,13 @@ impl PlatformConfig {
             database_url: database_url.into(),
             seed: Seed::Beijing { seed: DEMO_SEED },
             clock: Clock::System,
+            demo: true,
         }
     }
 
     /// Reads `JISHI_DB` (default `sqlite://jishi.db`), `JISHI_SEED` (`beijing` | `none` | a store
-    /// count such as `400000`) and `JISHI_NOW` (an RFC 3339 instant that freezes the clock).
+    /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock) and
+    /// `JISHI_DEMO` (`0` hides SMS codes from API answers).
     pub fn from_env() -> Result<Self, String> {
         let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
         let seed = match std::env::var("JISHI_SEED").as_deref() {
@@ -71,10 +78,12 @@ impl PlatformConfig {
                 .map_err(|e| format!("JISHI_NOW must be an RFC 3339 instant: {e}"))?,
             Err(_) => Clock::System,
         };
+        let demo = std::env::var("JISHI_DEMO").map_or(true, |v| v != "0" && v != "false");
         Ok(Self {
             database_url,
             seed,
             clock,
+            demo,
         })
     }
 }
@@ -91,7 +100,11 @@ struct Inner {
     pool: SqlitePool,
     index: StoreIndex,
     clock: Clock,
+    demo: bool,
 }
+
+/// How often unpaid orders past their payment window are looked for.
+const REAPER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Platform {
     /// Opens the database, migrates, seeds an empty one, and builds the store index.
@@ -117,8 +130,32 @@ impl Platform {
                 index: StoreIndex::build(stores),
                 pool,
                 clock: config.clock,
+                demo: config.demo,
             }),
         })
+    }
+
+    pub fn demo(&self) -> bool {
+        self.inner.demo
+    }
+
+    /// Now as Unix seconds, from the platform's clock.
+    pub fn now_unix(&self) -> i64 {
+        self.clock().now().timestamp()
+    }
+
+    /// Expires unpaid orders now (catching up after a restart) and then every few seconds.
+    fn spawn_reaper(&self) {
+        let platform = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REAPER_INTERVAL);
+            loop {
+                tick.tick().await;
+                if let Err(e) = orders::expire_unpaid(platform.pool(), platform.now_unix()).await {
+                    tracing::error!(error = %e, "expiring unpaid orders failed");
+                }
+            }
+        });
     }
 
     pub fn index(&self) -> &StoreIndex {
@@ -141,6 +178,7 @@ impl Platform {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.spawn_reaper();
         axum::serve(listener.tap_io(no_delay), self.router())
             .with_graceful_shutdown(shutdown)
             .await

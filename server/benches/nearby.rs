@@ -113,6 +113,7 @@ fn main() {
                 seed: DEMO_SEED,
             },
             clock,
+            demo: true,
         })
         .await
         .expect("platform opens");

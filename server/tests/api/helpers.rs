@@ -45,6 +45,7 @@ pub async fn spawn_platform() -> SocketAddr {
         database_url: "sqlite::memory:".into(),
         seed: Seed::Beijing { seed: DEMO_SEED },
         clock: frozen_clock(),
+        demo: true,
     })
     .await
     .expect("platform opens");

@@ -1,0 +1,317 @@
+//! Sessions, sign-in by SMS code, and saved addresses.
+
+use jishi_api::auth::{parse_code, Phone, Session, SmsCodeSent, User};
+use jishi_api::{ApiError, ErrorCode, LatLng};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::Result;
+
+pub const SESSION_TTL_S: i64 = 30 * 24 * 3600;
+const CODE_TTL_S: i64 = 5 * 60;
+const CODE_MAX_ATTEMPTS: i64 = 5;
+/// One code a minute and five an hour per phone; sixty an hour per client address, which leaves
+/// room for a household or an office behind one NAT.
+const PHONE_MIN_INTERVAL_S: i64 = 60;
+const PHONE_PER_HOUR: i64 = 5;
+const IP_PER_HOUR: i64 = 60;
+
+/// Who is calling: an anonymous or a signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub session_id: String,
+    pub user_id: Option<String>,
+}
+
+impl Caller {
+    /// Carts belong to the user once signed in, to the session before.
+    pub fn owner(&self) -> &str {
+        self.user_id.as_deref().unwrap_or(&self.session_id)
+    }
+    pub fn require_user(&self) -> Result<&str, ApiError> {
+        self.user_id
+            .as_deref()
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "请先登录"))
+    }
+}
+
+/// A random identifier: `prefix` and 16 hex digits (64 bits; ids are not secrets).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}{:016x}", rand::thread_rng().gen::<u64>())
+}
+
+/// A session token: 256 bits from the thread's CSPRNG, hex.
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::thread_rng().gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub async fn create_session(pool: &SqlitePool, user_id: Option<&str>, now: i64) -> Result<Session> {
+    let token = new_token();
+    sqlx::query(
+        "INSERT INTO sessions (token, id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&token)
+    .bind(new_id("ses_"))
+    .bind(user_id)
+    .bind(now)
+    .bind(now + SESSION_TTL_S)
+    .execute(pool)
+    .await?;
+    let user = match user_id {
+        Some(id) => Some(user(pool, id).await?),
+        None => None,
+    };
+    Ok(Session { token, user })
+}
+
+/// The caller behind a bearer token, if the session exists and has not expired.
+pub async fn caller(pool: &SqlitePool, token: &str, now: i64) -> Result<Option<Caller>> {
+    let row = sqlx::query("SELECT id, user_id FROM sessions WHERE token = ? AND expires_at > ?")
+        .bind(token)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(Caller {
+            session_id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+        }),
+        None => None,
+    })
+}
+
+pub async fn user(pool: &SqlitePool, id: &str) -> Result<User> {
+    let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    let phone_masked = Phone::parse(&phone).map(|p| p.masked()).unwrap_or_default();
+    Ok(User {
+        id: id.to_owned(),
+        phone_masked,
+    })
+}
+
+/// Issues a code for `phone`, within the rate limits. The platform's "SMS gateway" is its log.
+pub async fn send_code(
+    pool: &SqlitePool,
+    phone: &Phone,
+    ip: &str,
+    now: i64,
+    demo: bool,
+) -> Result<SmsCodeSent> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let hour_ago = now - 3600;
+    let (last, per_phone): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT MAX(sent_at), COUNT(*) FROM sms_sends WHERE phone = ? AND sent_at > ?",
+    )
+    .bind(phone.as_str())
+    .bind(hour_ago)
+    .fetch_one(&mut *tx)
+    .await?;
+    let per_ip: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sms_sends WHERE ip = ? AND sent_at > ?")
+            .bind(ip)
+            .bind(hour_ago)
+            .fetch_one(&mut *tx)
+            .await?;
+    if let Some(last) = last.filter(|l| now - l < PHONE_MIN_INTERVAL_S) {
+        let wait = PHONE_MIN_INTERVAL_S - (now - last);
+        return Err(ApiError::new(
+            ErrorCode::TooManyRequests,
+            format!("请 {wait} 秒后再获取验证码"),
+        )
+        .into());
+    }
+    if per_phone >= PHONE_PER_HOUR || per_ip >= IP_PER_HOUR {
+        return Err(
+            ApiError::new(ErrorCode::TooManyRequests, "验证码请求太频繁，请稍后再试").into(),
+        );
+    }
+    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+    sqlx::query(
+        "INSERT INTO sms_codes (phone, code, expires_at, attempts) VALUES (?, ?, ?, 0)
+         ON CONFLICT(phone) DO UPDATE SET code = excluded.code, expires_at = excluded.expires_at, attempts = 0",
+    )
+    .bind(phone.as_str())
+    .bind(&code)
+    .bind(now + CODE_TTL_S)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO sms_sends (phone, ip, sent_at) VALUES (?, ?, ?)")
+        .bind(phone.as_str())
+        .bind(ip)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(phone = %phone.masked(), %code, "SMS code \"sent\" (demo gateway: this log)");
+    Ok(SmsCodeSent {
+        phone_masked: phone.masked(),
+        expires_in_s: CODE_TTL_S as u32,
+        demo_code: demo.then_some(code),
+    })
+}
+
+/// Checks the code, signs the user in (creating the account on first sign-in) and moves the
+/// anonymous session's carts over to the user.
+pub async fn login(
+    pool: &SqlitePool,
+    phone: &Phone,
+    code: &str,
+    anonymous: Option<&Caller>,
+    now: i64,
+) -> Result<Session> {
+    let code = parse_code(code)?;
+    let wrong = || ApiError::bad_request("验证码不对或已过期，请重新获取");
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let stored: Option<(String, i64, i64)> =
+        sqlx::query_as("SELECT code, expires_at, attempts FROM sms_codes WHERE phone = ?")
+            .bind(phone.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((expected, expires_at, attempts)) = stored else {
+        return Err(wrong().into());
+    };
+    if expires_at <= now || attempts >= CODE_MAX_ATTEMPTS {
+        return Err(wrong().into());
+    }
+    if expected != code {
+        sqlx::query("UPDATE sms_codes SET attempts = attempts + 1 WHERE phone = ?")
+            .bind(phone.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Err(wrong().into());
+    }
+    sqlx::query("DELETE FROM sms_codes WHERE phone = ?")
+        .bind(phone.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?) ON CONFLICT(phone) DO NOTHING",
+    )
+    .bind(new_id("usr_"))
+    .bind(phone.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let user_id: String = sqlx::query_scalar("SELECT id FROM users WHERE phone = ?")
+        .bind(phone.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(anon) = anonymous.filter(|c| c.user_id.is_none()) {
+        // The larger quantity wins where both carts hold the same item.
+        sqlx::query(
+            "INSERT INTO cart_items (owner, store_id, sku, quantity, updated_at)
+             SELECT ?1, store_id, sku, quantity, ?2 FROM cart_items WHERE owner = ?3
+             ON CONFLICT(owner, store_id, sku) DO UPDATE SET
+                 quantity = MAX(quantity, excluded.quantity), updated_at = excluded.updated_at",
+        )
+        .bind(&user_id)
+        .bind(now)
+        .bind(&anon.session_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM cart_items WHERE owner = ?")
+            .bind(&anon.session_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(&anon.session_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    create_session(pool, Some(&user_id), now).await
+}
+
+pub async fn logout(pool: &SqlitePool, caller: &Caller) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id = ?")
+        .bind(&caller.session_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// `POST /v1/me/addresses`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAddress {
+    pub label: String,
+    pub detail: String,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    pub id: String,
+    pub label: String,
+    pub detail: String,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+fn clean_text(name: &str, v: &str, max: usize) -> Result<String, ApiError> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!("{name} 需要 1–{max} 个字")));
+    }
+    Ok(v.to_owned())
+}
+
+pub async fn add_address(
+    pool: &SqlitePool,
+    user_id: &str,
+    a: &NewAddress,
+    now: i64,
+) -> Result<Address> {
+    let at = LatLng::new(a.lat, a.lng)?;
+    let address = Address {
+        id: new_id("adr_"),
+        label: clean_text("标签", &a.label, 20)?,
+        detail: clean_text("详细地址", &a.detail, 100)?,
+        lat: at.lat(),
+        lng: at.lng(),
+    };
+    sqlx::query("INSERT INTO addresses (id, user_id, label, detail, lat, lng, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(&address.id)
+        .bind(user_id)
+        .bind(&address.label)
+        .bind(&address.detail)
+        .bind(address.lat)
+        .bind(address.lng)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(address)
+}
+
+pub async fn addresses(pool: &SqlitePool, user_id: &str) -> Result<Vec<Address>> {
+    let rows = sqlx::query("SELECT id, label, detail, lat, lng FROM addresses WHERE user_id = ? ORDER BY created_at DESC, id")
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Address {
+                id: r.try_get("id")?,
+                label: r.try_get("label")?,
+                detail: r.try_get("detail")?,
+                lat: r.try_get("lat")?,
+                lng: r.try_get("lng")?,
+            })
+        })
+        .collect()
+}
+
+/// One of the user's addresses; another user's is "not found", exactly like a missing one.
+pub async fn address(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Address> {
+    addresses(pool, user_id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::not_found("找不到这个收货地址").into())
+}

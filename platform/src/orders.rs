@@ -1,0 +1,503 @@
+//! Orders: placed exactly once (Idempotency-Key), stock reserved with a conditional decrement in
+//! one write transaction, paid in the sandbox, cancelled or expired with stock returned once.
+
+use chrono::{DateTime, TimeZone, Timelike, Utc};
+use jishi_api::cart::Items;
+use jishi_api::orders::{Order, OrderLine, OrderStatus, PlaceOrder, PAYMENT_WINDOW_S};
+use jishi_api::{ApiError, ErrorCode, LatLng};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::accounts::{self, new_id};
+use crate::clock::to_store_local;
+use crate::error::{PlatformError, Result};
+use crate::stores::StoreIndex;
+
+/// A claimed key whose request has not finished after this long is taken to have died with its
+/// process, and the next request with that key processes it afresh.
+const ABANDONED_CLAIM_S: i64 = 60;
+
+/// What `POST /v1/orders` answers: status and JSON body, as stored for replays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    fn from_error(e: &ApiError) -> Self {
+        Reply {
+            status: e.http_status(),
+            body: serde_json::to_string(&e.body()).unwrap_or_default(),
+        }
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    Utc.timestamp_opt(t, 0)
+        .single()
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Normalises a request body so that whitespace or key order do not make "a different request".
+fn canonical(body: &PlaceOrder) -> String {
+    serde_json::to_string(body).unwrap_or_default()
+}
+
+/// Places an order exactly once per (user, key): replays the stored answer for a repeat, refuses a
+/// different body under the same key (422) and a repeat while the first is in flight (409).
+pub async fn place_idempotent(
+    pool: &SqlitePool,
+    index: &StoreIndex,
+    user_id: &str,
+    key: &str,
+    body: &PlaceOrder,
+    now: i64,
+) -> Result<Reply> {
+    let request = canonical(body);
+    // Phase 1: claim the key (its own short transaction, so a concurrent repeat can see it).
+    {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<(String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT request, status, response, created_at FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        )
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match existing {
+            Some((stored, _, _, _)) if stored != request => {
+                return Ok(Reply::from_error(&ApiError::new(
+                    ErrorCode::IdempotencyKeyReused,
+                    "这个 Idempotency-Key 已用于另一笔不同的下单请求",
+                )));
+            }
+            Some((_, Some(status), Some(response), _)) => {
+                return Ok(Reply {
+                    status: status as u16,
+                    body: response,
+                });
+            }
+            Some((_, None, _, claimed_at)) if now - claimed_at < ABANDONED_CLAIM_S => {
+                return Ok(Reply::from_error(&ApiError::new(
+                    ErrorCode::RequestInProgress,
+                    "同一笔下单正在处理中，请稍候",
+                )));
+            }
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = ? WHERE user_id = ? AND key = ?",
+                )
+                .bind(now)
+                .bind(user_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
+                     VALUES (?, ?, ?, NULL, NULL, ?)",
+                )
+                .bind(user_id)
+                .bind(key)
+                .bind(&request)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+
+    // Read what the order needs before taking the write lock: a transaction must never wait on
+    // a second pooled connection, or concurrent writers can hold every connection and deadlock.
+    let address = match accounts::address(pool, user_id, &body.address_id).await {
+        Ok(a) => Ok(a),
+        Err(PlatformError::Api(e)) => Err(e),
+        Err(other) => return Err(other),
+    };
+
+    // Phase 2: the order and the stored answer commit together, or neither does.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let placed = match address {
+        Ok(address) => place_in(&mut tx, index, user_id, body, address, now).await,
+        Err(e) => Err(e.into()),
+    };
+    let reply = match placed {
+        Ok(order) => Reply {
+            status: 201,
+            body: serde_json::to_string(&order).unwrap_or_default(),
+        },
+        Err(PlatformError::Api(e)) => {
+            // A refused order changed nothing; start a fresh transaction for the record.
+            drop(tx);
+            tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            Reply::from_error(&e)
+        }
+        Err(other) => {
+            drop(tx);
+            // Let a retry with the same key try again rather than replay a server failure.
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status IS NULL",
+            )
+            .bind(user_id)
+            .bind(key)
+            .execute(pool)
+            .await?;
+            return Err(other);
+        }
+    };
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = ?, response = ? WHERE user_id = ? AND key = ?",
+    )
+    .bind(i64::from(reply.status))
+    .bind(&reply.body)
+    .bind(user_id)
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(reply)
+}
+
+/// Validates and creates the order inside `tx`, reserving stock. Any error leaves `tx` to roll back.
+async fn place_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    index: &StoreIndex,
+    user_id: &str,
+    body: &PlaceOrder,
+    address: accounts::Address,
+    now: i64,
+) -> Result<Order> {
+    let items = Items::parse(&body.items, false)?;
+    let store = index
+        .get(&body.store_id)
+        .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
+    let to = LatLng::new(address.lat, address.lng)?;
+    let quote = StoreIndex::quote(store, to);
+    if !quote.delivers {
+        return Err(ApiError::new(
+            ErrorCode::OutOfDeliveryRange,
+            format!(
+                "这个地址距离门店 {:.1} 公里，超出了门店的配送范围（{:.1} 公里）",
+                f64::from(quote.distance_m) / 1000.0,
+                f64::from(store.delivery_radius_m) / 1000.0
+            ),
+        )
+        .into());
+    }
+    let slot = validate_slot(&body.slot, store, now)?;
+
+    let mut lines = Vec::with_capacity(items.lines().len());
+    for (sku, quantity) in items.lines() {
+        // The conditional decrement: never below zero, whatever else runs concurrently.
+        let reserved = sqlx::query(
+            "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1",
+        )
+        .bind(quantity)
+        .bind(&store.id)
+        .bind(sku)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        let row = sqlx::query(
+            "SELECT p.name, sp.price_fen FROM store_products sp JOIN products p ON p.sku = sp.sku
+             WHERE sp.store_id = ? AND sp.sku = ?",
+        )
+        .bind(&store.id)
+        .bind(sku)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(ApiError::bad_request(format!("这家门店没有商品 {sku}")).into());
+        };
+        let name: String = row.try_get("name")?;
+        if reserved == 0 {
+            return Err(ApiError::new(
+                ErrorCode::SoldOut,
+                format!("「{name}」库存不足，已售罄或剩余不够"),
+            )
+            .into());
+        }
+        lines.push(OrderLine {
+            sku: sku.clone(),
+            name,
+            price_fen: row.try_get("price_fen")?,
+            quantity: *quantity,
+        });
+    }
+    let items_fen: i64 = lines
+        .iter()
+        .map(|l| l.price_fen * i64::from(l.quantity))
+        .sum();
+    if items_fen < store.min_order_fen {
+        return Err(ApiError::bad_request(format!(
+            "还差 {} 起送",
+            jishi_api::money::format_yuan(store.min_order_fen - items_fen)
+        ))
+        .into());
+    }
+    let delivery_fee_fen = store.fees.fee_fen(quote.distance_m, items_fen);
+    let order = Order {
+        id: new_id("ord_"),
+        store_id: store.id.clone(),
+        status: OrderStatus::PendingPayment,
+        items: lines,
+        items_fen,
+        delivery_fee_fen,
+        total_fen: items_fen + delivery_fee_fen,
+        address_id: address.id,
+        slot,
+        created_at: rfc3339(now),
+        pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
+    };
+    sqlx::query(
+        "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen, delivery_fee_fen,
+             total_fen, created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&order.id)
+    .bind(user_id)
+    .bind(&order.store_id)
+    .bind(order.status.as_str())
+    .bind(&order.address_id)
+    .bind(&order.slot)
+    .bind(order.items_fen)
+    .bind(order.delivery_fee_fen)
+    .bind(order.total_fen)
+    .bind(now)
+    .bind(now + PAYMENT_WINDOW_S)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for line in &order.items {
+        sqlx::query("INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES (?, ?, ?, ?, ?)")
+            .bind(&order.id)
+            .bind(&line.sku)
+            .bind(&line.name)
+            .bind(line.price_fen)
+            .bind(line.quantity)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(order)
+}
+
+/// `"asap"`, or the start of a 30-minute slot within the next two days while the store is open.
+fn validate_slot(
+    slot: &str,
+    store: &jishi_api::stores::StoreProfile,
+    now: i64,
+) -> Result<String, ApiError> {
+    if slot == "asap" {
+        return Ok(slot.to_owned());
+    }
+    let bad = || ApiError::bad_request("配送时间应为 \"asap\" 或今明两天营业时间内的半点时段");
+    let start: DateTime<Utc> = DateTime::parse_from_rfc3339(slot)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
+    let t = start.timestamp();
+    let aligned = start.second() == 0 && start.minute().is_multiple_of(30);
+    if !aligned || t < now || t > now + 2 * 24 * 3600 || !store.hours.is_open(to_store_local(start))
+    {
+        return Err(bad());
+    }
+    Ok(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
+    let row = sqlx::query(
+        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at
+         FROM orders WHERE id = ? AND user_id = ?",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?
+    // Another user's order is indistinguishable from a missing one.
+    .ok_or_else(|| ApiError::not_found("找不到这个订单"))?;
+    order_from_row(pool, &row).await
+}
+
+async fn order_from_row(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> Result<Order> {
+    let id: String = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    let status = OrderStatus::parse(&status).ok_or_else(|| PlatformError::CorruptRow {
+        what: format!("order {id}"),
+        detail: format!("status {status}"),
+    })?;
+    let items = sqlx::query(
+        "SELECT sku, name, price_fen, quantity FROM order_items WHERE order_id = ? ORDER BY sku",
+    )
+    .bind(&id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(OrderLine {
+            sku: r.try_get("sku")?,
+            name: r.try_get("name")?,
+            price_fen: r.try_get("price_fen")?,
+            quantity: r.try_get("quantity")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let expires_at: Option<i64> = row.try_get("expires_at")?;
+    Ok(Order {
+        store_id: row.try_get("store_id")?,
+        status,
+        items,
+        items_fen: row.try_get("items_fen")?,
+        delivery_fee_fen: row.try_get("delivery_fee_fen")?,
+        total_fen: row.try_get("total_fen")?,
+        address_id: row.try_get("address_id")?,
+        slot: row.try_get("slot")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        pay_before: expires_at
+            .filter(|_| status == OrderStatus::PendingPayment)
+            .map(rfc3339),
+        id,
+    })
+}
+
+pub async fn get(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
+    load(pool, user_id, id).await
+}
+
+pub async fn list(pool: &SqlitePool, user_id: &str) -> Result<Vec<Order>> {
+    let rows = sqlx::query(
+        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at
+         FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 100",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(order_from_row(pool, row).await?);
+    }
+    Ok(out)
+}
+
+/// Sandbox payment: succeeds for any unpaid, unexpired order; paying twice is harmless.
+pub async fn pay(
+    pool: &SqlitePool,
+    user_id: &str,
+    id: &str,
+    method: &str,
+    now: i64,
+) -> Result<Order> {
+    if method != "sandbox" {
+        return Err(ApiError::bad_request("这个平台只支持 sandbox 支付").into());
+    }
+    let paid = sqlx::query(
+        "UPDATE orders SET status = 'paid', expires_at = NULL, updated_at = ?1
+         WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(user_id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let order = load(pool, user_id, id).await?;
+    if paid == 0 && order.status == OrderStatus::PendingPayment {
+        return Err(
+            ApiError::new(ErrorCode::InvalidState, "订单已超过支付时间，请重新下单").into(),
+        );
+    }
+    if paid == 0 && !order.status.is_paid() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("订单{}，不能支付", order.status.label()),
+        )
+        .into());
+    }
+    Ok(order)
+}
+
+/// Moves an order off the delivery path and returns its stock, exactly once: the status change
+/// and the stock return are guarded by `stock_returned = 0` in the same transaction.
+async fn release(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: &str,
+    to: OrderStatus,
+    now: i64,
+) -> Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE orders SET status = ?1, stock_returned = 1, expires_at = NULL, updated_at = ?2
+         WHERE id = ?3 AND stock_returned = 0",
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed == 1 {
+        sqlx::query(
+            "UPDATE store_products SET stock = stock + (
+                 SELECT oi.quantity FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)
+             WHERE store_id = (SELECT store_id FROM orders WHERE id = ?1)
+               AND sku IN (SELECT sku FROM order_items WHERE order_id = ?1)",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(changed == 1)
+}
+
+/// The shopper cancels before the rider has the goods; a paid order is refunded.
+pub async fn cancel(pool: &SqlitePool, user_id: &str, id: &str, now: i64) -> Result<Order> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let status = status
+        .as_deref()
+        .and_then(OrderStatus::parse)
+        .ok_or_else(|| ApiError::not_found("找不到这个订单"))?;
+    if !status.cancellable() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("订单{}，已不能取消", status.label()),
+        )
+        .into());
+    }
+    let to = if status.is_paid() {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::Cancelled
+    };
+    release(&mut tx, id, to, now).await?;
+    tx.commit().await?;
+    load(pool, user_id, id).await
+}
+
+/// Cancels unpaid orders whose payment window has passed and returns their stock. Safe to run
+/// from several tasks or processes at once, and again after a restart: each order's stock goes
+/// back exactly once. Returns how many orders this call expired.
+pub async fn expire_unpaid(pool: &SqlitePool, now: i64) -> Result<u64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at <= ? AND stock_returned = 0",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut expired = 0;
+    for id in &due {
+        if release(&mut tx, id, OrderStatus::Cancelled, now).await? {
+            expired += 1;
+        }
+    }
+    tx.commit().await?;
+    if expired > 0 {
+        tracing::info!(expired, "unpaid orders expired, stock returned");
+    }
+    Ok(expired)
+}
