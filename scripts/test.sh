@@ -7,11 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$JISHI_ROOT"
 
 printf '\n== Rust unit and integration tests\n'
-cargo test --workspace --lib --bins --tests
+# A hung test fails the run in minutes rather than at CI's limit.
+timeout 1800 cargo test --workspace --lib --bins --tests
 
 printf '\n== release build (server + hydrate wasm)\n'
 cargo leptos build --release
 
 printf '\n== end-to-end tests (Playwright, Chromium)\n'
 cd end2end
-npx playwright test
+timeout 900 npx playwright test

@@ -42,13 +42,25 @@ impl PlatformClient {
         path: &str,
         query: &impl Serialize,
     ) -> Result<T, ApiError> {
-        let response = self
-            .http
-            .get(self.url(path))
-            .query(query)
-            .send()
+        self.read(self.http.get(self.url(path)).query(query), path)
             .await
-            .map_err(|e| upstream_error(&e))?;
+    }
+
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        self.read(self.http.post(self.url(path)).json(body), path)
+            .await
+    }
+
+    async fn read<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<T, ApiError> {
+        let response = request.send().await.map_err(|e| upstream_error(&e))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| upstream_error(&e))?;
         if status.is_success() {

@@ -1,7 +1,9 @@
 //! The BFF. It renders pages, serves static files and server functions, and proxies `/api/v1/*` to
 //! the platform. It holds no business state: everything lives behind `PLATFORM_URL`.
 
+pub mod csrf;
 pub mod proxy;
+pub mod session;
 
 use axum::extract::FromRef;
 use axum::routing::{any, get};
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

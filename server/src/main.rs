@@ -43,8 +43,11 @@ async fn run() -> Result<(), StartError> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     println!("即时 Jishi is running: http://{local}/");
-    axum::serve(listener.tap_io(jishi_platform::no_delay), app)
-        .with_graceful_shutdown(jishi_platform::shutdown_signal())
-        .await?;
+    axum::serve(
+        listener.tap_io(jishi_platform::no_delay),
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(jishi_platform::shutdown_signal())
+    .await?;
     Ok(())
 }

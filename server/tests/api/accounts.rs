@@ -1,0 +1,276 @@
+//! Sessions, sign-in, carts and orders through the server: the cookie, CSRF and BOLA rules.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp, GUOMAO};
+
+/// A browser: keeps the session cookie the server sets and sends same-origin requests.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self { app, cookie: None }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self.app.http.request(method, self.app.api(path));
+        if !extra.iter().any(|(k, _)| *k == "sec-fetch-site") {
+            req = req.header("sec-fetch-site", "same-origin");
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        for set in res.headers().get_all("set-cookie") {
+            let set = set.to_str().expect("ascii cookie");
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                "{set}"
+            );
+            let pair = set.split(';').next().unwrap_or("").to_owned();
+            self.cookie = if pair.ends_with('=') {
+                None
+            } else {
+                Some(pair)
+            };
+        }
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn sign_in(&mut self, phone: &str) -> Value {
+        let (status, sent) = self
+            .send(
+                Method::POST,
+                "/auth/sms-code",
+                Some(json!({ "phone": phone })),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 202, "{sent}");
+        let code = sent["demo_code"].as_str().expect("demo code").to_owned();
+        let (status, body) = self
+            .send(
+                Method::POST,
+                "/auth/login",
+                Some(json!({ "phone": phone, "code": code })),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+async fn store_and_sku(app: &TestApp) -> (String, String) {
+    let (_, nearby) = app
+        .get_json(&app.api(&format!(
+            "/stores/nearby?lat={}&lng={}&limit=100",
+            GUOMAO.0, GUOMAO.1
+        )))
+        .await;
+    let store = nearby["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["min_order_fen"] == 0 && s["open_now"] == true)
+        .expect("a store with no minimum")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, products) = app
+        .get_json(&app.api(&format!("/stores/{store}/products?limit=60")))
+        .await;
+    let sku = products["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["stock"].as_u64().unwrap() >= 3)
+        .expect("a product in stock")["sku"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (store, sku)
+}
+
+#[tokio::test]
+async fn a_first_visit_gets_an_anonymous_cart_that_survives_sign_in_and_the_token_stays_in_the_cookie(
+) {
+    let app = spawn_app().await;
+    let (store, sku) = store_and_sku(&app).await;
+    let mut browser = Browser::new(&app);
+
+    let (status, cart) = browser
+        .send(
+            Method::PUT,
+            &format!("/cart/{store}"),
+            Some(json!({ "items": [{ "sku": sku, "quantity": 2 }] })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{cart}");
+    let anonymous = browser.cookie.clone().expect("a session cookie was set");
+
+    let login = browser.sign_in("13700000001").await;
+    assert!(
+        login.get("token").is_none(),
+        "the token never reaches page scripts: {login}"
+    );
+    assert_eq!(login["user"]["phone_masked"], "137****0001");
+    assert_ne!(
+        browser.cookie.as_deref(),
+        Some(anonymous.as_str()),
+        "a new session on sign-in"
+    );
+
+    let (status, carts) = browser.send(Method::GET, "/carts", None, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(carts["carts"][0]["items"][0]["quantity"], 2);
+
+    let (status, _) = browser.send(Method::POST, "/auth/logout", None, &[]).await;
+    assert_eq!(status, 204);
+    assert!(browser.cookie.is_none(), "logout clears the cookie");
+}
+
+#[tokio::test]
+async fn cross_site_state_changes_are_refused_with_403() {
+    let app = spawn_app().await;
+    let (store, sku) = store_and_sku(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("13700000002").await;
+    let body = json!({ "items": [{ "sku": sku, "quantity": 1 }] });
+    for (k, v) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+    ] {
+        let (status, err) = browser
+            .send(
+                Method::PUT,
+                &format!("/cart/{store}"),
+                Some(body.clone()),
+                &[(k, v)],
+            )
+            .await;
+        assert_eq!(status, 403, "{k}: {v}");
+        assert_eq!(err["error"]["code"], "forbidden");
+    }
+    // An old browser without Sec-Fetch-Site, posting from another origin.
+    let res = app
+        .http
+        .put(app.api(&format!("/cart/{store}")))
+        .header("cookie", browser.cookie.clone().unwrap())
+        .header("origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let (_, carts) = browser.send(Method::GET, "/carts", None, &[]).await;
+    assert!(
+        carts["carts"].as_array().unwrap().is_empty(),
+        "nothing was written"
+    );
+    // Reads are not state-changing and stay open.
+    let (status, _) = browser
+        .send(
+            Method::GET,
+            "/carts",
+            None,
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn checkout_through_the_server_and_nobody_else_sees_the_order() {
+    let app = spawn_app().await;
+    let (store, sku) = store_and_sku(&app).await;
+    let mut alice = Browser::new(&app);
+    alice.sign_in("13700000003").await;
+    let (status, address) = alice
+        .send(
+            Method::POST,
+            "/me/addresses",
+            Some(json!({ "label": "公司", "detail": "国贸大厦 A 座", "lat": GUOMAO.0, "lng": GUOMAO.1 })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{address}");
+    let order_body = json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address["id"], "slot": "asap" });
+    let (status, err) = alice
+        .send(Method::POST, "/orders", Some(order_body.clone()), &[])
+        .await;
+    assert_eq!(status, 400, "no Idempotency-Key: {err}");
+    let (status, order) = alice
+        .send(
+            Method::POST,
+            "/orders",
+            Some(order_body.clone()),
+            &[("idempotency-key", "checkout-1")],
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, paid) = alice
+        .send(
+            Method::POST,
+            &format!("/orders/{id}/pay"),
+            Some(json!({ "method": "sandbox" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(paid["status"], "paid");
+
+    let mut mallory = Browser::new(&app);
+    mallory.sign_in("13700000004").await;
+    let (status, _) = mallory
+        .send(Method::GET, &format!("/orders/{id}"), None, &[])
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = mallory
+        .send(Method::POST, &format!("/orders/{id}/cancel"), None, &[])
+        .await;
+    assert_eq!(status, 404);
+    let (status, mine) = mallory.send(Method::GET, "/orders", None, &[]).await;
+    assert_eq!(status, 200);
+    assert!(mine["orders"].as_array().unwrap().is_empty());
+
+    // Without any cookie, orders need a signed-in shopper.
+    let mut stranger = Browser::new(&app);
+    let (status, err) = stranger
+        .send(
+            Method::POST,
+            "/orders",
+            Some(order_body),
+            &[("idempotency-key", "k")],
+        )
+        .await;
+    assert_eq!(status, 401, "{err}");
+}
+
+#[tokio::test]
+async fn the_session_endpoint_is_not_exposed_to_browsers() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let (status, _) = browser.send(Method::POST, "/sessions", None, &[]).await;
+    assert_eq!(status, 404);
+}
