@@ -86,3 +86,167 @@ async fn the_platform_process_serves_stops_gracefully_and_keeps_its_data() {
     // Same stores, same order (the clock moved a little, ETAs are not time-dependent).
     assert_eq!(first, second);
 }
+
+/// Signs a shopper in over HTTP and saves an address near 国贸; returns (token, address id).
+async fn shopper(http: &reqwest::Client, base: &str) -> (String, String) {
+    let phone = "13600000001";
+    let sent: serde_json::Value = http
+        .post(format!("{base}/v1/auth/sms-code"))
+        .json(&serde_json::json!({ "phone": phone }))
+        .send()
+        .await
+        .expect("sms")
+        .json()
+        .await
+        .expect("json");
+    let code = sent["demo_code"].as_str().expect("demo code");
+    let session: serde_json::Value = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&serde_json::json!({ "phone": phone, "code": code }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = session["token"].as_str().expect("token").to_owned();
+    let address: serde_json::Value = http
+        .post(format!("{base}/v1/me/addresses"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "label": "家", "detail": "国贸", "lat": 39.9088, "lng": 116.4605 }))
+        .send()
+        .await
+        .expect("address")
+        .json()
+        .await
+        .expect("json");
+    (token, address["id"].as_str().expect("id").to_owned())
+}
+
+#[tokio::test]
+async fn every_order_that_got_a_201_survives_a_kill_9_mid_burst() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("crash.db");
+    let db = format!("sqlite://{}", path.display());
+    let http = reqwest::Client::new();
+    let port = free_port();
+    let mut child = start(&db, port);
+    wait_healthy(&http, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let (token, address_id) = shopper(&http, &base).await;
+
+    // A store delivering to the address, with plenty of one SKU.
+    let nearby: serde_json::Value = http
+        .get(format!(
+            "{base}/v1/stores/nearby?lat=39.9088&lng=116.4605&limit=100"
+        ))
+        .send()
+        .await
+        .expect("nearby")
+        .json()
+        .await
+        .expect("json");
+    let store = nearby["stores"]
+        .as_array()
+        .expect("stores")
+        .iter()
+        .find(|s| s["min_order_fen"] == 0 && s["open_now"] == true)
+        .expect("a store")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let side = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            std::str::FromStr::from_str(&db)
+                .map(|o: sqlx::sqlite::SqliteConnectOptions| {
+                    o.busy_timeout(Duration::from_secs(10))
+                })
+                .expect("options"),
+        )
+        .await
+        .expect("side connection");
+    let sku: String = sqlx::query_scalar(
+        "SELECT sku FROM store_products WHERE store_id = ? ORDER BY sku LIMIT 1",
+    )
+    .bind(&store)
+    .fetch_one(&side)
+    .await
+    .expect("sku");
+    sqlx::query("UPDATE store_products SET stock = 100000 WHERE store_id = ? AND sku = ?")
+        .bind(&store)
+        .bind(&sku)
+        .execute(&side)
+        .await
+        .expect("stock");
+
+    // A burst of orders; the process dies in the middle of it, once some have been acknowledged.
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let burst = (0..400).map(|i| {
+        let acked = acked.clone();
+        let http = http.clone();
+        let (base, token, store, sku, address_id) =
+            (base.clone(), token.clone(), store.clone(), sku.clone(), address_id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2 * i)).await;
+            let res = http
+                .post(format!("{base}/v1/orders"))
+                .bearer_auth(&token)
+                .header("idempotency-key", format!("burst-{i}"))
+                .json(&serde_json::json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address_id, "slot": "asap" }))
+                .send()
+                .await
+                .ok()?;
+            if res.status().as_u16() != 201 {
+                return None;
+            }
+            let body: serde_json::Value = res.json().await.ok()?;
+            acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            body["id"].as_str().map(str::to_owned)
+        })
+    });
+    let tasks: Vec<_> = burst.collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        if let Ok(Some(id)) = t.await {
+            acknowledged.push(id);
+        }
+    }
+    assert!(
+        !acknowledged.is_empty(),
+        "some orders completed before the kill"
+    );
+    assert!(acknowledged.len() < 400, "the kill landed mid-burst");
+
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&side)
+        .await
+        .expect("integrity check");
+    assert_eq!(integrity, "ok");
+    side.close().await;
+
+    let port = free_port();
+    let mut child = start(&db, port);
+    wait_healthy(&http, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    for id in &acknowledged {
+        let res = http
+            .get(format!("{base}/v1/orders/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get order");
+        assert_eq!(
+            res.status().as_u16(),
+            200,
+            "order {id} was acknowledged but is gone"
+        );
+    }
+    let _ = terminate(&mut child);
+}
