@@ -2,7 +2,9 @@
 # The nearby benchmark, one figure a line:
 # 1. in-process index over 400k stores, an in-process HTTP run through the server's /api proxy,
 #    and the release wasm size (cargo bench -p jishi-server --bench nearby);
-# 2. the real release server binary (embedded platform seeded with 400k stores) under wrk from a
+# 2. checkout throughput on the embedded SQLite platform (64 shoppers creating and paying orders)
+#    with an oversell check (cargo bench -p jishi-platform --bench checkout);
+# 3. the real release server binary (embedded platform seeded with 400k stores) under wrk from a
 #    separate process at 64 connections, over the same query points.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -12,6 +14,7 @@ cargo leptos build --release
 
 queries="$CARGO_TARGET_DIR/bench-queries.txt"
 JISHI_BENCH_QUERIES="$queries" cargo bench -p jishi-server --bench nearby
+cargo bench -p jishi-platform --bench checkout
 
 work="$(mktemp -d)"
 port="${JISHI_BENCH_PORT:-3999}"

@@ -1,0 +1,199 @@
+//! `cargo bench -p jishi-platform --bench checkout`: checkout throughput on the embedded SQLite
+//! platform over HTTP — 64 concurrent shoppers each creating and paying orders — and a check that
+//! nothing was oversold. Prints one figure a line; asserts nothing about speed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
+use serde_json::{json, Value};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const CLIENTS: usize = 64;
+const ORDERS: usize = 20_000;
+const INITIAL_STOCK: i64 = 15_000;
+
+async fn sign_in(http: &reqwest::Client, base: &str, n: usize) -> (String, String) {
+    let phone = format!("135{n:08}");
+    let sent: Value = http
+        .post(format!("{base}/v1/auth/sms-code"))
+        .header("x-jishi-client-ip", format!("192.0.2.{}", n % 250))
+        .json(&json!({ "phone": phone }))
+        .send()
+        .await
+        .expect("sms")
+        .json()
+        .await
+        .expect("json");
+    let session: Value = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({ "phone": phone, "code": sent["demo_code"] }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = session["token"].as_str().expect("token").to_owned();
+    let address: Value = http
+        .post(format!("{base}/v1/me/addresses"))
+        .bearer_auth(&token)
+        .json(&json!({ "label": "家", "detail": "国贸", "lat": 39.9088, "lng": 116.4605 }))
+        .send()
+        .await
+        .expect("address")
+        .json()
+        .await
+        .expect("json");
+    (token, address["id"].as_str().expect("id").to_owned())
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let platform = Platform::open(PlatformConfig {
+            database_url: format!("sqlite://{}", dir.path().join("checkout.db").display()),
+            seed: Seed::Beijing { seed: DEMO_SEED },
+            clock: Clock::System,
+            demo: true,
+        })
+        .await
+        .expect("platform");
+        let base = format!("http://{}", platform.clone().spawn_on_loopback().await.expect("bind"));
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(CLIENTS)
+            .build()
+            .expect("client");
+
+        let nearby: Value = http
+            .get(format!("{base}/v1/stores/nearby?lat=39.9088&lng=116.4605&limit=100"))
+            .send()
+            .await
+            .expect("nearby")
+            .json()
+            .await
+            .expect("json");
+        let store = nearby["stores"]
+            .as_array()
+            .expect("stores")
+            .iter()
+            .find(|s| s["min_order_fen"] == 0)
+            .expect("a store")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let sku: String = sqlx::query_scalar("SELECT sku FROM store_products WHERE store_id = ? ORDER BY sku LIMIT 1")
+            .bind(&store)
+            .fetch_one(platform.pool())
+            .await
+            .expect("sku");
+        sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
+            .bind(INITIAL_STOCK)
+            .bind(&store)
+            .bind(&sku)
+            .execute(platform.pool())
+            .await
+            .expect("stock");
+
+        let mut shoppers = Vec::new();
+        for n in 0..CLIENTS {
+            shoppers.push(sign_in(&http, &base, n).await);
+        }
+
+        let started = Instant::now();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = shoppers
+            .into_iter()
+            .map(|(token, address_id)| {
+                let (http, base, store, sku, next) =
+                    (http.clone(), base.clone(), store.clone(), sku.clone(), next.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let (mut created, mut sold_out, mut failed) = (0usize, 0usize, 0usize);
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= ORDERS {
+                            break;
+                        }
+                        let t = Instant::now();
+                        let res = http
+                            .post(format!("{base}/v1/orders"))
+                            .bearer_auth(&token)
+                            .header("idempotency-key", format!("bench-{i}"))
+                            .json(&json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address_id, "slot": "asap" }))
+                            .send()
+                            .await;
+                        let Ok(res) = res else {
+                            failed += 1;
+                            continue;
+                        };
+                        match res.status().as_u16() {
+                            201 => {
+                                let order: Value = res.json().await.unwrap_or(Value::Null);
+                                let id = order["id"].as_str().unwrap_or_default();
+                                let paid = http
+                                    .post(format!("{base}/v1/orders/{id}/pay"))
+                                    .bearer_auth(&token)
+                                    .json(&json!({ "method": "sandbox" }))
+                                    .send()
+                                    .await
+                                    .is_ok_and(|r| r.status().is_success());
+                                if paid {
+                                    created += 1;
+                                } else {
+                                    failed += 1;
+                                }
+                            }
+                            409 => sold_out += 1,
+                            _ => failed += 1,
+                        }
+                        latencies.push(t.elapsed());
+                    }
+                    (latencies, created, sold_out, failed)
+                })
+            })
+            .collect();
+        let mut latencies: Vec<Duration> = Vec::new();
+        let (mut created, mut sold_out, mut failed) = (0, 0, 0);
+        for t in tasks {
+            let (l, c, s, f) = t.await.expect("client task");
+            latencies.extend(l);
+            created += c;
+            sold_out += s;
+            failed += f;
+        }
+        let wall = started.elapsed();
+        latencies.sort_unstable();
+        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
+        let stock: i64 = sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
+            .bind(&store)
+            .bind(&sku)
+            .fetch_one(platform.pool())
+            .await
+            .expect("stock");
+        let ordered: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(quantity), 0) FROM order_items WHERE sku = ?")
+            .bind(&sku)
+            .fetch_one(platform.pool())
+            .await
+            .expect("ordered");
+        println!("checkout_clients: {CLIENTS}");
+        println!("checkout_attempts: {ORDERS}");
+        println!("checkout_orders_created_and_paid: {created}");
+        println!("checkout_sold_out: {sold_out}");
+        println!("checkout_failures: {failed}");
+        println!("checkout_orders_per_s: {:.0}", created as f64 / wall.as_secs_f64());
+        println!("checkout_p50_ms: {:.2}", pct(0.50));
+        println!("checkout_p99_ms: {:.2}", pct(0.99));
+        println!("checkout_stock_left: {stock}");
+        println!(
+            "checkout_oversold: {}",
+            if stock >= 0 && stock + ordered == INITIAL_STOCK && ordered as usize == created { "no" } else { "YES" }
+        );
+    });
+}
