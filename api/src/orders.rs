@@ -140,6 +140,34 @@ pub struct Order {
     pub pay_before: Option<String>,
 }
 
+/// Where the rider is (WGS-84).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RiderPosition {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// One step of an order's progress, as `GET /v1/orders/{id}/events` sends it (SSE `id:` = `seq`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    pub seq: u64,
+    pub status: OrderStatus,
+    pub eta_min: u32,
+    pub rider: Option<RiderPosition>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+impl OrderStatus {
+    /// No more events follow this one.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Delivered | OrderStatus::Cancelled | OrderStatus::Refunded
+        )
+    }
+}
+
 /// `POST /v1/orders/{id}/pay`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayOrder {

@@ -62,6 +62,7 @@ fn main() {
             seed: Seed::Beijing { seed: DEMO_SEED },
             clock: Clock::System,
             demo: true,
+            dispatch_step: jishi_platform::DEMO_DISPATCH_STEP,
         })
         .await
         .expect("platform");

@@ -4,6 +4,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,7 +25,7 @@ use tower_http::trace::TraceLayer;
 use crate::accounts::{self, Caller, NewAddress};
 use crate::error::{PlatformError, Result};
 use crate::stores::{opens_at, StoreIndex};
-use crate::{carts, catalog, orders, Platform};
+use crate::{carts, catalog, dispatch, orders, Platform};
 
 /// How many of the nearest delivering stores a product search looks through.
 const SEARCH_STORE_LIMIT: usize = 300;
@@ -47,6 +48,7 @@ pub fn router(platform: Platform) -> Router {
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/pay", post(pay_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
+        .route("/v1/orders/{id}/events", get(order_events))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { PlatformError::from(ApiError::not_found("没有这个接口")) })
         .layer(TraceLayer::new_for_http())
@@ -283,9 +285,9 @@ async fn pay_order(
     ApiJson(body): ApiJson<PayOrder>,
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
-    Ok(Json(
-        orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?,
-    ))
+    let order = orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?;
+    p.notify_events();
+    Ok(Json(order))
 }
 
 async fn cancel_order(
@@ -294,9 +296,97 @@ async fn cancel_order(
     Path(id): Path<String>,
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
-    Ok(Json(
-        orders::cancel(p.pool(), user, &id, p.now_unix()).await?,
-    ))
+    let order = orders::cancel(p.pool(), user, &id, p.now_unix()).await?;
+    p.notify_events();
+    Ok(Json(order))
+}
+
+#[derive(Deserialize, Default)]
+struct ResumeQuery {
+    last_event_id: Option<String>,
+}
+
+/// Where a (re)connecting stream resumes: `Last-Event-ID` (what browsers send on reconnect) or
+/// `?last_event_id=`; events after it are sent, none repeated, none skipped.
+fn resume_point(headers: &HeaderMap, query: &ResumeQuery) -> Result<u64> {
+    let raw = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query.last_event_id.clone());
+    match raw.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(0),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::bad_request("Last-Event-ID 应为事件序号").into()),
+    }
+}
+
+struct EventFeed {
+    platform: Platform,
+    order_id: String,
+    after: u64,
+    pending: std::collections::VecDeque<jishi_api::orders::OrderEvent>,
+    finished: bool,
+}
+
+impl EventFeed {
+    /// The next SSE event, waiting for one if need be; `None` once the order has finished.
+    async fn next(mut self) -> Option<(Event, Self)> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                self.after = ev.seq;
+                self.finished = ev.status.is_final();
+                let event = Event::default()
+                    .id(ev.seq.to_string())
+                    .event("order")
+                    .json_data(&ev)
+                    .unwrap_or_default();
+                return Some((event, self));
+            }
+            if self.finished {
+                return None;
+            }
+            // Register for the wake-up before reading, so an event written in between is not missed.
+            let written = self.platform.events_written();
+            match dispatch::events_since(self.platform.pool(), &self.order_id, self.after).await {
+                Ok(events) if !events.is_empty() => self.pending.extend(events),
+                Ok(_) => {
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), written).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading order events failed");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// `GET /v1/orders/{id}/events`: the order's events as SSE, from the resume point on, until the
+/// order is delivered, cancelled or refunded.
+async fn order_events(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<ResumeQuery>,
+) -> Result<Sse<impl futures::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>>
+{
+    let user = caller.require_user()?;
+    // Ownership first: another user's order is a 404 here as everywhere.
+    orders::get(p.pool(), user, &id).await?;
+    let feed = EventFeed {
+        after: resume_point(&headers, &query)?,
+        platform: p,
+        order_id: id,
+        pending: Default::default(),
+        finished: false,
+    };
+    let stream = futures::stream::unfold(feed, |feed| async move {
+        feed.next().await.map(|(event, feed)| (Ok(event), feed))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 async fn nearby(

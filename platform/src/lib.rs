@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod clock;
 pub mod db;
 pub mod demo;
+pub mod dispatch;
 pub mod error;
 pub mod grid;
 pub mod http;
@@ -45,7 +46,12 @@ pub struct PlatformConfig {
     pub clock: Clock,
     /// Demo mode shows SMS codes in the API answer (`demo_code`) instead of only "sending" them.
     pub demo: bool,
+    /// Real time between two steps of the dispatch simulator (15 steps make a delivery).
+    pub dispatch_step: std::time::Duration,
 }
+
+/// About two real minutes from payment to the door: long enough to watch, short enough to wait for.
+pub const DEMO_DISPATCH_STEP: std::time::Duration = std::time::Duration::from_secs(8);
 
 impl PlatformConfig {
     /// A demo platform on the given database file, seeded with Beijing when empty.
@@ -55,12 +61,14 @@ impl PlatformConfig {
             seed: Seed::Beijing { seed: DEMO_SEED },
             clock: Clock::System,
             demo: true,
+            dispatch_step: DEMO_DISPATCH_STEP,
         }
     }
 
     /// Reads `JISHI_DB` (default `sqlite://jishi.db`), `JISHI_SEED` (`beijing` | `none` | a store
     /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock) and
-    /// `JISHI_DEMO` (`0` hides SMS codes from API answers).
+    /// `JISHI_DEMO` (`0` hides SMS codes from API answers) and `JISHI_DISPATCH_STEP_MS` (the
+    /// dispatch simulator's time scale).
     pub fn from_env() -> Result<Self, String> {
         let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
         let seed = match std::env::var("JISHI_SEED").as_deref() {
@@ -79,11 +87,19 @@ impl PlatformConfig {
             Err(_) => Clock::System,
         };
         let demo = std::env::var("JISHI_DEMO").map_or(true, |v| v != "0" && v != "false");
+        let dispatch_step =
+            match std::env::var("JISHI_DISPATCH_STEP_MS") {
+                Ok(ms) => std::time::Duration::from_millis(ms.parse().map_err(|_| {
+                    format!("JISHI_DISPATCH_STEP_MS must be milliseconds, not {ms:?}")
+                })?),
+                Err(_) => DEMO_DISPATCH_STEP,
+            };
         Ok(Self {
             database_url,
             seed,
             clock,
             demo,
+            dispatch_step,
         })
     }
 }
@@ -101,6 +117,9 @@ struct Inner {
     index: StoreIndex,
     clock: Clock,
     demo: bool,
+    dispatch_step: std::time::Duration,
+    /// Woken whenever order events may have been written, so event streams need not poll hard.
+    events: tokio::sync::Notify,
 }
 
 /// How often unpaid orders past their payment window are looked for.
@@ -131,6 +150,8 @@ impl Platform {
                 pool,
                 clock: config.clock,
                 demo: config.demo,
+                dispatch_step: config.dispatch_step,
+                events: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -144,6 +165,32 @@ impl Platform {
         self.clock().now().timestamp()
     }
 
+    /// Order events may have been written: wake the streams that wait for them.
+    pub fn notify_events(&self) {
+        self.inner.events.notify_waiters();
+    }
+
+    pub async fn events_written(&self) {
+        self.inner.events.notified().await;
+    }
+
+    /// Moves paid orders along, one step per `dispatch_step`.
+    fn spawn_dispatcher(&self) {
+        let platform = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(platform.inner.dispatch_step);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match dispatch::tick(platform.pool(), platform.index(), platform.now_unix()).await {
+                    Ok(0) => {}
+                    Ok(_) => platform.notify_events(),
+                    Err(e) => tracing::error!(error = %e, "dispatch step failed"),
+                }
+            }
+        });
+    }
+
     /// Expires unpaid orders now (catching up after a restart) and then every few seconds.
     fn spawn_reaper(&self) {
         let platform = self.clone();
@@ -151,8 +198,10 @@ impl Platform {
             let mut tick = tokio::time::interval(REAPER_INTERVAL);
             loop {
                 tick.tick().await;
-                if let Err(e) = orders::expire_unpaid(platform.pool(), platform.now_unix()).await {
-                    tracing::error!(error = %e, "expiring unpaid orders failed");
+                match orders::expire_unpaid(platform.pool(), platform.now_unix()).await {
+                    Ok(0) => {}
+                    Ok(_) => platform.notify_events(),
+                    Err(e) => tracing::error!(error = %e, "expiring unpaid orders failed"),
                 }
             }
         });
@@ -179,6 +228,7 @@ impl Platform {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         self.spawn_reaper();
+        self.spawn_dispatcher();
         axum::serve(listener.tap_io(no_delay), self.router())
             .with_graceful_shutdown(shutdown)
             .await

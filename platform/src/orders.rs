@@ -9,6 +9,7 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::accounts::{self, new_id};
 use crate::clock::to_store_local;
+use crate::dispatch;
 use crate::error::{PlatformError, Result};
 use crate::stores::StoreIndex;
 
@@ -254,7 +255,7 @@ async fn place_in(
     };
     sqlx::query(
         "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen, delivery_fee_fen,
-             total_fen, created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             total_fen, created_at, expires_at, updated_at, eta_min) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&order.id)
     .bind(user_id)
@@ -268,6 +269,7 @@ async fn place_in(
     .bind(now)
     .bind(now + PAYMENT_WINDOW_S)
     .bind(now)
+    .bind(quote.eta_min)
     .execute(&mut **tx)
     .await?;
     for line in &order.items {
@@ -390,6 +392,7 @@ pub async fn pay(
     if method != "sandbox" {
         return Err(ApiError::bad_request("这个平台只支持 sandbox 支付").into());
     }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let paid = sqlx::query(
         "UPDATE orders SET status = 'paid', expires_at = NULL, updated_at = ?1
          WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1",
@@ -397,9 +400,17 @@ pub async fn pay(
     .bind(now)
     .bind(id)
     .bind(user_id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if paid == 1 {
+        let eta: u32 = sqlx::query_scalar("SELECT eta_min FROM orders WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        dispatch::record(&mut tx, id, OrderStatus::Paid, eta, None, now).await?;
+    }
+    tx.commit().await?;
     let order = load(pool, user_id, id).await?;
     if paid == 0 && order.status == OrderStatus::PendingPayment {
         return Err(
@@ -435,6 +446,7 @@ async fn release(
     .await?
     .rows_affected();
     if changed == 1 {
+        dispatch::record(tx, id, to, 0, None, now).await?;
         sqlx::query(
             "UPDATE store_products SET stock = stock + (
                  SELECT oi.quantity FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)

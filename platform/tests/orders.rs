@@ -17,12 +17,17 @@ struct TestPlatform {
 }
 
 async fn spawn() -> TestPlatform {
+    spawn_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
+}
+
+async fn spawn_with_step(dispatch_step: std::time::Duration) -> TestPlatform {
     let dir = tempfile::tempdir().expect("temp dir");
     let platform = Platform::open(PlatformConfig {
         database_url: format!("sqlite://{}", dir.path().join("orders.db").display()),
         seed: Seed::Beijing { seed: DEMO_SEED },
         clock: Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("instant"),
         demo: true,
+        dispatch_step,
     })
     .await
     .expect("platform opens");
@@ -573,4 +578,145 @@ async fn a_cart_follows_the_shopper_from_anonymous_to_signed_in() {
         .await;
     assert_eq!(status, 429, "{err}");
     assert_eq!(err["error"]["code"], "too_many_requests");
+}
+
+/// Reads SSE frames until the stream ends: (id, data) pairs.
+async fn read_events(res: reqwest::Response) -> Vec<(u64, Value)> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    let mut body = res.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let id = frame
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(|v| v.parse().expect("numeric id"));
+            let data = frame.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(id), Some(data)) = (id, data) {
+                out.push((id, serde_json::from_str(data).expect("json event")));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_paid_order_is_tracked_to_the_door_and_a_reconnect_resumes_without_gaps_or_repeats() {
+    let t = spawn_with_step(std::time::Duration::from_millis(20)).await;
+    let (store, sku) = t.store_and_sku().await;
+    t.set_stock(&store, &sku, 5).await;
+    let s = t.shopper(1, GUOMAO).await;
+    let (_, order) = t
+        .order(
+            &s,
+            Some("track"),
+            &order_body(&store, &sku, 1, &s.address_id),
+        )
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, _) = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/orders/{id}/pay"),
+            Some(&s.token),
+            Some(json!({"method": "sandbox"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let res = t
+        .http
+        .get(format!("{}/orders/{id}/events", t.base))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let events = read_events(res).await;
+    let seqs: Vec<u64> = events.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "consecutive ids from 1"
+    );
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|(_, e)| e["status"].as_str().unwrap())
+        .collect();
+    let mut expected = vec![
+        "paid",
+        "accepted",
+        "picking",
+        "ready",
+        "rider_assigned",
+        "picked_up",
+    ];
+    expected.extend(std::iter::repeat_n(
+        "delivering",
+        1 + jishi_platform::dispatch::RIDER_STEPS as usize,
+    ));
+    expected.push("delivered");
+    assert_eq!(statuses, expected);
+    // The rider gets closer to the door with every move, and ETA never grows.
+    let distance_home = |e: &Value| {
+        let (lat, lng) = (
+            e["rider"]["lat"].as_f64().unwrap(),
+            e["rider"]["lng"].as_f64().unwrap(),
+        );
+        ((lat - GUOMAO.0).powi(2) + (lng - GUOMAO.1).powi(2)).sqrt()
+    };
+    let riding: Vec<f64> = events
+        .iter()
+        .filter(|(_, e)| e["status"] == "delivering")
+        .map(|(_, e)| distance_home(e))
+        .collect();
+    assert!(
+        riding.windows(2).all(|w| w[1] < w[0] || w[1] == 0.0),
+        "{riding:?}"
+    );
+    let etas: Vec<u64> = events
+        .iter()
+        .map(|(_, e)| e["eta_min"].as_u64().unwrap())
+        .collect();
+    assert!(etas.windows(2).all(|w| w[1] <= w[0]), "{etas:?}");
+    assert_eq!(*etas.last().unwrap(), 0);
+
+    // A reconnect after event 5 gets 6.. exactly.
+    let res = t
+        .http
+        .get(format!("{}/orders/{id}/events", t.base))
+        .bearer_auth(&s.token)
+        .header("last-event-id", "5")
+        .send()
+        .await
+        .unwrap();
+    let resumed: Vec<u64> = read_events(res).await.iter().map(|(id, _)| *id).collect();
+    assert_eq!(resumed, (6..=seqs.len() as u64).collect::<Vec<_>>());
+
+    // Too late to cancel, and nobody else can watch.
+    let (status, _) = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/orders/{id}/cancel"),
+            Some(&s.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+    let other = t.shopper(2, GUOMAO).await;
+    let res = t
+        .http
+        .get(format!("{}/orders/{id}/events", t.base))
+        .bearer_auth(&other.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
 }

@@ -114,6 +114,7 @@ fn main() {
             },
             clock,
             demo: true,
+            dispatch_step: jishi_platform::DEMO_DISPATCH_STEP,
         })
         .await
         .expect("platform opens");

@@ -22,6 +22,9 @@ use crate::{session, AppState};
 /// Bodies larger than this are refused before they reach the platform.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How long one event stream may stay open; browsers reconnect with Last-Event-ID after it.
+const EVENT_STREAM_MAX: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// Upstream answers up to this size are forwarded whole rather than streamed.
 const BUFFERED_RESPONSE_MAX_BYTES: u64 = 1024 * 1024;
 
@@ -131,15 +134,17 @@ pub async fn forward(
             )
         })?;
 
-    let upstream = state
+    let mut upstream = state
         .platform
         .http()
         .request(method, &url)
         .headers(headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| upstream_error(&e))?;
+        .body(body);
+    if path.ends_with("/events") {
+        // An event stream stays open while the order moves; the client's 10 s cap is for answers.
+        upstream = upstream.timeout(EVENT_STREAM_MAX);
+    }
+    let upstream = upstream.send().await.map_err(|e| upstream_error(&e))?;
 
     let status = upstream.status();
     if status.is_server_error() {

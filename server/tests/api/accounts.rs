@@ -254,6 +254,36 @@ async fn checkout_through_the_server_and_nobody_else_sees_the_order() {
     assert_eq!(status, 200);
     assert!(mine["orders"].as_array().unwrap().is_empty());
 
+    // Tracking streams through the server as SSE, starting with the payment.
+    let res = app
+        .http
+        .get(app.api(&format!("/orders/{id}/events")))
+        .header("cookie", alice.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut body = res.bytes_stream();
+    let mut first = String::new();
+    while !first.contains("\n\n") {
+        use futures::StreamExt;
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("stream open")
+            .expect("chunk");
+        first.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        first.contains("id: 1") && first.contains("\"status\":\"paid\""),
+        "{first}"
+    );
+    drop(body);
+
     // Without any cookie, orders need a signed-in shopper.
     let mut stranger = Browser::new(&app);
     let (status, err) = stranger

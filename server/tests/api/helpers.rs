@@ -46,6 +46,7 @@ pub async fn spawn_platform() -> SocketAddr {
         seed: Seed::Beijing { seed: DEMO_SEED },
         clock: frozen_clock(),
         demo: true,
+        dispatch_step: jishi_platform::DEMO_DISPATCH_STEP,
     })
     .await
     .expect("platform opens");

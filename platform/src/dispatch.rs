@@ -1,0 +1,157 @@
+//! The dispatch simulator: moves paid orders along the delivery path and the rider along the
+//! route, one step per tick, and records every step as an order event (the tracking feed).
+//!
+//! Every move is a conditional update on the status it expects, so a shopper's cancel racing a
+//! tick leaves exactly one of them in effect.
+
+use jishi_api::orders::{OrderEvent, OrderStatus, RiderPosition};
+use jishi_api::ErrorCode;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::error::Result;
+use crate::stores::StoreIndex;
+
+/// Rider position updates between pick-up and the door.
+pub const RIDER_STEPS: i64 = 8;
+/// accepted, picking, ready, rider_assigned, picked_up, delivering, the rider's moves, delivered.
+const TOTAL_STEPS: i64 = 6 + RIDER_STEPS + 1;
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Appends the next event of an order inside the caller's transaction.
+pub async fn record(
+    tx: &mut Transaction<'_, Sqlite>,
+    order_id: &str,
+    status: OrderStatus,
+    eta_min: u32,
+    rider: Option<RiderPosition>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_events (order_id, seq, status, eta_min, rider_lat, rider_lng, at)
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(order_id)
+    .bind(status.as_str())
+    .bind(eta_min)
+    .bind(rider.map(|r| r.lat))
+    .bind(rider.map(|r| r.lng))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Events of an order after `after_seq`, oldest first.
+pub async fn events_since(
+    pool: &SqlitePool,
+    order_id: &str,
+    after_seq: u64,
+) -> Result<Vec<OrderEvent>> {
+    let rows = sqlx::query(
+        "SELECT seq, status, eta_min, rider_lat, rider_lng, at FROM order_events
+         WHERE order_id = ? AND seq > ? ORDER BY seq LIMIT 200",
+    )
+    .bind(order_id)
+    .bind(after_seq as i64)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.try_get("status")?;
+            let lat: Option<f64> = r.try_get("rider_lat")?;
+            let lng: Option<f64> = r.try_get("rider_lng")?;
+            Ok(OrderEvent {
+                seq: r.try_get::<i64, _>("seq")? as u64,
+                status: OrderStatus::parse(&status).ok_or_else(|| {
+                    jishi_api::ApiError::new(ErrorCode::Internal, format!("bad status {status}"))
+                })?,
+                eta_min: r.try_get("eta_min")?,
+                rider: lat.zip(lng).map(|(lat, lng)| RiderPosition { lat, lng }),
+                at: rfc3339(r.try_get("at")?),
+            })
+        })
+        .collect()
+}
+
+fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
+    RiderPosition {
+        lat: a.0 + (b.0 - a.0) * t,
+        lng: a.1 + (b.1 - a.1) * t,
+    }
+}
+
+/// Advances every order in progress by one step. Returns how many moved.
+pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<u64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let rows = sqlx::query(
+        "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, a.lat, a.lng
+         FROM orders o JOIN addresses a ON a.id = o.address_id
+         WHERE o.status IN ('paid', 'accepted', 'picking', 'ready', 'rider_assigned', 'picked_up', 'delivering')",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut moved = 0;
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let store_id: String = row.try_get("store_id")?;
+        let Some(status) = OrderStatus::parse(&row.try_get::<String, _>("status")?) else {
+            continue;
+        };
+        let Some(store) = index.get(&store_id) else {
+            continue;
+        };
+        let progress: i64 = row.try_get("rider_progress")?;
+        let eta0: i64 = row.try_get("eta_min")?;
+        let shop = (store.lat, store.lng);
+        let home: (f64, f64) = (row.try_get("lat")?, row.try_get("lng")?);
+        let (next, next_progress) = match status {
+            OrderStatus::Delivering if progress < RIDER_STEPS => {
+                (OrderStatus::Delivering, progress + 1)
+            }
+            other => match other.next() {
+                Some(n) => (n, progress),
+                None => continue,
+            },
+        };
+        let done_steps = match next {
+            OrderStatus::Delivering => 6 + next_progress,
+            OrderStatus::Delivered => TOTAL_STEPS,
+            n => OrderStatus::PATH.iter().position(|s| *s == n).unwrap_or(1) as i64 - 1,
+        };
+        let eta = ((eta0 * (TOTAL_STEPS - done_steps)) as f64 / TOTAL_STEPS as f64).ceil() as u32;
+        let rider = match next {
+            // Riding to the shop from a little way off.
+            OrderStatus::RiderAssigned => Some(lerp((shop.0 + 0.004, shop.1 - 0.004), shop, 0.0)),
+            OrderStatus::PickedUp => Some(lerp(shop, home, 0.0)),
+            OrderStatus::Delivering => {
+                Some(lerp(shop, home, next_progress as f64 / RIDER_STEPS as f64))
+            }
+            OrderStatus::Delivered => Some(lerp(shop, home, 1.0)),
+            _ => None,
+        };
+        let changed = sqlx::query(
+            "UPDATE orders SET status = ?, rider_progress = ?, updated_at = ?
+             WHERE id = ? AND status = ? AND rider_progress = ?",
+        )
+        .bind(next.as_str())
+        .bind(next_progress)
+        .bind(now)
+        .bind(&id)
+        .bind(status.as_str())
+        .bind(progress)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            record(&mut tx, &id, next, eta, rider, now).await?;
+            moved += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
