@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
-    /// No session, or the session has ended.
+    /// This needs a signed-in shopper.
     Unauthorized,
+    /// The session token is unknown or has expired: the client should drop it.
+    SessionExpired,
     /// A cross-site request to a state-changing endpoint.
     Forbidden,
     NotFound,
@@ -32,7 +34,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
-            ErrorCode::Unauthorized => 401,
+            ErrorCode::Unauthorized | ErrorCode::SessionExpired => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::SoldOut | ErrorCode::RequestInProgress | ErrorCode::InvalidState => 409,

@@ -101,7 +101,9 @@ impl FromRequestParts<Platform> for Caller {
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "请先登录或刷新页面"))?;
         accounts::caller(p.pool(), token, p.now_unix())
             .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "登录已过期，请重新登录").into())
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::SessionExpired, "登录已过期，请重新登录").into()
+            })
     }
 }
 

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jishi_api::auth::Session;
 use jishi_api::catalog::{SearchQuery, SearchQueryRaw};
+use jishi_api::error::ErrorBody;
 use jishi_api::stores::{NearbyQuery, NearbyQueryRaw};
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::platform_client::upstream_error;
@@ -175,10 +176,20 @@ pub async fn forward(
             .map_err(|_| ApiError::new(ErrorCode::BadGateway, "平台响应异常，请稍后重试"))?;
         session::append(&mut cookies, session::set(&signed_in.token, secure));
         body = Body::from(serde_json::json!({ "user": signed_in.user }).to_string());
-    } else if path == "auth/logout"
-        || (status == StatusCode::UNAUTHORIZED && cookie_token.is_some())
-    {
+    } else if path == "auth/logout" {
         session::append(&mut cookies, session::clear(secure));
+    } else if status == StatusCode::UNAUTHORIZED && cookie_token.is_some() {
+        // Drop the cookie only when the platform no longer knows the session, not when the
+        // request merely needs a signed-in shopper (an anonymous cart must survive that).
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::BadGateway, "平台响应异常，请稍后重试"))?;
+        let expired = serde_json::from_slice::<ErrorBody>(&bytes)
+            .is_ok_and(|b| b.error.code == ErrorCode::SessionExpired);
+        if expired {
+            session::append(&mut cookies, session::clear(secure));
+        }
+        body = Body::from(bytes);
     } else if let Some(t) = &new_token {
         session::append(&mut cookies, session::set(t, secure));
     }

@@ -128,6 +128,20 @@ async fn a_first_visit_gets_an_anonymous_cart_that_survives_sign_in_and_the_toke
     assert_eq!(status, 200, "{cart}");
     let anonymous = browser.cookie.clone().expect("a session cookie was set");
 
+    // Orders need sign-in: refused, but the anonymous session (and its cart) stays.
+    let (status, err) = browser.send(Method::GET, "/orders", None, &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(err["error"]["code"], "unauthorized");
+    assert_eq!(browser.cookie.as_deref(), Some(anonymous.as_str()));
+
+    // A forged or expired token is dropped.
+    let mut stale = Browser::new(&app);
+    stale.cookie = Some("jishi_session=deadbeef".into());
+    let (status, err) = stale.send(Method::GET, "/orders", None, &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(err["error"]["code"], "session_expired");
+    assert!(stale.cookie.is_none(), "the stale cookie was cleared");
+
     let login = browser.sign_in("13700000001").await;
     assert!(
         login.get("token").is_none(),
