@@ -85,16 +85,46 @@ fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
     }
 }
 
+/// Orders moved per write transaction: short transactions let checkouts in between.
+const TICK_CHUNK: i64 = 200;
+
 /// Advances every order in progress by one step. Returns how many moved.
 pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<u64> {
+    let mut moved = 0;
+    let mut after = String::new();
+    loop {
+        let (chunk_moved, last) = tick_chunk(pool, index, now, &after).await?;
+        moved += chunk_moved;
+        match last {
+            Some(id) => after = id,
+            None => return Ok(moved),
+        }
+    }
+}
+
+/// One chunk of a tick: orders with ids after `after`. Returns how many moved and the last id seen.
+async fn tick_chunk(
+    pool: &SqlitePool,
+    index: &StoreIndex,
+    now: i64,
+    after: &str,
+) -> Result<(u64, Option<String>)> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let rows = sqlx::query(
         "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, a.lat, a.lng
          FROM orders o JOIN addresses a ON a.id = o.address_id
-         WHERE o.status IN ('paid', 'accepted', 'picking', 'ready', 'rider_assigned', 'picked_up', 'delivering')",
+         WHERE o.status IN ('paid', 'accepted', 'picking', 'ready', 'rider_assigned', 'picked_up', 'delivering')
+           AND o.id > ?
+         ORDER BY o.id LIMIT ?",
     )
+    .bind(after)
+    .bind(TICK_CHUNK)
     .fetch_all(&mut *tx)
     .await?;
+    let last = match rows.last() {
+        Some(r) => Some(r.try_get::<String, _>("id")?),
+        None => None,
+    };
     let mut moved = 0;
     for row in &rows {
         let id: String = row.try_get("id")?;
@@ -153,5 +183,5 @@ pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<u64
         }
     }
     tx.commit().await?;
-    Ok(moved)
+    Ok((moved, last))
 }
