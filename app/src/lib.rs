@@ -38,7 +38,33 @@ impl Default for SiteConfig {
     }
 }
 
+/// The page's Content-Security-Policy: scripts only from this origin or carrying this response's
+/// nonce (the hydration bootstrap is inline), wasm compilation allowed, nothing framed or posted
+/// elsewhere. Map tiles may come from any HTTPS host (`JISHI_TILE_URL` is configurable).
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
+
+/// Sets the CSP header for this response (server rendering only; the nonce is per request).
+fn set_security_headers() {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce.to_string()))
+        {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    set_security_headers();
     let config = use_context::<SiteConfig>().unwrap_or_default();
     view! {
         <!DOCTYPE html>

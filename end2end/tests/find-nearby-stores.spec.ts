@@ -18,11 +18,18 @@ test('the server-rendered HTML already has store cards, before any wasm runs', a
   await context.close();
 });
 
-test('the page hydrates without errors', async ({ page }) => {
+test('the page hydrates without errors or CSP violations', async ({ page }) => {
   const errors = failOnPageErrors(page);
-  await page.goto(homeAt(GUOMAO));
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (m.text().includes('Content Security Policy')) violations.push(m.text());
+  });
+  const res = await page.goto(homeAt(GUOMAO));
+  expect(res?.headers()['content-security-policy']).toContain("'wasm-unsafe-eval'");
   await hydrated(page);
+  await expect(page.getByTestId('store-map')).toHaveClass(/leaflet-container/);
   expect(errors).toEqual([]);
+  expect(violations).toEqual([]);
 });
 
 test('with geolocation granted the list shows stores near the shopper, sorted as chosen', async ({ browser }) => {

@@ -74,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         move || {
             provide_context(platform.clone());
             provide_context(site.clone());
+            // A fresh nonce per response, for the CSP header and the inline hydration script.
+            leptos::nonce::provide_nonce();
         }
     };
     let options = state.leptos_options.clone();

@@ -10,8 +10,27 @@ async fn the_home_page_is_server_rendered_with_store_cards_for_the_point() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the CSP")
+        .to_owned();
     let html = res.text().await.unwrap();
     assert!(html.contains("<html lang=\"zh-CN\""));
+    // Every inline script carries this response's nonce; nothing inline runs without it.
+    let inline_scripts = html.matches("<script").count() - html.matches("<script src=").count();
+    assert!(inline_scripts >= 1);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        inline_scripts,
+        "{html}"
+    );
     assert!(html.matches("data-testid=\"store-card\"").count() >= 10);
     assert!(html.contains("data-testid=\"store-map\""));
     assert_eq!(html.matches("<h1").count(), 1);
