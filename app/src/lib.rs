@@ -39,12 +39,12 @@ impl Default for SiteConfig {
 }
 
 /// The page's Content-Security-Policy: scripts only from this origin or carrying this response's
-/// nonce (the hydration bootstrap is inline), wasm compilation allowed, nothing framed or posted
-/// elsewhere. Map tiles may come from any HTTPS host (`JISHI_TILE_URL` is configurable).
+/// nonce (the hydration bootstrap is inline), wasm compilation allowed, no inline styles (Leaflet
+/// styles through the CSSOM, which CSP allows), nothing posted elsewhere. Map tiles may come from any HTTPS host (`JISHI_TILE_URL` is configurable).
 pub fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; \
+         style-src 'self'; img-src 'self' data: https:; connect-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'self'"
     )
 }
@@ -73,6 +73,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
                 <meta name="theme-color" content="#e4393c"/>
+                // No favicon yet: say so instead of letting browsers ask for /favicon.ico.
+                <link rel="icon" href="data:,"/>
                 <meta name="jishi-tile-url" content=config.tile_url/>
                 <meta name="jishi-tile-crs" content=config.tile_crs/>
                 <link rel="stylesheet" href="/leaflet/leaflet.css"/>
