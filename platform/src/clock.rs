@@ -35,6 +35,13 @@ impl Clock {
     }
 }
 
+/// A Unix time as RFC 3339 in UTC, the form timestamps take on the wire.
+pub fn rfc3339_utc(t: i64) -> String {
+    DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
 pub fn to_store_local(t: DateTime<Utc>) -> LocalTime {
     let local = t.with_timezone(&STORE_TZ);
     LocalTime::new(

@@ -16,11 +16,7 @@ pub const RIDER_STEPS: i64 = 8;
 /// accepted, picking, ready, rider_assigned, picked_up, delivering, the rider's moves, delivered.
 const TOTAL_STEPS: i64 = 6 + RIDER_STEPS + 1;
 
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
+use crate::clock::rfc3339_utc as rfc3339;
 
 /// Appends the next event of an order inside the caller's transaction.
 pub async fn record(

@@ -454,16 +454,16 @@ async fn search(
 ) -> Result<Json<SearchResponse>> {
     let q = SearchQuery::parse(&raw)?;
     let now = p.clock().store_local_now();
-    let mut nearby = NearbyQuery::new(q.at);
-    nearby.open_now = false;
-    let mut stores = p.index().all_delivering(&nearby, now);
+    let mut stores = p.index().all_delivering(&NearbyQuery::new(q.at), now);
     stores.truncate(SEARCH_STORE_LIMIT);
     let ids: Vec<&str> = stores.iter().map(|s| s.id.as_str()).collect();
     let found = catalog::in_stock_matching(p.pool(), &q.q, &ids).await?;
+    let by_id: std::collections::HashMap<&str, &jishi_api::stores::StoreSummary> =
+        stores.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut results: Vec<SearchHit> = found
         .into_iter()
         .filter_map(|(store_id, product)| {
-            let store = stores.iter().find(|s| s.id == store_id)?.clone();
+            let store = (*by_id.get(store_id.as_str())?).clone();
             Some(SearchHit { store, product })
         })
         .collect();

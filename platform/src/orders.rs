@@ -1,7 +1,7 @@
 //! Orders: placed exactly once (Idempotency-Key), stock reserved with a conditional decrement in
 //! one write transaction, paid in the sandbox, cancelled or expired with stock returned once.
 
-use chrono::{DateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use jishi_api::cart::Items;
 use jishi_api::orders::{Order, OrderLine, OrderStatus, PlaceOrder, PAYMENT_WINDOW_S};
 use jishi_api::{ApiError, ErrorCode, LatLng};
@@ -33,12 +33,7 @@ impl Reply {
     }
 }
 
-fn rfc3339(t: i64) -> String {
-    Utc.timestamp_opt(t, 0)
-        .single()
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
+use crate::clock::rfc3339_utc as rfc3339;
 
 /// Normalises a request body so that whitespace or key order do not make "a different request".
 fn canonical(body: &PlaceOrder) -> String {
