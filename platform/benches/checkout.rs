@@ -8,47 +8,15 @@ use std::time::{Duration, Instant};
 use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
 use serde_json::{json, Value};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CLIENTS: usize = 64;
 const ORDERS: usize = 20_000;
 const INITIAL_STOCK: i64 = 15_000;
-
-async fn sign_in(http: &reqwest::Client, base: &str, n: usize) -> (String, String) {
-    let phone = format!("135{n:08}");
-    let sent: Value = http
-        .post(format!("{base}/v1/auth/sms-code"))
-        .header("x-jishi-client-ip", format!("192.0.2.{}", n % 250))
-        .json(&json!({ "phone": phone }))
-        .send()
-        .await
-        .expect("sms")
-        .json()
-        .await
-        .expect("json");
-    let session: Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({ "phone": phone, "code": sent["demo_code"] }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = session["token"].as_str().expect("token").to_owned();
-    let address: Value = http
-        .post(format!("{base}/v1/me/addresses"))
-        .bearer_auth(&token)
-        .json(&json!({ "label": "家", "detail": "国贸", "lat": 39.9088, "lng": 116.4605 }))
-        .send()
-        .await
-        .expect("address")
-        .json()
-        .await
-        .expect("json");
-    (token, address["id"].as_str().expect("id").to_owned())
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -104,7 +72,8 @@ fn main() {
 
         let mut shoppers = Vec::new();
         for n in 0..CLIENTS {
-            shoppers.push(sign_in(&http, &base, n).await);
+            let (phone, ip) = (format!("135{n:08}"), format!("192.0.2.{}", n % 250));
+            shoppers.push(support::sign_in(&http, &base, &phone, &ip, (39.9088, 116.4605)).await);
         }
 
         let started = Instant::now();

@@ -7,6 +7,8 @@ use futures::future::join_all;
 use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
 use serde_json::{json, Value};
 
+mod support;
+
 const GUOMAO: (f64, f64) = (39.9088, 116.4605);
 
 struct TestPlatform {
@@ -68,41 +70,13 @@ impl TestPlatform {
 
     /// Signs a new shopper in through the SMS flow and saves an address at `at`.
     async fn shopper(&self, n: u32, at: (f64, f64)) -> Shopper {
-        let phone = format!("139{n:08}");
-        let res = self
-            .http
-            .post(format!("{}/auth/sms-code", self.base))
-            .header("x-jishi-client-ip", format!("10.0.{}.{}", n / 250, n % 250))
-            .json(&json!({ "phone": phone }))
-            .send()
-            .await
-            .expect("sms");
-        assert_eq!(res.status().as_u16(), 202);
-        let sent: Value = res.json().await.expect("json");
-        let code = sent["demo_code"].as_str().expect("demo code").to_owned();
-        let (status, session) = self
-            .call(
-                reqwest::Method::POST,
-                "/auth/login",
-                None,
-                Some(json!({ "phone": phone, "code": code })),
-            )
-            .await;
-        assert_eq!(status, 200, "{session}");
-        let token = session["token"].as_str().expect("token").to_owned();
-        let (status, address) = self
-            .call(
-                reqwest::Method::POST,
-                "/me/addresses",
-                Some(&token),
-                Some(json!({ "label": "家", "detail": "建国门外大街 1 号", "lat": at.0, "lng": at.1 })),
-            )
-            .await;
-        assert_eq!(status, 201, "{address}");
-        Shopper {
-            token,
-            address_id: address["id"].as_str().expect("id").to_owned(),
-        }
+        let root = self.base.trim_end_matches("/v1");
+        let (phone, ip) = (
+            format!("139{n:08}"),
+            format!("10.0.{}.{}", n / 250, n % 250),
+        );
+        let (token, address_id) = support::sign_in(&self.http, root, &phone, &ip, at).await;
+        Shopper { token, address_id }
     }
 
     /// A store delivering to GUOMAO with no minimum order, and one of its SKUs.

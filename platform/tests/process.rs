@@ -4,6 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
     l.local_addr().expect("address").port()
@@ -87,42 +89,6 @@ async fn the_platform_process_serves_stops_gracefully_and_keeps_its_data() {
     assert_eq!(first, second);
 }
 
-/// Signs a shopper in over HTTP and saves an address near 国贸; returns (token, address id).
-async fn shopper(http: &reqwest::Client, base: &str) -> (String, String) {
-    let phone = "13600000001";
-    let sent: serde_json::Value = http
-        .post(format!("{base}/v1/auth/sms-code"))
-        .json(&serde_json::json!({ "phone": phone }))
-        .send()
-        .await
-        .expect("sms")
-        .json()
-        .await
-        .expect("json");
-    let code = sent["demo_code"].as_str().expect("demo code");
-    let session: serde_json::Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({ "phone": phone, "code": code }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = session["token"].as_str().expect("token").to_owned();
-    let address: serde_json::Value = http
-        .post(format!("{base}/v1/me/addresses"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "label": "家", "detail": "国贸", "lat": 39.9088, "lng": 116.4605 }))
-        .send()
-        .await
-        .expect("address")
-        .json()
-        .await
-        .expect("json");
-    (token, address["id"].as_str().expect("id").to_owned())
-}
-
 #[tokio::test]
 async fn every_order_that_got_a_201_survives_a_kill_9_mid_burst() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -133,7 +99,14 @@ async fn every_order_that_got_a_201_survives_a_kill_9_mid_burst() {
     let mut child = start(&db, port);
     wait_healthy(&http, port).await;
     let base = format!("http://127.0.0.1:{port}");
-    let (token, address_id) = shopper(&http, &base).await;
+    let (token, address_id) = support::sign_in(
+        &http,
+        &base,
+        "13600000001",
+        "127.0.0.1",
+        (39.9088, 116.4605),
+    )
+    .await;
 
     // A store delivering to the address, with plenty of one SKU.
     let nearby: serde_json::Value = http
