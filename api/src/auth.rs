@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::geo::LatLng;
 
 /// A mainland China mobile number: 11 digits starting 13–19. Spaces, dashes and a +86 prefix are
 /// accepted on input and dropped.
@@ -95,6 +96,74 @@ pub struct Session {
     pub user: Option<User>,
 }
 
+/// `GET /v1/me`: who the session belongs to; `user` is `None` before sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: Option<User>,
+}
+
+/// `POST /v1/me/addresses`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAddress {
+    pub label: String,
+    pub detail: String,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+impl NewAddress {
+    /// Trimmed, length-checked text and a valid point; what the platform stores.
+    pub fn validate(&self) -> Result<NewAddress, ApiError> {
+        let at = LatLng::new(self.lat, self.lng)?;
+        Ok(NewAddress {
+            label: clean_text("标签", &self.label, 20)?,
+            detail: clean_text("详细地址", &self.detail, 100)?,
+            lat: at.lat(),
+            lng: at.lng(),
+        })
+    }
+}
+
+fn clean_text(name: &str, v: &str, max: usize) -> Result<String, ApiError> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!("{name}需要 1–{max} 个字")));
+    }
+    Ok(v.to_owned())
+}
+
+/// A saved delivery address (WGS-84).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    pub id: String,
+    pub label: String,
+    pub detail: String,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// `GET /v1/me/addresses`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressesResponse {
+    pub addresses: Vec<Address>,
+}
+
+/// The server's session cookie. `__Host-` binds it to this exact origin, but browsers accept that
+/// only with `Secure`, so plain-HTTP development uses the unprefixed name.
+pub const SESSION_COOKIE_SECURE: &str = "__Host-jishi_session";
+pub const SESSION_COOKIE_PLAIN: &str = "jishi_session";
+
+/// The session token from `Cookie` header values, if present and well-formed.
+pub fn session_token_from_cookies<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    headers
+        .into_iter()
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE_SECURE || *k == SESSION_COOKIE_PLAIN)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +184,20 @@ mod tests {
             "138001380000",
         ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses_are_trimmed_and_checked() {
+        let ok = NewAddress { label: " 家 ".into(), detail: "朝阳区 1 号楼".into(), lat: 39.9, lng: 116.4 };
+        assert_eq!(ok.validate().unwrap().label, "家");
+        for bad in [
+            NewAddress { label: "".into(), ..ok.clone() },
+            NewAddress { detail: "x".repeat(101), ..ok.clone() },
+            NewAddress { detail: "a\u{0}b".into(), ..ok.clone() },
+            NewAddress { lat: 91.0, ..ok.clone() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
         }
     }
 

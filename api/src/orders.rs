@@ -127,6 +127,8 @@ pub struct OrderLine {
 pub struct Order {
     pub id: String,
     pub store_id: String,
+    #[serde(default)]
+    pub store_name: String,
     pub status: OrderStatus,
     pub items: Vec<OrderLine>,
     pub items_fen: i64,
@@ -138,6 +140,15 @@ pub struct Order {
     pub created_at: String,
     /// When an unpaid order lapses (RFC 3339, UTC); `None` once paid.
     pub pay_before: Option<String>,
+    /// Minutes until delivery as last estimated (0 once delivered).
+    #[serde(default)]
+    pub eta_min: u32,
+}
+
+/// `GET /v1/orders`: the shopper's orders, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrdersResponse {
+    pub orders: Vec<Order>,
 }
 
 /// Where the rider is (WGS-84).

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::category::Category;
 use crate::error::ApiError;
-use crate::geo::LatLng;
+use crate::geo::{eta_minutes, haversine_m, route_distance_m, LatLng};
 use crate::hours::WeeklyHours;
 use crate::money::FeeRules;
 
@@ -32,6 +32,23 @@ pub struct StoreProfile {
     pub min_order_fen: i64,
     /// 0.0–5.0, one decimal.
     pub rating: f32,
+}
+
+impl StoreProfile {
+    /// Distance, ETA, fee (before any free-delivery threshold) and whether the store delivers to
+    /// `to`. The platform prices orders with this; the checkout page previews it per address.
+    pub fn quote(&self, to: LatLng) -> DeliveryQuote {
+        // Store coordinates were validated on the way in; an invalid one can only be "here".
+        let here = LatLng::new(self.lat, self.lng).unwrap_or(to);
+        let distance_m = haversine_m(here, to).round() as u32;
+        let route_m = route_distance_m(f64::from(distance_m), self.detour_factor);
+        DeliveryQuote {
+            distance_m,
+            eta_min: eta_minutes(self.prep_min, route_m, self.rider_speed_kmh),
+            delivers: distance_m <= self.delivery_radius_m,
+            delivery_fee_fen: self.fees.fee_fen(distance_m, 0),
+        }
+    }
 }
 
 /// One row of the nearby list: the store as seen from the shopper's point.
@@ -75,6 +92,18 @@ pub struct StoreDetail {
     /// The store's product categories (aisles) in display order, for the category rail.
     pub aisles: Vec<String>,
     pub quote: Option<DeliveryQuote>,
+    /// Scheduled-delivery slots from now to the end of tomorrow while the store is open.
+    #[serde(default)]
+    pub slots: Vec<DeliverySlot>,
+}
+
+/// A 30-minute delivery window a shopper can pick instead of "as soon as possible".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverySlot {
+    /// RFC 3339 start, the value `PlaceOrder::slot` takes.
+    pub start: String,
+    /// "今天 18:30–19:00", in the store's time zone.
+    pub label: String,
 }
 
 /// Delivery from a store to a point.

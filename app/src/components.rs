@@ -40,6 +40,10 @@ pub fn SiteHeader() -> impl IntoView {
                     data-testid="search-input" maxlength="40" prop:value=search_q/>
                 <button type="submit">"搜索"</button>
             </form>
+            <nav class="account-links">
+                <a href=move || crate::links::with_point("/cart", at.get()) data-testid="cart-link">"购物车"</a>
+                <a href="/me" data-testid="me-link">"我的"</a>
+            </nav>
         </header>
     }
 }

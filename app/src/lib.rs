@@ -1,12 +1,16 @@
 //! Jishi's pages and components. Compiled twice: with `ssr` into the server (rendering HTML and
 //! running server functions) and with `hydrate` into the browser's wasm.
 
+pub mod api_client;
+pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod components;
 pub mod error;
 pub mod links;
 pub mod location;
 pub mod map;
+pub mod orders;
 #[cfg(feature = "ssr")]
 pub mod platform_client;
 pub mod stores;
@@ -16,7 +20,10 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use crate::auth::{MePage, SignInPage};
+use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
+use crate::orders::{CheckoutPage, OrderPage};
 use crate::components::{NotFound, SiteHeader};
 use crate::stores::HomePage;
 
@@ -104,6 +111,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/store/:id") view=StorePage ssr=SsrMode::Async/>
                     <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async/>
+                    <Route path=path!("/cart") view=CartPage ssr=SsrMode::Async/>
+                    <Route path=path!("/checkout/:store") view=CheckoutPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/me") view=MePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">"即时 · 附近门店，约一小时送达"</footer>

@@ -44,14 +44,39 @@ pub fn home_href(at: LatLng) -> String {
     href("/", &[(lat.0, Some(&lat.1)), (lng.0, Some(&lng.1))])
 }
 
-pub fn store_href(id: &str, at: Option<LatLng>) -> String {
-    let path = format!("/store/{}", encode(id));
+/// `path` carrying the shopper's point, when known, so the next page renders for it.
+pub fn with_point(path: &str, at: Option<LatLng>) -> String {
     match at {
         Some(at) => {
             let [lat, lng] = at_pairs(at);
-            href(&path, &[(lat.0, Some(&lat.1)), (lng.0, Some(&lng.1))])
+            href(path, &[(lat.0, Some(&lat.1)), (lng.0, Some(&lng.1))])
         }
-        None => path,
+        None => path.to_owned(),
+    }
+}
+
+pub fn store_href(id: &str, at: Option<LatLng>) -> String {
+    with_point(&format!("/store/{}", encode(id)), at)
+}
+
+pub fn checkout_href(store_id: &str, at: Option<LatLng>) -> String {
+    with_point(&format!("/checkout/{}", encode(store_id)), at)
+}
+
+pub fn order_href(id: &str) -> String {
+    format!("/orders/{}", encode(id))
+}
+
+/// The sign-in page, coming back to `next` (a path on this site) afterwards.
+pub fn sign_in_href(next: &str) -> String {
+    href("/login", &[("next", Some(next))])
+}
+
+/// Only a path on this site may be a post-sign-in destination (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/me".to_owned(),
     }
 }
 
@@ -67,6 +92,15 @@ pub fn format_distance(m: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/checkout/s1?lat=1")), "/checkout/s1?lat=1");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "javascript:x"] {
+            assert_eq!(safe_next(Some(bad)), "/me", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/me");
+    }
 
     #[test]
     fn chinese_and_reserved_characters_are_encoded() {

@@ -5,6 +5,7 @@
 //! `JISHI_TILE_URL`); with no tiles reachable the map still shows the stores and you on a plain
 //! background. AMap/Tencent tiles use GCJ-02 (`JISHI_TILE_CRS=gcj02`), so points are shifted then.
 
+use jishi_api::orders::RiderPosition;
 use jishi_api::stores::StoreSummary;
 use jishi_api::LatLng;
 use leptos::prelude::*;
@@ -70,6 +71,64 @@ pub fn PickMap(on_pick: impl Fn(LatLng) + Clone + 'static) -> impl IntoView {
     }
 }
 
+/// Where to deliver: the map starts at `start` with a marker there; a click moves the marker.
+#[component]
+pub fn AddressPickMap(
+    start: Option<LatLng>,
+    on_pick: impl Fn(LatLng) + Clone + 'static,
+) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(el) = node.get() {
+            browser::address_map(&el, start, on_pick.clone());
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (start, on_pick);
+    view! {
+        <div class="map address-map" data-testid="address-map" node_ref=node
+            role="region" aria-label="点选收货位置的地图"></div>
+    }
+}
+
+/// The delivery: the store, the destination and the rider, who moves as events arrive. The rider's
+/// position is also on the container (`data-rider-lat`/`-lng`) for tests and assistive tech.
+#[component]
+pub fn OrderMap(
+    store: LatLng,
+    home: Option<LatLng>,
+    rider: Signal<Option<RiderPosition>>,
+) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let map = StoredValue::new_local(None::<browser::OrderMapHandle>);
+        Effect::new(move |_| {
+            if let Some(el) = node.get() {
+                if map.with_value(Option::is_none) {
+                    map.set_value(browser::order_map(&el, store, home));
+                }
+            }
+        });
+        Effect::new(move |_| {
+            let at = rider.get();
+            map.with_value(|m| {
+                if let Some(m) = m {
+                    m.move_rider(at);
+                }
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (store, home);
+    view! {
+        <div class="map order-map" data-testid="order-map" node_ref=node role="region" aria-label="配送地图"
+            data-rider-lat=move || rider.get().map(|r| format!("{:.6}", r.lat))
+            data-rider-lng=move || rider.get().map(|r| format!("{:.6}", r.lng))></div>
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
     use jishi_api::geo::{gcj02_to_wgs84, wgs84_to_gcj02};
@@ -78,6 +137,7 @@ mod browser {
     use wasm_bindgen::JsValue;
 
     use super::StorePin;
+    use jishi_api::orders::RiderPosition;
 
     const BEIJING: (f64, f64) = (39.9042, 116.4074);
 
@@ -181,6 +241,79 @@ mod browser {
                 on_pick(p);
             }
         }));
+    }
+
+    pub fn address_map(
+        el: &web_sys::HtmlElement,
+        start: Option<LatLng>,
+        on_pick: impl Fn(LatLng) + 'static,
+    ) {
+        let Some(map) = new_map(el) else { return };
+        let center = start
+            .map(|p| to_map(p.lat(), p.lng()))
+            .unwrap_or_else(|| to_map(BEIJING.0, BEIJING.1));
+        map.set_view(&center, 15.0);
+        let marker = CircleMarker::new_with_options(&center, &dot("#1677ff", "address-marker", 9.0));
+        marker.add_to(&map);
+        map.on_mouse_click(Box::new(move |e| {
+            let at = e.lat_lng();
+            if let Some(p) = from_map(&at) {
+                marker.set_lat_lng(&at);
+                on_pick(p);
+            }
+        }));
+    }
+
+    pub struct OrderMapHandle {
+        map: Map,
+        rider: CircleMarker,
+        on_map: std::cell::Cell<bool>,
+    }
+
+    impl OrderMapHandle {
+        pub fn move_rider(&self, at: Option<RiderPosition>) {
+            match at {
+                Some(p) => {
+                    self.rider.set_lat_lng(&to_map(p.lat, p.lng));
+                    if !self.on_map.replace(true) {
+                        self.rider.add_to(&self.map);
+                    }
+                }
+                None => {
+                    if self.on_map.replace(false) {
+                        self.rider.remove();
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn order_map(
+        el: &web_sys::HtmlElement,
+        store: LatLng,
+        home: Option<LatLng>,
+    ) -> Option<OrderMapHandle> {
+        let map = new_map(el)?;
+        let shop = to_map(store.lat(), store.lng());
+        CircleMarker::new_with_options(&shop, &dot("#e4393c", "store-marker", 8.0)).add_to(&map);
+        let corners = js_sys::Array::new();
+        corners.push(&shop);
+        if let Some(h) = home {
+            let h = to_map(h.lat(), h.lng());
+            CircleMarker::new_with_options(&h, &dot("#1677ff", "home-marker", 8.0)).add_to(&map);
+            corners.push(&h);
+        }
+        if corners.length() > 1 {
+            map.fit_bounds(&LatLngBounds::new_from_list(&corners));
+        } else {
+            map.set_view(&shop, 15.0);
+        }
+        let rider = CircleMarker::new_with_options(&shop, &dot("#00a870", "rider-marker", 9.0));
+        Some(OrderMapHandle {
+            map,
+            rider,
+            on_map: std::cell::Cell::new(false),
+        })
     }
 
     fn escape(s: &str) -> String {

@@ -46,6 +46,12 @@ impl PlatformClient {
             .await
     }
 
+    /// A GET on behalf of the shopper whose platform session token this is.
+    pub async fn get_as<T: DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, ApiError> {
+        self.read(self.http.get(self.url(path)).bearer_auth(token), path)
+            .await
+    }
+
     pub async fn post_json<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -96,4 +102,30 @@ pub fn upstream_error(e: &reqwest::Error) -> ApiError {
 pub fn from_context() -> Result<PlatformClient, ApiError> {
     leptos::prelude::use_context::<PlatformClient>()
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "服务器没有配置平台连接"))
+}
+
+/// The shopper's platform session token, from the cookie of the request being served (a page
+/// render or a server function call). `None` before the first cart action or after sign-out.
+pub fn session_token() -> Option<String> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    jishi_api::auth::session_token_from_cookies(
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// GET `path` as the current shopper. `Ok(None)` when there is no session or the platform no
+/// longer knows it: to the pages that is simply "nothing yet", not an error.
+pub async fn get_as_shopper<T: DeserializeOwned>(path: &str) -> Result<Option<T>, ApiError> {
+    let Some(token) = session_token() else {
+        return Ok(None);
+    };
+    match from_context()?.get_as::<T>(path, &token).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code == ErrorCode::SessionExpired => Ok(None),
+        Err(e) => Err(e),
+    }
 }

@@ -1,9 +1,9 @@
 //! Sessions, sign-in by SMS code, and saved addresses.
 
+pub use jishi_api::auth::{Address, NewAddress};
 use jishi_api::auth::{parse_code, Phone, Session, SmsCodeSent, User};
-use jishi_api::{ApiError, ErrorCode, LatLng};
+use jishi_api::{ApiError, ErrorCode};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqlitePool};
 
 use crate::error::Result;
@@ -236,31 +236,6 @@ pub async fn logout(pool: &SqlitePool, caller: &Caller) -> Result<()> {
     Ok(())
 }
 
-/// `POST /v1/me/addresses`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewAddress {
-    pub label: String,
-    pub detail: String,
-    pub lat: f64,
-    pub lng: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Address {
-    pub id: String,
-    pub label: String,
-    pub detail: String,
-    pub lat: f64,
-    pub lng: f64,
-}
-
-fn clean_text(name: &str, v: &str, max: usize) -> Result<String, ApiError> {
-    let v = v.trim();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!("{name} 需要 1–{max} 个字")));
-    }
-    Ok(v.to_owned())
-}
 
 pub async fn add_address(
     pool: &SqlitePool,
@@ -268,13 +243,13 @@ pub async fn add_address(
     a: &NewAddress,
     now: i64,
 ) -> Result<Address> {
-    let at = LatLng::new(a.lat, a.lng)?;
+    let a = a.validate()?;
     let address = Address {
         id: new_id("adr_"),
-        label: clean_text("标签", &a.label, 20)?,
-        detail: clean_text("详细地址", &a.detail, 100)?,
-        lat: at.lat(),
-        lng: at.lng(),
+        label: a.label,
+        detail: a.detail,
+        lat: a.lat,
+        lng: a.lng,
     };
     sqlx::query("INSERT INTO addresses (id, user_id, label, detail, lat, lng, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(&address.id)

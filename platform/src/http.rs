@@ -22,7 +22,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
-use crate::accounts::{self, Caller, NewAddress};
+use crate::accounts::{self, Caller};
+use jishi_api::auth::{AddressesResponse, Me, NewAddress};
+use jishi_api::orders::{Order, OrdersResponse};
 use crate::error::{PlatformError, Result};
 use crate::stores::{opens_at, StoreIndex};
 use crate::{carts, catalog, dispatch, orders, Platform};
@@ -179,22 +181,22 @@ async fn logout(State(p): State<Platform>, caller: Caller) -> Result<StatusCode>
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(p): State<Platform>, caller: Caller) -> Result<Json<serde_json::Value>> {
+async fn me(State(p): State<Platform>, caller: Caller) -> Result<Json<Me>> {
     let user = match &caller.user_id {
         Some(id) => Some(accounts::user(p.pool(), id).await?),
         None => None,
     };
-    Ok(Json(serde_json::json!({ "user": user })))
+    Ok(Json(Me { user }))
 }
 
 async fn list_addresses(
     State(p): State<Platform>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<AddressesResponse>> {
     let user = caller.require_user()?;
-    Ok(Json(
-        serde_json::json!({ "addresses": accounts::addresses(p.pool(), user).await? }),
-    ))
+    Ok(Json(AddressesResponse {
+        addresses: accounts::addresses(p.pool(), user).await?,
+    }))
 }
 
 async fn add_address(
@@ -264,11 +266,23 @@ async fn place_order(
         .into_response())
 }
 
-async fn list_orders(State(p): State<Platform>, caller: Caller) -> Result<Json<serde_json::Value>> {
+/// Orders keep the store's id; its name comes from the index (stores do not change while we run).
+fn named(p: &Platform, mut order: Order) -> Order {
+    if let Some(store) = p.index().get(&order.store_id) {
+        order.store_name = store.name.clone();
+    }
+    order
+}
+
+async fn list_orders(State(p): State<Platform>, caller: Caller) -> Result<Json<OrdersResponse>> {
     let user = caller.require_user()?;
-    Ok(Json(
-        serde_json::json!({ "orders": orders::list(p.pool(), user).await? }),
-    ))
+    Ok(Json(OrdersResponse {
+        orders: orders::list(p.pool(), user)
+            .await?
+            .into_iter()
+            .map(|o| named(&p, o))
+            .collect(),
+    }))
 }
 
 async fn get_order(
@@ -277,7 +291,7 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
-    Ok(Json(orders::get(p.pool(), user, &id).await?))
+    Ok(Json(named(&p, orders::get(p.pool(), user, &id).await?)))
 }
 
 async fn pay_order(
@@ -287,7 +301,7 @@ async fn pay_order(
     ApiJson(body): ApiJson<PayOrder>,
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
-    let order = orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?;
+    let order = named(&p, orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?);
     p.notify_events();
     Ok(Json(order))
 }
@@ -298,7 +312,7 @@ async fn cancel_order(
     Path(id): Path<String>,
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
-    let order = orders::cancel(p.pool(), user, &id, p.now_unix()).await?;
+    let order = named(&p, orders::cancel(p.pool(), user, &id, p.now_unix()).await?);
     p.notify_events();
     Ok(Json(order))
 }
@@ -432,6 +446,7 @@ async fn store_detail(
         today_hours: store.hours.describe_day(now.weekday),
         aisles: catalog::aisles(p.pool(), &id).await?,
         quote: at.map(|at| StoreIndex::quote(store, at)),
+        slots: orders::delivery_slots(store, p.clock().now()),
         store: store.clone(),
     }))
 }

@@ -4,11 +4,12 @@
 use chrono::{DateTime, Timelike, Utc};
 use jishi_api::cart::Items;
 use jishi_api::orders::{Order, OrderLine, OrderStatus, PlaceOrder, PAYMENT_WINDOW_S};
+use jishi_api::stores::{DeliverySlot, StoreProfile};
 use jishi_api::{ApiError, ErrorCode, LatLng};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::accounts::{self, new_id};
-use crate::clock::to_store_local;
+use crate::clock::{to_store_local, STORE_TZ};
 use crate::dispatch;
 use crate::error::{PlatformError, Result};
 use crate::stores::StoreIndex;
@@ -238,6 +239,7 @@ async fn place_in(
     let order = Order {
         id: new_id("ord_"),
         store_id: store.id.clone(),
+        store_name: store.name.clone(),
         status: OrderStatus::PendingPayment,
         items: lines,
         items_fen,
@@ -247,6 +249,7 @@ async fn place_in(
         slot,
         created_at: rfc3339(now),
         pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
+        eta_min: quote.eta_min,
     };
     sqlx::query(
         "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen, delivery_fee_fen,
@@ -277,7 +280,44 @@ async fn place_in(
             .execute(&mut **tx)
             .await?;
     }
+    // What was ordered leaves the cart in the same transaction, so a retry cannot order it twice
+    // from a stale cart and a failed order leaves the cart as it was.
+    sqlx::query(
+        "DELETE FROM cart_items WHERE owner = ? AND store_id = ?
+         AND sku IN (SELECT sku FROM order_items WHERE order_id = ?)",
+    )
+    .bind(user_id)
+    .bind(&order.store_id)
+    .bind(&order.id)
+    .execute(&mut **tx)
+    .await?;
     Ok(order)
+}
+
+const SLOT_S: i64 = 30 * 60;
+
+/// The 30-minute slots a shopper may book: starting at least half an hour from now, through the end
+/// of tomorrow in the store's zone, while the store is open at the slot's start.
+pub fn delivery_slots(store: &StoreProfile, now: DateTime<Utc>) -> Vec<DeliverySlot> {
+    let today = now.with_timezone(&STORE_TZ).date_naive();
+    let first = (now.timestamp() + 2 * SLOT_S - 1).div_euclid(SLOT_S) * SLOT_S;
+    (0..)
+        .map(|i| first + i * SLOT_S)
+        .filter_map(|t| DateTime::from_timestamp(t, 0))
+        .take_while(|start| {
+            (start.with_timezone(&STORE_TZ).date_naive() - today).num_days() <= 1
+        })
+        .filter(|start| store.hours.is_open(to_store_local(*start)))
+        .map(|start| {
+            let local = start.with_timezone(&STORE_TZ);
+            let end = local + chrono::Duration::seconds(SLOT_S);
+            let day = if local.date_naive() == today { "今天" } else { "明天" };
+            DeliverySlot {
+                start: start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                label: format!("{day} {}–{}", local.format("%H:%M"), end.format("%H:%M")),
+            }
+        })
+        .collect()
 }
 
 /// `"asap"`, or the start of a 30-minute slot within the next two days while the store is open.
@@ -304,7 +344,7 @@ fn validate_slot(
 
 async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     let row = sqlx::query(
-        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at
+        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min
          FROM orders WHERE id = ? AND user_id = ?",
     )
     .bind(id)
@@ -353,6 +393,9 @@ async fn order_from_row(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> Res
         pay_before: expires_at
             .filter(|_| status == OrderStatus::PendingPayment)
             .map(rfc3339),
+        eta_min: row.try_get("eta_min")?,
+        // The platform's handlers name the store from the index; rows keep only its id.
+        store_name: String::new(),
         id,
     })
 }
@@ -363,7 +406,7 @@ pub async fn get(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
 
 pub async fn list(pool: &SqlitePool, user_id: &str) -> Result<Vec<Order>> {
     let rows = sqlx::query(
-        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at
+        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min
          FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 100",
     )
     .bind(user_id)
@@ -507,4 +550,37 @@ pub async fn expire_unpaid(pool: &SqlitePool, now: i64) -> Result<u64> {
         tracing::info!(expired, "unpaid orders expired, stock returned");
     }
     Ok(expired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use jishi_api::hours::{DayHours, WeeklyHours};
+    use jishi_api::Category;
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        Clock::fixed_from_rfc3339(rfc3339).unwrap().now()
+    }
+
+    #[test]
+    fn slots_run_from_half_an_hour_ahead_to_the_end_of_tomorrow_within_hours() {
+        let mut store = crate::stores::tests::store("s", 0.0, 3000, Category::Supermarket);
+        store.hours = WeeklyHours::every_day(DayHours::ALL_DAY);
+        let now = at("2026-11-25T12:10:00+08:00");
+        let slots = delivery_slots(&store, now);
+        assert_eq!(slots[0].label, "今天 13:00–13:30");
+        assert_eq!(slots.last().unwrap().label, "明天 23:30–00:00");
+        assert_eq!(slots.len(), 22 + 48);
+        for slot in &slots {
+            assert_eq!(validate_slot(&slot.start, &store, now.timestamp()).unwrap(), slot.start);
+        }
+
+        store.hours = WeeklyHours::every_day("08:00-22:00".parse().unwrap());
+        let evening = delivery_slots(&store, at("2026-11-25T21:20:00+08:00"));
+        // 21:50 and later today are closed; tomorrow runs 08:00–21:30 starts.
+        assert_eq!(evening[0].label, "明天 08:00–08:30");
+        assert_eq!(evening.last().unwrap().label, "明天 21:30–22:00");
+        assert_eq!(evening.len(), 28);
+    }
 }

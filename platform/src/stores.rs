@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use jishi_api::geo::{
-    cos_lat, degree_box, eta_minutes, haversine_m, route_distance_m, HaversineFrom, LatLng,
+    cos_lat, degree_box, eta_minutes, route_distance_m, HaversineFrom, LatLng,
     EARTH_RADIUS_M,
 };
 use jishi_api::hours::{describe_opening, LocalTime};
@@ -103,18 +103,7 @@ impl StoreIndex {
 
     /// Distance, ETA, fee and whether the store delivers to `at`.
     pub fn quote(store: &StoreProfile, at: LatLng) -> DeliveryQuote {
-        let distance_m = distance_to(store, at);
-        DeliveryQuote {
-            distance_m,
-            eta_min: eta_for(
-                store.prep_min,
-                store.detour_factor,
-                store.rider_speed_kmh,
-                distance_m,
-            ),
-            delivers: distance_m <= store.delivery_radius_m,
-            delivery_fee_fen: store.fees.fee_fen(distance_m, 0),
-        }
+        store.quote(at)
     }
 
     pub fn summary(store: &StoreProfile, at: LatLng, now: LocalTime) -> StoreSummary {
@@ -375,12 +364,6 @@ impl Planar {
     }
 }
 
-fn distance_to(store: &StoreProfile, at: LatLng) -> u32 {
-    // Store coordinates were validated on the way into the database.
-    let here = LatLng::new(store.lat, store.lng).unwrap_or(at);
-    haversine_m(here, at).round() as u32
-}
-
 fn eta_for(prep_min: u32, detour_factor: f64, rider_speed_kmh: f64, distance_m: u32) -> u32 {
     let route = route_distance_m(f64::from(distance_m), detour_factor);
     eta_minutes(prep_min, route, rider_speed_kmh)
@@ -397,7 +380,7 @@ pub fn opens_at(store: &StoreProfile, now: LocalTime, open_now: bool) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use jishi_api::hours::{DayHours, WeeklyHours};
     use jishi_api::money::FeeRules;
@@ -410,7 +393,7 @@ mod tests {
     };
 
     /// A store `north_m` metres north of CENTER.
-    fn store(id: &str, north_m: f64, radius_m: u32, category: Category) -> StoreProfile {
+    pub(crate) fn store(id: &str, north_m: f64, radius_m: u32, category: Category) -> StoreProfile {
         StoreProfile {
             id: id.into(),
             name: format!("测试店 {id}"),
@@ -599,7 +582,7 @@ mod tests {
                 .collect();
             let mut brute: Vec<(u32, String)> = stores
                 .iter()
-                .map(|s| (distance_to(s, at), s.id.clone(), s.delivery_radius_m))
+                .map(|s| (s.quote(at).distance_m, s.id.clone(), s.delivery_radius_m))
                 .filter(|(d, _, r)| d <= r)
                 .map(|(d, id, _)| (d, id))
                 .collect();
@@ -652,7 +635,7 @@ mod tests {
             let lat = 39.9088 + (r * angle.sin() / EARTH_RADIUS_M).to_degrees();
             let lng = 116.4605
                 + (r * angle.cos() / EARTH_RADIUS_M).to_degrees() / 39.9088f64.to_radians().cos();
-            let exact = haversine_m(origin, LatLng::new(lat, lng).unwrap()).round() as u32;
+            let exact = jishi_api::geo::haversine_m(origin, LatLng::new(lat, lng).unwrap()).round() as u32;
             let (lo, hi) = distance_bounds(planar.distance_squared_m2(lat, lng).sqrt());
             assert!(lo <= exact && exact <= hi, "{lo} <= {exact} <= {hi}");
         }

@@ -4,10 +4,8 @@
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
 
-/// `__Host-` binds the cookie to this exact origin, but browsers accept it only with `Secure`,
-/// so plain-HTTP development uses the unprefixed name.
-const SECURE_NAME: &str = "__Host-jishi_session";
-const PLAIN_NAME: &str = "jishi_session";
+use jishi_api::auth::{session_token_from_cookies, SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE};
+
 const MAX_AGE_S: u32 = 30 * 24 * 3600;
 
 /// Whether this request reached us over TLS (directly or via a proxy that says so).
@@ -20,23 +18,15 @@ pub fn is_secure(headers: &HeaderMap) -> bool {
 
 fn name(secure: bool) -> &'static str {
     if secure {
-        SECURE_NAME
+        SESSION_COOKIE_SECURE
     } else {
-        PLAIN_NAME
+        SESSION_COOKIE_PLAIN
     }
 }
 
 /// The session token from the request's cookies, if any and well-formed.
 pub fn token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == SECURE_NAME || *k == PLAIN_NAME)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+    session_token_from_cookies(headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()))
 }
 
 /// `Set-Cookie` for a session token: HttpOnly, SameSite=Lax, Secure over TLS.

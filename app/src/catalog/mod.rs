@@ -3,6 +3,7 @@
 use jishi_api::catalog::{
     Product, ProductsQueryRaw, ProductsResponse, SearchQueryRaw, SearchResponse, StockState,
 };
+use jishi_api::cart::Cart;
 use jishi_api::money::format_yuan;
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
@@ -11,6 +12,7 @@ use leptos::server_fn::codec::Json;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::cart::{CartBar, CartSync, QuantityStepper};
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::links::{coord, format_distance, href, store_href};
@@ -19,6 +21,8 @@ use crate::links::{coord, format_distance, href, store_href};
 pub struct StorePageData {
     pub detail: StoreDetail,
     pub products: ProductsResponse,
+    /// The shopper's cart at this store; `None` before their first cart action.
+    pub cart: Option<Cart>,
 }
 
 /// The store with its quote for the shopper's point (when known) and one page of its products.
@@ -43,13 +47,16 @@ pub async fn store_page(
     let detail_path = format!("/v1/stores/{id_path}");
     let products_path = format!("/v1/stores/{id_path}/products");
     let products_raw = products.to_raw();
-    let (detail, products) = futures::join!(
+    let cart_path = format!("/v1/cart/{id_path}");
+    let (detail, products, cart) = futures::join!(
         client.get::<StoreDetail>(&detail_path, &point),
         client.get::<ProductsResponse>(&products_path, &products_raw),
+        crate::platform_client::get_as_shopper::<Cart>(&cart_path),
     );
     Ok(StorePageData {
         detail: detail?,
         products: products?,
+        cart: cart?,
     })
 }
 
@@ -99,8 +106,13 @@ pub fn StorePage() -> impl IntoView {
 
 #[component]
 fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw) -> impl IntoView {
-    let StorePageData { detail, products } = data;
+    let StorePageData {
+        detail,
+        products,
+        cart,
+    } = data;
     let store = detail.store.clone();
+    let cart = CartSync::new(store.id.clone(), cart);
     let base = store_href(&store.id, at);
     let store_path = format!("/store/{}", crate::links::encode(&store.id));
     let with_query = move |pairs: &[(&str, Option<&str>)]| {
@@ -196,19 +208,21 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
                 } else {
                     view! {
                         <ul class="product-grid">
-                            {products.products.into_iter().map(|p| view! { <ProductCard product=p/> }).collect_view()}
+                            {products.products.into_iter().map(|p| view! { <ProductCard product=p cart/> }).collect_view()}
                         </ul>
                     }.into_any()
                 }}
                 {next.map(|h| view! { <a class="more" href=h data-testid="next-page" rel="next">"下一页"</a> })}
             </div>
         </div>
+        <CartBar cart min_order_fen=store.min_order_fen at/>
     }
 }
 
 #[component]
-fn ProductCard(product: Product) -> impl IntoView {
+fn ProductCard(product: Product, cart: CartSync) -> impl IntoView {
     let state = product.stock_state();
+    cart.know_price(&product.sku, product.price_fen);
     view! {
         <li class="product-card" class:sold-out=state == StockState::SoldOut data-testid="product-card"
             data-sku=product.sku.clone() data-stock=product.stock data-price-fen=product.price_fen>
@@ -216,6 +230,7 @@ fn ProductCard(product: Product) -> impl IntoView {
             <span class="product-unit">{format!("/{}", product.unit)}</span>
             <span class="price" data-testid="price">{format_yuan(product.price_fen)}</span>
             <span class=format!("stock {}", state.slug()) data-testid="stock">{state.label()}</span>
+            <QuantityStepper cart sku=product.sku.clone() name=product.name.clone() stock=product.stock/>
         </li>
     }
 }

@@ -1,0 +1,212 @@
+//! Signing in with a phone number and an SMS code, and `/me`: login state, orders, addresses.
+
+use jishi_api::auth::{
+    parse_code, Address, LoginRequest, Me, Phone, SmsCodeRequest, SmsCodeSent, User,
+};
+use jishi_api::money::format_yuan;
+use jishi_api::orders::Order;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::ErrorNotice;
+use crate::error::AppError;
+use crate::links::{order_href, safe_next, sign_in_href};
+
+/// Leaves for `href` with a full page load, so every page renders again with the new cookie.
+pub fn go_to(href: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(href);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = href;
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = move || safe_next(query.with(|q| q.get("next")).as_deref());
+    let phone = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let sent = RwSignal::new(None::<SmsCodeSent>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+
+    let send_code = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        // The same check the platform makes, so a typo is caught without a round trip.
+        let phone = match Phone::parse(&phone.get_untracked()) {
+            Ok(p) => p,
+            Err(e) => return error.set(Some(e.message)),
+        };
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let body = SmsCodeRequest { phone: phone.as_str().to_owned() };
+            match crate::api_client::post::<SmsCodeSent, _>("/auth/sms-code", &body).await {
+                Ok(s) => sent.set(Some(s)),
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let sign_in = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (phone, code) = match (Phone::parse(&phone.get_untracked()), parse_code(&code.get_untracked())) {
+            (Ok(p), Ok(c)) => (p, c),
+            (Err(e), _) | (_, Err(e)) => return error.set(Some(e.message)),
+        };
+        busy.set(true);
+        error.set(None);
+        let next = next();
+        leptos::task::spawn_local(async move {
+            let body = LoginRequest { phone: phone.as_str().to_owned(), code };
+            match crate::api_client::post::<Me, _>("/auth/login", &body).await {
+                Ok(_) => go_to(&next),
+                Err(e) => {
+                    error.set(Some(e.message()));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+
+    view! {
+        <Title text="登录 · 即时"/>
+        <h1>"手机号登录"</h1>
+        <p class="lead">"登录后可以下单、保存收货地址；登录前加入购物车的商品会保留。"</p>
+        <form class="sign-in" on:submit=send_code>
+            <label>"手机号"
+                <input type="tel" inputmode="numeric" autocomplete="tel" maxlength="20" required
+                    data-testid="phone-input" placeholder="11 位手机号"
+                    prop:value=phone on:input=move |ev| phone.set(event_target_value(&ev))/>
+            </label>
+            <button type="submit" data-testid="send-code" disabled=busy>
+                {move || if sent.get().is_some() { "重新获取验证码" } else { "获取验证码" }}
+            </button>
+        </form>
+        {move || sent.get().map(|s| view! {
+            <p class="notice" data-testid="code-sent">{format!("验证码已发送至 {}，{} 分钟内有效。", s.phone_masked, s.expires_in_s / 60)}</p>
+            {s.demo_code.map(|c| view! {
+                <p class="notice demo">"演示平台不真正发送短信，验证码是 "<strong data-testid="demo-code">{c}</strong></p>
+            })}
+        })}
+        <form class="sign-in" on:submit=sign_in>
+            <label>"验证码"
+                <input type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required
+                    data-testid="code-input" placeholder="6 位数字"
+                    prop:value=code on:input=move |ev| code.set(event_target_value(&ev))/>
+            </label>
+            <button type="submit" class="primary" data-testid="sign-in" disabled=busy>"登录"</button>
+        </form>
+        {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="sign-in-error">{e}</p> })}
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MePageData {
+    pub user: Option<User>,
+    pub orders: Vec<Order>,
+    pub addresses: Vec<Address>,
+}
+
+#[server]
+pub async fn me_page() -> Result<MePageData, AppError> {
+    use crate::platform_client::get_as_shopper;
+    use jishi_api::auth::AddressesResponse;
+    use jishi_api::orders::OrdersResponse;
+    let me = get_as_shopper::<Me>("/v1/me").await?;
+    let Some(user) = me.and_then(|m| m.user) else {
+        return Ok(MePageData { user: None, orders: vec![], addresses: vec![] });
+    };
+    let (orders, addresses) = futures::join!(
+        get_as_shopper::<OrdersResponse>("/v1/orders"),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+    );
+    Ok(MePageData {
+        user: Some(user),
+        orders: orders?.map(|o| o.orders).unwrap_or_default(),
+        addresses: addresses?.map(|a| a.addresses).unwrap_or_default(),
+    })
+}
+
+#[component]
+pub fn MePage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| me_page());
+    view! {
+        <Title text="我的 · 即时"/>
+        <h1>"我的"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"正在加载…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <MeView data=d/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn MeView(data: MePageData) -> impl IntoView {
+    let Some(user) = data.user else {
+        return view! {
+            <section class="notice" data-testid="signed-out">
+                <p>"还没有登录。"</p>
+                <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href("/me")>"手机号登录"</a></p>
+            </section>
+        }
+        .into_any();
+    };
+    let sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            // Whatever the answer, the cookie is cleared by the server on this path.
+            let _ = crate::api_client::post::<(), _>("/auth/logout", &()).await;
+            go_to("/me");
+        });
+    };
+    let orders = if data.orders.is_empty() {
+        view! { <p class="notice empty" data-testid="no-orders">"还没有订单。"</p> }.into_any()
+    } else {
+        view! {
+            <ul class="order-list">
+                {data.orders.into_iter().map(|o| view! {
+                    <li>
+                        <a class="order-row" href=order_href(&o.id) data-testid="order-row" data-order-id=o.id.clone()
+                            data-status=o.status.as_str()>
+                            <span class="store-name">{o.store_name.clone()}</span>
+                            <span class="status">{o.status.label()}</span>
+                            <span class="price">{format_yuan(o.total_fen)}</span>
+                            <span class="items">{format!("共 {} 件", o.items.iter().map(|l| l.quantity).sum::<u32>())}</span>
+                        </a>
+                    </li>
+                }).collect_view()}
+            </ul>
+        }.into_any()
+    };
+    let addresses = if data.addresses.is_empty() {
+        view! { <p class="notice empty">"还没有收货地址，结算时可以在地图上添加。"</p> }.into_any()
+    } else {
+        view! {
+            <ul class="address-list">
+                {data.addresses.into_iter().map(|a| view! {
+                    <li data-testid="address-row" data-address-id=a.id.clone()>
+                        <strong>{a.label}</strong>" "{a.detail}
+                    </li>
+                }).collect_view()}
+            </ul>
+        }.into_any()
+    };
+    view! {
+        <section class="account" data-testid="signed-in" data-phone=user.phone_masked.clone()>
+            <p>{format!("已登录：{}", user.phone_masked)}</p>
+            <button type="button" data-testid="sign-out" on:click=sign_out>"退出登录"</button>
+        </section>
+        <h2>"我的订单"</h2>
+        {orders}
+        <h2>"收货地址"</h2>
+        {addresses}
+    }
+    .into_any()
+}

@@ -1,0 +1,281 @@
+//! Per-store carts, kept by the platform: the quantity controls on the store page, the cart bar and
+//! `/cart`. Taps change what the page shows at once; the platform's answer settles it.
+
+use std::collections::HashMap;
+
+use jishi_api::cart::{Cart, CartsResponse, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
+use jishi_api::money::format_yuan;
+use jishi_api::LatLng;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::components::{use_location, ErrorNotice};
+use crate::error::AppError;
+use crate::links::{checkout_href, encode, store_href};
+
+/// One store's cart as the page sees it.
+///
+/// Every tap updates `wanted` (what the shopper sees) and asks for a sync. At most one `PUT` is in
+/// flight per cart; taps during it only mark the cart dirty, and when the answer comes back the
+/// latest `wanted` goes out once more. So twenty quick taps cost two or three round trips, never
+/// twenty queued ones, and because each `PUT` carries the whole cart, the last one wins. When no
+/// tap is pending the page settles to the platform's answer (which may lower a quantity to stock).
+#[derive(Clone, Copy)]
+pub struct CartSync {
+    store_id: StoredValue<String>,
+    wanted: RwSignal<Vec<(String, u32)>>,
+    confirmed: RwSignal<Option<Cart>>,
+    prices: StoredValue<HashMap<String, i64>>,
+    in_flight: StoredValue<bool>,
+    dirty: StoredValue<bool>,
+    syncing: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+}
+
+impl CartSync {
+    pub fn new(store_id: String, initial: Option<Cart>) -> Self {
+        let prices = initial
+            .iter()
+            .flat_map(|c| c.items.iter().map(|l| (l.sku.clone(), l.price_fen)))
+            .collect();
+        Self {
+            store_id: StoredValue::new(store_id),
+            wanted: RwSignal::new(initial.as_ref().map(lines).unwrap_or_default()),
+            confirmed: RwSignal::new(initial),
+            prices: StoredValue::new(prices),
+            in_flight: StoredValue::new(false),
+            dirty: StoredValue::new(false),
+            syncing: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Lets the subtotal follow taps on products that are not in the platform's answer yet.
+    pub fn know_price(&self, sku: &str, price_fen: i64) {
+        self.prices.update_value(|p| {
+            p.insert(sku.to_owned(), price_fen);
+        });
+    }
+
+    pub fn quantity(&self, sku: &str) -> u32 {
+        self.wanted.with(|w| {
+            w.iter()
+                .find(|(s, _)| s == sku)
+                .map(|(_, q)| *q)
+                .unwrap_or(0)
+        })
+    }
+
+    pub fn count(&self) -> u32 {
+        self.wanted.with(|w| w.iter().map(|(_, q)| q).sum())
+    }
+
+    pub fn subtotal_fen(&self) -> i64 {
+        let wanted = self.wanted.get();
+        self.prices.with_value(|p| {
+            wanted
+                .iter()
+                .map(|(sku, q)| p.get(sku).copied().unwrap_or(0) * i64::from(*q))
+                .sum()
+        })
+    }
+
+    pub fn confirmed(&self) -> Option<Cart> {
+        self.confirmed.get()
+    }
+
+    pub fn syncing(&self) -> bool {
+        self.syncing.get()
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.error.get()
+    }
+
+    /// Sets one product's quantity (0 removes it) and syncs.
+    pub fn set(&self, sku: &str, quantity: u32) {
+        let quantity = quantity.min(MAX_QUANTITY_PER_ITEM);
+        self.wanted.update(|w| match w.iter_mut().find(|(s, _)| s == sku) {
+            Some(line) => line.1 = quantity,
+            None if quantity > 0 => w.push((sku.to_owned(), quantity)),
+            None => {}
+        });
+        self.wanted.update(|w| w.retain(|(_, q)| *q > 0));
+        self.error.set(None);
+        self.sync();
+    }
+
+    fn sync(self) {
+        if self.in_flight.get_value() {
+            self.dirty.set_value(true);
+            return;
+        }
+        self.in_flight.set_value(true);
+        self.syncing.set(true);
+        leptos::task::spawn_local(async move {
+            loop {
+                // The page may have been left while a request was out: then stop quietly.
+                let Some(items) = self.wanted.try_get_untracked() else {
+                    return;
+                };
+                let body = PutCart {
+                    items: items
+                        .iter()
+                        .map(|(sku, q)| ItemInput {
+                            sku: sku.clone(),
+                            quantity: i64::from(*q),
+                        })
+                        .collect(),
+                };
+                let path = format!("/cart/{}", encode(&self.store_id.get_value()));
+                let answer = crate::api_client::put::<Cart, _>(&path, &body).await;
+                if self.dirty.try_get_value() == Some(true) {
+                    self.dirty.set_value(false);
+                    continue;
+                }
+                self.in_flight.set_value(false);
+                match answer {
+                    Ok(cart) => {
+                        self.prices.update_value(|p| {
+                            for l in &cart.items {
+                                p.insert(l.sku.clone(), l.price_fen);
+                            }
+                        });
+                        let _ = self.wanted.try_set(lines(&cart));
+                        let _ = self.confirmed.try_set(Some(cart));
+                    }
+                    Err(e) => {
+                        // Show the message and fall back to what the platform last confirmed.
+                        let _ = self.error.try_set(Some(e.message()));
+                        let last = self.confirmed.try_get_untracked().flatten();
+                        let _ = self.wanted.try_set(last.as_ref().map(lines).unwrap_or_default());
+                    }
+                }
+                let _ = self.syncing.try_set(false);
+                return;
+            }
+        });
+    }
+}
+
+fn lines(cart: &Cart) -> Vec<(String, u32)> {
+    cart.items
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect()
+}
+
+/// "+" (`add-to-cart`), the quantity and "−" for one product. "+" stays the same element at every
+/// quantity so quick taps always land on it.
+#[component]
+pub fn QuantityStepper(cart: CartSync, sku: String, name: String, stock: u32) -> impl IntoView {
+    let limit = stock.min(MAX_QUANTITY_PER_ITEM);
+    let sku = StoredValue::new(sku);
+    let quantity = move || sku.with_value(|s| cart.quantity(s));
+    let add = move |_: leptos::ev::MouseEvent| sku.with_value(|s| cart.set(s, (cart.quantity(s) + 1).min(limit)));
+    let remove = move |_: leptos::ev::MouseEvent| sku.with_value(|s| cart.set(s, cart.quantity(s).saturating_sub(1)));
+    view! {
+        <div class="stepper" data-testid="quantity-stepper" data-sku=sku.get_value()>
+            <button type="button" class="minus" data-testid="remove-from-cart"
+                aria-label=format!("{name} 减一件") hidden=move || quantity() == 0 on:click=remove>"−"</button>
+            <span class="quantity" data-testid="item-quantity" aria-live="polite"
+                hidden=move || quantity() == 0>{quantity}</span>
+            <button type="button" class="plus" data-testid="add-to-cart"
+                aria-label=format!("{name} 加一件") disabled=move || { quantity() >= limit } on:click=add>"+"</button>
+        </div>
+        {(limit > 0).then(|| view! {
+            <span class="stock-cap" hidden=move || { quantity() < limit }>{format!("最多 {limit} 件")}</span>
+        })}
+    }
+}
+
+/// The bar under a store's products: count, subtotal, minimum order, the way to checkout.
+#[component]
+pub fn CartBar(cart: CartSync, min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
+    let store_id = cart.store_id.get_value();
+    let checkout = checkout_href(&store_id, at);
+    let short_fen = move || (min_order_fen - cart.subtotal_fen()).max(0);
+    view! {
+        <aside class="cart-bar" data-testid="cart-bar" data-syncing=move || cart.syncing().to_string()
+            class:empty=move || cart.count() == 0 aria-label="购物车">
+            <a class="cart-link" href=crate::links::with_point("/cart", at)>
+                "购物车 "<span class="count" data-testid="cart-count">{move || cart.count()}</span>" 件"
+            </a>
+            <span class="subtotal" data-testid="cart-subtotal">{move || format_yuan(cart.subtotal_fen())}</span>
+            {move || cart.error().map(|e| view! { <p class="cart-error" role="alert" data-testid="cart-error">{e}</p> })}
+            {move || if cart.count() == 0 {
+                view! { <span class="hint">"挑选商品加入购物车"</span> }.into_any()
+            } else if short_fen() > 0 {
+                view! { <span class="hint" data-testid="below-minimum">{format!("还差 {} 起送", format_yuan(short_fen()))}</span> }.into_any()
+            } else {
+                view! { <a class="button primary" data-testid="checkout" href=checkout.clone()>"去结算"</a> }.into_any()
+            }}
+        </aside>
+    }
+}
+
+/// The shopper's carts, one per store. `None` when there is no session yet.
+#[server]
+pub async fn load_carts() -> Result<CartsResponse, AppError> {
+    Ok(crate::platform_client::get_as_shopper::<CartsResponse>("/v1/carts")
+        .await?
+        .unwrap_or(CartsResponse { carts: vec![] }))
+}
+
+#[component]
+pub fn CartPage() -> impl IntoView {
+    let carts = Resource::new(|| (), |_| load_carts());
+    let at = use_location();
+    view! {
+        <Title text="购物车 · 即时"/>
+        <h1>"购物车"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"正在打开购物车…"</p> }>
+            {move || Suspend::new(async move {
+                match carts.await {
+                    Ok(r) if r.carts.iter().all(|c| c.items.is_empty()) => view! {
+                        <section class="notice empty" data-testid="empty-cart">
+                            <p>"购物车是空的。"</p>
+                            <p><a href=at.get_untracked().map(crate::links::home_href).unwrap_or_else(|| "/".into())>"去附近门店逛逛"</a></p>
+                        </section>
+                    }.into_any(),
+                    Ok(r) => r.carts.into_iter().filter(|c| !c.items.is_empty())
+                        .map(|c| view! { <StoreCart cart=c at=at.get_untracked()/> })
+                        .collect_view().into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
+    let sync = CartSync::new(cart.store_id.clone(), Some(cart.clone()));
+    let min_order_fen = cart.min_order_fen;
+    let rows = cart
+        .items
+        .iter()
+        .map(|line| {
+            let sku = line.sku.clone();
+            let gone = {
+                let sku = sku.clone();
+                move || sync.quantity(&sku) == 0
+            };
+            view! {
+                <li class="cart-line" data-testid="cart-line" data-sku=line.sku.clone() class:removed=gone>
+                    <span class="product-name">{line.name.clone()}</span>
+                    <span class="price">{format!("{}/{}", format_yuan(line.price_fen), line.unit)}</span>
+                    {(line.quantity > line.stock).then(|| view! { <span class="warn">{format!("库存仅剩 {} 件", line.stock)}</span> })}
+                    <QuantityStepper cart=sync sku=sku name=line.name.clone() stock=line.stock/>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="store-cart" data-testid="store-cart" data-store-id=cart.store_id.clone()>
+            <h2><a href=store_href(&cart.store_id, at)>{cart.store_name.clone()}</a></h2>
+            <ul class="cart-lines">{rows}</ul>
+            <CartBar cart=sync min_order_fen at/>
+        </section>
+    }
+}

@@ -1,0 +1,303 @@
+//! `/orders/:id`: pay, the status timeline, the live ETA and the rider on the map, pushed from the
+//! platform as server-sent events through our server. The browser's `EventSource` reconnects by
+//! itself and sends `Last-Event-ID`, so the platform resumes after the last event it delivered.
+
+use jishi_api::auth::Address;
+use jishi_api::money::format_yuan;
+use jishi_api::orders::{Order, OrderStatus, PayOrder, RiderPosition};
+use jishi_api::stores::StoreDetail;
+use jishi_api::LatLng;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::ErrorNotice;
+use crate::error::AppError;
+use crate::links::{encode, sign_in_href};
+use crate::map::OrderMap;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderPageData {
+    pub order: Order,
+    pub store: StoreDetail,
+    pub address: Option<Address>,
+}
+
+/// `Ok(None)`: nobody is signed in in this browser.
+#[server]
+pub async fn order_page(id: String) -> Result<Option<OrderPageData>, AppError> {
+    use crate::platform_client::{from_context, get_as_shopper};
+    use jishi_api::auth::AddressesResponse;
+    let order = match get_as_shopper::<Order>(&format!("/v1/orders/{}", encode(&id))).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return Ok(None),
+        Err(e) if e.code == jishi_api::ErrorCode::Unauthorized => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let no_query: [(&str, &str); 0] = [];
+    let store_path = format!("/v1/stores/{}", encode(&order.store_id));
+    let client = from_context()?;
+    let (store, addresses) = futures::join!(
+        client.get::<StoreDetail>(&store_path, &no_query),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+    );
+    let address = addresses?
+        .and_then(|a| a.addresses.into_iter().find(|a| a.id == order.address_id));
+    Ok(Some(OrderPageData {
+        store: store?,
+        address,
+        order,
+    }))
+}
+
+#[component]
+pub fn OrderPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, order_page);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"正在打开订单…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Some(d)) => view! { <OrderView data=d/> }.into_any(),
+                    Ok(None) => view! {
+                        <Title text="请先登录 · 即时"/>
+                        <section class="notice" data-testid="sign-in-first">
+                            <h1>"请先登录"</h1>
+                            <p>"登录后才能查看订单。"</p>
+                            <p><a class="button primary" href=sign_in_href(&crate::links::order_href(&id()))>"手机号登录"</a></p>
+                        </section>
+                    }.into_any(),
+                    Err(e) if e.is_not_found() => view! {
+                        <Title text="找不到这个订单 · 即时"/>
+                        <ErrorNotice error=e heading="找不到这个订单"/>
+                    }.into_any(),
+                    Err(e) => view! {
+                        <Title text="订单暂时打不开 · 即时"/>
+                        <ErrorNotice error=e heading="订单暂时打不开"/>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The steps shown on the timeline, in order.
+const TIMELINE: [OrderStatus; 8] = [
+    OrderStatus::Paid,
+    OrderStatus::Accepted,
+    OrderStatus::Picking,
+    OrderStatus::Ready,
+    OrderStatus::RiderAssigned,
+    OrderStatus::PickedUp,
+    OrderStatus::Delivering,
+    OrderStatus::Delivered,
+];
+
+fn step_index(s: OrderStatus) -> Option<usize> {
+    TIMELINE.iter().position(|t| *t == s)
+}
+
+#[component]
+fn OrderView(data: OrderPageData) -> impl IntoView {
+    let OrderPageData {
+        order,
+        store,
+        address,
+    } = data;
+    let id = StoredValue::new(order.id.clone());
+    let status = RwSignal::new(order.status);
+    let eta = RwSignal::new(order.eta_min);
+    let rider = RwSignal::new(None::<RiderPosition>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let total_fen = order.total_fen;
+
+    // Follow the order once it is paid and until it is finished.
+    #[cfg(feature = "hydrate")]
+    let live = Memo::new(move |_| {
+        let s = status.get();
+        s.is_paid() && !s.is_final()
+    });
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |stream: Option<Option<browser::OrderStream>>| {
+        let keep = stream.flatten();
+        if !live.get() {
+            return None;
+        }
+        keep.or_else(|| {
+            browser::OrderStream::open(&id.get_value(), move |event: jishi_api::orders::OrderEvent| {
+                let _ = status.try_set(event.status);
+                let _ = eta.try_set(event.eta_min);
+                if event.rider.is_some() || event.status.is_final() {
+                    let _ = rider.try_set(event.rider);
+                }
+            })
+        })
+    });
+
+    let pay = move |_| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let path = format!("/orders/{}/pay", encode(&id.get_value()));
+            let body = PayOrder {
+                method: "sandbox".to_owned(),
+            };
+            match crate::api_client::post::<Order, _>(&path, &body).await {
+                Ok(o) => status.set(o.status),
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let cancel = move |_| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let path = format!("/orders/{}/cancel", encode(&id.get_value()));
+            match crate::api_client::post::<Order, _>(&path, &()).await {
+                Ok(o) => status.set(o.status),
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+
+    let eta_text = move || match status.get() {
+        OrderStatus::PendingPayment => "支付后开始备货配送".to_owned(),
+        OrderStatus::Delivered => "已送达".to_owned(),
+        OrderStatus::Cancelled => "订单已取消".to_owned(),
+        OrderStatus::Refunded => "订单已取消，款项原路退回".to_owned(),
+        _ => format!("预计 {} 分钟内送达", eta.get()),
+    };
+    let timeline = TIMELINE
+        .iter()
+        .map(|step| {
+            let step = *step;
+            let done = move || {
+                let now = status.get();
+                match (step_index(now), step_index(step)) {
+                    (Some(n), Some(s)) => s <= n,
+                    _ => false,
+                }
+            };
+            view! {
+                <li data-testid="timeline-step" data-status=step.as_str() class:done=done
+                    aria-current=move || (status.get() == step).then_some("step")>{step.label()}</li>
+            }
+        })
+        .collect_view();
+    let lines = order
+        .items
+        .iter()
+        .map(|l| {
+            view! {
+                <li>
+                    <span class="product-name">{l.name.clone()}</span>
+                    <span class="quantity">{format!("× {}", l.quantity)}</span>
+                    <span class="price">{format_yuan(l.price_fen * i64::from(l.quantity))}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    let store_at = LatLng::new(store.store.lat, store.store.lng).ok();
+    let home = address
+        .as_ref()
+        .and_then(|a| LatLng::new(a.lat, a.lng).ok());
+    let slot_text = if order.slot == "asap" {
+        "尽快送达".to_owned()
+    } else {
+        "预约送达".to_owned()
+    };
+
+    view! {
+        <Title text=format!("订单 · {} · 即时", order.store_name)/>
+        <h1>{move || status.get().label()}</h1>
+        <section class="order-summary" data-testid="order" data-order-id=order.id.clone()>
+            <p class="status" data-testid="order-status" data-status=move || status.get().as_str()>
+                {move || status.get().label()}
+            </p>
+            <p class="eta" data-testid="order-eta" data-eta-min=move || eta.get()>{eta_text}</p>
+            {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="order-error">{e}</p> })}
+            {move || (status.get() == OrderStatus::PendingPayment).then(|| view! {
+                <p class="hint">"15 分钟内未支付，订单会自动取消。"</p>
+                <button type="button" class="primary big" data-testid="pay" disabled=busy on:click=pay>
+                    {format!("支付 {}（沙箱）", format_yuan(total_fen))}
+                </button>
+            })}
+            {move || status.get().cancellable().then(|| view! {
+                <button type="button" class="secondary" data-testid="cancel-order" disabled=busy on:click=cancel>"取消订单"</button>
+            })}
+        </section>
+        <ol class="timeline" data-testid="timeline">{timeline}</ol>
+        {store_at.map(|s| view! {
+            <OrderMap store=s home rider=rider.into()/>
+        })}
+        <section class="order-detail">
+            <h2>{order.store_name.clone()}</h2>
+            <ul class="checkout-lines">{lines}</ul>
+            <dl class="price-breakdown">
+                <dt>"商品金额"</dt><dd>{format_yuan(order.items_fen)}</dd>
+                <dt>"配送费"</dt><dd>{format_yuan(order.delivery_fee_fen)}</dd>
+                <dt>"合计"</dt><dd class="total">{format_yuan(order.total_fen)}</dd>
+            </dl>
+            <p>{slot_text}{address.map(|a| format!(" · 送至 {} {}", a.label, a.detail))}</p>
+        </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use jishi_api::orders::OrderEvent;
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    use web_sys::{EventSource, MessageEvent};
+
+    /// An open `EventSource` on the order's events; closed when dropped (leaving the page).
+    /// Holding it keeps the stream open; dropping the last clone closes it.
+    #[derive(Clone)]
+    pub struct OrderStream {
+        _open: std::sync::Arc<SendWrapper<Inner>>,
+    }
+
+    struct Inner {
+        source: EventSource,
+        _on_event: Closure<dyn FnMut(MessageEvent)>,
+    }
+
+    impl Drop for Inner {
+        fn drop(&mut self) {
+            self.source.close();
+        }
+    }
+
+    impl OrderStream {
+        pub fn open(id: &str, on_event: impl Fn(OrderEvent) + 'static) -> Option<Self> {
+            let url = format!("/api/v1/orders/{}/events", crate::links::encode(id));
+            let source = EventSource::new(&url).ok()?;
+            let closer = source.clone();
+            let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+                let Some(text) = e.data().as_string() else { return };
+                if let Ok(event) = serde_json::from_str::<OrderEvent>(&text) {
+                    let last = event.status.is_final();
+                    on_event(event);
+                    if last {
+                        // Otherwise the browser would reconnect when the server ends the stream.
+                        closer.close();
+                    }
+                }
+            });
+            source
+                .add_event_listener_with_callback("order", handler.as_ref().unchecked_ref())
+                .ok()?;
+            Some(Self {
+                _open: std::sync::Arc::new(SendWrapper::new(Inner {
+                    source,
+                    _on_event: handler,
+                })),
+            })
+        }
+    }
+}
