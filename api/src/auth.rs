@@ -154,7 +154,9 @@ pub const SESSION_COOKIE_SECURE: &str = "__Host-jishi_session";
 pub const SESSION_COOKIE_PLAIN: &str = "jishi_session";
 
 /// The session token from `Cookie` header values, if present and well-formed.
-pub fn session_token_from_cookies<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn session_token_from_cookies<'a>(
+    headers: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     headers
         .into_iter()
         .flat_map(|v| v.split(';'))
@@ -189,13 +191,30 @@ mod tests {
 
     #[test]
     fn addresses_are_trimmed_and_checked() {
-        let ok = NewAddress { label: " 家 ".into(), detail: "朝阳区 1 号楼".into(), lat: 39.9, lng: 116.4 };
+        let ok = NewAddress {
+            label: " 家 ".into(),
+            detail: "朝阳区 1 号楼".into(),
+            lat: 39.9,
+            lng: 116.4,
+        };
         assert_eq!(ok.validate().unwrap().label, "家");
         for bad in [
-            NewAddress { label: "".into(), ..ok.clone() },
-            NewAddress { detail: "x".repeat(101), ..ok.clone() },
-            NewAddress { detail: "a\u{0}b".into(), ..ok.clone() },
-            NewAddress { lat: 91.0, ..ok.clone() },
+            NewAddress {
+                label: "".into(),
+                ..ok.clone()
+            },
+            NewAddress {
+                detail: "x".repeat(101),
+                ..ok.clone()
+            },
+            NewAddress {
+                detail: "a\u{0}b".into(),
+                ..ok.clone()
+            },
+            NewAddress {
+                lat: 91.0,
+                ..ok.clone()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

@@ -114,7 +114,10 @@ mod browser {
             // 204 and other empty answers read as `null`, which `()` accepts.
             let text = if text.is_empty() { "null" } else { &text };
             return serde_json::from_str(text).map_err(|_| {
-                AppError::Api(ApiError::new(ErrorCode::BadGateway, "服务器返回了无法识别的数据"))
+                AppError::Api(ApiError::new(
+                    ErrorCode::BadGateway,
+                    "服务器返回了无法识别的数据",
+                ))
             });
         }
         Err(match serde_json::from_str::<ErrorBody>(&text) {

@@ -23,8 +23,8 @@ use leptos_router::{path, SsrMode};
 use crate::auth::{MePage, SignInPage};
 use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
-use crate::orders::{CheckoutPage, OrderPage};
 use crate::components::{NotFound, SiteHeader};
+use crate::orders::{CheckoutPage, OrderPage};
 use crate::stores::HomePage;
 
 /// Settings the server passes to the page through `<meta>` tags, read by the browser at run time.

@@ -96,7 +96,12 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(safe_next(Some("/checkout/s1?lat=1")), "/checkout/s1?lat=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "javascript:x"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "javascript:x",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/me", "{bad}");
         }
         assert_eq!(safe_next(None), "/me");

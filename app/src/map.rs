@@ -253,7 +253,8 @@ mod browser {
             .map(|p| to_map(p.lat(), p.lng()))
             .unwrap_or_else(|| to_map(BEIJING.0, BEIJING.1));
         map.set_view(&center, 15.0);
-        let marker = CircleMarker::new_with_options(&center, &dot("#1677ff", "address-marker", 9.0));
+        let marker =
+            CircleMarker::new_with_options(&center, &dot("#1677ff", "address-marker", 9.0));
         marker.add_to(&map);
         map.on_mouse_click(Box::new(move |e| {
             let at = e.lat_lng();

@@ -47,7 +47,11 @@ impl PlatformClient {
     }
 
     /// A GET on behalf of the shopper whose platform session token this is.
-    pub async fn get_as<T: DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, ApiError> {
+    pub async fn get_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> Result<T, ApiError> {
         self.read(self.http.get(self.url(path)).bearer_auth(token), path)
             .await
     }

@@ -1,7 +1,7 @@
 //! Sessions, sign-in by SMS code, and saved addresses.
 
-pub use jishi_api::auth::{Address, NewAddress};
 use jishi_api::auth::{parse_code, Phone, Session, SmsCodeSent, User};
+pub use jishi_api::auth::{Address, NewAddress};
 use jishi_api::{ApiError, ErrorCode};
 use rand::Rng;
 use sqlx::{Row, SqlitePool};
@@ -235,7 +235,6 @@ pub async fn logout(pool: &SqlitePool, caller: &Caller) -> Result<()> {
         .await?;
     Ok(())
 }
-
 
 pub async fn add_address(
     pool: &SqlitePool,

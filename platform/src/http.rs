@@ -23,11 +23,11 @@ use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::{self, Caller};
-use jishi_api::auth::{AddressesResponse, Me, NewAddress};
-use jishi_api::orders::{Order, OrdersResponse};
 use crate::error::{PlatformError, Result};
 use crate::stores::{opens_at, StoreIndex};
 use crate::{carts, catalog, dispatch, orders, Platform};
+use jishi_api::auth::{AddressesResponse, Me, NewAddress};
+use jishi_api::orders::{Order, OrdersResponse};
 
 /// How many of the nearest delivering stores a product search looks through.
 const SEARCH_STORE_LIMIT: usize = 300;
@@ -301,7 +301,10 @@ async fn pay_order(
     ApiJson(body): ApiJson<PayOrder>,
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
-    let order = named(&p, orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?);
+    let order = named(
+        &p,
+        orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?,
+    );
     p.notify_events();
     Ok(Json(order))
 }

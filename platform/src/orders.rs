@@ -304,14 +304,16 @@ pub fn delivery_slots(store: &StoreProfile, now: DateTime<Utc>) -> Vec<DeliveryS
     (0..)
         .map(|i| first + i * SLOT_S)
         .filter_map(|t| DateTime::from_timestamp(t, 0))
-        .take_while(|start| {
-            (start.with_timezone(&STORE_TZ).date_naive() - today).num_days() <= 1
-        })
+        .take_while(|start| (start.with_timezone(&STORE_TZ).date_naive() - today).num_days() <= 1)
         .filter(|start| store.hours.is_open(to_store_local(*start)))
         .map(|start| {
             let local = start.with_timezone(&STORE_TZ);
             let end = local + chrono::Duration::seconds(SLOT_S);
-            let day = if local.date_naive() == today { "今天" } else { "明天" };
+            let day = if local.date_naive() == today {
+                "今天"
+            } else {
+                "明天"
+            };
             DeliverySlot {
                 start: start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 label: format!("{day} {}–{}", local.format("%H:%M"), end.format("%H:%M")),
@@ -573,7 +575,10 @@ mod tests {
         assert_eq!(slots.last().unwrap().label, "明天 23:30–00:00");
         assert_eq!(slots.len(), 22 + 48);
         for slot in &slots {
-            assert_eq!(validate_slot(&slot.start, &store, now.timestamp()).unwrap(), slot.start);
+            assert_eq!(
+                validate_slot(&slot.start, &store, now.timestamp()).unwrap(),
+                slot.start
+            );
         }
 
         store.hours = WeeklyHours::every_day("08:00-22:00".parse().unwrap());

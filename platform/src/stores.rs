@@ -7,8 +7,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use jishi_api::geo::{
-    cos_lat, degree_box, eta_minutes, route_distance_m, HaversineFrom, LatLng,
-    EARTH_RADIUS_M,
+    cos_lat, degree_box, eta_minutes, route_distance_m, HaversineFrom, LatLng, EARTH_RADIUS_M,
 };
 use jishi_api::hours::{describe_opening, LocalTime};
 use jishi_api::stores::{
@@ -635,7 +634,8 @@ pub(crate) mod tests {
             let lat = 39.9088 + (r * angle.sin() / EARTH_RADIUS_M).to_degrees();
             let lng = 116.4605
                 + (r * angle.cos() / EARTH_RADIUS_M).to_degrees() / 39.9088f64.to_radians().cos();
-            let exact = jishi_api::geo::haversine_m(origin, LatLng::new(lat, lng).unwrap()).round() as u32;
+            let exact =
+                jishi_api::geo::haversine_m(origin, LatLng::new(lat, lng).unwrap()).round() as u32;
             let (lo, hi) = distance_bounds(planar.distance_squared_m2(lat, lng).sqrt());
             assert!(lo <= exact && exact <= hi, "{lo} <= {exact} <= {hi}");
         }

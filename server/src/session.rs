@@ -26,7 +26,12 @@ fn name(secure: bool) -> &'static str {
 
 /// The session token from the request's cookies, if any and well-formed.
 pub fn token(headers: &HeaderMap) -> Option<String> {
-    session_token_from_cookies(headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()))
+    session_token_from_cookies(
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
 }
 
 /// `Set-Cookie` for a session token: HttpOnly, SameSite=Lax, Secure over TLS.

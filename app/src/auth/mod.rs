@@ -43,7 +43,9 @@ pub fn SignInPage() -> impl IntoView {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let body = SmsCodeRequest { phone: phone.as_str().to_owned() };
+            let body = SmsCodeRequest {
+                phone: phone.as_str().to_owned(),
+            };
             match crate::api_client::post::<SmsCodeSent, _>("/auth/sms-code", &body).await {
                 Ok(s) => sent.set(Some(s)),
                 Err(e) => error.set(Some(e.message())),
@@ -53,7 +55,10 @@ pub fn SignInPage() -> impl IntoView {
     };
     let sign_in = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (phone, code) = match (Phone::parse(&phone.get_untracked()), parse_code(&code.get_untracked())) {
+        let (phone, code) = match (
+            Phone::parse(&phone.get_untracked()),
+            parse_code(&code.get_untracked()),
+        ) {
             (Ok(p), Ok(c)) => (p, c),
             (Err(e), _) | (_, Err(e)) => return error.set(Some(e.message)),
         };
@@ -61,7 +66,10 @@ pub fn SignInPage() -> impl IntoView {
         error.set(None);
         let next = next();
         leptos::task::spawn_local(async move {
-            let body = LoginRequest { phone: phone.as_str().to_owned(), code };
+            let body = LoginRequest {
+                phone: phone.as_str().to_owned(),
+                code,
+            };
             match crate::api_client::post::<Me, _>("/auth/login", &body).await {
                 Ok(_) => go_to(&next),
                 Err(e) => {
@@ -118,7 +126,11 @@ pub async fn me_page() -> Result<MePageData, AppError> {
     use jishi_api::orders::OrdersResponse;
     let me = get_as_shopper::<Me>("/v1/me").await?;
     let Some(user) = me.and_then(|m| m.user) else {
-        return Ok(MePageData { user: None, orders: vec![], addresses: vec![] });
+        return Ok(MePageData {
+            user: None,
+            orders: vec![],
+            addresses: vec![],
+        });
     };
     let (orders, addresses) = futures::join!(
         get_as_shopper::<OrdersResponse>("/v1/orders"),
@@ -196,7 +208,8 @@ fn MeView(data: MePageData) -> impl IntoView {
                     </li>
                 }).collect_view()}
             </ul>
-        }.into_any()
+        }
+        .into_any()
     };
     view! {
         <section class="account" data-testid="signed-in" data-phone=user.phone_masked.clone()>

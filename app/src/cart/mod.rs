@@ -95,11 +95,12 @@ impl CartSync {
     /// Sets one product's quantity (0 removes it) and syncs.
     pub fn set(&self, sku: &str, quantity: u32) {
         let quantity = quantity.min(MAX_QUANTITY_PER_ITEM);
-        self.wanted.update(|w| match w.iter_mut().find(|(s, _)| s == sku) {
-            Some(line) => line.1 = quantity,
-            None if quantity > 0 => w.push((sku.to_owned(), quantity)),
-            None => {}
-        });
+        self.wanted
+            .update(|w| match w.iter_mut().find(|(s, _)| s == sku) {
+                Some(line) => line.1 = quantity,
+                None if quantity > 0 => w.push((sku.to_owned(), quantity)),
+                None => {}
+            });
         self.wanted.update(|w| w.retain(|(_, q)| *q > 0));
         self.error.set(None);
         self.sync();
@@ -148,7 +149,9 @@ impl CartSync {
                         // Show the message and fall back to what the platform last confirmed.
                         let _ = self.error.try_set(Some(e.message()));
                         let last = self.confirmed.try_get_untracked().flatten();
-                        let _ = self.wanted.try_set(last.as_ref().map(lines).unwrap_or_default());
+                        let _ = self
+                            .wanted
+                            .try_set(last.as_ref().map(lines).unwrap_or_default());
                     }
                 }
                 let _ = self.syncing.try_set(false);
@@ -172,8 +175,12 @@ pub fn QuantityStepper(cart: CartSync, sku: String, name: String, stock: u32) ->
     let limit = stock.min(MAX_QUANTITY_PER_ITEM);
     let sku = StoredValue::new(sku);
     let quantity = move || sku.with_value(|s| cart.quantity(s));
-    let add = move |_: leptos::ev::MouseEvent| sku.with_value(|s| cart.set(s, (cart.quantity(s) + 1).min(limit)));
-    let remove = move |_: leptos::ev::MouseEvent| sku.with_value(|s| cart.set(s, cart.quantity(s).saturating_sub(1)));
+    let add = move |_: leptos::ev::MouseEvent| {
+        sku.with_value(|s| cart.set(s, (cart.quantity(s) + 1).min(limit)))
+    };
+    let remove = move |_: leptos::ev::MouseEvent| {
+        sku.with_value(|s| cart.set(s, cart.quantity(s).saturating_sub(1)))
+    };
     view! {
         <div class="stepper" data-testid="quantity-stepper" data-sku=sku.get_value()>
             <button type="button" class="minus" data-testid="remove-from-cart"
@@ -217,9 +224,11 @@ pub fn CartBar(cart: CartSync, min_order_fen: i64, at: Option<LatLng>) -> impl I
 /// The shopper's carts, one per store. `None` when there is no session yet.
 #[server]
 pub async fn load_carts() -> Result<CartsResponse, AppError> {
-    Ok(crate::platform_client::get_as_shopper::<CartsResponse>("/v1/carts")
-        .await?
-        .unwrap_or(CartsResponse { carts: vec![] }))
+    Ok(
+        crate::platform_client::get_as_shopper::<CartsResponse>("/v1/carts")
+            .await?
+            .unwrap_or(CartsResponse { carts: vec![] }),
+    )
 }
 
 #[component]

@@ -1,9 +1,9 @@
 //! A store's page (header, category rail, products, in-store search) and nearby product search.
 
+use jishi_api::cart::Cart;
 use jishi_api::catalog::{
     Product, ProductsQueryRaw, ProductsResponse, SearchQueryRaw, SearchResponse, StockState,
 };
-use jishi_api::cart::Cart;
 use jishi_api::money::format_yuan;
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;

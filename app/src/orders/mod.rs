@@ -310,7 +310,10 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
 
 /// A new address: a point on the map (starting at the shopper's location) plus text.
 #[component]
-fn NewAddressForm(start: Option<LatLng>, on_added: impl Fn(Address) + Clone + Send + Sync + 'static) -> impl IntoView {
+fn NewAddressForm(
+    start: Option<LatLng>,
+    on_added: impl Fn(Address) + Clone + Send + Sync + 'static,
+) -> impl IntoView {
     let point = RwSignal::new(start);
     let label = RwSignal::new("家".to_owned());
     let detail_text = RwSignal::new(String::new());

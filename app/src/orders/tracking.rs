@@ -41,8 +41,8 @@ pub async fn order_page(id: String) -> Result<Option<OrderPageData>, AppError> {
         client.get::<StoreDetail>(&store_path, &no_query),
         get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
     );
-    let address = addresses?
-        .and_then(|a| a.addresses.into_iter().find(|a| a.id == order.address_id));
+    let address =
+        addresses?.and_then(|a| a.addresses.into_iter().find(|a| a.id == order.address_id));
     Ok(Some(OrderPageData {
         store: store?,
         address,
@@ -126,13 +126,16 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             return None;
         }
         keep.or_else(|| {
-            browser::OrderStream::open(&id.get_value(), move |event: jishi_api::orders::OrderEvent| {
-                let _ = status.try_set(event.status);
-                let _ = eta.try_set(event.eta_min);
-                if event.rider.is_some() || event.status.is_final() {
-                    let _ = rider.try_set(event.rider);
-                }
-            })
+            browser::OrderStream::open(
+                &id.get_value(),
+                move |event: jishi_api::orders::OrderEvent| {
+                    let _ = status.try_set(event.status);
+                    let _ = eta.try_set(event.eta_min);
+                    if event.rider.is_some() || event.status.is_final() {
+                        let _ = rider.try_set(event.rider);
+                    }
+                },
+            )
         })
     });
 
@@ -279,7 +282,9 @@ mod browser {
             let source = EventSource::new(&url).ok()?;
             let closer = source.clone();
             let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                let Some(text) = e.data().as_string() else { return };
+                let Some(text) = e.data().as_string() else {
+                    return;
+                };
                 if let Ok(event) = serde_json::from_str::<OrderEvent>(&text) {
                     let last = event.status.is_final();
                     on_event(event);

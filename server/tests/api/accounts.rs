@@ -55,6 +55,17 @@ impl<'a> Browser<'a> {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// A server-rendered page as this browser sees it: (status, HTML).
+    async fn page(&self, path: &str) -> (u16, String) {
+        let mut req = self.app.http.get(format!("{}{path}", self.app.server));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.expect("page request");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("page body"))
+    }
+
     async fn sign_in(&mut self, phone: &str) -> Value {
         let (status, sent) = self
             .send(
@@ -201,6 +212,22 @@ async fn cross_site_state_changes_are_refused_with_403() {
         carts["carts"].as_array().unwrap().is_empty(),
         "nothing was written"
     );
+    // Server functions are POSTs on the same router and get the same check.
+    use leptos::server_fn::ServerFn;
+    let res = app
+        .http
+        .post(format!(
+            "{}{}",
+            app.server,
+            jishi_app::cart::LoadCarts::PATH
+        ))
+        .header("cookie", browser.cookie.clone().unwrap())
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
     // Reads are not state-changing and stay open.
     let (status, _) = browser
         .send(
@@ -254,8 +281,23 @@ async fn checkout_through_the_server_and_nobody_else_sees_the_order() {
     assert_eq!(status, 200);
     assert_eq!(paid["status"], "paid");
 
+    // The order's page renders for its owner, with the state tests and scripts read.
+    let (status, html) = alice.page(&format!("/orders/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"data-testid="order-status" data-status="paid""#),
+        "{html}"
+    );
+    let (status, html) = alice.page("/me").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!(r#"data-order-id="{id}""#)));
+    assert!(html.contains("国贸大厦 A 座"));
+
     let mut mallory = Browser::new(&app);
     mallory.sign_in("13700000004").await;
+    let (status, html) = mallory.page(&format!("/orders/{id}")).await;
+    assert_eq!(status, 404, "another shopper's order page is a 404");
+    assert!(!html.contains("国贸大厦"));
     let (status, _) = mallory
         .send(Method::GET, &format!("/orders/{id}"), None, &[])
         .await;
