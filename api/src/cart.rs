@@ -100,6 +100,9 @@ pub struct Cart {
     pub min_order_fen: i64,
     /// Whether the items reach the store's minimum order.
     pub meets_minimum: bool,
+    /// The store's fee rules: the fee itself depends on the address, chosen at checkout.
+    #[serde(default)]
+    pub fees: Option<crate::money::FeeRules>,
 }
 
 /// `GET /v1/carts`

@@ -41,7 +41,8 @@ pub fn StoreMap(center: LatLng, pins: Vec<StorePin>) -> impl IntoView {
         let pins = pins.clone();
         Effect::new(move |_| {
             if let Some(el) = node.get() {
-                browser::store_map(&el, center, &pins);
+                let pins = pins.clone();
+                browser::when_attached(&el, move |el| browser::store_map(el, center, &pins));
             }
         });
     }
@@ -60,7 +61,8 @@ pub fn PickMap(on_pick: impl Fn(LatLng) + Clone + 'static) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         if let Some(el) = node.get() {
-            browser::pick_map(&el, on_pick.clone());
+            let on_pick = on_pick.clone();
+            browser::when_attached(&el, move |el| browser::pick_map(el, on_pick));
         }
     });
     #[cfg(not(feature = "hydrate"))]
@@ -81,7 +83,8 @@ pub fn AddressPickMap(
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         if let Some(el) = node.get() {
-            browser::address_map(&el, start, on_pick.clone());
+            let on_pick = on_pick.clone();
+            browser::when_attached(&el, move |el| browser::address_map(el, start, on_pick));
         }
     });
     #[cfg(not(feature = "hydrate"))]
@@ -106,9 +109,15 @@ pub fn OrderMap(
         let map = StoredValue::new_local(None::<browser::OrderMapHandle>);
         Effect::new(move |_| {
             if let Some(el) = node.get() {
-                if map.with_value(Option::is_none) {
-                    map.set_value(browser::order_map(&el, store, home));
-                }
+                browser::when_attached(&el, move |el| {
+                    if map.with_value(Option::is_none) {
+                        let handle = browser::order_map(el, store, home);
+                        if let Some(h) = &handle {
+                            h.move_rider(rider.get_untracked());
+                        }
+                        map.set_value(handle);
+                    }
+                });
             }
         });
         Effect::new(move |_| {
@@ -172,6 +181,29 @@ mod browser {
         } else {
             raw
         })
+    }
+
+    /// Runs `init` once the element is in the document. A page reached by client-side navigation
+    /// renders into a detached fragment first, and Leaflet measuring a detached (zero-size)
+    /// element projects every marker to the corner.
+    pub fn when_attached(
+        el: &web_sys::HtmlElement,
+        init: impl FnOnce(&web_sys::HtmlElement) + 'static,
+    ) {
+        fn attempt(
+            el: web_sys::HtmlElement,
+            init: Box<dyn FnOnce(&web_sys::HtmlElement)>,
+            frames_left: u32,
+        ) {
+            if el.is_connected() || frames_left == 0 {
+                init(&el);
+            } else {
+                leptos::prelude::request_animation_frame(move || {
+                    attempt(el, init, frames_left - 1)
+                });
+            }
+        }
+        attempt(el.clone(), Box::new(init), 120);
     }
 
     fn new_map(el: &web_sys::HtmlElement) -> Option<Map> {
@@ -296,6 +328,8 @@ mod browser {
     ) -> Option<OrderMapHandle> {
         let map = new_map(el)?;
         let shop = to_map(store.lat(), store.lng());
+        // Leaflet's fitBounds needs a view to start from.
+        map.set_view(&shop, 15.0);
         CircleMarker::new_with_options(&shop, &dot("#e4393c", "store-marker", 8.0)).add_to(&map);
         let corners = js_sys::Array::new();
         corners.push(&shop);
@@ -306,8 +340,6 @@ mod browser {
         }
         if corners.length() > 1 {
             map.fit_bounds(&LatLngBounds::new_from_list(&corners));
-        } else {
-            map.set_view(&shop, 15.0);
         }
         let rider = CircleMarker::new_with_options(&shop, &dot("#00a870", "rider-marker", 9.0));
         Some(OrderMapHandle {

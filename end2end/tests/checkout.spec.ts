@@ -128,18 +128,22 @@ test('shop before signing in, sign in, check out ASAP, pay, and watch the rider 
   await hydrated(page);
 
   const riderLats = new Set<string>();
+  const riderDrawn = new Set<string>();
   const map = page.getByTestId('order-map');
   await page.getByTestId('pay').click();
-  // Sample the rider while the order moves.
+  // Sample the rider while the order moves: its reported position and where Leaflet draws it.
   for (let i = 0; i < 200; i++) {
     const lat = await map.getAttribute('data-rider-lat');
     if (lat) riderLats.add(lat);
+    const drawn = await page.locator('.rider-marker').evaluateAll((els) => els.map((e) => e.getAttribute('d')));
+    if (drawn[0]) riderDrawn.add(drawn[0]);
     if ((await status.getAttribute('data-status')) === 'delivered') break;
     await page.waitForTimeout(50);
   }
   await expect(status).toHaveAttribute('data-status', 'delivered', { timeout: 20_000 });
   await expect(page.getByTestId('order-eta')).toHaveText('已送达');
   expect(riderLats.size).toBeGreaterThanOrEqual(3);
+  expect(riderDrawn.size).toBeGreaterThanOrEqual(3);
   await expect(page.locator('[data-testid=timeline-step].done')).toHaveCount(8);
   await expect(page.locator('.rider-marker')).toHaveCount(1);
 

@@ -51,6 +51,7 @@ pub async fn get(
         items_fen,
         min_order_fen: store.min_order_fen,
         meets_minimum: items_fen >= store.min_order_fen,
+        fees: Some(store.fees.clone()),
     })
 }
 

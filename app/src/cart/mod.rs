@@ -283,6 +283,10 @@ fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
     view! {
         <section class="store-cart" data-testid="store-cart" data-store-id=cart.store_id.clone()>
             <h2><a href=store_href(&cart.store_id, at)>{cart.store_name.clone()}</a></h2>
+            <p class="store-meta" data-testid="cart-terms">
+                <span>{if min_order_fen == 0 { "无起送价".to_owned() } else { format!("起送 {}", format_yuan(min_order_fen)) }}</span>
+                {cart.fees.as_ref().map(|f| view! { <span>{f.describe()}</span> })}
+            </p>
             <ul class="cart-lines">{rows}</ul>
             <CartBar cart=sync min_order_fen at/>
         </section>

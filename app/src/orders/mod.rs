@@ -121,6 +121,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
         items_fen: 0,
         min_order_fen: detail.store.min_order_fen,
         meets_minimum: false,
+        fees: None,
     });
     let detail = StoredValue::new(detail);
     let cart = StoredValue::new(cart);
