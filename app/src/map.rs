@@ -342,7 +342,11 @@ mod browser {
             // The route as the crow flies, with room around both ends.
             leaflet::Polyline::new(&corners).add_to(&map);
             let options = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&options, &"padding".into(), &js_sys::Array::of2(&30.into(), &30.into()));
+            let _ = js_sys::Reflect::set(
+                &options,
+                &"padding".into(),
+                &js_sys::Array::of2(&30.into(), &30.into()),
+            );
             map.fit_bounds_with_options(&LatLngBounds::new_from_list(&corners), &options);
         }
         let rider = CircleMarker::new_with_options(&shop, &dot("#00a870", "rider-marker", 9.0));

@@ -52,8 +52,21 @@ pub async fn place_idempotent(
     now: i64,
 ) -> Result<Reply> {
     let request = canonical(body);
-    // Phase 1: claim the key (its own short transaction, so a concurrent repeat can see it).
-    {
+    // Phase 1: claim the key, committed on its own so a concurrent repeat sees it in flight. A new
+    // key (nearly always) is claimed by one atomic statement; a known one is examined below.
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
+         VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (user_id, key) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(&request)
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if !claimed {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<(String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
             "SELECT request, status, response, created_at FROM idempotency_keys WHERE user_id = ? AND key = ?",
@@ -92,6 +105,7 @@ pub async fn place_idempotent(
                 .await?;
             }
             None => {
+                // Cleared since our insert lost (a failed first attempt): claim it now.
                 sqlx::query(
                     "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
                      VALUES (?, ?, ?, NULL, NULL, ?)",
@@ -190,36 +204,36 @@ async fn place_in(
     for (sku, quantity) in items.lines() {
         // The conditional decrement: never below zero, whatever else runs concurrently.
         let reserved = sqlx::query(
-            "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1",
+            "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1
+             RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name",
         )
         .bind(quantity)
         .bind(&store.id)
         .bind(sku)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        let row = sqlx::query(
-            "SELECT p.name, sp.price_fen FROM store_products sp JOIN products p ON p.sku = sp.sku
-             WHERE sp.store_id = ? AND sp.sku = ?",
-        )
-        .bind(&store.id)
-        .bind(sku)
         .fetch_optional(&mut **tx)
         .await?;
-        let Some(row) = row else {
-            return Err(ApiError::bad_request(format!("这家门店没有商品 {sku}")).into());
-        };
-        let name: String = row.try_get("name")?;
-        if reserved == 0 {
-            return Err(ApiError::new(
-                ErrorCode::SoldOut,
-                format!("「{name}」库存不足，已售罄或剩余不够"),
+        let Some(row) = reserved else {
+            // Refused: say whether the store lacks the product or just enough of it.
+            let name: Option<String> = sqlx::query_scalar(
+                "SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
+                 WHERE sp.store_id = ? AND sp.sku = ?",
             )
+            .bind(&store.id)
+            .bind(sku)
+            .fetch_optional(&mut **tx)
+            .await?;
+            return Err(match name {
+                None => ApiError::bad_request(format!("这家门店没有商品 {sku}")),
+                Some(name) => ApiError::new(
+                    ErrorCode::SoldOut,
+                    format!("「{name}」库存不足，已售罄或剩余不够"),
+                ),
+            }
             .into());
-        }
+        };
         lines.push(OrderLine {
             sku: sku.clone(),
-            name,
+            name: row.try_get("name")?,
             price_fen: row.try_get("price_fen")?,
             quantity: *quantity,
         });
@@ -270,16 +284,20 @@ async fn place_in(
     .bind(quote.eta_min)
     .execute(&mut **tx)
     .await?;
-    for line in &order.items {
-        sqlx::query("INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES (?, ?, ?, ?, ?)")
-            .bind(&order.id)
-            .bind(&line.sku)
-            .bind(&line.name)
-            .bind(line.price_fen)
-            .bind(line.quantity)
-            .execute(&mut **tx)
-            .await?;
-    }
+    // All lines in one statement: each statement is a round trip to SQLite's worker thread.
+    sqlx::QueryBuilder::<Sqlite>::new(
+        "INSERT INTO order_items (order_id, sku, name, price_fen, quantity) ",
+    )
+    .push_values(&order.items, |mut row, line| {
+        row.push_bind(&order.id)
+            .push_bind(&line.sku)
+            .push_bind(&line.name)
+            .push_bind(line.price_fen)
+            .push_bind(line.quantity);
+    })
+    .build()
+    .execute(&mut **tx)
+    .await?;
     // What was ordered leaves the cart in the same transaction, so a retry cannot order it twice
     // from a stale cart and a failed order leaves the cart as it was.
     sqlx::query(
@@ -344,11 +362,13 @@ fn validate_slot(
     Ok(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// What `order_from_row` reads.
+const ORDER_COLUMNS: &str = "id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min";
+
 async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
-    let row = sqlx::query(
-        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min
-         FROM orders WHERE id = ? AND user_id = ?",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ? AND user_id = ?"
+    ))
     .bind(id)
     .bind(user_id)
     .fetch_optional(pool)
@@ -408,8 +428,7 @@ pub async fn get(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
 
 pub async fn list(pool: &SqlitePool, user_id: &str) -> Result<Vec<Order>> {
     let rows = sqlx::query(
-        "SELECT id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min
-         FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 100",
+        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 100"),
     )
     .bind(user_id)
     .fetch_all(pool)
@@ -433,31 +452,32 @@ pub async fn pay(
         return Err(ApiError::bad_request("这个平台只支持 sandbox 支付").into());
     }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let paid = sqlx::query(
+    let paid = sqlx::query(&format!(
         "UPDATE orders SET status = 'paid', expires_at = NULL, updated_at = ?1
-         WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1",
-    )
+         WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1
+         RETURNING {ORDER_COLUMNS}"
+    ))
     .bind(now)
     .bind(id)
     .bind(user_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if paid == 1 {
-        let eta: u32 = sqlx::query_scalar("SELECT eta_min FROM orders WHERE id = ?")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = paid {
+        let eta: u32 = row.try_get("eta_min")?;
         dispatch::record(&mut tx, id, OrderStatus::Paid, eta, None, now).await?;
+        tx.commit().await?;
+        // Items are read after the commit: a write transaction never waits on another connection.
+        return order_from_row(pool, &row).await;
     }
     tx.commit().await?;
+    // Not paid now: already paid (paying twice is harmless), lapsed, or cancelled.
     let order = load(pool, user_id, id).await?;
-    if paid == 0 && order.status == OrderStatus::PendingPayment {
+    if order.status == OrderStatus::PendingPayment {
         return Err(
             ApiError::new(ErrorCode::InvalidState, "订单已超过支付时间，请重新下单").into(),
         );
     }
-    if paid == 0 && !order.status.is_paid() {
+    if !order.status.is_paid() {
         return Err(ApiError::new(
             ErrorCode::InvalidState,
             format!("订单{}，不能支付", order.status.label()),

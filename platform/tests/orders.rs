@@ -554,6 +554,82 @@ async fn a_cart_follows_the_shopper_from_anonymous_to_signed_in() {
     assert_eq!(err["error"]["code"], "too_many_requests");
 }
 
+#[tokio::test]
+async fn what_was_ordered_leaves_the_cart_and_the_rest_stays() {
+    let t = spawn().await;
+    let (store, sku) = t.store_and_sku().await;
+    let (_, products) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/stores/{store}/products?limit=60"),
+            None,
+            None,
+        )
+        .await;
+    let other = products["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sku"].as_str().unwrap().to_owned())
+        .find(|s| *s != sku)
+        .expect("a second product");
+    t.set_stock(&store, &sku, 10).await;
+    t.set_stock(&store, &other, 10).await;
+    let shopper = t.shopper(31, GUOMAO).await;
+    let (status, _) = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/cart/{store}"),
+            Some(&shopper.token),
+            Some(json!({ "items": [{ "sku": sku, "quantity": 2 }, { "sku": other, "quantity": 1 }] })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, order) = t
+        .order(
+            &shopper,
+            Some("cart-1"),
+            &order_body(&store, &sku, 2, &shopper.address_id),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let (_, cart) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/cart/{store}"),
+            Some(&shopper.token),
+            None,
+        )
+        .await;
+    let left: Vec<&str> = cart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, vec![other.as_str()]);
+
+    // A refused order leaves the cart alone.
+    t.set_stock(&store, &other, 0).await;
+    let (status, _) = t
+        .order(
+            &shopper,
+            Some("cart-2"),
+            &order_body(&store, &other, 1, &shopper.address_id),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (_, cart) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/cart/{store}"),
+            Some(&shopper.token),
+            None,
+        )
+        .await;
+    assert_eq!(cart["items"][0]["sku"], other.as_str());
+}
+
 /// Reads SSE frames until the stream ends: (id, data) pairs.
 async fn read_events(res: reqwest::Response) -> Vec<(u64, Value)> {
     use futures::StreamExt;
