@@ -132,14 +132,15 @@ pub async fn place_idempotent(
     // Phase 2: the order and the stored answer commit together, or neither does.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let placed = match address {
-        Ok(address) => place_in(&mut tx, index, user_id, body, address, now).await,
+        Ok(address) => place_in(&mut tx, index, user_id, key, body, address, now).await,
         Err(e) => Err(e.into()),
     };
     let reply = match placed {
-        Ok(order) => Reply {
-            status: 201,
-            body: serde_json::to_string(&order).unwrap_or_default(),
-        },
+        Ok(body) => {
+            // The answer was stored with the order.
+            tx.commit().await?;
+            return Ok(Reply { status: 201, body });
+        }
         Err(PlatformError::Api(e)) => {
             // A refused order changed nothing; start a fresh transaction for the record.
             drop(tx);
@@ -172,15 +173,17 @@ pub async fn place_idempotent(
     Ok(reply)
 }
 
-/// Validates and creates the order inside `tx`, reserving stock. Any error leaves `tx` to roll back.
+/// Validates and creates the order inside `tx`, reserving stock, and stores the answer under the
+/// Idempotency-Key. Returns that answer (the order as JSON). Any error leaves `tx` to roll back.
 async fn place_in(
     tx: &mut Transaction<'_, Sqlite>,
     index: &StoreIndex,
     user_id: &str,
+    key: &str,
     body: &PlaceOrder,
     address: accounts::Address,
     now: i64,
-) -> Result<Order> {
+) -> Result<String> {
     let items = Items::parse(&body.items, false)?;
     let store = index
         .get(&body.store_id)
@@ -265,51 +268,71 @@ async fn place_in(
         pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
         eta_min: quote.eta_min,
     };
-    sqlx::query(
+    let reply = serde_json::to_string(&order).map_err(|e| PlatformError::CorruptRow {
+        what: format!("order {}", order.id),
+        detail: e.to_string(),
+    })?;
+    // The order, its lines, the cart clean-up and the stored answer go to SQLite as one
+    // multi-statement query: one round trip to the connection's worker thread instead of four.
+    // Placeholders are plain `?`: sqlx hands each statement the next arguments in turn.
+    let mut sql = String::from(
         "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen, delivery_fee_fen,
-             total_fen, created_at, expires_at, updated_at, eta_min) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&order.id)
-    .bind(user_id)
-    .bind(&order.store_id)
-    .bind(order.status.as_str())
-    .bind(&order.address_id)
-    .bind(&order.slot)
-    .bind(order.items_fen)
-    .bind(order.delivery_fee_fen)
-    .bind(order.total_fen)
-    .bind(now)
-    .bind(now + PAYMENT_WINDOW_S)
-    .bind(now)
-    .bind(quote.eta_min)
-    .execute(&mut **tx)
-    .await?;
-    // All lines in one statement: each statement is a round trip to SQLite's worker thread.
-    sqlx::QueryBuilder::<Sqlite>::new(
-        "INSERT INTO order_items (order_id, sku, name, price_fen, quantity) ",
-    )
-    .push_values(&order.items, |mut row, line| {
-        row.push_bind(&order.id)
-            .push_bind(&line.sku)
-            .push_bind(&line.name)
-            .push_bind(line.price_fen)
-            .push_bind(line.quantity);
-    })
-    .build()
-    .execute(&mut **tx)
-    .await?;
+             total_fen, created_at, expires_at, updated_at, eta_min)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+         INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES ",
+    );
+    sql.push_str(&vec!["(?, ?, ?, ?, ?)"; order.items.len()].join(", "));
     // What was ordered leaves the cart in the same transaction, so a retry cannot order it twice
     // from a stale cart and a failed order leaves the cart as it was.
-    sqlx::query(
-        "DELETE FROM cart_items WHERE owner = ? AND store_id = ?
-         AND sku IN (SELECT sku FROM order_items WHERE order_id = ?)",
-    )
-    .bind(user_id)
-    .bind(&order.store_id)
-    .bind(&order.id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(order)
+    sql.push_str(
+        ";
+         DELETE FROM cart_items WHERE owner = ? AND store_id = ?
+             AND sku IN (SELECT sku FROM order_items WHERE order_id = ?);
+         UPDATE idempotency_keys SET status = 201, response = ? WHERE user_id = ? AND key = ?;",
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(&order.id)
+        .bind(user_id)
+        .bind(&order.store_id)
+        .bind(order.status.as_str())
+        .bind(&order.address_id)
+        .bind(&order.slot)
+        .bind(order.items_fen)
+        .bind(order.delivery_fee_fen)
+        .bind(order.total_fen)
+        .bind(now)
+        .bind(now + PAYMENT_WINDOW_S)
+        .bind(now)
+        .bind(quote.eta_min);
+    for line in &order.items {
+        query = query
+            .bind(&order.id)
+            .bind(&line.sku)
+            .bind(&line.name)
+            .bind(line.price_fen)
+            .bind(line.quantity);
+    }
+    let stored = query
+        .bind(user_id)
+        .bind(&order.store_id)
+        .bind(&order.id)
+        .bind(&reply)
+        .bind(user_id)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    // Order + lines + the stored answer (cart lines deleted vary): a miss would be a bug here.
+    let expected = 1 + order.items.len() as u64 + 1;
+    if stored.rows_affected() < expected {
+        return Err(PlatformError::CorruptRow {
+            what: format!("order {}", order.id),
+            detail: format!(
+                "wrote {} rows, expected at least {expected}",
+                stored.rows_affected()
+            ),
+        });
+    }
+    Ok(reply)
 }
 
 const SLOT_S: i64 = 30 * 60;

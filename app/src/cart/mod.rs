@@ -95,13 +95,13 @@ impl CartSync {
     /// Sets one product's quantity (0 removes it) and syncs.
     pub fn set(&self, sku: &str, quantity: u32) {
         let quantity = quantity.min(MAX_QUANTITY_PER_ITEM);
-        self.wanted
-            .update(|w| match w.iter_mut().find(|(s, _)| s == sku) {
+        self.wanted.update(|w| {
+            match w.iter_mut().find(|(s, _)| s == sku) {
                 Some(line) => line.1 = quantity,
-                None if quantity > 0 => w.push((sku.to_owned(), quantity)),
-                None => {}
-            });
-        self.wanted.update(|w| w.retain(|(_, q)| *q > 0));
+                None => w.push((sku.to_owned(), quantity)),
+            }
+            w.retain(|(_, q)| *q > 0);
+        });
         self.error.set(None);
         self.sync();
     }
