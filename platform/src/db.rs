@@ -26,11 +26,14 @@ pub async fn open(url: &str) -> Result<SqlitePool> {
         .busy_timeout(Duration::from_secs(5));
     // An in-memory database exists per connection, so it must be a single shared connection.
     // Otherwise 4: sqlx runs each connection on its own thread, and on a small machine more of
-    // them only add thread switches (the checkout benchmark: ~760 orders/s with 8, ~805 with 4,
-    // ~660 with 2, on 2 cores). SQLite has one writer at a time anyway.
+    // them only add thread switches (the checkout benchmark on 2 cores: ~760 orders/s with 8, ~805
+    // with 4, ~660 with 2, before the acquire ping below was turned off). SQLite has one writer at a time anyway.
     let max = if url.contains(":memory:") { 1 } else { 4 };
     let pool = SqlitePoolOptions::new()
         .max_connections(max)
+        // A local SQLite connection does not go stale; the default ping on every acquire would
+        // cost one more round trip to the connection's thread per query.
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     MIGRATOR.run(&pool).await?;
