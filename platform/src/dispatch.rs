@@ -19,6 +19,11 @@ const TOTAL_STEPS: i64 = 6 + RIDER_STEPS + 1;
 use crate::clock::rfc3339_utc as rfc3339;
 
 /// Appends the next event of an order inside the caller's transaction.
+/// Appends one event with the order's next `seq`. Parameters: order id, status, ETA, rider lat,
+/// rider lng, time.
+pub const RECORD_SQL: &str = "INSERT INTO order_events (order_id, seq, status, eta_min, rider_lat, rider_lng, at)
+     VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?1), ?2, ?3, ?4, ?5, ?6)";
+
 pub async fn record(
     tx: &mut Transaction<'_, Sqlite>,
     order_id: &str,
@@ -27,18 +32,15 @@ pub async fn record(
     rider: Option<RiderPosition>,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO order_events (order_id, seq, status, eta_min, rider_lat, rider_lng, at)
-         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?1), ?2, ?3, ?4, ?5, ?6)",
-    )
-    .bind(order_id)
-    .bind(status.as_str())
-    .bind(eta_min)
-    .bind(rider.map(|r| r.lat))
-    .bind(rider.map(|r| r.lng))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(RECORD_SQL)
+        .bind(order_id)
+        .bind(status.as_str())
+        .bind(eta_min)
+        .bind(rider.map(|r| r.lat))
+        .bind(rider.map(|r| r.lng))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

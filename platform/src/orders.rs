@@ -401,29 +401,36 @@ async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     order_from_row(pool, &row).await
 }
 
+const ORDER_LINES_SQL: &str =
+    "SELECT sku, name, price_fen, quantity FROM order_items WHERE order_id = ?1 ORDER BY sku";
+
 async fn order_from_row(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> Result<Order> {
+    let id: String = row.try_get("id")?;
+    let lines = sqlx::query(ORDER_LINES_SQL)
+        .bind(&id)
+        .fetch_all(pool)
+        .await?;
+    order_from(row, &lines)
+}
+
+fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) -> Result<Order> {
     let id: String = row.try_get("id")?;
     let status: String = row.try_get("status")?;
     let status = OrderStatus::parse(&status).ok_or_else(|| PlatformError::CorruptRow {
         what: format!("order {id}"),
         detail: format!("status {status}"),
     })?;
-    let items = sqlx::query(
-        "SELECT sku, name, price_fen, quantity FROM order_items WHERE order_id = ? ORDER BY sku",
-    )
-    .bind(&id)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(OrderLine {
-            sku: r.try_get("sku")?,
-            name: r.try_get("name")?,
-            price_fen: r.try_get("price_fen")?,
-            quantity: r.try_get("quantity")?,
+    let items = lines
+        .iter()
+        .map(|r| {
+            Ok(OrderLine {
+                sku: r.try_get("sku")?,
+                name: r.try_get("name")?,
+                price_fen: r.try_get("price_fen")?,
+                quantity: r.try_get("quantity")?,
+            })
         })
-    })
-    .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     Ok(Order {
         store_id: row.try_get("store_id")?,
@@ -487,10 +494,18 @@ pub async fn pay(
     .await?;
     if let Some(row) = paid {
         let eta: u32 = row.try_get("eta_min")?;
-        dispatch::record(&mut tx, id, OrderStatus::Paid, eta, None, now).await?;
+        // The "paid" event and the order's lines in one round trip (both statements read ?1..?6).
+        let lines = sqlx::query(&format!("{}; {ORDER_LINES_SQL}", dispatch::RECORD_SQL))
+            .bind(id)
+            .bind(OrderStatus::Paid.as_str())
+            .bind(eta)
+            .bind(None::<f64>)
+            .bind(None::<f64>)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
-        // Items are read after the commit: a write transaction never waits on another connection.
-        return order_from_row(pool, &row).await;
+        return order_from(&row, &lines);
     }
     tx.commit().await?;
     // Not paid now: already paid (paying twice is harmless), lapsed, or cancelled.

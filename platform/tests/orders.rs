@@ -343,6 +343,20 @@ async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_noth
         .await;
     assert_eq!(status, 200);
     assert_eq!(paid["status"], "paid");
+    // The answer is the whole order, as placed.
+    for field in [
+        "id",
+        "items",
+        "items_fen",
+        "delivery_fee_fen",
+        "total_fen",
+        "address_id",
+        "eta_min",
+    ] {
+        assert_eq!(paid[field], order[field], "{field}");
+    }
+    assert_eq!(paid["items"][0]["sku"], sku.as_str());
+    assert_eq!(paid["pay_before"], Value::Null);
 
     let intruder = t.shopper(2, GUOMAO).await;
     for (method, path) in [
