@@ -14,6 +14,7 @@ pub mod hours;
 pub mod money;
 pub mod orders;
 pub mod stores;
+pub mod time;
 
 pub use category::Category;
 pub use error::{ApiError, ErrorCode};

@@ -97,6 +97,10 @@ async function fillCartToMinimum(page: Page, sku: string): Promise<string> {
 
 test('shop before signing in, sign in, check out ASAP, pay, and watch the rider deliver', async ({ page }) => {
   const errors = failOnPageErrors(page);
+  const refused: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) refused.push(m.text());
+  });
   const { sku } = await openStoreWithStock(page);
   const checkoutUrl = await fillCartToMinimum(page, sku);
   const count = await page.getByTestId('cart-count').textContent();
@@ -145,6 +149,8 @@ test('shop before signing in, sign in, check out ASAP, pay, and watch the rider 
   expect(riderLats.size).toBeGreaterThanOrEqual(3);
   expect(riderDrawn.size).toBeGreaterThanOrEqual(3);
   await expect(page.locator('[data-testid=timeline-step].done')).toHaveCount(8);
+  // Each step shows when it happened (Beijing time; the e2e platform's clock is frozen at 12:00).
+  await expect(page.locator('[data-testid=timeline-step][data-status=delivered] time')).toHaveText('12:00');
   await expect(page.locator('.rider-marker')).toHaveCount(1);
 
   // The ordered product left the cart; the order is listed under /me.
@@ -152,6 +158,7 @@ test('shop before signing in, sign in, check out ASAP, pay, and watch the rider 
   await expect(page.getByTestId('order-row').first()).toHaveAttribute('data-status', 'delivered');
   await expect(page.getByTestId('address-row')).toHaveCount(1);
   expect(errors).toEqual([]);
+  expect(refused).toEqual([]);
 });
 
 test('cancelling an unpaid order returns its stock', async ({ page }) => {
@@ -163,9 +170,15 @@ test('cancelling an unpaid order returns its stock', async ({ page }) => {
   await signIn(page, checkoutUrl);
   await page.getByTestId('address-detail').fill('光华路 9 号');
   await page.getByTestId('save-address').click();
+  // A scheduled slot this time: the second one offered (store hours decide which exist).
+  const slots = page.getByTestId('slot-select');
+  const second = await slots.locator('option').nth(1).getAttribute('value');
+  await slots.selectOption(second!);
+  await expect(page.getByTestId('slot-scheduled')).toBeChecked();
   await page.getByTestId('place-order').click();
   await page.waitForURL(/\/orders\/ord_/);
   await hydrated(page);
+  await expect(page.getByTestId('order-slot')).toContainText('预约');
 
   await page.goto(storeUrl);
   const reserved = Number(await card.getAttribute('data-stock'));

@@ -191,6 +191,7 @@ fn MeView(data: MePageData) -> impl IntoView {
                             <span class="status">{o.status.label()}</span>
                             <span class="price">{format_yuan(o.total_fen)}</span>
                             <span class="items">{format!("共 {} 件", o.items.iter().map(|l| l.quantity).sum::<u32>())}</span>
+                            <span class="when">{jishi_api::time::beijing_date_hm(&o.created_at).unwrap_or_default()}</span>
                         </a>
                     </li>
                 }).collect_view()}

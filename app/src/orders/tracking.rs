@@ -109,6 +109,8 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     let status = RwSignal::new(order.status);
     let eta = RwSignal::new(order.eta_min);
     let rider = RwSignal::new(None::<RiderPosition>);
+    // When each step happened, in Beijing time, as the events report it.
+    let step_times = RwSignal::new(Vec::<(OrderStatus, String)>::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let total_fen = order.total_fen;
@@ -131,6 +133,12 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                 move |event: jishi_api::orders::OrderEvent| {
                     let _ = status.try_set(event.status);
                     let _ = eta.try_set(event.eta_min);
+                    if let Some(t) = jishi_api::time::beijing_hm(&event.at) {
+                        let _ = step_times.try_update(|times| {
+                            times.retain(|(s, _)| *s != event.status);
+                            times.push((event.status, t));
+                        });
+                    }
                     if event.rider.is_some() || event.status.is_final() {
                         let _ = rider.try_set(event.rider);
                     }
@@ -185,9 +193,15 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                     _ => false,
                 }
             };
+            let time = move || {
+                step_times.with(|t| t.iter().find(|(s, _)| *s == step).map(|(_, at)| at.clone()))
+            };
             view! {
                 <li data-testid="timeline-step" data-status=step.as_str() class:done=done
-                    aria-current=move || (status.get() == step).then_some("step")>{step.label()}</li>
+                    aria-current=move || (status.get() == step).then_some("step")>
+                    {step.label()}
+                    {move || time().map(|t| view! { <time class="step-time">{t}</time> })}
+                </li>
             }
         })
         .collect_view();
@@ -211,8 +225,12 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     let slot_text = if order.slot == "asap" {
         "尽快送达".to_owned()
     } else {
-        "预约送达".to_owned()
+        jishi_api::time::beijing_date_hm(&order.slot)
+            .map(|t| format!("预约 {t} 起半小时内送达"))
+            .unwrap_or_else(|| "预约送达".to_owned())
     };
+    let placed_at = jishi_api::time::beijing_date_hm(&order.created_at)
+        .map(|t| format!("下单时间 {t}（北京时间）"));
 
     view! {
         <Title text=format!("订单 · {} · 即时", order.store_name)/>
@@ -245,7 +263,8 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                 <dt>"配送费"</dt><dd>{format_yuan(order.delivery_fee_fen)}</dd>
                 <dt>"合计"</dt><dd class="total">{format_yuan(order.total_fen)}</dd>
             </dl>
-            <p>{slot_text}{address.map(|a| format!(" · 送至 {} {}", a.label, a.detail))}</p>
+            <p data-testid="order-slot">{slot_text}{address.map(|a| format!(" · 送至 {} {}", a.label, a.detail))}</p>
+            {placed_at.map(|t| view! { <p class="hint">{t}</p> })}
         </section>
     }
 }

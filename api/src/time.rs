@@ -1,0 +1,108 @@
+//! Showing wire timestamps (RFC 3339, UTC) in Beijing time, the stores' zone. China has one zone,
+//! UTC+8, and no daylight saving since 1991, so a fixed offset is exact. Pure arithmetic: no clock.
+
+const BEIJING_OFFSET_S: i64 = 8 * 3600;
+
+/// Unix seconds from `YYYY-MM-DDTHH:MM:SSZ` (fractions ignored; `+00:00` also accepted).
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let rest = &s[19..];
+    let rest = rest
+        .strip_prefix('.')
+        .map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+    if rest != "Z" && rest != "+00:00" {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// (month, day, hour, minute) in Beijing.
+pub fn beijing_parts(unix: i64) -> (u32, u32, u32, u32) {
+    let local = unix + BEIJING_OFFSET_S;
+    let (_, m, d) = civil_from_days(local.div_euclid(86_400));
+    let secs = local.rem_euclid(86_400);
+    (m, d, (secs / 3600) as u32, (secs % 3600 / 60) as u32)
+}
+
+/// "12:03" in Beijing time.
+pub fn beijing_hm(rfc3339: &str) -> Option<String> {
+    let (_, _, h, m) = beijing_parts(parse_utc(rfc3339)?);
+    Some(format!("{h:02}:{m:02}"))
+}
+
+/// "11月25日 12:03" in Beijing time.
+pub fn beijing_date_hm(rfc3339: &str) -> Option<String> {
+    let (mo, d, h, m) = beijing_parts(parse_utc(rfc3339)?);
+    Some(format!("{mo}月{d}日 {h:02}:{m:02}"))
+}
+
+// Howard Hinnant's civil calendar algorithms (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_instants_are_shown_in_beijing_time_across_midnight_and_year_ends() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc("2026-11-25T04:03:00Z"), Some(1_795_579_380));
+        assert_eq!(beijing_hm("2026-11-25T04:03:00Z").as_deref(), Some("12:03"));
+        // 16:30 UTC is half past midnight the next day in Beijing.
+        assert_eq!(
+            beijing_date_hm("2026-11-25T16:30:00Z").as_deref(),
+            Some("11月26日 00:30")
+        );
+        assert_eq!(
+            beijing_date_hm("2026-12-31T20:00:00.250Z").as_deref(),
+            Some("1月1日 04:00")
+        );
+        assert_eq!(
+            beijing_date_hm("2028-02-28T18:00:00+00:00").as_deref(),
+            Some("2月29日 02:00")
+        );
+        for bad in [
+            "",
+            "2026-11-25 04:03:00Z",
+            "2026-11-25T04:03:00+08:00",
+            "2026-13-01T00:00:00Z",
+            "2026-11-25T24:00:00Z",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+}
