@@ -1,6 +1,6 @@
 import { expect, Page, Request } from '@playwright/test';
 import { test } from '@playwright/test';
-import { failOnPageErrors, GUOMAO, hydrated } from './helpers';
+import { failOnPageErrors, GUOMAO, hydrated, WANGJING } from './helpers';
 
 // Each test signs in with its own number: the platform allows one SMS per number per minute.
 let phoneSeq = 0;
@@ -217,5 +217,42 @@ test('an address outside the store\'s delivery radius is refused', async ({ page
   });
   expect(refused.status()).toBe(422);
   expect((await refused.json()).error.code).toBe('out_of_delivery_range');
+  expect(errors).toEqual([]);
+});
+
+test('a closed store takes scheduled orders only', async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  // Most stores are open at the frozen noon; one near Wangjing is not.
+  let closedId: string | undefined;
+  let cursor = '';
+  for (let i = 0; i < 10 && !closedId; i++) {
+    const res = await page.request.get(
+      `/api/v1/stores/nearby?lat=${WANGJING.latitude}&lng=${WANGJING.longitude}&limit=100${cursor}`,
+    );
+    const body = await res.json();
+    closedId = body.stores.find((s: { open_now: boolean }) => !s.open_now)?.id;
+    if (!body.next_cursor) break;
+    cursor = `&cursor=${encodeURIComponent(body.next_cursor)}`;
+  }
+  expect(closedId).toBeTruthy();
+  await page.goto(`/store/${closedId}?lat=${WANGJING.latitude}&lng=${WANGJING.longitude}`);
+  await hydrated(page);
+  // The dearest product with some stock reaches the minimum order in the fewest taps.
+  const sku = await page.locator('[data-testid=product-card]').evaluateAll((els) =>
+    els
+      .filter((e) => Number(e.getAttribute('data-stock')) >= 10)
+      .sort((a, b) => Number(b.getAttribute('data-price-fen')) - Number(a.getAttribute('data-price-fen')))[0]
+      ?.getAttribute('data-sku'),
+  );
+  expect(sku).toBeTruthy();
+  const checkoutUrl = await fillCartToMinimum(page, sku!);
+  await signIn(page, checkoutUrl);
+  await page.getByTestId('address-detail').fill('国贸 3 期');
+  await page.getByTestId('save-address').click();
+  await expect(page.getByTestId('slot-asap')).toBeDisabled();
+  await expect(page.getByTestId('slot-scheduled')).toBeChecked();
+  await page.getByTestId('place-order').click();
+  await page.waitForURL(/\/orders\/ord_/);
+  await expect(page.getByTestId('order-slot')).toContainText('预约');
   expect(errors).toEqual([]);
 });

@@ -52,8 +52,8 @@ fn main() {
             .as_array()
             .expect("stores")
             .iter()
-            .find(|s| s["min_order_fen"] == 0)
-            .expect("a store")["id"]
+            .find(|s| s["min_order_fen"] == 0 && s["open_now"] == true)
+            .expect("an open store with no minimum order")["id"]
             .as_str()
             .expect("id")
             .to_owned();

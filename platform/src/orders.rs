@@ -370,6 +370,15 @@ fn validate_slot(
     now: i64,
 ) -> Result<String, ApiError> {
     if slot == "asap" {
+        // A closed store takes scheduled orders only (PRODUCT.md: listed, greyed, can be booked).
+        let open_now = DateTime::from_timestamp(now, 0)
+            .is_some_and(|t| store.hours.is_open(to_store_local(t)));
+        if !open_now {
+            return Err(ApiError::new(
+                ErrorCode::InvalidState,
+                "门店现在休息，不能尽快送达；请选择营业时间内的预约时段",
+            ));
+        }
         return Ok(slot.to_owned());
     }
     let bad = || ApiError::bad_request("配送时间应为 \"asap\" 或今明两天营业时间内的半点时段");
@@ -641,6 +650,12 @@ mod tests {
 
         store.hours = WeeklyHours::every_day("08:00-22:00".parse().unwrap());
         let evening = delivery_slots(&store, at("2026-11-25T21:20:00+08:00"));
+        // Closed now: "as soon as possible" is refused, a slot tomorrow is fine.
+        let night = at("2026-11-25T23:10:00+08:00").timestamp();
+        let refused = validate_slot("asap", &store, night).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidState);
+        assert!(validate_slot(&evening[0].start, &store, night).is_ok());
+        assert!(validate_slot("asap", &store, at("2026-11-25T21:20:00+08:00").timestamp()).is_ok());
         // 21:50 and later today are closed; tomorrow runs 08:00–21:30 starts.
         assert_eq!(evening[0].label, "明天 08:00–08:30");
         assert_eq!(evening.last().unwrap().label, "明天 21:30–22:00");

@@ -127,7 +127,14 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     let cart = StoredValue::new(cart);
     let chosen = RwSignal::new(detail.with_value(|d| first_deliverable(d, &addresses)));
     let addresses = RwSignal::new(addresses);
-    let slot = RwSignal::new("asap".to_owned());
+    // A closed store takes scheduled orders only: start on its first slot and offer no "ASAP".
+    let open_now = detail.with_value(|d| d.open_now);
+    let first_slot = detail.with_value(|d| d.slots.first().map(|s| s.start.clone()));
+    let slot = RwSignal::new(if open_now {
+        "asap".to_owned()
+    } else {
+        first_slot.unwrap_or_else(|| "asap".to_owned())
+    });
     let error = RwSignal::new(None::<String>);
     let placing = RwSignal::new(false);
     // One key per distinct order body: a retry after a lost answer replays the first order instead
@@ -255,10 +262,11 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
                 <legend>"送达时间"</legend>
                 <label>
                     <input type="radio" name="slot" data-testid="slot-asap" prop:checked=move || slot.get() == "asap"
-                        on:change=move |_| slot.set("asap".to_owned())/>
-                    {move || match quote() {
-                        Some(q) => format!("尽快送达（约 {} 分钟）", q.eta_min),
-                        None => "尽快送达".to_owned(),
+                        disabled=!open_now on:change=move |_| slot.set("asap".to_owned())/>
+                    {move || match (open_now, quote()) {
+                        (false, _) => "尽快送达（门店休息中，请预约）".to_owned(),
+                        (true, Some(q)) => format!("尽快送达（约 {} 分钟）", q.eta_min),
+                        (true, None) => "尽快送达".to_owned(),
                     }}
                 </label>
                 {(!slots.is_empty()).then(|| {
