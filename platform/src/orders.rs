@@ -53,19 +53,35 @@ pub async fn place_idempotent(
 ) -> Result<Reply> {
     let request = canonical(body);
     // Phase 1: claim the key, committed on its own so a concurrent repeat sees it in flight. A new
-    // key (nearly always) is claimed by one atomic statement; a known one is examined below.
-    let claimed = sqlx::query(
+    // key (nearly always) is claimed by one atomic statement; a known one is examined below. The
+    // delivery address is read in the same round trip (`changes()` tells whether the claim took),
+    // before any write lock: a transaction must never wait on a second pooled connection.
+    let claim = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
-         VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (user_id, key) DO NOTHING",
+         VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (user_id, key) DO NOTHING;
+         SELECT changes() AS claimed, a.id, a.label, a.detail, a.lat, a.lng
+         FROM (SELECT 1) LEFT JOIN addresses a ON a.user_id = ? AND a.id = ?",
     )
     .bind(user_id)
     .bind(key)
     .bind(&request)
     .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected()
-        == 1;
+    .bind(user_id)
+    .bind(&body.address_id)
+    .fetch_one(pool)
+    .await?;
+    let claimed = claim.try_get::<i64, _>("claimed")? == 1;
+    // Another user's address is "not found", exactly like a missing one.
+    let address = match claim.try_get::<Option<String>, _>("id")? {
+        Some(id) => Ok(accounts::Address {
+            id,
+            label: claim.try_get("label")?,
+            detail: claim.try_get("detail")?,
+            lat: claim.try_get("lat")?,
+            lng: claim.try_get("lng")?,
+        }),
+        None => Err(ApiError::not_found("找不到这个收货地址")),
+    };
     if !claimed {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<(String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
@@ -120,14 +136,6 @@ pub async fn place_idempotent(
         }
         tx.commit().await?;
     }
-
-    // Read what the order needs before taking the write lock: a transaction must never wait on
-    // a second pooled connection, or concurrent writers can hold every connection and deadlock.
-    let address = match accounts::address(pool, user_id, &body.address_id).await {
-        Ok(a) => Ok(a),
-        Err(PlatformError::Api(e)) => Err(e),
-        Err(other) => return Err(other),
-    };
 
     // Phase 2: the order and the stored answer commit together, or neither does.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
