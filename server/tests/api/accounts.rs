@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, GUOMAO};
+use crate::helpers::{spawn_app, spawn_app_with_step, TestApp, GUOMAO};
 
 /// A browser: keeps the session cookie the server sets and sends same-origin requests.
 struct Browser<'a> {
@@ -359,4 +359,81 @@ async fn the_session_endpoint_is_not_exposed_to_browsers() {
     let mut browser = Browser::new(&app);
     let (status, _) = browser.send(Method::POST, "/sessions", None, &[]).await;
     assert_eq!(status, 404);
+}
+
+/// Reads SSE frames from a response until `last` is seen: the `id:` of every frame, in order.
+async fn event_ids_until(res: reqwest::Response, last: u64) -> Vec<u64> {
+    use futures::StreamExt;
+    let mut body = res.bytes_stream();
+    let (mut text, mut ids) = (String::new(), Vec::new());
+    while ids.last() != Some(&last) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("stream open")
+            .expect("chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let frame: String = text.drain(..end + 2).collect();
+            if let Some(id) = frame.lines().find_map(|l| l.strip_prefix("id: ")) {
+                ids.push(id.trim().parse().expect("numeric id"));
+            }
+        }
+    }
+    ids
+}
+
+#[tokio::test]
+async fn tracking_through_the_server_resumes_after_last_event_id_without_gaps_or_repeats() {
+    let app = spawn_app_with_step(std::time::Duration::from_millis(40)).await;
+    let (store, sku) = store_and_sku(&app).await;
+    let mut shopper = Browser::new(&app);
+    shopper.sign_in("13700000005").await;
+    let (_, address) = shopper
+        .send(
+            Method::POST,
+            "/me/addresses",
+            Some(
+                json!({ "label": "家", "detail": "光华路 1 号", "lat": GUOMAO.0, "lng": GUOMAO.1 }),
+            ),
+            &[],
+        )
+        .await;
+    let body = json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address["id"], "slot": "asap" });
+    let (status, order) = shopper
+        .send(
+            Method::POST,
+            "/orders",
+            Some(body),
+            &[("idempotency-key", "track-1")],
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, _) = shopper
+        .send(
+            Method::POST,
+            &format!("/orders/{id}/pay"),
+            Some(json!({ "method": "sandbox" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let events = |last_event_id: Option<&str>| {
+        let mut req = app
+            .http
+            .get(app.api(&format!("/orders/{id}/events")))
+            .header("cookie", shopper.cookie.clone().unwrap());
+        if let Some(l) = last_event_id {
+            req = req.header("last-event-id", l);
+        }
+        req.send()
+    };
+    // The whole delivery: paid plus 15 simulated steps.
+    let all = event_ids_until(events(None).await.unwrap(), 16).await;
+    assert_eq!(all, (1..=16).collect::<Vec<_>>());
+    // A browser that saw up to 5 reconnects with Last-Event-ID (forwarded by the proxy).
+    let resumed = event_ids_until(events(Some("5")).await.unwrap(), 16).await;
+    assert_eq!(resumed, (6..=16).collect::<Vec<_>>());
 }

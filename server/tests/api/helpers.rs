@@ -41,12 +41,17 @@ pub fn frozen_clock() -> Clock {
 }
 
 pub async fn spawn_platform() -> SocketAddr {
+    spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
+}
+
+/// A platform whose dispatch simulator moves orders every `dispatch_step`.
+pub async fn spawn_platform_with_step(dispatch_step: std::time::Duration) -> SocketAddr {
     let platform = Platform::open(PlatformConfig {
         database_url: "sqlite::memory:".into(),
         seed: Seed::Beijing { seed: DEMO_SEED },
         clock: frozen_clock(),
         demo: true,
-        dispatch_step: jishi_platform::DEMO_DISPATCH_STEP,
+        dispatch_step,
     })
     .await
     .expect("platform opens");
@@ -75,7 +80,11 @@ pub async fn spawn_server(platform_url: &str) -> SocketAddr {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let platform = format!("http://{}", spawn_platform().await);
+    spawn_app_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
+}
+
+pub async fn spawn_app_with_step(dispatch_step: std::time::Duration) -> TestApp {
+    let platform = format!("http://{}", spawn_platform_with_step(dispatch_step).await);
     let server = format!("http://{}", spawn_server(&platform).await);
     TestApp {
         platform,
