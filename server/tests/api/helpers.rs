@@ -40,10 +40,6 @@ pub fn frozen_clock() -> Clock {
     Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("a valid instant")
 }
 
-pub async fn spawn_platform() -> SocketAddr {
-    spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
-}
-
 /// A platform whose dispatch simulator moves orders every `dispatch_step`.
 pub async fn spawn_platform_with_step(dispatch_step: std::time::Duration) -> SocketAddr {
     let platform = Platform::open(PlatformConfig {
