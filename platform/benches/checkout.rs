@@ -40,23 +40,7 @@ fn main() {
             .build()
             .expect("client");
 
-        let nearby: Value = http
-            .get(format!("{base}/v1/stores/nearby?lat=39.9088&lng=116.4605&limit=100"))
-            .send()
-            .await
-            .expect("nearby")
-            .json()
-            .await
-            .expect("json");
-        let store = nearby["stores"]
-            .as_array()
-            .expect("stores")
-            .iter()
-            .find(|s| s["min_order_fen"] == 0 && s["open_now"] == true)
-            .expect("an open store with no minimum order")["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let store = support::open_store_without_minimum(&http, &base, (39.9088, 116.4605)).await;
         let sku: String = sqlx::query_scalar("SELECT sku FROM store_products WHERE store_id = ? ORDER BY sku LIMIT 1")
             .bind(&store)
             .fetch_one(platform.pool())

@@ -81,23 +81,8 @@ impl TestPlatform {
 
     /// A store delivering to GUOMAO with no minimum order, and one of its SKUs.
     async fn store_and_sku(&self) -> (String, String) {
-        let (_, nearby) = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/stores/nearby?lat={}&lng={}&limit=100", GUOMAO.0, GUOMAO.1),
-                None,
-                None,
-            )
-            .await;
-        let store = nearby["stores"]
-            .as_array()
-            .expect("stores")
-            .iter()
-            .find(|s| s["min_order_fen"] == 0 && s["open_now"] == true)
-            .expect("a store without a minimum order")["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let root = self.base.trim_end_matches("/v1");
+        let store = support::open_store_without_minimum(&self.http, root, GUOMAO).await;
         let (_, products) = self
             .call(
                 reqwest::Method::GET,
@@ -130,6 +115,27 @@ impl TestPlatform {
             .fetch_one(self.platform.pool())
             .await
             .expect("stock")
+    }
+
+    async fn pay(&self, shopper: &Shopper, id: &str) -> (u16, Value) {
+        let path = format!("/orders/{id}/pay");
+        let body = json!({ "method": "sandbox" });
+        self.call(
+            reqwest::Method::POST,
+            &path,
+            Some(&shopper.token),
+            Some(body),
+        )
+        .await
+    }
+
+    async fn cart(&self, shopper: &Shopper, store: &str) -> Value {
+        let path = format!("/cart/{store}");
+        let (status, cart) = self
+            .call(reqwest::Method::GET, &path, Some(&shopper.token), None)
+            .await;
+        assert_eq!(status, 200, "{cart}");
+        cart
     }
 
     async fn order(&self, shopper: &Shopper, key: Option<&str>, body: &Value) -> (u16, Value) {
@@ -306,14 +312,7 @@ async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
         )
         .await;
     assert_eq!(after["status"], "cancelled");
-    let (status, _) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/orders/{id}/pay"),
-            Some(&s.token),
-            Some(json!({"method": "sandbox"})),
-        )
-        .await;
+    let (status, _) = t.pay(&s, id).await;
     assert_eq!(status, 409, "an expired order cannot be paid");
 }
 
@@ -333,14 +332,7 @@ async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_noth
         order["items_fen"].as_i64().unwrap() + order["delivery_fee_fen"].as_i64().unwrap()
     );
 
-    let (status, paid) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/orders/{id}/pay"),
-            Some(&s.token),
-            Some(json!({"method": "sandbox"})),
-        )
-        .await;
+    let (status, paid) = t.pay(&s, id).await;
     assert_eq!(status, 200);
     assert_eq!(paid["status"], "paid");
     // The answer is the whole order, as placed.
@@ -607,14 +599,7 @@ async fn what_was_ordered_leaves_the_cart_and_the_rest_stays() {
         )
         .await;
     assert_eq!(status, 201, "{order}");
-    let (_, cart) = t
-        .call(
-            reqwest::Method::GET,
-            &format!("/cart/{store}"),
-            Some(&shopper.token),
-            None,
-        )
-        .await;
+    let cart = t.cart(&shopper, &store).await;
     let left: Vec<&str> = cart["items"]
         .as_array()
         .unwrap()
@@ -633,14 +618,7 @@ async fn what_was_ordered_leaves_the_cart_and_the_rest_stays() {
         )
         .await;
     assert_eq!(status, 409);
-    let (_, cart) = t
-        .call(
-            reqwest::Method::GET,
-            &format!("/cart/{store}"),
-            Some(&shopper.token),
-            None,
-        )
-        .await;
+    let cart = t.cart(&shopper, &store).await;
     assert_eq!(cart["items"][0]["sku"], other.as_str());
 }
 
@@ -681,14 +659,7 @@ async fn a_paid_order_is_tracked_to_the_door_and_a_reconnect_resumes_without_gap
         )
         .await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let (status, _) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/orders/{id}/pay"),
-            Some(&s.token),
-            Some(json!({"method": "sandbox"})),
-        )
-        .await;
+    let (status, _) = t.pay(&s, &id).await;
     assert_eq!(status, 200);
 
     let res = t

@@ -109,25 +109,7 @@ async fn every_order_that_got_a_201_survives_a_kill_9_mid_burst() {
     .await;
 
     // A store delivering to the address, with plenty of one SKU.
-    let nearby: serde_json::Value = http
-        .get(format!(
-            "{base}/v1/stores/nearby?lat=39.9088&lng=116.4605&limit=100"
-        ))
-        .send()
-        .await
-        .expect("nearby")
-        .json()
-        .await
-        .expect("json");
-    let store = nearby["stores"]
-        .as_array()
-        .expect("stores")
-        .iter()
-        .find(|s| s["min_order_fen"] == 0 && s["open_now"] == true)
-        .expect("a store")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let store = support::open_store_without_minimum(&http, &base, (39.9088, 116.4605)).await;
     let side = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(

@@ -42,3 +42,32 @@ pub async fn sign_in(
     let address: Value = res.json().await.expect("json");
     (token, address["id"].as_str().expect("id").to_owned())
 }
+
+/// The nearest store to `at` that is open now and has no minimum order, on the platform at `base`
+/// (its root URL): one that takes a one-item "as soon as possible" order.
+pub async fn open_store_without_minimum(
+    http: &reqwest::Client,
+    base: &str,
+    at: (f64, f64),
+) -> String {
+    let nearby: Value = http
+        .get(format!(
+            "{base}/v1/stores/nearby?lat={}&lng={}&limit=100",
+            at.0, at.1
+        ))
+        .send()
+        .await
+        .expect("nearby request")
+        .json()
+        .await
+        .expect("json");
+    nearby["stores"]
+        .as_array()
+        .expect("stores")
+        .iter()
+        .find(|s| s["min_order_fen"] == 0 && s["open_now"] == true)
+        .expect("an open store with no minimum order")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}

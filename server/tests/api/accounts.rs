@@ -66,6 +66,34 @@ impl<'a> Browser<'a> {
         (status, res.text().await.expect("page body"))
     }
 
+    /// Saves an address at GUOMAO; returns it.
+    async fn add_address(&mut self, label: &str, detail: &str) -> Value {
+        let (status, address) = self
+            .send(
+                Method::POST,
+                "/me/addresses",
+                Some(json!({ "label": label, "detail": detail, "lat": GUOMAO.0, "lng": GUOMAO.1 })),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 201, "{address}");
+        address
+    }
+
+    /// Pays the order in the sandbox; returns the paid order.
+    async fn pay(&mut self, id: &str) -> Value {
+        let (status, paid) = self
+            .send(
+                Method::POST,
+                &format!("/orders/{id}/pay"),
+                Some(json!({ "method": "sandbox" })),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 200, "{paid}");
+        paid
+    }
+
     async fn sign_in(&mut self, phone: &str) -> Value {
         let (status, sent) = self
             .send(
@@ -246,15 +274,7 @@ async fn checkout_through_the_server_and_nobody_else_sees_the_order() {
     let (store, sku) = store_and_sku(&app).await;
     let mut alice = Browser::new(&app);
     alice.sign_in("13700000003").await;
-    let (status, address) = alice
-        .send(
-            Method::POST,
-            "/me/addresses",
-            Some(json!({ "label": "公司", "detail": "国贸大厦 A 座", "lat": GUOMAO.0, "lng": GUOMAO.1 })),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 201, "{address}");
+    let address = alice.add_address("公司", "国贸大厦 A 座").await;
     let order_body = json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address["id"], "slot": "asap" });
     let (status, err) = alice
         .send(Method::POST, "/orders", Some(order_body.clone()), &[])
@@ -270,15 +290,7 @@ async fn checkout_through_the_server_and_nobody_else_sees_the_order() {
         .await;
     assert_eq!(status, 201, "{order}");
     let id = order["id"].as_str().unwrap().to_owned();
-    let (status, paid) = alice
-        .send(
-            Method::POST,
-            &format!("/orders/{id}/pay"),
-            Some(json!({ "method": "sandbox" })),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 200);
+    let paid = alice.pay(&id).await;
     assert_eq!(paid["status"], "paid");
 
     // The order's page renders for its owner, with the state tests and scripts read.
@@ -323,22 +335,12 @@ async fn checkout_through_the_server_and_nobody_else_sees_the_order() {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    let mut body = res.bytes_stream();
-    let mut first = String::new();
-    while !first.contains("\n\n") {
-        use futures::StreamExt;
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("stream open")
-            .expect("chunk");
-        first.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let frames = event_frames_until(res, 1).await;
+    let (first_id, first) = &frames[0];
     assert!(
-        first.contains("id: 1") && first.contains("\"status\":\"paid\""),
+        *first_id == 1 && first.contains("\"status\":\"paid\""),
         "{first}"
     );
-    drop(body);
 
     // Without any cookie, orders need a signed-in shopper.
     let mut stranger = Browser::new(&app);
@@ -361,12 +363,12 @@ async fn the_session_endpoint_is_not_exposed_to_browsers() {
     assert_eq!(status, 404);
 }
 
-/// Reads SSE frames from a response until `last` is seen: the `id:` of every frame, in order.
-async fn event_ids_until(res: reqwest::Response, last: u64) -> Vec<u64> {
+/// Reads SSE frames from a response until the one with id `last`: (id, frame text), in order.
+async fn event_frames_until(res: reqwest::Response, last: u64) -> Vec<(u64, String)> {
     use futures::StreamExt;
     let mut body = res.bytes_stream();
-    let (mut text, mut ids) = (String::new(), Vec::new());
-    while ids.last() != Some(&last) {
+    let (mut text, mut frames) = (String::new(), Vec::new());
+    while frames.last().map(|(id, _)| *id) != Some(last) {
         let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
             .await
             .expect("an event within 10 s")
@@ -376,11 +378,20 @@ async fn event_ids_until(res: reqwest::Response, last: u64) -> Vec<u64> {
         while let Some(end) = text.find("\n\n") {
             let frame: String = text.drain(..end + 2).collect();
             if let Some(id) = frame.lines().find_map(|l| l.strip_prefix("id: ")) {
-                ids.push(id.trim().parse().expect("numeric id"));
+                let id = id.trim().parse().expect("numeric id");
+                frames.push((id, frame));
             }
         }
     }
-    ids
+    frames
+}
+
+async fn event_ids_until(res: reqwest::Response, last: u64) -> Vec<u64> {
+    event_frames_until(res, last)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
 }
 
 #[tokio::test]
@@ -389,16 +400,7 @@ async fn tracking_through_the_server_resumes_after_last_event_id_without_gaps_or
     let (store, sku) = store_and_sku(&app).await;
     let mut shopper = Browser::new(&app);
     shopper.sign_in("13700000005").await;
-    let (_, address) = shopper
-        .send(
-            Method::POST,
-            "/me/addresses",
-            Some(
-                json!({ "label": "家", "detail": "光华路 1 号", "lat": GUOMAO.0, "lng": GUOMAO.1 }),
-            ),
-            &[],
-        )
-        .await;
+    let address = shopper.add_address("家", "光华路 1 号").await;
     let body = json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address["id"], "slot": "asap" });
     let (status, order) = shopper
         .send(
@@ -410,15 +412,7 @@ async fn tracking_through_the_server_resumes_after_last_event_id_without_gaps_or
         .await;
     assert_eq!(status, 201, "{order}");
     let id = order["id"].as_str().unwrap().to_owned();
-    let (status, _) = shopper
-        .send(
-            Method::POST,
-            &format!("/orders/{id}/pay"),
-            Some(json!({ "method": "sandbox" })),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 200);
+    shopper.pay(&id).await;
 
     let events = |last_event_id: Option<&str>| {
         let mut req = app
