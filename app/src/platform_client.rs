@@ -121,15 +121,16 @@ pub fn session_token() -> Option<String> {
     )
 }
 
-/// GET `path` as the current shopper. `Ok(None)` when there is no session or the platform no
-/// longer knows it: to the pages that is simply "nothing yet", not an error.
+/// GET `path` as the current shopper. `Ok(None)` when there is no session, the platform no longer
+/// knows it, or the data needs a signed-in shopper and this one is anonymous: to the pages that is
+/// simply "nothing yet", not an error.
 pub async fn get_as_shopper<T: DeserializeOwned>(path: &str) -> Result<Option<T>, ApiError> {
     let Some(token) = session_token() else {
         return Ok(None);
     };
     match from_context()?.get_as::<T>(path, &token).await {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.code == ErrorCode::SessionExpired => Ok(None),
+        Err(e) if matches!(e.code, ErrorCode::SessionExpired | ErrorCode::Unauthorized) => Ok(None),
         Err(e) => Err(e),
     }
 }

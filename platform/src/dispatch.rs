@@ -154,7 +154,10 @@ async fn tick_chunk(
         let eta = ((eta0 * (TOTAL_STEPS - done_steps)) as f64 / TOTAL_STEPS as f64).ceil() as u32;
         let rider = match next {
             // Riding to the shop from a little way off.
-            OrderStatus::RiderAssigned => Some(lerp((shop.0 + 0.004, shop.1 - 0.004), shop, 0.0)),
+            OrderStatus::RiderAssigned => Some(RiderPosition {
+                lat: shop.0 + 0.004,
+                lng: shop.1 - 0.004,
+            }),
             OrderStatus::PickedUp => Some(lerp(shop, home, 0.0)),
             OrderStatus::Delivering => {
                 Some(lerp(shop, home, next_progress as f64 / RIDER_STEPS as f64))

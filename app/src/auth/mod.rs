@@ -124,20 +124,14 @@ pub async fn me_page() -> Result<MePageData, AppError> {
     use crate::platform_client::get_as_shopper;
     use jishi_api::auth::AddressesResponse;
     use jishi_api::orders::OrdersResponse;
-    let me = get_as_shopper::<Me>("/v1/me").await?;
-    let Some(user) = me.and_then(|m| m.user) else {
-        return Ok(MePageData {
-            user: None,
-            orders: vec![],
-            addresses: vec![],
-        });
-    };
-    let (orders, addresses) = futures::join!(
+    // Orders and addresses need a signed-in shopper; before sign-in they come back as `None`.
+    let (me, orders, addresses) = futures::join!(
+        get_as_shopper::<Me>("/v1/me"),
         get_as_shopper::<OrdersResponse>("/v1/orders"),
         get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
     );
     Ok(MePageData {
-        user: Some(user),
+        user: me?.and_then(|m| m.user),
         orders: orders?.map(|o| o.orders).unwrap_or_default(),
         addresses: addresses?.map(|a| a.addresses).unwrap_or_default(),
     })

@@ -38,25 +38,17 @@ pub async fn checkout_page(store_id: String) -> Result<CheckoutData, AppError> {
     let detail_path = format!("/v1/stores/{id}");
     let cart_path = format!("/v1/cart/{id}");
     let no_query: [(&str, &str); 0] = [];
-    let (detail, cart, me) = futures::join!(
+    let (detail, cart, me, addresses) = futures::join!(
         client.get::<StoreDetail>(&detail_path, &no_query),
         get_as_shopper::<Cart>(&cart_path),
         get_as_shopper::<Me>("/v1/me"),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
     );
-    let signed_in = me?.and_then(|m| m.user).is_some();
-    let addresses = if signed_in {
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses")
-            .await?
-            .map(|a| a.addresses)
-            .unwrap_or_default()
-    } else {
-        vec![]
-    };
     Ok(CheckoutData {
         detail: detail?,
         cart: cart?,
-        signed_in,
-        addresses,
+        signed_in: me?.and_then(|m| m.user).is_some(),
+        addresses: addresses?.map(|a| a.addresses).unwrap_or_default(),
     })
 }
 

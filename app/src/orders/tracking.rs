@@ -28,23 +28,23 @@ pub struct OrderPageData {
 pub async fn order_page(id: String) -> Result<Option<OrderPageData>, AppError> {
     use crate::platform_client::{from_context, get_as_shopper};
     use jishi_api::auth::AddressesResponse;
-    let order = match get_as_shopper::<Order>(&format!("/v1/orders/{}", encode(&id))).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return Ok(None),
-        Err(e) if e.code == jishi_api::ErrorCode::Unauthorized => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let no_query: [(&str, &str); 0] = [];
-    let store_path = format!("/v1/stores/{}", encode(&order.store_id));
-    let client = from_context()?;
-    let (store, addresses) = futures::join!(
-        client.get::<StoreDetail>(&store_path, &no_query),
+    let order_path = format!("/v1/orders/{}", encode(&id));
+    let (order, addresses) = futures::join!(
+        get_as_shopper::<Order>(&order_path),
         get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
     );
+    let Some(order) = order? else {
+        return Ok(None);
+    };
     let address =
         addresses?.and_then(|a| a.addresses.into_iter().find(|a| a.id == order.address_id));
+    let no_query: [(&str, &str); 0] = [];
+    let store_path = format!("/v1/stores/{}", encode(&order.store_id));
+    let store = from_context()?
+        .get::<StoreDetail>(&store_path, &no_query)
+        .await?;
     Ok(Some(OrderPageData {
-        store: store?,
+        store,
         address,
         order,
     }))
@@ -82,20 +82,13 @@ pub fn OrderPage() -> impl IntoView {
     }
 }
 
-/// The steps shown on the timeline, in order.
-const TIMELINE: [OrderStatus; 8] = [
-    OrderStatus::Paid,
-    OrderStatus::Accepted,
-    OrderStatus::Picking,
-    OrderStatus::Ready,
-    OrderStatus::RiderAssigned,
-    OrderStatus::PickedUp,
-    OrderStatus::Delivering,
-    OrderStatus::Delivered,
-];
+/// The timeline: the delivery path from payment on.
+fn timeline() -> &'static [OrderStatus] {
+    &OrderStatus::PATH[1..]
+}
 
 fn step_index(s: OrderStatus) -> Option<usize> {
-    TIMELINE.iter().position(|t| *t == s)
+    timeline().iter().position(|t| *t == s)
 }
 
 #[component]
@@ -182,7 +175,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         OrderStatus::Refunded => "订单已取消，款项原路退回".to_owned(),
         _ => format!("预计 {} 分钟内送达", eta.get()),
     };
-    let timeline = TIMELINE
+    let timeline_steps = timeline()
         .iter()
         .map(|step| {
             let step = *step;
@@ -251,7 +244,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                 <button type="button" class="secondary" data-testid="cancel-order" disabled=busy on:click=cancel>"取消订单"</button>
             })}
         </section>
-        <ol class="timeline" data-testid="timeline">{timeline}</ol>
+        <ol class="timeline" data-testid="timeline">{timeline_steps}</ol>
         {store_at.map(|s| view! {
             <OrderMap store=s home rider=rider.into()/>
         })}
@@ -272,24 +265,18 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 mod browser {
     use jishi_api::orders::OrderEvent;
-    use send_wrapper::SendWrapper;
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
     use web_sys::{EventSource, MessageEvent};
 
-    /// An open `EventSource` on the order's events; closed when dropped (leaving the page).
-    /// Holding it keeps the stream open; dropping the last clone closes it.
-    #[derive(Clone)]
+    /// An open `EventSource` on the order's events; closed when dropped (leaving the page, or the
+    /// effect holding it finding the order finished).
     pub struct OrderStream {
-        _open: std::sync::Arc<SendWrapper<Inner>>,
-    }
-
-    struct Inner {
         source: EventSource,
         _on_event: Closure<dyn FnMut(MessageEvent)>,
     }
 
-    impl Drop for Inner {
+    impl Drop for OrderStream {
         fn drop(&mut self) {
             self.source.close();
         }
@@ -317,10 +304,8 @@ mod browser {
                 .add_event_listener_with_callback("order", handler.as_ref().unchecked_ref())
                 .ok()?;
             Some(Self {
-                _open: std::sync::Arc::new(SendWrapper::new(Inner {
-                    source,
-                    _on_event: handler,
-                })),
+                source,
+                _on_event: handler,
             })
         }
     }
