@@ -25,7 +25,11 @@ pub enum ErrorCode {
     /// A delivery address outside the store's delivery radius.
     OutOfDeliveryRange,
     TooManyRequests,
+    /// The shopper already has the maximum number of unpaid orders (`orders::MAX_UNPAID`).
+    TooManyUnpaid,
     PlatformUnavailable,
+    /// The server is shedding load (too many requests or open streams): retry shortly.
+    Overloaded,
     BadGateway,
     Internal,
 }
@@ -40,10 +44,10 @@ impl ErrorCode {
             ErrorCode::SoldOut | ErrorCode::RequestInProgress | ErrorCode::InvalidState => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::IdempotencyKeyReused | ErrorCode::OutOfDeliveryRange => 422,
-            ErrorCode::TooManyRequests => 429,
+            ErrorCode::TooManyRequests | ErrorCode::TooManyUnpaid => 429,
             ErrorCode::Internal => 500,
             ErrorCode::BadGateway => 502,
-            ErrorCode::PlatformUnavailable => 503,
+            ErrorCode::PlatformUnavailable | ErrorCode::Overloaded => 503,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod category;
 pub mod error;
 pub mod geo;
+pub mod headers;
 pub mod hours;
 pub mod money;
 pub mod orders;
