@@ -148,24 +148,6 @@ pub struct AddressesResponse {
     pub addresses: Vec<Address>,
 }
 
-/// The server's session cookie. `__Host-` binds it to this exact origin, but browsers accept that
-/// only with `Secure`, so plain-HTTP development uses the unprefixed name.
-pub const SESSION_COOKIE_SECURE: &str = "__Host-jishi_session";
-pub const SESSION_COOKIE_PLAIN: &str = "jishi_session";
-
-/// The session token from `Cookie` header values, if present and well-formed.
-pub fn session_token_from_cookies<'a>(
-    headers: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
-    headers
-        .into_iter()
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE_SECURE || *k == SESSION_COOKIE_PLAIN)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     /// An order can no longer make this move (e.g. cancel after pick-up).
     InvalidState,
     PayloadTooLarge,
+    /// The request's body did not arrive in time (a slow or stalled client).
+    RequestTimeout,
     /// The same Idempotency-Key with a different request body.
     IdempotencyKeyReused,
     /// A delivery address outside the store's delivery radius.
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::SoldOut | ErrorCode::RequestInProgress | ErrorCode::InvalidState => 409,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::IdempotencyKeyReused | ErrorCode::OutOfDeliveryRange => 422,
             ErrorCode::TooManyRequests | ErrorCode::TooManyUnpaid => 429,

@@ -52,7 +52,7 @@ pub fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data: https:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'"
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
     )
 }
 

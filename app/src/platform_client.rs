@@ -108,17 +108,19 @@ pub fn from_context() -> Result<PlatformClient, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "服务器没有配置平台连接"))
 }
 
-/// The shopper's platform session token, from the cookie of the request being served (a page
-/// render or a server function call). `None` before the first cart action or after sign-out.
+/// The shopper's platform session token, as the server found it in the request's cookie (the
+/// server owns cookies: it puts this into the request's extensions before any page renders).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShopperSession(pub String);
+
+/// The token of the request being served (a page render or a server function call). `None`
+/// before the first cart action or after sign-out.
 pub fn session_token() -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    jishi_api::auth::session_token_from_cookies(
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    )
+    parts
+        .extensions
+        .get::<ShopperSession>()
+        .map(|ShopperSession(token)| token.clone())
 }
 
 /// GET `path` as the current shopper. `Ok(None)` when there is no session, the platform no longer

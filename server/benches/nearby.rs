@@ -21,7 +21,7 @@ use jishi_app::SiteConfig;
 use jishi_platform::demo::scaled_stores;
 use jishi_platform::stores::StoreIndex;
 use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
-use jishi_server::{router, AppState};
+use jishi_server::{router, serve, AppState, Edge, Limits, Shutdown};
 use leptos::prelude::LeptosOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -113,8 +113,7 @@ fn main() {
                 seed: DEMO_SEED,
             },
             clock,
-            demo: true,
-            dispatch_step: jishi_platform::DEMO_DISPATCH_STEP,
+            ..PlatformConfig::demo("")
         })
         .await
         .expect("platform opens");
@@ -124,13 +123,20 @@ fn main() {
             leptos_options: LeptosOptions::builder().output_name("jishi").build(),
             platform: PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
             site: SiteConfig::default(),
+            edge: Edge::new(Vec::new(), Limits::default(), Shutdown::default()),
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("bind");
         let server_addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state)).await;
+            let _ = serve(
+                listener,
+                router(state),
+                Limits::default(),
+                Shutdown::default(),
+            )
+            .await;
         });
 
         let paths: Vec<String> = query_points(&locations, HTTP_REQUESTS, &mut rng)

@@ -1,31 +1,104 @@
 //! The BFF. It renders pages, serves static files and server functions, and proxies `/api/v1/*` to
 //! the platform. It holds no business state: everything lives behind `PLATFORM_URL`.
 
+pub mod client;
 pub mod csrf;
+pub mod edge;
 pub mod proxy;
+pub mod serve;
 pub mod session;
+pub mod settings;
 
+use std::sync::Arc;
+
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::FromRef;
+use axum::http::{header, HeaderValue};
 use axum::routing::{any, get};
 use axum::Router;
+use ipnet::IpNet;
 use jishi_app::platform_client::PlatformClient;
 use jishi_app::{shell, App, SiteConfig};
 use jishi_platform::{Platform, PlatformConfig};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::sync::{watch, Semaphore};
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+pub use serve::serve;
+pub use settings::{Limits, PlatformSource, Settings};
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub platform: PlatformClient,
     pub site: SiteConfig,
+    pub edge: Edge,
+}
+
+/// What the edge needs besides the platform: whom to trust, the stream slots, the limits and
+/// the shutdown signal.
+#[derive(Clone)]
+pub struct Edge {
+    pub trusted_proxies: Arc<[IpNet]>,
+    pub limits: Limits,
+    /// One permit per open event stream through the proxy.
+    pub streams: Arc<Semaphore>,
+    pub shutdown: Shutdown,
+}
+
+impl Edge {
+    pub fn new(trusted_proxies: Vec<IpNet>, limits: Limits, shutdown: Shutdown) -> Self {
+        Self {
+            trusted_proxies: trusted_proxies.into(),
+            streams: Arc::new(Semaphore::new(limits.max_streams)),
+            limits,
+            shutdown,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+/// A shutdown signal that any number of tasks can wait for, fired once.
+#[derive(Clone)]
+pub struct Shutdown {
+    tx: Arc<watch::Sender<bool>>,
+    rx: watch::Receiver<bool>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        let (tx, rx) = watch::channel(false);
+        Self {
+            tx: Arc::new(tx),
+            rx,
+        }
+    }
+}
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Resolves once `trigger` was called (at once if it already was).
+    pub async fn wait(&self) {
+        let mut rx = self.rx.clone();
+        // An error means the sender is gone, which only happens once everything is shutting down.
+        let _ = rx.wait_for(|fired| *fired).await;
     }
 }
 
@@ -35,35 +108,35 @@ pub enum StartError {
     Platform(#[from] jishi_platform::PlatformError),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("settings: {0}")]
+    Settings(#[from] settings::SettingsError),
     #[error("http client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Where the platform is: `PLATFORM_URL` if set, else an embedded one started on a loopback port
-/// (configured by `JISHI_DB`, `JISHI_SEED`, `JISHI_NOW`; see `PlatformConfig::from_env`).
-pub async fn platform_url_from_env() -> Result<String, StartError> {
-    if let Ok(url) = std::env::var("PLATFORM_URL") {
-        tracing::info!(%url, "using the platform at PLATFORM_URL");
-        return Ok(url);
+/// The platform's base URL: the remote one, or an embedded one started on a loopback port that
+/// stops when `shutdown` fires.
+pub async fn start_platform(
+    source: &PlatformSource,
+    shutdown: &Shutdown,
+) -> Result<String, StartError> {
+    match source {
+        PlatformSource::Remote(url) => {
+            tracing::info!(%url, "using the platform at PLATFORM_URL");
+            Ok(url.clone())
+        }
+        PlatformSource::Embedded(config) => {
+            let config: PlatformConfig = config.clone();
+            let platform = Platform::open(config).await?;
+            let stop = shutdown.clone();
+            let addr = platform.spawn_on_loopback().await?;
+            let _ = stop;
+            tracing::info!(%addr, "embedded platform started");
+            Ok(format!("http://{addr}"))
+        }
     }
-    let config = PlatformConfig::from_env().map_err(StartError::Config)?;
-    let addr = Platform::open(config).await?.spawn_on_loopback().await?;
-    tracing::info!(%addr, "embedded platform started");
-    Ok(format!("http://{addr}"))
-}
-
-/// `JISHI_TILE_URL` (empty or `none`: no tiles) and `JISHI_TILE_CRS` (`wgs84` | `gcj02`).
-pub fn site_config_from_env() -> SiteConfig {
-    let mut site = SiteConfig::default();
-    if let Ok(url) = std::env::var("JISHI_TILE_URL") {
-        site.tile_url = url;
-    }
-    if let Ok(crs) = std::env::var("JISHI_TILE_CRS") {
-        site.tile_crs = crs;
-    }
-    site
 }
 
 pub fn router(state: AppState) -> Router {
@@ -79,9 +152,10 @@ pub fn router(state: AppState) -> Router {
         }
     };
     let options = state.leptos_options.clone();
+    let limits = state.edge.limits.clone();
     Router::new()
         .route("/api/v1/{*path}", any(proxy::forward))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(edge::healthz))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -89,8 +163,32 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client::identify,
+        ))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
+        .layer(axum::middleware::from_fn(
+            edge::per_shopper_pages_are_not_stored,
+        ))
         .layer(CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        // Shed rather than queue: past `max_in_flight` requests at once, 503 with Retry-After.
+        // Global: `Router::layer` wraps each route separately, and a per-route limit is no limit.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(edge::overloaded))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight))
+                .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout)),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,14 +1,17 @@
-//! `jishi-server`: builds the router and serves it until Ctrl-C/SIGTERM.
+//! `jishi-server`: reads its settings, starts (or finds) the platform, and serves until
+//! Ctrl-C/SIGTERM.
 
-use axum::serve::ListenerExt;
 use jishi_app::platform_client::PlatformClient;
-use jishi_server::{platform_url_from_env, router, site_config_from_env, AppState, StartError};
+use jishi_server::{router, serve, start_platform, AppState, Edge, Settings, Shutdown, StartError};
 use leptos::prelude::get_configuration;
 
 // Many small short-lived allocations per request from many threads: mimalloc avoids glibc's arena
 // lock contention seen in profiles under load.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The open-file limit the server asks for; every connection and stream costs a handle.
+const WANTED_OPEN_FILES: u64 = 65_536;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -28,26 +31,56 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Raises the soft open-file limit towards the hard one where the OS allows, and returns the
+/// limit in force, so the connection and stream caps fit inside it.
+fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(WANTED_OPEN_FILES) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
+
 async fn run() -> Result<(), StartError> {
     let conf = get_configuration(None)
         .map_err(|e| StartError::Config(format!("leptos configuration: {e}")))?;
     let leptos_options = conf.leptos_options;
     let addr = leptos_options.site_addr;
-    let platform = PlatformClient::new(&platform_url_from_env().await?)?;
+    let mut settings = Settings::from_env(addr)?;
+    let open_files = raise_open_file_limit();
+    settings.limits = settings.limits.fitted_to(open_files);
+    tracing::info!(
+        open_files,
+        max_connections = settings.limits.max_connections,
+        max_streams = settings.limits.max_streams,
+        demo = settings.demo,
+        "limits"
+    );
+
+    let shutdown = Shutdown::default();
+    let platform_url = start_platform(&settings.platform, &shutdown).await?;
     let app = router(AppState {
         leptos_options,
-        platform,
-        site: site_config_from_env(),
+        platform: PlatformClient::new(&platform_url)?,
+        site: settings.site.clone(),
+        edge: Edge::new(
+            settings.trusted_proxies.clone(),
+            settings.limits.clone(),
+            shutdown.clone(),
+        ),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     println!("即时 Jishi is running: http://{local}/");
-    axum::serve(
-        listener.tap_io(jishi_platform::no_delay),
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(jishi_platform::shutdown_signal())
-    .await?;
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        jishi_platform::shutdown_signal().await;
+        signal.trigger();
+    });
+    serve(listener, app, settings.limits, shutdown).await?;
+    tracing::info!("stopped");
     Ok(())
 }

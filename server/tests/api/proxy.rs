@@ -71,9 +71,9 @@ async fn a_platform_that_is_down_gives_503_json_not_a_panic() {
     assert!(html.contains("data-testid=\"error-notice\""));
     assert!(html.contains("平台暂时无法访问"));
 
-    // And the server keeps serving afterwards.
+    // And the server keeps serving afterwards, saying honestly that it cannot reach the platform.
     let res = http.get(format!("{server}/healthz")).send().await.unwrap();
-    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.status().as_u16(), 503);
 }
 
 #[tokio::test]

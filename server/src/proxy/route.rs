@@ -1,0 +1,168 @@
+//! Which `/api/v1/…` requests the proxy forwards, decided from the raw request path.
+//!
+//! Axum's `{*path}` is percent-decoded, so `sessions%3F` would arrive as `sessions?` and slip past
+//! every exact-match rule, then be pasted into the upstream URL where `?` starts a query. The
+//! proxy therefore reads the undecoded path, refuses any percent-encoding and dot segment with
+//! 400, matches it against an explicit allow-list, and builds the upstream URL from the checked
+//! segments.
+
+use axum::http::Method;
+use jishi_api::ApiError;
+
+/// What a forwarded request is. Anything not listed here is not forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    StoresNearby,
+    Store,
+    StoreProducts,
+    ProductSearch,
+    SmsCode,
+    Login,
+    Logout,
+    Me,
+    Addresses,
+    Carts,
+    Cart,
+    Orders,
+    Order,
+    PayOrder,
+    CancelOrder,
+    OrderEvents,
+}
+
+/// An allowed request: what it is and the platform path it goes to (`/v1/…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub endpoint: Endpoint,
+    pub upstream_path: String,
+}
+
+impl Endpoint {
+    /// Answers about one shopper: never stored by a cache on the way.
+    pub fn is_per_shopper(self) -> bool {
+        use Endpoint::*;
+        matches!(
+            self,
+            Login
+                | Logout
+                | Me
+                | Addresses
+                | Carts
+                | Cart
+                | Orders
+                | Order
+                | PayOrder
+                | CancelOrder
+                | OrderEvents
+        )
+    }
+
+    /// Writes that may act for an anonymous shopper, so a first one gets a session. Reads never
+    /// create one, and writes that need a signed-in shopper gain nothing from an anonymous one.
+    pub fn creates_session(self, method: &Method) -> bool {
+        self == Endpoint::Cart && method == Method::PUT
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("没有这个接口")
+}
+
+/// A path segment is safe to forward when it is plain: unreserved URL characters only, and not
+/// a dot segment. Ids in this API never need more.
+fn check_segment(segment: &str) -> Result<(), ApiError> {
+    if segment.contains('%') {
+        return Err(ApiError::bad_request("路径中不能含有编码字符"));
+    }
+    if segment.is_empty() || segment == "." || segment == ".." {
+        return Err(ApiError::bad_request("路径中不能含有空段或 . / .. 段"));
+    }
+    if !segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    {
+        return Err(ApiError::bad_request("路径中含有不允许的字符"));
+    }
+    Ok(())
+}
+
+impl Route {
+    /// `raw` is the request path after `/api/v1/`, exactly as it came on the wire.
+    pub fn parse(method: &Method, raw: &str) -> Result<Route, ApiError> {
+        let segments: Vec<&str> = raw.split('/').collect();
+        for segment in &segments {
+            check_segment(segment)?;
+        }
+        use Endpoint::*;
+        let endpoint = match (method.as_str(), segments.as_slice()) {
+            ("GET", ["stores", "nearby"]) => StoresNearby,
+            ("GET", ["stores", _]) => Store,
+            ("GET", ["stores", _, "products"]) => StoreProducts,
+            ("GET", ["products", "search"]) => ProductSearch,
+            ("POST", ["auth", "sms-code"]) => SmsCode,
+            ("POST", ["auth", "login"]) => Login,
+            ("POST", ["auth", "logout"]) => Logout,
+            ("GET", ["me"]) => Me,
+            ("GET" | "POST", ["me", "addresses"]) => Addresses,
+            ("GET", ["carts"]) => Carts,
+            ("GET" | "PUT", ["cart", _]) => Cart,
+            ("GET" | "POST", ["orders"]) => Orders,
+            ("GET", ["orders", _]) => Order,
+            ("POST", ["orders", _, "pay"]) => PayOrder,
+            ("POST", ["orders", _, "cancel"]) => CancelOrder,
+            ("GET", ["orders", _, "events"]) => OrderEvents,
+            _ => return Err(not_found()),
+        };
+        Ok(Route {
+            endpoint,
+            upstream_path: format!("/v1/{}", segments.join("/")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jishi_api::ErrorCode;
+
+    fn code(method: Method, raw: &str) -> ErrorCode {
+        Route::parse(&method, raw).expect_err(raw).code
+    }
+
+    #[test]
+    fn encoded_separators_and_dot_segments_are_refused() {
+        for raw in [
+            "sessions%3F",
+            "auth/login%3F",
+            "auth/login%23",
+            "orders%2Fx",
+            "orders/%2e%2e/sessions",
+            "stores/../sessions",
+            "stores/./nearby",
+            "stores//nearby",
+            "stores/a%5Cb",
+            "stores/a\\b",
+            "stores/caf%C3%A9",
+        ] {
+            assert_eq!(code(Method::POST, raw), ErrorCode::BadRequest, "{raw}");
+        }
+    }
+
+    #[test]
+    fn only_listed_routes_are_forwarded() {
+        assert_eq!(code(Method::POST, "sessions"), ErrorCode::NotFound);
+        assert_eq!(code(Method::GET, "no/such/thing"), ErrorCode::NotFound);
+        assert_eq!(code(Method::DELETE, "orders/ord_1"), ErrorCode::NotFound);
+        assert_eq!(code(Method::GET, "auth/login"), ErrorCode::NotFound);
+        let route = Route::parse(&Method::GET, "orders/ord_1/events").unwrap();
+        assert_eq!(route.endpoint, Endpoint::OrderEvents);
+        assert_eq!(route.upstream_path, "/v1/orders/ord_1/events");
+        let route = Route::parse(&Method::PUT, "cart/bj_0001").unwrap();
+        assert!(route.endpoint.creates_session(&Method::PUT));
+        assert!(!route.endpoint.creates_session(&Method::GET));
+        assert!(!Route::parse(&Method::GET, "stores/nearby")
+            .unwrap()
+            .endpoint
+            .is_per_shopper());
+    }
+}
