@@ -101,7 +101,7 @@ mod browser {
         }
         .header("accept", "application/json");
         if let Some(key) = idempotency_key {
-            builder = builder.header("idempotency-key", key);
+            builder = builder.header(jishi_api::headers::IDEMPOTENCY_KEY, key);
         }
         let request = match body {
             Some(b) => builder.json(b),
