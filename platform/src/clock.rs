@@ -47,7 +47,9 @@ impl Clock {
 
     /// A clock that shows `start` until it is advanced.
     pub fn manual(start: DateTime<Utc>) -> Self {
-        Clock::Manual(Box::leak(Box::new(AtomicI64::new(start.timestamp_millis()))))
+        Clock::Manual(Box::leak(Box::new(AtomicI64::new(
+            start.timestamp_millis(),
+        ))))
     }
 
     /// Like `fixed_from_rfc3339`, but the clock can be moved on with `advance`.

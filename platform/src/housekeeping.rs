@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 
 use crate::accounts::{
-    LOGIN_FAILURE_IP_WINDOW_S, SESSION_ID_PREFIX, SESSION_IDLE_S, SMS_SEND_WINDOW_S,
+    LOGIN_FAILURE_IP_WINDOW_S, SESSION_IDLE_S, SESSION_ID_PREFIX, SMS_SEND_WINDOW_S,
 };
 use crate::error::Result;
 use crate::Platform;
@@ -186,11 +186,13 @@ mod tests {
                 .await
                 .unwrap();
         }
-        sqlx::query("INSERT INTO sms_codes (phone, code, expires_at) VALUES ('13900000000', '654321', ?)")
-            .bind(now + 60)
-            .execute(&pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO sms_codes (phone, code, expires_at) VALUES ('13900000000', '654321', ?)",
+        )
+        .bind(now + 60)
+        .execute(&pool)
+        .await
+        .unwrap();
         let counts = purge(&pool, now).await.unwrap();
         assert_eq!(counts.sms_codes, lapsed as u64);
         let left: Vec<String> = sqlx::query_scalar("SELECT code FROM sms_codes")
