@@ -1,5 +1,7 @@
 //! Wall-clock time, converted explicitly to the stores' zone. Fixed clocks make tests deterministic.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use jishi_api::hours::LocalTime;
@@ -7,18 +9,64 @@ use jishi_api::hours::LocalTime;
 /// Every store on the platform keeps Beijing time (China has one zone and no DST since 1991).
 pub const STORE_TZ: Tz = chrono_tz::Asia::Shanghai;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub enum Clock {
     #[default]
     System,
     Fixed(DateTime<Utc>),
+    /// Stands still until moved with `advance` (tests of timeouts and rate windows). The instant
+    /// (Unix milliseconds) is leaked on purpose so that `Clock` stays `Copy`: a few bytes per
+    /// clock, and only tests make them.
+    Manual(&'static AtomicI64),
 }
+
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Clock::System, Clock::System) => true,
+            (Clock::Fixed(a), Clock::Fixed(b)) => a == b,
+            // The same manual clock, not merely one showing the same time.
+            (Clock::Manual(a), Clock::Manual(b)) => std::ptr::eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Clock {}
 
 impl Clock {
     pub fn now(self) -> DateTime<Utc> {
         match self {
             Clock::System => Utc::now(),
             Clock::Fixed(t) => t,
+            Clock::Manual(ms) => {
+                DateTime::from_timestamp_millis(ms.load(Ordering::SeqCst)).unwrap_or_default()
+            }
+        }
+    }
+
+    /// A clock that shows `start` until it is advanced.
+    pub fn manual(start: DateTime<Utc>) -> Self {
+        Clock::Manual(Box::leak(Box::new(AtomicI64::new(
+            start.timestamp_millis(),
+        ))))
+    }
+
+    /// Like `fixed_from_rfc3339`, but the clock can be moved on with `advance`.
+    pub fn manual_from_rfc3339(s: &str) -> Result<Self, chrono::ParseError> {
+        Ok(Clock::manual(
+            DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc),
+        ))
+    }
+
+    /// Moves a manual clock (and every copy of it) on by `by`; false for any other clock.
+    pub fn advance(self, by: chrono::Duration) -> bool {
+        match self {
+            Clock::Manual(ms) => {
+                ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+                true
+            }
+            Clock::System | Clock::Fixed(_) => false,
         }
     }
 
@@ -67,6 +115,19 @@ mod tests {
         let summer = Clock::fixed_from_rfc3339("2026-07-15T04:00:00Z").unwrap();
         assert_eq!(winter.store_local_now().minute, 12 * 60);
         assert_eq!(summer.store_local_now().minute, 12 * 60);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_every_copy_and_only_when_told() {
+        let c = Clock::manual_from_rfc3339("2026-11-25T12:00:00+08:00").unwrap();
+        let copy = c;
+        let start = c.now();
+        assert_eq!(copy.now(), start);
+        assert!(c.advance(chrono::Duration::seconds(61)));
+        assert_eq!(copy.now() - start, chrono::Duration::seconds(61));
+        assert_eq!(c, copy);
+        assert_ne!(c, Clock::manual(start));
+        assert!(!Clock::Fixed(start).advance(chrono::Duration::seconds(1)));
     }
 
     #[test]

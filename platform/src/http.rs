@@ -161,6 +161,7 @@ async fn sms_code(
 async fn login(
     State(p): State<Platform>,
     MaybeCaller(anonymous): MaybeCaller,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<Session>> {
     let phone = Phone::parse(&body.phone)?;
@@ -170,6 +171,7 @@ async fn login(
             &phone,
             &body.code,
             anonymous.as_ref(),
+            &client_ip(&headers),
             p.now_unix(),
         )
         .await?,

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod grid;
+pub mod housekeeping;
 pub mod http;
 pub mod orders;
 pub mod stores;
@@ -207,6 +208,11 @@ impl Platform {
         });
     }
 
+    /// Purges lapsed sessions, codes, records and orphaned carts in the background.
+    fn spawn_janitor(&self) {
+        tokio::spawn(housekeeping::janitor(self.clone()));
+    }
+
     pub fn index(&self) -> &StoreIndex {
         &self.inner.index
     }
@@ -229,6 +235,7 @@ impl Platform {
     ) -> std::io::Result<()> {
         self.spawn_reaper();
         self.spawn_dispatcher();
+        self.spawn_janitor();
         axum::serve(listener.tap_io(no_delay), self.router())
             .with_graceful_shutdown(shutdown)
             .await

@@ -15,6 +15,8 @@ fn start(db: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_jishi-platform"))
         .env("PLATFORM_ADDR", format!("127.0.0.1:{port}"))
         .env("JISHI_DB", db)
+        // The tests sign in with the code from the answer.
+        .env("JISHI_DEMO", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -78,15 +80,35 @@ async fn the_platform_process_serves_stops_gracefully_and_keeps_its_data() {
     wait_healthy(&http, port).await;
     let first = nearby_ids(&http, port).await;
     assert!(first.len() >= 15);
+    // A shopper's rows: an empty database would be reseeded with the same stores, but not with these.
+    let (token, address_id) = support::sign_in(
+        &http,
+        &format!("http://127.0.0.1:{port}"),
+        "13600000002",
+        "127.0.0.1",
+        (39.9088, 116.4605),
+    )
+    .await;
     assert!(terminate(&mut child).success(), "SIGTERM is a clean exit");
 
     let port = free_port();
     let mut child = start(&db, port);
     wait_healthy(&http, port).await;
     let second = nearby_ids(&http, port).await;
+    let me = http
+        .get(format!("http://127.0.0.1:{port}/v1/me/addresses"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("addresses request");
+    let status = me.status().as_u16();
+    let addresses: serde_json::Value = me.json().await.expect("json");
     let _ = terminate(&mut child);
     // Same stores, same order (the clock moved a little, ETAs are not time-dependent).
     assert_eq!(first, second);
+    // The session and the address outlived the restart.
+    assert_eq!(status, 200, "{addresses}");
+    assert_eq!(addresses["addresses"][0]["id"], address_id.as_str());
 }
 
 #[tokio::test]
