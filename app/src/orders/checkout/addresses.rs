@@ -65,6 +65,7 @@ pub(super) fn AddressList(
             <NewAddressForm start on_added/>
         </fieldset>
     }
+    .into_any()
 }
 
 /// A new address: a point on the map (starting at the shopper's location) plus text.

@@ -21,4 +21,5 @@ pub(super) fn PriceBreakdown(items_fen: i64, fee_fen: Signal<Option<i64>>) -> im
             </dd>
         </dl>
     }
+    .into_any()
 }

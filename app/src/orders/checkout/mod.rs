@@ -1,6 +1,9 @@
 //! `/checkout/:store`: the form is the cart's lines, then its parts (the address list with the map
 //! picker in `addresses`, the slot picker in `slots`, the price breakdown in `breakdown`), then
 //! placing the order exactly once.
+//!
+//! The parts return `AnyView`: nested in the form, their full view types overflow the compiler's
+//! query depth limit where the server crate renders the app.
 
 mod addresses;
 mod breakdown;

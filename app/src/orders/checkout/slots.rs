@@ -52,6 +52,7 @@ pub(super) fn SlotPicker(
             })}
         </fieldset>
     }
+    .into_any()
 }
 
 #[cfg(test)]
