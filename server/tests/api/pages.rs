@@ -1,3 +1,6 @@
+use jishi_api::catalog::ProductsResponse;
+use jishi_api::money::format_yuan;
+
 use crate::helpers::{spawn_app, GUOMAO};
 
 #[tokio::test]
@@ -70,8 +73,32 @@ async fn a_store_page_lists_products_with_prices() {
     assert_eq!(res.status().as_u16(), 200);
     let html = res.text().await.unwrap();
     assert!(html.matches("data-testid=\"product-card\"").count() >= 5);
-    assert!(html.contains("¥"));
     assert!(html.contains("data-testid=\"aisle-link\""));
+    // Each product the platform lists first has its card, with its name and its own price as
+    // the page formats it (the cart bar's "¥0" would not do).
+    let (status, products) = app
+        .get_json(&app.platform_v1(&format!("/stores/{id}/products")))
+        .await;
+    assert_eq!(status, 200);
+    let products: ProductsResponse = serde_json::from_value(products).unwrap();
+    assert!(products.products.len() >= 5);
+    for p in &products.products {
+        let card = product_card(&html, &p.sku).unwrap_or_else(|| panic!("no card for {}", p.sku));
+        assert!(
+            card.contains(&format!("data-price-fen=\"{}\"", p.price_fen)),
+            "{card}"
+        );
+        let price = format!(">{}</span>", format_yuan(p.price_fen));
+        assert!(card.contains(&price), "{price} in {card}");
+        assert!(card.contains(&p.name), "{card}");
+    }
+}
+
+/// The markup of the product card for `sku`, up to its end.
+fn product_card<'a>(html: &'a str, sku: &str) -> Option<&'a str> {
+    let start = html.find(&format!("data-sku=\"{sku}\""))?;
+    let len = html[start..].find("</li>")?;
+    Some(&html[start..start + len])
 }
 
 #[tokio::test]

@@ -1,0 +1,227 @@
+//! `/checkout/:store`: the form is the cart's lines, then its parts (the address list with the map
+//! picker in `addresses`, the slot picker in `slots`, the price breakdown in `breakdown`), then
+//! placing the order exactly once.
+//!
+//! The parts return `AnyView`: nested in the form, their full view types overflow the compiler's
+//! query depth limit where the server crate renders the app.
+
+mod addresses;
+mod breakdown;
+mod slots;
+
+use jishi_api::auth::Address;
+use jishi_api::cart::{Cart, ItemInput};
+use jishi_api::money::format_yuan;
+use jishi_api::orders::{Order, PlaceOrder};
+use jishi_api::stores::StoreDetail;
+use jishi_api::LatLng;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::components::{use_location, ErrorNotice};
+use crate::error::AppError;
+use crate::links::{checkout_href, order_href, sign_in_href, store_href};
+
+use addresses::{first_deliverable, AddressList};
+use breakdown::PriceBreakdown;
+use slots::{initial_slot, SlotPicker};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckoutData {
+    pub detail: StoreDetail,
+    pub cart: Option<Cart>,
+    pub signed_in: bool,
+    pub addresses: Vec<Address>,
+}
+
+#[server]
+pub async fn checkout_page(store_id: String) -> Result<CheckoutData, AppError> {
+    use crate::links::encode;
+    use crate::platform_client::{from_context, get_as_shopper};
+    use jishi_api::auth::{AddressesResponse, Me};
+    let id = encode(&store_id);
+    let client = from_context()?;
+    let detail_path = format!("/v1/stores/{id}");
+    let cart_path = format!("/v1/cart/{id}");
+    let no_query: [(&str, &str); 0] = [];
+    let (detail, cart, me, addresses) = futures::join!(
+        client.get::<StoreDetail>(&detail_path, &no_query),
+        get_as_shopper::<Cart>(&cart_path),
+        get_as_shopper::<Me>("/v1/me"),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+    );
+    Ok(CheckoutData {
+        detail: detail?,
+        cart: cart?,
+        signed_in: me?.and_then(|m| m.user).is_some(),
+        addresses: addresses?.map(|a| a.addresses).unwrap_or_default(),
+    })
+}
+
+#[component]
+pub fn CheckoutPage() -> impl IntoView {
+    let params = use_params_map();
+    let at = use_location();
+    let store_id = move || params.with(|p| p.get("store").unwrap_or_default());
+    let data = Resource::new(store_id, checkout_page);
+    view! {
+        <Title text="结算 · 即时"/>
+        <h1>"确认订单"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"正在准备结算…"</p> }>
+            {move || Suspend::new(async move {
+                let at = at.get_untracked();
+                match data.await {
+                    Ok(d) if !d.signed_in => view! {
+                        <section class="notice" data-testid="sign-in-first">
+                            <p>"下单前请先登录，购物车会保留。"</p>
+                            <p><a class="button primary" data-testid="sign-in-link"
+                                href=sign_in_href(&checkout_href(&d.detail.store.id, at))>"手机号登录"</a></p>
+                        </section>
+                    }.into_any(),
+                    Ok(d) if d.cart.as_ref().is_none_or(|c| c.items.is_empty()) => view! {
+                        <section class="notice empty" data-testid="empty-cart">
+                            <p>{format!("在「{}」的购物车是空的。", d.detail.store.name)}</p>
+                            <p><a href=store_href(&d.detail.store.id, at)>"回到门店挑选商品"</a></p>
+                        </section>
+                    }.into_any(),
+                    Ok(d) => view! { <CheckoutForm data=d at/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The form's state (chosen address, slot, the attempt's key) and placing; its parts render it.
+#[component]
+fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
+    let CheckoutData {
+        detail,
+        cart,
+        addresses,
+        ..
+    } = data;
+    let cart = cart.unwrap_or_else(|| Cart {
+        store_id: detail.store.id.clone(),
+        store_name: detail.store.name.clone(),
+        items: vec![],
+        items_fen: 0,
+        min_order_fen: detail.store.min_order_fen,
+        meets_minimum: false,
+        fees: None,
+    });
+    let detail = StoredValue::new(detail);
+    let cart = StoredValue::new(cart);
+    let chosen = RwSignal::new(detail.with_value(|d| first_deliverable(d, &addresses)));
+    let addresses = RwSignal::new(addresses);
+    let open_now = detail.with_value(|d| d.open_now);
+    let slot = RwSignal::new(detail.with_value(|d| initial_slot(d.open_now, &d.slots)));
+    let error = RwSignal::new(None::<String>);
+    let placing = RwSignal::new(false);
+    // One key per distinct order body: a retry after a lost answer replays the first order instead
+    // of placing a second; a changed address or slot is a new order and gets a new key.
+    let attempt = StoredValue::new(None::<(PlaceOrder, String)>);
+    let navigate = use_navigate();
+
+    let chosen_address = move || {
+        let id = chosen.get()?;
+        addresses.with(|list| list.iter().find(|a| a.id == id).cloned())
+    };
+    let quote = move || {
+        let a = chosen_address()?;
+        let p = LatLng::new(a.lat, a.lng).ok()?;
+        Some(detail.with_value(|d| d.store.quote(p)))
+    };
+    let items_fen = cart.with_value(|c| c.items_fen);
+    let fee_fen = move || {
+        quote().map(|q| detail.with_value(|d| d.store.fees.fee_fen(q.distance_m, items_fen)))
+    };
+    let below_minimum = cart.with_value(|c| !c.meets_minimum);
+
+    let place = move |_| {
+        let Some(address_id) = chosen.get_untracked() else {
+            error.set(Some("请先选择一个能送到的收货地址".to_owned()));
+            return;
+        };
+        let body = PlaceOrder {
+            store_id: detail.with_value(|d| d.store.id.clone()),
+            items: cart.with_value(|c| {
+                c.items
+                    .iter()
+                    .map(|l| ItemInput {
+                        sku: l.sku.clone(),
+                        quantity: i64::from(l.quantity),
+                    })
+                    .collect()
+            }),
+            address_id,
+            slot: slot.get_untracked(),
+        };
+        let key = attempt.with_value(|a| match a {
+            Some((b, key)) if *b == body => key.clone(),
+            _ => crate::api_client::new_idempotency_key(),
+        });
+        attempt.set_value(Some((body.clone(), key.clone())));
+        placing.set(true);
+        error.set(None);
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let answer = crate::api_client::send::<Order, _>(
+                crate::api_client::Method::Post,
+                "/orders",
+                Some(&body),
+                Some(&key),
+            )
+            .await;
+            match answer {
+                Ok(order) => navigate(&order_href(&order.id), Default::default()),
+                Err(e) => {
+                    error.set(Some(e.message()));
+                    placing.set(false);
+                }
+            }
+        });
+    };
+
+    let lines = cart.with_value(|c| {
+        c.items
+            .iter()
+            .map(|l| {
+                view! {
+                    <li data-testid="checkout-line" data-sku=l.sku.clone()>
+                        <span class="product-name">{l.name.clone()}</span>
+                        <span class="quantity">{format!("× {}", l.quantity)}</span>
+                        <span class="price">{format_yuan(l.line_fen)}</span>
+                    </li>
+                }
+            })
+            .collect_view()
+    });
+    let store_point = detail.with_value(|d| LatLng::new(d.store.lat, d.store.lng).ok());
+    let slots = detail.with_value(|d| d.slots.clone());
+    let eta_min = Signal::derive(move || quote().map(|q| q.eta_min));
+    let fee = Signal::derive(fee_fen);
+
+    view! {
+        <section class="checkout" data-testid="checkout" data-store-id=detail.with_value(|d| d.store.id.clone())>
+            <h2>{detail.with_value(|d| d.store.name.clone())}</h2>
+            <ul class="checkout-lines">{lines}</ul>
+            <AddressList detail addresses chosen start=at.or(store_point)/>
+            <SlotPicker chosen=slot slots open_now eta_min/>
+            <PriceBreakdown items_fen fee_fen=fee/>
+            {below_minimum.then(|| view! {
+                <p class="notice warn" data-testid="below-minimum">
+                    {format!("还差 {} 起送", format_yuan(cart.with_value(|c| c.min_order_fen - c.items_fen)))}
+                </p>
+            })}
+            {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="checkout-error">{e}</p> })}
+            <button type="button" class="primary big" data-testid="place-order"
+                disabled=move || placing.get() || chosen.get().is_none() || below_minimum on:click=place>
+                {move || if placing.get() { "正在下单…".to_owned() } else {
+                    format!("提交订单 {}", format_yuan(items_fen + fee_fen().unwrap_or(0)))
+                }}
+            </button>
+        </section>
+    }
+}
