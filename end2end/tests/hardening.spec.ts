@@ -24,7 +24,11 @@ for (const { name, next } of tricks) {
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) visited.push(f.url());
     });
-    await page.route(/example\.com|evil\.test/, (route) => route.abort());
+    // Matched on the host only: the login URL itself carries these names in its query.
+    await page.route(
+      (url) => ['example.com', 'evil.test'].some((h) => url.hostname.endsWith(h)),
+      (route) => route.abort(),
+    );
 
     await page.goto(`/login?next=${next}`);
     await hydrated(page);
