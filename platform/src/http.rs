@@ -432,7 +432,8 @@ impl EventFeed {
     /// at or past the end, tells the client the order is over and closes) or when the client is
     /// ahead of the log (`jishi_api::events::resend_latest`).
     async fn read(&mut self) -> Result<Vec<jishi_api::orders::OrderEvent>> {
-        let events = dispatch::events_since(self.platform.pool(), &self.order_id, self.after).await?;
+        let events =
+            dispatch::events_since(self.platform.pool(), &self.order_id, self.after).await?;
         let first = !std::mem::replace(&mut self.started, true);
         if first && events.is_empty() {
             if let Some(latest) = latest_event(&self.platform, &self.order_id).await? {

@@ -189,22 +189,26 @@ impl Platform {
     /// Moves paid orders along, one step per `dispatch_step`, until the platform shuts down.
     fn spawn_dispatcher(&self) -> tokio::task::JoinHandle<()> {
         let platform = self.clone();
-        supervise("dispatcher", self.inner.streams.shutting_down(), move || {
-            let platform = platform.clone();
-            async move {
-                let mut tick = tokio::time::interval(platform.inner.dispatch_step);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    match dispatch::tick(platform.pool(), platform.index(), platform.now_unix())
-                        .await
-                    {
-                        Ok(moved) => platform.notify_orders(&moved),
-                        Err(e) => tracing::error!(error = %e, "dispatch step failed"),
+        supervise(
+            "dispatcher",
+            self.inner.streams.shutting_down(),
+            move || {
+                let platform = platform.clone();
+                async move {
+                    let mut tick = tokio::time::interval(platform.inner.dispatch_step);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        match dispatch::tick(platform.pool(), platform.index(), platform.now_unix())
+                            .await
+                        {
+                            Ok(moved) => platform.notify_orders(&moved),
+                            Err(e) => tracing::error!(error = %e, "dispatch step failed"),
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
     }
 
     /// Expires unpaid orders now (catching up after a restart) and then every few seconds, until

@@ -624,7 +624,10 @@ pub async fn expire_unpaid(pool: &SqlitePool, now: i64) -> Result<Vec<String>> {
     }
     tx.commit().await?;
     if !expired.is_empty() {
-        tracing::info!(expired = expired.len(), "unpaid orders expired, stock returned");
+        tracing::info!(
+            expired = expired.len(),
+            "unpaid orders expired, stock returned"
+        );
     }
     Ok(expired)
 }

@@ -82,6 +82,11 @@ impl Streams {
         lock(&self.open).get(session_id).copied().unwrap_or(0)
     }
 
+    /// Streams open now, all sessions together.
+    pub fn open_total(&self) -> usize {
+        lock(&self.open).values().sum()
+    }
+
     /// Tells every stream, open or yet to open, that the platform is shutting down.
     pub fn shut_down(&self) {
         self.shutdown.send_replace(true);
@@ -162,13 +167,18 @@ mod tests {
         let streams = Arc::new(Streams::default());
         let mut mine: Vec<_> = (0..3).map(|_| streams.open("s1", 3).unwrap()).collect();
         assert!(streams.open("s1", 3).is_none());
-        let other = streams.open("s2", 3).expect("another session has its own slots");
+        let other = streams
+            .open("s2", 3)
+            .expect("another session has its own slots");
         mine.pop();
         assert_eq!(streams.open_for("s1"), 2);
         let again = streams.open("s1", 3).expect("a freed slot is reusable");
         drop((again, other));
         assert_eq!(streams.open_for("s2"), 0);
-        assert!(!lock(&streams.open).contains_key("s2"), "no entry left behind");
+        assert!(
+            !lock(&streams.open).contains_key("s2"),
+            "no entry left behind"
+        );
     }
 
     #[tokio::test]
@@ -187,7 +197,10 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(5), woken_a)
             .await
             .expect("o1's watcher is woken");
-        assert!(futures::poll!(woken_b).is_pending(), "o2's watcher sleeps on");
+        assert!(
+            futures::poll!(woken_b).is_pending(),
+            "o2's watcher sleeps on"
+        );
         drop((a, b));
         assert_eq!(lock(&streams.orders).len(), 1, "o1 is still watched");
         drop(a2);
