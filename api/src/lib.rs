@@ -9,6 +9,7 @@ pub mod cart;
 pub mod catalog;
 pub mod category;
 pub mod error;
+pub mod events;
 pub mod geo;
 pub mod headers;
 pub mod hours;

@@ -132,6 +132,24 @@ impl Sort {
     }
 }
 
+/// An optional point in a query string (`?lat=&lng=`), exactly as it arrives: a store's detail
+/// is quoted to it when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointRaw {
+    pub lat: Option<String>,
+    pub lng: Option<String>,
+}
+
+impl PointRaw {
+    /// No point when neither is given; both must then be valid coordinates.
+    pub fn parse(&self) -> Result<Option<LatLng>, ApiError> {
+        if self.lat.is_none() && self.lng.is_none() {
+            return Ok(None);
+        }
+        LatLng::parse(self.lat.as_deref(), self.lng.as_deref()).map(Some)
+    }
+}
+
 /// Query parameters exactly as they arrive: strings, so that bad input gets a message, not a
 /// deserialiser's complaint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -418,5 +436,19 @@ mod tests {
         assert!(Cursor::parse(&c.encode(), Sort::Distance).is_err());
         assert!(Cursor::parse("e.1.2.", Sort::Eta).is_err());
         assert!(Cursor::parse("d.x.s1", Sort::Distance).is_err());
+    }
+
+    #[test]
+    fn a_point_is_optional_but_whole() {
+        let point = |lat: Option<&str>, lng: Option<&str>| PointRaw {
+            lat: lat.map(str::to_owned),
+            lng: lng.map(str::to_owned),
+        };
+        assert_eq!(point(None, None).parse().unwrap(), None);
+        let at = point(Some("39.9"), Some("116.4")).parse().unwrap().unwrap();
+        assert_eq!((at.lat(), at.lng()), (39.9, 116.4));
+        assert!(point(Some("39.9"), None).parse().is_err());
+        assert!(point(None, Some("116.4")).parse().is_err());
+        assert!(point(Some("north"), Some("116.4")).parse().is_err());
     }
 }

@@ -86,13 +86,13 @@ fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
 /// Orders moved per write transaction: short transactions let checkouts in between.
 const TICK_CHUNK: i64 = 200;
 
-/// Advances every order in progress by one step. Returns how many moved.
-pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<u64> {
-    let mut moved = 0;
+/// Advances every order in progress by one step. Returns the ids of the orders that moved.
+pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<Vec<String>> {
+    let mut moved = Vec::new();
     let mut after = String::new();
     loop {
         let (chunk_moved, last) = tick_chunk(pool, index, now, &after).await?;
-        moved += chunk_moved;
+        moved.extend(chunk_moved);
         match last {
             Some(id) => after = id,
             None => return Ok(moved),
@@ -100,13 +100,13 @@ pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<u64
     }
 }
 
-/// One chunk of a tick: orders with ids after `after`. Returns how many moved and the last id seen.
+/// One chunk of a tick: orders with ids after `after`. Returns the ids that moved and the last id seen.
 async fn tick_chunk(
     pool: &SqlitePool,
     index: &StoreIndex,
     now: i64,
     after: &str,
-) -> Result<(u64, Option<String>)> {
+) -> Result<(Vec<String>, Option<String>)> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let rows = sqlx::query(
         "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, a.lat, a.lng
@@ -123,7 +123,7 @@ async fn tick_chunk(
         Some(r) => Some(r.try_get::<String, _>("id")?),
         None => None,
     };
-    let mut moved = 0;
+    let mut moved = Vec::new();
     for row in &rows {
         let id: String = row.try_get("id")?;
         let store_id: String = row.try_get("store_id")?;
@@ -180,7 +180,7 @@ async fn tick_chunk(
         .rows_affected();
         if changed == 1 {
             record(&mut tx, &id, next, eta, rider, now).await?;
-            moved += 1;
+            moved.push(id);
         }
     }
     tx.commit().await?;

@@ -14,12 +14,13 @@ use jishi_api::catalog::{
     ProductsQuery, ProductsQueryRaw, ProductsResponse, SearchHit, SearchQuery, SearchQueryRaw,
     SearchResponse,
 };
+use jishi_api::events::{resend_latest, resume_point, ResumeQuery, MAX_STREAMS_PER_SESSION};
+use jishi_api::headers::{LAST_EVENT_ID, ORDER_EVENT, SHUTDOWN_EVENT};
 use jishi_api::hours::LocalTime;
 use jishi_api::orders::{parse_idempotency_key, PayOrder, PlaceOrder};
-use jishi_api::stores::{NearbyQuery, NearbyQueryRaw, NearbyResponse, StoreDetail};
-use jishi_api::{ApiError, ErrorCode, LatLng};
+use jishi_api::stores::{NearbyQuery, NearbyQueryRaw, NearbyResponse, PointRaw, StoreDetail};
+use jishi_api::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::{self, Caller};
@@ -51,7 +52,7 @@ pub fn router(platform: Platform) -> Router {
         .route("/v1/orders/{id}/pay", post(pay_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/v1/orders/{id}/events", get(order_events))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .fallback(|| async { PlatformError::from(ApiError::not_found("没有这个接口")) })
         .layer(TraceLayer::new_for_http())
         .with_state(platform)
@@ -307,7 +308,7 @@ async fn pay_order(
         &p,
         orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?,
     );
-    p.notify_events();
+    p.notify_order(&id);
     Ok(Json(order))
 }
 
@@ -318,28 +319,54 @@ async fn cancel_order(
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
     let order = named(&p, orders::cancel(p.pool(), user, &id, p.now_unix()).await?);
-    p.notify_events();
+    p.notify_order(&id);
     Ok(Json(order))
 }
 
-#[derive(Deserialize, Default)]
-struct ResumeQuery {
-    last_event_id: Option<String>,
+/// How often an idle stream looks for events by itself: only a safety net, since every writer
+/// wakes the streams of the orders it changed at once.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long `/healthz` waits for the database before calling it unusable.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `GET /healthz`: 200 while the database answers a query, 503 when it does not, so a load
+/// balancer or supervisor stops sending traffic to a platform that cannot serve it.
+async fn healthz(State(p): State<Platform>) -> Result<&'static str> {
+    let probe = sqlx::query("SELECT 1").execute(p.pool());
+    match tokio::time::timeout(HEALTH_TIMEOUT, probe).await {
+        Ok(Ok(_)) => Ok("ok"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "health check: the database is unusable");
+            Err(unavailable())
+        }
+        Err(_) => {
+            tracing::error!("health check: the database did not answer in time");
+            Err(unavailable())
+        }
+    }
 }
 
-/// Where a (re)connecting stream resumes: `Last-Event-ID` (what browsers send on reconnect) or
-/// `?last_event_id=`; events after it are sent, none repeated, none skipped.
-fn resume_point(headers: &HeaderMap, query: &ResumeQuery) -> Result<u64> {
-    let raw = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| query.last_event_id.clone());
-    match raw.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(0),
-        Some(v) => v
-            .parse()
-            .map_err(|_| ApiError::bad_request("Last-Event-ID 应为事件序号").into()),
+fn unavailable() -> PlatformError {
+    ApiError::new(ErrorCode::PlatformUnavailable, "服务暂不可用，请稍后再试").into()
+}
+
+/// The latest event of an order, if it has any.
+async fn latest_event(
+    p: &Platform,
+    order_id: &str,
+) -> Result<Option<jishi_api::orders::OrderEvent>> {
+    let latest: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(seq) FROM order_events WHERE order_id = ?")
+            .bind(order_id)
+            .fetch_one(p.pool())
+            .await?;
+    match latest {
+        Some(seq) if seq > 0 => Ok(dispatch::events_since(p.pool(), order_id, seq as u64 - 1)
+            .await?
+            .into_iter()
+            .next()),
+        _ => Ok(None),
     }
 }
 
@@ -348,7 +375,14 @@ struct EventFeed {
     order_id: String,
     after: u64,
     pending: std::collections::VecDeque<jishi_api::orders::OrderEvent>,
+    /// Whether the log has been read once (the resume point is checked against it then).
+    started: bool,
+    /// Set once the final event or the shutdown event went out: the stream ends.
     finished: bool,
+    /// Wakes this stream when its order's events are written (and no other order's).
+    watch: crate::streams::OrderWatch,
+    /// Holds one of the session's stream slots until the stream ends or the client goes away.
+    _slot: crate::streams::StreamSlot,
 }
 
 impl EventFeed {
@@ -360,7 +394,7 @@ impl EventFeed {
                 self.finished = ev.status.is_final();
                 let event = Event::default()
                     .id(ev.seq.to_string())
-                    .event("order")
+                    .event(ORDER_EVENT)
                     .json_data(&ev)
                     .unwrap_or_default();
                 return Some((event, self));
@@ -368,12 +402,24 @@ impl EventFeed {
             if self.finished {
                 return None;
             }
-            // Register for the wake-up before reading, so an event written in between is not missed.
-            let written = self.platform.events_written();
-            match dispatch::events_since(self.platform.pool(), &self.order_id, self.after).await {
+            if self.platform.streams().is_shutting_down() {
+                return Some((self.shut_down(), self));
+            }
+            // Register for the wake-up before reading: an event written during the read then
+            // still ends the wait below at once, instead of waiting for the poll.
+            let notify = self.watch.notify().clone();
+            let woken = notify.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.read().await {
                 Ok(events) if !events.is_empty() => self.pending.extend(events),
                 Ok(_) => {
-                    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), written).await;
+                    let streams = self.platform.streams().clone();
+                    tokio::select! {
+                        _ = woken => streams.count_wakeup(),
+                        _ = tokio::time::sleep(EVENT_POLL) => {}
+                        _ = streams.shutting_down() => {}
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reading order events failed");
@@ -382,10 +428,39 @@ impl EventFeed {
             }
         }
     }
+
+    /// Events after the resume point. On the first read, a stream with nothing newer to send
+    /// starts with the order's latest event again when that one is final (so the stream, resumed
+    /// at or past the end, tells the client the order is over and closes) or when the client is
+    /// ahead of the log (`jishi_api::events::resend_latest`).
+    async fn read(&mut self) -> Result<Vec<jishi_api::orders::OrderEvent>> {
+        let events =
+            dispatch::events_since(self.platform.pool(), &self.order_id, self.after).await?;
+        let first = !std::mem::replace(&mut self.started, true);
+        if first && events.is_empty() {
+            if let Some(latest) = latest_event(&self.platform, &self.order_id).await? {
+                if resend_latest(self.after, latest.seq, latest.status.is_final()) {
+                    return Ok(vec![latest]);
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// The last event of a stream closed by the platform's shutdown. It carries no id, so the
+    /// client's `Last-Event-ID` stays on the last order event and a reconnect resumes there.
+    fn shut_down(&mut self) -> Event {
+        self.finished = true;
+        Event::default()
+            .event(SHUTDOWN_EVENT)
+            .data("服务正在重启，请稍后重新连接")
+    }
 }
 
 /// `GET /v1/orders/{id}/events`: the order's events as SSE, from the resume point on, until the
-/// order is delivered, cancelled or refunded.
+/// order is delivered, cancelled or refunded (resumed at or past a finished order's last event, the
+/// final event is sent again and the stream ends), or until the platform shuts down (a last
+/// `shutdown` event). A session holds at most `MAX_STREAMS_PER_SESSION` streams open; more: 429.
 async fn order_events(
     State(p): State<Platform>,
     caller: Caller,
@@ -395,13 +470,27 @@ async fn order_events(
 ) -> Result<Sse<impl futures::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>>
 {
     let user = caller.require_user()?;
+    let header = headers.get(LAST_EVENT_ID).and_then(|v| v.to_str().ok());
+    let after = resume_point(header, &query)?;
     // Ownership first: another user's order is a 404 here as everywhere.
     orders::get(p.pool(), user, &id).await?;
+    let slot = p
+        .streams()
+        .open(&caller.session_id, MAX_STREAMS_PER_SESSION)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::TooManyRequests,
+                format!("同时打开的订单追踪最多 {MAX_STREAMS_PER_SESSION} 个，请关闭一些页面"),
+            )
+        })?;
     let feed = EventFeed {
-        after: resume_point(&headers, &query)?,
+        after,
+        watch: p.streams().watch(&id),
+        _slot: slot,
         platform: p,
         order_id: id,
         pending: Default::default(),
+        started: false,
         finished: false,
     };
     let stream = futures::stream::unfold(feed, |feed| async move {
@@ -418,19 +507,6 @@ async fn nearby(
     Ok(Json(p.index().nearby(&q, p.clock().store_local_now())))
 }
 
-#[derive(Deserialize, Default)]
-struct PointRaw {
-    lat: Option<String>,
-    lng: Option<String>,
-}
-
-fn optional_point(raw: &PointRaw) -> Result<Option<LatLng>> {
-    if raw.lat.is_none() && raw.lng.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(LatLng::parse(raw.lat.as_deref(), raw.lng.as_deref())?))
-}
-
 fn unknown_store(id: &str) -> PlatformError {
     ApiError::not_found(format!("找不到门店 {id}")).into()
 }
@@ -440,7 +516,7 @@ async fn store_detail(
     Path(id): Path<String>,
     ApiQuery(point): ApiQuery<PointRaw>,
 ) -> Result<Json<StoreDetail>> {
-    let at = optional_point(&point)?;
+    let at = point.parse()?;
     let store = p.index().get(&id).ok_or_else(|| unknown_store(&id))?;
     let now: LocalTime = p.clock().store_local_now();
     let open_now = store.hours.is_open(now);

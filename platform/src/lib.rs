@@ -16,6 +16,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod orders;
 pub mod stores;
+pub mod streams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,8 +120,8 @@ struct Inner {
     clock: Clock,
     demo: bool,
     dispatch_step: std::time::Duration,
-    /// Woken whenever order events may have been written, so event streams need not poll hard.
-    events: tokio::sync::Notify,
+    /// Per-order wake-ups, per-session stream slots and the shutdown signal of the event streams.
+    streams: Arc<streams::Streams>,
 }
 
 /// How often unpaid orders past their payment window are looked for.
@@ -152,7 +153,7 @@ impl Platform {
                 clock: config.clock,
                 demo: config.demo,
                 dispatch_step: config.dispatch_step,
-                events: tokio::sync::Notify::new(),
+                streams: Arc::default(),
             }),
         })
     }
@@ -166,51 +167,76 @@ impl Platform {
         self.clock().now().timestamp()
     }
 
-    /// Order events may have been written: wake the streams that wait for them.
-    pub fn notify_events(&self) {
-        self.inner.events.notify_waiters();
+    /// Events of these orders may have been written: wake the streams that wait on them (only those).
+    pub fn notify_orders(&self, order_ids: &[String]) {
+        self.inner.streams.notify(order_ids);
     }
 
-    pub async fn events_written(&self) {
-        self.inner.events.notified().await;
+    /// `notify_orders` for one order.
+    pub fn notify_order(&self, order_id: &str) {
+        self.notify_orders(&[order_id.to_owned()]);
     }
 
-    /// Moves paid orders along, one step per `dispatch_step`.
-    fn spawn_dispatcher(&self) {
+    /// The event streams' shared state: wake-ups, slots, shutdown.
+    pub fn streams(&self) -> &Arc<streams::Streams> {
+        &self.inner.streams
+    }
+
+    /// How often a waiting event stream was woken by one of its order's events (not by its poll).
+    pub fn stream_wakeups(&self) -> u64 {
+        self.inner.streams.wakeups()
+    }
+
+    /// Moves paid orders along, one step per `dispatch_step`, until the platform shuts down.
+    fn spawn_dispatcher(&self) -> tokio::task::JoinHandle<()> {
         let platform = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(platform.inner.dispatch_step);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match dispatch::tick(platform.pool(), platform.index(), platform.now_unix()).await {
-                    Ok(0) => {}
-                    Ok(_) => platform.notify_events(),
-                    Err(e) => tracing::error!(error = %e, "dispatch step failed"),
+        supervise(
+            "dispatcher",
+            self.inner.streams.shutting_down(),
+            move || {
+                let platform = platform.clone();
+                async move {
+                    let mut tick = tokio::time::interval(platform.inner.dispatch_step);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        match dispatch::tick(platform.pool(), platform.index(), platform.now_unix())
+                            .await
+                        {
+                            Ok(moved) => platform.notify_orders(&moved),
+                            Err(e) => tracing::error!(error = %e, "dispatch step failed"),
+                        }
+                    }
+                }
+            },
+        )
+    }
+
+    /// Expires unpaid orders now (catching up after a restart) and then every few seconds, until
+    /// the platform shuts down.
+    fn spawn_reaper(&self) -> tokio::task::JoinHandle<()> {
+        let platform = self.clone();
+        supervise("reaper", self.inner.streams.shutting_down(), move || {
+            let platform = platform.clone();
+            async move {
+                let mut tick = tokio::time::interval(REAPER_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    match orders::expire_unpaid(platform.pool(), platform.now_unix()).await {
+                        Ok(expired) => platform.notify_orders(&expired),
+                        Err(e) => tracing::error!(error = %e, "expiring unpaid orders failed"),
+                    }
                 }
             }
-        });
-    }
-
-    /// Expires unpaid orders now (catching up after a restart) and then every few seconds.
-    fn spawn_reaper(&self) {
-        let platform = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(REAPER_INTERVAL);
-            loop {
-                tick.tick().await;
-                match orders::expire_unpaid(platform.pool(), platform.now_unix()).await {
-                    Ok(0) => {}
-                    Ok(_) => platform.notify_events(),
-                    Err(e) => tracing::error!(error = %e, "expiring unpaid orders failed"),
-                }
-            }
-        });
+        })
     }
 
     /// Purges lapsed sessions, codes, records and orphaned carts in the background.
-    fn spawn_janitor(&self) {
-        tokio::spawn(housekeeping::janitor(self.clone()));
+    fn spawn_janitor(&self) -> tokio::task::JoinHandle<()> {
+        let platform = self.clone();
+        supervise("janitor", self.inner.streams.shutting_down(), move || {
+            housekeeping::janitor(platform.clone())
+        })
     }
 
     pub fn index(&self) -> &StoreIndex {
@@ -227,32 +253,99 @@ impl Platform {
         http::router(self.clone())
     }
 
-    /// Serves the v1 API on `listener` until `shutdown` resolves.
+    /// Serves the v1 API on `listener` until `shutdown` resolves. Then open event streams send a
+    /// final `shutdown` event and close (so the graceful shutdown does not wait on them forever),
+    /// in-flight requests finish, the background tasks stop, and this returns.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.spawn_reaper();
-        self.spawn_dispatcher();
-        self.spawn_janitor();
-        axum::serve(listener.tap_io(no_delay), self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        let tasks = [
+            self.spawn_reaper(),
+            self.spawn_dispatcher(),
+            self.spawn_janitor(),
+        ];
+        let streams = self.inner.streams.clone();
+        let signal = async move {
+            shutdown.await;
+            streams.shut_down();
+        };
+        let served = axum::serve(listener.tap_io(no_delay), self.router())
+            .with_graceful_shutdown(signal)
+            .await;
+        // Also when serving failed: nothing may outlive `serve`.
+        self.inner.streams.shut_down();
+        for task in tasks {
+            let _ = task.await;
+        }
+        served
     }
 
     /// Binds a free loopback port and serves there in the background: a real HTTP hop even
-    /// when the platform is embedded in the server's process.
+    /// when the platform is embedded in the server's process. It runs as long as the process.
     pub async fn spawn_on_loopback(self) -> std::io::Result<SocketAddr> {
+        let (addr, _running) = self.spawn_on_loopback_until(std::future::pending()).await?;
+        Ok(addr)
+    }
+
+    /// `spawn_on_loopback` that stops when `shutdown` resolves (see `serve`); the handle
+    /// completes once it has stopped, so a server can wait for its embedded platform.
+    pub async fn spawn_on_loopback_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            if let Err(e) = self.serve(listener, std::future::pending()).await {
+        let running = tokio::spawn(async move {
+            if let Err(e) = self.serve(listener, shutdown).await {
                 tracing::error!(error = %e, "embedded platform stopped");
             }
         });
-        Ok(addr)
+        Ok((addr, running))
     }
+}
+
+/// How long a supervised task that died waits before it runs again: no hot crash loop.
+pub const RESTART_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs `task()` in its own tokio task until `stop` resolves, and runs it again (after
+/// `RESTART_DELAY`) whenever it panics or returns, logging why: a background job must not die
+/// silently. On `stop` the current run is cancelled (a write in flight rolls back) and the
+/// returned handle completes.
+pub fn supervise<F, Fut>(
+    name: &'static str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    task: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        tokio::pin!(stop);
+        loop {
+            let mut run = tokio::spawn(task());
+            tokio::select! {
+                _ = &mut stop => {
+                    run.abort();
+                    let _ = run.await;
+                    return;
+                }
+                ended = &mut run => match ended {
+                    Ok(()) => tracing::error!(task = name, "background task returned; restarting"),
+                    Err(e) if e.is_panic() => {
+                        tracing::error!(task = name, error = %e, "background task panicked; restarting")
+                    }
+                    Err(e) => tracing::error!(task = name, error = %e, "background task died; restarting"),
+                },
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(RESTART_DELAY) => {}
+            }
+        }
+    })
 }
 
 /// Small JSON answers go out at once instead of waiting on Nagle's algorithm for an ACK.

@@ -607,8 +607,8 @@ pub async fn cancel(pool: &SqlitePool, user_id: &str, id: &str, now: i64) -> Res
 
 /// Cancels unpaid orders whose payment window has passed and returns their stock. Safe to run
 /// from several tasks or processes at once, and again after a restart: each order's stock goes
-/// back exactly once. Returns how many orders this call expired.
-pub async fn expire_unpaid(pool: &SqlitePool, now: i64) -> Result<u64> {
+/// back exactly once. Returns the ids of the orders this call expired.
+pub async fn expire_unpaid(pool: &SqlitePool, now: i64) -> Result<Vec<String>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at <= ? AND stock_returned = 0",
@@ -616,15 +616,18 @@ pub async fn expire_unpaid(pool: &SqlitePool, now: i64) -> Result<u64> {
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
-    let mut expired = 0;
-    for id in &due {
-        if release(&mut tx, id, OrderStatus::Cancelled, now).await? {
-            expired += 1;
+    let mut expired = Vec::new();
+    for id in due {
+        if release(&mut tx, &id, OrderStatus::Cancelled, now).await? {
+            expired.push(id);
         }
     }
     tx.commit().await?;
-    if expired > 0 {
-        tracing::info!(expired, "unpaid orders expired, stock returned");
+    if !expired.is_empty() {
+        tracing::info!(
+            expired = expired.len(),
+            "unpaid orders expired, stock returned"
+        );
     }
     Ok(expired)
 }

@@ -116,25 +116,39 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// The platform's base URL: the remote one, or an embedded one started on a loopback port that
-/// stops when `shutdown` fires.
+/// A platform the server talks to: its base URL and, when embedded, the task serving it (done
+/// once it has stopped after `shutdown`).
+pub struct StartedPlatform {
+    pub url: String,
+    pub embedded: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The remote platform, or an embedded one started on a loopback port that stops when `shutdown`
+/// fires.
 pub async fn start_platform(
     source: &PlatformSource,
     shutdown: &Shutdown,
-) -> Result<String, StartError> {
+) -> Result<StartedPlatform, StartError> {
     match source {
         PlatformSource::Remote(url) => {
             tracing::info!(%url, "using the platform at PLATFORM_URL");
-            Ok(url.clone())
+            Ok(StartedPlatform {
+                url: url.clone(),
+                embedded: None,
+            })
         }
         PlatformSource::Embedded(config) => {
             let config: PlatformConfig = config.clone();
             let platform = Platform::open(config).await?;
             let stop = shutdown.clone();
-            let addr = platform.spawn_on_loopback().await?;
-            let _ = stop;
+            let (addr, running) = platform
+                .spawn_on_loopback_until(async move { stop.wait().await })
+                .await?;
             tracing::info!(%addr, "embedded platform started");
-            Ok(format!("http://{addr}"))
+            Ok(StartedPlatform {
+                url: format!("http://{addr}"),
+                embedded: Some(running),
+            })
         }
     }
 }

@@ -13,6 +13,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// The open-file limit the server asks for; every connection and stream costs a handle.
 const WANTED_OPEN_FILES: u64 = 65_536;
 
+/// How long the server waits for its embedded platform after it stopped serving itself.
+const EMBEDDED_PLATFORM_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -60,10 +63,10 @@ async fn run() -> Result<(), StartError> {
     );
 
     let shutdown = Shutdown::default();
-    let platform_url = start_platform(&settings.platform, &shutdown).await?;
+    let platform = start_platform(&settings.platform, &shutdown).await?;
     let app = router(AppState {
         leptos_options,
-        platform: PlatformClient::new(&platform_url)?,
+        platform: PlatformClient::new(&platform.url)?,
         site: settings.site.clone(),
         edge: Edge::new(
             settings.trusted_proxies.clone(),
@@ -81,6 +84,15 @@ async fn run() -> Result<(), StartError> {
         signal.trigger();
     });
     serve(listener, app, settings.limits, shutdown).await?;
+    if let Some(embedded) = platform.embedded {
+        // The same signal stopped it; its streams have already ended, so this is short.
+        if tokio::time::timeout(EMBEDDED_PLATFORM_GRACE, embedded)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the embedded platform did not stop in time");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
