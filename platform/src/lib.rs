@@ -48,6 +48,8 @@ pub struct PlatformConfig {
     pub demo: bool,
     /// Real time between two steps of the dispatch simulator (15 steps make a delivery).
     pub dispatch_step: std::time::Duration,
+    /// Rate limits on placing orders, per shopper and per client address.
+    pub order_limits: orders::OrderLimits,
 }
 
 /// About two real minutes from payment to the door: long enough to watch, short enough to wait for.
@@ -62,6 +64,7 @@ impl PlatformConfig {
             clock: Clock::System,
             demo: true,
             dispatch_step: DEMO_DISPATCH_STEP,
+            order_limits: orders::OrderLimits::default(),
         }
     }
 
@@ -100,6 +103,7 @@ impl PlatformConfig {
             clock,
             demo,
             dispatch_step,
+            order_limits: orders::OrderLimits::default(),
         })
     }
 }
@@ -118,6 +122,7 @@ struct Inner {
     clock: Clock,
     demo: bool,
     dispatch_step: std::time::Duration,
+    order_limiter: orders::OrderLimiter,
     /// Woken whenever order events may have been written, so event streams need not poll hard.
     events: tokio::sync::Notify,
 }
@@ -151,6 +156,7 @@ impl Platform {
                 clock: config.clock,
                 demo: config.demo,
                 dispatch_step: config.dispatch_step,
+                order_limiter: orders::OrderLimiter::new(config.order_limits),
                 events: tokio::sync::Notify::new(),
             }),
         })
@@ -215,6 +221,9 @@ impl Platform {
     }
     pub fn clock(&self) -> Clock {
         self.inner.clock
+    }
+    pub fn order_limiter(&self) -> &orders::OrderLimiter {
+        &self.inner.order_limiter
     }
 
     pub fn router(&self) -> axum::Router {
