@@ -115,6 +115,7 @@ fn main() {
             clock,
             demo: true,
             dispatch_step: jishi_platform::DEMO_DISPATCH_STEP,
+            order_limits: Default::default(),
         })
         .await
         .expect("platform opens");

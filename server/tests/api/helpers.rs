@@ -48,6 +48,7 @@ pub async fn spawn_platform_with_step(dispatch_step: std::time::Duration) -> Soc
         clock: frozen_clock(),
         demo: true,
         dispatch_step,
+        order_limits: Default::default(),
     })
     .await
     .expect("platform opens");
