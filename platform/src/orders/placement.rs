@@ -44,47 +44,47 @@ pub(super) async fn place_in(
     }
     let slot = validate_slot(body.slot, store, now)?;
 
-    // Counted inside this write transaction (BEGIN IMMEDIATE), so concurrent orders of one
-    // shopper see each other and never hold more than the cap between them.
-    let unpaid: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM orders
-         WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?",
-    )
-    .bind(user_id)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    if unpaid >= MAX_UNPAID_ORDERS {
-        return Err(ApiError::new(
-            ErrorCode::TooManyUnpaid,
-            format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
-        )
-        .into());
-    }
-
     let mut lines = Vec::with_capacity(items.lines().len());
     for (sku, quantity) in items.lines() {
-        // The conditional decrement: never below zero, whatever else runs concurrently.
+        // The conditional decrement: never below zero, whatever else runs concurrently. It also
+        // enforces the unpaid-order cap: counted inside this write transaction (BEGIN IMMEDIATE),
+        // concurrent orders of one shopper see each other and never exceed it between them. One
+        // statement, so the cap costs no round trip while the write lock is held.
         let reserved = sqlx::query(
             "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1
+               AND (SELECT COUNT(*) FROM orders
+                    WHERE user_id = ?4 AND status = 'pending_payment' AND expires_at > ?5) < ?6
              RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name",
         )
         .bind(quantity)
         .bind(&store.id)
         .bind(sku)
+        .bind(user_id)
+        .bind(now)
+        .bind(MAX_UNPAID_ORDERS)
         .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = reserved else {
-            // Refused: say whether the store lacks the product or just enough of it.
-            let name: Option<String> = sqlx::query_scalar(
-                "SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
-                 WHERE sp.store_id = ? AND sp.sku = ?",
+            // Refused: the cap, or say whether the store lacks the product or just enough of it.
+            let why = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM orders
+                         WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?) AS unpaid,
+                        (SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
+                         WHERE sp.store_id = ? AND sp.sku = ?) AS name",
             )
+            .bind(user_id)
+            .bind(now)
             .bind(&store.id)
             .bind(sku)
-            .fetch_optional(&mut **tx)
+            .fetch_one(&mut **tx)
             .await?;
+            let unpaid: i64 = why.try_get("unpaid")?;
+            let name: Option<String> = why.try_get("name")?;
             return Err(match name {
+                _ if unpaid >= MAX_UNPAID_ORDERS => ApiError::new(
+                    ErrorCode::TooManyUnpaid,
+                    format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
+                ),
                 None => ApiError::bad_request(format!("这家门店没有商品 {sku}")),
                 Some(name) => ApiError::new(
                     ErrorCode::SoldOut,
