@@ -8,6 +8,136 @@ use crate::error::ApiError;
 /// Unpaid orders give their stock back after this long.
 pub const PAYMENT_WINDOW_S: i64 = 15 * 60;
 
+/// Unpaid, unexpired orders one shopper may hold at once: the next order is refused with
+/// `too_many_unpaid` (429), so one account cannot hold a product's whole stock.
+pub const MAX_UNPAID_ORDERS: i64 = 3;
+
+/// Length of a delivery slot; slots start on the hour or the half hour.
+pub const SLOT_S: i64 = 30 * 60;
+
+/// When to deliver: as soon as possible, or in the 30-minute slot that starts at a time.
+/// On the wire: `"asap"` or the slot's RFC 3339 start (sent back in UTC, `…Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Asap,
+    /// The slot's start, Unix seconds, on a half-hour boundary.
+    At(i64),
+}
+
+impl Slot {
+    /// `"asap"`, or an RFC 3339 instant (any offset) on a half-hour boundary. Whether the store
+    /// offers that slot now (lead time, hours, days ahead) needs a clock: the platform checks it.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let bad = || ApiError::bad_request("配送时间应为 \"asap\" 或某个半点时段的开始时间");
+        if raw == "asap" {
+            return Ok(Slot::Asap);
+        }
+        let start = parse_rfc3339(raw).ok_or_else(bad)?;
+        // Beijing is UTC+8, so half hours line up in UTC and in the stores' time alike.
+        if start.rem_euclid(SLOT_S) != 0 {
+            return Err(bad());
+        }
+        Ok(Slot::At(start))
+    }
+
+    /// The slot's start (Unix seconds); `None` for "as soon as possible".
+    pub fn start(self) -> Option<i64> {
+        match self {
+            Slot::Asap => None,
+            Slot::At(t) => Some(t),
+        }
+    }
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Slot::Asap => f.write_str("asap"),
+            Slot::At(t) => f.write_str(&crate::time::format_utc(*t)),
+        }
+    }
+}
+
+impl Serialize for Slot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Slot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Slot::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+/// Unix seconds from an RFC 3339 instant with `Z` or a `±HH:MM` offset; a fraction of a second
+/// is allowed only if it is zero (slots start on whole seconds).
+fn parse_rfc3339(raw: &str) -> Option<i64> {
+    let (local, offset_s) = if let Some(local) = raw.strip_suffix(['Z', 'z']) {
+        (local, 0)
+    } else {
+        let split = raw.len().checked_sub(6)?;
+        let (local, offset) = (raw.get(..split)?, raw.get(split..)?.as_bytes());
+        let sign = match offset[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+            let part = std::str::from_utf8(offset.get(r)?).ok()?;
+            part.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        let (h, m) = (digits(1..3)?, digits(4..6)?);
+        if offset[3] != b':' || h > 23 || m > 59 {
+            return None;
+        }
+        (local, sign * (h * 3600 + m * 60))
+    };
+    if let Some((_, fraction)) = local.split_once('.') {
+        if fraction.is_empty() || fraction.bytes().any(|b| b != b'0') {
+            return None;
+        }
+    }
+    Some(crate::time::parse_utc(&format!("{local}Z"))? - offset_s)
+}
+
+/// How an order is paid. Only the sandbox exists: it always succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayMethod {
+    Sandbox,
+}
+
+impl PayMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayMethod::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        match raw {
+            "sandbox" => Ok(PayMethod::Sandbox),
+            _ => Err(ApiError::bad_request("这个平台只支持 sandbox 支付")),
+        }
+    }
+}
+
+impl Serialize for PayMethod {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PayMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        PayMethod::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -111,8 +241,7 @@ pub struct PlaceOrder {
     pub store_id: String,
     pub items: Vec<ItemInput>,
     pub address_id: String,
-    /// `"asap"` or the RFC 3339 start of a 30-minute slot.
-    pub slot: String,
+    pub slot: Slot,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +264,7 @@ pub struct Order {
     pub delivery_fee_fen: i64,
     pub total_fen: i64,
     pub address_id: String,
-    pub slot: String,
+    pub slot: Slot,
     /// RFC 3339, UTC.
     pub created_at: String,
     /// When an unpaid order lapses (RFC 3339, UTC); `None` once paid.
@@ -182,7 +311,7 @@ impl OrderStatus {
 /// `POST /v1/orders/{id}/pay`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayOrder {
-    pub method: String,
+    pub method: PayMethod,
 }
 
 /// An `Idempotency-Key` header value: 1–255 visible ASCII characters.
@@ -230,6 +359,57 @@ mod tests {
                 format!("\"{}\"", s.as_str())
             );
         }
+    }
+
+    #[test]
+    fn slots_are_asap_or_a_half_hour_start_and_keep_their_wire_form() {
+        assert_eq!(Slot::parse("asap"), Ok(Slot::Asap));
+        let at = Slot::parse("2026-11-26T02:00:00Z").unwrap();
+        assert_eq!(at, Slot::At(1_795_658_400));
+        // The same instant in Beijing's offset; a zero fraction is harmless.
+        assert_eq!(Slot::parse("2026-11-26T10:00:00+08:00"), Ok(at));
+        assert_eq!(Slot::parse("2026-11-26T02:00:00.000Z"), Ok(at));
+        assert_eq!(Slot::parse("2026-11-26T01:30:00-00:30"), Ok(at));
+        assert_eq!(
+            serde_json::to_string(&at).unwrap(),
+            "\"2026-11-26T02:00:00Z\""
+        );
+        assert_eq!(serde_json::to_string(&Slot::Asap).unwrap(), "\"asap\"");
+        assert_eq!(
+            serde_json::from_str::<Slot>("\"2026-11-26T10:30:00+08:00\"").unwrap(),
+            Slot::At(1_795_658_400 + SLOT_S)
+        );
+        for bad in [
+            "",
+            "ASAP",
+            "tomorrow-ish",
+            "2026-11-26T02:10:00Z",
+            "2026-11-26T02:00:01Z",
+            "2026-11-26T02:00:00.5Z",
+            "2026-11-26T02:00:00",
+            "2026-11-26T02:00:00+8:00",
+            "2026-11-26T02:00:00+08:60",
+            "2026-11-26 02:00:00Z",
+        ] {
+            assert_eq!(
+                Slot::parse(bad).map_err(|e| e.code),
+                Err(crate::ErrorCode::BadRequest),
+                "{bad}"
+            );
+            assert!(serde_json::from_str::<Slot>(&format!("{bad:?}")).is_err());
+        }
+    }
+
+    #[test]
+    fn the_sandbox_is_the_only_pay_method() {
+        let body: PayOrder = serde_json::from_str(r#"{"method":"sandbox"}"#).unwrap();
+        assert_eq!(body.method, PayMethod::Sandbox);
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"method":"sandbox"}"#
+        );
+        assert!(serde_json::from_str::<PayOrder>(r#"{"method":"alipay"}"#).is_err());
+        assert!(PayMethod::parse("Sandbox").is_err());
     }
 
     #[test]

@@ -51,6 +51,19 @@ pub fn beijing_date_hm(rfc3339: &str) -> Option<String> {
     Some(format!("{mo}月{d}日 {h:02}:{m:02}"))
 }
 
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, the form wire timestamps take (the inverse of
+/// `parse_utc` for whole seconds).
+pub fn format_utc(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    let secs = unix.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 // Howard Hinnant's civil calendar algorithms (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -95,6 +108,10 @@ mod tests {
             beijing_date_hm("2028-02-28T18:00:00+00:00").as_deref(),
             Some("2月29日 02:00")
         );
+        for t in [0, 1_795_579_380, 1_830_283_200, 951_782_400 + 59] {
+            assert_eq!(parse_utc(&format_utc(t)), Some(t));
+        }
+        assert_eq!(format_utc(1_795_579_380), "2026-11-25T04:03:00Z");
         for bad in [
             "",
             "2026-11-25 04:03:00Z",

@@ -86,7 +86,9 @@ fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
 /// Orders moved per write transaction: short transactions let checkouts in between.
 const TICK_CHUNK: i64 = 200;
 
-/// Advances every order in progress by one step. Returns the ids of the orders that moved.
+/// Advances every order in progress by one step. Returns the ids of the orders that moved. A
+/// scheduled order stays `paid` until its `dispatch_at` (its slot's start minus its ETA): it is
+/// not delivered early.
 pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<Vec<String>> {
     let mut moved = Vec::new();
     let mut after = String::new();
@@ -112,9 +114,11 @@ async fn tick_chunk(
         "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, a.lat, a.lng
          FROM orders o JOIN addresses a ON a.id = o.address_id
          WHERE o.status IN ('paid', 'accepted', 'picking', 'ready', 'rider_assigned', 'picked_up', 'delivering')
+           AND (o.status <> 'paid' OR o.dispatch_at IS NULL OR o.dispatch_at <= ?)
            AND o.id > ?
          ORDER BY o.id LIMIT ?",
     )
+    .bind(now)
     .bind(after)
     .bind(TICK_CHUNK)
     .fetch_all(&mut *tx)

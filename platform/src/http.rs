@@ -257,7 +257,12 @@ async fn place_order(
     ApiJson(body): ApiJson<PlaceOrder>,
 ) -> Result<Response> {
     let user = caller.require_user()?;
-    let key = parse_idempotency_key(headers.get("idempotency-key").and_then(|v| v.to_str().ok()))?;
+    let key = parse_idempotency_key(
+        headers
+            .get(jishi_api::headers::IDEMPOTENCY_KEY)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    p.order_limiter().check(user, &client_ip(&headers))?;
     let reply =
         orders::place_idempotent(p.pool(), p.index(), user, &key, &body, p.now_unix()).await?;
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -306,7 +311,7 @@ async fn pay_order(
     let user = caller.require_user()?;
     let order = named(
         &p,
-        orders::pay(p.pool(), user, &id, &body.method, p.now_unix()).await?,
+        orders::pay(p.pool(), user, &id, body.method, p.now_unix()).await?,
     );
     p.notify_order(&id);
     Ok(Json(order))

@@ -50,6 +50,8 @@ pub struct PlatformConfig {
     pub demo: bool,
     /// Real time between two steps of the dispatch simulator (15 steps make a delivery).
     pub dispatch_step: std::time::Duration,
+    /// Rate limits on placing orders, per shopper and per client address.
+    pub order_limits: orders::OrderLimits,
 }
 
 /// About two real minutes from payment to the door: long enough to watch, short enough to wait for.
@@ -64,6 +66,7 @@ impl PlatformConfig {
             clock: Clock::System,
             demo: true,
             dispatch_step: DEMO_DISPATCH_STEP,
+            order_limits: orders::OrderLimits::default(),
         }
     }
 
@@ -102,6 +105,7 @@ impl PlatformConfig {
             clock,
             demo,
             dispatch_step,
+            order_limits: orders::OrderLimits::default(),
         })
     }
 }
@@ -122,6 +126,7 @@ struct Inner {
     dispatch_step: std::time::Duration,
     /// Per-order wake-ups, per-session stream slots and the shutdown signal of the event streams.
     streams: Arc<streams::Streams>,
+    order_limiter: orders::OrderLimiter,
 }
 
 /// How often unpaid orders past their payment window are looked for.
@@ -154,6 +159,7 @@ impl Platform {
                 demo: config.demo,
                 dispatch_step: config.dispatch_step,
                 streams: Arc::default(),
+                order_limiter: orders::OrderLimiter::new(config.order_limits),
             }),
         })
     }
@@ -247,6 +253,9 @@ impl Platform {
     }
     pub fn clock(&self) -> Clock {
         self.inner.clock
+    }
+    pub fn order_limiter(&self) -> &orders::OrderLimiter {
+        &self.inner.order_limiter
     }
 
     pub fn router(&self) -> axum::Router {

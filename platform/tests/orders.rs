@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use futures::future::join_all;
+use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY};
+use jishi_platform::orders::{OrderLimits, RateLimit};
 use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
 use serde_json::{json, Value};
 
@@ -15,29 +17,56 @@ struct TestPlatform {
     base: String,
     platform: Platform,
     http: reqwest::Client,
+    database_url: String,
     _dir: tempfile::TempDir,
 }
 
+/// Wednesday noon in Beijing: the platform's fixed clock unless a test says otherwise.
+const NOON: &str = "2026-11-25T12:00:00+08:00";
+
+/// Order rate limits no test reaches unless it is about them.
+fn unlimited() -> OrderLimits {
+    let plenty = RateLimit::new(1_000_000, std::time::Duration::from_millis(1));
+    OrderLimits {
+        per_shopper: plenty,
+        per_client: plenty,
+    }
+}
+
 async fn spawn() -> TestPlatform {
-    spawn_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
+    spawn_with(|_| {}).await
 }
 
 async fn spawn_with_step(dispatch_step: std::time::Duration) -> TestPlatform {
+    spawn_with(|c| c.dispatch_step = dispatch_step).await
+}
+
+/// A platform on a fresh database file, fixed at `NOON`, with the test's changes to its config.
+async fn spawn_with(adjust: impl FnOnce(&mut PlatformConfig)) -> TestPlatform {
     let dir = tempfile::tempdir().expect("temp dir");
-    let platform = Platform::open(PlatformConfig {
-        database_url: format!("sqlite://{}", dir.path().join("orders.db").display()),
+    let database_url = format!("sqlite://{}", dir.path().join("orders.db").display());
+    open_on(dir, database_url, adjust).await
+}
+
+async fn open_on(
+    dir: tempfile::TempDir,
+    database_url: String,
+    adjust: impl FnOnce(&mut PlatformConfig),
+) -> TestPlatform {
+    let mut config = PlatformConfig {
         seed: Seed::Beijing { seed: DEMO_SEED },
-        clock: Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("instant"),
-        demo: true,
-        dispatch_step,
-    })
-    .await
-    .expect("platform opens");
+        clock: Clock::fixed_from_rfc3339(NOON).expect("instant"),
+        order_limits: unlimited(),
+        ..PlatformConfig::demo(database_url.clone())
+    };
+    adjust(&mut config);
+    let platform = Platform::open(config).await.expect("platform opens");
     let addr = platform.clone().spawn_on_loopback().await.expect("binds");
     TestPlatform {
         base: format!("http://{addr}/v1"),
         platform,
         http: reqwest::Client::new(),
+        database_url,
         _dir: dir,
     }
 }
@@ -139,17 +168,52 @@ impl TestPlatform {
     }
 
     async fn order(&self, shopper: &Shopper, key: Option<&str>, body: &Value) -> (u16, Value) {
+        self.order_from(shopper, key, body, None).await
+    }
+
+    /// Places an order as the server would for a shopper at client address `ip`.
+    async fn order_from(
+        &self,
+        shopper: &Shopper,
+        key: Option<&str>,
+        body: &Value,
+        ip: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .post(format!("{}/orders", self.base))
             .bearer_auth(&shopper.token)
             .json(body);
         if let Some(k) = key {
-            req = req.header("idempotency-key", k);
+            req = req.header(IDEMPOTENCY_KEY, k);
+        }
+        if let Some(ip) = ip {
+            req = req.header(CLIENT_IP, ip);
         }
         let res = req.send().await.expect("order request");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn status_of(&self, shopper: &Shopper, id: &str) -> String {
+        let (status, order) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/orders/{id}"),
+                Some(&shopper.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{order}");
+        order["status"].as_str().expect("status").to_owned()
+    }
+
+    /// Stops this platform (its database connections closed) and opens a new one on the same
+    /// database file, as a restarted process would.
+    async fn restart(self, adjust: impl FnOnce(&mut PlatformConfig)) -> TestPlatform {
+        self.platform.pool().close().await;
+        drop(self.platform);
+        open_on(self._dir, self.database_url, adjust).await
     }
 }
 
@@ -195,6 +259,19 @@ async fn two_hundred_buyers_for_fifty_in_stock_make_exactly_fifty_orders_every_r
         assert_eq!(t.stock(&store, &sku).await, 0, "round {round}");
         let ids: HashSet<&str> = created.iter().map(|o| o["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), 50);
+        // The buyers pay, as buyers do: nobody reaches the cap on unpaid orders.
+        let paid = join_all(
+            shoppers
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.0 == 201)
+                .map(|(s, (_, order))| t.pay(s, order["id"].as_str().unwrap())),
+        )
+        .await;
+        assert!(
+            paid.iter().all(|(status, _)| *status == 200),
+            "round {round}"
+        );
     }
 }
 
@@ -267,10 +344,10 @@ async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
     let (store, sku) = t.store_and_sku().await;
     t.set_stock(&store, &sku, 10).await;
     let s = t.shopper(1, GUOMAO).await;
-    let (status, order) = t
+    let (status, first) = t
         .order(&s, Some("k"), &order_body(&store, &sku, 4, &s.address_id))
         .await;
-    assert_eq!(status, 201, "{order}");
+    assert_eq!(status, 201, "{first}");
     assert_eq!(t.stock(&store, &sku).await, 6);
 
     let pool = t.platform.pool().clone();
@@ -294,9 +371,38 @@ async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
         10,
         "stock returned exactly once"
     );
-    // A platform opened afresh on the same database finds nothing left to return.
+
+    // A second order is still unpaid when the platform stops; it lapses while it is down.
+    let (status, second) = t
+        .order(&s, Some("k2"), &order_body(&store, &sku, 3, &s.address_id))
+        .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(t.stock(&store, &sku).await, 7);
+
+    // Restarted on the same database file, 20 minutes on: its reaper runs at start and returns
+    // the second order's stock, and nothing of the first one again.
+    let t = t
+        .restart(|c| {
+            c.clock = Clock::fixed_from_rfc3339("2026-11-25T12:20:00+08:00").expect("instant")
+        })
+        .await;
+    let second_id = second["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while t.status_of(&s, second_id).await != "cancelled" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted reaper expires the order"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(
-        jishi_platform::orders::expire_unpaid(&pool, later + 3600)
+        t.stock(&store, &sku).await,
+        10,
+        "each order's stock back once"
+    );
+    // Reaping again, however late, finds nothing left to return.
+    assert_eq!(
+        jishi_platform::orders::expire_unpaid(t.platform.pool(), later + 3600)
             .await
             .unwrap()
             .len(),
@@ -304,18 +410,16 @@ async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
     );
     assert_eq!(t.stock(&store, &sku).await, 10);
 
-    let id = order["id"].as_str().unwrap();
-    let (_, after) = t
-        .call(
-            reqwest::Method::GET,
-            &format!("/orders/{id}"),
-            Some(&s.token),
-            None,
-        )
-        .await;
-    assert_eq!(after["status"], "cancelled");
-    let (status, _) = t.pay(&s, id).await;
+    let first_id = first["id"].as_str().unwrap();
+    assert_eq!(t.status_of(&s, first_id).await, "cancelled");
+    let (status, _) = t.pay(&s, first_id).await;
     assert_eq!(status, 409, "an expired order cannot be paid");
+    // The stored answers survived the restart: the first key still replays its order.
+    let (status, replay) = t
+        .order(&s, Some("k"), &order_body(&store, &sku, 4, &s.address_id))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(replay["id"], first["id"]);
 }
 
 #[tokio::test]
@@ -756,4 +860,369 @@ async fn a_paid_order_is_tracked_to_the_door_and_a_reconnect_resumes_without_gap
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
+}
+
+async fn pending_payment(t: &TestPlatform) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'pending_payment'")
+        .fetch_one(t.platform.pool())
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn a_fourth_unpaid_order_is_refused_until_one_is_paid_or_cancelled() {
+    let t = spawn().await;
+    let (store, sku) = t.store_and_sku().await;
+    t.set_stock(&store, &sku, 20).await;
+    let s = t.shopper(1, GUOMAO).await;
+    let body = order_body(&store, &sku, 1, &s.address_id);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (status, order) = t.order(&s, Some(&format!("u{n}")), &body).await;
+        assert_eq!(status, 201, "{order}");
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    let (status, err) = t.order(&s, Some("u3"), &body).await;
+    assert_eq!(status, 429, "{err}");
+    assert_eq!(err["error"]["code"], "too_many_unpaid");
+    assert!(err["error"]["message"].as_str().unwrap().contains("待支付"));
+    assert_eq!(
+        t.stock(&store, &sku).await,
+        17,
+        "the refused order reserved nothing"
+    );
+    // A replay of a placed order's key still replays it.
+    let (status, replay) = t.order(&s, Some("u0"), &body).await;
+    assert_eq!(status, 201);
+    assert_eq!(replay["id"], ids[0].as_str());
+    // Another shopper is not held back.
+    let other = t.shopper(2, GUOMAO).await;
+    let (status, _) = t
+        .order(
+            &other,
+            Some("u3"),
+            &order_body(&store, &sku, 1, &other.address_id),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // Paying one frees a place: the refused request, sent again with its key, now goes through.
+    let (status, _) = t.pay(&s, &ids[0]).await;
+    assert_eq!(status, 200);
+    let (status, fourth) = t.order(&s, Some("u3"), &body).await;
+    assert_eq!(status, 201, "{fourth}");
+    let (status, err) = t.order(&s, Some("u4"), &body).await;
+    assert_eq!(status, 429, "{err}");
+    // So does cancelling one.
+    let (status, _) = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/orders/{}/cancel", ids[1]),
+            Some(&s.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, fifth) = t.order(&s, Some("u4"), &body).await;
+    assert_eq!(status, 201, "{fifth}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_orders_of_one_shopper_never_leave_more_than_three_unpaid() {
+    let t = spawn().await;
+    let (store, sku) = t.store_and_sku().await;
+    t.set_stock(&store, &sku, 50).await;
+    let s = t.shopper(1, GUOMAO).await;
+    let body = order_body(&store, &sku, 1, &s.address_id);
+    let results = join_all((0..20).map(|n| {
+        let (t, s, body) = (&t, &s, &body);
+        async move { t.order(s, Some(&format!("c{n}")), body).await }
+    }))
+    .await;
+    let placed = results.iter().filter(|(status, _)| *status == 201).count();
+    let capped = results
+        .iter()
+        .filter(|(status, b)| *status == 429 && b["error"]["code"] == "too_many_unpaid")
+        .count();
+    assert_eq!((placed, capped), (3, 17), "{results:?}");
+    assert_eq!(pending_payment(&t).await, 3);
+    assert_eq!(t.stock(&store, &sku).await, 47);
+}
+
+#[tokio::test]
+async fn order_creation_is_rate_limited_per_shopper_and_per_client_address() {
+    let hour = std::time::Duration::from_secs(3600);
+    let t = spawn_with(|c| {
+        c.order_limits = OrderLimits {
+            per_shopper: RateLimit::new(4, hour),
+            per_client: RateLimit::new(6, hour),
+        }
+    })
+    .await;
+    let (store, sku) = t.store_and_sku().await;
+    let (a, b) = (t.shopper(1, GUOMAO).await, t.shopper(2, GUOMAO).await);
+    // Requests count whatever their outcome: these are refused (quantity 0) and write nothing.
+    let bad = |s: &Shopper| order_body(&store, &sku, 0, &s.address_id);
+    let office = Some("203.0.113.7");
+    for n in 0..4 {
+        let (status, err) = t
+            .order_from(&a, Some(&format!("a{n}")), &bad(&a), office)
+            .await;
+        assert_eq!(status, 400, "{err}");
+    }
+    // The shopper's fifth in the hour is refused, from any address.
+    let (status, err) = t
+        .order_from(&a, Some("a4"), &bad(&a), Some("198.51.100.1"))
+        .await;
+    assert_eq!(status, 429, "{err}");
+    assert_eq!(err["error"]["code"], "too_many_requests");
+    assert!(!err["error"]["message"].as_str().unwrap().is_empty());
+
+    // The office address has two left, whoever orders from it.
+    for n in 0..2 {
+        let (status, _) = t
+            .order_from(&b, Some(&format!("b{n}")), &bad(&b), office)
+            .await;
+        assert_eq!(status, 400);
+    }
+    let (status, err) = t.order_from(&b, Some("b2"), &bad(&b), office).await;
+    assert_eq!(status, 429, "{err}");
+    assert_eq!(err["error"]["code"], "too_many_requests");
+    // The same shopper elsewhere still has allowance of their own.
+    let (status, placed) = t
+        .order_from(
+            &b,
+            Some("b3"),
+            &order_body(&store, &sku, 1, &b.address_id),
+            Some("198.51.100.2"),
+        )
+        .await;
+    assert_eq!(status, 201, "{placed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mass_expiry_goes_in_chunks_and_returns_all_stock_once() {
+    use jishi_platform::orders::{expire_chunk, expire_unpaid, EXPIRY_CHUNK};
+    let t = spawn().await;
+    let (store, sku) = t.store_and_sku().await;
+    t.set_stock(&store, &sku, 1000).await;
+    let shoppers = join_all((0..150).map(|n| t.shopper(n, GUOMAO))).await;
+    let results = join_all(shoppers.iter().map(|s| {
+        let t = &t;
+        let body = order_body(&store, &sku, 2, &s.address_id);
+        async move {
+            let mut statuses = Vec::new();
+            for n in 0..3 {
+                statuses.push(t.order(s, Some(&format!("m{n}")), &body).await.0);
+            }
+            statuses
+        }
+    }))
+    .await;
+    assert!(results.iter().flatten().all(|s| *s == 201), "{results:?}");
+    let placed = 150 * 3;
+    assert!(placed as i64 > 2 * EXPIRY_CHUNK);
+    assert_eq!(t.stock(&store, &sku).await, 1000 - 2 * placed as i64);
+
+    let later = t.platform.now_unix() + 16 * 60;
+    let pool = t.platform.pool().clone();
+    // One write transaction takes one chunk, no more.
+    assert_eq!(
+        expire_chunk(&pool, later).await.unwrap().len(),
+        EXPIRY_CHUNK as usize
+    );
+    assert_eq!(pending_payment(&t).await, placed as i64 - EXPIRY_CHUNK);
+    // The reaper goes on chunk by chunk until none are left, even with two of them at once.
+    let (a, b) = tokio::join!(expire_unpaid(&pool, later), expire_unpaid(&pool, later));
+    assert_eq!(
+        a.unwrap().len() + b.unwrap().len(),
+        placed as usize - EXPIRY_CHUNK as usize
+    );
+    assert_eq!(pending_payment(&t).await, 0);
+    assert_eq!(t.stock(&store, &sku).await, 1000, "all stock back, once");
+    assert!(expire_unpaid(&pool, later + 3600).await.unwrap().is_empty());
+    assert_eq!(t.stock(&store, &sku).await, 1000);
+}
+
+/// A store's detail as the checkout page gets it (its slots among them).
+async fn store_detail(t: &TestPlatform, store: &str) -> Value {
+    let (status, detail) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/stores/{store}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{detail}");
+    detail
+}
+
+fn unix(rfc3339: &str) -> i64 {
+    Clock::fixed_from_rfc3339(rfc3339)
+        .expect("instant")
+        .now()
+        .timestamp()
+}
+
+#[tokio::test]
+async fn a_scheduled_order_waits_in_paid_until_its_slot_start_minus_its_eta() {
+    // The background dispatcher stays out of the way; the test steps dispatch itself.
+    let t = spawn_with_step(std::time::Duration::from_secs(3600)).await;
+    let (store, sku) = t.store_and_sku().await;
+    t.set_stock(&store, &sku, 10).await;
+    let s = t.shopper(1, GUOMAO).await;
+    let detail = store_detail(&t, &store).await;
+    // A slot at least two hours on, as the checkout page offers it.
+    let now = t.platform.now_unix();
+    let slot = detail["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().to_owned())
+        .find(|start| unix(start) >= now + 2 * 3600)
+        .expect("a slot two hours ahead");
+    let mut scheduled_body = order_body(&store, &sku, 1, &s.address_id);
+    scheduled_body["slot"] = json!(slot);
+    let (status, scheduled) = t.order(&s, Some("later"), &scheduled_body).await;
+    assert_eq!(status, 201, "{scheduled}");
+    assert_eq!(scheduled["slot"], slot.as_str(), "the slot as sent");
+    let (status, asap) = t
+        .order(&s, Some("now"), &order_body(&store, &sku, 1, &s.address_id))
+        .await;
+    assert_eq!(status, 201, "{asap}");
+    let (scheduled, asap) = (
+        scheduled["id"].as_str().unwrap().to_owned(),
+        asap["id"].as_str().unwrap().to_owned(),
+    );
+    for id in [&scheduled, &asap] {
+        assert_eq!(t.pay(&s, id).await.0, 200);
+    }
+
+    let eta_min = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/orders/{scheduled}"),
+            Some(&s.token),
+            None,
+        )
+        .await
+        .1["eta_min"]
+        .as_i64()
+        .unwrap();
+    let leave_at = unix(&slot) - eta_min * 60;
+    let tick = |at: i64| jishi_platform::dispatch::tick(t.platform.pool(), t.platform.index(), at);
+    for step in 0..3 {
+        tick(now + step * 60).await.expect("tick");
+    }
+    assert_eq!(t.status_of(&s, &asap).await, "ready", "ASAP moves at once");
+    assert_eq!(t.status_of(&s, &scheduled).await, "paid");
+    tick(leave_at - 60).await.expect("tick");
+    assert_eq!(t.status_of(&s, &scheduled).await, "paid", "not yet");
+    tick(leave_at).await.expect("tick");
+    assert_eq!(
+        t.status_of(&s, &scheduled).await,
+        "accepted",
+        "on its way to the slot"
+    );
+    tick(leave_at + 60).await.expect("tick");
+    assert_eq!(t.status_of(&s, &scheduled).await, "picking");
+}
+
+/// A store delivering to GUOMAO with no minimum order whose detail satisfies `pick`, and one of
+/// its SKUs with stock.
+async fn store_where(t: &TestPlatform, pick: impl Fn(&Value) -> bool) -> (String, String, Value) {
+    let (_, nearby) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/stores/nearby?lat={}&lng={}&limit=100", GUOMAO.0, GUOMAO.1),
+            None,
+            None,
+        )
+        .await;
+    for s in nearby["stores"].as_array().expect("stores") {
+        if s["min_order_fen"] != 0 {
+            continue;
+        }
+        let id = s["id"].as_str().unwrap().to_owned();
+        let detail = store_detail(t, &id).await;
+        if !pick(&detail) {
+            continue;
+        }
+        let (_, products) = t
+            .call(
+                reqwest::Method::GET,
+                &format!("/stores/{id}/products?limit=1"),
+                None,
+                None,
+            )
+            .await;
+        let sku = products["products"][0]["sku"]
+            .as_str()
+            .expect("sku")
+            .to_owned();
+        t.set_stock(&id, &sku, 10).await;
+        return (id, sku, detail);
+    }
+    panic!("no store near Guomao fits");
+}
+
+/// Ordering `slot` at `store` is refused with 400.
+async fn assert_slot_refused(t: &TestPlatform, s: &Shopper, store: &str, sku: &str, slot: &str) {
+    let mut body = order_body(store, sku, 1, &s.address_id);
+    body["slot"] = json!(slot);
+    let (status, err) = t.order(s, Some(&format!("{store}-{slot}")), &body).await;
+    assert_eq!(status, 400, "{slot}: {err}");
+    assert_eq!(err["error"]["code"], "bad_request", "{slot}");
+}
+
+#[tokio::test]
+async fn only_the_slots_on_offer_can_be_booked() {
+    // 12:20 in Beijing: the first slot on offer starts at 13:00.
+    let t = spawn_with(|c| {
+        c.clock = Clock::fixed_from_rfc3339("2026-11-25T12:20:00+08:00").expect("instant")
+    })
+    .await;
+    let s = t.shopper(1, GUOMAO).await;
+    let (all_day, sku, detail) = store_where(&t, |d| d["is_24h"] == true).await;
+    assert_eq!(detail["slots"][0]["start"], "2026-11-25T05:00:00Z");
+    // Ten minutes ahead: on the half hour, but sooner than the first slot offered.
+    assert_slot_refused(&t, &s, &all_day, &sku, "2026-11-25T12:30:00+08:00").await;
+    // The day after tomorrow, though within 48 hours and within hours.
+    assert_slot_refused(&t, &s, &all_day, &sku, "2026-11-27T09:00:00+08:00").await;
+    assert_slot_refused(&t, &s, &all_day, &sku, "2026-11-27T00:00:00+08:00").await;
+    // The first and the last slot on offer are fine.
+    for slot in ["2026-11-25T13:00:00+08:00", "2026-11-26T23:30:00+08:00"] {
+        let mut body = order_body(&all_day, &sku, 1, &s.address_id);
+        body["slot"] = json!(slot);
+        let (status, order) = t.order(&s, Some(slot), &body).await;
+        assert_eq!(status, 201, "{slot}: {order}");
+        assert_eq!(
+            order["slot"],
+            json!(jishi_api::orders::Slot::parse(slot).unwrap())
+        );
+    }
+
+    // Outside a store's hours: a half hour through tomorrow that the store does not offer.
+    let (part_time, sku, detail) = store_where(&t, |d| d["is_24h"] == false).await;
+    let offered: HashSet<i64> = detail["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| unix(s["start"].as_str().unwrap()))
+        .collect();
+    let closed = (0..)
+        .map(|i| unix("2026-11-25T13:00:00+08:00") + i * 1800)
+        .take_while(|t| *t < unix("2026-11-27T00:00:00+08:00"))
+        .find(|t| !offered.contains(t))
+        .expect("a closed half hour");
+    assert_slot_refused(
+        &t,
+        &s,
+        &part_time,
+        &sku,
+        &jishi_api::orders::Slot::At(closed).to_string(),
+    )
+    .await;
+    assert_eq!(t.stock(&part_time, &sku).await, 10, "nothing reserved");
 }

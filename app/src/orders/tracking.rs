@@ -4,7 +4,7 @@
 
 use jishi_api::auth::Address;
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, OrderStatus, PayOrder, RiderPosition};
+use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder, RiderPosition, Slot};
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
@@ -146,7 +146,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let path = format!("/orders/{}/pay", encode(&id.get_value()));
             let body = PayOrder {
-                method: "sandbox".to_owned(),
+                method: PayMethod::Sandbox,
             };
             match crate::api_client::post::<Order, _>(&path, &body).await {
                 Ok(o) => status.set(o.status),
@@ -215,10 +215,10 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     let home = address
         .as_ref()
         .and_then(|a| LatLng::new(a.lat, a.lng).ok());
-    let slot_text = if order.slot == "asap" {
+    let slot_text = if order.slot == Slot::Asap {
         "尽快送达".to_owned()
     } else {
-        jishi_api::time::beijing_date_hm(&order.slot)
+        jishi_api::time::beijing_date_hm(&order.slot.to_string())
             .map(|t| format!("预约 {t} 起半小时内送达"))
             .unwrap_or_else(|| "预约送达".to_owned())
     };

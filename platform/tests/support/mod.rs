@@ -14,7 +14,7 @@ pub async fn sign_in(
 ) -> (String, String) {
     let res = http
         .post(format!("{base}/v1/auth/sms-code"))
-        .header("x-jishi-client-ip", ip)
+        .header(jishi_api::headers::CLIENT_IP, ip)
         .json(&json!({ "phone": phone }))
         .send()
         .await

@@ -12,7 +12,7 @@ mod slots;
 use jishi_api::auth::Address;
 use jishi_api::cart::{Cart, ItemInput};
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, PlaceOrder};
+use jishi_api::orders::{Order, PlaceOrder, Slot};
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
@@ -144,6 +144,15 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             error.set(Some("请先选择一个能送到的收货地址".to_owned()));
             return;
         };
+        // The slot values are "asap" and the platform's own slot starts, so this only fails if
+        // the platform sent something malformed.
+        let slot = match Slot::parse(&slot.get_untracked()) {
+            Ok(slot) => slot,
+            Err(e) => {
+                error.set(Some(e.message));
+                return;
+            }
+        };
         let body = PlaceOrder {
             store_id: detail.with_value(|d| d.store.id.clone()),
             items: cart.with_value(|c| {
@@ -156,7 +165,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
                     .collect()
             }),
             address_id,
-            slot: slot.get_untracked(),
+            slot,
         };
         let key = attempt.with_value(|a| match a {
             Some((b, key)) if *b == body => key.clone(),

@@ -1,0 +1,182 @@
+//! After placing: sandbox payment, the shopper's cancel, the expiry of unpaid orders, and the
+//! exactly-once return of reserved stock behind the last two.
+
+use jishi_api::orders::{Order, OrderStatus, PayMethod};
+use jishi_api::{ApiError, ErrorCode};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use super::{load, order_from, ORDER_COLUMNS, ORDER_LINES_SQL};
+use crate::dispatch;
+use crate::error::Result;
+
+/// Sandbox payment: succeeds for any unpaid, unexpired order; paying twice is harmless.
+pub async fn pay(
+    pool: &SqlitePool,
+    user_id: &str,
+    id: &str,
+    method: PayMethod,
+    now: i64,
+) -> Result<Order> {
+    // The sandbox is the only method (it always succeeds): a new method must be handled here.
+    let PayMethod::Sandbox = method;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let paid = sqlx::query(&format!(
+        "UPDATE orders SET status = 'paid', expires_at = NULL, updated_at = ?1
+         WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1
+         RETURNING {ORDER_COLUMNS}"
+    ))
+    .bind(now)
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = paid {
+        let eta: u32 = row.try_get("eta_min")?;
+        // The "paid" event and the order's lines in one round trip (both statements read ?1..?6).
+        let lines = sqlx::query(&format!("{}; {ORDER_LINES_SQL}", dispatch::RECORD_SQL))
+            .bind(id)
+            .bind(OrderStatus::Paid.as_str())
+            .bind(eta)
+            .bind(None::<f64>)
+            .bind(None::<f64>)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return order_from(&row, &lines);
+    }
+    tx.commit().await?;
+    // Not paid now: already paid (paying twice is harmless), lapsed, or cancelled.
+    let order = load(pool, user_id, id).await?;
+    if order.status == OrderStatus::PendingPayment {
+        return Err(
+            ApiError::new(ErrorCode::InvalidState, "订单已超过支付时间，请重新下单").into(),
+        );
+    }
+    if !order.status.is_paid() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("订单{}，不能支付", order.status.label()),
+        )
+        .into());
+    }
+    Ok(order)
+}
+
+/// Moves an order off the delivery path and returns its stock, exactly once: the status change
+/// and the stock return are guarded by `stock_returned = 0` in the same transaction.
+async fn release(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: &str,
+    to: OrderStatus,
+    now: i64,
+) -> Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE orders SET status = ?1, stock_returned = 1, expires_at = NULL, updated_at = ?2
+         WHERE id = ?3 AND stock_returned = 0",
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed == 1 {
+        dispatch::record(tx, id, to, 0, None, now).await?;
+        sqlx::query(
+            "UPDATE store_products SET stock = stock + (
+                 SELECT oi.quantity FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)
+             WHERE store_id = (SELECT store_id FROM orders WHERE id = ?1)
+               AND sku IN (SELECT sku FROM order_items WHERE order_id = ?1)",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(changed == 1)
+}
+
+/// The shopper cancels before the rider has the goods; a paid order is refunded.
+pub async fn cancel(pool: &SqlitePool, user_id: &str, id: &str, now: i64) -> Result<Order> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let status = status
+        .as_deref()
+        .and_then(OrderStatus::parse)
+        .ok_or_else(|| ApiError::not_found("找不到这个订单"))?;
+    if !status.cancellable() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("订单{}，已不能取消", status.label()),
+        )
+        .into());
+    }
+    let to = if status.is_paid() {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::Cancelled
+    };
+    release(&mut tx, id, to, now).await?;
+    tx.commit().await?;
+    load(pool, user_id, id).await
+}
+
+/// Unpaid orders expired per write transaction: a mass expiry holds the write lock only briefly
+/// at a time, and checkouts get in between chunks (as dispatch ticks do).
+pub const EXPIRY_CHUNK: i64 = 200;
+
+/// Cancels unpaid orders whose payment window has passed and returns their stock, one chunk of at
+/// most `EXPIRY_CHUNK` orders per write transaction. Safe to run from several tasks or processes
+/// at once, and again after a restart: each order's stock goes back exactly once. Returns how many
+/// orders this call expired.
+pub async fn expire_unpaid(pool: &SqlitePool, now: i64) -> Result<Vec<String>> {
+    let mut expired = Vec::new();
+    loop {
+        let (released, more) = expire_some(pool, now).await?;
+        expired.extend(released);
+        if !more {
+            break;
+        }
+    }
+    if !expired.is_empty() {
+        tracing::info!(
+            expired = expired.len(),
+            "unpaid orders expired, stock returned"
+        );
+    }
+    Ok(expired)
+}
+
+/// One write transaction of `expire_unpaid`: expires at most `EXPIRY_CHUNK` due orders and
+/// returns the ids it expired.
+pub async fn expire_chunk(pool: &SqlitePool, now: i64) -> Result<Vec<String>> {
+    Ok(expire_some(pool, now).await?.0)
+}
+
+/// Expires up to a chunk of due orders in one transaction; says whether the chunk was full (more
+/// may be due).
+async fn expire_some(pool: &SqlitePool, now: i64) -> Result<(Vec<String>, bool)> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at <= ? AND stock_returned = 0
+         ORDER BY expires_at, id LIMIT ?",
+    )
+    .bind(now)
+    .bind(EXPIRY_CHUNK)
+    .fetch_all(&mut *tx)
+    .await?;
+    let full = due.len() as i64 == EXPIRY_CHUNK;
+    let mut expired = Vec::new();
+    for id in due {
+        if release(&mut tx, &id, OrderStatus::Cancelled, now).await? {
+            expired.push(id);
+        }
+    }
+    tx.commit().await?;
+    Ok((expired, full))
+}
