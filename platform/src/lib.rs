@@ -91,7 +91,8 @@ impl PlatformConfig {
                 .map_err(|e| format!("JISHI_NOW must be an RFC 3339 instant: {e}"))?,
             Err(_) => Clock::System,
         };
-        let demo = std::env::var("JISHI_DEMO").map_or(true, |v| v != "0" && v != "false");
+        // The caller knows where it listens and settles `demo` with `demo_mode`; loopback until then.
+        let demo = demo_mode(true, std::env::var("JISHI_DEMO").ok().as_deref())?;
         let dispatch_step =
             match std::env::var("JISHI_DISPATCH_STEP_MS") {
                 Ok(ms) => std::time::Duration::from_millis(ms.parse().map_err(|_| {
@@ -107,6 +108,17 @@ impl PlatformConfig {
             dispatch_step,
             order_limits: orders::OrderLimits::default(),
         })
+    }
+}
+
+/// Demo SMS codes are a local-demo feature: on by default only for a process listening on a
+/// loopback address. `JISHI_DEMO` (`raw`) set to `1` turns them on anywhere, `0` off.
+pub fn demo_mode(listens_on_loopback: bool, raw: Option<&str>) -> Result<bool, String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(listens_on_loopback),
+        Some("1" | "true") => Ok(true),
+        Some("0" | "false") => Ok(false),
+        Some(other) => Err(format!("JISHI_DEMO must be 1 or 0, not {other:?}")),
     }
 }
 

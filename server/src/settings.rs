@@ -91,17 +91,12 @@ impl Settings {
         listen: SocketAddr,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, SettingsError> {
-        let demo = match lookup("JISHI_DEMO").as_deref() {
-            None | Some("") => listen.ip().is_loopback(),
-            Some("1" | "true") => true,
-            Some("0" | "false") => false,
-            Some(other) => {
-                return Err(SettingsError {
-                    name: "JISHI_DEMO",
-                    problem: format!("must be 1 or 0, not {other:?}"),
-                })
-            }
-        };
+        let demo =
+            jishi_platform::demo_mode(listen.ip().is_loopback(), lookup("JISHI_DEMO").as_deref())
+                .map_err(|problem| SettingsError {
+                name: "JISHI_DEMO",
+                problem,
+            })?;
         let platform = match lookup("PLATFORM_URL") {
             Some(url) if !url.is_empty() => PlatformSource::Remote(url),
             _ => {

@@ -195,7 +195,8 @@ async fn sigterm_ends_the_server_within_10_s_with_event_streams_open() {
     let mut texts = Vec::new();
     for mut s in streams {
         let mut text = String::new();
-        while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_secs(10), s.next()).await
+        while let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout(Duration::from_secs(10), s.next()).await
         {
             text.push_str(&String::from_utf8_lossy(&chunk));
         }

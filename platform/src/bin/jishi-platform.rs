@@ -1,6 +1,6 @@
 //! The platform as its own process: `PLATFORM_ADDR=127.0.0.1:4000 jishi-platform`.
 
-use jishi_platform::{shutdown_signal, Platform, PlatformConfig};
+use jishi_platform::{demo_mode, shutdown_signal, Platform, PlatformConfig};
 use tokio::net::TcpListener;
 
 // Many small short-lived allocations per request from many threads: mimalloc avoids glibc's arena
@@ -26,8 +26,15 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let config = PlatformConfig::from_env()?;
-    let addr = std::env::var("PLATFORM_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".into());
+    let mut config = PlatformConfig::from_env()?;
+    let addr: std::net::SocketAddr = std::env::var("PLATFORM_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:4000".into())
+        .parse()
+        .map_err(|e| format!("PLATFORM_ADDR must be an address such as 127.0.0.1:4000: {e}"))?;
+    config.demo = demo_mode(
+        addr.ip().is_loopback(),
+        std::env::var("JISHI_DEMO").ok().as_deref(),
+    )?;
     let platform = Platform::open(config).await.map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(&addr)
         .await

@@ -1,0 +1,104 @@
+//! Sessions, sign-in by SMS code, the signed-in shopper and their addresses.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jishi_api::auth::{LoginRequest, Phone, Session, SmsCodeRequest};
+
+use crate::accounts::{self, Caller};
+use crate::error::Result;
+use crate::Platform;
+use jishi_api::auth::{AddressesResponse, Me, NewAddress};
+
+use super::*;
+
+pub fn router() -> Router<Platform> {
+    Router::new()
+        .route("/v1/sessions", post(new_session))
+        .route("/v1/auth/sms-code", post(sms_code))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/me", get(me))
+        .route("/v1/me/addresses", get(list_addresses).post(add_address))
+}
+
+async fn new_session(State(p): State<Platform>) -> Result<(StatusCode, Json<Session>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::create_session(p.pool(), None, p.now_unix()).await?),
+    ))
+}
+
+async fn sms_code(
+    State(p): State<Platform>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SmsCodeRequest>,
+) -> Result<impl IntoResponse> {
+    let phone = Phone::parse(&body.phone)?;
+    let sent = accounts::send_code(
+        p.pool(),
+        &phone,
+        &client_ip(&headers),
+        p.now_unix(),
+        p.demo(),
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(sent)))
+}
+
+async fn login(
+    State(p): State<Platform>,
+    MaybeCaller(anonymous): MaybeCaller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Json<Session>> {
+    let phone = Phone::parse(&body.phone)?;
+    Ok(Json(
+        accounts::login(
+            p.pool(),
+            &phone,
+            &body.code,
+            anonymous.as_ref(),
+            &client_ip(&headers),
+            p.now_unix(),
+        )
+        .await?,
+    ))
+}
+
+async fn logout(State(p): State<Platform>, caller: Caller) -> Result<StatusCode> {
+    accounts::logout(p.pool(), &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(p): State<Platform>, caller: Caller) -> Result<Json<Me>> {
+    let user = match &caller.user_id {
+        Some(id) => Some(accounts::user(p.pool(), id).await?),
+        None => None,
+    };
+    Ok(Json(Me { user }))
+}
+
+async fn list_addresses(
+    State(p): State<Platform>,
+    caller: Caller,
+) -> Result<Json<AddressesResponse>> {
+    let user = caller.require_user()?;
+    Ok(Json(AddressesResponse {
+        addresses: accounts::addresses(p.pool(), user).await?,
+    }))
+}
+
+async fn add_address(
+    State(p): State<Platform>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewAddress>,
+) -> Result<(StatusCode, Json<accounts::Address>)> {
+    let user = caller.require_user()?;
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::add_address(p.pool(), user, &body, p.now_unix()).await?),
+    ))
+}

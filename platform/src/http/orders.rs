@@ -1,0 +1,101 @@
+//! Placing, listing, paying and cancelling orders.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jishi_api::orders::{parse_idempotency_key, PayOrder, PlaceOrder};
+
+use crate::accounts::Caller;
+use crate::error::Result;
+use crate::{orders, Platform};
+use jishi_api::orders::{Order, OrdersResponse};
+
+use super::*;
+
+pub fn router() -> Router<Platform> {
+    Router::new()
+        .route("/v1/orders", get(list_orders).post(place_order))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/pay", post(pay_order))
+        .route("/v1/orders/{id}/cancel", post(cancel_order))
+}
+
+async fn place_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PlaceOrder>,
+) -> Result<Response> {
+    let user = caller.require_user()?;
+    let key = parse_idempotency_key(
+        headers
+            .get(jishi_api::headers::IDEMPOTENCY_KEY)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    p.order_limiter().check(user, &client_ip(&headers))?;
+    let reply =
+        orders::place_idempotent(p.pool(), p.index(), user, &key, &body, p.now_unix()).await?;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        reply.body,
+    )
+        .into_response())
+}
+
+/// Orders keep the store's id; its name comes from the index (stores do not change while we run).
+fn named(p: &Platform, mut order: Order) -> Order {
+    if let Some(store) = p.index().get(&order.store_id) {
+        order.store_name = store.name.clone();
+    }
+    order
+}
+
+async fn list_orders(State(p): State<Platform>, caller: Caller) -> Result<Json<OrdersResponse>> {
+    let user = caller.require_user()?;
+    Ok(Json(OrdersResponse {
+        orders: orders::list(p.pool(), user)
+            .await?
+            .into_iter()
+            .map(|o| named(&p, o))
+            .collect(),
+    }))
+}
+
+async fn get_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<jishi_api::orders::Order>> {
+    let user = caller.require_user()?;
+    Ok(Json(named(&p, orders::get(p.pool(), user, &id).await?)))
+}
+
+async fn pay_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PayOrder>,
+) -> Result<Json<jishi_api::orders::Order>> {
+    let user = caller.require_user()?;
+    let order = named(
+        &p,
+        orders::pay(p.pool(), user, &id, body.method, p.now_unix()).await?,
+    );
+    p.notify_order(&id);
+    Ok(Json(order))
+}
+
+async fn cancel_order(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<jishi_api::orders::Order>> {
+    let user = caller.require_user()?;
+    let order = named(&p, orders::cancel(p.pool(), user, &id, p.now_unix()).await?);
+    p.notify_order(&id);
+    Ok(Json(order))
+}
