@@ -27,7 +27,7 @@ pub enum ErrorCode {
     /// A delivery address outside the store's delivery radius.
     OutOfDeliveryRange,
     TooManyRequests,
-    /// The shopper already has the maximum number of unpaid orders (`orders::MAX_UNPAID`).
+    /// The shopper already has the maximum number of unpaid orders (`orders::MAX_UNPAID_ORDERS`).
     TooManyUnpaid,
     PlatformUnavailable,
     /// The server is shedding load (too many requests or open streams): retry shortly.
