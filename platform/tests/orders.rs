@@ -112,6 +112,12 @@ impl TestPlatform {
     async fn store_and_sku(&self) -> (String, String) {
         let root = self.base.trim_end_matches("/v1");
         let store = support::open_store_without_minimum(&self.http, root, GUOMAO).await;
+        let sku = self.first_sku(&store).await;
+        (store, sku)
+    }
+
+    /// The first SKU a store lists.
+    async fn first_sku(&self, store: &str) -> String {
         let (_, products) = self
             .call(
                 reqwest::Method::GET,
@@ -120,11 +126,10 @@ impl TestPlatform {
                 None,
             )
             .await;
-        let sku = products["products"][0]["sku"]
+        products["products"][0]["sku"]
             .as_str()
             .expect("sku")
-            .to_owned();
-        (store, sku)
+            .to_owned()
     }
 
     async fn set_stock(&self, store: &str, sku: &str, stock: i64) {
@@ -1149,18 +1154,7 @@ async fn store_where(t: &TestPlatform, pick: impl Fn(&Value) -> bool) -> (String
         if !pick(&detail) {
             continue;
         }
-        let (_, products) = t
-            .call(
-                reqwest::Method::GET,
-                &format!("/stores/{id}/products?limit=1"),
-                None,
-                None,
-            )
-            .await;
-        let sku = products["products"][0]["sku"]
-            .as_str()
-            .expect("sku")
-            .to_owned();
+        let sku = t.first_sku(&id).await;
         t.set_stock(&id, &sku, 10).await;
         return (id, sku, detail);
     }
