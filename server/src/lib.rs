@@ -177,14 +177,15 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        // Inside `identify` (layers added later run first), so it sees the shopper's session.
+        .layer(axum::middleware::from_fn(
+            edge::per_shopper_pages_are_not_stored,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client::identify,
         ))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
-        .layer(axum::middleware::from_fn(
-            edge::per_shopper_pages_are_not_stored,
-        ))
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

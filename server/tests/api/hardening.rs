@@ -147,17 +147,37 @@ async fn per_shopper_answers_are_not_stored_and_every_answer_has_the_security_he
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
     }
+    // The shopper's own page, and a store page, which shows this shopper's cart.
+    let (store, _) = store_and_sku(&app).await;
+    for page in ["/me".to_owned(), format!("/store/{store}")] {
+        let res = app
+            .http
+            .get(format!("{}{page}", app.server))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("page");
+        let cache = res
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(cache.is_some_and(|c| c.contains("no-store")), "{page}");
+    }
+    // The same store page for nobody in particular may be kept.
     let res = app
         .http
-        .get(format!("{}/me", app.server))
-        .header("cookie", &cookie)
+        .get(format!("{}/store/{store}", app.server))
         .send()
         .await
         .expect("page");
-    assert!(res.headers()["cache-control"]
-        .to_str()
-        .unwrap()
-        .contains("no-store"));
+    let cache = res
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        !cache.as_deref().is_some_and(|c| c.contains("no-store")),
+        "{cache:?}"
+    );
     for path in [
         "/",
         "/api/v1/stores/nearby?lat=39.9&lng=116.4",
