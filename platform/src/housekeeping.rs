@@ -53,25 +53,13 @@ pub async fn purge(pool: &SqlitePool, now: i64) -> Result<PurgeCounts> {
         &[Bind::Int(now), Bind::Int(now - SESSION_IDLE_S)],
     )
     .await?;
-    let sms_codes = in_batches(
+    let sms_codes = older_than(pool, "sms_codes", "expires_at", now).await?;
+    let sms_sends = older_than(pool, "sms_sends", "sent_at", now - SMS_SEND_WINDOW_S).await?;
+    let login_failures = older_than(
         pool,
-        "DELETE FROM sms_codes WHERE rowid IN (
-             SELECT rowid FROM sms_codes WHERE expires_at <= ? LIMIT ?)",
-        &[Bind::Int(now)],
-    )
-    .await?;
-    let sms_sends = in_batches(
-        pool,
-        "DELETE FROM sms_sends WHERE rowid IN (
-             SELECT rowid FROM sms_sends WHERE sent_at <= ? LIMIT ?)",
-        &[Bind::Int(now - SMS_SEND_WINDOW_S)],
-    )
-    .await?;
-    let login_failures = in_batches(
-        pool,
-        "DELETE FROM login_failures WHERE rowid IN (
-             SELECT rowid FROM login_failures WHERE at <= ? LIMIT ?)",
-        &[Bind::Int(now - LOGIN_FAILURE_IP_WINDOW_S)],
+        "login_failures",
+        "at",
+        now - LOGIN_FAILURE_IP_WINDOW_S,
     )
     .await?;
     // A request still in flight (status NULL) keeps its claim, however old.
@@ -120,6 +108,15 @@ pub async fn janitor(platform: Platform) {
             Err(e) => tracing::error!(error = %e, "purging lapsed rows failed"),
         }
     }
+}
+
+/// Deletes, in batches, the rows of `table` whose `column` (Unix seconds) is at or before `cutoff`.
+/// `table` and `column` are this module's constants, never input.
+async fn older_than(pool: &SqlitePool, table: &str, column: &str, cutoff: i64) -> Result<u64> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} <= ? LIMIT ?)"
+    );
+    in_batches(pool, &sql, &[Bind::Int(cutoff)]).await
 }
 
 enum Bind {

@@ -90,10 +90,6 @@ impl Shutdown {
         self.tx.send_replace(true);
     }
 
-    pub fn is_triggered(&self) -> bool {
-        *self.rx.borrow()
-    }
-
     /// Resolves once `trigger` was called (at once if it already was).
     pub async fn wait(&self) {
         let mut rx = self.rx.clone();

@@ -96,12 +96,7 @@ async fn reads_without_a_cookie_create_no_session() {
     let mut count = 0;
     for round in 0..2 {
         for path in &paths {
-            let res = app
-                .http
-                .get(format!("{}{path}", app.server))
-                .send()
-                .await
-                .expect("answer");
+            let res = get_as(&app, path, None).await;
             assert!(
                 res.headers().get("set-cookie").is_none(),
                 "round {round}: {path} set a cookie"
@@ -125,6 +120,21 @@ async fn reads_without_a_cookie_create_no_session() {
     assert!(browser.cookie.is_some());
 }
 
+/// A GET to the server, with the shopper's cookie when there is one.
+async fn get_as(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = app.http.get(format!("{}{path}", app.server));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.expect("an answer")
+}
+
+fn cache_control(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get("cache-control")
+        .map(|v| v.to_str().expect("ascii").to_owned())
+}
+
 #[tokio::test]
 async fn per_shopper_answers_are_not_stored_and_every_answer_has_the_security_headers() {
     let app = spawn_app().await;
@@ -137,43 +147,18 @@ async fn per_shopper_answers_are_not_stored_and_every_answer_has_the_security_he
         "/api/v1/carts",
         "/api/v1/me/addresses",
     ] {
-        let res = app
-            .http
-            .get(format!("{}{path}", app.server))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .expect("answer");
+        let res = get_as(&app, path, Some(&cookie)).await;
         assert_eq!(res.status(), 200, "{path}");
-        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+        assert_eq!(cache_control(&res).as_deref(), Some("no-store"), "{path}");
     }
     // The shopper's own page, and a store page, which shows this shopper's cart.
     let (store, _) = store_and_sku(&app).await;
     for page in ["/me".to_owned(), format!("/store/{store}")] {
-        let res = app
-            .http
-            .get(format!("{}{page}", app.server))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .expect("page");
-        let cache = res
-            .headers()
-            .get("cache-control")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let cache = cache_control(&get_as(&app, &page, Some(&cookie)).await);
         assert!(cache.is_some_and(|c| c.contains("no-store")), "{page}");
     }
     // The same store page for nobody in particular may be kept.
-    let res = app
-        .http
-        .get(format!("{}/store/{store}", app.server))
-        .send()
-        .await
-        .expect("page");
-    let cache = res
-        .headers()
-        .get("cache-control")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let cache = cache_control(&get_as(&app, &format!("/store/{store}"), None).await);
     assert!(
         !cache.as_deref().is_some_and(|c| c.contains("no-store")),
         "{cache:?}"
@@ -183,12 +168,7 @@ async fn per_shopper_answers_are_not_stored_and_every_answer_has_the_security_he
         "/api/v1/stores/nearby?lat=39.9&lng=116.4",
         "/no/such/page",
     ] {
-        let res = app
-            .http
-            .get(format!("{}{path}", app.server))
-            .send()
-            .await
-            .expect("answer");
+        let res = get_as(&app, path, None).await;
         let h = res.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(
