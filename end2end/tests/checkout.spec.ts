@@ -1,24 +1,13 @@
 import { expect, Page, Request } from '@playwright/test';
 import { test } from '@playwright/test';
-import { failOnPageErrors, GUOMAO, hydrated, WANGJING } from './helpers';
-
-// Each test signs in with its own number: the platform allows one SMS per number per minute.
-let phoneSeq = 0;
-function freshPhone(): string {
-  const n = (Date.now() % 10_000_000) * 10 + (phoneSeq++ % 10);
-  return `139${String(n).padStart(8, '0').slice(-8)}`;
-}
+import { failOnPageErrors, GUOMAO, hydrated, submitSignIn, WANGJING } from './helpers';
 
 /** Signs in on /login (demo platform: the code is shown on the page); returns to `next`. */
 async function signIn(page: Page, next: string): Promise<void> {
   await page.goto(`/login?next=${encodeURIComponent(next)}`);
   await hydrated(page);
-  await page.getByTestId('phone-input').fill(freshPhone());
-  await page.getByTestId('send-code').click();
-  const code = (await page.getByTestId('demo-code').textContent())?.trim() ?? '';
-  expect(code).toMatch(/^\d{6}$/);
-  await page.getByTestId('code-input').fill(code);
-  await page.getByTestId('sign-in').click();
+  // Each test signs in with its own number.
+  await submitSignIn(page, '139');
   await page.waitForURL((u) => u.pathname + u.search === next);
   await hydrated(page);
 }

@@ -29,3 +29,22 @@ export async function numbers(page: Page, selector: string, attr: string): Promi
 export function isSortedAscending(xs: number[]): boolean {
   return xs.every((x, i) => i === 0 || xs[i - 1] <= x);
 }
+
+/** A phone number no other test uses: `prefix` (one per spec file) plus digits from the clock and
+ * a counter. The platform allows one SMS per number per minute. */
+let phoneSeq = 0;
+export function freshPhone(prefix: string): string {
+  const n = (Date.now() % 10_000_000) * 10 + (phoneSeq++ % 10);
+  return `${prefix}${String(n).padStart(8, '0').slice(-8)}`;
+}
+
+/** Fills in and submits the sign-in form of the current /login page with a new number (the demo
+ * platform shows the SMS code on the page). */
+export async function submitSignIn(page: Page, prefix: string): Promise<void> {
+  await page.getByTestId('phone-input').fill(freshPhone(prefix));
+  await page.getByTestId('send-code').click();
+  const code = (await page.getByTestId('demo-code').textContent())?.trim() ?? '';
+  expect(code).toMatch(/^\d{6}$/);
+  await page.getByTestId('code-input').fill(code);
+  await page.getByTestId('sign-in').click();
+}
