@@ -2,7 +2,7 @@ import { defineConfig } from '@playwright/test';
 import * as os from 'os';
 import * as path from 'path';
 
-// The release server built by `cargo leptos build --release`, run from the repo root so it finds
+// The release server built by `cargo leptos build --release --split`, run from the repo root so it finds
 // target/site. It embeds the platform on an in-memory SQLite seeded with the Beijing demo city,
 // with the clock frozen (Wednesday 12:00 Beijing time) so open/closed states are stable.
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache', 'jishi', 'target');

@@ -9,6 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$JISHI_ROOT"
 mkdir -p data
 export JISHI_DB="${JISHI_DB:-sqlite://data/jishi.db}"
-cargo leptos build --release
+cargo leptos build --release --split
 echo
 exec "$CARGO_TARGET_DIR/release/jishi-server"

@@ -11,7 +11,7 @@ printf '\n== Rust unit and integration tests\n'
 timeout 1800 cargo test --workspace --lib --bins --tests
 
 printf '\n== release build (server + hydrate wasm)\n'
-cargo leptos build --release
+cargo leptos build --release --split
 
 printf '\n== end-to-end tests (Playwright, Chromium)\n'
 cd end2end

@@ -37,7 +37,7 @@ pub fn SiteHeader() -> impl IntoView {
                     <input type="hidden" name="lng" value=coord(p.lng())/>
                 })}
                 <input type="search" name="q" placeholder="搜附近门店的商品" aria-label="搜索商品"
-                    data-testid="search-input" maxlength="40" prop:value=search_q/>
+                    data-testid="search-input" maxlength="40" value=search_q/>
                 <button type="submit">"搜索"</button>
             </form>
             <nav class="account-links">

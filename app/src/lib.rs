@@ -17,7 +17,7 @@ pub mod platform_client;
 pub mod stores;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -80,15 +80,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
-                <meta name="theme-color" content="#e4393c"/>
+                <meta name="theme-color" content="#d4262e"/>
                 // No favicon yet: say so instead of letting browsers ask for /favicon.ico.
                 <link rel="icon" href="data:,"/>
+                <meta name="description" content="即时：附近实体门店的商品，约一小时送到家。查看附近门店、搜商品、下单并实时跟踪配送。"/>
                 <meta name="jishi-tile-url" content=config.tile_url/>
                 <meta name="jishi-tile-crs" content=config.tile_crs/>
-                <link rel="stylesheet" href="/leaflet/leaflet.css"/>
-                <script src="/leaflet/leaflet.js" defer="defer"></script>
+                <HashedStylesheet id="leptos" options=options.clone()/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -101,10 +101,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, after hydration: tests and scripts wait for this flag.
-    Effect::new(move |_| mark_hydrated());
     view! {
-        <Stylesheet id="leptos" href="/pkg/jishi.css"/>
         <Router>
             <SiteHeader/>
             <main class="page">
@@ -124,19 +121,25 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The pages are server HTML; only the islands (`#[island]` components: cart controls, maps, the
+/// location picker, the sign-in, checkout and tracking forms) run in the browser. The loader calls
+/// this, then hydrates each island on the page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_islands();
+    // The loader hydrates the islands right after this returns, in the same task; a timeout runs
+    // after them. Tests and scripts wait for this flag.
+    leptos::prelude::set_timeout(mark_hydrated, std::time::Duration::ZERO);
+}
+
+#[cfg(feature = "hydrate")]
 fn mark_hydrated() {
-    #[cfg(feature = "hydrate")]
     if let Some(body) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.body())
     {
         let _ = body.set_attribute("data-hydrated", "true");
     }
-}
-
-#[cfg(feature = "hydrate")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
 }

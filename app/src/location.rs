@@ -4,9 +4,8 @@
 use jishi_api::areas::BEIJING_AREAS;
 use jishi_api::LatLng;
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
 
+use crate::auth::go_to;
 use crate::links::home_href;
 use crate::map::PickMap;
 
@@ -17,36 +16,27 @@ enum GeoStatus {
     Failed(String),
 }
 
-#[component]
-pub fn LocationPicker() -> impl IntoView {
-    let query = use_query_map();
+/// An island. `change`: the shopper came to change the location by hand (`?change=1`), so the
+/// browser is not asked for its position at once.
+#[island]
+pub fn LocationPicker(change: bool) -> impl IntoView {
     let status = RwSignal::new(GeoStatus::Idle);
-    let navigate = use_navigate();
-    let go_to = move |p: LatLng| {
-        navigate(&home_href(p), NavigateOptions::default());
-    };
+    let choose = move |p: LatLng| go_to(&home_href(p));
 
-    let locate = {
-        let go_to = go_to.clone();
-        move || {
-            status.set(GeoStatus::Locating);
-            let go_to = go_to.clone();
-            request_position(move |result| match result {
-                Ok(p) => go_to(p),
-                Err(message) => status.set(GeoStatus::Failed(message)),
-            });
-        }
+    let locate = move || {
+        status.set(GeoStatus::Locating);
+        request_position(move |result| match result {
+            Ok(p) => choose(p),
+            Err(message) => status.set(GeoStatus::Failed(message)),
+        });
     };
 
     // Ask once after hydration, unless the shopper came here to change the location by hand.
-    {
-        let locate = locate.clone();
-        Effect::new(move |ran: Option<()>| {
-            if ran.is_none() && query.with_untracked(|q| q.get_str("change").is_none()) {
-                locate();
-            }
-        });
-    }
+    Effect::new(move |ran: Option<()>| {
+        if ran.is_none() && !change {
+            locate();
+        }
+    });
 
     view! {
         <section class="location-picker" data-testid="location-picker">
@@ -71,7 +61,7 @@ pub fn LocationPicker() -> impl IntoView {
                 }).collect_view()}
             </ul>
             <h2>"或在地图上点选"</h2>
-            <PickMap on_pick=go_to/>
+            <PickMap on_pick=choose/>
         </section>
     }
 }

@@ -11,7 +11,7 @@ use jishi_api::LatLng;
 use leptos::prelude::*;
 
 /// One marker: a store, drawn where it is, labelled with its name, linking to its page.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StorePin {
     pub lat: f64,
     pub lng: f64,
@@ -32,7 +32,8 @@ impl StorePin {
     }
 }
 
-#[component]
+/// The home page's map: an island of its own, the list beside it is server HTML.
+#[island]
 pub fn StoreMap(center: LatLng, pins: Vec<StorePin>) -> impl IntoView {
     let node = NodeRef::<leptos::html::Div>::new();
     let count = pins.len();
@@ -241,7 +242,7 @@ mod browser {
         for pin in pins {
             let at = to_map(pin.lat, pin.lng);
             let (color, class) = if pin.open {
-                ("#e4393c", "store-marker")
+                ("#d4262e", "store-marker")
             } else {
                 ("#9e9e9e", "store-marker closed")
             };
@@ -330,7 +331,7 @@ mod browser {
         let shop = to_map(store.lat(), store.lng());
         // Leaflet's fitBounds needs a view to start from.
         map.set_view(&shop, 15.0);
-        CircleMarker::new_with_options(&shop, &dot("#e4393c", "store-marker", 8.0)).add_to(&map);
+        CircleMarker::new_with_options(&shop, &dot("#d4262e", "store-marker", 8.0)).add_to(&map);
         let corners = js_sys::Array::new();
         corners.push(&shop);
         if let Some(h) = home {

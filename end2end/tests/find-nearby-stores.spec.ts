@@ -49,7 +49,7 @@ test('with geolocation granted the list shows stores near the shopper, sorted as
   await page.getByTestId('sort-distance').click();
   await expect(page).toHaveURL(/sort=distance/);
   await expect(page.locator('[data-testid=store-list][data-sort=distance]')).toBeVisible();
-  await expect(page.getByTestId('sort-distance')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('sort-distance')).toHaveAttribute('aria-current', 'true');
   const distances = await numbers(page, '[data-testid=store-card]', 'data-distance-m');
   expect(distances.length).toBeGreaterThanOrEqual(10);
   expect(isSortedAscending(distances)).toBe(true);
@@ -69,7 +69,7 @@ test('a category chip filters the list to that category', async ({ page }) => {
   const categories = await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-category')));
   expect(categories.length).toBeGreaterThan(0);
   expect(new Set(categories)).toEqual(new Set(['pharmacy']));
-  await expect(page.locator('[data-testid=category-chip][data-category=pharmacy]')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.locator('[data-testid=category-chip][data-category=pharmacy]')).toHaveAttribute('aria-current', 'true');
 });
 
 test('"open now" hides closed stores', async ({ page }) => {

@@ -3,7 +3,7 @@
 //! - nearby query latency in-process (µs, p50/p99),
 //! - the same through the server's `/api/v1` proxy over HTTP at 64 concurrent connections
 //!   (ms p50/p99 and requests/s; client, server and platform share this machine's cores),
-//! - the release hydrate wasm size raw/gzip/brotli (needs `cargo leptos build --release` first).
+//! - the release hydrate wasm size raw/gzip/brotli (needs `cargo leptos build --release --split` first).
 //!
 //! With `JISHI_BENCH_QUERIES=<file>` it also writes its HTTP query paths there, for the wrk run in
 //! `scripts/bench.sh` against the real server binary.
@@ -227,7 +227,7 @@ fn wasm_sizes() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg/jishi.wasm");
     let Ok(raw) = std::fs::read(&path) else {
-        println!("wasm: not built (run `cargo leptos build --release` first)");
+        println!("wasm: not built (run `cargo leptos build --release --split` first)");
         return;
     };
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

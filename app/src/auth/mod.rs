@@ -26,7 +26,19 @@ pub fn go_to(href: &str) {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
-    let next = move || safe_next(query.with(|q| q.get("next")).as_deref());
+    let next = safe_next(query.with_untracked(|q| q.get("next")).as_deref());
+    view! {
+        <Title text="登录 · 即时"/>
+        <h1>"手机号登录"</h1>
+        <p class="lead">"登录后可以下单、保存收货地址；登录前加入购物车的商品会保留。"</p>
+        <SignInForm next/>
+    }
+}
+
+/// Phone, SMS code, sign in; then a full page load of `next` (already checked by `safe_next`).
+#[island(lazy)]
+fn SignInForm(next: String) -> impl IntoView {
+    let next = StoredValue::new(next);
     let phone = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
     let sent = RwSignal::new(None::<SmsCodeSent>);
@@ -64,7 +76,7 @@ pub fn SignInPage() -> impl IntoView {
         };
         busy.set(true);
         error.set(None);
-        let next = next();
+        let next = next.get_value();
         leptos::task::spawn_local(async move {
             let body = LoginRequest {
                 phone: phone.as_str().to_owned(),
@@ -81,9 +93,6 @@ pub fn SignInPage() -> impl IntoView {
     };
 
     view! {
-        <Title text="登录 · 即时"/>
-        <h1>"手机号登录"</h1>
-        <p class="lead">"登录后可以下单、保存收货地址；登录前加入购物车的商品会保留。"</p>
         <form class="sign-in" on:submit=send_code>
             <label>"手机号"
                 <input type="tel" inputmode="numeric" autocomplete="tel" maxlength="20" required
@@ -165,13 +174,6 @@ fn MeView(data: MePageData) -> impl IntoView {
         }
         .into_any();
     };
-    let sign_out = move |_| {
-        leptos::task::spawn_local(async move {
-            // Whatever the answer, the cookie is cleared by the server on this path.
-            let _ = crate::api_client::post::<(), _>("/auth/logout", &()).await;
-            go_to("/me");
-        });
-    };
     let orders = if data.orders.is_empty() {
         view! { <p class="notice empty" data-testid="no-orders">"还没有订单。"</p> }.into_any()
     } else {
@@ -209,7 +211,7 @@ fn MeView(data: MePageData) -> impl IntoView {
     view! {
         <section class="account" data-testid="signed-in" data-phone=user.phone_masked.clone()>
             <p>{format!("已登录：{}", user.phone_masked)}</p>
-            <button type="button" data-testid="sign-out" on:click=sign_out>"退出登录"</button>
+            <SignOutButton/>
         </section>
         <h2>"我的订单"</h2>
         {orders}
@@ -217,4 +219,16 @@ fn MeView(data: MePageData) -> impl IntoView {
         {addresses}
     }
     .into_any()
+}
+
+#[island(lazy)]
+fn SignOutButton() -> impl IntoView {
+    let sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            // Whatever the answer, the cookie is cleared by the server on this path.
+            let _ = crate::api_client::post::<(), _>("/auth/logout", &()).await;
+            go_to("/me");
+        });
+    };
+    view! { <button type="button" data-testid="sign-out" on:click=sign_out>"退出登录"</button> }
 }

@@ -168,10 +168,23 @@ fn lines(cart: &Cart) -> Vec<(String, u32)> {
         .collect()
 }
 
+/// The cart of one store for the islands inside it: it creates the `CartSync` and hands it to the
+/// steppers and the bar in `children` through context. Everything between them stays server HTML.
+#[island]
+pub fn CartScope(store_id: String, cart: Option<Cart>, children: Children) -> impl IntoView {
+    provide_context(CartSync::new(store_id, cart));
+    children()
+}
+
 /// "+" (`add-to-cart`), the quantity and "−" for one product. "+" stays the same element at every
-/// quantity so quick taps always land on it.
-#[component]
-pub fn QuantityStepper(cart: CartSync, sku: String, name: String, stock: u32) -> impl IntoView {
+/// quantity so quick taps always land on it. Only inside a `CartScope`; without one (never on our
+/// pages) it renders nothing.
+#[island]
+pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) -> impl IntoView {
+    let Some(cart) = use_context::<CartSync>() else {
+        return ().into_any();
+    };
+    cart.know_price(&sku, price_fen);
     let limit = stock.min(MAX_QUANTITY_PER_ITEM);
     let sku = StoredValue::new(sku);
     let quantity = move || sku.with_value(|s| cart.quantity(s));
@@ -194,11 +207,16 @@ pub fn QuantityStepper(cart: CartSync, sku: String, name: String, stock: u32) ->
             <span class="stock-cap" hidden=move || { quantity() < limit }>{format!("最多 {limit} 件")}</span>
         })}
     }
+    .into_any()
 }
 
-/// The bar under a store's products: count, subtotal, minimum order, the way to checkout.
-#[component]
-pub fn CartBar(cart: CartSync, min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
+/// The bar under a store's products: count, subtotal, minimum order, the way to checkout. Only
+/// inside a `CartScope`.
+#[island]
+pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
+    let Some(cart) = use_context::<CartSync>() else {
+        return ().into_any();
+    };
     let store_id = cart.store_id.get_value();
     let checkout = checkout_href(&store_id, at);
     let short_fen = move || (min_order_fen - cart.subtotal_fen()).max(0);
@@ -219,6 +237,7 @@ pub fn CartBar(cart: CartSync, min_order_fen: i64, at: Option<LatLng>) -> impl I
             }}
         </aside>
     }
+    .into_any()
 }
 
 /// The shopper's carts, one per store. `None` when there is no session yet.
@@ -259,36 +278,38 @@ pub fn CartPage() -> impl IntoView {
 
 #[component]
 fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
-    let sync = CartSync::new(cart.store_id.clone(), Some(cart.clone()));
     let min_order_fen = cart.min_order_fen;
-    let rows = cart
-        .items
-        .iter()
-        .map(|line| {
-            let sku = line.sku.clone();
-            let gone = {
-                let sku = sku.clone();
-                move || sync.quantity(&sku) == 0
-            };
-            view! {
-                <li class="cart-line" data-testid="cart-line" data-sku=line.sku.clone() class:removed=gone>
-                    <span class="product-name">{line.name.clone()}</span>
-                    <span class="price">{format!("{}/{}", format_yuan(line.price_fen), line.unit)}</span>
-                    {(line.quantity > line.stock).then(|| view! { <span class="warn">{format!("库存仅剩 {} 件", line.stock)}</span> })}
-                    <QuantityStepper cart=sync sku=sku name=line.name.clone() stock=line.stock/>
-                </li>
-            }
-        })
-        .collect_view();
+    // Built inside the scope's children: a stepper finds its cart through context when it runs.
+    let rows = {
+        let items = cart.items.clone();
+        move || {
+            items
+                .into_iter()
+                .map(|line| {
+                    view! {
+                        <li class="cart-line" data-testid="cart-line" data-sku=line.sku.clone()>
+                            <span class="product-name">{line.name.clone()}</span>
+                            <span class="price">{format!("{}/{}", format_yuan(line.price_fen), line.unit)}</span>
+                            {(line.quantity > line.stock).then(|| view! { <span class="warn">{format!("库存仅剩 {} 件", line.stock)}</span> })}
+                            <QuantityStepper sku=line.sku.clone() name=line.name.clone() stock=line.stock price_fen=line.price_fen/>
+                        </li>
+                    }
+                })
+                .collect_view()
+        }
+    };
+    let store_id = cart.store_id.clone();
     view! {
-        <section class="store-cart" data-testid="store-cart" data-store-id=cart.store_id.clone()>
-            <h2><a href=store_href(&cart.store_id, at)>{cart.store_name.clone()}</a></h2>
+        <section class="store-cart" data-testid="store-cart" data-store-id=store_id.clone()>
+            <h2><a href=store_href(&store_id, at)>{cart.store_name.clone()}</a></h2>
             <p class="store-meta" data-testid="cart-terms">
                 <span>{if min_order_fen == 0 { "无起送价".to_owned() } else { format!("起送 {}", format_yuan(min_order_fen)) }}</span>
                 {cart.fees.as_ref().map(|f| view! { <span>{f.describe()}</span> })}
             </p>
-            <ul class="cart-lines">{rows}</ul>
-            <CartBar cart=sync min_order_fen at/>
+            <CartScope store_id=store_id.clone() cart=Some(cart.clone())>
+                <ul class="cart-lines">{rows()}</ul>
+                <CartBar min_order_fen at/>
+            </CartScope>
         </section>
     }
 }

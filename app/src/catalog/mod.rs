@@ -12,7 +12,7 @@ use leptos::server_fn::codec::Json;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::cart::{CartBar, CartSync, QuantityStepper};
+use crate::cart::{CartBar, CartScope, QuantityStepper};
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::links::{coord, format_distance, href, store_href};
@@ -112,7 +112,6 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
         cart,
     } = data;
     let store = detail.store.clone();
-    let cart = CartSync::new(store.id.clone(), cart);
     let base = store_href(&store.id, at);
     let store_path = format!("/store/{}", crate::links::encode(&store.id));
     let with_query = move |pairs: &[(&str, Option<&str>)]| {
@@ -199,30 +198,32 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
                 data-testid="store-search" maxlength="40" value=searching.clone().unwrap_or_default()/>
             <button type="submit">"搜索"</button>
         </form>
-        <div class="store-body">
-            <nav class="aisle-rail" aria-label="商品分类">{rail}</nav>
-            <div class="products" data-testid="products" data-q=searching.clone().unwrap_or_default()
-                data-aisle=request.category.clone().unwrap_or_default()>
-                {if products.products.is_empty() {
-                    view! { <p class="notice empty" data-testid="no-products">{empty_text}</p> }.into_any()
-                } else {
-                    view! {
-                        <ul class="product-grid">
-                            {products.products.into_iter().map(|p| view! { <ProductCard product=p cart/> }).collect_view()}
-                        </ul>
-                    }.into_any()
-                }}
-                {next.map(|h| view! { <a class="more" href=h data-testid="next-page" rel="next">"下一页"</a> })}
+        // The steppers in the grid and the bar below share this store's cart.
+        <CartScope store_id=store.id.clone() cart>
+            <div class="store-body">
+                <nav class="aisle-rail" aria-label="商品分类">{rail}</nav>
+                <div class="products" data-testid="products" data-q=searching.clone().unwrap_or_default()
+                    data-aisle=request.category.clone().unwrap_or_default()>
+                    {if products.products.is_empty() {
+                        view! { <p class="notice empty" data-testid="no-products">{empty_text}</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="product-grid">
+                                {products.products.into_iter().map(|p| view! { <ProductCard product=p/> }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                    {next.map(|h| view! { <a class="more" href=h data-testid="next-page" rel="next">"下一页"</a> })}
+                </div>
             </div>
-        </div>
-        <CartBar cart min_order_fen=store.min_order_fen at/>
+            <CartBar min_order_fen=store.min_order_fen at/>
+        </CartScope>
     }
 }
 
 #[component]
-fn ProductCard(product: Product, cart: CartSync) -> impl IntoView {
+fn ProductCard(product: Product) -> impl IntoView {
     let state = product.stock_state();
-    cart.know_price(&product.sku, product.price_fen);
     view! {
         <li class="product-card" class:sold-out=state == StockState::SoldOut data-testid="product-card"
             data-sku=product.sku.clone() data-stock=product.stock data-price-fen=product.price_fen>
@@ -230,7 +231,7 @@ fn ProductCard(product: Product, cart: CartSync) -> impl IntoView {
             <span class="product-unit">{format!("/{}", product.unit)}</span>
             <span class="price" data-testid="price">{format_yuan(product.price_fen)}</span>
             <span class=format!("stock {}", state.slug()) data-testid="stock">{state.label()}</span>
-            <QuantityStepper cart sku=product.sku.clone() name=product.name.clone() stock=product.stock/>
+            <QuantityStepper sku=product.sku.clone() name=product.name.clone() stock=product.stock price_fen=product.price_fen/>
         </li>
     }
 }

@@ -8,7 +8,7 @@ use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder, RiderPosition, 
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
-use leptos_meta::Title;
+use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
 use crate::components::ErrorNotice;
@@ -59,7 +59,12 @@ pub fn OrderPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"正在打开订单…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(Some(d)) => view! { <OrderView data=d/> }.into_any(),
+                    Ok(Some(d)) => view! {
+                        <Title text=format!("订单 · {} · 即时", d.order.store_name)/>
+                        <Script src=crate::assets::LEAFLET_JS defer="defer"/>
+                        <Stylesheet href=crate::assets::LEAFLET_CSS/>
+                        <OrderView data=d/>
+                    }.into_any(),
                     Ok(None) => view! {
                         <Title text="请先登录 · 即时"/>
                         <section class="notice" data-testid="sign-in-first">
@@ -91,7 +96,8 @@ fn step_index(s: OrderStatus) -> Option<usize> {
     timeline().iter().position(|t| *t == s)
 }
 
-#[component]
+/// An island: the status, timeline and map follow the order's events.
+#[island(lazy)]
 fn OrderView(data: OrderPageData) -> impl IntoView {
     let OrderPageData {
         order,
@@ -226,7 +232,6 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         .map(|t| format!("下单时间 {t}（北京时间）"));
 
     view! {
-        <Title text=format!("订单 · {} · 即时", order.store_name)/>
         <h1>{move || status.get().label()}</h1>
         <section class="order-summary" data-testid="order" data-order-id=order.id.clone()>
             <p class="status" data-testid="order-status" data-status=move || status.get().as_str()>

@@ -5,7 +5,7 @@ use jishi_api::stores::{NearbyQueryRaw, NearbyResponse, Sort, StoreSummary};
 use jishi_api::{Category, LatLng};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use leptos_meta::Title;
+use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
@@ -78,10 +78,13 @@ pub fn HomePage() -> impl IntoView {
 
     view! {
         <Title text="附近门店 · 即时"/>
-        <Show when=has_point fallback=|| view! {
+        // Every state of this page can show a map (the picker's or the stores').
+        <Script src=crate::assets::LEAFLET_JS defer="defer"/>
+        <Stylesheet href=crate::assets::LEAFLET_CSS/>
+        <Show when=has_point fallback=move || view! {
             <h1>"选择收货位置"</h1>
             <p class="lead">"即时把附近门店的商品，约一小时送到你手上。"</p>
-            <LocationPicker/>
+            <LocationPicker change=query.with_untracked(|q| q.get_str("change").is_some())/>
         }>
             <h1>"附近门店"</h1>
             <Filters raw=raw/>
@@ -111,7 +114,7 @@ fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
         let active = move || raw.with(|r| r.category.as_deref() == slug.map(Category::slug));
         view! {
             <a class="chip" data-testid="category-chip" data-category=data_category href=target
-                aria-pressed=move || active().to_string() class:active=active>{label}</a>
+                aria-current=move || active().then_some("true") class:active=active>{label}</a>
         }
     };
     let sort_is = move |s: Sort| raw.with(|r| r.sort.as_deref().unwrap_or("eta") == s.as_str());
@@ -123,9 +126,9 @@ fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
         </nav>
         <div class="toolbar">
             <span class="sort" role="group" aria-label="排序">
-                <a data-testid="sort-eta" aria-pressed=move || sort_is(Sort::Eta).to_string() class:active=move || sort_is(Sort::Eta)
+                <a data-testid="sort-eta" aria-current=move || sort_is(Sort::Eta).then_some("true") class:active=move || sort_is(Sort::Eta)
                     href=move || with(&raw.get(), |r| r.sort = Some("eta".into()))>"送达最快"</a>
-                <a data-testid="sort-distance" aria-pressed=move || sort_is(Sort::Distance).to_string() class:active=move || sort_is(Sort::Distance)
+                <a data-testid="sort-distance" aria-current=move || sort_is(Sort::Distance).then_some("true") class:active=move || sort_is(Sort::Distance)
                     href=move || with(&raw.get(), |r| r.sort = Some("distance".into()))>"距离最近"</a>
             </span>
             <span class="radius" role="group" aria-label="距离范围">
@@ -133,12 +136,12 @@ fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
                     let active = move || raw.with(|r| r.radius_m.as_deref() == radius);
                     view! {
                         <a data-testid="radius-option" data-radius=radius.unwrap_or("any")
-                            aria-pressed=move || active().to_string() class:active=active
+                            aria-current=move || active().then_some("true") class:active=active
                             href=move || with(&raw.get(), |r| r.radius_m = radius.map(str::to_owned))>{label}</a>
                     }
                 }).collect_view()}
             </span>
-            <a class="toggle" data-testid="open-now-toggle" aria-pressed=move || open_now().to_string() class:active=open_now
+            <a class="toggle" data-testid="open-now-toggle" aria-current=move || open_now().then_some("true") class:active=open_now
                 href=move || with(&raw.get(), |r| r.open_now = if open_now() { None } else { Some("true".into()) })>
                 "只看营业中"
             </a>

@@ -16,8 +16,8 @@ use jishi_api::orders::{Order, PlaceOrder, Slot};
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_meta::{Script, Stylesheet, Title};
+use leptos_router::hooks::use_params_map;
 
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
@@ -67,6 +67,9 @@ pub fn CheckoutPage() -> impl IntoView {
     let data = Resource::new(store_id, checkout_page);
     view! {
         <Title text="结算 · 即时"/>
+        // The new-address form picks its point on a map.
+        <Script src=crate::assets::LEAFLET_JS defer="defer"/>
+        <Stylesheet href=crate::assets::LEAFLET_CSS/>
         <h1>"确认订单"</h1>
         <Suspense fallback=|| view! { <p class="loading">"正在准备结算…"</p> }>
             {move || Suspend::new(async move {
@@ -94,7 +97,8 @@ pub fn CheckoutPage() -> impl IntoView {
 }
 
 /// The form's state (chosen address, slot, the attempt's key) and placing; its parts render it.
-#[component]
+/// An island: all of it reacts to the chosen address and slot.
+#[island(lazy)]
 fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     let CheckoutData {
         detail,
@@ -122,7 +126,6 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     // One key per distinct order body: a retry after a lost answer replays the first order instead
     // of placing a second; a changed address or slot is a new order and gets a new key.
     let attempt = StoredValue::new(None::<(PlaceOrder, String)>);
-    let navigate = use_navigate();
 
     let chosen_address = move || {
         let id = chosen.get()?;
@@ -174,7 +177,6 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
         attempt.set_value(Some((body.clone(), key.clone())));
         placing.set(true);
         error.set(None);
-        let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
             let answer = crate::api_client::send::<Order, _>(
                 crate::api_client::Method::Post,
@@ -184,7 +186,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             )
             .await;
             match answer {
-                Ok(order) => navigate(&order_href(&order.id), Default::default()),
+                Ok(order) => crate::auth::go_to(&order_href(&order.id)),
                 Err(e) => {
                     error.set(Some(e.message()));
                     placing.set(false);
