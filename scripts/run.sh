@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up what is missing, builds the release site and runs the shop on the embedded platform
-# (SQLite file ./data/jishi.db, seeded with the Beijing demo city on first start).
+# Sets up what is missing, builds and precompresses the release site and runs the shop on the
+# embedded platform (SQLite file ./data/jishi.db, seeded with the Beijing demo city on first start).
 #   LEPTOS_SITE_ADDR=0.0.0.0:8080 scripts/run.sh     # another address
 #   PLATFORM_URL=http://127.0.0.1:4000 scripts/run.sh  # use a separately running platform
 set -euo pipefail
@@ -10,5 +10,7 @@ cd "$JISHI_ROOT"
 mkdir -p data
 export JISHI_DB="${JISHI_DB:-sqlite://data/jishi.db}"
 cargo leptos build --release --split
+# brotli/gzip copies of the site's text files, which the server sends as they are.
+cargo run --release --quiet -p jishi-precompress -- target/site
 echo
 exec "$CARGO_TARGET_DIR/release/jishi-server"

@@ -10,8 +10,9 @@ printf '\n== Rust unit and integration tests\n'
 # A hung test fails the run in minutes rather than at CI's limit.
 timeout 1800 cargo test --workspace --lib --bins --tests
 
-printf '\n== release build (server + hydrate wasm)\n'
+printf '\n== release build (server + hydrate wasm, precompressed site files)\n'
 cargo leptos build --release --split
+cargo run --release --quiet -p jishi-precompress -- target/site
 
 printf '\n== end-to-end tests (Playwright, Chromium)\n'
 cd end2end

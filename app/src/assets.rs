@@ -1,7 +1,12 @@
 //! Where the vendored static files are served from. Their names carry a hash of their content, so
 //! the server can let browsers cache them for a year; a changed file gets a new name.
+//!
+//! The hash is the first 10 hex digits of the file's SHA-256 (`sha256sum FILE | cut -c1-10`). A
+//! test in the server crate (`static_files`) fails when a name no longer matches its content.
+//! Leaflet's images (`/leaflet/images/`) keep their names, which `leaflet.js` derives from the
+//! stylesheet, and are served with `no-cache`.
 
-/// Leaflet's script, loaded only by pages that show a map.
-pub const LEAFLET_JS: &str = "/leaflet/leaflet.js";
+/// Leaflet's script (1.9.4), loaded only by pages that show a map.
+pub const LEAFLET_JS: &str = "/leaflet/leaflet.db49d009c8.js";
 /// Leaflet's stylesheet, with the script.
-pub const LEAFLET_CSS: &str = "/leaflet/leaflet.css";
+pub const LEAFLET_CSS: &str = "/leaflet/leaflet.a783710282.css";

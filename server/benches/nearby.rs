@@ -223,29 +223,28 @@ fn main() {
     wasm_sizes();
 }
 
+/// The release hydrate wasm (`jishi.<hash>.wasm`, or `jishi.wasm` unhashed) and its size raw and
+/// compressed as `jishi-precompress` compresses it for serving.
 fn wasm_sizes() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg/jishi.wasm");
-    let Ok(raw) = std::fs::read(&path) else {
+    let pkg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg");
+    let wasm = std::fs::read_dir(&pkg).ok().and_then(|entries| {
+        entries.flatten().map(|e| e.path()).find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("jishi.") && n.ends_with(".wasm"))
+        })
+    });
+    let Some(raw) = wasm.and_then(|path| std::fs::read(path).ok()) else {
         println!("wasm: not built (run `cargo leptos build --release --split` first)");
         return;
     };
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let gzip_len = gz
-        .write_all(&raw)
-        .and_then(|_| gz.finish())
-        .map(|v| v.len())
-        .unwrap_or(0);
-    let mut br = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 22,
-        ..Default::default()
-    };
-    let brotli_len = brotli::BrotliCompress(&mut raw.as_slice(), &mut br, &params)
-        .map(|_| br.len())
-        .unwrap_or(0);
     println!("wasm_raw_kb: {:.1}", raw.len() as f64 / 1024.0);
-    println!("wasm_gzip_kb: {:.1}", gzip_len as f64 / 1024.0);
-    println!("wasm_brotli_kb: {:.1}", brotli_len as f64 / 1024.0);
+    println!(
+        "wasm_gzip_kb: {:.1}",
+        jishi_precompress::gzip(&raw).len() as f64 / 1024.0
+    );
+    println!(
+        "wasm_brotli_kb: {:.1}",
+        jishi_precompress::brotli(&raw).len() as f64 / 1024.0
+    );
 }

@@ -8,6 +8,7 @@ use jishi_api::{ApiError, ErrorCode};
 use jishi_app::platform_client::ShopperSession;
 
 use crate::proxy::ProxyError;
+use crate::static_files::SiteFile;
 use crate::AppState;
 
 /// How long `/healthz` waits for the platform before calling it unreachable.
@@ -60,14 +61,15 @@ fn is_per_shopper_page(path: &str) -> bool {
 
 /// `Cache-Control: no-store` on pages and server-function answers that show a shopper's data:
 /// the per-shopper pages always, and any page rendered for a request that carries a session
-/// (the store page shows that shopper's cart). The `/api/v1` proxy marks its own answers.
+/// (the store page shows that shopper's cart). The `/api/v1` proxy marks its own answers, and the
+/// site's files (`/pkg`, `/leaflet`) are the same for everyone, session or not.
 pub async fn per_shopper_pages_are_not_stored(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let proxied = path.starts_with("/api/v1/");
     let per_shopper = !proxied
         && (is_per_shopper_page(path) || request.extensions().get::<ShopperSession>().is_some());
     let mut response = next.run(request).await;
-    if per_shopper {
+    if per_shopper && response.extensions().get::<SiteFile>().is_none() {
         response.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),

@@ -8,6 +8,7 @@ pub mod proxy;
 pub mod serve;
 pub mod session;
 pub mod settings;
+pub mod static_files;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::sync::{watch, Semaphore};
 use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -149,7 +151,8 @@ pub async fn start_platform(
     }
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(mut state: AppState) -> Router {
+    state.leptos_options = static_files::with_hashed_names_if_built(state.leptos_options);
     let routes = generate_route_list(App);
     let context = {
         let platform = state.platform.clone();
@@ -163,16 +166,20 @@ pub fn router(state: AppState) -> Router {
     };
     let options = state.leptos_options.clone();
     let limits = state.edge.limits.clone();
+    let not_found = static_files::not_found_page(leptos_axum::render_app_async_with_context(
+        context.clone(),
+        {
+            let options = options.clone();
+            move || shell(options.clone())
+        },
+    ));
+    let site_files = static_files::service(&options.site_root, not_found);
     Router::new()
         .route("/api/v1/{*path}", any(proxy::forward))
         .route("/healthz", get(edge::healthz))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || {
-            shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
+        .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
+        // Files of the built site, else the app's 404 page.
+        .fallback_service(site_files)
         // Inside `identify` (layers added later run first), so it sees the shopper's session.
         .layer(axum::middleware::from_fn(
             edge::per_shopper_pages_are_not_stored,
@@ -182,7 +189,16 @@ pub fn router(state: AppState) -> Router {
             client::identify,
         ))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
-        .layer(CompressionLayer::new())
+        // Pages and JSON, on the fly; the site's files are precompressed at build time.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(static_files::NotSiteFile)),
+        )
+        // Pages revalidate; per-shopper ones are `no-store` (above), site files set their own.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            static_files::NO_CACHE,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -72,10 +72,28 @@ pub async fn spawn_server_with(
     trusted_proxies: Vec<ipnet::IpNet>,
     shutdown: Shutdown,
 ) -> SocketAddr {
+    spawn_server_on_site(
+        platform_url,
+        "target/site",
+        limits,
+        trusted_proxies,
+        shutdown,
+    )
+    .await
+}
+
+/// The same, serving the static files under `site_root`.
+pub async fn spawn_server_on_site(
+    platform_url: &str,
+    site_root: &str,
+    limits: Limits,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    shutdown: Shutdown,
+) -> SocketAddr {
     let state = AppState {
         leptos_options: LeptosOptions::builder()
             .output_name("jishi")
-            .site_root("target/site")
+            .site_root(site_root)
             .build(),
         platform: PlatformClient::new(platform_url).expect("client builds"),
         site: SiteConfig::default(),

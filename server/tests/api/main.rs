@@ -2,6 +2,7 @@
 //! talking HTTP. One binary with a module per feature keeps link time down.
 
 mod accounts;
+mod assets;
 mod hardening;
 mod helpers;
 mod nearby;
