@@ -129,17 +129,55 @@ pub fn App() -> impl IntoView {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
-    // The loader hydrates the islands right after this returns, in the same task; a timeout runs
-    // after them. Tests and scripts wait for this flag.
-    leptos::prelude::set_timeout(mark_hydrated, std::time::Duration::ZERO);
+    let islands = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector_all("leptos-island").ok())
+        .map_or(0, |list| list.length() as usize);
+    hydration::expect_islands(islands);
 }
 
-#[cfg(feature = "hydrate")]
-fn mark_hydrated() {
-    if let Some(body) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body())
-    {
-        let _ = body.set_attribute("data-hydrated", "true");
+/// `body[data-hydrated]`, which tests and scripts wait for, once every island on the page has
+/// hydrated. Lazy islands hydrate only after their wasm file arrives, so counting is the only way
+/// to know; every island calls [`hydration::island_hydrated`] first thing.
+pub mod hydration {
+    #[cfg(feature = "hydrate")]
+    thread_local! {
+        static PENDING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[cfg(feature = "hydrate")]
+    pub(crate) fn expect_islands(count: usize) {
+        PENDING.set(count);
+        if count == 0 {
+            mark_hydrated_soon();
+        }
+    }
+
+    /// Called by each island as it starts to hydrate (a no-op on the server).
+    pub fn island_hydrated() {
+        #[cfg(feature = "hydrate")]
+        {
+            let left = PENDING.get().saturating_sub(1);
+            PENDING.set(left);
+            if left == 0 {
+                mark_hydrated_soon();
+            }
+        }
+    }
+
+    /// After the current task: the island that was last is still attaching its event handlers.
+    #[cfg(feature = "hydrate")]
+    fn mark_hydrated_soon() {
+        leptos::prelude::set_timeout(
+            || {
+                if let Some(body) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.body())
+                {
+                    let _ = body.set_attribute("data-hydrated", "true");
+                }
+            },
+            std::time::Duration::ZERO,
+        );
     }
 }

@@ -20,6 +20,7 @@ enum GeoStatus {
 /// browser is not asked for its position at once.
 #[island]
 pub fn LocationPicker(change: bool) -> impl IntoView {
+    crate::hydration::island_hydrated();
     let status = RwSignal::new(GeoStatus::Idle);
     let choose = move |p: LatLng| go_to(&home_href(p));
 

@@ -35,6 +35,7 @@ impl StorePin {
 /// The home page's map: an island of its own, the list beside it is server HTML.
 #[island]
 pub fn StoreMap(center: LatLng, pins: Vec<StorePin>) -> impl IntoView {
+    crate::hydration::island_hydrated();
     let node = NodeRef::<leptos::html::Div>::new();
     let count = pins.len();
     #[cfg(feature = "hydrate")]

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod csrf;
 pub mod edge;
+pub mod page_cache;
 pub mod proxy;
 pub mod serve;
 pub mod session;
@@ -51,6 +52,8 @@ pub struct Edge {
     /// One permit per open event stream through the proxy.
     pub streams: Arc<Semaphore>,
     pub shutdown: Shutdown,
+    /// Pages anonymous shoppers share, reused for `limits.page_cache_ttl`.
+    pub page_cache: page_cache::PageCache,
 }
 
 impl Edge {
@@ -58,6 +61,7 @@ impl Edge {
         Self {
             trusted_proxies: trusted_proxies.into(),
             streams: Arc::new(Semaphore::new(limits.max_streams)),
+            page_cache: page_cache::PageCache::new(limits.page_cache_ttl),
             limits,
             shutdown,
         }
@@ -183,6 +187,11 @@ pub fn router(mut state: AppState) -> Router {
         // Inside `identify` (layers added later run first), so it sees the shopper's session.
         .layer(axum::middleware::from_fn(
             edge::per_shopper_pages_are_not_stored,
+        ))
+        // Also inside `identify`: only requests without a session are served from it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page_cache::serve_shared_pages,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

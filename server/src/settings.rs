@@ -32,6 +32,8 @@ pub struct Limits {
     pub max_streams: usize,
     /// How long shutdown waits for connections after streams were told to close.
     pub shutdown_grace: Duration,
+    /// How long a page rendered for an anonymous shopper is reused (`JISHI_PAGE_CACHE_MS`; 0 off).
+    pub page_cache_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +45,7 @@ impl Default for Limits {
             max_connections: 4096,
             max_streams: 1024,
             shutdown_grace: Duration::from_secs(5),
+            page_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -127,6 +130,13 @@ impl Settings {
         }
         if let Some(n) = lookup("JISHI_MAX_STREAMS") {
             limits.max_streams = parse_count("JISHI_MAX_STREAMS", &n)?;
+        }
+        if let Some(ms) = lookup("JISHI_PAGE_CACHE_MS") {
+            let ms = ms.parse::<u64>().map_err(|_| SettingsError {
+                name: "JISHI_PAGE_CACHE_MS",
+                problem: format!("must be a number of milliseconds (0: off), not {ms:?}"),
+            })?;
+            limits.page_cache_ttl = Duration::from_millis(ms);
         }
         Ok(Self {
             platform,

@@ -38,6 +38,7 @@ pub fn SignInPage() -> impl IntoView {
 /// Phone, SMS code, sign in; then a full page load of `next` (already checked by `safe_next`).
 #[island(lazy)]
 fn SignInForm(next: String) -> impl IntoView {
+    crate::hydration::island_hydrated();
     let next = StoredValue::new(next);
     let phone = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
@@ -223,6 +224,7 @@ fn MeView(data: MePageData) -> impl IntoView {
 
 #[island(lazy)]
 fn SignOutButton() -> impl IntoView {
+    crate::hydration::island_hydrated();
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
             // Whatever the answer, the cookie is cleared by the server on this path.

@@ -172,6 +172,7 @@ fn lines(cart: &Cart) -> Vec<(String, u32)> {
 /// steppers and the bar in `children` through context. Everything between them stays server HTML.
 #[island]
 pub fn CartScope(store_id: String, cart: Option<Cart>, children: Children) -> impl IntoView {
+    crate::hydration::island_hydrated();
     provide_context(CartSync::new(store_id, cart));
     children()
 }
@@ -181,6 +182,7 @@ pub fn CartScope(store_id: String, cart: Option<Cart>, children: Children) -> im
 /// pages) it renders nothing.
 #[island]
 pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) -> impl IntoView {
+    crate::hydration::island_hydrated();
     let Some(cart) = use_context::<CartSync>() else {
         return ().into_any();
     };
@@ -214,6 +216,7 @@ pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) ->
 /// inside a `CartScope`.
 #[island]
 pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
+    crate::hydration::island_hydrated();
     let Some(cart) = use_context::<CartSync>() else {
         return ().into_any();
     };

@@ -99,6 +99,7 @@ fn step_index(s: OrderStatus) -> Option<usize> {
 /// An island: the status, timeline and map follow the order's events.
 #[island(lazy)]
 fn OrderView(data: OrderPageData) -> impl IntoView {
+    crate::hydration::island_hydrated();
     let OrderPageData {
         order,
         store,

@@ -6,5 +6,6 @@ mod assets;
 mod hardening;
 mod helpers;
 mod nearby;
+mod page_cache;
 mod pages;
 mod proxy;

@@ -100,6 +100,7 @@ pub fn CheckoutPage() -> impl IntoView {
 /// An island: all of it reacts to the chosen address and slot.
 #[island(lazy)]
 fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
+    crate::hydration::island_hydrated();
     let CheckoutData {
         detail,
         cart,
