@@ -41,7 +41,8 @@ if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
-if [ "${1:-}" = "--bench" ] && { ! command -v wrk >/dev/null || ! command -v curl >/dev/null; }; then
-  step "installing wrk and curl for the benchmark"
-  apt_install wrk curl
+if [ "${1:-}" = "--bench" ] && { ! command -v wrk >/dev/null || ! command -v curl >/dev/null \
+  || ! command -v nginx >/dev/null; }; then
+  step "installing wrk, curl and nginx for the benchmark"
+  apt_install wrk curl nginx-light
 fi
