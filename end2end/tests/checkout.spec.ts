@@ -245,3 +245,28 @@ test('a closed store takes scheduled orders only', async ({ page }) => {
   await expect(page.getByTestId('order-slot')).toContainText('预约');
   expect(errors).toEqual([]);
 });
+
+test('with JavaScript off, "+" and "−" on a store page still change the cart, through plain forms', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`/?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&category=supermarket&open_now=1`);
+  const href = await page.getByTestId('store-card').first().getAttribute('href');
+  await page.goto(href!);
+  const card = page.locator('[data-testid=product-card]:not(.sold-out)').first();
+  const sku = await card.getAttribute('data-sku');
+  const url = page.url();
+  await card.getByTestId('add-to-cart').click();
+  await page.waitForURL(url);
+  const same = page.locator(`[data-testid=product-card][data-sku="${sku}"]`);
+  await expect(same.getByTestId('item-quantity')).toHaveText('1');
+  await same.getByTestId('add-to-cart').click();
+  await expect(same.getByTestId('item-quantity')).toHaveText('2');
+  await expect(page.getByTestId('cart-count')).toHaveText('2');
+  await same.getByTestId('remove-from-cart').click();
+  await expect(same.getByTestId('item-quantity')).toHaveText('1');
+  // Back on the page it came from, with its point.
+  expect(page.url()).toBe(url);
+  await page.goto('/cart');
+  await expect(page.locator(`[data-testid=cart-line][data-sku="${sku}"] [data-testid=item-quantity]`)).toHaveText('1');
+  await context.close();
+});

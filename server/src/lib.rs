@@ -1,6 +1,7 @@
 //! The BFF. It renders pages, serves static files and server functions, and proxies `/api/v1/*` to
 //! the platform. It holds no business state: everything lives behind `PLATFORM_URL`.
 
+pub mod cart_form;
 pub mod client;
 pub mod csrf;
 pub mod edge;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::FromRef;
 use axum::http::{header, HeaderValue};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use ipnet::IpNet;
 use jishi_app::platform_client::PlatformClient;
@@ -181,6 +182,7 @@ pub fn router(mut state: AppState) -> Router {
     Router::new()
         .route("/api/v1/{*path}", any(proxy::forward))
         .route("/healthz", get(edge::healthz))
+        .route("/forms/cart", post(cart_form::set_quantity))
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         // Files of the built site, else the app's 404 page.
         .fallback_service(site_files)

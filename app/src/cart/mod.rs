@@ -170,12 +170,23 @@ fn lines(cart: &Cart) -> Vec<(String, u32)> {
 
 /// The cart of one store for the islands inside it: it creates the `CartSync` and hands it to the
 /// steppers and the bar in `children` through context. Everything between them stays server HTML.
+/// `back`: this page's URL, where the steppers' no-script forms return to.
 #[island]
-pub fn CartScope(store_id: String, cart: Option<Cart>, children: Children) -> impl IntoView {
+pub fn CartScope(
+    store_id: String,
+    cart: Option<Cart>,
+    back: String,
+    children: Children,
+) -> impl IntoView {
     crate::hydration::island_hydrated();
     provide_context(CartSync::new(store_id, cart));
+    provide_context(ReturnTo(back));
     children()
 }
+
+/// The page a stepper's no-script form comes back to.
+#[derive(Clone)]
+struct ReturnTo(String);
 
 /// "+" (`add-to-cart`), the quantity and "−" for one product. "+" stays the same element at every
 /// quantity so quick taps always land on it. Only inside a `CartScope`; without one (never on our
@@ -190,21 +201,32 @@ pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) ->
     let limit = stock.min(MAX_QUANTITY_PER_ITEM);
     let sku = StoredValue::new(sku);
     let quantity = move || sku.with_value(|s| cart.quantity(s));
-    let add = move |_: leptos::ev::MouseEvent| {
+    let add = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
         sku.with_value(|s| cart.set(s, (cart.quantity(s) + 1).min(limit)))
     };
-    let remove = move |_: leptos::ev::MouseEvent| {
+    let remove = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
         sku.with_value(|s| cart.set(s, cart.quantity(s).saturating_sub(1)))
     };
+    let back = use_context::<ReturnTo>().map(|r| r.0).unwrap_or_default();
+    // Also a plain form to `/forms/cart` (see the server's `cart_form`): a tap before the wasm
+    // runs, or with scripts off, still changes the cart. Once hydrated, the handlers take over.
     view! {
-        <div class="stepper" data-testid="quantity-stepper" data-sku=sku.get_value()>
-            <button type="button" class="minus" data-testid="remove-from-cart"
-                aria-label=format!("{name} 减一件") hidden=move || quantity() == 0 on:click=remove>"−"</button>
+        <form class="stepper" method="post" action="/forms/cart" data-testid="quantity-stepper"
+            data-sku=sku.get_value()>
+            <input type="hidden" name="store" value=cart.store_id.get_value()/>
+            <input type="hidden" name="sku" value=sku.get_value()/>
+            <input type="hidden" name="back" value=back/>
+            <button type="submit" name="quantity" value=move || quantity().saturating_sub(1)
+                class="minus" data-testid="remove-from-cart" aria-label=format!("{name} 减一件")
+                hidden=move || quantity() == 0 on:click=remove>"−"</button>
             <span class="quantity" data-testid="item-quantity" aria-live="polite"
                 hidden=move || quantity() == 0>{quantity}</span>
-            <button type="button" class="plus" data-testid="add-to-cart"
-                aria-label=format!("{name} 加一件") disabled=move || { quantity() >= limit } on:click=add>"+"</button>
-        </div>
+            <button type="submit" name="quantity" value=move || (quantity() + 1).min(limit)
+                class="plus" data-testid="add-to-cart" aria-label=format!("{name} 加一件")
+                disabled=move || { quantity() >= limit } on:click=add>"+"</button>
+        </form>
         {(limit > 0).then(|| view! {
             <span class="stock-cap" hidden=move || { quantity() < limit }>{format!("最多 {limit} 件")}</span>
         })}
@@ -309,7 +331,7 @@ fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
                 <span>{if min_order_fen == 0 { "无起送价".to_owned() } else { format!("起送 {}", format_yuan(min_order_fen)) }}</span>
                 {cart.fees.as_ref().map(|f| view! { <span>{f.describe()}</span> })}
             </p>
-            <CartScope store_id=store_id.clone() cart=Some(cart.clone())>
+            <CartScope store_id=store_id.clone() cart=Some(cart.clone()) back=crate::links::with_point("/cart", at)>
                 <ul class="cart-lines">{rows()}</ul>
                 <CartBar min_order_fen at/>
             </CartScope>

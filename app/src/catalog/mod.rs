@@ -123,6 +123,11 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
         all.extend_from_slice(pairs);
         href(&store_path, &all)
     };
+    let this_page = with_query(&[
+        ("category", request.category.as_deref()),
+        ("q", request.q.as_deref()),
+        ("cursor", request.cursor.as_deref()),
+    ]);
     let active_aisle = request.category.clone();
     let rail = std::iter::once(None)
         .chain(detail.aisles.iter().cloned().map(Some))
@@ -199,7 +204,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
             <button type="submit">"搜索"</button>
         </form>
         // The steppers in the grid and the bar below share this store's cart.
-        <CartScope store_id=store.id.clone() cart>
+        <CartScope store_id=store.id.clone() cart back=this_page>
             <div class="store-body">
                 <nav class="aisle-rail" aria-label="商品分类">{rail}</nav>
                 <div class="products" data-testid="products" data-q=searching.clone().unwrap_or_default()

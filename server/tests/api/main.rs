@@ -3,6 +3,7 @@
 
 mod accounts;
 mod assets;
+mod cart_form;
 mod hardening;
 mod helpers;
 mod nearby;

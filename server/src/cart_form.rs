@@ -1,0 +1,122 @@
+//! The cart without JavaScript: each quantity stepper is also a plain `<form method="post">` to
+//! `/forms/cart`, so a tap before the wasm arrives (or with scripts off) still changes the cart.
+//! The handler sets that one product's quantity in the shopper's cart at the platform (creating
+//! the session on first use, as the `/api/v1` cart write does) and sends the browser back to the
+//! page it came from with `303 See Other`. Once the stepper island has hydrated, its click handler
+//! takes over and the form is never submitted.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use jishi_api::auth::Session;
+use jishi_api::cart::{Cart, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
+use jishi_api::{ApiError, ErrorCode};
+use jishi_app::links::{encode, safe_next};
+use jishi_app::platform_client::ShopperSession;
+use serde::Deserialize;
+
+use crate::client::ClientInfo;
+use crate::{session, AppState};
+
+#[derive(Debug, Deserialize)]
+pub struct SetQuantity {
+    pub store: String,
+    pub sku: String,
+    pub quantity: u32,
+    /// Where to go afterwards: one of our own pages (checked like a sign-in's `next`).
+    pub back: Option<String>,
+}
+
+pub async fn set_quantity(State(state): State<AppState>, request: Request) -> Response {
+    let secure = request
+        .extensions()
+        .get::<ClientInfo>()
+        .is_some_and(|c| c.secure);
+    let cookie_token = request
+        .extensions()
+        .get::<ShopperSession>()
+        .map(|ShopperSession(t)| t.clone());
+    let form = match Form::<SetQuantity>::from_request(request, &()).await {
+        Ok(Form(form)) if !form.store.is_empty() && !form.sku.is_empty() => form,
+        _ => {
+            let e = ApiError::new(ErrorCode::BadRequest, "表单缺少门店、商品或数量");
+            return error_page(&e, "/");
+        }
+    };
+    let back = safe_next(Some(form.back.as_deref().unwrap_or("/cart")));
+    match apply(&state, &form, cookie_token).await {
+        Ok(new_token) => {
+            let mut headers = HeaderMap::new();
+            if let Ok(location) = HeaderValue::from_str(&back) {
+                headers.insert(header::LOCATION, location);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Some(t) = new_token {
+                session::append(&mut headers, session::set(&t, secure));
+            }
+            (StatusCode::SEE_OTHER, headers).into_response()
+        }
+        Err(e) => error_page(&e, &back),
+    }
+}
+
+/// Sets the quantity; returns the new session token when one had to be created.
+async fn apply(
+    state: &AppState,
+    form: &SetQuantity,
+    cookie_token: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let (token, new_token) = match cookie_token {
+        Some(t) => (t, None),
+        None => {
+            let created: Session = state.platform.post_json("/v1/sessions", &()).await?;
+            (created.token.clone(), Some(created.token))
+        }
+    };
+    let path = format!("/v1/cart/{}", encode(&form.store));
+    let current: Cart = state.platform.get_as(&path, &token).await?;
+    let mut items: Vec<ItemInput> = current
+        .items
+        .iter()
+        .filter(|l| l.sku != form.sku)
+        .map(|l| ItemInput {
+            sku: l.sku.clone(),
+            quantity: i64::from(l.quantity),
+        })
+        .collect();
+    let quantity = form.quantity.min(MAX_QUANTITY_PER_ITEM);
+    if quantity > 0 {
+        items.push(ItemInput {
+            sku: form.sku.clone(),
+            quantity: i64::from(quantity),
+        });
+    }
+    let _: Cart = state
+        .platform
+        .put_json_as(&path, &PutCart { items }, &token)
+        .await?;
+    Ok(new_token)
+}
+
+/// A plain page (no scripts needed) saying what went wrong, with the way back.
+fn error_page(e: &ApiError, back: &str) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>购物车没有更新 · 即时</title></head><body>\
+         <h1>购物车没有更新</h1><p data-testid=\"cart-error\">{}</p><p><a href=\"{}\">返回</a></p>\
+         </body></html>",
+        escape(&e.message),
+        escape(back)
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
