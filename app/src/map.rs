@@ -2,8 +2,8 @@
 //! runs (the map is browser-only state, so reading it during render would break hydration).
 //!
 //! Tiles come from the URL in `<meta name="jishi-tile-url">` (set by the server from
-//! `JISHI_TILE_URL`); with no tiles reachable the map still shows the stores and you on a plain
-//! background. AMap/Tencent tiles use GCJ-02 (`JISHI_TILE_CRS=gcj02`), so points are shifted then.
+//! `JISHI_TILE_URL`; none by default); without tiles the map still shows the stores and you on a
+//! plain background. AMap/Tencent tiles use GCJ-02 (`JISHI_TILE_CRS=gcj02`), so points are shifted then.
 
 use jishi_api::orders::RiderPosition;
 use jishi_api::stores::StoreSummary;
