@@ -24,7 +24,7 @@ use leptos_router::{path, SsrMode};
 use crate::auth::{MePage, SignInPage};
 use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
-use crate::components::{NotFound, SiteHeader};
+use crate::components::{IslandsLoader, NotFound, SiteHeader};
 use crate::orders::{CheckoutPage, OrderPage};
 use crate::stores::HomePage;
 
@@ -90,7 +90,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="jishi-tile-crs" content=config.tile_crs/>
                 <HashedStylesheet id="leptos" options=options.clone()/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options islands=true/>
+                <IslandsLoader options/>
                 <MetaTags/>
             </head>
             <body>
