@@ -184,9 +184,11 @@ mod browser {
         })
     }
 
-    /// Runs `init` once the element is in the document. A page reached by client-side navigation
-    /// renders into a detached fragment first, and Leaflet measuring a detached (zero-size)
-    /// element projects every marker to the corner.
+    /// Runs `init` once the element is in the document, in a task of its own. A page reached by
+    /// client-side navigation renders into a detached fragment first, and Leaflet measuring a
+    /// detached (zero-size) element projects every marker to the corner. Its own task: Leaflet
+    /// building a map is tens of milliseconds on a phone, and run inside the hydration task it
+    /// made one long task of both, keeping the page from answering input for longer.
     pub fn when_attached(
         el: &web_sys::HtmlElement,
         init: impl FnOnce(&web_sys::HtmlElement) + 'static,
@@ -197,7 +199,7 @@ mod browser {
             frames_left: u32,
         ) {
             if el.is_connected() || frames_left == 0 {
-                init(&el);
+                leptos::prelude::set_timeout(move || init(&el), std::time::Duration::ZERO);
             } else {
                 leptos::prelude::request_animation_frame(move || {
                     attempt(el, init, frames_left - 1)
