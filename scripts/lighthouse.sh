@@ -56,20 +56,25 @@ trap cleanup EXIT
 
 port="$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')"
 base="http://127.0.0.1:$port"
-LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site JISHI_DB='sqlite::memory:' \
-  JISHI_SEED=beijing JISHI_NOW=2026-11-25T12:00:00+08:00 JISHI_TILE_URL=none RUST_LOG=warn \
-  "$CARGO_TARGET_DIR/release/jishi-server" >"$work/server.log" 2>&1 &
-server=$!
-for _ in $(seq 1 120); do
-  curl -sf "$base/healthz" >/dev/null && break
-  if ! kill -0 "$server" 2>/dev/null; then
-    cat "$work/server.log" >&2
-    echo "the server exited before it was healthy" >&2
-    exit 1
-  fi
-  sleep 0.5
-done
-curl -sf "$base/healthz" >/dev/null || { cat "$work/server.log" >&2; echo "no /healthz after 60 s" >&2; exit 1; }
+start_server() {
+  LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site JISHI_DB='sqlite::memory:' \
+    JISHI_SEED=beijing JISHI_NOW=2026-11-25T12:00:00+08:00 JISHI_TILE_URL=none RUST_LOG=warn \
+    "$CARGO_TARGET_DIR/release/jishi-server" >>"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 120); do
+    curl -sf "$base/healthz" >/dev/null && return 0
+    if ! kill -0 "$server" 2>/dev/null; then
+      cat "$work/server.log" >&2
+      echo "the server exited before it was healthy" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  cat "$work/server.log" >&2
+  echo "no /healthz after 60 s" >&2
+  exit 1
+}
+start_server
 
 at="lat=39.9088&lng=116.4605" # 国贸
 curl -sf "$base/?$at" >"$work/home.html"
@@ -94,14 +99,25 @@ for entry in "${pages[@]}"; do
   files=()
   for run in $(seq 1 "$runs"); do
     out="$reports/$name-$run.json"
-    # Lighthouse's own progress goes to stderr, kept in a file; shown only if it fails.
-    if ! "$lighthouse" "$url" --quiet --output=json --output-path="$out" \
-      --only-categories=performance,accessibility,best-practices,seo \
-      --chrome-flags="--headless=new --no-sandbox --disable-gpu" 2>"$work/lighthouse.log"; then
+    # Lighthouse's own progress goes to stderr, kept in a file; shown only if it fails. A server
+    # stopped from outside (it happens on a shared machine) is started again and the run repeated.
+    for attempt in 1 2 3; do
+      if "$lighthouse" "$url" --quiet --output=json --output-path="$out" \
+        --only-categories=performance,accessibility,best-practices,seo \
+        --chrome-flags="--headless=new --no-sandbox --disable-gpu" 2>"$work/lighthouse.log"; then
+        break
+      fi
+      if [ "$attempt" -lt 3 ] && ! curl -sf "$base/healthz" >/dev/null; then
+        echo "the server stopped during the run of $name; starting it again" >&2
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+        start_server
+        continue
+      fi
       cat "$work/lighthouse.log" >&2
       echo "Lighthouse failed on $url" >&2
       exit 1
-    fi
+    done
     files+=("$out")
   done
   echo "# $name: $url"
