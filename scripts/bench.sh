@@ -5,7 +5,8 @@
 # 2. checkout throughput on the embedded SQLite platform (64 shoppers creating and paying orders)
 #    with an oversell check (cargo bench -p jishi-platform --bench checkout);
 # 3. the real release server binary (embedded platform seeded with 400k stores) under wrk from a
-#    separate process at 64 connections, over the same query points.
+#    separate process at 64 connections, over the same query points;
+# 4. Lighthouse (mobile) on the home, store and search pages, three runs each (scripts/lighthouse.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$JISHI_ROOT/scripts/setup.sh" --bench
@@ -27,3 +28,6 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 wrk -t2 -c64 -d15s -s scripts/nearby.lua "http://127.0.0.1:$port" -- "$queries" | grep '^wrk_'
+kill "$server" 2>/dev/null || true
+
+"$JISHI_ROOT/scripts/lighthouse.sh" --no-build --runs 3
