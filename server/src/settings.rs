@@ -198,7 +198,10 @@ mod tests {
     #[test]
     fn no_map_tiles_unless_configured() {
         // The default makes no request that fails offline; a tile server is opt-in.
-        assert_eq!(settings("127.0.0.1:3000", &[]).unwrap().site.tile_url, "none");
+        assert_eq!(
+            settings("127.0.0.1:3000", &[]).unwrap().site.tile_url,
+            "none"
+        );
         let osm = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
         let s = settings("127.0.0.1:3000", &[("JISHI_TILE_URL", osm)]).unwrap();
         assert_eq!(s.site.tile_url, osm);
