@@ -6,7 +6,8 @@
 #    with an oversell check (cargo bench -p jishi-platform --bench checkout);
 # 3. the real release server binary (embedded platform seeded with 400k stores) under wrk from a
 #    separate process at 64 connections, over the same query points;
-# 4. SSR of the home page through the server beside nginx serving the same HTML (scripts/ssr-bench.sh).
+# 4. SSR of the home page through the server beside nginx serving the same HTML (scripts/ssr-bench.sh);
+# 5. Lighthouse (mobile) on the home, store and search pages, three runs each (scripts/lighthouse.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$JISHI_ROOT/scripts/setup.sh" --bench
@@ -33,3 +34,5 @@ kill "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
 
 scripts/ssr-bench.sh
+
+"$JISHI_ROOT/scripts/lighthouse.sh" --no-build --runs 3

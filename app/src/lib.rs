@@ -24,14 +24,14 @@ use leptos_router::{path, SsrMode};
 use crate::auth::{MePage, SignInPage};
 use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
-use crate::components::{NotFound, SiteHeader};
+use crate::components::{IslandsLoader, NotFound, SiteHeader};
 use crate::orders::{CheckoutPage, OrderPage};
 use crate::stores::HomePage;
 
 /// Settings the server passes to the page through `<meta>` tags, read by the browser at run time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SiteConfig {
-    /// Leaflet tile URL template; empty or `none` for no tiles.
+    /// Leaflet tile URL template; empty or `none` (the default) for no tiles.
     pub tile_url: String,
     /// `wgs84` (OpenStreetMap) or `gcj02` (AMap, Tencent).
     pub tile_crs: String,
@@ -40,7 +40,9 @@ pub struct SiteConfig {
 impl Default for SiteConfig {
     fn default() -> Self {
         Self {
-            tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".to_owned(),
+            // No tile server unless one is configured: tiles from a host the machine cannot
+            // reach fail one request per tile, each an error in the browser's console.
+            tile_url: "none".to_owned(),
             tile_crs: "wgs84".to_owned(),
         }
     }
@@ -88,7 +90,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="jishi-tile-crs" content=config.tile_crs/>
                 <HashedStylesheet id="leptos" options=options.clone()/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options islands=true/>
+                <IslandsLoader options/>
                 <MetaTags/>
             </head>
             <body>

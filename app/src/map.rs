@@ -2,8 +2,8 @@
 //! runs (the map is browser-only state, so reading it during render would break hydration).
 //!
 //! Tiles come from the URL in `<meta name="jishi-tile-url">` (set by the server from
-//! `JISHI_TILE_URL`); with no tiles reachable the map still shows the stores and you on a plain
-//! background. AMap/Tencent tiles use GCJ-02 (`JISHI_TILE_CRS=gcj02`), so points are shifted then.
+//! `JISHI_TILE_URL`; none by default); without tiles the map still shows the stores and you on a
+//! plain background. AMap/Tencent tiles use GCJ-02 (`JISHI_TILE_CRS=gcj02`), so points are shifted then.
 
 use jishi_api::orders::RiderPosition;
 use jishi_api::stores::StoreSummary;
@@ -185,9 +185,11 @@ mod browser {
         })
     }
 
-    /// Runs `init` once the element is in the document. A page reached by client-side navigation
-    /// renders into a detached fragment first, and Leaflet measuring a detached (zero-size)
-    /// element projects every marker to the corner.
+    /// Runs `init` once the element is in the document, in a task of its own. A page reached by
+    /// client-side navigation renders into a detached fragment first, and Leaflet measuring a
+    /// detached (zero-size) element projects every marker to the corner. Its own task: Leaflet
+    /// building a map is tens of milliseconds on a phone, and run inside the hydration task it
+    /// made one long task of both, keeping the page from answering input for longer.
     pub fn when_attached(
         el: &web_sys::HtmlElement,
         init: impl FnOnce(&web_sys::HtmlElement) + 'static,
@@ -198,7 +200,7 @@ mod browser {
             frames_left: u32,
         ) {
             if el.is_connected() || frames_left == 0 {
-                init(&el);
+                leptos::prelude::set_timeout(move || init(&el), std::time::Duration::ZERO);
             } else {
                 leptos::prelude::request_animation_frame(move || {
                     attempt(el, init, frames_left - 1)

@@ -32,6 +32,10 @@ async function scriptWeight(page: Page, url: string): Promise<{ files: Record<st
 
 async function firstStoreHref(page: Page): Promise<string> {
   await page.goto(homeAt(GUOMAO));
+  // The JS and wasm load at idle, after the load event: let them finish here, or their responses
+  // land in the next scriptWeight on this page and can no longer be read once it navigates.
+  await hydrated(page);
+  await page.waitForLoadState('networkidle');
   const href = await page.getByTestId('store-card').first().getAttribute('href');
   expect(href).toBeTruthy();
   return href!;

@@ -206,6 +206,18 @@ mod tests {
     }
 
     #[test]
+    fn no_map_tiles_unless_configured() {
+        // The default makes no request that fails offline; a tile server is opt-in.
+        assert_eq!(
+            settings("127.0.0.1:3000", &[]).unwrap().site.tile_url,
+            "none"
+        );
+        let osm = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+        let s = settings("127.0.0.1:3000", &[("JISHI_TILE_URL", osm)]).unwrap();
+        assert_eq!(s.site.tile_url, osm);
+    }
+
+    #[test]
     fn trusted_proxies_are_addresses_or_blocks() {
         let nets = parse_trusted_proxies(" 10.0.0.1, 192.168.0.0/16 ,::1").unwrap();
         assert_eq!(nets.len(), 3);
