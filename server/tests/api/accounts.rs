@@ -12,14 +12,7 @@ async fn a_first_visit_gets_an_anonymous_cart_that_survives_sign_in_and_the_toke
     let (store, sku) = store_and_sku(&app).await;
     let mut browser = Browser::new(&app);
 
-    let (status, cart) = browser
-        .send(
-            Method::PUT,
-            &format!("/cart/{store}"),
-            Some(json!({ "items": [{ "sku": sku, "quantity": 2 }] })),
-            &[],
-        )
-        .await;
+    let (status, cart) = browser.put_cart(&store, &sku, 2).await;
     assert_eq!(status, 200, "{cart}");
     let anonymous = browser.cookie.clone().expect("a session cookie was set");
 

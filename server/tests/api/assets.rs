@@ -86,17 +86,12 @@ impl Site {
     }
 }
 
-/// Bytes no compressor can shrink (xorshift).
+/// Bytes no compressor can shrink.
 fn noise(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    use rand::{RngCore, SeedableRng};
+    let mut bytes = vec![0u8; len];
+    rand_chacha::ChaCha8Rng::seed_from_u64(7).fill_bytes(&mut bytes);
+    bytes
 }
 
 fn header(res: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<&str> {

@@ -108,14 +108,7 @@ async fn reads_without_a_cookie_create_no_session() {
     // The first write that needs one does create it.
     let (_, sku) = store_and_sku(&app).await;
     let mut browser = Browser::new(&app);
-    let (status, _) = browser
-        .send(
-            Method::PUT,
-            &format!("/cart/{store}"),
-            Some(json!({ "items": [{ "sku": sku, "quantity": 1 }] })),
-            &[],
-        )
-        .await;
+    let (status, _) = browser.put_cart(&store, &sku, 1).await;
     assert_eq!(status, 200);
     assert!(browser.cookie.is_some());
 }

@@ -183,6 +183,17 @@ impl<'a> Browser<'a> {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Puts `quantity` of `sku` (and nothing else) in the cart at `store` through the proxy.
+    pub async fn put_cart(&mut self, store: &str, sku: &str, quantity: u32) -> (u16, Value) {
+        self.send(
+            Method::PUT,
+            &format!("/cart/{store}"),
+            Some(json!({ "items": [{ "sku": sku, "quantity": quantity }] })),
+            &[],
+        )
+        .await
+    }
+
     /// A server-rendered page as this browser sees it: (status, HTML).
     pub async fn page(&self, path: &str) -> (u16, String) {
         let mut req = self.app.http.get(format!("{}{path}", self.app.server));

@@ -3,8 +3,6 @@
 use std::time::Duration;
 
 use jishi_server::{Limits, Shutdown};
-use reqwest::Method;
-use serde_json::json;
 
 use crate::helpers::{
     spawn_platform_with_step, spawn_server_with, store_and_sku, Browser, TestApp, GUOMAO,
@@ -139,14 +137,7 @@ async fn shoppers_with_a_session_and_their_own_pages_are_never_served_from_the_c
 
     // Once the shopper has a cart, their store page shows it: rendered for them every time.
     let mut browser = Browser::new(&app);
-    let (status, _) = browser
-        .send(
-            Method::PUT,
-            &format!("/cart/{store}"),
-            Some(json!({ "items": [{ "sku": sku, "quantity": 2 }] })),
-            &[],
-        )
-        .await;
+    let (status, _) = browser.put_cart(&store, &sku, 2).await;
     assert_eq!(status, 200);
     let cookie = browser.cookie.clone().expect("a session");
     let theirs = get(&app, &store_page, Some(&cookie)).await;
