@@ -52,16 +52,25 @@ pub fn SiteHeader() -> impl IntoView {
 /// puts before it. The loader fetches the JS and wasm at idle, after the page has painted; the
 /// hints made the browser fetch them at once, competing with the page for the network and
 /// delaying its largest paint on a slow connection (Lighthouse: LCP ~1.8 s with them, ~1.0 s
-/// without). Leptos has no switch for that in islands mode (its `defer` is ignored there), so this
-/// renders `HydrationScripts` for its side effects (the split-wasm manifest in context, no
-/// hydration markers outside islands) and keeps only its script, file names and all.
+/// without). Leptos has no switch for that in islands mode (its `defer` is ignored there), so the
+/// first render takes the script out of `HydrationScripts`' markup, file names and all, and keeps
+/// it for the process: `HydrationScripts` reads the hash file from disk on every render. Its
+/// split-wasm manifest serves only the preload hints dropped here.
 #[component]
 pub fn IslandsLoader(options: LeptosOptions) -> impl IntoView {
-    let html = view! { <HydrationScripts options=options.clone() islands=true/> }.to_html();
-    match loader_script(&html) {
+    static SCRIPT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        let html = view! { <HydrationScripts options=options.clone() islands=true/> }.to_html();
+        loader_script(&html).map(str::to_owned)
+    });
+    match script {
         Some(script) => {
-            let script = script.to_owned();
-            view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
+            // The one other thing `HydrationScripts` does in islands mode: nothing outside an
+            // island is hydrated, so no resource is serialized into the page for it.
+            if let Some(sc) = Owner::current_shared_context() {
+                sc.set_is_hydrating(false);
+            }
+            view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script.clone()}</script> }
                 .into_any()
         }
         // Not the markup this expects (a newer Leptos?): the hints are better than no loader.
