@@ -15,19 +15,36 @@ use crate::error::{PlatformError, Result};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`) and migrates it.
-pub async fn open(url: &str) -> Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)?
+fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // NORMAL in WAL mode is durable across process crashes; only an OS crash can lose the last commits.
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(Duration::from_secs(5)))
+}
+
+/// The checkout writer's own connection to the database `pool` opened (see `writer`). An
+/// in-memory database exists only in the pool's one connection, so the writer shares it.
+pub async fn open_writer(url: &str, pool: &SqlitePool) -> Result<SqlitePool> {
+    if url.contains(":memory:") {
+        return Ok(pool.clone());
+    }
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(connect_options(url)?)
+        .await?)
+}
+
+/// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`) and migrates it.
+pub async fn open(url: &str) -> Result<SqlitePool> {
+    let options = connect_options(url)?;
     // An in-memory database exists per connection, so it must be a single shared connection.
-    // Otherwise 4: sqlx runs each connection on its own thread, and on a small machine more of
-    // them only add thread switches (the checkout benchmark on 2 cores: ~760 orders/s with 8, ~805
-    // with 4, ~660 with 2, before the acquire ping below was turned off). SQLite has one writer at a time anyway.
+    // Otherwise 4 (for reads and the occasional write; checkouts go through the writer's own
+    // connection): sqlx runs each connection on its own thread, and on a small machine more of
+    // them only add thread switches.
     let max = if url.contains(":memory:") { 1 } else { 4 };
     let pool = SqlitePoolOptions::new()
         .max_connections(max)

@@ -6,10 +6,13 @@
 
 use jishi_api::orders::{OrderEvent, OrderStatus, RiderPosition};
 use jishi_api::ErrorCode;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use std::sync::Arc;
+
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use crate::error::Result;
 use crate::stores::StoreIndex;
+use crate::writer::Writer;
 
 /// Rider position updates between pick-up and the door.
 pub const RIDER_STEPS: i64 = 8;
@@ -18,7 +21,6 @@ const TOTAL_STEPS: i64 = 6 + RIDER_STEPS + 1;
 
 use crate::clock::rfc3339_utc as rfc3339;
 
-/// Appends the next event of an order inside the caller's transaction.
 /// Appends one event with the order's next `seq`. Parameters: order id, status, ETA, rider lat,
 /// rider lng, time.
 pub const RECORD_SQL: &str = "INSERT INTO order_events (order_id, seq, status, eta_min, rider_lat, rider_lng, at)
@@ -88,12 +90,15 @@ const TICK_CHUNK: i64 = 200;
 
 /// Advances every order in progress by one step. Returns the ids of the orders that moved. A
 /// scheduled order stays `paid` until its `dispatch_at` (its slot's start minus its ETA): it is
-/// not delivered early.
-pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<Vec<String>> {
+/// not delivered early. Runs on the checkout writer, one chunk per job, so checkouts go in between.
+pub async fn tick(writer: &Writer, index: &Arc<StoreIndex>, now: i64) -> Result<Vec<String>> {
     let mut moved = Vec::new();
     let mut after = String::new();
     loop {
-        let (chunk_moved, last) = tick_chunk(pool, index, now, &after).await?;
+        let (index, from) = (index.clone(), after.clone());
+        let (chunk_moved, last) = writer
+            .run(move |conn| Box::pin(async move { tick_chunk(conn, &index, now, &from).await }))
+            .await?;
         moved.extend(chunk_moved);
         match last {
             Some(id) => after = id,
@@ -104,12 +109,11 @@ pub async fn tick(pool: &SqlitePool, index: &StoreIndex, now: i64) -> Result<Vec
 
 /// One chunk of a tick: orders with ids after `after`. Returns the ids that moved and the last id seen.
 async fn tick_chunk(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     index: &StoreIndex,
     now: i64,
     after: &str,
 ) -> Result<(Vec<String>, Option<String>)> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let rows = sqlx::query(
         "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, a.lat, a.lng
          FROM orders o JOIN addresses a ON a.id = o.address_id
@@ -121,13 +125,15 @@ async fn tick_chunk(
     .bind(now)
     .bind(after)
     .bind(TICK_CHUNK)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let last = match rows.last() {
         Some(r) => Some(r.try_get::<String, _>("id")?),
         None => None,
     };
-    let mut moved = Vec::new();
+    // Every move is a conditional update and its event, inserted only if the update took
+    // (`changes()`); the whole chunk goes to SQLite as one multi-statement query.
+    let mut steps = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: String = row.try_get("id")?;
         let store_id: String = row.try_get("store_id")?;
@@ -169,24 +175,39 @@ async fn tick_chunk(
             OrderStatus::Delivered => Some(lerp(shop, home, 1.0)),
             _ => None,
         };
-        let changed = sqlx::query(
-            "UPDATE orders SET status = ?, rider_progress = ?, updated_at = ?
-             WHERE id = ? AND status = ? AND rider_progress = ?",
-        )
-        .bind(next.as_str())
-        .bind(next_progress)
-        .bind(now)
-        .bind(&id)
-        .bind(status.as_str())
-        .bind(progress)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 1 {
-            record(&mut tx, &id, next, eta, rider, now).await?;
-            moved.push(id);
-        }
+        steps.push((id, status, progress, next, next_progress, eta, rider));
     }
-    tx.commit().await?;
+    if steps.is_empty() {
+        return Ok((Vec::new(), last));
+    }
+    let one = "UPDATE orders SET status = ?, rider_progress = ?, updated_at = ?
+                   WHERE id = ? AND status = ? AND rider_progress = ? RETURNING id;
+               INSERT INTO order_events (order_id, seq, status, eta_min, rider_lat, rider_lng, at)
+                   SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?), ?, ?, ?, ?, ?
+                   WHERE changes() = 1;";
+    let sql = one.repeat(steps.len());
+    let mut query = sqlx::query(&sql);
+    for (id, status, progress, next, next_progress, eta, rider) in &steps {
+        query = query
+            .bind(next.as_str())
+            .bind(next_progress)
+            .bind(now)
+            .bind(id)
+            .bind(status.as_str())
+            .bind(progress)
+            .bind(id)
+            .bind(id)
+            .bind(next.as_str())
+            .bind(eta)
+            .bind(rider.map(|r| r.lat))
+            .bind(rider.map(|r| r.lng))
+            .bind(now);
+    }
+    let moved = query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("id"))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok((moved, last))
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod orders;
 pub mod stores;
 pub mod streams;
+pub mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -132,7 +133,9 @@ pub struct Platform {
 
 struct Inner {
     pool: SqlitePool,
-    index: StoreIndex,
+    index: Arc<StoreIndex>,
+    /// Runs checkouts (placing and paying) many to a transaction.
+    writer: writer::Writer,
     clock: Clock,
     demo: bool,
     dispatch_step: std::time::Duration,
@@ -163,9 +166,11 @@ impl Platform {
         }
         let stores = db::load_stores(&pool).await?;
         tracing::info!(stores = stores.len(), "store index built");
+        let writer = writer::Writer::spawn(db::open_writer(&config.database_url, &pool).await?);
         Ok(Self {
             inner: Arc::new(Inner {
-                index: StoreIndex::build(stores),
+                index: Arc::new(StoreIndex::build(stores)),
+                writer,
                 pool,
                 clock: config.clock,
                 demo: config.demo,
@@ -218,8 +223,12 @@ impl Platform {
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     loop {
                         tick.tick().await;
-                        match dispatch::tick(platform.pool(), platform.index(), platform.now_unix())
-                            .await
+                        match dispatch::tick(
+                            platform.writer(),
+                            platform.index(),
+                            platform.now_unix(),
+                        )
+                        .await
                         {
                             Ok(moved) => platform.notify_orders(&moved),
                             Err(e) => tracing::error!(error = %e, "dispatch step failed"),
@@ -257,7 +266,12 @@ impl Platform {
         })
     }
 
-    pub fn index(&self) -> &StoreIndex {
+    /// The checkout writer (see `writer`).
+    pub fn writer(&self) -> &writer::Writer {
+        &self.inner.writer
+    }
+
+    pub fn index(&self) -> &Arc<StoreIndex> {
         &self.inner.index
     }
     pub fn pool(&self) -> &SqlitePool {

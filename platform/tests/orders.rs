@@ -1116,7 +1116,8 @@ async fn a_scheduled_order_waits_in_paid_until_its_slot_start_minus_its_eta() {
         .as_i64()
         .unwrap();
     let leave_at = unix(&slot) - eta_min * 60;
-    let tick = |at: i64| jishi_platform::dispatch::tick(t.platform.pool(), t.platform.index(), at);
+    let tick =
+        |at: i64| jishi_platform::dispatch::tick(t.platform.writer(), t.platform.index(), at);
     for step in 0..3 {
         tick(now + step * 60).await.expect("tick");
     }

@@ -35,8 +35,15 @@ async fn place_order(
             .and_then(|v| v.to_str().ok()),
     )?;
     p.order_limiter().check(user, &client_ip(&headers))?;
-    let reply =
-        orders::place_idempotent(p.pool(), p.index(), user, &key, &body, p.now_unix()).await?;
+    let reply = orders::place_idempotent(
+        p.writer(),
+        p.index().clone(),
+        user,
+        &key,
+        body,
+        p.now_unix(),
+    )
+    .await?;
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Ok((
         status,
@@ -83,7 +90,7 @@ async fn pay_order(
     let user = caller.require_user()?;
     let order = named(
         &p,
-        orders::pay(p.pool(), user, &id, body.method, p.now_unix()).await?,
+        orders::pay(p.pool(), p.writer(), user, &id, body.method, p.now_unix()).await?,
     );
     p.notify_order(&id);
     Ok(Json(order))

@@ -3,12 +3,15 @@
 
 use jishi_api::orders::PlaceOrder;
 use jishi_api::{ApiError, ErrorCode};
-use sqlx::{Row, SqlitePool};
+use std::sync::Arc;
+
+use sqlx::{Row, SqliteConnection};
 
 use super::placement::place_in;
 use crate::accounts;
 use crate::error::{PlatformError, Result};
 use crate::stores::StoreIndex;
+use crate::writer::Writer;
 
 /// A claimed key whose request has not finished after this long is taken to have died with its
 /// process, and the next request with that key processes it afresh.
@@ -37,8 +40,25 @@ fn canonical(body: &PlaceOrder) -> String {
 
 /// Places an order exactly once per (user, key): replays the stored answer for a repeat, refuses a
 /// different body under the same key (422) and a repeat while the first is in flight (409).
+/// Runs on the checkout writer: the claim, the order and the stored answer commit together.
 pub async fn place_idempotent(
-    pool: &SqlitePool,
+    writer: &Writer,
+    index: Arc<StoreIndex>,
+    user_id: &str,
+    key: &str,
+    body: PlaceOrder,
+    now: i64,
+) -> Result<Reply> {
+    let (user_id, key) = (user_id.to_owned(), key.to_owned());
+    writer
+        .run(move |conn| {
+            Box::pin(async move { place_on(conn, &index, &user_id, &key, &body, now).await })
+        })
+        .await
+}
+
+async fn place_on(
+    conn: &mut SqliteConnection,
     index: &StoreIndex,
     user_id: &str,
     key: &str,
@@ -46,15 +66,16 @@ pub async fn place_idempotent(
     now: i64,
 ) -> Result<Reply> {
     let request = canonical(body);
-    // Phase 1: claim the key, committed on its own so a concurrent repeat sees it in flight. A new
-    // key (nearly always) is claimed by one atomic statement; a known one is examined below. The
-    // delivery address is read in the same round trip (`changes()` tells whether the claim took),
-    // before any write lock: a transaction must never wait on a second pooled connection.
+    // Claim the key: a new one (nearly always) by one atomic statement; a known one is examined
+    // below. The delivery address is read and the order's savepoint opened in the same round trip
+    // (`changes()` tells whether the claim took). The writer's RELEASE of the job's own savepoint
+    // also ends `place` on the paths that return early.
     let claim = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
          VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (user_id, key) DO NOTHING;
          SELECT changes() AS claimed, a.id, a.label, a.detail, a.lat, a.lng
-         FROM (SELECT 1) LEFT JOIN addresses a ON a.user_id = ? AND a.id = ?",
+         FROM (SELECT 1) LEFT JOIN addresses a ON a.user_id = ? AND a.id = ?;
+         SAVEPOINT place",
     )
     .bind(user_id)
     .bind(key)
@@ -62,8 +83,12 @@ pub async fn place_idempotent(
     .bind(now)
     .bind(user_id)
     .bind(&body.address_id)
-    .fetch_one(pool)
+    .fetch_all(&mut *conn)
     .await?;
+    let claim = claim.first().ok_or_else(|| PlatformError::CorruptRow {
+        what: format!("idempotency key {key}"),
+        detail: "the claim returned no row".into(),
+    })?;
     let claimed = claim.try_get::<i64, _>("claimed")? == 1;
     // Another user's address is "not found", exactly like a missing one.
     let address = match claim.try_get::<Option<String>, _>("id")? {
@@ -77,43 +102,45 @@ pub async fn place_idempotent(
         None => Err(ApiError::not_found("找不到这个收货地址")),
     };
     if !claimed {
-        if let Some(replay) = examine_claim(pool, user_id, key, &request, now).await? {
+        if let Some(replay) = examine_claim(conn, user_id, key, &request, now).await? {
             return Ok(replay);
         }
+        // The key is ours after all (its claim was renewed): keep that out of the order's
+        // savepoint, which a refusal rolls back.
+        sqlx::query("RELEASE place; SAVEPOINT place")
+            .execute(&mut *conn)
+            .await?;
     }
 
-    // Phase 2: the order and the stored answer commit together, or neither does.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // The order and the stored answer stand together, or neither does. Any other error fails the
+    // whole job, so the writer undoes the claim too and a retry with the key is processed afresh.
     let placed = match address {
-        Ok(address) => place_in(&mut tx, index, user_id, key, body, address, now).await,
+        Ok(address) => place_in(conn, index, user_id, key, body, address, now).await,
         Err(e) => Err(e.into()),
     };
-    let reply = match placed {
-        Ok(body) => {
-            // The answer was stored with the order.
-            tx.commit().await?;
-            return Ok(Reply { status: 201, body });
-        }
-        Err(PlatformError::Api(e)) if e.code == ErrorCode::TooManyUnpaid => {
-            // Passing, not final: once the shopper pays or cancels one, the same request (and
-            // key) must be able to go through, so the refusal is not stored as the key's answer.
-            drop(tx);
-            release_claim(pool, user_id, key).await?;
-            return Ok(Reply::from_error(&e));
-        }
-        Err(PlatformError::Api(e)) => {
-            // A refused order changed nothing; start a fresh transaction for the record.
-            drop(tx);
-            tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            Reply::from_error(&e)
-        }
-        Err(other) => {
-            drop(tx);
-            // Let a retry with the same key try again rather than replay a server failure.
-            release_claim(pool, user_id, key).await?;
-            return Err(other);
-        }
+    let refused = match placed {
+        // The answer was stored with the order.
+        Ok(body) => return Ok(Reply { status: 201, body }),
+        Err(PlatformError::Api(e)) => e,
+        Err(other) => return Err(other),
     };
+    // A refused order changes nothing but the key's record.
+    sqlx::query("ROLLBACK TO place; RELEASE place")
+        .execute(&mut *conn)
+        .await?;
+    let reply = Reply::from_error(&refused);
+    if refused.code == ErrorCode::TooManyUnpaid {
+        // Passing, not final: once the shopper pays or cancels one, the same request (and key)
+        // must be able to go through, so the refusal is not stored as the key's answer.
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status IS NULL",
+        )
+        .bind(user_id)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(reply);
+    }
     sqlx::query(
         "UPDATE idempotency_keys SET status = ?, response = ? WHERE user_id = ? AND key = ?",
     )
@@ -121,28 +148,26 @@ pub async fn place_idempotent(
     .bind(&reply.body)
     .bind(user_id)
     .bind(key)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(reply)
 }
 
 /// A key that was already known: the answer to give instead of placing (a replay, a refusal), or
 /// `None` once the key is ours to process (an abandoned claim, or one cleared meanwhile).
 async fn examine_claim(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user_id: &str,
     key: &str,
     request: &str,
     now: i64,
 ) -> Result<Option<Reply>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let existing: Option<(String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
         "SELECT request, status, response, created_at FROM idempotency_keys WHERE user_id = ? AND key = ?",
     )
     .bind(user_id)
     .bind(key)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     match existing {
         Some((stored, _, _, _)) if stored != request => {
@@ -168,7 +193,7 @@ async fn examine_claim(
                 .bind(now)
                 .bind(user_id)
                 .bind(key)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
         None => {
@@ -181,20 +206,9 @@ async fn examine_claim(
             .bind(key)
             .bind(request)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(None)
-}
-
-/// Forgets an unanswered claim, so the next request with the key is processed afresh.
-async fn release_claim(pool: &SqlitePool, user_id: &str, key: &str) -> Result<()> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status IS NULL")
-        .bind(user_id)
-        .bind(key)
-        .execute(pool)
-        .await?;
-    Ok(())
 }

@@ -3,15 +3,18 @@
 
 use jishi_api::orders::{Order, OrderStatus, PayMethod};
 use jishi_api::{ApiError, ErrorCode};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{load, order_from, ORDER_COLUMNS, ORDER_LINES_SQL};
 use crate::dispatch;
 use crate::error::Result;
+use crate::writer::Writer;
 
-/// Sandbox payment: succeeds for any unpaid, unexpired order; paying twice is harmless.
+/// Sandbox payment: succeeds for any unpaid, unexpired order; paying twice is harmless. The status
+/// change runs on the checkout writer.
 pub async fn pay(
     pool: &SqlitePool,
+    writer: &Writer,
     user_id: &str,
     id: &str,
     method: PayMethod,
@@ -19,33 +22,13 @@ pub async fn pay(
 ) -> Result<Order> {
     // The sandbox is the only method (it always succeeds): a new method must be handled here.
     let PayMethod::Sandbox = method;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let paid = sqlx::query(&format!(
-        "UPDATE orders SET status = 'paid', expires_at = NULL, updated_at = ?1
-         WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1
-         RETURNING {ORDER_COLUMNS}"
-    ))
-    .bind(now)
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = paid {
-        let eta: u32 = row.try_get("eta_min")?;
-        // The "paid" event and the order's lines in one round trip (both statements read ?1..?6).
-        let lines = sqlx::query(&format!("{}; {ORDER_LINES_SQL}", dispatch::RECORD_SQL))
-            .bind(id)
-            .bind(OrderStatus::Paid.as_str())
-            .bind(eta)
-            .bind(None::<f64>)
-            .bind(None::<f64>)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return order_from(&row, &lines);
+    let (user, order_id) = (user_id.to_owned(), id.to_owned());
+    let paid = writer
+        .run(move |conn| Box::pin(async move { mark_paid(conn, &user, &order_id, now).await }))
+        .await?;
+    if let Some(order) = paid {
+        return Ok(order);
     }
-    tx.commit().await?;
     // Not paid now: already paid (paying twice is harmless), lapsed, or cancelled.
     let order = load(pool, user_id, id).await?;
     if order.status == OrderStatus::PendingPayment {
@@ -61,6 +44,40 @@ pub async fn pay(
         .into());
     }
     Ok(order)
+}
+
+/// Marks the order paid if it is unpaid and unexpired, recording the "paid" event; `None` otherwise.
+async fn mark_paid(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<Order>> {
+    let paid = sqlx::query(&format!(
+        "UPDATE orders SET status = 'paid', expires_at = NULL, updated_at = ?1
+         WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1
+         RETURNING {ORDER_COLUMNS}"
+    ))
+    .bind(now)
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = paid else {
+        return Ok(None);
+    };
+    let eta: u32 = row.try_get("eta_min")?;
+    // The "paid" event and the order's lines in one round trip (both statements read ?1..?6).
+    let lines = sqlx::query(&format!("{}; {ORDER_LINES_SQL}", dispatch::RECORD_SQL))
+        .bind(id)
+        .bind(OrderStatus::Paid.as_str())
+        .bind(eta)
+        .bind(None::<f64>)
+        .bind(None::<f64>)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    order_from(&row, &lines).map(Some)
 }
 
 /// Moves an order off the delivery path and returns its stock, exactly once: the status change

@@ -6,7 +6,7 @@ use jishi_api::orders::{
     Order, OrderLine, OrderStatus, PlaceOrder, MAX_UNPAID_ORDERS, PAYMENT_WINDOW_S,
 };
 use jishi_api::{ApiError, ErrorCode, LatLng};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, SqliteConnection};
 
 use super::slots::validate_slot;
 use crate::accounts::{self, new_id};
@@ -14,10 +14,11 @@ use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
 use crate::stores::StoreIndex;
 
-/// Validates and creates the order inside `tx`, reserving stock, and stores the answer under the
-/// Idempotency-Key. Returns that answer (the order as JSON). Any error leaves `tx` to roll back.
+/// Validates and creates the order on `conn` (inside the caller's transaction), reserving stock,
+/// and stores the answer under the Idempotency-Key. Returns that answer (the order as JSON). Any
+/// error leaves its writes for the caller to roll back.
 pub(super) async fn place_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     index: &StoreIndex,
     user_id: &str,
     key: &str,
@@ -62,7 +63,7 @@ pub(super) async fn place_in(
         .bind(user_id)
         .bind(now)
         .bind(MAX_UNPAID_ORDERS)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = reserved else {
             // Refused: the cap, or say whether the store lacks the product or just enough of it.
@@ -76,7 +77,7 @@ pub(super) async fn place_in(
             .bind(now)
             .bind(&store.id)
             .bind(sku)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
             let unpaid: i64 = why.try_get("unpaid")?;
             let name: Option<String> = why.try_get("name")?;
@@ -184,7 +185,7 @@ pub(super) async fn place_in(
         .bind(&reply)
         .bind(user_id)
         .bind(key)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     // Order + lines + the stored answer (cart lines deleted vary): a miss would be a bug here.
     let expected = 1 + order.items.len() as u64 + 1;
