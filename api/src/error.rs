@@ -26,6 +26,8 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// A delivery address outside the store's delivery radius.
     OutOfDeliveryRange,
+    /// No store that delivers to the address has the product (a live buy).
+    NotDeliverable,
     TooManyRequests,
     /// The shopper already has the maximum number of unpaid orders (`orders::MAX_UNPAID_ORDERS`).
     TooManyUnpaid,
@@ -46,7 +48,9 @@ impl ErrorCode {
             ErrorCode::SoldOut | ErrorCode::RequestInProgress | ErrorCode::InvalidState => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::IdempotencyKeyReused | ErrorCode::OutOfDeliveryRange => 422,
+            ErrorCode::IdempotencyKeyReused
+            | ErrorCode::OutOfDeliveryRange
+            | ErrorCode::NotDeliverable => 422,
             ErrorCode::TooManyRequests | ErrorCode::TooManyUnpaid => 429,
             ErrorCode::Internal => 500,
             ErrorCode::BadGateway => 502,

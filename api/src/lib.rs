@@ -13,6 +13,7 @@ pub mod events;
 pub mod geo;
 pub mod headers;
 pub mod hours;
+pub mod live;
 pub mod money;
 pub mod orders;
 pub mod stores;

@@ -1,0 +1,509 @@
+//! Live rooms (边看边买): the room, its pinned product, comments, likes, live buys and the room's
+//! event stream, with the validation both sides use.
+//!
+//! The event stream (`GET /v1/live/rooms/{id}/events`, SSE) starts with a [`LiveEvent::Snapshot`]
+//! and then sends changes. Durable events (pins, comments, hides, sales, status) carry an SSE id (the
+//! room's event `seq`) and are replayed after `Last-Event-ID`; likes and viewer counts are coalesced
+//! totals sent without an id (a missed one is superseded by the next). [`RoomView::apply`] folds
+//! events into the room as a viewer sees it: the server's fan-out keeps its snapshot with it, and
+//! the page updates with it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Longest comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 200;
+/// Comments a snapshot carries (the newest).
+pub const SNAPSHOT_COMMENTS: usize = 50;
+/// Likes one request may carry: the client batches taps and sends at most once a second.
+pub const MAX_LIKES_PER_BATCH: u32 = 100;
+/// Largest quantity one live buy may take.
+pub const MAX_LIVE_QUANTITY: u32 = 20;
+/// Largest stock cap a host may set for a pin.
+pub const MAX_STOCK_CAP: u32 = 100_000;
+/// SSE event name of every live room event (the JSON says which kind).
+pub const LIVE_EVENT: &str = "live";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomStatus {
+    Scheduled,
+    Live,
+    Ended,
+}
+
+impl RoomStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomStatus::Scheduled => "scheduled",
+            RoomStatus::Live => "live",
+            RoomStatus::Ended => "ended",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [RoomStatus::Scheduled, RoomStatus::Live, RoomStatus::Ended]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            RoomStatus::Scheduled => "未开播",
+            RoomStatus::Live => "直播中",
+            RoomStatus::Ended => "已结束",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    pub name: String,
+}
+
+/// Where the room's video plays: WebRTC (WHEP) where the browser can, HLS otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Playback {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whep: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hls: Option<String>,
+}
+
+/// The product the host has pinned, at its live price, with the room's cap and what it has sold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pin {
+    pub sku: String,
+    pub name: String,
+    /// The regular price (the lowest of the stores that carry it), struck out beside the live one.
+    pub price_fen: i64,
+    pub live_price_fen: i64,
+    pub stock_cap: u32,
+    pub sold: u32,
+    /// What viewers can still buy in this room: the cap less what sold.
+    pub stock_left: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveRoom {
+    pub id: String,
+    pub title: String,
+    pub status: RoomStatus,
+    pub host: Host,
+    pub viewer_count: u64,
+    pub likes: u64,
+    pub playback: Option<Playback>,
+    pub pinned: Option<Pin>,
+    /// The host's message, shown above the comments.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Whether slow mode is on (a longer gap between one viewer's comments).
+    #[serde(default)]
+    pub slow_mode: bool,
+    /// Distance from the asking point to the nearest store that carries the room's products and
+    /// delivers there, when the list was asked for a point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomsResponse {
+    pub rooms: Vec<LiveRoom>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    /// Masked: "尾号 1234".
+    pub author: String,
+    /// Plain text, shown as text (never as markup).
+    pub text: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// One sale, as the ticker shows it: "尾号 1234 刚刚买了 2 件".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sale {
+    pub sku: String,
+    pub buyer: String,
+    pub quantity: u32,
+}
+
+/// What a room's stream sends. Tagged by `"type"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// The room as it is now, with the newest comments (oldest first). Always first.
+    Snapshot {
+        room: LiveRoom,
+        comments: Vec<Comment>,
+    },
+    Status {
+        status: RoomStatus,
+    },
+    Pinned {
+        pin: Pin,
+    },
+    Unpinned {
+        sku: String,
+    },
+    Comment {
+        comment: Comment,
+    },
+    CommentHidden {
+        id: u64,
+    },
+    Message {
+        message: Option<String>,
+    },
+    SlowMode {
+        on: bool,
+    },
+    /// A live buy: the pin's new counts and the ticker line.
+    Sale {
+        sale: Sale,
+        sold: u32,
+        stock_left: u32,
+    },
+    /// Coalesced totals: sent at most a few times a second, with no SSE id.
+    Stats {
+        likes: u64,
+        viewer_count: u64,
+    },
+}
+
+impl LiveEvent {
+    /// Whether the event is kept and replayed after `Last-Event-ID` (it then carries an id).
+    pub fn is_durable(&self) -> bool {
+        !matches!(self, LiveEvent::Stats { .. } | LiveEvent::Snapshot { .. })
+    }
+}
+
+/// A room as a viewer sees it: the room, the visible comments (newest last) and the last sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomView {
+    pub room: LiveRoom,
+    pub comments: Vec<Comment>,
+    pub last_sale: Option<Sale>,
+}
+
+impl RoomView {
+    pub fn new(room: LiveRoom, comments: Vec<Comment>) -> Self {
+        Self {
+            room,
+            comments,
+            last_sale: None,
+        }
+    }
+
+    /// Folds one event in. A snapshot replaces everything.
+    pub fn apply(&mut self, event: &LiveEvent) {
+        match event {
+            LiveEvent::Snapshot { room, comments } => {
+                *self = RoomView::new(room.clone(), comments.clone());
+            }
+            LiveEvent::Status { status } => self.room.status = *status,
+            LiveEvent::Pinned { pin } => self.room.pinned = Some(pin.clone()),
+            LiveEvent::Unpinned { sku } => {
+                if self.room.pinned.as_ref().is_some_and(|p| &p.sku == sku) {
+                    self.room.pinned = None;
+                }
+            }
+            LiveEvent::Comment { comment } => {
+                self.comments.push(comment.clone());
+                let excess = self.comments.len().saturating_sub(SNAPSHOT_COMMENTS);
+                self.comments.drain(..excess);
+            }
+            LiveEvent::CommentHidden { id } => self.comments.retain(|c| c.id != *id),
+            LiveEvent::Message { message } => self.room.message = message.clone(),
+            LiveEvent::SlowMode { on } => self.room.slow_mode = *on,
+            LiveEvent::Sale {
+                sale,
+                sold,
+                stock_left,
+            } => {
+                if let Some(pin) = self.room.pinned.as_mut().filter(|p| p.sku == sale.sku) {
+                    pin.sold = *sold;
+                    pin.stock_left = *stock_left;
+                }
+                self.last_sale = Some(sale.clone());
+            }
+            LiveEvent::Stats {
+                likes,
+                viewer_count,
+            } => {
+                self.room.likes = *likes;
+                self.room.viewer_count = *viewer_count;
+            }
+        }
+    }
+
+    /// The snapshot event that stands for this view.
+    pub fn snapshot(&self) -> LiveEvent {
+        LiveEvent::Snapshot {
+            room: self.room.clone(),
+            comments: self.comments.clone(),
+        }
+    }
+}
+
+/// `POST /v1/live/rooms/{id}/comments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewComment {
+    pub text: String,
+}
+
+impl NewComment {
+    /// The comment's text to keep: trimmed, not empty, at most `MAX_COMMENT_CHARS` characters, no
+    /// control characters. Markup is allowed as text: it is escaped wherever it is shown.
+    pub fn validate(&self) -> Result<String, ApiError> {
+        let text = self.text.trim();
+        if text.is_empty() {
+            return Err(ApiError::bad_request("评论不能为空"));
+        }
+        if text.chars().count() > MAX_COMMENT_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "评论最多 {MAX_COMMENT_CHARS} 个字"
+            )));
+        }
+        if text.chars().any(|c| c.is_control()) {
+            return Err(ApiError::bad_request("评论不能包含控制字符或换行"));
+        }
+        Ok(text.to_owned())
+    }
+}
+
+/// `POST /v1/live/rooms/{id}/likes`: taps since the last batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LikeBatch {
+    pub count: u32,
+}
+
+impl LikeBatch {
+    pub fn validate(&self) -> Result<u32, ApiError> {
+        if self.count == 0 || self.count > MAX_LIKES_PER_BATCH {
+            return Err(ApiError::bad_request(format!(
+                "一次最多点赞 {MAX_LIKES_PER_BATCH} 下"
+            )));
+        }
+        Ok(self.count)
+    }
+}
+
+/// `POST /v1/live/rooms/{id}/pins` (host only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPin {
+    pub sku: String,
+    pub live_price_fen: i64,
+    pub stock_cap: u32,
+}
+
+impl NewPin {
+    /// Checks what needs no data: a price above zero and a cap in range. That the live price is
+    /// below the product's regular price needs the catalogue: see [`NewPin::check_price`].
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if self.sku.trim().is_empty() || self.sku.len() > 64 {
+            return Err(ApiError::bad_request("商品编号无效"));
+        }
+        if self.live_price_fen <= 0 {
+            return Err(ApiError::bad_request("直播价必须大于 0"));
+        }
+        if self.stock_cap == 0 || self.stock_cap > MAX_STOCK_CAP {
+            return Err(ApiError::bad_request(format!(
+                "直播库存应在 1 到 {MAX_STOCK_CAP} 件之间"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A live price must be below the regular price.
+    pub fn check_price(&self, regular_fen: i64) -> Result<(), ApiError> {
+        if self.live_price_fen >= regular_fen {
+            return Err(ApiError::bad_request(format!(
+                "直播价应低于日常价 {}",
+                crate::money::format_yuan(regular_fen)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `POST /v1/live/rooms/{id}/orders` (Idempotency-Key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveOrderRequest {
+    pub sku: String,
+    pub quantity: u32,
+    pub address_id: String,
+}
+
+impl LiveOrderRequest {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if self.sku.trim().is_empty() || self.sku.len() > 64 {
+            return Err(ApiError::bad_request("商品编号无效"));
+        }
+        if self.quantity == 0 || self.quantity > MAX_LIVE_QUANTITY {
+            return Err(ApiError::bad_request(format!(
+                "数量应在 1 到 {MAX_LIVE_QUANTITY} 件之间"
+            )));
+        }
+        if self.address_id.trim().is_empty() {
+            return Err(ApiError::bad_request("请选择收货地址"));
+        }
+        Ok(())
+    }
+}
+
+/// No store in reach of the address has the product.
+pub fn not_deliverable() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotDeliverable,
+        "附近没有能配送到这个地址、且有货的门店，换个地址试试",
+    )
+}
+
+/// `PUT /v1/live/rooms/{id}/viewers`: one server instance's viewers of the room now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerReport {
+    pub instance: String,
+    pub count: u64,
+}
+
+/// `POST /v1/live/rooms/{id}/status` (host only): go live or end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: RoomStatus,
+}
+
+/// "尾号 1234" from a phone number: what other viewers see of a shopper.
+pub fn masked_name(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(|c| c.is_ascii_digit()).collect();
+    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    format!("尾号 {tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room() -> LiveRoom {
+        LiveRoom {
+            id: "live_1".into(),
+            title: "t".into(),
+            status: RoomStatus::Live,
+            host: Host { name: "h".into() },
+            viewer_count: 0,
+            likes: 0,
+            playback: None,
+            pinned: None,
+            message: None,
+            slow_mode: false,
+            distance_m: None,
+        }
+    }
+
+    fn pin() -> Pin {
+        Pin {
+            sku: "s1".into(),
+            name: "n".into(),
+            price_fen: 1000,
+            live_price_fen: 800,
+            stock_cap: 30,
+            sold: 0,
+            stock_left: 30,
+        }
+    }
+
+    #[test]
+    fn comments_are_trimmed_bounded_and_markup_is_kept_as_text() {
+        let c = |t: &str| NewComment { text: t.into() }.validate();
+        assert!(c("").is_err());
+        assert!(c("   ").is_err());
+        assert!(c(&"好".repeat(201)).is_err());
+        assert_eq!(c(&"好".repeat(200)).unwrap().chars().count(), 200);
+        assert!(c("a\nb").is_err());
+        assert_eq!(
+            c(" <img src=x onerror=alert(1)> ").unwrap(),
+            "<img src=x onerror=alert(1)>"
+        );
+    }
+
+    #[test]
+    fn a_pin_needs_a_price_above_zero_below_the_regular_one_and_a_cap() {
+        let p = |price, cap| NewPin {
+            sku: "s".into(),
+            live_price_fen: price,
+            stock_cap: cap,
+        };
+        assert!(p(0, 10).validate().is_err());
+        assert!(p(-1, 10).validate().is_err());
+        assert!(p(100, 0).validate().is_err());
+        assert!(p(100, MAX_STOCK_CAP + 1).validate().is_err());
+        assert!(p(100, 10).validate().is_ok());
+        assert!(p(1000, 10).check_price(1000).is_err());
+        assert!(p(999, 10).check_price(1000).is_ok());
+    }
+
+    #[test]
+    fn events_fold_into_the_view_and_the_wire_shape_is_tagged() {
+        let mut view = RoomView::new(room(), vec![]);
+        view.apply(&LiveEvent::Pinned { pin: pin() });
+        view.apply(&LiveEvent::Sale {
+            sale: Sale {
+                sku: "s1".into(),
+                buyer: "尾号 0001".into(),
+                quantity: 2,
+            },
+            sold: 2,
+            stock_left: 28,
+        });
+        assert_eq!(view.room.pinned.as_ref().unwrap().stock_left, 28);
+        for id in 0..60 {
+            view.apply(&LiveEvent::Comment {
+                comment: Comment {
+                    id,
+                    author: "a".into(),
+                    text: "t".into(),
+                    at: "2026-11-26T00:00:00Z".into(),
+                },
+            });
+        }
+        assert_eq!(view.comments.len(), SNAPSHOT_COMMENTS);
+        view.apply(&LiveEvent::CommentHidden { id: 59 });
+        assert_eq!(view.comments.last().unwrap().id, 58);
+        view.apply(&LiveEvent::Unpinned { sku: "s1".into() });
+        assert!(view.room.pinned.is_none());
+        let json = serde_json::to_value(LiveEvent::Stats {
+            likes: 3,
+            viewer_count: 2,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "stats", "likes": 3, "viewer_count": 2})
+        );
+        assert!(!LiveEvent::Stats {
+            likes: 0,
+            viewer_count: 0
+        }
+        .is_durable());
+    }
+
+    #[test]
+    fn a_live_buy_needs_a_sku_a_sane_quantity_and_an_address() {
+        let r = |q, a: &str| LiveOrderRequest {
+            sku: "s".into(),
+            quantity: q,
+            address_id: a.into(),
+        };
+        assert!(r(0, "a").validate().is_err());
+        assert!(r(MAX_LIVE_QUANTITY + 1, "a").validate().is_err());
+        assert!(r(1, " ").validate().is_err());
+        assert!(r(2, "a").validate().is_ok());
+    }
+
+    #[test]
+    fn names_are_masked_to_the_last_four_digits() {
+        assert_eq!(masked_name("13800000001"), "尾号 0001");
+        assert_eq!(masked_name("12"), "尾号 12");
+    }
+}
