@@ -124,6 +124,11 @@ fn main() {
             platform: PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
             site: SiteConfig::default(),
             edge: Edge::new(Vec::new(), Limits::default(), Shutdown::default()),
+            live: jishi_server::live::LiveHub::new(
+                PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
+                "bench".into(),
+                Shutdown::default(),
+            ),
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await

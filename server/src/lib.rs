@@ -5,6 +5,7 @@ pub mod cart_form;
 pub mod client;
 pub mod csrf;
 pub mod edge;
+pub mod live;
 pub mod page_cache;
 pub mod proxy;
 pub mod serve;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub platform: PlatformClient,
     pub site: SiteConfig,
     pub edge: Edge,
+    /// This instance's live-room fan-out.
+    pub live: live::LiveHub,
 }
 
 /// What the edge needs besides the platform: whom to trust, the stream slots, the limits and
@@ -180,6 +183,7 @@ pub fn router(mut state: AppState) -> Router {
     ));
     let site_files = static_files::service(&options.site_root, not_found);
     Router::new()
+        .route("/api/v1/live/rooms/{id}/events", get(live::events))
         .route("/api/v1/{*path}", any(proxy::forward))
         .route("/healthz", get(edge::healthz))
         .route("/forms/cart", post(cart_form::set_quantity))

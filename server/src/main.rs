@@ -64,9 +64,15 @@ async fn run() -> Result<(), StartError> {
 
     let shutdown = Shutdown::default();
     let platform = start_platform(&settings.platform, &shutdown).await?;
+    let platform_client = PlatformClient::new(&platform.url)?;
     let app = router(AppState {
         leptos_options,
-        platform: PlatformClient::new(&platform.url)?,
+        live: jishi_server::live::LiveHub::new(
+            platform_client.clone(),
+            settings.instance.clone(),
+            shutdown.clone(),
+        ),
+        platform: platform_client,
         site: settings.site.clone(),
         edge: Edge::new(
             settings.trusted_proxies.clone(),

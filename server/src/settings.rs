@@ -74,6 +74,9 @@ pub struct Settings {
     pub limits: Limits,
     /// Demo SMS codes: on by default only when listening on a loopback address.
     pub demo: bool,
+    /// This server instance's name in viewer reports to the platform (`JISHI_INSTANCE`; random by
+    /// default, so instances behind one load balancer are counted apart).
+    pub instance: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +147,9 @@ impl Settings {
             trusted_proxies,
             limits,
             demo,
+            instance: lookup("JISHI_INSTANCE")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| format!("srv-{:08x}", rand::random::<u32>())),
         })
     }
 }

@@ -28,6 +28,17 @@ pub enum Endpoint {
     PayOrder,
     CancelOrder,
     OrderEvents,
+    LiveRooms,
+    LiveRoom,
+    LiveComments,
+    LiveComment,
+    LiveLikes,
+    LiveOrders,
+    LivePins,
+    LivePin,
+    LiveStatus,
+    LiveSettings,
+    LiveHost,
 }
 
 /// An allowed request: what it is and the platform path it goes to (`/v1/…`).
@@ -54,6 +65,14 @@ impl Endpoint {
                 | PayOrder
                 | CancelOrder
                 | OrderEvents
+                | LiveComments
+                | LiveComment
+                | LiveOrders
+                | LivePins
+                | LivePin
+                | LiveStatus
+                | LiveSettings
+                | LiveHost
         )
     }
 
@@ -111,6 +130,19 @@ impl Route {
             ("POST", ["orders", _, "pay"]) => PayOrder,
             ("POST", ["orders", _, "cancel"]) => CancelOrder,
             ("GET", ["orders", _, "events"]) => OrderEvents,
+            // A room's events are served by the server's own fan-out (`crate::live`), not here;
+            // viewer reports are between the server and the platform only.
+            ("GET", ["live", "rooms"]) => LiveRooms,
+            ("GET", ["live", "rooms", _]) => LiveRoom,
+            ("POST", ["live", "rooms", _, "comments"]) => LiveComments,
+            ("DELETE", ["live", "rooms", _, "comments", _]) => LiveComment,
+            ("POST", ["live", "rooms", _, "likes"]) => LiveLikes,
+            ("POST", ["live", "rooms", _, "orders"]) => LiveOrders,
+            ("POST", ["live", "rooms", _, "pins"]) => LivePins,
+            ("DELETE", ["live", "rooms", _, "pins", _]) => LivePin,
+            ("POST", ["live", "rooms", _, "status"]) => LiveStatus,
+            ("PUT", ["live", "rooms", _, "settings"]) => LiveSettings,
+            ("GET", ["live", "rooms", _, "host"]) => LiveHost,
             _ => return Err(not_found()),
         };
         Ok(Route {
@@ -164,5 +196,31 @@ mod tests {
             .unwrap()
             .endpoint
             .is_per_shopper());
+    }
+
+    #[test]
+    fn live_routes_are_forwarded_but_the_event_stream_and_viewer_reports_are_not() {
+        let route = Route::parse(&Method::POST, "live/rooms/live_1/orders").unwrap();
+        assert_eq!(route.endpoint, Endpoint::LiveOrders);
+        assert_eq!(route.upstream_path, "/v1/live/rooms/live_1/orders");
+        assert!(route.endpoint.is_per_shopper());
+        assert!(!Route::parse(&Method::GET, "live/rooms")
+            .unwrap()
+            .endpoint
+            .is_per_shopper());
+        assert_eq!(
+            Route::parse(&Method::DELETE, "live/rooms/live_1/pins/sku_1")
+                .unwrap()
+                .endpoint,
+            Endpoint::LivePin
+        );
+        assert_eq!(
+            code(Method::PUT, "live/rooms/live_1/viewers"),
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            code(Method::GET, "live/rooms/live_1/events"),
+            ErrorCode::NotFound
+        );
     }
 }

@@ -98,6 +98,11 @@ pub async fn spawn_server_on_site(
         platform: PlatformClient::new(platform_url).expect("client builds"),
         site: SiteConfig::default(),
         edge: Edge::new(trusted_proxies, limits.clone(), shutdown.clone()),
+        live: jishi_server::live::LiveHub::new(
+            PlatformClient::new(platform_url).expect("client builds"),
+            format!("test-{}", rand::random::<u32>()),
+            shutdown.clone(),
+        ),
     };
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await

@@ -1,0 +1,586 @@
+//! The live-room fan-out: `GET /api/v1/live/rooms/{id}/events` for every viewer this instance
+//! holds, fed by at most ONE upstream subscription per room to the platform.
+//!
+//! - A room's `Relay` reads the platform's stream, folds each event into the room's view
+//!   (`RoomView::apply`, so a new viewer starts from a snapshot without asking the platform),
+//!   encodes the SSE frame once and broadcasts the same `Bytes` to every viewer.
+//! - The last durable frames are kept in a ring: a viewer that reconnects with `Last-Event-ID`
+//!   resumes from it with no gap; one resuming from further back gets a fresh snapshot.
+//! - A viewer too slow for the broadcast buffer is dropped (its stream ends) and resumes the same
+//!   way; it never holds the others back.
+//! - A room with no viewers for `IDLE` is unsubscribed.
+//! - Each instance reports its viewers per room to the platform, which sums the instances: no
+//!   instance keeps business state.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use jishi_api::events::{resume_point, ResumeQuery};
+use jishi_api::headers::{LAST_EVENT_ID, SHUTDOWN_EVENT};
+use jishi_api::live::{LiveEvent, RoomView, ViewerReport, LIVE_EVENT};
+use jishi_api::{ApiError, ErrorCode};
+use jishi_app::platform_client::PlatformClient;
+use tokio::sync::{broadcast, watch};
+
+use crate::proxy::ProxyError;
+use crate::{AppState, Shutdown};
+
+/// Frames a viewer may fall behind before it is dropped (it then resumes from the ring).
+const BROADCAST_BUFFER: usize = 256;
+/// Durable frames kept for resuming viewers.
+const RING: usize = 512;
+/// A room with no viewers this long is unsubscribed.
+const IDLE: Duration = Duration::from_secs(30);
+/// How often viewer counts go to the platform.
+const REPORT_EVERY: Duration = Duration::from_secs(2);
+/// A comment line to every viewer this often, so proxies keep idle streams open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a new viewer waits for a room's first snapshot.
+const FIRST_SNAPSHOT: Duration = Duration::from_secs(10);
+
+/// A frame as it goes on the wire, encoded once for every viewer.
+#[derive(Clone, Debug)]
+struct Frame {
+    /// The durable event's id; `None` for stats, keep-alives and the shutdown notice.
+    id: Option<u64>,
+    bytes: Bytes,
+    /// The last frame of every viewer's stream (the server is shutting down).
+    end: bool,
+}
+
+fn encode(id: Option<u64>, event: &LiveEvent) -> Frame {
+    let data = serde_json::to_string(event).unwrap_or_default();
+    let text = match id {
+        Some(id) => format!("id: {id}\nevent: {LIVE_EVENT}\ndata: {data}\n\n"),
+        None => format!("event: {LIVE_EVENT}\ndata: {data}\n\n"),
+    };
+    Frame {
+        id,
+        bytes: Bytes::from(text),
+        end: false,
+    }
+}
+
+/// What a relay knows of its room: the view, the last durable id, and the recent durable frames.
+#[derive(Default)]
+struct RoomState {
+    view: Option<RoomView>,
+    last_id: u64,
+    ring: VecDeque<Frame>,
+}
+
+struct Relay {
+    room_id: String,
+    frames: broadcast::Sender<Frame>,
+    state: Mutex<RoomState>,
+    /// Turns true once the first snapshot has arrived.
+    ready: watch::Sender<bool>,
+    viewers: AtomicUsize,
+    /// Set when the room is unknown upstream (404): new viewers get 404 until it is dropped.
+    gone: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves the state consistent; a panic elsewhere must not stop rooms.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Relay {
+    /// Takes in one upstream event: folds it into the view, keeps durable frames in the ring, and
+    /// broadcasts the encoded frame.
+    fn take(&self, id: Option<u64>, event: LiveEvent) {
+        let mut state = lock(&self.state);
+        let frame = match &event {
+            LiveEvent::Snapshot { room, comments } => {
+                // Continuity is broken (first connect, or upstream could not resume): viewers
+                // start again from this snapshot, and the ring restarts.
+                state.view = Some(RoomView::new(room.clone(), comments.clone()));
+                state.ring.clear();
+                if let Some(id) = id {
+                    state.last_id = id;
+                }
+                self.ready.send_replace(true);
+                encode(id, &event)
+            }
+            _ => {
+                if let Some(view) = state.view.as_mut() {
+                    view.apply(&event);
+                }
+                let durable = event.is_durable();
+                let frame = encode(id.filter(|_| durable), &event);
+                if let (true, Some(id)) = (durable, id) {
+                    state.last_id = id;
+                    if state.ring.len() == RING {
+                        state.ring.pop_front();
+                    }
+                    state.ring.push_back(frame.clone());
+                }
+                frame
+            }
+        };
+        // Sent under the lock, so a viewer that subscribes under it sees each frame once: either
+        // in what it reads from the state or on its receiver, never both, never neither.
+        let _ = self.frames.send(frame);
+    }
+
+    /// What a (re)connecting viewer is sent first, and its receiver for what follows.
+    fn join(&self, after: Option<u64>) -> Option<(Vec<Frame>, broadcast::Receiver<Frame>)> {
+        let state = lock(&self.state);
+        let view = state.view.as_ref()?;
+        let receiver = self.frames.subscribe();
+        let oldest = state.ring.front().and_then(|f| f.id);
+        let resumable = after.is_some_and(|a| {
+            a == state.last_id || (a < state.last_id && oldest.is_some_and(|o| o <= a + 1))
+        });
+        let first = match after {
+            Some(a) if resumable => state
+                .ring
+                .iter()
+                .filter(|f| f.id.is_some_and(|id| id > a))
+                .cloned()
+                .collect(),
+            _ => vec![encode(Some(state.last_id), &view.snapshot())],
+        };
+        Some((first, receiver))
+    }
+}
+
+/// This instance's relays, one per room with viewers (or recently with viewers).
+#[derive(Clone)]
+pub struct LiveHub {
+    rooms: Arc<Mutex<HashMap<String, Arc<Relay>>>>,
+    platform: PlatformClient,
+    /// Reported with viewer counts, so the platform can sum instances.
+    instance: String,
+    shutdown: Shutdown,
+}
+
+impl LiveHub {
+    /// Starts the hub's reporter; relays start with their first viewer.
+    pub fn new(platform: PlatformClient, instance: String, shutdown: Shutdown) -> Self {
+        let hub = LiveHub {
+            rooms: Arc::default(),
+            platform,
+            instance,
+            shutdown,
+        };
+        tokio::spawn(hub.clone().report_viewers());
+        hub
+    }
+
+    /// Rooms with a live upstream subscription on this instance.
+    pub fn subscriptions(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    /// Viewers this instance holds on `room_id`.
+    pub fn viewers(&self, room_id: &str) -> usize {
+        lock(&self.rooms)
+            .get(room_id)
+            .map_or(0, |r| r.viewers.load(Ordering::Relaxed))
+    }
+
+    /// The room's relay (started if need be), with this viewer counted. Counted under the map's
+    /// lock, which `drop_relay` also takes: an idle relay is never dropped under a joining viewer.
+    fn viewer_of(&self, room_id: &str) -> ViewerGuard {
+        let mut rooms = lock(&self.rooms);
+        if let Some(relay) = rooms.get(room_id) {
+            relay.viewers.fetch_add(1, Ordering::Relaxed);
+            return ViewerGuard(relay.clone());
+        }
+        let relay = Arc::new(Relay {
+            room_id: room_id.to_owned(),
+            frames: broadcast::channel(BROADCAST_BUFFER).0,
+            state: Mutex::default(),
+            ready: watch::Sender::new(false),
+            viewers: AtomicUsize::new(1),
+            gone: watch::Sender::new(false),
+        });
+        rooms.insert(room_id.to_owned(), relay.clone());
+        tokio::spawn(self.clone().subscribe(relay.clone()));
+        ViewerGuard(relay)
+    }
+
+    /// The one upstream subscription of a room: reads the platform's stream, reconnecting with
+    /// `Last-Event-ID`, until the room has had no viewers for `IDLE` or the server shuts down.
+    async fn subscribe(self, relay: Arc<Relay>) {
+        let mut idle_since: Option<tokio::time::Instant> = None;
+        let mut backoff = Duration::from_millis(250);
+        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        loop {
+            let last_id = {
+                let state = lock(&relay.state);
+                state.view.as_ref().map(|_| state.last_id)
+            };
+            let url = self
+                .platform
+                .url(&format!("/v1/live/rooms/{}/events", relay.room_id));
+            let mut request = self.platform.http().get(url);
+            if let Some(id) = last_id {
+                request = request.header(LAST_EVENT_ID, id.to_string());
+            }
+            let connected = request.send().await;
+            match connected {
+                Ok(res) if res.status() == StatusCode::NOT_FOUND => {
+                    relay.gone.send_replace(true);
+                    self.drop_relay(&relay, true);
+                    return;
+                }
+                Ok(res) if res.status().is_success() => {
+                    backoff = Duration::from_millis(250);
+                    let mut events = res.bytes_stream().eventsource();
+                    loop {
+                        tokio::select! {
+                            next = events.next() => match next {
+                                Some(Ok(ev)) if ev.event == LIVE_EVENT => {
+                                    match serde_json::from_str::<LiveEvent>(&ev.data) {
+                                        Ok(event) => relay.take(ev.id.parse().ok(), event),
+                                        Err(e) => tracing::warn!(room = %relay.room_id, error = %e, "unreadable live event"),
+                                    }
+                                }
+                                // The platform is restarting: reconnect and resume.
+                                Some(Ok(ev)) if ev.event == SHUTDOWN_EVENT => break,
+                                Some(Ok(_)) => {}
+                                Some(Err(e)) => {
+                                    tracing::warn!(room = %relay.room_id, error = %e, "live upstream failed");
+                                    break;
+                                }
+                                None => break,
+                            },
+                            _ = keep_alive.tick() => {
+                                let _ = relay.frames.send(Frame { id: None, bytes: Bytes::from_static(b": keep-alive\n\n"), end: false });
+                                if self.idle_too_long(&relay, &mut idle_since) {
+                                    return;
+                                }
+                            }
+                            _ = self.shutdown.wait() => {
+                                let _ = relay.frames.send(Frame {
+                                    id: None,
+                                    bytes: Bytes::from(format!("event: {SHUTDOWN_EVENT}\ndata: 服务正在重启，请稍后重新连接\n\n")),
+                                    end: true,
+                                });
+                                self.drop_relay(&relay, false);
+                                return;
+                            }
+                        }
+                    }
+                }
+                Ok(res) => {
+                    tracing::warn!(room = %relay.room_id, status = %res.status(), "live upstream refused")
+                }
+                Err(e) => {
+                    tracing::warn!(room = %relay.room_id, error = %e, "live upstream unreachable")
+                }
+            }
+            if self.idle_too_long(&relay, &mut idle_since) {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = self.shutdown.wait() => {
+                    self.drop_relay(&relay, false);
+                    return;
+                }
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Whether the relay has had no viewers for `IDLE` (then it is removed).
+    fn idle_too_long(&self, relay: &Arc<Relay>, since: &mut Option<tokio::time::Instant>) -> bool {
+        if relay.viewers.load(Ordering::Relaxed) > 0 {
+            *since = None;
+            return false;
+        }
+        let started = *since.get_or_insert_with(tokio::time::Instant::now);
+        started.elapsed() >= IDLE && self.drop_relay(relay, false)
+    }
+
+    /// Removes the relay unless a viewer joined meanwhile (checked under the map's lock, which
+    /// `join` also takes). `force` removes it regardless (the room is gone).
+    fn drop_relay(&self, relay: &Arc<Relay>, force: bool) -> bool {
+        let mut rooms = lock(&self.rooms);
+        if !force && relay.viewers.load(Ordering::Relaxed) > 0 {
+            return false;
+        }
+        if rooms
+            .get(&relay.room_id)
+            .is_some_and(|r| Arc::ptr_eq(r, relay))
+        {
+            rooms.remove(&relay.room_id);
+        }
+        true
+    }
+
+    /// Tells the platform, every `REPORT_EVERY`, how many viewers this instance holds per room
+    /// (a room that lost its last viewer is reported once more, at zero).
+    async fn report_viewers(self) {
+        let mut tick = tokio::time::interval(REPORT_EVERY);
+        let mut reported: HashMap<String, usize> = HashMap::new();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.shutdown.wait() => return,
+            }
+            let now: HashMap<String, usize> = lock(&self.rooms)
+                .iter()
+                .map(|(id, r)| (id.clone(), r.viewers.load(Ordering::Relaxed)))
+                .collect();
+            let gone: Vec<String> = reported
+                .keys()
+                .filter(|id| !now.contains_key(*id))
+                .cloned()
+                .collect();
+            for (room, count) in now
+                .iter()
+                .map(|(r, c)| (r.clone(), *c))
+                .chain(gone.into_iter().map(|r| (r, 0)))
+            {
+                let report = ViewerReport {
+                    instance: self.instance.clone(),
+                    count: count as u64,
+                };
+                let url = self.platform.url(&format!("/v1/live/rooms/{room}/viewers"));
+                if let Err(e) = self.platform.http().put(url).json(&report).send().await {
+                    tracing::debug!(room = %room, error = %e, "viewer report failed");
+                }
+            }
+            reported = now;
+        }
+    }
+}
+
+/// Counts a viewer for as long as its stream lives.
+struct ViewerGuard(Arc<Relay>);
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        self.0.viewers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `GET /api/v1/live/rooms/{id}/events`: the room's events for one viewer, from this instance's
+/// relay. Same framing as the platform's stream.
+pub async fn events(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ProxyError> {
+    if room_id.is_empty()
+        || room_id.len() > 64
+        || !room_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    {
+        return Err(ApiError::not_found("没有这个直播间").into());
+    }
+    let query: ResumeQuery =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let header = headers.get(LAST_EVENT_ID).and_then(|v| v.to_str().ok());
+    let after = resume_point(header, &query)?;
+    let after = (after > 0 || header.is_some() || query.last_event_id.is_some()).then_some(after);
+
+    let guard = state.live.viewer_of(&room_id);
+    let relay = guard.0.clone();
+
+    let mut ready = relay.ready.subscribe();
+    let mut gone = relay.gone.subscribe();
+    let waited = tokio::time::timeout(FIRST_SNAPSHOT, async {
+        tokio::select! {
+            r = ready.wait_for(|r| *r) => r.is_ok(),
+            _ = gone.wait_for(|g| *g) => false,
+        }
+    })
+    .await;
+    let joined = match waited {
+        Ok(true) => relay.join(after),
+        _ => None,
+    };
+    let Some((first, receiver)) = joined else {
+        return Err(if *relay.gone.borrow() {
+            ApiError::not_found("没有这个直播间")
+        } else {
+            ApiError::new(
+                ErrorCode::PlatformUnavailable,
+                "直播间暂时连不上，请稍后再试",
+            )
+        }
+        .into());
+    };
+    let sent_up_to = first
+        .iter()
+        .filter_map(|f| f.id)
+        .max()
+        .or(after)
+        .unwrap_or(0);
+    let stream = viewer_stream(first, receiver, sent_up_to, guard);
+    let mut response = Response::new(Body::from_stream(stream));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // nginx: pass each frame on at once.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok((StatusCode::OK, response).into_response())
+}
+
+/// The first frames, then the broadcast: frames already sent (by id) are skipped, and the
+/// stream ends when the viewer falls behind (it resumes with `Last-Event-ID`) or the room closes.
+fn viewer_stream(
+    first: Vec<Frame>,
+    receiver: broadcast::Receiver<Frame>,
+    sent_up_to: u64,
+    guard: ViewerGuard,
+) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
+    let head = futures::stream::iter(first.into_iter().map(|f| Ok(f.bytes)));
+    let tail = futures::stream::unfold(
+        (Some(receiver), sent_up_to, guard),
+        |(receiver, mut sent, guard)| async move {
+            let mut receiver = receiver?;
+            loop {
+                match receiver.recv().await {
+                    Ok(frame) if frame.end => return Some((Ok(frame.bytes), (None, sent, guard))),
+                    Ok(frame) => {
+                        if let Some(id) = frame.id {
+                            if id <= sent {
+                                continue;
+                            }
+                            sent = id;
+                        }
+                        return Some((Ok(frame.bytes), (Some(receiver), sent, guard)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => return None,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    head.chain(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jishi_api::live::{Comment, Host, LiveRoom, RoomStatus};
+
+    fn relay() -> Relay {
+        Relay {
+            room_id: "live_1".into(),
+            frames: broadcast::channel(8).0,
+            state: Mutex::default(),
+            ready: watch::Sender::new(false),
+            viewers: AtomicUsize::new(0),
+            gone: watch::Sender::new(false),
+        }
+    }
+
+    fn snapshot() -> LiveEvent {
+        LiveEvent::Snapshot {
+            room: LiveRoom {
+                id: "live_1".into(),
+                title: "t".into(),
+                status: RoomStatus::Live,
+                host: Host { name: "h".into() },
+                viewer_count: 0,
+                likes: 0,
+                playback: None,
+                pinned: None,
+                message: None,
+                slow_mode: false,
+                distance_m: None,
+            },
+            comments: vec![],
+        }
+    }
+
+    fn comment(id: u64) -> LiveEvent {
+        LiveEvent::Comment {
+            comment: Comment {
+                id,
+                author: "尾号 0001".into(),
+                text: format!("c{id}"),
+                at: "2026-11-26T00:00:00Z".into(),
+            },
+        }
+    }
+
+    fn ids(frames: &[Frame]) -> Vec<Option<u64>> {
+        frames.iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn a_new_viewer_gets_a_snapshot_of_the_folded_view_and_a_resuming_one_only_what_it_missed() {
+        let r = relay();
+        assert!(r.join(None).is_none(), "no snapshot yet");
+        r.take(Some(10), snapshot());
+        r.take(Some(11), comment(1));
+        r.take(Some(12), comment(2));
+        r.take(
+            None,
+            LiveEvent::Stats {
+                likes: 5,
+                viewer_count: 2,
+            },
+        );
+
+        let (first, _) = r.join(None).expect("joined");
+        assert_eq!(ids(&first), vec![Some(12)]);
+        let text = std::str::from_utf8(&first[0].bytes).unwrap();
+        assert!(text.starts_with("id: 12\nevent: live\ndata: {\"type\":\"snapshot\""));
+        assert!(text.contains("\"likes\":5") && text.contains("c2"));
+
+        let (first, _) = r.join(Some(11)).expect("joined");
+        assert_eq!(ids(&first), vec![Some(12)]);
+        let (first, _) = r.join(Some(12)).expect("joined");
+        assert!(first.is_empty(), "up to date: nothing to resend");
+        // Older than the ring, or ahead of it: a snapshot.
+        let (first, _) = r.join(Some(3)).expect("joined");
+        assert!(std::str::from_utf8(&first[0].bytes)
+            .unwrap()
+            .contains("snapshot"));
+        let (first, _) = r.join(Some(99)).expect("joined");
+        assert!(std::str::from_utf8(&first[0].bytes)
+            .unwrap()
+            .contains("snapshot"));
+    }
+
+    #[tokio::test]
+    async fn a_viewer_that_falls_behind_is_dropped_and_the_others_go_on() {
+        let r = relay();
+        r.take(Some(1), snapshot());
+        let (_, slow) = r.join(None).unwrap();
+        let (_, fast) = r.join(None).unwrap();
+        let dummy = Arc::new(relay());
+        let mut slow = Box::pin(viewer_stream(vec![], slow, 1, ViewerGuard(dummy.clone())));
+        dummy.viewers.fetch_add(2, Ordering::Relaxed);
+        let mut fast = Box::pin(viewer_stream(vec![], fast, 1, ViewerGuard(dummy.clone())));
+        for id in 2..6 {
+            r.take(Some(id), comment(id));
+            assert!(fast.next().await.is_some());
+        }
+        // The buffer holds 8: twelve more leave the slow viewer behind.
+        for id in 6..18 {
+            r.take(Some(id), comment(id));
+            assert!(fast.next().await.is_some());
+        }
+        assert!(slow.next().await.is_none(), "the slow viewer's stream ends");
+        drop(slow);
+        assert_eq!(
+            dummy.viewers.load(Ordering::Relaxed),
+            1,
+            "its count went with it"
+        );
+    }
+}
