@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The scale-out layout on loopback: the platform as its own process, three server instances and
+# nginx in front (SSE-safe: no buffering, long read timeout). Runs until Ctrl-C.
+#   scripts/cluster.sh              # build what is missing, then start everything
+#   scripts/cluster.sh --no-build   # use the release build as it is
+# Ports: nginx on JISHI_CLUSTER_PORT (3100), the platform on +10, the servers on +11, +12, +13.
+# Data: data/cluster.db (seeded with the demo city on first start).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$JISHI_ROOT"
+
+port="${JISHI_CLUSTER_PORT:-3100}"
+platform_port=$((port + 10))
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+if [ "${1:-}" != "--no-build" ]; then
+  "$JISHI_ROOT/scripts/setup.sh" --bench
+  cargo leptos build --release --split
+  cargo run --release --quiet -p jishi-precompress -- target/site
+  cargo build --release -p jishi-platform --bin jishi-platform
+fi
+command -v nginx >/dev/null || { echo "nginx is missing: scripts/setup.sh --bench installs it" >&2; exit 1; }
+
+wait_for() { # $1: URL, $2: name, $3: log
+  for _ in $(seq 1 120); do
+    curl -sf "$1" >/dev/null && return 0
+    sleep 0.5
+  done
+  echo "$2 did not start; its log:" >&2
+  cat "$3" >&2
+  exit 1
+}
+
+mkdir -p data
+PLATFORM_ADDR="127.0.0.1:$platform_port" JISHI_DB="${JISHI_DB:-sqlite://data/cluster.db}" \
+  "$CARGO_TARGET_DIR/release/jishi-platform" >"$work/platform.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$platform_port/healthz" platform "$work/platform.log"
+
+upstreams=""
+for n in 1 2 3; do
+  server_port=$((platform_port + n))
+  PLATFORM_URL="http://127.0.0.1:$platform_port" LEPTOS_SITE_ADDR="127.0.0.1:$server_port" \
+    LEPTOS_SITE_ROOT=target/site JISHI_INSTANCE="srv-$n" TRUSTED_PROXIES=127.0.0.1/32 \
+    "$CARGO_TARGET_DIR/release/jishi-server" >"$work/server-$n.log" 2>&1 &
+  pids+=($!)
+  upstreams+="    server 127.0.0.1:$server_port max_fails=1 fail_timeout=5s;"$'\n'
+done
+for n in 1 2 3; do
+  wait_for "http://127.0.0.1:$((platform_port + n))/healthz" "server $n" "$work/server-$n.log"
+done
+
+cat >"$work/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  upstream jishi {
+$upstreams    keepalive 64;
+  }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host \$host;
+  proxy_set_header X-Forwarded-For \$remote_addr;
+  proxy_set_header X-Forwarded-Proto \$scheme;
+  # A refused or dead instance: the next one answers (reads are safe to retry; writes are
+  # retried only when the request never reached an instance, which nginx knows).
+  proxy_next_upstream error timeout http_502 http_503;
+  server {
+    listen 127.0.0.1:$port;
+    location / { proxy_pass http://jishi; }
+    # Event streams (live rooms, order tracking): every frame at once, and held open for hours.
+    location ~ ^/api/v1/(live/rooms|orders)/[^/]+/events\$ {
+      proxy_pass http://jishi;
+      proxy_buffering off;
+      proxy_cache off;
+      proxy_read_timeout 1h;
+      proxy_send_timeout 1h;
+    }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf"
+echo "cluster: http://127.0.0.1:$port/ (platform :$platform_port, servers :$((platform_port + 1))-:$((platform_port + 3))); logs in $work"
+echo "Ctrl-C stops everything."
+wait "${pids[0]}"

@@ -1,0 +1,325 @@
+//! `cargo bench -p jishi-server --bench fanout` (or `scripts/bench.sh`): how many live viewers one
+//! server instance holds on one room, how fast a pin reaches them, and what a viewer costs.
+//!
+//! This process runs the embedded platform (demo city) and one server instance; a child process
+//! (this binary again, `JISHI_FANOUT_CHILD=1`) opens the viewers' SSE connections over loopback
+//! (from several 127.0.0.x source addresses, for enough ports), then signs in as a demo host and
+//! pins a product `JISHI_FANOUT_ROUNDS` times. Each viewer notes when each pin's frame arrives.
+//! Printed, one figure a line: viewers connected, pin-to-viewer latency p50/p99/max (ms) and the
+//! server process's memory per viewer (RSS growth / viewers, so it includes the platform's share).
+//! Nothing is asserted: the machine is shared and noisy. `JISHI_FANOUT_VIEWERS` sets the number
+//! of viewers (default 40,000); the open-file limit is raised to the hard limit.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jishi_app::platform_client::PlatformClient;
+use jishi_app::SiteConfig;
+use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
+use jishi_server::{router, serve, AppState, Edge, Limits, Shutdown};
+use leptos::prelude::LeptosOptions;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const CHILD: &str = "JISHI_FANOUT_CHILD";
+/// Connections per loopback source address: below the ~28k ephemeral ports of one address.
+const PER_SOURCE: usize = 20_000;
+/// Connections being opened at once.
+const CONNECTING: usize = 256;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if std::env::var_os(CHILD).is_some() {
+        runtime.block_on(viewers());
+    } else {
+        runtime.block_on(server(files));
+    }
+}
+
+/// The parent: platform + one server instance, and the child that loads them.
+async fn server(files: u64) {
+    let viewers = env_usize("JISHI_FANOUT_VIEWERS", 40_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let platform = Platform::open(PlatformConfig {
+        seed: Seed::Beijing { seed: DEMO_SEED },
+        clock: Clock::System,
+        ..PlatformConfig::demo(format!(
+            "sqlite://{}",
+            dir.path().join("fanout.db").display()
+        ))
+    })
+    .await
+    .expect("platform opens");
+    let platform_url = format!(
+        "http://{}",
+        platform.spawn_on_loopback().await.expect("platform binds")
+    );
+    let limits = Limits {
+        max_connections: viewers + 1_000,
+        ..Limits::default()
+    };
+    let shutdown = Shutdown::default();
+    let client = PlatformClient::new(&platform_url).expect("client");
+    let state = AppState {
+        leptos_options: LeptosOptions::builder().output_name("jishi").build(),
+        platform: client.clone(),
+        site: SiteConfig::default(),
+        edge: Edge::new(Vec::new(), limits.clone(), shutdown.clone()),
+        live: jishi_server::live::LiveHub::new(client, "bench".into(), shutdown.clone()),
+    };
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", 0))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(serve(listener, router(state), limits, shutdown));
+
+    let rooms: Value = reqwest::get(format!("{platform_url}/v1/live/rooms"))
+        .await
+        .expect("rooms")
+        .json()
+        .await
+        .expect("rooms json");
+    let room = rooms["rooms"][0]["id"]
+        .as_str()
+        .expect("the demo city has a live room")
+        .to_owned();
+
+    let before = rss_kib();
+    let mut child = Command::new(std::env::current_exe().expect("own path"))
+        .env(CHILD, "1")
+        .env("JISHI_FANOUT_PORT", port.to_string())
+        .env("JISHI_FANOUT_PLATFORM", &platform_url)
+        .env("JISHI_FANOUT_ROOM", &room)
+        .env("JISHI_FANOUT_VIEWERS", viewers.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("load client starts");
+    let out = BufReader::new(child.stdout.take().expect("child stdout"));
+    println!("fanout_open_file_limit: {files}");
+    for line in out.lines().map_while(Result::ok) {
+        if let Some(n) = line.strip_prefix("connected: ") {
+            let n: u64 = n.parse().unwrap_or(0);
+            let grown = rss_kib().saturating_sub(before);
+            println!("fanout_viewers_connected: {n}");
+            if n > 0 {
+                println!(
+                    "fanout_server_kib_per_viewer: {:.1}",
+                    grown as f64 / n as f64
+                );
+            }
+        } else {
+            println!("{line}");
+        }
+        std::io::stdout().flush().ok();
+    }
+    let _ = child.wait();
+}
+
+/// The child: the viewers, then the host's pins.
+async fn viewers() {
+    let port: u16 = env_usize("JISHI_FANOUT_PORT", 0) as u16;
+    let count = env_usize("JISHI_FANOUT_VIEWERS", 40_000);
+    let rounds = env_usize("JISHI_FANOUT_ROUNDS", 10);
+    let platform = std::env::var("JISHI_FANOUT_PLATFORM").expect("platform url");
+    let room = std::env::var("JISHI_FANOUT_ROOM").expect("room");
+    let base = Instant::now();
+    // arrivals[viewer * rounds + round]: nanoseconds since `base`, 0 until seen.
+    let arrivals: Arc<Vec<AtomicU64>> =
+        Arc::new((0..count * rounds).map(|_| AtomicU64::new(0)).collect());
+    let connected = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(CONNECTING));
+    let request = Arc::new(format!(
+        "GET /api/v1/live/rooms/{room}/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
+    ));
+    let mut tasks = Vec::with_capacity(count);
+    for viewer in 0..count {
+        let (arrivals, connected, failed, gate, request) = (
+            arrivals.clone(),
+            connected.clone(),
+            failed.clone(),
+            gate.clone(),
+            request.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await.ok();
+            let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (viewer / PER_SOURCE) as u8));
+            let stream = async {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::new(source, 0))?;
+                let mut stream = socket
+                    .connect(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+                    .await?;
+                stream.write_all(request.as_bytes()).await?;
+                // The answer's head and the snapshot: the viewer is in.
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await?;
+                if n == 0 || !buf.starts_with(b"HTTP/1.1 200") {
+                    return Err(std::io::Error::other("refused"));
+                }
+                Ok::<_, std::io::Error>((stream, buf))
+            }
+            .await;
+            let Ok((mut stream, mut buf)) = stream else {
+                failed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            connected.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            buf.truncate(1024);
+            buf.shrink_to_fit();
+            let mut carry = String::new();
+            loop {
+                buf.resize(1024, 0);
+                let n = match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let at = base.elapsed().as_nanos() as u64;
+                carry.push_str(&String::from_utf8_lossy(&buf[..n]));
+                // Each pin round has its own cap (1000 + round): that marks its frame.
+                while let Some(i) = carry.find("\"stock_cap\":") {
+                    let rest = &carry[i + 12..];
+                    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+                    if digits.len() == rest.len() {
+                        break; // the number may continue in the next read
+                    }
+                    if let Ok(cap) = digits.parse::<usize>() {
+                        if (1000..1000 + rounds).contains(&cap) {
+                            let slot = &arrivals[viewer * rounds + cap - 1000];
+                            let _ = slot.compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
+                        }
+                    }
+                    carry.drain(..i + 12);
+                }
+                if carry.len() > 4096 {
+                    let keep = carry.len() - 64;
+                    carry.drain(..keep);
+                }
+            }
+        }));
+    }
+    // Everyone connected or refused.
+    loop {
+        let done = connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+        if done >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let in_room = connected.load(Ordering::Relaxed);
+    println!("fanout_viewers_refused: {}", failed.load(Ordering::Relaxed));
+    // Let the server settle before its memory is read.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!("connected: {in_room}");
+
+    let http = reqwest::Client::new();
+    let host = jishi_platform::live::DEMO_HOSTS[0];
+    let sent: Value = http
+        .post(format!("{platform}/v1/auth/sms-code"))
+        .json(&json!({ "phone": host }))
+        .send()
+        .await
+        .expect("sms code")
+        .json()
+        .await
+        .expect("json");
+    let session: Value = http
+        .post(format!("{platform}/v1/auth/login"))
+        .json(&json!({ "phone": host, "code": sent["demo_code"] }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = session["token"].as_str().expect("host token").to_owned();
+    let room_now: Value = http
+        .get(format!("{platform}/v1/live/rooms/{room}"))
+        .send()
+        .await
+        .expect("room")
+        .json()
+        .await
+        .expect("json");
+    let sku = room_now["pinned"]["sku"].as_str().expect("a pinned sku").to_owned();
+    let price = room_now["pinned"]["price_fen"].as_i64().expect("price");
+
+    let mut latencies = Vec::new();
+    for round in 0..rounds {
+        let sent_at = base.elapsed().as_nanos() as u64;
+        let res = http
+            .post(format!("{platform}/v1/live/rooms/{room}/pins"))
+            .bearer_auth(&token)
+            .json(&json!({ "sku": sku, "live_price_fen": price - 1 - round as i64, "stock_cap": 1000 + round }))
+            .send()
+            .await
+            .expect("pin");
+        assert!(res.status().is_success(), "pin refused: {}", res.status());
+        // Wait until every connected viewer has it, or 5 s.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let seen = (0..count)
+                .filter(|v| arrivals[v * rounds + round].load(Ordering::Relaxed) != 0)
+                .count();
+            if seen >= in_room || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for v in 0..count {
+            let at = arrivals[v * rounds + round].load(Ordering::Relaxed);
+            if at != 0 {
+                latencies.push(Duration::from_nanos(at.saturating_sub(sent_at)));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
+    println!("fanout_pins: {rounds}");
+    println!(
+        "fanout_deliveries: {} of {}",
+        latencies.len(),
+        in_room * rounds
+    );
+    println!("fanout_pin_to_viewer_p50_ms: {:.1}", pct(0.50));
+    println!("fanout_pin_to_viewer_p99_ms: {:.1}", pct(0.99));
+    println!("fanout_pin_to_viewer_max_ms: {:.1}", pct(1.0));
+    for t in tasks {
+        t.abort();
+    }
+}
