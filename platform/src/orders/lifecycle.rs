@@ -80,8 +80,9 @@ async fn mark_paid(
     order_from(&row, &lines).map(Some)
 }
 
-/// Moves an order off the delivery path and returns its stock, exactly once: the status change
-/// and the stock return are guarded by `stock_returned = 0` in the same transaction.
+/// Moves an order off the delivery path and returns its stock (and a live order's room cap),
+/// exactly once: the status change and the returns are guarded by `stock_returned = 0` in the
+/// same transaction.
 async fn release(
     tx: &mut Transaction<'_, Sqlite>,
     id: &str,
@@ -105,6 +106,14 @@ async fn release(
                  SELECT oi.quantity FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)
              WHERE store_id = (SELECT store_id FROM orders WHERE id = ?1)
                AND sku IN (SELECT sku FROM order_items WHERE order_id = ?1)",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        // A live order also gives its quantity back to the room's cap, under the same guard.
+        sqlx::query(
+            "UPDATE live_pins SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
+             WHERE (room_id, sku) = (SELECT room_id, sku FROM live_sales WHERE order_id = ?1)",
         )
         .bind(id)
         .execute(&mut **tx)
