@@ -768,6 +768,23 @@ async fn cancelling_a_live_order_returns_the_stock_and_the_cap_once() {
         t.pinned().await["stock_left"],
         t.pinned().await["stock_cap"]
     );
+    // Viewers learn the pin's counts again: one `pinned` event after the sale, from the one
+    // return, with the pin as it now is.
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT json FROM live_events WHERE room_id = ? ORDER BY seq")
+            .bind(ROOM)
+            .fetch_all(t.platform.pool())
+            .await
+            .expect("events");
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(e).expect("json"))
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["type"], "sale");
+    assert_eq!(events[0]["stock_left"], 198);
+    assert_eq!(events[1]["type"], "pinned");
+    assert_eq!(events[1]["pin"], t.pinned().await);
 }
 
 #[tokio::test]
