@@ -127,6 +127,9 @@ pub struct Sale {
     pub sku: String,
     pub buyer: String,
     pub quantity: u32,
+    /// What the buyer paid for the goods at the live price (no delivery fee), in fen.
+    #[serde(default)]
+    pub amount_fen: i64,
 }
 
 /// What a room's stream sends. Tagged by `"type"`.
@@ -374,6 +377,95 @@ pub struct StatusChange {
     pub status: RoomStatus,
 }
 
+impl ViewerReport {
+    /// An instance name of 1–64 visible characters and a plausible count.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let name = self.instance.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(|c| c.is_control()) {
+            return Err(ApiError::bad_request("instance 应为 1 到 64 个字符"));
+        }
+        if self.count > 10_000_000 {
+            return Err(ApiError::bad_request("观看人数不合理"));
+        }
+        Ok(())
+    }
+}
+
+/// Longest host message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 100;
+
+/// `PUT /v1/live/rooms/{id}/settings` (host only): the message above the comments and slow mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub slow_mode: bool,
+}
+
+impl RoomSettings {
+    /// The message to keep: trimmed, blank means none, at most `MAX_MESSAGE_CHARS` characters,
+    /// no control characters (markup is text, as in comments).
+    pub fn validate(&self) -> Result<Option<String>, ApiError> {
+        let Some(text) = self
+            .message
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(None);
+        };
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "公告最多 {MAX_MESSAGE_CHARS} 个字"
+            )));
+        }
+        if text.chars().any(|c| c.is_control()) {
+            return Err(ApiError::bad_request("公告不能包含控制字符或换行"));
+        }
+        Ok(Some(text.to_owned()))
+    }
+}
+
+/// Where the host's encoder pushes the room's video (RTMP with the stream key, or WHIP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ingest {
+    pub rtmp_url: String,
+    pub stream_key: String,
+    pub whip_url: String,
+}
+
+/// One SKU's live sales in a room (orders not cancelled or expired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkuSales {
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub revenue_fen: i64,
+}
+
+/// A product the host may pin: its regular price and how many stores of the room's city carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogueEntry {
+    pub sku: String,
+    pub name: String,
+    /// The regular price: the lowest among the stores that carry it.
+    pub price_fen: i64,
+    pub stores: u32,
+}
+
+/// `GET /v1/live/rooms/{id}/host` (host only): the room, where to push video, what sold, and
+/// what can be pinned (`?q=` filters the catalogue by name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostConsole {
+    pub room: LiveRoom,
+    /// `null` when the platform has no media server configured.
+    pub ingest: Option<Ingest>,
+    pub sales: Vec<SkuSales>,
+    pub revenue_fen: i64,
+    pub catalogue: Vec<CatalogueEntry>,
+}
+
 /// "尾号 1234" from a phone number: what other viewers see of a shopper.
 pub fn masked_name(phone: &str) -> String {
     let digits: Vec<char> = phone.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -452,6 +544,7 @@ mod tests {
                 sku: "s1".into(),
                 buyer: "尾号 0001".into(),
                 quantity: 2,
+                amount_fen: 1600,
             },
             sold: 2,
             stock_left: 28,
@@ -499,6 +592,32 @@ mod tests {
         assert!(r(MAX_LIVE_QUANTITY + 1, "a").validate().is_err());
         assert!(r(1, " ").validate().is_err());
         assert!(r(2, "a").validate().is_ok());
+    }
+
+    #[test]
+    fn settings_messages_are_trimmed_bounded_and_blank_means_none() {
+        let s = |m: Option<&str>| {
+            RoomSettings {
+                message: m.map(str::to_owned),
+                slow_mode: true,
+            }
+            .validate()
+        };
+        assert_eq!(s(None), Ok(None));
+        assert_eq!(s(Some("  ")), Ok(None));
+        assert_eq!(s(Some(" 今晚 8 点 ")), Ok(Some("今晚 8 点".into())));
+        assert!(s(Some(&"好".repeat(101))).is_err());
+        assert!(s(Some("a\u{7}b")).is_err());
+        let v = |i: &str, c| {
+            ViewerReport {
+                instance: i.into(),
+                count: c,
+            }
+            .validate()
+        };
+        assert!(v("web-1", 3).is_ok());
+        assert!(v(" ", 3).is_err());
+        assert!(v("web-1", 20_000_000).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod grid;
 pub mod housekeeping;
 pub mod http;
+pub mod live;
 pub mod orders;
 pub mod stores;
 pub mod streams;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 
 pub use crate::clock::Clock;
 pub use crate::error::PlatformError;
+pub use crate::live::demo::DEMO_HOSTS;
 use crate::stores::StoreIndex;
 
 /// What to put in an empty database.
@@ -53,6 +55,11 @@ pub struct PlatformConfig {
     pub dispatch_step: std::time::Duration,
     /// Rate limits on placing orders, per shopper and per client address.
     pub order_limits: orders::OrderLimits,
+    /// The media server's base URL (`JISHI_MEDIA_URL`, e.g. `https://media.example.com`): live
+    /// rooms' playback and ingest URLs are built from it (`live::media_urls`); none without it.
+    pub media_base: Option<String>,
+    /// Live rooms' rate limits and rhythms.
+    pub live_limits: live::LiveLimits,
 }
 
 /// About two real minutes from payment to the door: long enough to watch, short enough to wait for.
@@ -68,13 +75,15 @@ impl PlatformConfig {
             demo: true,
             dispatch_step: DEMO_DISPATCH_STEP,
             order_limits: orders::OrderLimits::default(),
+            media_base: None,
+            live_limits: live::LiveLimits::default(),
         }
     }
 
     /// Reads `JISHI_DB` (default `sqlite://jishi.db`), `JISHI_SEED` (`beijing` | `none` | a store
     /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock) and
     /// `JISHI_DEMO` (`0` hides SMS codes from API answers) and `JISHI_DISPATCH_STEP_MS` (the
-    /// dispatch simulator's time scale).
+    /// dispatch simulator's time scale) and `JISHI_MEDIA_URL` (the live rooms' media server).
     pub fn from_env() -> Result<Self, String> {
         let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
         let seed = match std::env::var("JISHI_SEED").as_deref() {
@@ -108,6 +117,11 @@ impl PlatformConfig {
             demo,
             dispatch_step,
             order_limits: orders::OrderLimits::default(),
+            media_base: std::env::var("JISHI_MEDIA_URL")
+                .ok()
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty()),
+            live_limits: live::LiveLimits::default(),
         })
     }
 }
@@ -142,6 +156,9 @@ struct Inner {
     /// Per-order wake-ups, per-session stream slots and the shutdown signal of the event streams.
     streams: Arc<streams::Streams>,
     order_limiter: orders::OrderLimiter,
+    /// Live rooms' in-memory state: wake-ups, likes not yet written, viewer reports, rate limits.
+    live: live::Hub,
+    media_base: Option<String>,
 }
 
 /// How often unpaid orders past their payment window are looked for.
@@ -164,6 +181,10 @@ impl Platform {
                 }
             }
         }
+        if let Seed::Beijing { .. } = config.seed {
+            // Also for an existing demo database: adds only the rooms that are missing.
+            live::demo::seed_rooms(&pool, config.clock.now().timestamp()).await?;
+        }
         let stores = db::load_stores(&pool).await?;
         tracing::info!(stores = stores.len(), "store index built");
         let writer = writer::Writer::spawn(db::open_writer(&config.database_url, &pool).await?);
@@ -177,6 +198,8 @@ impl Platform {
                 dispatch_step: config.dispatch_step,
                 streams: Arc::default(),
                 order_limiter: orders::OrderLimiter::new(config.order_limits),
+                live: live::Hub::new(config.live_limits),
+                media_base: config.media_base,
             }),
         })
     }
@@ -266,6 +289,40 @@ impl Platform {
         })
     }
 
+    /// Writes the live rooms' pending likes about once a second, until the platform shuts down.
+    fn spawn_live_flush(&self) -> tokio::task::JoinHandle<()> {
+        let platform = self.clone();
+        supervise(
+            "live likes",
+            self.inner.streams.shutting_down(),
+            move || {
+                let platform = platform.clone();
+                async move {
+                    let mut tick = tokio::time::interval(platform.live().limits().flush_every);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        if let Err(e) =
+                            live::hub::flush_likes(platform.writer(), platform.live()).await
+                        {
+                            tracing::error!(error = %e, "writing live likes failed");
+                        }
+                    }
+                }
+            },
+        )
+    }
+
+    /// Live rooms' in-memory state.
+    pub fn live(&self) -> &live::Hub {
+        &self.inner.live
+    }
+
+    /// The media server's base URL, if configured.
+    pub fn media_base(&self) -> Option<&str> {
+        self.inner.media_base.as_deref()
+    }
+
     /// The checkout writer (see `writer`).
     pub fn writer(&self) -> &writer::Writer {
         &self.inner.writer
@@ -300,6 +357,7 @@ impl Platform {
             self.spawn_reaper(),
             self.spawn_dispatcher(),
             self.spawn_janitor(),
+            self.spawn_live_flush(),
         ];
         let streams = self.inner.streams.clone();
         let signal = async move {

@@ -66,10 +66,39 @@ async fn place_on(
     now: i64,
 ) -> Result<Reply> {
     let request = canonical(body);
-    // Claim the key: a new one (nearly always) by one atomic statement; a known one is examined
-    // below. The delivery address is read and the order's savepoint opened in the same round trip
-    // (`changes()` tells whether the claim took). The writer's RELEASE of the job's own savepoint
-    // also ends `place` on the paths that return early.
+    let address = match claim(conn, user_id, key, &request, &body.address_id, now).await? {
+        Claim::Replay(reply) => return Ok(reply),
+        Claim::Proceed(address) => address,
+    };
+    let placed = match address {
+        Ok(address) => place_in(conn, index, user_id, key, body, address, now).await,
+        Err(e) => Err(e.into()),
+    };
+    settle(conn, user_id, key, placed).await
+}
+
+/// What claiming an Idempotency-Key found.
+pub(crate) enum Claim {
+    /// The key already has an answer (or is refused): give it and do nothing else.
+    Replay(Reply),
+    /// The key is ours: go ahead inside the open `SAVEPOINT place`, with the shopper's address
+    /// (another user's or a missing one is "not found").
+    Proceed(std::result::Result<accounts::Address, ApiError>),
+}
+
+/// Claims `key` for `request` on the writer's connection: a new one (nearly always) by one atomic
+/// statement; a known one is examined. The delivery address is read and the order's savepoint
+/// opened in the same round trip (`changes()` tells whether the claim took). The writer's RELEASE
+/// of the job's own savepoint also ends `place` on the paths that return early. Shared by
+/// `POST /v1/orders` and live buys: one table, one exactly-once rule.
+pub(crate) async fn claim(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    key: &str,
+    request: &str,
+    address_id: &str,
+    now: i64,
+) -> Result<Claim> {
     let claim = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
          VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (user_id, key) DO NOTHING;
@@ -79,10 +108,10 @@ async fn place_on(
     )
     .bind(user_id)
     .bind(key)
-    .bind(&request)
+    .bind(request)
     .bind(now)
     .bind(user_id)
-    .bind(&body.address_id)
+    .bind(address_id)
     .fetch_all(&mut *conn)
     .await?;
     let claim = claim.first().ok_or_else(|| PlatformError::CorruptRow {
@@ -102,8 +131,8 @@ async fn place_on(
         None => Err(ApiError::not_found("找不到这个收货地址")),
     };
     if !claimed {
-        if let Some(replay) = examine_claim(conn, user_id, key, &request, now).await? {
-            return Ok(replay);
+        if let Some(replay) = examine_claim(conn, user_id, key, request, now).await? {
+            return Ok(Claim::Replay(replay));
         }
         // The key is ours after all (its claim was renewed): keep that out of the order's
         // savepoint, which a refusal rolls back.
@@ -111,13 +140,20 @@ async fn place_on(
             .execute(&mut *conn)
             .await?;
     }
+    Ok(Claim::Proceed(address))
+}
 
-    // The order and the stored answer stand together, or neither does. Any other error fails the
-    // whole job, so the writer undoes the claim too and a retry with the key is processed afresh.
-    let placed = match address {
-        Ok(address) => place_in(conn, index, user_id, key, body, address, now).await,
-        Err(e) => Err(e.into()),
-    };
+/// Ends a claimed request. `placed` is the stored answer (the order, already written together with
+/// `UPDATE idempotency_keys SET status = 201, response = …`) or why it was refused. The order and
+/// the stored answer stand together, or neither does: a refusal is rolled back to `place` and only
+/// the key's record keeps it. Any other error fails the whole job, so the writer undoes the claim
+/// too and a retry with the key is processed afresh.
+pub(crate) async fn settle(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    key: &str,
+    placed: Result<String>,
+) -> Result<Reply> {
     let refused = match placed {
         // The answer was stored with the order.
         Ok(body) => return Ok(Reply { status: 201, body }),

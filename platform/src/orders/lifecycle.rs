@@ -80,8 +80,9 @@ async fn mark_paid(
     order_from(&row, &lines).map(Some)
 }
 
-/// Moves an order off the delivery path and returns its stock, exactly once: the status change
-/// and the stock return are guarded by `stock_returned = 0` in the same transaction.
+/// Moves an order off the delivery path and returns its stock (and a live order's room cap),
+/// exactly once: the status change and the returns are guarded by `stock_returned = 0` in the
+/// same transaction.
 async fn release(
     tx: &mut Transaction<'_, Sqlite>,
     id: &str,
@@ -107,6 +108,35 @@ async fn release(
                AND sku IN (SELECT sku FROM order_items WHERE order_id = ?1)",
         )
         .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        // A live order also gives its quantity back to the room's cap, under the same guard.
+        sqlx::query(
+            "UPDATE live_pins SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
+             WHERE (room_id, sku) = (SELECT room_id, sku FROM live_sales WHERE order_id = ?1)",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        // Viewers see the pin's new counts: a `pinned` event with it, when it is still the
+        // room's current pin (the streams' poll picks it up; this path has no wake-up).
+        sqlx::query(
+            "INSERT INTO live_events (room_id, seq, json, at)
+             SELECT lp.room_id,
+                    (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM live_events e WHERE e.room_id = lp.room_id),
+                    json_object('type', 'pinned', 'pin', json_object(
+                        'sku', lp.sku, 'name', p.name,
+                        'price_fen', (SELECT MIN(sp.price_fen) FROM store_products sp WHERE sp.sku = lp.sku),
+                        'live_price_fen', lp.live_price_fen, 'stock_cap', lp.stock_cap,
+                        'sold', lp.sold, 'stock_left', lp.stock_cap - lp.sold)),
+                    ?2
+             FROM live_sales ls
+             JOIN live_pins lp ON lp.room_id = ls.room_id AND lp.sku = ls.sku AND lp.current = 1
+             JOIN products p ON p.sku = lp.sku
+             WHERE ls.order_id = ?1",
+        )
+        .bind(id)
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     }

@@ -49,7 +49,7 @@ struct Bucket {
 /// Buckets for one kind of key. Full buckets are the same as absent ones, so they are dropped
 /// when the map grows: memory follows the recently active keys only.
 #[derive(Debug)]
-struct Buckets {
+pub(crate) struct Buckets {
     limit: RateLimit,
     map: HashMap<String, Bucket>,
     prune_at: usize,
@@ -59,7 +59,7 @@ struct Buckets {
 const PRUNE_FROM: usize = 10_000;
 
 impl Buckets {
-    fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(limit: RateLimit) -> Self {
         Self {
             limit,
             map: HashMap::new(),
@@ -68,7 +68,7 @@ impl Buckets {
     }
 
     /// Tokens in `key`'s bucket at `now`.
-    fn tokens(&self, key: &str, now: Instant) -> f64 {
+    pub(crate) fn tokens(&self, key: &str, now: Instant) -> f64 {
         let burst = f64::from(self.limit.burst);
         match self.map.get(key) {
             None => burst,
@@ -85,12 +85,12 @@ impl Buckets {
     }
 
     /// How long until `key` has a whole token, if it has none now.
-    fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
+    pub(crate) fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
         let tokens = self.tokens(key, now);
         (tokens < 1.0).then(|| self.limit.every.mul_f64(1.0 - tokens))
     }
 
-    fn take(&mut self, key: &str, now: Instant) {
+    pub(crate) fn take(&mut self, key: &str, now: Instant) {
         let tokens = self.tokens(key, now) - 1.0;
         self.map.insert(key.to_owned(), Bucket { tokens, at: now });
         if self.map.len() >= self.prune_at {

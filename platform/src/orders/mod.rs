@@ -9,9 +9,9 @@
 //!
 //! Reading orders back (below) is shared by all of them.
 
-mod idempotency;
+pub(crate) mod idempotency;
 mod lifecycle;
-mod limits;
+pub(crate) mod limits;
 mod placement;
 mod slots;
 
@@ -22,6 +22,7 @@ use sqlx::{Row, SqlitePool};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
 
+pub(crate) use idempotency::{claim, settle, Claim};
 pub use idempotency::{place_idempotent, Reply};
 pub use lifecycle::{cancel, expire_chunk, expire_unpaid, pay, EXPIRY_CHUNK};
 pub use limits::{OrderLimiter, OrderLimits, RateLimit};

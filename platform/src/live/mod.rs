@@ -1,0 +1,406 @@
+//! Live rooms (边看边买): a host pins a product at a live price with a cap; viewers watch the
+//! room's event stream, comment, like and buy. Orders bought live are ordinary orders routed to the
+//! nearest store that delivers and has stock, linked to the room in `live_sales`.
+//!
+//! - here: reading rooms (one, the list, the stream's snapshot and event log), the host check,
+//!   the host console, the media URLs, and `record` (a durable event in the room's log);
+//! - `pins`: pin, unpin, status and settings (host only);
+//! - `chat`: comments and their hiding, likes;
+//! - `buy`: live orders (Idempotency-Key, cap and stock under concurrency);
+//! - `hub`: what lives in memory (wake-ups, likes not yet written, viewer reports, rate limits);
+//! - `demo`: the demo rooms.
+//!
+//! Every write runs on the checkout writer, so a room's event `seq` is assigned by one connection
+//! and an event commits with the change it describes.
+
+pub mod buy;
+pub mod chat;
+pub mod demo;
+pub mod hub;
+pub mod pins;
+
+use jishi_api::live::{
+    CatalogueEntry, Comment, HostConsole, Ingest, LiveEvent, LiveRoom, Pin, Playback, RoomStatus,
+    RoomsResponse, SkuSales, SNAPSHOT_COMMENTS,
+};
+use jishi_api::stores::{NearbyQuery, Sort};
+use jishi_api::{ApiError, ErrorCode, LatLng};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+pub use hub::{Hub, LiveLimits};
+
+use crate::accounts::Caller;
+use crate::clock::rfc3339_utc;
+use crate::error::{PlatformError, Result};
+use crate::Platform;
+
+/// A room as stored.
+#[derive(Debug, Clone)]
+pub struct RoomRow {
+    pub id: String,
+    pub host_user_id: String,
+    pub host_name: String,
+    pub title: String,
+    pub status: RoomStatus,
+    pub city: String,
+    pub stream_key: String,
+    pub likes: u64,
+    pub slow_mode: bool,
+    pub message: Option<String>,
+}
+
+const ROOM_SQL: &str = "SELECT id, host_user_id, host_name, title, status, city, stream_key, likes,
+    slow_mode, message FROM live_rooms";
+
+fn room_from(row: &SqliteRow) -> Result<RoomRow> {
+    let id: String = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    let status = RoomStatus::parse(&status).ok_or_else(|| PlatformError::CorruptRow {
+        what: format!("live room {id}"),
+        detail: format!("status {status}"),
+    })?;
+    Ok(RoomRow {
+        host_user_id: row.try_get("host_user_id")?,
+        host_name: row.try_get("host_name")?,
+        title: row.try_get("title")?,
+        status,
+        city: row.try_get("city")?,
+        stream_key: row.try_get("stream_key")?,
+        likes: u64::try_from(row.try_get::<i64, _>("likes")?).unwrap_or(0),
+        slow_mode: row.try_get::<i64, _>("slow_mode")? == 1,
+        message: row.try_get("message")?,
+        id,
+    })
+}
+
+pub fn unknown_room() -> PlatformError {
+    ApiError::not_found("找不到这个直播间").into()
+}
+
+/// The room `id`; 404 when there is none.
+pub async fn room_row(conn: &mut SqliteConnection, id: &str) -> Result<RoomRow> {
+    let row = sqlx::query(&format!("{ROOM_SQL} WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(unknown_room)?;
+    room_from(&row)
+}
+
+/// A pin with its product's name and regular price (the lowest of the stores that carry it).
+const PIN_SQL: &str = "SELECT lp.sku, p.name, lp.live_price_fen, lp.stock_cap, lp.sold,
+    (SELECT MIN(sp.price_fen) FROM store_products sp WHERE sp.sku = lp.sku) AS price_fen
+    FROM live_pins lp JOIN products p ON p.sku = lp.sku";
+
+fn pin_from(row: &SqliteRow) -> Result<Pin> {
+    let stock_cap: u32 = row.try_get("stock_cap")?;
+    let sold: u32 = row.try_get("sold")?;
+    Ok(Pin {
+        sku: row.try_get("sku")?,
+        name: row.try_get("name")?,
+        price_fen: row.try_get::<Option<i64>, _>("price_fen")?.unwrap_or(0),
+        live_price_fen: row.try_get("live_price_fen")?,
+        stock_cap,
+        sold,
+        stock_left: stock_cap.saturating_sub(sold),
+    })
+}
+
+/// The room's current pin, if it has one.
+pub(crate) async fn current_pin(conn: &mut SqliteConnection, room_id: &str) -> Result<Option<Pin>> {
+    let row = sqlx::query(&format!(
+        "{PIN_SQL} WHERE lp.room_id = ? AND lp.current = 1"
+    ))
+    .bind(room_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(pin_from).transpose()
+}
+
+pub(crate) async fn pin_of(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    sku: &str,
+) -> Result<Option<Pin>> {
+    let row = sqlx::query(&format!("{PIN_SQL} WHERE lp.room_id = ? AND lp.sku = ?"))
+        .bind(room_id)
+        .bind(sku)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(pin_from).transpose()
+}
+
+/// Where viewers play the room and where the host pushes it, from the media server's base URL
+/// (`JISHI_MEDIA_URL`); `None` without one. The one place that knows the media server's paths.
+pub fn media_urls(
+    media_base: Option<&str>,
+    room_id: &str,
+    stream_key: &str,
+) -> Option<(Playback, Ingest)> {
+    let base = media_base?.trim_end_matches('/');
+    // RTMP goes to the same host on its own port (1935).
+    let host = base
+        .split_once("://")
+        .map_or(base, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    Some((
+        Playback {
+            whep: Some(format!("{base}/whep/{room_id}")),
+            hls: Some(format!("{base}/hls/{room_id}/index.m3u8")),
+        },
+        Ingest {
+            rtmp_url: format!("rtmp://{host}:1935/live"),
+            stream_key: stream_key.to_owned(),
+            whip_url: format!("{base}/whip/{room_id}"),
+        },
+    ))
+}
+
+fn live_room(p: &Platform, row: RoomRow, pinned: Option<Pin>) -> LiveRoom {
+    LiveRoom {
+        playback: media_urls(p.media_base(), &row.id, &row.stream_key).map(|(play, _)| play),
+        viewer_count: p.live().viewers(&row.id),
+        title: row.title,
+        status: row.status,
+        host: jishi_api::live::Host {
+            name: row.host_name,
+        },
+        likes: row.likes,
+        pinned,
+        message: row.message,
+        slow_mode: row.slow_mode,
+        distance_m: None,
+        id: row.id,
+    }
+}
+
+/// `GET /v1/live/rooms/{id}`.
+pub async fn room(p: &Platform, id: &str) -> Result<LiveRoom> {
+    let mut conn = p.pool().acquire().await?;
+    let row = room_row(&mut conn, id).await?;
+    let pin = current_pin(&mut conn, id).await?;
+    Ok(live_room(p, row, pin))
+}
+
+/// The stream's first event (the room and its newest visible comments, oldest first) and the
+/// room's latest durable seq, read in one transaction so that the events after that seq are
+/// exactly the changes the snapshot does not show.
+pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
+    let mut tx = p.pool().begin().await?;
+    let seq = max_seq(&mut tx, id).await?;
+    let row = room_row(&mut tx, id).await?;
+    let pin = current_pin(&mut tx, id).await?;
+    let rows = sqlx::query(
+        "SELECT id, author, text, at FROM live_comments
+         WHERE room_id = ? AND hidden = 0 ORDER BY id DESC LIMIT ?",
+    )
+    .bind(id)
+    .bind(SNAPSHOT_COMMENTS as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut comments = rows.iter().map(comment_from).collect::<Result<Vec<_>>>()?;
+    comments.reverse();
+    let room = live_room(p, row, pin);
+    Ok((LiveEvent::Snapshot { room, comments }, seq))
+}
+
+pub(crate) fn comment_from(row: &SqliteRow) -> Result<Comment> {
+    Ok(Comment {
+        id: u64::try_from(row.try_get::<i64, _>("id")?).unwrap_or(0),
+        author: row.try_get("author")?,
+        text: row.try_get("text")?,
+        at: rfc3339_utc(row.try_get("at")?),
+    })
+}
+
+/// The room's latest durable event seq (0 before its first).
+pub async fn max_seq(conn: &mut SqliteConnection, room_id: &str) -> Result<u64> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM live_events WHERE room_id = ?")
+        .bind(room_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+}
+
+/// Durable events after `after`, oldest first, at most `limit`: (seq, the event's JSON).
+pub async fn events_after(
+    p: &Platform,
+    room_id: &str,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<(u64, String)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT seq, json FROM live_events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(room_id)
+    .bind(i64::try_from(after).unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(p.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, json)| (u64::try_from(seq).unwrap_or(0), json))
+        .collect())
+}
+
+/// Appends a durable event to the room's log, on the caller's (writer's) connection, so it
+/// commits with the change it describes. Returns its seq.
+pub(crate) async fn record(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    event: &LiveEvent,
+    now: i64,
+) -> Result<u64> {
+    let json = serde_json::to_string(event).map_err(|e| PlatformError::CorruptRow {
+        what: format!("live event of {room_id}"),
+        detail: e.to_string(),
+    })?;
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO live_events (room_id, seq, json, at)
+         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM live_events WHERE room_id = ?1
+         RETURNING seq",
+    )
+    .bind(room_id)
+    .bind(json)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(u64::try_from(seq).unwrap_or(0))
+}
+
+/// `GET /v1/live/rooms`: the live rooms; with a point, those that can deliver there first (a
+/// store delivering to the point carries the pinned SKU or one the room pinned before), nearest
+/// such store first, with its distance.
+pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
+    let mut conn = p.pool().acquire().await?;
+    let rows = sqlx::query(&format!("{ROOM_SQL} WHERE status = 'live' ORDER BY id"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut rooms = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let row = room_from(row)?;
+        let pin = current_pin(&mut conn, &row.id).await?;
+        rooms.push(live_room(p, row, pin));
+    }
+    let Some(at) = at else {
+        return Ok(RoomsResponse { rooms });
+    };
+    let query = NearbyQuery {
+        sort: Sort::Distance,
+        ..NearbyQuery::new(at)
+    };
+    let stores = p
+        .index()
+        .all_delivering(&query, p.clock().store_local_now());
+    let distance: std::collections::HashMap<&str, u32> = stores
+        .iter()
+        .map(|s| (s.id.as_str(), s.distance_m))
+        .collect();
+    let ids = serde_json::to_string(&stores.iter().map(|s| &s.id).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
+    let reach: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT lp.room_id, sp.store_id FROM live_pins lp
+         JOIN live_rooms r ON r.id = lp.room_id AND r.status = 'live'
+         JOIN store_products sp ON sp.sku = lp.sku
+         WHERE sp.store_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for room in &mut rooms {
+        room.distance_m = reach
+            .iter()
+            .filter(|(r, _)| *r == room.id)
+            .filter_map(|(_, s)| distance.get(s.as_str()).copied())
+            .min();
+    }
+    // Deliverable rooms first, nearest first; the rest keep their order.
+    rooms.sort_by_key(|r| (r.distance_m.is_none(), r.distance_m));
+    Ok(RoomsResponse { rooms })
+}
+
+/// The room, if the caller is its host: 401 for a caller not signed in, 404 for no such room,
+/// 403 for anyone else.
+pub async fn require_host(p: &Platform, caller: &Caller, room_id: &str) -> Result<RoomRow> {
+    let user = caller.require_user()?;
+    let mut conn = p.pool().acquire().await?;
+    let row = room_row(&mut conn, room_id).await?;
+    if row.host_user_id != user {
+        return Err(ApiError::new(ErrorCode::Forbidden, "只有这个直播间的主播可以这样做").into());
+    }
+    Ok(row)
+}
+
+/// Products listed in the console at most.
+const CONSOLE_CATALOGUE: i64 = 100;
+/// Longest console search phrase, in characters.
+const MAX_CONSOLE_QUERY: usize = 40;
+
+/// `GET /v1/live/rooms/{id}/host`: the room, where to push the video, what sold (orders not
+/// cancelled or expired), and the products of the room's city carried by most stores (matching
+/// `q` in their name when given).
+pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result<HostConsole> {
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    if q.is_some_and(|q| q.chars().count() > MAX_CONSOLE_QUERY || q.chars().any(char::is_control)) {
+        return Err(
+            ApiError::bad_request(format!("搜索词应为 1 到 {MAX_CONSOLE_QUERY} 个字")).into(),
+        );
+    }
+    let mut conn = p.pool().acquire().await?;
+    let sales_rows = sqlx::query(
+        "SELECT ls.sku, p.name, SUM(ls.quantity) AS quantity, SUM(ls.amount_fen) AS revenue_fen
+         FROM live_sales ls JOIN orders o ON o.id = ls.order_id JOIN products p ON p.sku = ls.sku
+         WHERE ls.room_id = ? AND o.stock_returned = 0
+         GROUP BY ls.sku ORDER BY revenue_fen DESC, ls.sku",
+    )
+    .bind(&row.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let sales = sales_rows
+        .iter()
+        .map(|r| {
+            Ok(SkuSales {
+                sku: r.try_get("sku")?,
+                name: r.try_get("name")?,
+                quantity: u32::try_from(r.try_get::<i64, _>("quantity")?).unwrap_or(0),
+                revenue_fen: r.try_get("revenue_fen")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let catalogue_rows = sqlx::query(
+        "SELECT p.sku, p.name, MIN(sp.price_fen) AS price_fen, COUNT(*) AS stores
+         FROM store_products sp JOIN stores s ON s.id = sp.store_id JOIN products p ON p.sku = sp.sku
+         WHERE s.city = ? AND (?2 IS NULL OR instr(p.name, ?2) > 0)
+         GROUP BY p.sku ORDER BY stores DESC, p.sku LIMIT ?3",
+    )
+    .bind(&row.city)
+    .bind(q)
+    .bind(CONSOLE_CATALOGUE)
+    .fetch_all(&mut *conn)
+    .await?;
+    let catalogue = catalogue_rows
+        .iter()
+        .map(|r| {
+            Ok(CatalogueEntry {
+                sku: r.try_get("sku")?,
+                name: r.try_get("name")?,
+                price_fen: r.try_get("price_fen")?,
+                stores: u32::try_from(r.try_get::<i64, _>("stores")?).unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let pin = current_pin(&mut conn, &row.id).await?;
+    drop(conn);
+    let ingest = media_urls(p.media_base(), &row.id, &row.stream_key).map(|(_, ingest)| ingest);
+    Ok(HostConsole {
+        room: live_room(p, row, pin),
+        ingest,
+        revenue_fen: sales.iter().map(|s| s.revenue_fen).sum(),
+        sales,
+        catalogue,
+    })
+}

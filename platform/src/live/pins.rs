@@ -1,0 +1,183 @@
+//! The host's controls: pin and unpin products, go live and end, the message and slow mode. Each
+//! change and its event commit together in one job on the writer.
+
+use jishi_api::live::{LiveEvent, NewPin, Pin, RoomSettings, RoomStatus, StatusChange};
+use jishi_api::{ApiError, ErrorCode};
+
+use super::{current_pin, pin_of, record};
+use crate::error::Result;
+use crate::Platform;
+
+/// `POST /v1/live/rooms/{id}/pins`: pins `body.sku` at its live price with its cap, replacing the
+/// current pin (`unpinned` for that one, then `pinned`). A SKU pinned before keeps what it sold,
+/// so its cap may not go below that.
+pub async fn pin(p: &Platform, room_id: &str, body: NewPin) -> Result<Pin> {
+    body.validate()?;
+    let (room, now) = (room_id.to_owned(), p.now_unix());
+    let pinned = p
+        .writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                let regular: Option<(String, Option<i64>)> = sqlx::query_as(
+                    "SELECT name, (SELECT MIN(price_fen) FROM store_products WHERE sku = ?1)
+                     FROM products WHERE sku = ?1",
+                )
+                .bind(&body.sku)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some((_, Some(regular))) = regular else {
+                    return Err(
+                        ApiError::not_found(format!("找不到商品 {}（或没有门店在售）", body.sku))
+                            .into(),
+                    );
+                };
+                body.check_price(regular)?;
+                if let Some(before) = pin_of(conn, &room, &body.sku).await? {
+                    if before.sold > body.stock_cap {
+                        return Err(ApiError::bad_request(format!(
+                            "这件商品在本场已售 {} 件，直播库存不能低于它",
+                            before.sold
+                        ))
+                        .into());
+                    }
+                }
+                let old = current_pin(conn, &room).await?;
+                sqlx::query(
+                    "UPDATE live_pins SET current = 0 WHERE room_id = ? AND current = 1;
+                     INSERT INTO live_pins (room_id, sku, live_price_fen, stock_cap, sold, pinned_at, current)
+                     VALUES (?, ?, ?, ?, 0, ?, 1)
+                     ON CONFLICT (room_id, sku) DO UPDATE SET live_price_fen = excluded.live_price_fen,
+                         stock_cap = excluded.stock_cap, pinned_at = excluded.pinned_at, current = 1",
+                )
+                .bind(&room)
+                .bind(&room)
+                .bind(&body.sku)
+                .bind(body.live_price_fen)
+                .bind(body.stock_cap)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                if let Some(old) = old.filter(|o| o.sku != body.sku) {
+                    record(conn, &room, &LiveEvent::Unpinned { sku: old.sku }, now).await?;
+                }
+                let pin = pin_of(conn, &room, &body.sku)
+                    .await?
+                    .ok_or_else(|| ApiError::new(ErrorCode::Internal, "置顶失败"))?;
+                record(conn, &room, &LiveEvent::Pinned { pin: pin.clone() }, now).await?;
+                Ok(pin)
+            })
+        })
+        .await?;
+    p.live().notify(room_id);
+    Ok(pinned)
+}
+
+/// `DELETE /v1/live/rooms/{id}/pins/{sku}`: takes the current pin down (404 if `sku` is not it).
+pub async fn unpin(p: &Platform, room_id: &str, sku: &str) -> Result<()> {
+    let (room, sku, now) = (room_id.to_owned(), sku.to_owned(), p.now_unix());
+    p.writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                let changed = sqlx::query(
+                    "UPDATE live_pins SET current = 0 WHERE room_id = ? AND sku = ? AND current = 1",
+                )
+                .bind(&room)
+                .bind(&sku)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    return Err(ApiError::not_found("这件商品没有在置顶").into());
+                }
+                record(conn, &room, &LiveEvent::Unpinned { sku }, now).await?;
+                Ok(())
+            })
+        })
+        .await?;
+    p.live().notify(room_id);
+    Ok(())
+}
+
+fn rank(s: RoomStatus) -> u8 {
+    match s {
+        RoomStatus::Scheduled => 0,
+        RoomStatus::Live => 1,
+        RoomStatus::Ended => 2,
+    }
+}
+
+/// `POST /v1/live/rooms/{id}/status`: forward only (scheduled → live → ended); the same status
+/// again changes nothing.
+pub async fn set_status(p: &Platform, room_id: &str, body: StatusChange) -> Result<()> {
+    let (room, now) = (room_id.to_owned(), p.now_unix());
+    p.writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                let row = super::room_row(conn, &room).await?;
+                if row.status == body.status {
+                    return Ok(());
+                }
+                if rank(body.status) < rank(row.status) {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidState,
+                        format!(
+                            "直播间{}，不能改为{}",
+                            row.status.label(),
+                            body.status.label()
+                        ),
+                    )
+                    .into());
+                }
+                sqlx::query("UPDATE live_rooms SET status = ?, updated_at = ? WHERE id = ?")
+                    .bind(body.status.as_str())
+                    .bind(now)
+                    .bind(&room)
+                    .execute(&mut *conn)
+                    .await?;
+                record(
+                    conn,
+                    &room,
+                    &LiveEvent::Status {
+                        status: body.status,
+                    },
+                    now,
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    p.live().notify(room_id);
+    Ok(())
+}
+
+/// `PUT /v1/live/rooms/{id}/settings`: the message and slow mode; an event for each that changed.
+pub async fn settings(p: &Platform, room_id: &str, body: RoomSettings) -> Result<()> {
+    let message = body.validate()?;
+    let (room, now, slow_mode) = (room_id.to_owned(), p.now_unix(), body.slow_mode);
+    p.writer()
+        .run(move |conn| {
+            Box::pin(async move {
+                let row = super::room_row(conn, &room).await?;
+                sqlx::query(
+                    "UPDATE live_rooms SET message = ?, slow_mode = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(&message)
+                .bind(i64::from(slow_mode))
+                .bind(now)
+                .bind(&room)
+                .execute(&mut *conn)
+                .await?;
+                if row.message != message {
+                    record(conn, &room, &LiveEvent::Message { message }, now).await?;
+                }
+                if row.slow_mode != slow_mode {
+                    record(conn, &room, &LiveEvent::SlowMode { on: slow_mode }, now).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    p.live().notify(room_id);
+    Ok(())
+}

@@ -1,0 +1,888 @@
+//! Live rooms against the real platform over loopback HTTP: the event stream (snapshot, resume),
+//! live buys under concurrency (cap and stock both hold, routing to the nearest store with stock),
+//! refusals that write nothing, comment limits, coalesced likes, viewer reports, the cap returned
+//! on cancel, and the Idempotency-Key.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use futures::StreamExt;
+use jishi_api::headers::{IDEMPOTENCY_KEY, LAST_EVENT_ID};
+use jishi_api::live::LIVE_EVENT;
+use jishi_platform::orders::{OrderLimits, RateLimit};
+use jishi_platform::{Clock, Platform, PlatformConfig, DEMO_HOSTS};
+use serde_json::{json, Value};
+
+// Shared helpers: this file uses only some of them.
+#[allow(dead_code)]
+mod support;
+
+const GUOMAO: (f64, f64) = (39.9088, 116.4605);
+/// Shanghai: no Beijing store delivers there.
+const SHANGHAI: (f64, f64) = (31.2304, 121.4737);
+const ROOM: &str = "live_bj1";
+/// Long enough for anything that should happen; only a hang reaches it.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+struct TestPlatform {
+    root: String,
+    platform: Platform,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+struct Shopper {
+    token: String,
+    address_id: String,
+}
+
+async fn spawn() -> TestPlatform {
+    spawn_with(|_| {}).await
+}
+
+/// A demo platform on a fresh database file, fixed at Wednesday noon, with no order rate limits.
+async fn spawn_with(adjust: impl FnOnce(&mut PlatformConfig)) -> TestPlatform {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("live.db").display());
+    let plenty = RateLimit::new(1_000_000, Duration::from_millis(1));
+    let mut config = PlatformConfig {
+        clock: Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("instant"),
+        order_limits: OrderLimits {
+            per_shopper: plenty,
+            per_client: plenty,
+        },
+        ..PlatformConfig::demo(url)
+    };
+    adjust(&mut config);
+    let platform = Platform::open(config).await.expect("platform opens");
+    let addr = platform.clone().spawn_on_loopback().await.expect("binds");
+    TestPlatform {
+        root: format!("http://{addr}"),
+        platform,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl TestPlatform {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.root));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, None, None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    /// A shopper signed in with their own phone and client address, with an address at `at`.
+    async fn shopper(&self, n: u32, at: (f64, f64)) -> Shopper {
+        let (phone, ip) = (
+            format!("137{n:08}"),
+            format!("10.1.{}.{}", n / 250, n % 250),
+        );
+        let (token, address_id) = support::sign_in(&self.http, &self.root, &phone, &ip, at).await;
+        Shopper { token, address_id }
+    }
+
+    /// The host of demo room `n` (0-based), signed in.
+    async fn host(&self, n: usize) -> Shopper {
+        let ip = format!("10.2.0.{n}");
+        let (token, address_id) =
+            support::sign_in(&self.http, &self.root, DEMO_HOSTS[n], &ip, GUOMAO).await;
+        Shopper { token, address_id }
+    }
+
+    async fn buy(&self, s: &Shopper, sku: &str, quantity: u32, key: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}/v1/live/rooms/{ROOM}/orders", self.root))
+            .bearer_auth(&s.token)
+            .header(IDEMPOTENCY_KEY, key)
+            .json(&json!({ "sku": sku, "quantity": quantity, "address_id": s.address_id }))
+            .send()
+            .await
+            .expect("buy request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn pin(&self, host: &Shopper, sku: &str, price: i64, cap: u32) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/v1/live/rooms/{ROOM}/pins"),
+            Some(&host.token),
+            Some(json!({ "sku": sku, "live_price_fen": price, "stock_cap": cap })),
+        )
+        .await
+    }
+
+    async fn comment(&self, s: Option<&Shopper>, text: &str) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/v1/live/rooms/{ROOM}/comments"),
+            s.map(|s| s.token.as_str()),
+            Some(json!({ "text": text })),
+        )
+        .await
+    }
+
+    /// The room's current pin.
+    async fn pinned(&self) -> Value {
+        self.get(&format!("/v1/live/rooms/{ROOM}")).await["pinned"].clone()
+    }
+
+    async fn scalar(&self, sql: &str, bind: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(bind)
+            .fetch_one(self.platform.pool())
+            .await
+            .expect("query")
+    }
+
+    async fn total_stock(&self, sku: &str) -> i64 {
+        self.scalar(
+            "SELECT COALESCE(SUM(stock), 0) FROM store_products WHERE sku = ?",
+            sku,
+        )
+        .await
+    }
+
+    async fn sold(&self, sku: &str) -> i64 {
+        sqlx::query_scalar("SELECT sold FROM live_pins WHERE room_id = ? AND sku = ?")
+            .bind(ROOM)
+            .bind(sku)
+            .fetch_one(self.platform.pool())
+            .await
+            .expect("sold")
+    }
+
+    async fn rows(&self) -> [i64; 5] {
+        let mut out = [0; 5];
+        for (i, table) in [
+            "live_comments",
+            "live_pins",
+            "live_events",
+            "live_sales",
+            "orders",
+        ]
+        .iter()
+        .enumerate()
+        {
+            out[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(self.platform.pool())
+                .await
+                .expect("count");
+        }
+        out
+    }
+
+    async fn stream(&self, room: &str, last_event_id: Option<&str>) -> Sse {
+        let mut req = self
+            .http
+            .get(format!("{}/v1/live/rooms/{room}/events", self.root));
+        if let Some(last) = last_event_id {
+            req = req.header(LAST_EVENT_ID, last);
+        }
+        Sse::new(req.send().await.expect("events request"))
+    }
+
+    /// Stock of every store carrying `sku` set to `stock`.
+    async fn set_all_stock(&self, sku: &str, stock: i64) {
+        sqlx::query("UPDATE store_products SET stock = ? WHERE sku = ?")
+            .bind(stock)
+            .bind(sku)
+            .execute(self.platform.pool())
+            .await
+            .expect("stock set");
+    }
+}
+
+/// One server-sent event (keep-alive comments are skipped).
+#[derive(Debug)]
+struct Frame {
+    event: String,
+    id: Option<u64>,
+    data: Value,
+}
+
+impl Frame {
+    fn kind(&self) -> &str {
+        self.data["type"].as_str().unwrap_or_default()
+    }
+}
+
+struct Sse {
+    body: futures::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
+    text: String,
+}
+
+impl Sse {
+    fn new(res: reqwest::Response) -> Self {
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/event-stream"));
+        Self {
+            body: res.bytes_stream().map(|c| c.map(|b| b.to_vec())).boxed(),
+            text: String::new(),
+        }
+    }
+
+    /// The next frame; panics if none comes within `PATIENCE`.
+    async fn next(&mut self) -> Frame {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            while let Some(end) = self.text.find("\n\n") {
+                let raw: String = self.text.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    raw.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim_start().to_owned())
+                };
+                if let Some(data) = field("data:") {
+                    let frame = Frame {
+                        event: field("event:").unwrap_or_else(|| "message".into()),
+                        id: field("id:").map(|v| v.parse().expect("numeric id")),
+                        data: serde_json::from_str(&data).expect("json data"),
+                    };
+                    assert_eq!(frame.event, LIVE_EVENT);
+                    return frame;
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline.into(), self.body.next())
+                .await
+                .expect("an event in time")
+                .expect("the stream is open");
+            self.text
+                .push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        }
+    }
+
+    /// The next durable frame (one with an id), skipping `stats`.
+    async fn next_durable(&mut self) -> Frame {
+        loop {
+            let frame = self.next().await;
+            if frame.kind() != "stats" {
+                assert!(frame.id.is_some(), "durable events carry an id: {frame:?}");
+                return frame;
+            }
+            assert!(frame.id.is_none(), "stats carry no id");
+        }
+    }
+}
+
+/// A product near the top of the host's catalogue that is not `except`: (sku, regular price).
+async fn other_product(t: &TestPlatform, host: &Shopper, except: &str) -> (String, i64) {
+    let (status, console) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/live/rooms/{ROOM}/host"),
+            Some(&host.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{console}");
+    let entry = console["catalogue"]
+        .as_array()
+        .expect("catalogue")
+        .iter()
+        .find(|e| e["sku"] != except)
+        .expect("another product")
+        .clone();
+    (
+        entry["sku"].as_str().expect("sku").to_owned(),
+        entry["price_fen"].as_i64().expect("price"),
+    )
+}
+
+#[tokio::test]
+async fn the_stream_starts_with_a_snapshot_carries_the_hosts_pins_and_resumes_exactly() {
+    let t = spawn().await;
+    let host = t.host(0).await;
+    let mut stream = t.stream(ROOM, None).await;
+    let first = stream.next().await;
+    assert_eq!(first.kind(), "snapshot", "{first:?}");
+    let snapshot_id = first.id.expect("the snapshot has an id");
+    assert_eq!(first.data["room"]["id"], ROOM);
+    let old_sku = first.data["room"]["pinned"]["sku"]
+        .as_str()
+        .expect("a demo pin")
+        .to_owned();
+
+    let (sku, regular) = other_product(&t, &host, &old_sku).await;
+    let (status, pin) = t.pin(&host, &sku, regular - 1, 10).await;
+    assert_eq!(status, 201, "{pin}");
+    assert_eq!(pin["stock_left"], 10);
+    let unpinned = stream.next_durable().await;
+    assert_eq!(unpinned.kind(), "unpinned");
+    assert_eq!(unpinned.data["sku"], old_sku.as_str());
+    assert_eq!(unpinned.id, Some(snapshot_id + 1));
+    let pinned = stream.next_durable().await;
+    assert_eq!(pinned.kind(), "pinned");
+    assert_eq!(pinned.data["pin"]["sku"], sku.as_str());
+    assert_eq!(pinned.id, Some(snapshot_id + 2));
+
+    // Resumed after the unpin: exactly the pin, no snapshot.
+    let mut resumed = t.stream(ROOM, Some(&(snapshot_id + 1).to_string())).await;
+    let again = resumed.next_durable().await;
+    assert_eq!(again.kind(), "pinned");
+    assert_eq!(again.id, Some(snapshot_id + 2));
+    // Then it waits: the next event is the next change.
+    let (status, _) = t.comment(Some(&host), "欢迎来到直播间").await;
+    assert_eq!(status, 201);
+    let next = resumed.next_durable().await;
+    assert_eq!(next.kind(), "comment");
+    assert_eq!(next.id, Some(snapshot_id + 3));
+    assert_eq!(next.data["comment"]["text"], "欢迎来到直播间");
+
+    // A resume point ahead of the log gets a fresh snapshot, which shows the new pin.
+    let mut ahead = t.stream(ROOM, Some("999999")).await;
+    let fresh = ahead.next().await;
+    assert_eq!(fresh.kind(), "snapshot");
+    assert_eq!(fresh.id, Some(snapshot_id + 3));
+    assert_eq!(fresh.data["room"]["pinned"]["sku"], sku.as_str());
+    assert_eq!(fresh.data["comments"][0]["text"], "欢迎来到直播间");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_buyers_for_a_cap_of_thirty_make_exactly_thirty_orders() {
+    let t = spawn().await;
+    let host = t.host(0).await;
+    let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
+    let regular = t.pinned().await["price_fen"].as_i64().expect("price");
+    let (status, pin) = t.pin(&host, &sku, regular - 1, 30).await;
+    assert_eq!(status, 201, "{pin}");
+    t.set_all_stock(&sku, 100).await;
+    let stock_before = t.total_stock(&sku).await;
+    let shoppers = join_all((0..200).map(|n| t.shopper(n, GUOMAO))).await;
+    let results = join_all(shoppers.iter().enumerate().map(|(i, s)| {
+        let key = format!("buyer{i}");
+        let (t, sku) = (&t, &sku);
+        async move { t.buy(s, sku, 1, &key).await }
+    }))
+    .await;
+    let created: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| b)
+        .collect();
+    let sold_out = results
+        .iter()
+        .filter(|(s, b)| *s == 409 && b["error"]["code"] == "sold_out")
+        .count();
+    assert_eq!(
+        created.len(),
+        30,
+        "{:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    assert_eq!(sold_out, 170);
+    for order in &created {
+        assert_eq!(order["status"], "pending_payment");
+        assert_eq!(order["items"][0]["price_fen"], regular - 1);
+        assert!(order["store_id"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+    let ids: HashSet<&str> = created.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 30);
+    assert_eq!(t.sold(&sku).await, 30);
+    assert_eq!(stock_before - t.total_stock(&sku).await, 30);
+    let linked = t
+        .scalar("SELECT COUNT(*) FROM live_sales WHERE room_id = ?", ROOM)
+        .await;
+    assert_eq!(linked, 30);
+    // A live order is an ordinary order: paid through the usual endpoint.
+    let (buyer, (_, order)) = shoppers
+        .iter()
+        .zip(&results)
+        .find(|(_, r)| r.0 == 201)
+        .expect("a buyer");
+    let (status, paid) = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/orders/{}/pay", order["id"].as_str().expect("id")),
+            Some(&buyer.token),
+            Some(json!({ "method": "sandbox" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!(paid["status"], "paid");
+}
+
+/// Open stores delivering to `at` that carry `sku`, nearest first.
+async fn nearest_carrying(t: &TestPlatform, sku: &str, at: (f64, f64)) -> Vec<String> {
+    let nearby = t
+        .get(&format!(
+            "/v1/stores/nearby?lat={}&lng={}&sort=distance&open_now=true&limit=100",
+            at.0, at.1
+        ))
+        .await;
+    let mut out = Vec::new();
+    for s in nearby["stores"].as_array().expect("stores") {
+        let id = s["id"].as_str().expect("id");
+        let carries: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM store_products WHERE store_id = ? AND sku = ?",
+        )
+        .bind(id)
+        .bind(sku)
+        .fetch_one(t.platform.pool())
+        .await
+        .expect("count");
+        if carries == 1 {
+            out.push(id.to_owned());
+        }
+    }
+    out
+}
+
+async fn stock_at(t: &TestPlatform, store: &str, sku: &str) -> i64 {
+    sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
+        .bind(store)
+        .bind(sku)
+        .fetch_one(t.platform.pool())
+        .await
+        .expect("stock")
+}
+
+#[tokio::test]
+async fn once_the_nearest_store_is_out_the_next_nearest_fulfils_and_no_stock_goes_negative() {
+    let t = spawn().await;
+    let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
+    let stores = nearest_carrying(&t, &sku, GUOMAO).await;
+    assert!(stores.len() >= 2, "{stores:?}");
+    t.set_all_stock(&sku, 0).await;
+    for (store, stock) in [(&stores[0], 2), (&stores[1], 3)] {
+        sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
+            .bind(stock)
+            .bind(store)
+            .bind(&sku)
+            .execute(t.platform.pool())
+            .await
+            .expect("stock set");
+    }
+    let mut fulfilled_by = Vec::new();
+    for n in 0..6 {
+        let s = t.shopper(n, GUOMAO).await;
+        let (status, order) = t.buy(&s, &sku, 1, &format!("k{n}")).await;
+        if n < 5 {
+            assert_eq!(status, 201, "buy {n}: {order}");
+            fulfilled_by.push(order["store_id"].as_str().expect("store").to_owned());
+        } else {
+            assert_eq!(status, 409, "{order}");
+            assert_eq!(order["error"]["code"], "sold_out");
+        }
+    }
+    assert_eq!(
+        fulfilled_by,
+        [&stores[0], &stores[0], &stores[1], &stores[1], &stores[1]].map(|s| s.to_owned())
+    );
+    assert_eq!(stock_at(&t, &stores[0], &sku).await, 0);
+    assert_eq!(stock_at(&t, &stores[1], &sku).await, 0);
+    let negative = t
+        .scalar(
+            "SELECT COUNT(*) FROM store_products WHERE sku = ? AND stock < 0",
+            &sku,
+        )
+        .await;
+    assert_eq!(negative, 0);
+    // The refused buy gave its cap back: only what sold counts.
+    assert_eq!(t.sold(&sku).await, 5);
+}
+
+#[tokio::test]
+async fn an_address_no_store_reaches_is_not_deliverable() {
+    let t = spawn().await;
+    let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
+    let far = t.shopper(1, SHANGHAI).await;
+    let before = t.rows().await;
+    let (status, body) = t.buy(&far, &sku, 1, "far").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "not_deliverable");
+    assert_eq!(t.sold(&sku).await, 0);
+    assert_eq!(t.rows().await, before);
+    // Asking for a SKU that is not the pin is a plain 409.
+    let near = t.shopper(2, GUOMAO).await;
+    let (status, body) = t.buy(&near, "P999999", 1, "other").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["message"], "这件商品已下架");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_right_status_and_writes_nothing() {
+    let t = spawn().await;
+    let host = t.host(0).await;
+    let viewer = t.shopper(1, GUOMAO).await;
+    let pinned = t.pinned().await;
+    let sku = pinned["sku"].as_str().expect("sku").to_owned();
+    let regular = pinned["price_fen"].as_i64().expect("price");
+    let before = t.rows().await;
+    let long = "好".repeat(201);
+    let comments: [(Option<&Shopper>, &str, u16); 5] = [
+        (Some(&viewer), "", 400),
+        (Some(&viewer), "   ", 400),
+        (Some(&viewer), &long, 400),
+        (Some(&viewer), "a\u{7}b", 400),
+        (None, "hi", 401),
+    ];
+    for (who, text, expected) in comments {
+        let (status, body) = t.comment(who, text).await;
+        assert_eq!(status, expected, "{text:?}: {body}");
+        assert!(body["error"]["message"].as_str().is_some(), "{body}");
+    }
+    let pins: [(&Shopper, &str, i64, u32, u16); 6] = [
+        (&viewer, &sku, regular - 1, 10, 403),
+        (&host, &sku, 0, 10, 400),
+        (&host, &sku, regular, 10, 400),
+        (&host, &sku, regular + 100, 10, 400),
+        (&host, &sku, regular - 1, 0, 400),
+        (&host, "P999999", 100, 10, 404),
+    ];
+    for (who, sku, price, cap, expected) in pins {
+        let (status, body) = t.pin(who, sku, price, cap).await;
+        assert_eq!(status, expected, "{sku} {price} {cap}: {body}");
+    }
+    let (status, _) = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/live/rooms/{ROOM}/likes"),
+            None,
+            Some(json!({ "count": 0 })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/live/rooms/{ROOM}/settings"),
+            Some(&host.token),
+            Some(json!({ "message": "好".repeat(101), "slow_mode": false })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(t.rows().await, before, "nothing written");
+    assert_eq!(t.pinned().await, pinned, "the pin is unchanged");
+    // Markup is text: stored and answered as sent.
+    let (status, body) = t.comment(Some(&viewer), "<b>好</b>").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["text"], "<b>好</b>");
+    assert!(body["author"]
+        .as_str()
+        .expect("author")
+        .starts_with("尾号 "));
+    let (status, _) = t
+        .call(reqwest::Method::GET, "/v1/live/rooms/nope", None, None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn comments_are_rate_limited_except_for_the_host_and_hidden_ones_leave_the_snapshot() {
+    let t = spawn().await;
+    let host = t.host(0).await;
+    let viewer = t.shopper(1, GUOMAO).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (status, body) = t.comment(Some(&viewer), &format!("第 {n} 条")).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_u64().expect("id"));
+    }
+    let (status, body) = t.comment(Some(&viewer), "第 4 条").await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    for n in 0..6 {
+        let (status, body) = t.comment(Some(&host), &format!("主播说 {n}")).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    let mut stream = t.stream(ROOM, None).await;
+    let snapshot = stream.next().await;
+    assert_eq!(snapshot.kind(), "snapshot");
+    assert_eq!(
+        snapshot.data["comments"]
+            .as_array()
+            .expect("comments")
+            .len(),
+        9
+    );
+    let (status, _) = t
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/live/rooms/{ROOM}/comments/{}", ids[1]),
+            Some(&viewer.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "only the host hides");
+    let (status, _) = t
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/live/rooms/{ROOM}/comments/{}", ids[1]),
+            Some(&host.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let hidden = stream.next_durable().await;
+    assert_eq!(hidden.kind(), "comment_hidden");
+    assert_eq!(hidden.data["id"], ids[1]);
+    let mut fresh = t.stream(ROOM, None).await;
+    let snapshot = fresh.next().await;
+    let shown: Vec<u64> = snapshot.data["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| c["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(shown.len(), 8);
+    assert!(!shown.contains(&ids[1]));
+    assert!(shown.windows(2).all(|w| w[0] < w[1]), "oldest first");
+}
+
+#[tokio::test]
+async fn many_like_batches_make_few_stats_events_and_an_exact_total() {
+    let t = spawn().await;
+    let mut stream = t.stream(ROOM, None).await;
+    assert_eq!(stream.next().await.kind(), "snapshot");
+    let batches = 50;
+    for _ in 0..batches {
+        let (status, _) = t
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/live/rooms/{ROOM}/likes"),
+                None,
+                Some(json!({ "count": 10 })),
+            )
+            .await;
+        assert_eq!(status, 202);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut stats = 0;
+    loop {
+        let frame = stream.next().await;
+        assert_eq!(frame.kind(), "stats", "{frame:?}");
+        assert!(frame.id.is_none());
+        stats += 1;
+        if frame.data["likes"] == 500 {
+            break;
+        }
+        assert!(frame.data["likes"].as_u64().expect("likes") < 500);
+    }
+    assert!(
+        stats < batches / 5,
+        "{stats} stats events for {batches} batches"
+    );
+    assert_eq!(t.get(&format!("/v1/live/rooms/{ROOM}")).await["likes"], 500);
+    let written = t
+        .scalar("SELECT likes FROM live_rooms WHERE id = ?", ROOM)
+        .await;
+    assert_eq!(written, 500);
+}
+
+#[tokio::test]
+async fn viewer_reports_of_two_instances_are_summed_and_a_stale_one_expires() {
+    let t = spawn_with(|c| c.live_limits.viewer_ttl = Duration::from_millis(2000)).await;
+    let report = |instance: &'static str, count: u64| {
+        let t = &t;
+        async move {
+            let (status, body) = t
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/v1/live/rooms/{ROOM}/viewers"),
+                    None,
+                    Some(json!({ "instance": instance, "count": count })),
+                )
+                .await;
+            assert_eq!(status, 204, "{body}");
+        }
+    };
+    let viewers =
+        || async { t.get(&format!("/v1/live/rooms/{ROOM}")).await["viewer_count"].clone() };
+    report("web-1", 3).await;
+    report("web-2", 4).await;
+    assert_eq!(viewers().await, 7);
+    let mut stream = t.stream(ROOM, None).await;
+    assert_eq!(stream.next().await.data["room"]["viewer_count"], 7);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    report("web-1", 5).await;
+    assert_eq!(viewers().await, 9);
+    let stats = stream.next().await;
+    assert_eq!(stats.kind(), "stats");
+    assert_eq!(stats.data["viewer_count"], 9);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(viewers().await, 5, "web-2's report is stale");
+    let (status, _) = t
+        .call(
+            reqwest::Method::PUT,
+            "/v1/live/rooms/nope/viewers",
+            None,
+            Some(json!({ "instance": "web-1", "count": 1 })),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn cancelling_a_live_order_returns_the_stock_and_the_cap_once() {
+    let t = spawn().await;
+    let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
+    t.set_all_stock(&sku, 10).await;
+    let stock = t.total_stock(&sku).await;
+    let s = t.shopper(1, GUOMAO).await;
+    let (status, order) = t.buy(&s, &sku, 2, "once").await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(t.sold(&sku).await, 2);
+    assert_eq!(t.total_stock(&sku).await, stock - 2);
+    let path = format!("/v1/orders/{}/cancel", order["id"].as_str().expect("id"));
+    let cancel = || t.call(reqwest::Method::POST, &path, Some(&s.token), None);
+    let (status, cancelled) = cancel().await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    let (status, again) = cancel().await;
+    assert_eq!(status, 409, "{again}");
+    // The reaper finds nothing more to return either.
+    let later = t.platform.now_unix() + 3600;
+    jishi_platform::orders::expire_unpaid(t.platform.pool(), later)
+        .await
+        .expect("expiry");
+    assert_eq!(t.sold(&sku).await, 0);
+    assert_eq!(t.total_stock(&sku).await, stock);
+    assert_eq!(
+        t.pinned().await["stock_left"],
+        t.pinned().await["stock_cap"]
+    );
+    // Viewers learn the pin's counts again: one `pinned` event after the sale, from the one
+    // return, with the pin as it now is.
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT json FROM live_events WHERE room_id = ? ORDER BY seq")
+            .bind(ROOM)
+            .fetch_all(t.platform.pool())
+            .await
+            .expect("events");
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(e).expect("json"))
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["type"], "sale");
+    assert_eq!(events[0]["stock_left"], 198);
+    assert_eq!(events[1]["type"], "pinned");
+    assert_eq!(events[1]["pin"], t.pinned().await);
+}
+
+#[tokio::test]
+async fn one_idempotency_key_makes_one_live_order() {
+    let t = spawn().await;
+    let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
+    let s = t.shopper(1, GUOMAO).await;
+    let first = t.buy(&s, &sku, 1, "same-key").await;
+    assert_eq!(first.0, 201, "{}", first.1);
+    let second = t.buy(&s, &sku, 1, "same-key").await;
+    assert_eq!(second, first, "the same answer");
+    assert_eq!(t.sold(&sku).await, 1);
+    let orders = t
+        .scalar("SELECT COUNT(*) FROM live_sales WHERE room_id = ?", ROOM)
+        .await;
+    assert_eq!(orders, 1);
+    let sales = t
+        .scalar(
+            "SELECT COUNT(*) FROM live_events WHERE room_id = ? AND json LIKE '%\"type\":\"sale\"%'",
+            ROOM,
+        )
+        .await;
+    assert_eq!(sales, 1, "one sale event, written with the order");
+    // The same key for a different request is refused, and changes nothing.
+    let (status, body) = t.buy(&s, &sku, 2, "same-key").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+    assert_eq!(t.sold(&sku).await, 1);
+    // And the order is the shopper's, as any order.
+    let id = first.1["id"].as_str().expect("id");
+    let (status, mine) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/orders/{id}"),
+            Some(&s.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["items"][0]["sku"], sku.as_str());
+}
+
+#[tokio::test]
+async fn the_room_list_puts_rooms_that_deliver_to_the_point_first() {
+    let t = spawn().await;
+    let all = t.get("/v1/live/rooms").await;
+    assert_eq!(all["rooms"].as_array().expect("rooms").len(), 3);
+    let near = t
+        .get(&format!("/v1/live/rooms?lat={}&lng={}", GUOMAO.0, GUOMAO.1))
+        .await;
+    let first = &near["rooms"][0];
+    assert!(first["distance_m"].as_u64().is_some(), "{near}");
+    assert_eq!(first["playback"], Value::Null, "no media server configured");
+    let far = t
+        .get(&format!(
+            "/v1/live/rooms?lat={}&lng={}",
+            SHANGHAI.0, SHANGHAI.1
+        ))
+        .await;
+    assert!(far["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .all(|r| r.get("distance_m").is_none()));
+}
+
+#[tokio::test]
+async fn playback_and_ingest_urls_come_from_the_media_base() {
+    let t = spawn_with(|c| c.media_base = Some("https://media.example.com".into())).await;
+    let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
+    assert_eq!(
+        room["playback"],
+        json!({ "whep": format!("https://media.example.com/whep/{ROOM}"),
+                "hls": format!("https://media.example.com/hls/{ROOM}/index.m3u8") })
+    );
+    let host = t.host(0).await;
+    let (status, console) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/live/rooms/{ROOM}/host?q=%E8%8B%B9"),
+            Some(&host.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{console}");
+    assert_eq!(
+        console["ingest"]["rtmp_url"],
+        "rtmp://media.example.com:1935/live"
+    );
+    assert!(console["ingest"]["stream_key"].as_str().is_some());
+    let other = t.host(1).await;
+    let (status, _) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/live/rooms/{ROOM}/host"),
+            Some(&other.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "another room's host is not this room's");
+}
