@@ -342,11 +342,11 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
             <div class="pin-form">
                 <label>"直播价（元）"
                     <input type="text" inputmode="decimal" data-testid="pin-price" maxlength="10"
-                        prop:value=price on:input=move |ev| price.set(event_target_value(&ev))/>
+                        value=price.get_untracked() prop:value=price on:input=move |ev| price.set(event_target_value(&ev))/>
                 </label>
                 <label>"限量（件）"
                     <input type="text" inputmode="numeric" data-testid="pin-cap" maxlength="6"
-                        prop:value=cap on:input=move |ev| cap.set(event_target_value(&ev))/>
+                        value=cap.get_untracked() prop:value=cap on:input=move |ev| cap.set(event_target_value(&ev))/>
                 </label>
                 <button type="button" class="primary" data-testid="pin-product" data-sku=item.sku.clone()
                     disabled=ui.busy on:click=pin>
@@ -446,10 +446,10 @@ fn Settings(ui: Ui) -> impl IntoView {
             <form class="host-settings" on:submit=save>
                 <label>"置顶公告（显示在评论上方）"
                     <input type="text" data-testid="host-message-input" maxlength="200" placeholder="例如：下单后约一小时送达"
-                        prop:value=message on:input=move |ev| message.set(event_target_value(&ev))/>
+                        value=message.get_untracked() prop:value=message on:input=move |ev| message.set(event_target_value(&ev))/>
                 </label>
                 <label class="checkbox">
-                    <input type="checkbox" data-testid="slow-mode-toggle" prop:checked=slow_mode
+                    <input type="checkbox" data-testid="slow-mode-toggle" checked=slow0 prop:checked=slow_mode
                         on:change=move |ev| slow_mode.set(event_target_checked(&ev))/>
                     "慢速模式（观众发评论需间隔一段时间）"
                 </label>
@@ -486,4 +486,64 @@ fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
 #[component]
 fn CameraPublisher() -> impl IntoView {
     view! { <p class="hint" data-testid="camera-publisher">"浏览器推流即将上线"</p> }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use jishi_api::live::{Host, LiveRoom};
+
+    #[test]
+    fn the_console_renders_on_the_server_with_its_hooks() {
+        let console = HostConsole {
+            room: LiveRoom {
+                id: "live_1".into(),
+                title: "鲜果直播".into(),
+                status: RoomStatus::Scheduled,
+                host: Host {
+                    name: "小王".into(),
+                },
+                viewer_count: 0,
+                likes: 0,
+                playback: None,
+                pinned: None,
+                message: None,
+                slow_mode: false,
+                distance_m: None,
+            },
+            ingest: Some(Ingest {
+                rtmp_url: "rtmp://127.0.0.1/live".into(),
+                stream_key: "key-1".into(),
+                whip_url: None,
+            }),
+            sales: vec![super::super::SalesLine {
+                sku: "s1".into(),
+                name: "草莓".into(),
+                quantity: 2,
+                revenue_fen: 5_980,
+            }],
+            revenue_fen: 5_980,
+            catalogue: vec![CatalogueItem {
+                sku: "s1".into(),
+                name: "草莓".into(),
+                price_fen: 3_990,
+                stores: 4,
+            }],
+        };
+        let html = Owner::new().with(|| view! { <HostConsoleView console/> }.to_html());
+        for hook in [
+            r#"data-testid="go-live""#,
+            r#"data-testid="pin-product" data-sku="s1""#,
+            r#"data-testid="host-sales""#,
+            r#"data-testid="host-revenue" data-fen="5980""#,
+            r#"data-testid="host-viewers""#,
+            "rtmp://127.0.0.1/live",
+            // The suggested live price: 10 % off, to 10 fen.
+            r#"value="35.9""#,
+            r#"value="50""#,
+        ] {
+            assert!(html.contains(hook), "{hook} in {html}");
+        }
+        assert!(!html.contains(r#"data-testid="end-live""#));
+    }
 }

@@ -485,7 +485,7 @@ fn BuySheet(
                 </p>
             })}
             <label class="buy-quantity">"数量"
-                <input type="number" inputmode="numeric" min="1" max=max data-testid="buy-quantity"
+                <input type="number" inputmode="numeric" min="1" max=max data-testid="buy-quantity" value="1"
                     prop:value=move || quantity.get().to_string()
                     on:input=move |ev| {
                         let n = event_target_value(&ev).trim().parse::<u32>().unwrap_or(1);
@@ -558,5 +558,107 @@ mod tests {
             "not_deliverable"
         );
         assert_eq!(buy_error_code(&e(ErrorCode::BadRequest)), "other");
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod render_tests {
+    use super::*;
+
+    fn comment(id: u64, text: &str) -> Comment {
+        Comment {
+            id,
+            author: "尾号 0001".into(),
+            text: text.into(),
+            at: "2026-11-26T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn comments_are_rendered_as_text_never_as_markup() {
+        let owner = Owner::new();
+        let html = owner.with(|| {
+            let comments = Memo::new(|_| vec![comment(1, "<img src=x onerror=alert(1)>")]);
+            view! { <CommentList comments/> }.to_html()
+        });
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-comment-id="1""#), "{html}");
+    }
+
+    #[test]
+    fn a_room_without_playback_says_the_video_is_unavailable() {
+        let html = Owner::new().with(|| view! { <LiveVideo playback=None/> }.to_html());
+        assert!(html.contains("视频暂不可用"), "{html}");
+        assert!(html.contains(r#"data-testid="live-video""#), "{html}");
+        let html = Owner::new().with(|| {
+            let playback = Some(Playback {
+                whep: None,
+                hls: Some("/live/r1/index.m3u8".into()),
+            });
+            view! { <LiveVideo playback/> }.to_html()
+        });
+        assert!(!html.contains("视频暂不可用"), "{html}");
+        assert!(html.contains(r#"data-hls="/live/r1/index.m3u8""#), "{html}");
+    }
+
+    #[test]
+    fn the_room_page_renders_on_the_server_with_its_island() {
+        use jishi_api::live::Host;
+        let room = LiveRoom {
+            id: "live_1".into(),
+            title: "鲜果直播".into(),
+            status: RoomStatus::Live,
+            host: Host {
+                name: "小王".into(),
+            },
+            viewer_count: 3,
+            likes: 10,
+            playback: None,
+            pinned: Some(Pin {
+                sku: "s1".into(),
+                name: "草莓".into(),
+                price_fen: 3_990,
+                live_price_fen: 2_990,
+                stock_cap: 100,
+                sold: 3,
+                stock_left: 97,
+            }),
+            message: Some("<i>一小时送达</i>".into()),
+            slow_mode: true,
+            distance_m: None,
+        };
+        for signed_in in [false, true] {
+            let data = LiveRoomPageData {
+                room: room.clone(),
+                signed_in,
+                addresses: vec![],
+            };
+            let html = Owner::new().with(|| {
+                leptos_meta::provide_meta_context();
+                view! { <RoomPage data at=None/> }.to_html()
+            });
+            assert!(html.contains("<leptos-island"), "{html}");
+            assert!(
+                html.contains(r#"data-testid="pinned-product" data-sku="s1""#),
+                "{html}"
+            );
+            assert!(html.contains(r#"data-testid="viewer-count""#), "{html}");
+            assert!(html.contains(r#"data-testid="buy-now""#), "{html}");
+            assert!(html.contains("&lt;i&gt;一小时送达&lt;/i&gt;"), "{html}");
+            assert_eq!(
+                html.contains(r#"data-testid="comment-input""#),
+                signed_in,
+                "{html}"
+            );
+            assert_eq!(
+                html.contains("/login?next=%2Flive%2Flive_1"),
+                !signed_in,
+                "{html}"
+            );
+        }
     }
 }
