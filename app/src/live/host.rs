@@ -333,7 +333,8 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
     };
     let pinned_here = move || pinned_sku.with(|p| p.as_deref() == Some(sku.get_value().as_str()));
     view! {
-        <li class="catalogue-item" data-testid="catalogue-item" data-sku=item.sku.clone() class:pinned=pinned_here>
+        <li class="catalogue-item" data-testid="catalogue-item" data-sku=item.sku.clone()
+            data-stores=item.stores data-price-fen=item.price_fen class:pinned=pinned_here>
             <p class="catalogue-name">
                 <span class="product-name">{item.name.clone()}</span>
                 <span class="regular">{format!("日常价 {}", format_yuan(item.price_fen))}</span>
