@@ -182,8 +182,13 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             super::stream::RoomStream::open(
                 &room_id.get_value(),
                 move |event: LiveEvent| {
-                    if let LiveEvent::Stats { likes: total, .. } = &event {
-                        likes.update_value(|l| l.stats(*total));
+                    let total = match &event {
+                        LiveEvent::Stats { likes, .. } => Some(*likes),
+                        LiveEvent::Snapshot { room, .. } => Some(room.likes),
+                        _ => None,
+                    };
+                    if let Some(total) = total {
+                        likes.update_value(|l| l.stats(total));
                         let _ = likes_shown.try_set(likes.with_value(LikeBatcher::shown));
                     }
                     let _ = view.try_update(|v| apply_event(v, &event));
