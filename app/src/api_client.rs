@@ -16,6 +16,7 @@ pub enum Method {
     Get,
     Post,
     Put,
+    Delete,
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, AppError> {
@@ -28,6 +29,10 @@ pub async fn post<T: DeserializeOwned, B: Serialize>(path: &str, body: &B) -> Re
 
 pub async fn put<T: DeserializeOwned, B: Serialize>(path: &str, body: &B) -> Result<T, AppError> {
     send(Method::Put, path, Some(body), None).await
+}
+
+pub async fn delete<T: DeserializeOwned>(path: &str) -> Result<T, AppError> {
+    send::<T, ()>(Method::Delete, path, None, None).await
 }
 
 /// `path` is under `/api/v1`, e.g. `/cart/s1`.
@@ -98,6 +103,7 @@ mod browser {
             Method::Get => Request::get(&url),
             Method::Post => Request::post(&url),
             Method::Put => Request::put(&url),
+            Method::Delete => Request::delete(&url),
         }
         .header("accept", "application/json");
         if let Some(key) = idempotency_key {

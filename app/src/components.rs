@@ -41,6 +41,7 @@ pub fn SiteHeader() -> impl IntoView {
                 <button type="submit">"搜索"</button>
             </form>
             <nav class="account-links">
+                <a href=move || crate::links::with_point("/live", at.get()) data-testid="live-link">"直播"</a>
                 <a href=move || crate::links::with_point("/cart", at.get()) data-testid="cart-link">"购物车"</a>
                 <a href="/me" data-testid="me-link">"我的"</a>
             </nav>

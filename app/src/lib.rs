@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod components;
 pub mod error;
 pub mod links;
+pub mod live;
 pub mod location;
 pub mod map;
 pub mod orders;
@@ -25,6 +26,7 @@ use crate::auth::{MePage, SignInPage};
 use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
 use crate::components::{IslandsLoader, NotFound, SiteHeader};
+use crate::live::{HostConsolePage, LiveListPage, LiveRoomPage};
 use crate::orders::{CheckoutPage, OrderPage};
 use crate::stores::HomePage;
 
@@ -116,6 +118,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
                     <Route path=path!("/me") view=MePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/live") view=LiveListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/live/:id") view=LiveRoomPage ssr=SsrMode::Async/>
+                    <Route path=path!("/live/:id/host") view=HostConsolePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">"即时 · 附近门店，约一小时送达"</footer>

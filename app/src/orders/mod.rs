@@ -1,7 +1,7 @@
 //! Checkout (`/checkout/:store`: address, slot, price breakdown, place exactly once, in
 //! `checkout`) and order tracking (`/orders/:id`, in `tracking`).
 
-mod checkout;
+pub(crate) mod checkout;
 pub mod tracking;
 
 pub use checkout::CheckoutPage;

@@ -12,6 +12,7 @@ use leptos_router::params::ParamsMap;
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::links::{format_distance, href, store_href};
+use crate::live::LiveStrip;
 use crate::location::LocationPicker;
 use crate::map::{StoreMap, StorePin};
 
@@ -87,6 +88,7 @@ pub fn HomePage() -> impl IntoView {
             <LocationPicker change=query.with_untracked(|q| q.get_str("change").is_some())/>
         }>
             <h1>"附近门店"</h1>
+            {move || at.get().map(|at| view! { <LiveStrip at/> })}
             <Filters raw=raw/>
             <Suspense fallback=|| view! { <p class="loading">"正在查找附近门店…"</p> }>
                 {move || Suspend::new(async move {

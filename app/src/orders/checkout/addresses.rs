@@ -70,7 +70,7 @@ pub(super) fn AddressList(
 
 /// A new address: a point on the map (starting at the shopper's location) plus text.
 #[component]
-fn NewAddressForm(
+pub(crate) fn NewAddressForm(
     start: Option<LatLng>,
     on_added: impl Fn(Address) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {

@@ -5,7 +5,7 @@
 //! The parts return `AnyView`: nested in the form, their full view types overflow the compiler's
 //! query depth limit where the server crate renders the app.
 
-mod addresses;
+pub(crate) mod addresses;
 mod breakdown;
 mod slots;
 

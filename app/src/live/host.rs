@@ -1,0 +1,550 @@
+//! `/live/:id/host`: the host console, for the room's host only (anyone else gets a plain 403
+//! page with a way back to the room). Going live and ending, pinning a product from the catalogue
+//! at a live price with a stock cap, unpinning, hiding comments, slow mode and the pinned message;
+//! viewers, likes, comments and sales follow the room's event stream.
+//!
+//! The page is about one shopper: it is never stored (`Cache-Control: private, no-store`).
+
+use jishi_api::live::{LiveEvent, NewPin, Pin, RoomStatus, RoomView, StatusChange, MAX_STOCK_CAP};
+use jishi_api::money::format_yuan;
+use jishi_api::ErrorCode;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::de::IgnoredAny;
+
+use crate::api_client;
+use crate::components::ErrorNotice;
+use crate::error::{set_response_status, AppError};
+use crate::links::{encode, sign_in_href};
+
+use super::{
+    apply_event, format_count, host_href, live_href, mark_private, parse_yuan, room_api,
+    search_catalogue, suggested_live_price, yuan_input, CatalogueItem, HostConsole, Ingest,
+    RoomSettings, SalesBook,
+};
+
+/// Catalogue rows shown at once (the search narrows them).
+const CATALOGUE_ROWS: usize = 40;
+
+/// `Ok(None)`: nobody is signed in in this browser. A signed-in shopper who is not the host gets
+/// the platform's 403 (`Forbidden`).
+#[server]
+pub async fn host_console_page(id: String) -> Result<Option<HostConsole>, AppError> {
+    use crate::platform_client::get_as_shopper;
+    let path = format!("/v1{}", room_api(&id, "host"));
+    Ok(get_as_shopper::<HostConsole>(&path).await?)
+}
+
+#[component]
+pub fn HostConsolePage() -> impl IntoView {
+    mark_private();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, host_console_page);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"正在打开直播控制台…"</p> }>
+            {move || Suspend::new(async move {
+                let id = id();
+                match data.await {
+                    Ok(Some(console)) => view! {
+                        <Title text=format!("直播控制台 · {} · 即时", console.room.title)/>
+                        <h1>{format!("直播控制台 · {}", console.room.title)}</h1>
+                        <p><a class="back" href=live_href(&id, None) data-testid="view-room">"以观众身份查看直播间"</a></p>
+                        <HostConsoleView console/>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <Title text="请先登录 · 即时"/>
+                        <section class="notice" data-testid="sign-in-first">
+                            <h1>"请先登录"</h1>
+                            <p>"主播登录后才能打开直播控制台。"</p>
+                            <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href(&host_href(&id))>"手机号登录"</a></p>
+                        </section>
+                    }.into_any(),
+                    Err(AppError::Api(e)) if e.code == ErrorCode::Forbidden => {
+                        set_response_status(403);
+                        view! {
+                            <Title text="没有权限 · 即时"/>
+                            <section class="notice" data-testid="host-forbidden">
+                                <h1>"只有主播可以打开控制台"</h1>
+                                <p>"这个账号不是这个直播间的主播。"</p>
+                                <p><a class="button primary" href=live_href(&id, None)>"回到直播间"</a></p>
+                            </section>
+                        }.into_any()
+                    }
+                    Err(e) if e.is_not_found() => view! {
+                        <Title text="找不到这个直播间 · 即时"/>
+                        <ErrorNotice error=e heading="找不到这个直播间"/>
+                    }.into_any(),
+                    Err(e) => view! {
+                        <Title text="直播控制台暂时打不开 · 即时"/>
+                        <ErrorNotice error=e heading="直播控制台暂时打不开"/>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Runs one host action: busy while it runs, its error shown at the top, `on_ok` with the answer.
+fn act<T: 'static>(
+    ui: Ui,
+    request: impl std::future::Future<Output = Result<T, AppError>> + 'static,
+    on_ok: impl FnOnce(T) + 'static,
+) {
+    ui.busy.set(true);
+    ui.error.set(None);
+    leptos::task::spawn_local(async move {
+        match request.await {
+            Ok(v) => on_ok(v),
+            Err(e) => ui.error.set(Some(e.message())),
+        }
+        ui.busy.set(false);
+    });
+}
+
+/// What every control shares: the room's id, its view, whether an action runs, the last error.
+#[derive(Clone, Copy)]
+struct Ui {
+    room_id: StoredValue<String>,
+    view: RwSignal<RoomView>,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+}
+
+impl Ui {
+    fn path(&self, rest: &str) -> String {
+        room_api(&self.room_id.get_value(), rest)
+    }
+    /// What the stream will also say, shown now.
+    fn apply(&self, event: LiveEvent) {
+        self.view.update(|v| apply_event(v, &event));
+    }
+}
+
+/// An island: the console.
+#[island(lazy)]
+fn HostConsoleView(console: HostConsole) -> impl IntoView {
+    crate::hydration::island_hydrated();
+    let HostConsole {
+        room,
+        ingest,
+        sales,
+        revenue_fen,
+        catalogue,
+    } = console;
+    let ui = Ui {
+        room_id: StoredValue::new(room.id.clone()),
+        view: RwSignal::new(RoomView::new(room, vec![])),
+        busy: RwSignal::new(false),
+        error: RwSignal::new(None),
+    };
+    let view = ui.view;
+    let book = RwSignal::new(SalesBook {
+        lines: sales,
+        revenue_fen,
+    });
+    let catalogue = StoredValue::new(catalogue);
+    let connected = RwSignal::new(false);
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |stream: Option<Option<super::stream::RoomStream>>| {
+        stream.flatten().or_else(|| {
+            super::stream::RoomStream::open(
+                &ui.room_id.get_value(),
+                move |event: LiveEvent| {
+                    if let LiveEvent::Sale { sale, .. } = &event {
+                        // Priced at the pin it was bought from: the view before this event.
+                        let pin = view.with_untracked(|v| v.room.pinned.clone());
+                        catalogue.with_value(|c| {
+                            let _ = book.try_update(|b| b.record(sale, pin.as_ref(), c));
+                        });
+                    }
+                    let _ = view.try_update(|v| apply_event(v, &event));
+                },
+                move |open| {
+                    let _ = connected.try_set(open);
+                },
+            )
+        })
+    });
+
+    let status = Memo::new(move |_| view.with(|v| v.room.status));
+    let viewers = Memo::new(move |_| view.with(|v| v.room.viewer_count));
+    let likes = Memo::new(move |_| view.with(|v| v.room.likes));
+
+    let set_status = move |to: RoomStatus| {
+        let path = ui.path("status");
+        act(
+            ui,
+            async move { api_client::post::<IgnoredAny, _>(&path, &StatusChange { status: to }).await },
+            move |_| ui.apply(LiveEvent::Status { status: to }),
+        );
+    };
+
+    view! {
+        <div class="host-console" data-testid="host-console" data-room-id=ui.room_id.get_value()
+            data-stream=move || if connected.get() { "open" } else { "connecting" }>
+            <section class="host-panel host-status">
+                <p class="live-stats">
+                    <span class="badge live-status" class:on=move || status.get() == RoomStatus::Live
+                        data-testid="host-status" data-status=move || status.get().as_str()>
+                        {move || status.get().label()}
+                    </span>
+                    <span data-testid="host-viewers" data-count=move || viewers.get()>
+                        {move || format!("{} 人在看", format_count(viewers.get()))}
+                    </span>
+                    <span data-testid="host-likes" data-count=move || likes.get()>
+                        {move || format!("{} 个赞", format_count(likes.get()))}
+                    </span>
+                </p>
+                {move || match status.get() {
+                    RoomStatus::Scheduled => view! {
+                        <button type="button" class="primary" data-testid="go-live" disabled=ui.busy
+                            on:click=move |_| set_status(RoomStatus::Live)>"开始直播"</button>
+                    }.into_any(),
+                    RoomStatus::Live => view! {
+                        <button type="button" class="secondary" data-testid="end-live" disabled=ui.busy
+                            on:click=move |_| set_status(RoomStatus::Ended)>"结束直播"</button>
+                    }.into_any(),
+                    RoomStatus::Ended => view! { <p class="hint" data-testid="live-ended">"直播已结束。"</p> }.into_any(),
+                }}
+                {move || ui.error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="host-error">{e}</p> })}
+            </section>
+            <CurrentPin ui/>
+            <Catalogue ui catalogue/>
+            <HostComments ui/>
+            <Sales book/>
+            <Settings ui/>
+            <IngestPanel ingest/>
+        </div>
+    }
+}
+
+#[component]
+fn CurrentPin(ui: Ui) -> impl IntoView {
+    let pinned = Memo::new(move |_| ui.view.with(|v| v.room.pinned.clone()));
+    let unpin = move |sku: String| {
+        let path = ui.path(&format!("pins/{}", encode(&sku)));
+        act(
+            ui,
+            async move { api_client::delete::<IgnoredAny>(&path).await },
+            move |_| ui.apply(LiveEvent::Unpinned { sku }),
+        );
+    };
+    view! {
+        <section class="host-panel" aria-labelledby="current-pin-heading">
+            <h2 id="current-pin-heading">"正在推荐"</h2>
+            {move || match pinned.get() {
+                Some(p) => {
+                    let sku = p.sku.clone();
+                    view! {
+                        <div class="pinned-product" data-testid="current-pin" data-sku=p.sku.clone()>
+                            <p class="product-name">{p.name.clone()}</p>
+                            <p class="prices">
+                                <span class="live-price">{format!("直播价 {}", format_yuan(p.live_price_fen))}</span>
+                                <s class="regular-price" aria-label="日常价">{format_yuan(p.price_fen)}</s>
+                            </p>
+                            <p data-testid="current-pin-stock">{format!("已售 {} / 限量 {}，剩余 {}", p.sold, p.stock_cap, p.stock_left)}</p>
+                            <button type="button" class="secondary" data-testid="unpin" disabled=ui.busy
+                                on:click=move |_| unpin(sku.clone())>"取消推荐"</button>
+                        </div>
+                    }.into_any()
+                }
+                None => view! { <p class="hint" data-testid="no-pin">"还没有推荐商品：在下面的商品库里选一件推荐给观众。"</p> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Catalogue(ui: Ui, catalogue: StoredValue<Vec<CatalogueItem>>) -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let total = catalogue.with_value(Vec::len);
+    let pinned_sku = Memo::new(move |_| {
+        ui.view
+            .with(|v| v.room.pinned.as_ref().map(|p| p.sku.clone()))
+    });
+    let rows = Memo::new(move |_| {
+        search.with(|q| {
+            catalogue.with_value(|c| {
+                search_catalogue(c, q, CATALOGUE_ROWS)
+                    .into_iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    view! {
+        <section class="host-panel" aria-labelledby="catalogue-heading">
+            <h2 id="catalogue-heading">"商品库"</h2>
+            <label class="catalogue-search">"搜索商品"
+                <input type="search" data-testid="catalogue-search" placeholder="商品名或编号" maxlength="40"
+                    prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
+            </label>
+            <p class="hint">{move || format!("共 {total} 件商品，显示 {} 件", rows.with(Vec::len))}</p>
+            <ul class="catalogue" data-testid="catalogue">
+                <For each=move || rows.get() key=|c| c.sku.clone() let:item>
+                    <CatalogueRow ui item pinned_sku/>
+                </For>
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -> impl IntoView {
+    let price = RwSignal::new(yuan_input(suggested_live_price(item.price_fen)));
+    let cap = RwSignal::new("50".to_owned());
+    let regular_fen = item.price_fen;
+    let sku = StoredValue::new(item.sku.clone());
+    let name = StoredValue::new(item.name.clone());
+    let pin = move |_| {
+        let Some(live_price_fen) = parse_yuan(&price.get_untracked()) else {
+            ui.error.set(Some(format!(
+                "「{}」的直播价请填写金额，例如 9.9",
+                name.get_value()
+            )));
+            return;
+        };
+        let Ok(stock_cap) = cap.get_untracked().trim().parse::<u32>() else {
+            ui.error.set(Some(format!(
+                "「{}」的限量请填写 1 到 {MAX_STOCK_CAP} 之间的整数",
+                name.get_value()
+            )));
+            return;
+        };
+        let body = NewPin {
+            sku: sku.get_value(),
+            live_price_fen,
+            stock_cap,
+        };
+        // The platform checks the same; this saves a round trip for a typo.
+        if let Err(e) = body.validate().and_then(|()| body.check_price(regular_fen)) {
+            ui.error.set(Some(e.message));
+            return;
+        }
+        let path = ui.path("pins");
+        act(
+            ui,
+            async move { api_client::post::<Pin, _>(&path, &body).await },
+            move |pin| ui.apply(LiveEvent::Pinned { pin }),
+        );
+    };
+    let pinned_here = move || pinned_sku.with(|p| p.as_deref() == Some(sku.get_value().as_str()));
+    view! {
+        <li class="catalogue-item" data-testid="catalogue-item" data-sku=item.sku.clone()
+            data-stores=item.stores data-price-fen=item.price_fen class:pinned=pinned_here>
+            <p class="catalogue-name">
+                <span class="product-name">{item.name.clone()}</span>
+                <span class="regular">{format!("日常价 {}", format_yuan(item.price_fen))}</span>
+                <span class="hint">{format!("{} 家门店有售", item.stores)}</span>
+            </p>
+            <div class="pin-form">
+                <label>"直播价（元）"
+                    <input type="text" inputmode="decimal" data-testid="pin-price" maxlength="10"
+                        value=price.get_untracked() prop:value=price on:input=move |ev| price.set(event_target_value(&ev))/>
+                </label>
+                <label>"限量（件）"
+                    <input type="text" inputmode="numeric" data-testid="pin-cap" maxlength="6"
+                        value=cap.get_untracked() prop:value=cap on:input=move |ev| cap.set(event_target_value(&ev))/>
+                </label>
+                <button type="button" class="primary" data-testid="pin-product" data-sku=item.sku.clone()
+                    disabled=ui.busy on:click=pin>
+                    {move || if pinned_here() { "更新推荐" } else { "推荐" }}
+                </button>
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn HostComments(ui: Ui) -> impl IntoView {
+    let comments = Memo::new(move |_| ui.view.with(|v| v.comments.clone()));
+    let hide = move |id: u64| {
+        let path = ui.path(&format!("comments/{id}"));
+        act(
+            ui,
+            async move { api_client::delete::<IgnoredAny>(&path).await },
+            move |_| ui.apply(LiveEvent::CommentHidden { id }),
+        );
+    };
+    view! {
+        <section class="host-panel" aria-labelledby="host-comments-heading">
+            <h2 id="host-comments-heading">"评论"</h2>
+            <ol class="comments" data-testid="host-comments" aria-live="polite">
+                <For each=move || comments.get() key=|c| c.id let:c>
+                    <li data-testid="comment" data-comment-id=c.id>
+                        <span class="comment-author">{c.author}</span>
+                        <span class="comment-text" data-testid="comment-text">{c.text}</span>
+                        <button type="button" class="secondary small" data-testid="hide-comment"
+                            data-comment-id=c.id disabled=ui.busy on:click=move |_| hide(c.id)>"隐藏"</button>
+                    </li>
+                </For>
+            </ol>
+            {move || comments.with(Vec::is_empty).then(|| view! { <p class="hint">"还没有评论。"</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn Sales(book: RwSignal<SalesBook>) -> impl IntoView {
+    view! {
+        <section class="host-panel" aria-labelledby="sales-heading">
+            <h2 id="sales-heading">"成交"</h2>
+            <p class="host-revenue">"成交金额 "
+                <strong data-testid="host-revenue" data-fen=move || book.with(|b| b.revenue_fen)>
+                    {move || book.with(|b| format_yuan(b.revenue_fen))}
+                </strong>
+            </p>
+            <table class="host-sales" data-testid="host-sales">
+                <thead><tr><th scope="col">"商品"</th><th scope="col">"件数"</th><th scope="col">"金额"</th></tr></thead>
+                <tbody>
+                    {move || book.get().lines.into_iter().map(|l| view! {
+                        <tr data-testid="sales-line" data-sku=l.sku.clone() data-quantity=l.quantity>
+                            <td>{l.name}</td>
+                            <td>{l.quantity}</td>
+                            <td>{format_yuan(l.revenue_fen)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {move || book.with(|b| b.lines.is_empty()).then(|| view! { <p class="hint">"还没有成交。"</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn Settings(ui: Ui) -> impl IntoView {
+    let (message0, slow0) = ui
+        .view
+        .with_untracked(|v| (v.room.message.clone(), v.room.slow_mode));
+    let message = RwSignal::new(message0.unwrap_or_default());
+    let slow_mode = RwSignal::new(slow0);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = message.get_untracked().trim().to_owned();
+        let body = RoomSettings {
+            message: (!text.is_empty()).then_some(text),
+            slow_mode: slow_mode.get_untracked(),
+        };
+        let path = ui.path("settings");
+        let sent = body.clone();
+        act(
+            ui,
+            async move { api_client::put::<IgnoredAny, _>(&path, &sent).await },
+            move |_| {
+                ui.apply(LiveEvent::Message {
+                    message: body.message,
+                });
+                ui.apply(LiveEvent::SlowMode { on: body.slow_mode });
+            },
+        );
+    };
+    view! {
+        <section class="host-panel" aria-labelledby="settings-heading">
+            <h2 id="settings-heading">"评论区设置"</h2>
+            <form class="host-settings" on:submit=save>
+                <label>"置顶公告（显示在评论上方）"
+                    <input type="text" data-testid="host-message-input" maxlength="200" placeholder="例如：下单后约一小时送达"
+                        value=message.get_untracked() prop:value=message on:input=move |ev| message.set(event_target_value(&ev))/>
+                </label>
+                <label class="checkbox">
+                    <input type="checkbox" data-testid="slow-mode-toggle" checked=slow0 prop:checked=slow_mode
+                        on:change=move |ev| slow_mode.set(event_target_checked(&ev))/>
+                    "慢速模式（观众发评论需间隔一段时间）"
+                </label>
+                <button type="submit" class="primary" data-testid="save-settings" disabled=ui.busy>"保存设置"</button>
+            </form>
+        </section>
+    }
+}
+
+/// Where the host's encoder sends the video. Without an ingest (none configured), the camera
+/// section's plain message.
+#[component]
+fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
+    view! {
+        <section class="host-panel" aria-labelledby="ingest-heading" data-testid="ingest">
+            <h2 id="ingest-heading">"推流"</h2>
+            {match ingest {
+                Some(i) => view! {
+                    <p class="hint">"在 OBS 或推流软件里填写下面的地址和推流码。推流码请勿外传。"</p>
+                    <dl class="ingest">
+                        <dt>"推流地址（RTMP）"</dt>
+                        <dd><code data-testid="ingest-rtmp-url">{i.rtmp_url}</code></dd>
+                        <dt>"推流码"</dt>
+                        <dd><code data-testid="ingest-stream-key">{i.stream_key}</code></dd>
+                    </dl>
+                }.into_any(),
+                None => view! { <CameraPublisher/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Publishing from the browser's camera (WHIP): not built yet.
+#[component]
+fn CameraPublisher() -> impl IntoView {
+    view! { <p class="hint" data-testid="camera-publisher">"浏览器推流即将上线"</p> }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use jishi_api::live::{Host, LiveRoom};
+
+    #[test]
+    fn the_console_renders_on_the_server_with_its_hooks() {
+        let console = HostConsole {
+            room: LiveRoom {
+                id: "live_1".into(),
+                title: "鲜果直播".into(),
+                status: RoomStatus::Scheduled,
+                host: Host {
+                    name: "小王".into(),
+                },
+                viewer_count: 0,
+                likes: 0,
+                playback: None,
+                pinned: None,
+                message: None,
+                slow_mode: false,
+                distance_m: None,
+            },
+            ingest: Some(Ingest {
+                rtmp_url: "rtmp://127.0.0.1/live".into(),
+                stream_key: "key-1".into(),
+                whip_url: None,
+            }),
+            sales: vec![super::super::SalesLine {
+                sku: "s1".into(),
+                name: "草莓".into(),
+                quantity: 2,
+                revenue_fen: 5_980,
+            }],
+            revenue_fen: 5_980,
+            catalogue: vec![CatalogueItem {
+                sku: "s1".into(),
+                name: "草莓".into(),
+                price_fen: 3_990,
+                stores: 4,
+            }],
+        };
+        let html = Owner::new().with(|| view! { <HostConsoleView console/> }.to_html());
+        for hook in [
+            r#"data-testid="go-live""#,
+            r#"data-testid="pin-product" data-sku="s1""#,
+            r#"data-testid="host-sales""#,
+            r#"data-testid="host-revenue" data-fen="5980""#,
+            r#"data-testid="host-viewers""#,
+            "rtmp://127.0.0.1/live",
+            // The suggested live price: 10 % off, to 10 fen.
+            r#"value="35.9""#,
+            r#"value="50""#,
+        ] {
+            assert!(html.contains(hook), "{hook} in {html}");
+        }
+        assert!(!html.contains(r#"data-testid="end-live""#));
+    }
+}

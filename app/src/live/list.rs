@@ -1,0 +1,170 @@
+//! `/live`: the live rooms for the shopper's point, and the home page's "直播中" strip. Plain
+//! server HTML: a card is a link to the room.
+
+use jishi_api::live::{LiveRoom, RoomStatus, RoomsResponse};
+use jishi_api::money::format_yuan;
+use jishi_api::LatLng;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use leptos_meta::Title;
+
+use crate::components::{use_location, ErrorNotice};
+use crate::error::AppError;
+use crate::links::{format_distance, with_point};
+
+use super::{format_count, list_href, live_href};
+
+/// The rooms for a point (live rooms that can deliver there first), or all rooms without one.
+#[server(input = Json)]
+pub async fn live_rooms(at: Option<LatLng>) -> Result<RoomsResponse, AppError> {
+    use crate::links::at_pairs;
+    let client = crate::platform_client::from_context()?;
+    let query: Vec<(&str, String)> = at.map(|p| at_pairs(p).to_vec()).unwrap_or_default();
+    Ok(client.get("/v1/live/rooms", &query).await?)
+}
+
+#[component]
+pub fn LiveListPage() -> impl IntoView {
+    let at = use_location();
+    let rooms = Resource::new(move || at.get(), live_rooms);
+    view! {
+        <Title text="直播间 · 即时"/>
+        <h1>"直播间"</h1>
+        <p class="lead">"边看边买，附近门店约一小时送到。"</p>
+        {move || at.get().is_none().then(|| view! {
+            <p class="notice" data-testid="live-no-location">
+                "还没有选择收货位置，下面是全部直播间。"
+                <a href="/?change=1">"选择收货位置"</a>
+                "，优先看能送到你家的直播。"
+            </p>
+        })}
+        <Suspense fallback=|| view! { <p class="loading">"正在查找直播间…"</p> }>
+            {move || Suspend::new(async move {
+                let at = at.get_untracked();
+                match rooms.await {
+                    Ok(r) if r.rooms.is_empty() => view! {
+                        <section class="notice empty" data-testid="live-empty">
+                            <h2>"附近暂时没有直播"</h2>
+                            <p>"主播开播后会出现在这里。先看看附近门店吧。"</p>
+                            <p><a class="button primary" href=with_point("/", at)>"看看附近门店"</a></p>
+                        </section>
+                    }.into_any(),
+                    Ok(r) => view! {
+                        <ul class="live-list" data-testid="live-list">
+                            {r.rooms.into_iter().map(|room| view! { <RoomCard room at/> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e heading="直播间暂时打不开"/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// One room as a card linking to it: title, host, status, viewers, the pinned product at its live
+/// price.
+#[component]
+pub fn RoomCard(room: LiveRoom, at: Option<LatLng>) -> impl IntoView {
+    let href = live_href(&room.id, at);
+    let pinned = room.pinned.clone().map(|p| {
+        view! {
+            <p class="live-card-pin" data-testid="live-card-pin" data-sku=p.sku.clone()>
+                <span class="product-name">{p.name}</span>
+                <span class="live-price">{format_yuan(p.live_price_fen)}</span>
+                <s class="regular-price" aria-label="日常价">{format_yuan(p.price_fen)}</s>
+            </p>
+        }
+    });
+    let live = room.status == RoomStatus::Live;
+    view! {
+        <li class="live-card-item">
+            <a class="live-card" class:live=live href=href data-testid="live-room-card"
+                data-room-id=room.id.clone() data-status=room.status.as_str()>
+                <div class="live-card-head">
+                    <span class="badge live-status" class:on=live>{room.status.label()}</span>
+                    <span class="live-title">{room.title.clone()}</span>
+                </div>
+                <div class="store-meta">
+                    <span class="host">{format!("主播 {}", room.host.name)}</span>
+                    <span class="viewers">{format!("{} 人在看", format_count(room.viewer_count))}</span>
+                    {room.distance_m.map(|d| view! { <span class="distance">{format!("最近门店 {}", format_distance(d))}</span> })}
+                </div>
+                {pinned}
+            </a>
+        </li>
+    }
+}
+
+/// The home page's strip: the rooms live now near the point, when there are any. Nothing when
+/// there are none or the list cannot be had (the home page is about stores).
+#[component]
+pub fn LiveStrip(at: LatLng) -> impl IntoView {
+    let rooms = Resource::new(move || Some(at), live_rooms);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let live: Vec<LiveRoom> = rooms
+                    .await
+                    .map(|r| r.rooms.into_iter().filter(|r| r.status == RoomStatus::Live).take(6).collect())
+                    .unwrap_or_default();
+                if live.is_empty() {
+                    return ().into_any();
+                }
+                view! {
+                    <section class="live-strip" data-testid="live-strip" aria-labelledby="live-strip-heading">
+                        <h2 id="live-strip-heading">"直播中"</h2>
+                        <ul class="live-strip-list">
+                            {live.into_iter().map(|room| view! { <RoomCard room at=Some(at)/> }).collect_view()}
+                        </ul>
+                        <a class="more" href=list_href(Some(at))>"全部直播间"</a>
+                    </section>
+                }
+                .into_any()
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use jishi_api::live::{Host, Pin};
+
+    #[test]
+    fn a_card_links_to_the_room_with_the_point_and_shows_the_live_price() {
+        let room = LiveRoom {
+            id: "live_1".into(),
+            title: "<b>鲜果</b>直播".into(),
+            status: RoomStatus::Live,
+            host: Host {
+                name: "小王".into(),
+            },
+            viewer_count: 12_345,
+            likes: 0,
+            playback: None,
+            pinned: Some(Pin {
+                sku: "s1".into(),
+                name: "草莓".into(),
+                price_fen: 3_990,
+                live_price_fen: 2_990,
+                stock_cap: 100,
+                sold: 3,
+                stock_left: 97,
+            }),
+            message: None,
+            slow_mode: false,
+            distance_m: Some(1_200),
+        };
+        let at = LatLng::new(39.9088, 116.4605).ok();
+        let html = Owner::new().with(|| view! { <RoomCard room at/> }.to_html());
+        assert!(
+            html.contains(r#"href="/live/live_1?lat=39.908800&amp;lng=116.460500""#)
+                || html.contains(r#"href="/live/live_1?lat=39.908800&lng=116.460500""#),
+            "{html}"
+        );
+        assert!(html.contains("&lt;b&gt;鲜果&lt;/b&gt;直播"), "{html}");
+        assert!(html.contains("1.2万 人在看"), "{html}");
+        assert!(html.contains("¥29.9") && html.contains("¥39.9"), "{html}");
+        assert!(html.contains(r#"data-status="live""#), "{html}");
+    }
+}

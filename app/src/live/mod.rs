@@ -1,0 +1,597 @@
+//! Live rooms (边看边买): `/live` (the list, in `list`, which also has the home page's strip),
+//! `/live/:id` (the viewer, in `viewer`) and `/live/:id/host` (the host console, in `host`).
+//! The pages are server HTML; the live part of each is one lazy island that follows the room's
+//! event stream (`stream`) and folds every event into a `RoomView` with `RoomView::apply`.
+//!
+//! The pure pieces both islands use (formatting, the like batcher, the host's sales book, yuan
+//! input) are here, with their tests.
+
+mod host;
+mod list;
+mod stream;
+mod viewer;
+
+pub use host::HostConsolePage;
+pub use list::{LiveListPage, LiveStrip};
+pub use viewer::LiveRoomPage;
+
+use jishi_api::live::{LiveEvent, LiveRoom, Pin, RoomView, Sale, MAX_LIKES_PER_BATCH};
+use jishi_api::LatLng;
+use serde::{Deserialize, Serialize};
+
+use crate::links::{encode, with_point};
+
+/// `/live/{id}`, carrying the shopper's point when known.
+pub fn live_href(id: &str, at: Option<LatLng>) -> String {
+    with_point(&format!("/live/{}", encode(id)), at)
+}
+
+/// `/live/{id}/host`.
+pub fn host_href(id: &str) -> String {
+    format!("/live/{}/host", encode(id))
+}
+
+/// `/live`, carrying the shopper's point when known.
+pub fn list_href(at: Option<LatLng>) -> String {
+    with_point("/live", at)
+}
+
+/// The `/api/v1` path of something in a room, e.g. `room_api("r1", "comments")`.
+pub(crate) fn room_api(room_id: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        format!("/live/rooms/{}", encode(room_id))
+    } else {
+        format!("/live/rooms/{}/{rest}", encode(room_id))
+    }
+}
+
+/// The sales ticker's line: "尾号 1234 刚刚买了 2 件".
+pub fn ticker_line(sale: &Sale) -> String {
+    format!("{} 刚刚买了 {} 件", sale.buyer, sale.quantity)
+}
+
+/// Viewer and like counts as Chinese apps print them: "986", "1.2万", "35万".
+pub fn format_count(n: u64) -> String {
+    if n < 10_000 {
+        return n.to_string();
+    }
+    // Tenths of 万, rounded down so a count never looks larger than it is.
+    let tenths = n / 1_000;
+    if tenths.is_multiple_of(10) || n >= 1_000_000 {
+        format!("{}万", n / 10_000)
+    } else {
+        format!("{}.{}万", tenths / 10, tenths % 10)
+    }
+}
+
+/// What is left of a pin, as the card says it.
+pub fn stock_text(left: u32) -> String {
+    if left == 0 {
+        "已抢光".to_owned()
+    } else if left <= 10 {
+        format!("仅剩 {left} 件")
+    } else {
+        format!("剩余 {left} 件")
+    }
+}
+
+/// A price typed in yuan ("12", "12.5", "12.50", "¥9.9") as fen. `None` for anything else
+/// (negative, more than two decimals, not a number). Money never goes through a float.
+pub fn parse_yuan(input: &str) -> Option<i64> {
+    let s = input.trim().trim_start_matches(['¥', '￥']).trim();
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (s, ""),
+    };
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(frac) || frac.len() > 2 || whole.len() > 9 {
+        return None;
+    }
+    let yuan: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fen: i64 = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().ok()? * 10,
+        _ => frac.parse().ok()?,
+    };
+    Some(yuan * 100 + fen)
+}
+
+/// Fen as the price inputs show them: "12.5" for 1250, "12" for 1200 (no currency sign).
+pub fn yuan_input(fen: i64) -> String {
+    jishi_api::money::format_yuan(fen).replacen('¥', "", 1)
+}
+
+/// A default live price to start the host's input with: 10 % off (rounded down to 10 fen from
+/// ¥1 up), always below the regular price.
+pub fn suggested_live_price(regular_fen: i64) -> i64 {
+    let mut p = regular_fen * 9 / 10;
+    if regular_fen >= 100 {
+        p = p / 10 * 10;
+    }
+    p.clamp(1, (regular_fen - 1).max(1))
+}
+
+/// [`RoomView::apply`], except that a comment already shown is not added twice: the page shows
+/// its own comment as soon as the platform accepts it, and the stream then brings it again.
+pub fn apply_event(view: &mut RoomView, event: &LiveEvent) {
+    if let LiveEvent::Comment { comment } = event {
+        if view.comments.iter().any(|c| c.id == comment.id) {
+            return;
+        }
+    }
+    view.apply(event);
+}
+
+/// Likes, batched: a tap shows at once; taps are sent at most once a second, one request in
+/// flight at a time, at most `MAX_LIKES_PER_BATCH` per request. The count shown never goes down
+/// (likes only grow): a `Stats` total lower than what this page has shown is one that does not
+/// yet include this page's taps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LikeBatcher {
+    shown: u64,
+    pending: u32,
+    in_flight: u32,
+    last_sent_ms: Option<f64>,
+    timer: bool,
+}
+
+/// The least time between two like requests.
+pub const LIKE_INTERVAL_MS: f64 = 1_000.0;
+
+impl LikeBatcher {
+    pub fn new(likes: u64) -> Self {
+        Self {
+            shown: likes,
+            ..Self::default()
+        }
+    }
+
+    /// The count to show.
+    pub fn shown(&self) -> u64 {
+        self.shown
+    }
+
+    /// Taps not yet sent or not yet answered.
+    pub fn unsent(&self) -> u32 {
+        self.pending + self.in_flight
+    }
+
+    /// A tap. `Some(delay)`: set a timer for `delay` ms, then call [`LikeBatcher::take`].
+    pub fn tap(&mut self, now_ms: f64) -> Option<f64> {
+        self.shown += 1;
+        self.pending = self.pending.saturating_add(1);
+        self.schedule(now_ms)
+    }
+
+    /// A `Stats` total from the stream.
+    pub fn stats(&mut self, likes: u64) {
+        self.shown = self.shown.max(likes + u64::from(self.unsent()));
+    }
+
+    /// The timer fired: the count to send now (and the request is in flight), if any.
+    pub fn take(&mut self, now_ms: f64) -> Option<u32> {
+        self.timer = false;
+        if self.pending == 0 || self.in_flight > 0 {
+            return None;
+        }
+        let n = self.pending.min(MAX_LIKES_PER_BATCH);
+        self.pending -= n;
+        self.in_flight = n;
+        self.last_sent_ms = Some(now_ms);
+        Some(n)
+    }
+
+    /// The request was answered (whatever the answer: a lost batch of likes is not worth a
+    /// retry). `Some(delay)`: more taps came meanwhile; set a timer again.
+    pub fn answered(&mut self, now_ms: f64) -> Option<f64> {
+        self.in_flight = 0;
+        self.schedule(now_ms)
+    }
+
+    fn schedule(&mut self, now_ms: f64) -> Option<f64> {
+        if self.timer || self.in_flight > 0 || self.pending == 0 {
+            return None;
+        }
+        self.timer = true;
+        let due = self.last_sent_ms.map_or(now_ms, |t| t + LIKE_INTERVAL_MS);
+        Some((due - now_ms).max(0.0))
+    }
+}
+
+/// The host console's data: `GET /api/v1/live/rooms/{id}/host` (403 for anyone but the host).
+// TODO: use `jishi_api::live::HostConsole` (with its ingest, sales line and catalogue item types)
+// once the platform engineer's change to api/src/live.rs lands; these mirror that contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostConsole {
+    pub room: LiveRoom,
+    pub ingest: Option<Ingest>,
+    #[serde(default)]
+    pub sales: Vec<SalesLine>,
+    #[serde(default)]
+    pub revenue_fen: i64,
+    #[serde(default)]
+    pub catalogue: Vec<CatalogueItem>,
+}
+
+/// Where the host's encoder (OBS, a phone app) sends the stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ingest {
+    pub rtmp_url: String,
+    pub stream_key: String,
+    #[serde(default)]
+    pub whip_url: Option<String>,
+}
+
+/// What one product has sold in this room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesLine {
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub revenue_fen: i64,
+}
+
+/// A product the host may pin: its regular price and how many stores carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogueItem {
+    pub sku: String,
+    pub name: String,
+    pub price_fen: i64,
+    #[serde(default)]
+    pub stores: u32,
+}
+
+/// `PUT /api/v1/live/rooms/{id}/settings` (host only).
+// TODO: use the api type for the settings body once it is in api/src/live.rs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    pub message: Option<String>,
+    pub slow_mode: bool,
+}
+
+/// The host's sales, per product and in total, kept up to date from `Sale` events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesBook {
+    pub lines: Vec<SalesLine>,
+    pub revenue_fen: i64,
+}
+
+impl SalesBook {
+    /// A sale from the stream, priced at the live price of the pin it was bought from (`pin`: the
+    /// pin as it was before the event was applied). The name comes from the pin or the catalogue.
+    pub fn record(&mut self, sale: &Sale, pin: Option<&Pin>, catalogue: &[CatalogueItem]) {
+        let pin = pin.filter(|p| p.sku == sale.sku);
+        let unit_fen = pin.map(|p| p.live_price_fen).unwrap_or(0);
+        let revenue = unit_fen * i64::from(sale.quantity);
+        self.revenue_fen += revenue;
+        if let Some(line) = self.lines.iter_mut().find(|l| l.sku == sale.sku) {
+            line.quantity += sale.quantity;
+            line.revenue_fen += revenue;
+            return;
+        }
+        let name = pin
+            .map(|p| p.name.clone())
+            .or_else(|| {
+                catalogue
+                    .iter()
+                    .find(|c| c.sku == sale.sku)
+                    .map(|c| c.name.clone())
+            })
+            .unwrap_or_else(|| sale.sku.clone());
+        self.lines.push(SalesLine {
+            sku: sale.sku.clone(),
+            name,
+            quantity: sale.quantity,
+            revenue_fen: revenue,
+        });
+    }
+}
+
+/// Catalogue entries matching the host's search (name or SKU, case-insensitive), at most `limit`.
+pub fn search_catalogue<'a>(
+    catalogue: &'a [CatalogueItem],
+    query: &str,
+    limit: usize,
+) -> Vec<&'a CatalogueItem> {
+    let q = query.trim().to_lowercase();
+    catalogue
+        .iter()
+        .filter(|c| {
+            q.is_empty() || c.name.to_lowercase().contains(&q) || c.sku.to_lowercase().contains(&q)
+        })
+        .take(limit)
+        .collect()
+}
+
+/// During server rendering, `Cache-Control: private, no-store`: the page is about one shopper.
+pub(crate) fn mark_private() {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("private, no-store"),
+        );
+    }
+}
+
+/// Milliseconds since the epoch in the browser (0 on the server, where no handler runs).
+pub(crate) fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jishi_api::live::{Comment, Host, RoomStatus};
+
+    fn room() -> LiveRoom {
+        LiveRoom {
+            id: "live_1".into(),
+            title: "t".into(),
+            status: RoomStatus::Live,
+            host: Host { name: "h".into() },
+            viewer_count: 0,
+            likes: 0,
+            playback: None,
+            pinned: None,
+            message: None,
+            slow_mode: false,
+            distance_m: None,
+        }
+    }
+
+    fn pin(sku: &str, live: i64) -> Pin {
+        Pin {
+            sku: sku.into(),
+            name: format!("商品{sku}"),
+            price_fen: 1000,
+            live_price_fen: live,
+            stock_cap: 30,
+            sold: 0,
+            stock_left: 30,
+        }
+    }
+
+    fn sale(sku: &str, q: u32) -> Sale {
+        Sale {
+            sku: sku.into(),
+            buyer: "尾号 1234".into(),
+            quantity: q,
+        }
+    }
+
+    #[test]
+    fn links_encode_the_room_id_and_keep_the_point() {
+        let at = LatLng::new(39.9088, 116.4605).unwrap();
+        assert_eq!(live_href("r 1", None), "/live/r%201");
+        assert_eq!(
+            live_href("r1", Some(at)),
+            "/live/r1?lat=39.908800&lng=116.460500"
+        );
+        assert_eq!(host_href("r1"), "/live/r1/host");
+        assert_eq!(room_api("r1", "comments"), "/live/rooms/r1/comments");
+        assert_eq!(room_api("r1", ""), "/live/rooms/r1");
+    }
+
+    #[test]
+    fn the_ticker_says_who_bought_how_many() {
+        assert_eq!(ticker_line(&sale("s", 2)), "尾号 1234 刚刚买了 2 件");
+    }
+
+    #[test]
+    fn counts_past_ten_thousand_are_in_wan_rounded_down() {
+        assert_eq!(format_count(0), "0");
+        assert_eq!(format_count(9_999), "9999");
+        assert_eq!(format_count(10_000), "1万");
+        assert_eq!(format_count(12_345), "1.2万");
+        assert_eq!(format_count(19_999), "1.9万");
+        assert_eq!(format_count(350_000), "35万");
+        assert_eq!(format_count(1_234_567), "123万");
+    }
+
+    #[test]
+    fn stock_left_reads_plainly() {
+        assert_eq!(stock_text(0), "已抢光");
+        assert_eq!(stock_text(3), "仅剩 3 件");
+        assert_eq!(stock_text(30), "剩余 30 件");
+    }
+
+    #[test]
+    fn yuan_inputs_become_fen_without_floats() {
+        assert_eq!(parse_yuan("12"), Some(1200));
+        assert_eq!(parse_yuan(" 12.5 "), Some(1250));
+        assert_eq!(parse_yuan("12.05"), Some(1205));
+        assert_eq!(parse_yuan("¥9.9"), Some(990));
+        assert_eq!(parse_yuan("0.01"), Some(1));
+        assert_eq!(parse_yuan(".5"), Some(50));
+        assert_eq!(parse_yuan("3."), Some(300));
+        for bad in ["", ".", "-1", "1.234", "abc", "1,5", "1e3", "9999999999"] {
+            assert_eq!(parse_yuan(bad), None, "{bad}");
+        }
+        for fen in [1, 10, 99, 100, 1250, 1205, 123_456] {
+            assert_eq!(parse_yuan(&yuan_input(fen)), Some(fen));
+        }
+    }
+
+    #[test]
+    fn the_suggested_live_price_is_below_the_regular_one() {
+        assert_eq!(suggested_live_price(1000), 900);
+        assert_eq!(suggested_live_price(999), 890);
+        assert_eq!(suggested_live_price(10), 9);
+        assert_eq!(suggested_live_price(2), 1);
+        for p in [2, 3, 11, 100, 1999] {
+            assert!(suggested_live_price(p) < p, "{p}");
+        }
+    }
+
+    #[test]
+    fn a_comment_the_page_already_shows_is_not_added_again() {
+        let mut view = RoomView::new(room(), vec![]);
+        let c = Comment {
+            id: 7,
+            author: "尾号 0001".into(),
+            text: "<img src=x onerror=alert(1)>".into(),
+            at: "2026-11-26T00:00:00Z".into(),
+        };
+        apply_event(&mut view, &LiveEvent::Comment { comment: c.clone() });
+        apply_event(&mut view, &LiveEvent::Comment { comment: c });
+        assert_eq!(view.comments.len(), 1);
+        apply_event(&mut view, &LiveEvent::CommentHidden { id: 7 });
+        assert!(view.comments.is_empty());
+        apply_event(
+            &mut view,
+            &LiveEvent::Pinned {
+                pin: pin("s1", 800),
+            },
+        );
+        assert_eq!(view.room.pinned.as_ref().unwrap().sku, "s1");
+    }
+
+    #[test]
+    fn taps_show_at_once_and_go_out_at_most_once_a_second() {
+        let mut likes = LikeBatcher::new(5);
+        // The first tap: shown, and sent as soon as the timer fires.
+        assert_eq!(likes.tap(0.0), Some(0.0));
+        assert_eq!(likes.shown(), 6);
+        // More taps while the timer is set: no second timer.
+        assert_eq!(likes.tap(10.0), None);
+        assert_eq!(likes.tap(20.0), None);
+        assert_eq!(likes.take(30.0), Some(3));
+        // Taps while the request is in flight wait for it.
+        assert_eq!(likes.tap(100.0), None);
+        assert_eq!(likes.tap(150.0), None);
+        assert_eq!(likes.unsent(), 5);
+        // Answered 200 ms after sending: the next batch waits out the second.
+        assert_eq!(likes.answered(230.0), Some(800.0));
+        assert_eq!(likes.take(1_030.0), Some(2));
+        assert_eq!(likes.answered(1_100.0), None);
+        assert_eq!(likes.take(1_200.0), None);
+        assert_eq!(likes.shown(), 10);
+        // A tap long after the last send goes out at once.
+        assert_eq!(likes.tap(5_000.0), Some(0.0));
+    }
+
+    #[test]
+    fn a_batch_never_exceeds_the_limit() {
+        let mut likes = LikeBatcher::new(0);
+        likes.tap(0.0);
+        for i in 0..250 {
+            likes.tap(f64::from(i));
+        }
+        assert_eq!(likes.take(300.0), Some(MAX_LIKES_PER_BATCH));
+        assert_eq!(likes.answered(400.0), Some(900.0));
+        assert_eq!(likes.take(1_300.0), Some(MAX_LIKES_PER_BATCH));
+        assert_eq!(likes.answered(1_400.0), Some(900.0));
+        assert_eq!(likes.take(2_300.0), Some(51));
+        assert_eq!(likes.shown(), 251);
+    }
+
+    #[test]
+    fn the_shown_count_never_goes_down() {
+        let mut likes = LikeBatcher::new(100);
+        likes.tap(0.0);
+        likes.tap(0.0);
+        assert_eq!(likes.shown(), 102);
+        // A total from before our taps reached the platform.
+        likes.stats(100);
+        assert_eq!(likes.shown(), 102);
+        // Other viewers' likes on top of ours.
+        likes.stats(150);
+        assert_eq!(likes.shown(), 152);
+        likes.take(10.0);
+        likes.answered(20.0);
+        likes.stats(152);
+        assert_eq!(likes.shown(), 152);
+        likes.stats(160);
+        assert_eq!(likes.shown(), 160);
+    }
+
+    #[test]
+    fn sales_are_booked_per_product_at_the_live_price() {
+        let catalogue = vec![CatalogueItem {
+            sku: "s2".into(),
+            name: "牛奶".into(),
+            price_fen: 500,
+            stores: 3,
+        }];
+        let mut book = SalesBook::default();
+        let p = pin("s1", 800);
+        book.record(&sale("s1", 2), Some(&p), &catalogue);
+        book.record(&sale("s1", 1), Some(&p), &catalogue);
+        // A sale of a product no longer pinned: counted, name from the catalogue, price unknown.
+        book.record(&sale("s2", 1), Some(&p), &catalogue);
+        book.record(&sale("s3", 4), None, &catalogue);
+        assert_eq!(book.revenue_fen, 2_400);
+        assert_eq!(book.lines.len(), 3);
+        assert_eq!(
+            book.lines[0],
+            SalesLine {
+                sku: "s1".into(),
+                name: "商品s1".into(),
+                quantity: 3,
+                revenue_fen: 2_400
+            }
+        );
+        assert_eq!(book.lines[1].name, "牛奶");
+        assert_eq!(book.lines[2].name, "s3");
+        assert_eq!(book.lines[2].quantity, 4);
+    }
+
+    #[test]
+    fn the_catalogue_search_matches_name_or_sku() {
+        let item = |sku: &str, name: &str| CatalogueItem {
+            sku: sku.into(),
+            name: name.into(),
+            price_fen: 100,
+            stores: 1,
+        };
+        let catalogue = vec![
+            item("SKU-MILK", "纯牛奶 250ml"),
+            item("sku-egg", "鸡蛋 10枚"),
+            item("sku-tea", "乌龙茶"),
+        ];
+        assert_eq!(search_catalogue(&catalogue, "", 2).len(), 2);
+        assert_eq!(search_catalogue(&catalogue, "牛奶", 10)[0].sku, "SKU-MILK");
+        assert_eq!(search_catalogue(&catalogue, " milk ", 10).len(), 1);
+        assert_eq!(search_catalogue(&catalogue, "EGG", 10)[0].name, "鸡蛋 10枚");
+        assert!(search_catalogue(&catalogue, "咖啡", 10).is_empty());
+    }
+
+    #[test]
+    fn the_host_console_reads_the_contract_shape() {
+        let json = serde_json::json!({
+            "room": serde_json::to_value(room()).unwrap(),
+            "ingest": {"rtmp_url": "rtmp://x/live", "stream_key": "k", "whip_url": "https://x/whip"},
+            "sales": [{"sku": "s1", "name": "n", "quantity": 2, "revenue_fen": 1600}],
+            "revenue_fen": 1600,
+            "catalogue": [{"sku": "s1", "name": "n", "price_fen": 1000, "stores": 4}]
+        });
+        let c: HostConsole = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            c.ingest.unwrap().whip_url.as_deref(),
+            Some("https://x/whip")
+        );
+        assert_eq!(c.sales[0].revenue_fen, 1600);
+        assert_eq!(c.catalogue[0].stores, 4);
+        let none: HostConsole = serde_json::from_value(serde_json::json!({
+            "room": serde_json::to_value(room()).unwrap(), "ingest": null,
+            "sales": [], "revenue_fen": 0, "catalogue": []
+        }))
+        .unwrap();
+        assert!(none.ingest.is_none());
+    }
+}

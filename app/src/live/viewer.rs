@@ -1,0 +1,669 @@
+//! `/live/:id`: the room as server HTML (title, host, the video area), then one lazy island for
+//! everything live: status, viewers, likes, the pinned product and its "buy now" sheet, the sales
+//! ticker, the host's message and the comments. The island starts from the server's `RoomView`
+//! and folds every event of the room's stream into it.
+
+use jishi_api::auth::Address;
+use jishi_api::live::{
+    Comment, LiveEvent, LiveOrderRequest, LiveRoom, NewComment, Pin, Playback, RoomStatus,
+    RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
+};
+use jishi_api::money::format_yuan;
+use jishi_api::orders::{Order, PayMethod, PayOrder};
+use jishi_api::{ErrorCode, LatLng};
+use leptos::prelude::*;
+use leptos_meta::{Script, Stylesheet, Title};
+use leptos_router::hooks::use_params_map;
+
+use crate::api_client::{self, Method};
+use crate::components::{use_location, ErrorNotice};
+use crate::error::AppError;
+use crate::links::{order_href, sign_in_href};
+use crate::orders::checkout::addresses::NewAddressForm;
+
+use super::{
+    apply_event, format_count, list_href, live_href, now_ms, room_api, stock_text, ticker_line,
+    LikeBatcher,
+};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LiveRoomPageData {
+    pub room: LiveRoom,
+    pub signed_in: bool,
+    /// The shopper's saved addresses (empty when signed out).
+    pub addresses: Vec<Address>,
+}
+
+#[server]
+pub async fn live_room_page(id: String) -> Result<LiveRoomPageData, AppError> {
+    use crate::platform_client::{from_context, get_as_shopper};
+    use jishi_api::auth::{AddressesResponse, Me};
+    let client = from_context()?;
+    let path = format!("/v1{}", room_api(&id, ""));
+    let no_query: [(&str, &str); 0] = [];
+    let (room, me, addresses) = futures::join!(
+        client.get::<LiveRoom>(&path, &no_query),
+        get_as_shopper::<Me>("/v1/me"),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+    );
+    let signed_in = me?.and_then(|m| m.user).is_some();
+    Ok(LiveRoomPageData {
+        room: room?,
+        signed_in,
+        addresses: if signed_in {
+            addresses?.map(|a| a.addresses).unwrap_or_default()
+        } else {
+            vec![]
+        },
+    })
+}
+
+#[component]
+pub fn LiveRoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let at = use_location();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, live_room_page);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"正在进入直播间…"</p> }>
+            {move || Suspend::new(async move {
+                let at = at.get_untracked();
+                match data.await {
+                    Ok(d) => view! { <RoomPage data=d at/> }.into_any(),
+                    Err(e) if e.is_not_found() => view! {
+                        <Title text="找不到这个直播间 · 即时"/>
+                        <ErrorNotice error=e heading="找不到这个直播间"/>
+                        <p><a href=list_href(at)>"看看其他直播间"</a></p>
+                    }.into_any(),
+                    Err(e) => view! {
+                        <Title text="直播间暂时打不开 · 即时"/>
+                        <ErrorNotice error=e heading="直播间暂时打不开"/>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
+    let LiveRoomPageData {
+        room,
+        signed_in,
+        addresses,
+    } = data;
+    let title = room.title.clone();
+    let host = room.host.name.clone();
+    let playback = room.playback.clone();
+    let room_href = live_href(&room.id, at);
+    let state = LiveViewState {
+        view: RoomView::new(room, vec![]),
+        signed_in,
+        addresses,
+        at,
+        room_href,
+    };
+    view! {
+        <Title text=format!("{title} · 直播 · 即时")/>
+        // The buy sheet's new-address form picks its point on a map (signed-in viewers only).
+        {signed_in.then(|| view! {
+            <Script src=crate::assets::LEAFLET_JS defer="defer"/>
+            <Stylesheet href=crate::assets::LEAFLET_CSS/>
+        })}
+        <header class="live-header">
+            <h1 data-testid="live-title">{title}</h1>
+            <p class="live-host" data-testid="live-host">{format!("主播 {host}")}</p>
+        </header>
+        <LiveVideo playback/>
+        <LiveRoomView state/>
+    }
+}
+
+/// The video area. The player (WHEP where the browser can, HLS otherwise) comes later; until
+/// then this is the `<video>` element it will drive, and a plain message when the room has no
+/// playback.
+#[component]
+pub fn LiveVideo(playback: Option<Playback>) -> impl IntoView {
+    let playback = playback.filter(|p| p.whep.is_some() || p.hls.is_some());
+    let available = playback.is_some();
+    let (whep, hls) = playback.map_or((None, None), |p| (p.whep, p.hls));
+    view! {
+        <section class="live-video" aria-label="直播画面" data-testid="live-video-area"
+            data-available=available.to_string()>
+            <video data-testid="live-video" playsinline="" muted="" data-whep=whep data-hls=hls
+                aria-label="直播视频"></video>
+            {(!available).then(|| view! {
+                <p class="live-video-unavailable" data-testid="live-video-unavailable">"视频暂不可用"</p>
+            })}
+        </section>
+    }
+}
+
+/// What the island starts from (serialized into the page).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LiveViewState {
+    pub view: RoomView,
+    pub signed_in: bool,
+    pub addresses: Vec<Address>,
+    pub at: Option<LatLng>,
+    /// This page's URL, where sign-in comes back to.
+    pub room_href: String,
+}
+
+/// An island: everything that changes while the viewer watches.
+#[island(lazy)]
+fn LiveRoomView(state: LiveViewState) -> impl IntoView {
+    crate::hydration::island_hydrated();
+    let LiveViewState {
+        view: initial,
+        signed_in,
+        addresses,
+        at,
+        room_href,
+    } = state;
+    let room_id = StoredValue::new(initial.room.id.clone());
+    let sign_in = StoredValue::new(sign_in_href(&room_href));
+    let likes = StoredValue::new(LikeBatcher::new(initial.room.likes));
+    let likes_shown = RwSignal::new(initial.room.likes);
+    let view = RwSignal::new(initial);
+    let connected = RwSignal::new(false);
+
+    let status = Memo::new(move |_| view.with(|v| v.room.status));
+    let pinned = Memo::new(move |_| view.with(|v| v.room.pinned.clone()));
+    let viewers = Memo::new(move |_| view.with(|v| v.room.viewer_count));
+    let message = Memo::new(move |_| view.with(|v| v.room.message.clone()));
+    let slow_mode = Memo::new(move |_| view.with(|v| v.room.slow_mode));
+    let last_sale = Memo::new(move |_| view.with(|v| v.last_sale.clone()));
+    let comments = Memo::new(move |_| view.with(|v| v.comments.clone()));
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |stream: Option<Option<super::stream::RoomStream>>| {
+        stream.flatten().or_else(|| {
+            super::stream::RoomStream::open(
+                &room_id.get_value(),
+                move |event: LiveEvent| {
+                    let total = match &event {
+                        LiveEvent::Stats { likes, .. } => Some(*likes),
+                        LiveEvent::Snapshot { room, .. } => Some(room.likes),
+                        _ => None,
+                    };
+                    if let Some(total) = total {
+                        likes.update_value(|l| l.stats(total));
+                        let _ = likes_shown.try_set(likes.with_value(LikeBatcher::shown));
+                    }
+                    let _ = view.try_update(|v| apply_event(v, &event));
+                },
+                move |open| {
+                    let _ = connected.try_set(open);
+                },
+            )
+        })
+    });
+
+    let like = move |_| {
+        if let Some(delay) = likes.try_update_value(|l| l.tap(now_ms())).flatten() {
+            schedule_likes(room_id, likes, likes_shown, delay);
+        }
+        likes_shown.set(likes.with_value(LikeBatcher::shown));
+    };
+
+    let sheet_open = RwSignal::new(false);
+    let addresses = RwSignal::new(addresses);
+
+    let pin_card = move || {
+        pinned.get().map(|p| {
+            let sold_out = p.stock_left == 0;
+            view! {
+                <section class="pinned-product" data-testid="pinned-product" data-sku=p.sku.clone()
+                    data-stock-left=p.stock_left aria-live="polite">
+                    <p class="pinned-label">"主播推荐"</p>
+                    <h2 class="product-name">{p.name.clone()}</h2>
+                    <p class="prices">
+                        <span class="live-price" data-testid="live-price" data-fen=p.live_price_fen>
+                            "直播价 "{format_yuan(p.live_price_fen)}
+                        </span>
+                        <s class="regular-price" data-testid="regular-price" aria-label="日常价">{format_yuan(p.price_fen)}</s>
+                    </p>
+                    <p class="stock" class:low=p.stock_left <= 10 data-testid="stock-left">{stock_text(p.stock_left)}</p>
+                    {if signed_in {
+                        view! {
+                            <button type="button" class="primary big" data-testid="buy-now"
+                                disabled=sold_out on:click=move |_| sheet_open.set(true)>
+                                {if sold_out { "已抢光" } else { "立即购买" }}
+                            </button>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <a class="button primary buy" data-testid="buy-now" href=sign_in.get_value()>"登录后购买"</a>
+                        }.into_any()
+                    }}
+                </section>
+            }
+        })
+    };
+
+    view! {
+        <div class="live-room" data-testid="live-room" data-room-id=room_id.get_value()
+            data-stream=move || if connected.get() { "open" } else { "connecting" }>
+            <div class="live-stats">
+                <span class="badge live-status" class:on=move || status.get() == RoomStatus::Live
+                    data-testid="live-status" data-status=move || status.get().as_str()>
+                    {move || status.get().label()}
+                </span>
+                <span data-testid="viewer-count" data-count=move || viewers.get()>
+                    {move || format!("{} 人在看", format_count(viewers.get()))}
+                </span>
+                <button type="button" class="like" data-testid="like" on:click=like
+                    aria-label=move || format!("点赞，已有 {} 个赞", likes_shown.get())>
+                    "♥ 点赞 "<span data-testid="like-count" data-count=move || likes_shown.get()>
+                        {move || format_count(likes_shown.get())}
+                    </span>
+                </button>
+            </div>
+            {move || (status.get() == RoomStatus::Ended).then(|| view! {
+                <p class="notice" data-testid="live-ended">"直播已结束，感谢观看。"</p>
+            })}
+            {move || (status.get() == RoomStatus::Scheduled).then(|| view! {
+                <p class="notice" data-testid="live-scheduled">"主播还没开播，开播后这里会自动更新。"</p>
+            })}
+            {pin_card}
+            <p class="sales-ticker" data-testid="sales-ticker" role="status">
+                {move || last_sale.get().map(|s| ticker_line(&s))}
+            </p>
+            {move || sheet_open.get().then(|| view! {
+                <BuySheet room_id pinned addresses at open=sheet_open/>
+            })}
+            <section class="live-comments" aria-labelledby="comments-heading">
+                <h2 id="comments-heading">"评论"</h2>
+                {move || message.get().map(|m| view! {
+                    <p class="host-message" data-testid="host-message">{m}</p>
+                })}
+                <CommentList comments/>
+                {if signed_in {
+                    view! { <CommentForm room_id slow_mode view/> }.into_any()
+                } else {
+                    view! {
+                        <p class="comment-sign-in">
+                            <a data-testid="comment-sign-in" href=sign_in.get_value()>"登录后参与评论"</a>
+                        </p>
+                    }.into_any()
+                }}
+            </section>
+        </div>
+    }
+}
+
+/// Sends the taps batched so far after `delay_ms`, then again while taps keep coming.
+fn schedule_likes(
+    room_id: StoredValue<String>,
+    likes: StoredValue<LikeBatcher>,
+    shown: RwSignal<u64>,
+    delay_ms: f64,
+) {
+    #[cfg(feature = "hydrate")]
+    set_timeout(
+        move || {
+            let Some(count) = likes.try_update_value(|l| l.take(now_ms())).flatten() else {
+                return;
+            };
+            leptos::task::spawn_local(async move {
+                let path = room_api(&room_id.get_value(), "likes");
+                let _ = api_client::post::<serde::de::IgnoredAny, _>(
+                    &path,
+                    &jishi_api::live::LikeBatch { count },
+                )
+                .await;
+                if let Some(next) = likes.try_update_value(|l| l.answered(now_ms())).flatten() {
+                    schedule_likes(room_id, likes, shown, next);
+                }
+                let _ = shown.try_set(likes.with_value(LikeBatcher::shown));
+            });
+        },
+        std::time::Duration::from_millis(delay_ms.max(0.0) as u64),
+    );
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (room_id, likes, shown, delay_ms);
+}
+
+/// The visible comments, oldest first. Text is rendered as text (Leptos escapes text nodes).
+#[component]
+fn CommentList(comments: Memo<Vec<Comment>>) -> impl IntoView {
+    view! {
+        <ol class="comments" data-testid="comments" aria-live="polite">
+            <For each=move || comments.get() key=|c| c.id let:c>
+                <li data-testid="comment" data-comment-id=c.id>
+                    <span class="comment-author">{c.author}</span>
+                    <span class="comment-text" data-testid="comment-text">{c.text}</span>
+                </li>
+            </For>
+        </ol>
+        {move || comments.with(Vec::is_empty).then(|| view! {
+            <p class="hint" data-testid="no-comments">"还没有评论，来说第一句吧。"</p>
+        })}
+    }
+}
+
+#[component]
+fn CommentForm(
+    room_id: StoredValue<String>,
+    slow_mode: Memo<bool>,
+    view: RwSignal<RoomView>,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let sending = RwSignal::new(false);
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        // The platform checks the same way; this saves a round trip for an empty comment.
+        let body = match (NewComment {
+            text: text.get_untracked(),
+        })
+        .validate()
+        {
+            Ok(text) => NewComment { text },
+            Err(e) => return error.set(Some(e.message)),
+        };
+        sending.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let path = room_api(&room_id.get_value(), "comments");
+            match api_client::post::<Comment, _>(&path, &body).await {
+                Ok(comment) => {
+                    text.set(String::new());
+                    view.update(|v| apply_event(v, &LiveEvent::Comment { comment }));
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+            sending.set(false);
+        });
+    };
+    view! {
+        <form class="comment-form" on:submit=send>
+            <label for="comment-input" class="visually-hidden">"写评论"</label>
+            <input type="text" id="comment-input" data-testid="comment-input" maxlength=MAX_COMMENT_CHARS
+                placeholder="说点什么…" autocomplete="off" enterkeyhint="send"
+                prop:value=text on:input=move |ev| text.set(event_target_value(&ev))/>
+            <button type="submit" class="primary" data-testid="send-comment" disabled=sending>"发送"</button>
+        </form>
+        {move || slow_mode.get().then(|| view! {
+            <p class="hint" data-testid="slow-mode">"慢速模式已开启：每条评论之间需要稍等一会儿。"</p>
+        })}
+        {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="comment-error">{e}</p> })}
+    }
+}
+
+/// A failed buy as the sheet shows it: the code (for tests and styles) and the platform's words.
+fn buy_error_code(e: &AppError) -> &'static str {
+    match e {
+        AppError::Api(a) if a.code == ErrorCode::SoldOut => "sold_out",
+        AppError::Api(a) if a.code == ErrorCode::NotDeliverable => "not_deliverable",
+        AppError::Api(a) if a.code == ErrorCode::Unauthorized => "unauthorized",
+        _ => "other",
+    }
+}
+
+/// The largest quantity the sheet offers for a pin.
+fn max_quantity(pin: Option<&Pin>) -> u32 {
+    pin.map_or(1, |p| p.stock_left.clamp(1, MAX_LIVE_QUANTITY))
+}
+
+/// "Buy now": quantity, address (saved, or a new one), then place and pay and go to the order.
+/// The platform picks the store (the nearest that delivers to the address and has the product).
+#[component]
+fn BuySheet(
+    room_id: StoredValue<String>,
+    pinned: Memo<Option<Pin>>,
+    addresses: RwSignal<Vec<Address>>,
+    at: Option<LatLng>,
+    open: RwSignal<bool>,
+) -> impl IntoView {
+    let quantity = RwSignal::new(1u32);
+    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let error = RwSignal::new(None::<(&'static str, String)>);
+    let placing = RwSignal::new(false);
+    // One key per distinct order: a retry after a lost answer gets the first order back; another
+    // quantity or address is another order and gets a new key.
+    let attempt = StoredValue::new(None::<(LiveOrderRequest, String)>);
+    let max = move || pinned.with(|p| max_quantity(p.as_ref()));
+
+    let on_added = move |a: Address| {
+        chosen.set(Some(a.id.clone()));
+        addresses.update(|list| list.insert(0, a));
+    };
+    let place = move |_| {
+        let Some(pin) = pinned.get_untracked() else {
+            error.set(Some(("other", "主播已取消推荐这件商品".to_owned())));
+            return;
+        };
+        let Some(address_id) = chosen.get_untracked() else {
+            error.set(Some(("other", "请先选择收货地址".to_owned())));
+            return;
+        };
+        let body = LiveOrderRequest {
+            sku: pin.sku,
+            quantity: quantity.get_untracked(),
+            address_id,
+        };
+        if let Err(e) = body.validate() {
+            error.set(Some(("other", e.message)));
+            return;
+        }
+        let key = attempt.with_value(|a| match a {
+            Some((b, key)) if *b == body => key.clone(),
+            _ => api_client::new_idempotency_key(),
+        });
+        attempt.set_value(Some((body.clone(), key.clone())));
+        placing.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let path = room_api(&room_id.get_value(), "orders");
+            let placed =
+                api_client::send::<Order, _>(Method::Post, &path, Some(&body), Some(&key)).await;
+            match placed {
+                Ok(order) => {
+                    // Pay at once (sandbox). If paying fails the order page offers it again.
+                    let pay = format!("/orders/{}/pay", crate::links::encode(&order.id));
+                    let _ = api_client::post::<Order, _>(
+                        &pay,
+                        &PayOrder {
+                            method: PayMethod::Sandbox,
+                        },
+                    )
+                    .await;
+                    crate::auth::go_to(&order_href(&order.id));
+                }
+                Err(e) => {
+                    error.set(Some((buy_error_code(&e), e.message())));
+                    placing.set(false);
+                }
+            }
+        });
+    };
+
+    view! {
+        <section class="buy-sheet" data-testid="buy-sheet" role="dialog" aria-labelledby="buy-sheet-heading">
+            <h2 id="buy-sheet-heading">"立即购买"</h2>
+            {move || pinned.get().map(|p| view! {
+                <p class="buy-product">
+                    <span class="product-name">{p.name.clone()}</span>" "
+                    <span class="live-price">{format_yuan(p.live_price_fen)}</span>
+                </p>
+            })}
+            <label class="buy-quantity">"数量"
+                <input type="number" inputmode="numeric" min="1" max=max data-testid="buy-quantity" value="1"
+                    prop:value=move || quantity.get().to_string()
+                    on:input=move |ev| {
+                        let n = event_target_value(&ev).trim().parse::<u32>().unwrap_or(1);
+                        quantity.set(n.clamp(1, max()));
+                    }/>
+            </label>
+            <fieldset class="addresses" data-testid="addresses">
+                <legend>"收货地址"</legend>
+                {move || addresses.with(Vec::is_empty).then(|| view! {
+                    <p class="hint">"还没有收货地址，请在下面添加一个。"</p>
+                })}
+                {move || addresses.get().into_iter().map(|a| {
+                    let id = a.id.clone();
+                    view! {
+                        <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
+                            <input type="radio" name="live-address"
+                                prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
+                                on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
+                            <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
+                        </label>
+                    }
+                }).collect_view()}
+                <NewAddressForm start=at on_added/>
+            </fieldset>
+            <p class="hint">"由离你最近、有货的门店配送，配送费以下单结果为准。"</p>
+            <p class="buy-total" data-testid="buy-total">
+                {move || pinned.get().map(|p| format!("商品金额 {}", format_yuan(p.live_price_fen * i64::from(quantity.get()))))}
+            </p>
+            {move || error.get().map(|(code, message)| view! {
+                <p class="notice error" role="alert" data-testid="buy-error" data-code=code>{message}</p>
+            })}
+            <button type="button" class="primary big" data-testid="place-and-pay"
+                disabled=move || placing.get() || chosen.get().is_none() || pinned.with(Option::is_none)
+                on:click=place>
+                {move || if placing.get() { "正在下单…" } else { "下单并支付（沙箱）" }}
+            </button>
+            <button type="button" class="secondary" data-testid="close-sheet" on:click=move |_| open.set(false)>"取消"</button>
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sheet_offers_up_to_what_is_left_and_the_buy_limit() {
+        let pin = |left| Pin {
+            sku: "s".into(),
+            name: "n".into(),
+            price_fen: 100,
+            live_price_fen: 90,
+            stock_cap: 100,
+            sold: 0,
+            stock_left: left,
+        };
+        assert_eq!(max_quantity(None), 1);
+        assert_eq!(max_quantity(Some(&pin(0))), 1);
+        assert_eq!(max_quantity(Some(&pin(3))), 3);
+        assert_eq!(max_quantity(Some(&pin(500))), MAX_LIVE_QUANTITY);
+    }
+
+    #[test]
+    fn buy_errors_keep_their_code() {
+        let e = |code| AppError::Api(jishi_api::ApiError::new(code, "m"));
+        assert_eq!(buy_error_code(&e(ErrorCode::SoldOut)), "sold_out");
+        assert_eq!(
+            buy_error_code(&e(ErrorCode::NotDeliverable)),
+            "not_deliverable"
+        );
+        assert_eq!(buy_error_code(&e(ErrorCode::BadRequest)), "other");
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod render_tests {
+    use super::*;
+
+    fn comment(id: u64, text: &str) -> Comment {
+        Comment {
+            id,
+            author: "尾号 0001".into(),
+            text: text.into(),
+            at: "2026-11-26T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn comments_are_rendered_as_text_never_as_markup() {
+        let owner = Owner::new();
+        let html = owner.with(|| {
+            let comments = Memo::new(|_| vec![comment(1, "<img src=x onerror=alert(1)>")]);
+            view! { <CommentList comments/> }.to_html()
+        });
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-comment-id="1""#), "{html}");
+    }
+
+    #[test]
+    fn a_room_without_playback_says_the_video_is_unavailable() {
+        let html = Owner::new().with(|| view! { <LiveVideo playback=None/> }.to_html());
+        assert!(html.contains("视频暂不可用"), "{html}");
+        assert!(html.contains(r#"data-testid="live-video""#), "{html}");
+        let html = Owner::new().with(|| {
+            let playback = Some(Playback {
+                whep: None,
+                hls: Some("/live/r1/index.m3u8".into()),
+            });
+            view! { <LiveVideo playback/> }.to_html()
+        });
+        assert!(!html.contains("视频暂不可用"), "{html}");
+        assert!(html.contains(r#"data-hls="/live/r1/index.m3u8""#), "{html}");
+    }
+
+    #[test]
+    fn the_room_page_renders_on_the_server_with_its_island() {
+        use jishi_api::live::Host;
+        let room = LiveRoom {
+            id: "live_1".into(),
+            title: "鲜果直播".into(),
+            status: RoomStatus::Live,
+            host: Host {
+                name: "小王".into(),
+            },
+            viewer_count: 3,
+            likes: 10,
+            playback: None,
+            pinned: Some(Pin {
+                sku: "s1".into(),
+                name: "草莓".into(),
+                price_fen: 3_990,
+                live_price_fen: 2_990,
+                stock_cap: 100,
+                sold: 3,
+                stock_left: 97,
+            }),
+            message: Some("<i>一小时送达</i>".into()),
+            slow_mode: true,
+            distance_m: None,
+        };
+        for signed_in in [false, true] {
+            let data = LiveRoomPageData {
+                room: room.clone(),
+                signed_in,
+                addresses: vec![],
+            };
+            let html = Owner::new().with(|| {
+                leptos_meta::provide_meta_context();
+                view! { <RoomPage data at=None/> }.to_html()
+            });
+            assert!(html.contains("<leptos-island"), "{html}");
+            assert!(
+                html.contains(r#"data-testid="pinned-product" data-sku="s1""#),
+                "{html}"
+            );
+            assert!(html.contains(r#"data-testid="viewer-count""#), "{html}");
+            assert!(html.contains(r#"data-testid="buy-now""#), "{html}");
+            assert!(html.contains("&lt;i&gt;一小时送达&lt;/i&gt;"), "{html}");
+            assert_eq!(
+                html.contains(r#"data-testid="comment-input""#),
+                signed_in,
+                "{html}"
+            );
+            assert_eq!(
+                html.contains("/login?next=%2Flive%2Flive_1"),
+                !signed_in,
+                "{html}"
+            );
+        }
+    }
+}
