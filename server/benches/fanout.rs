@@ -216,7 +216,8 @@ async fn viewers() {
                     if let Ok(cap) = digits.parse::<usize>() {
                         if (1000..1000 + rounds).contains(&cap) {
                             let slot = &arrivals[viewer * rounds + cap - 1000];
-                            let _ = slot.compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
+                            let _ =
+                                slot.compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
                         }
                     }
                     carry.drain(..i + 12);
@@ -243,7 +244,7 @@ async fn viewers() {
     println!("connected: {in_room}");
 
     let http = reqwest::Client::new();
-    let host = jishi_platform::live::DEMO_HOSTS[0];
+    let host = jishi_platform::DEMO_HOSTS[0];
     let sent: Value = http
         .post(format!("{platform}/v1/auth/sms-code"))
         .json(&json!({ "phone": host }))
@@ -271,7 +272,10 @@ async fn viewers() {
         .json()
         .await
         .expect("json");
-    let sku = room_now["pinned"]["sku"].as_str().expect("a pinned sku").to_owned();
+    let sku = room_now["pinned"]["sku"]
+        .as_str()
+        .expect("a pinned sku")
+        .to_owned();
     let price = room_now["pinned"]["price_fen"].as_i64().expect("price");
 
     let mut latencies = Vec::new();

@@ -57,6 +57,7 @@ fn is_per_shopper_page(path: &str) -> bool {
         || path == "/login"
         || path.starts_with("/checkout/")
         || path.starts_with("/orders/")
+        || (path.starts_with("/live/") && path.ends_with("/host"))
 }
 
 /// `Cache-Control: no-store` on pages and server-function answers that show a shopper's data:

@@ -144,7 +144,7 @@ pub async fn start_platform(
             })
         }
         PlatformSource::Embedded(config) => {
-            let config: PlatformConfig = config.clone();
+            let config: PlatformConfig = (**config).clone();
             let platform = Platform::open(config).await?;
             let stop = shutdown.clone();
             let (addr, running) = platform

@@ -14,7 +14,7 @@ pub enum PlatformSource {
     /// `PLATFORM_URL`: a platform speaking v1 somewhere else.
     Remote(String),
     /// Unset: start one in-process on a loopback port.
-    Embedded(PlatformConfig),
+    Embedded(Box<PlatformConfig>),
 }
 
 /// The edge's protections against slow and greedy clients.
@@ -112,7 +112,7 @@ impl Settings {
                     problem,
                 })?;
                 config.demo = demo;
-                PlatformSource::Embedded(config)
+                PlatformSource::Embedded(Box::new(config))
             }
         };
         let mut site = SiteConfig::default();

@@ -219,6 +219,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
             <IngestPanel ingest/>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -255,6 +256,7 @@ fn CurrentPin(ui: Ui) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -290,6 +292,7 @@ fn Catalogue(ui: Ui, catalogue: StoredValue<Vec<CatalogueItem>>) -> impl IntoVie
             </ul>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -356,6 +359,7 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
             </div>
         </li>
     }
+    .into_any()
 }
 
 #[component]
@@ -385,6 +389,7 @@ fn HostComments(ui: Ui) -> impl IntoView {
             {move || comments.with(Vec::is_empty).then(|| view! { <p class="hint">"还没有评论。"</p> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -412,6 +417,7 @@ fn Sales(book: RwSignal<SalesBook>) -> impl IntoView {
             {move || book.with(|b| b.lines.is_empty()).then(|| view! { <p class="hint">"还没有成交。"</p> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -458,6 +464,7 @@ fn Settings(ui: Ui) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }
 
 /// Where the host's encoder sends the video. Without an ingest (none configured), the camera
@@ -481,6 +488,7 @@ fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 /// Publishing from the browser's camera (WHIP): not built yet.
@@ -515,7 +523,7 @@ mod tests {
             ingest: Some(Ingest {
                 rtmp_url: "rtmp://127.0.0.1/live".into(),
                 stream_key: "key-1".into(),
-                whip_url: None,
+                whip_url: "/media/whip/live_1".into(),
             }),
             sales: vec![super::super::SalesLine {
                 sku: "s1".into(),

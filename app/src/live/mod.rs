@@ -15,7 +15,7 @@ pub use host::HostConsolePage;
 pub use list::{LiveListPage, LiveStrip};
 pub use viewer::LiveRoomPage;
 
-use jishi_api::live::{LiveEvent, LiveRoom, Pin, RoomView, Sale, MAX_LIKES_PER_BATCH};
+use jishi_api::live::{LiveEvent, Pin, RoomView, Sale, MAX_LIKES_PER_BATCH};
 use jishi_api::LatLng;
 use serde::{Deserialize, Serialize};
 
@@ -205,56 +205,9 @@ impl LikeBatcher {
     }
 }
 
-/// The host console's data: `GET /api/v1/live/rooms/{id}/host` (403 for anyone but the host).
-// TODO: use `jishi_api::live::HostConsole` (with its ingest, sales line and catalogue item types)
-// once the platform engineer's change to api/src/live.rs lands; these mirror that contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostConsole {
-    pub room: LiveRoom,
-    pub ingest: Option<Ingest>,
-    #[serde(default)]
-    pub sales: Vec<SalesLine>,
-    #[serde(default)]
-    pub revenue_fen: i64,
-    #[serde(default)]
-    pub catalogue: Vec<CatalogueItem>,
-}
-
-/// Where the host's encoder (OBS, a phone app) sends the stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ingest {
-    pub rtmp_url: String,
-    pub stream_key: String,
-    #[serde(default)]
-    pub whip_url: Option<String>,
-}
-
-/// What one product has sold in this room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SalesLine {
-    pub sku: String,
-    pub name: String,
-    pub quantity: u32,
-    pub revenue_fen: i64,
-}
-
-/// A product the host may pin: its regular price and how many stores carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogueItem {
-    pub sku: String,
-    pub name: String,
-    pub price_fen: i64,
-    #[serde(default)]
-    pub stores: u32,
-}
-
-/// `PUT /api/v1/live/rooms/{id}/settings` (host only).
-// TODO: use the api type for the settings body once it is in api/src/live.rs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomSettings {
-    pub message: Option<String>,
-    pub slow_mode: bool,
-}
+pub use jishi_api::live::{
+    CatalogueEntry as CatalogueItem, HostConsole, Ingest, RoomSettings, SkuSales as SalesLine,
+};
 
 /// The host's sales, per product and in total, kept up to date from `Sale` events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,7 +289,7 @@ pub(crate) fn now_ms() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jishi_api::live::{Comment, Host, RoomStatus};
+    use jishi_api::live::{Comment, Host, LiveRoom, RoomStatus};
 
     fn room() -> LiveRoom {
         LiveRoom {
@@ -371,6 +324,7 @@ mod tests {
             sku: sku.into(),
             buyer: "尾号 1234".into(),
             quantity: q,
+            amount_fen: 0,
         }
     }
 
@@ -581,10 +535,7 @@ mod tests {
             "catalogue": [{"sku": "s1", "name": "n", "price_fen": 1000, "stores": 4}]
         });
         let c: HostConsole = serde_json::from_value(json).unwrap();
-        assert_eq!(
-            c.ingest.unwrap().whip_url.as_deref(),
-            Some("https://x/whip")
-        );
+        assert_eq!(c.ingest.unwrap().whip_url, "https://x/whip");
         assert_eq!(c.sales[0].revenue_fen, 1600);
         assert_eq!(c.catalogue[0].stores, 4);
         let none: HostConsole = serde_json::from_value(serde_json::json!({

@@ -117,6 +117,8 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         <LiveVideo playback/>
         <LiveRoomView state/>
     }
+    // Erased: the page's full view type is deep enough to overflow the server crate's query depth.
+    .into_any()
 }
 
 /// The video area. The player (WHEP where the browser can, HLS otherwise) comes later; until
@@ -291,6 +293,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             </section>
         </div>
     }
+    .into_any()
 }
 
 /// Sends the taps batched so far after `delay_ms`, then again while taps keep coming.
