@@ -214,6 +214,8 @@ struct LiveFeed {
     stats_tick: tokio::time::Interval,
     notify: Arc<Notify>,
     finished: bool,
+    /// Counts this stream on the room while it lives.
+    _open: crate::live::hub::OpenStream,
 }
 
 impl LiveFeed {
@@ -341,6 +343,7 @@ async fn room_events(
     stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let feed = LiveFeed {
         notify: p.live().watch(&id),
+        _open: p.live().open_stream(&id),
         platform: p,
         room_id: id,
         after,

@@ -58,6 +58,8 @@ struct Room {
     likes: Option<u64>,
     /// Server instance → (viewers, when reported).
     viewers: HashMap<String, (u64, Instant)>,
+    /// Event streams open on the room (each server instance should hold one).
+    streams: usize,
 }
 
 struct State {
@@ -71,7 +73,8 @@ struct State {
 
 pub struct Hub {
     limits: LiveLimits,
-    state: Mutex<State>,
+    /// Shared with the `OpenStream` guards, which outlive a borrow of the hub.
+    state: Arc<Mutex<State>>,
 }
 
 /// Taps counted by a flush, to give back if the write fails.
@@ -84,13 +87,13 @@ fn retry_message(wait: Duration) -> u64 {
 impl Hub {
     pub fn new(limits: LiveLimits) -> Self {
         Self {
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 rooms: HashMap::new(),
                 per_user: Buckets::new(limits.comments_per_user),
                 slow_mode: Buckets::new(limits.comments_slow_mode),
                 per_room: Buckets::new(limits.comments_per_room),
                 likes: Buckets::new(limits.like_batches_per_room),
-            }),
+            })),
             limits,
         }
     }
@@ -101,7 +104,7 @@ impl Hub {
 
     /// Every critical section is a few map updates, so a panic elsewhere leaves it consistent.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock_state(&self.state)
     }
 
     /// The room's wake-up: streams wait on it, writers of the room's events notify it. Rooms are
@@ -113,6 +116,24 @@ impl Hub {
             .or_default()
             .notify
             .clone()
+    }
+
+    /// Counts an open event stream of the room until the returned guard is dropped.
+    pub fn open_stream(&self, room_id: &str) -> OpenStream {
+        self.lock()
+            .rooms
+            .entry(room_id.to_owned())
+            .or_default()
+            .streams += 1;
+        OpenStream {
+            state: self.state.clone(),
+            room_id: room_id.to_owned(),
+        }
+    }
+
+    /// Event streams open on the room now.
+    pub fn open_streams(&self, room_id: &str) -> usize {
+        self.lock().rooms.get(room_id).map_or(0, |r| r.streams)
     }
 
     /// Whether the room was seen to exist before (likes skip the database for known rooms).
@@ -340,5 +361,24 @@ mod tests {
         pending.sort();
         assert_eq!(pending, vec![("quiet".into(), 5), ("r".into(), 5)]);
         assert!(hub.take_pending_likes().is_empty());
+    }
+}
+
+/// One open event stream of a room, counted in `Hub::open_streams` while it lives.
+pub struct OpenStream {
+    state: Arc<Mutex<State>>,
+    room_id: String,
+}
+
+/// Every critical section is a few map updates, so a panic elsewhere leaves the state consistent.
+fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        if let Some(room) = lock_state(&self.state).rooms.get_mut(&self.room_id) {
+            room.streams = room.streams.saturating_sub(1);
+        }
     }
 }

@@ -6,6 +6,7 @@ mod assets;
 mod cart_form;
 mod hardening;
 mod helpers;
+mod live;
 mod nearby;
 mod page_cache;
 mod pages;

@@ -1,0 +1,189 @@
+//! The live-room fan-out across server instances: one platform, three servers on loopback.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use jishi_platform::{Platform, PlatformConfig, DEMO_HOSTS};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const ROOM: &str = "live_bj1";
+
+/// An open viewer stream and what it has received so far.
+struct Viewer {
+    body: futures::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
+    seen: String,
+}
+
+impl Viewer {
+    async fn open(server: &str, last_event_id: Option<&str>) -> Viewer {
+        let mut req = reqwest::Client::new()
+            .get(format!("{server}/api/v1/live/rooms/{ROOM}/events"))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let res = req.send().await.expect("stream opens");
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(
+            res.headers()["content-type"].to_str().unwrap_or_default(),
+            "text/event-stream"
+        );
+        Viewer {
+            body: res.bytes_stream().boxed(),
+            seen: String::new(),
+        }
+    }
+
+    /// Reads until `needle` has arrived (5 s at most); returns everything read so far.
+    async fn until(&mut self, needle: &str) -> &str {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !self.seen.contains(needle) {
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {needle:?} within 5 s; got {}", self.seen))
+                .expect("the stream stays open")
+                .expect("a chunk");
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        &self.seen
+    }
+}
+
+/// The SSE id of the first frame whose data contains `needle`.
+fn id_of(stream: &str, needle: &str) -> u64 {
+    stream
+        .split("\n\n")
+        .find(|frame| frame.contains(needle))
+        .and_then(|frame| frame.lines().find_map(|l| l.strip_prefix("id: ")))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no frame with an id holds {needle:?}: {stream}"))
+}
+
+async fn wait_for_streams(platform: &Platform, want: usize) {
+    for _ in 0..100 {
+        if platform.live().open_streams(ROOM) == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the platform holds {} streams on the room, expected {want}",
+        platform.live().open_streams(ROOM)
+    );
+}
+
+#[tokio::test]
+async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subscription_each() {
+    let platform = Platform::open(PlatformConfig {
+        clock: frozen_clock(),
+        ..PlatformConfig::demo("sqlite::memory:")
+    })
+    .await
+    .expect("platform opens");
+    let platform_url = format!(
+        "http://{}",
+        platform.clone().spawn_on_loopback().await.expect("binds")
+    );
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(format!("http://{}", spawn_server(&platform_url).await));
+    }
+
+    // Two viewers on instance 2 and two on instance 3: each instance subscribes once.
+    let mut viewers = Vec::new();
+    for server in [&servers[1], &servers[1], &servers[2], &servers[2]] {
+        let mut viewer = Viewer::open(server, None).await;
+        viewer.until("\"type\":\"snapshot\"").await;
+        viewers.push(viewer);
+    }
+    wait_for_streams(&platform, 2).await;
+
+    // The host pins through instance 1.
+    let host_app = TestApp {
+        platform: platform_url.clone(),
+        server: servers[0].clone(),
+        http: reqwest::Client::new(),
+    };
+    let mut host = Browser::new(&host_app);
+    host.sign_in(DEMO_HOSTS[0]).await;
+    let (status, room) = host_app
+        .get_json(&host_app.api(&format!("/live/rooms/{ROOM}")))
+        .await;
+    assert_eq!(status, 200, "{room}");
+    let sku = room["pinned"]["sku"]
+        .as_str()
+        .expect("a demo pin")
+        .to_owned();
+    let price = room["pinned"]["price_fen"].as_i64().expect("price");
+    let (status, pin) = host
+        .send(
+            Method::POST,
+            &format!("/live/rooms/{ROOM}/pins"),
+            Some(json!({ "sku": sku, "live_price_fen": price - 1, "stock_cap": 77 })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{pin}");
+
+    for viewer in &mut viewers {
+        let seen = viewer.until("\"stock_cap\":77").await;
+        assert!(seen.contains("\"type\":\"pinned\""), "{seen}");
+    }
+    // Still one subscription per instance; a viewer on instance 1 adds the third.
+    assert_eq!(platform.live().open_streams(ROOM), 2);
+    let mut third = Viewer::open(&servers[0], None).await;
+    let snapshot = third.until("\"type\":\"snapshot\"").await.to_owned();
+    assert!(
+        snapshot.contains("\"stock_cap\":77"),
+        "a new viewer's snapshot has the pin: {snapshot}"
+    );
+    wait_for_streams(&platform, 3).await;
+
+    // A viewer that reconnects with the id before the pin gets the pin again, and only once.
+    let pinned_id = id_of(&viewers[0].seen, "\"stock_cap\":77");
+    let mut resumed = Viewer::open(&servers[2], Some(&(pinned_id - 1).to_string())).await;
+    let seen = resumed.until("\"stock_cap\":77").await.to_owned();
+    assert!(
+        !seen.contains("\"type\":\"snapshot\""),
+        "resumed, not restarted: {seen}"
+    );
+    assert_eq!(seen.matches("\"stock_cap\":77").count(), 1, "{seen}");
+
+    // Viewer counts: every instance reports, the platform sums (6 viewers in all).
+    let mut total: Value = Value::Null;
+    for _ in 0..100 {
+        total = host_app
+            .get_json(&host_app.platform_v1(&format!("/live/rooms/{ROOM}")))
+            .await
+            .1;
+        if total["viewer_count"] == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(total["viewer_count"], 6, "{total}");
+}
+
+#[tokio::test]
+async fn an_unknown_room_is_404_and_the_viewer_report_route_is_not_forwarded() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(app.api("/live/rooms/no_such_room/events"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 404);
+    let res = app
+        .http
+        .put(app.api(&format!("/live/rooms/{ROOM}/viewers")))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({ "instance": "x", "count": 1_000_000 }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 404);
+}
