@@ -235,7 +235,7 @@ pub fn default_route_iface(table: &str) -> Option<String> {
 /// nothing).
 fn default_route_ip() -> Option<String> {
     let sock = UdpSocket::bind("0.0.0.0:0").ok()?;
-    sock.connect("192.0.2.255:9").ok()?;
+    sock.connect("198.51.100.1:9").ok()?;
     let ip = sock.local_addr().ok()?.ip();
     (!ip.is_unspecified()).then(|| ip.to_string())
 }
