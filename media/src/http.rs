@@ -1,0 +1,163 @@
+//! The gateway's HTTP API (see the crate docs and README for the routes).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::error::MediaError;
+use crate::gateway::Gateway;
+use crate::rooms::{is_segment_name, RoomId};
+use crate::sdp;
+
+pub const SDP: &str = "application/sdp";
+
+pub fn router(gw: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/whip/{room}", post(whip))
+        .route("/whip/{room}/{id}", axum::routing::delete(whip_delete))
+        .route("/whep/{room}", post(whep))
+        .route(
+            "/whep/{room}/{id}",
+            axum::routing::patch(whep_answer).delete(whep_delete),
+        )
+        .route("/hls/{room}/{file}", get(hls))
+        .route("/rooms/{room}", get(room))
+        .route("/rtmp/{room}", post(rtmp))
+        .fallback(|| async { MediaError::NoRoom })
+        .layer(DefaultBodyLimit::max(sdp::MAX_SDP))
+        .with_state(gw)
+}
+
+fn sdp_body<'a>(headers: &HeaderMap, body: &'a Bytes) -> Result<&'a str, MediaError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case(SDP)
+    {
+        return Err(MediaError::NotSdp);
+    }
+    Ok(sdp::check(body)?)
+}
+
+fn created(location: String, sdp: String) -> Response {
+    let mut res = (StatusCode::CREATED, sdp).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SDP));
+    if let Ok(loc) = HeaderValue::from_str(&location) {
+        h.insert(header::LOCATION, loc);
+    }
+    res
+}
+
+async fn healthz(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.healthy().await {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        MediaError::NotReady.into_response()
+    }
+}
+
+async fn whip(
+    State(gw): State<Arc<Gateway>>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, MediaError> {
+    let room = RoomId::parse(&room)?;
+    let offer = sdp_body(&headers, &body)?;
+    let (id, answer) = gw.publish(&room, offer).await?;
+    Ok(created(format!("/whip/{room}/{id}"), answer))
+}
+
+async fn whip_delete(
+    State(gw): State<Arc<Gateway>>,
+    Path((room, id)): Path<(String, String)>,
+) -> Result<StatusCode, MediaError> {
+    gw.delete(&RoomId::parse(&room)?, &id, true).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn whep(
+    State(gw): State<Arc<Gateway>>,
+    Path(room): Path<String>,
+) -> Result<Response, MediaError> {
+    let room = RoomId::parse(&room)?;
+    let (id, offer) = gw.view(&room).await?;
+    Ok(created(format!("/whep/{room}/{id}"), offer))
+}
+
+async fn whep_answer(
+    State(gw): State<Arc<Gateway>>,
+    Path((room, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, MediaError> {
+    let room = RoomId::parse(&room)?;
+    let answer = sdp_body(&headers, &body)?;
+    gw.answer(&room, &id, answer).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn whep_delete(
+    State(gw): State<Arc<Gateway>>,
+    Path((room, id)): Path<(String, String)>,
+) -> Result<StatusCode, MediaError> {
+    gw.delete(&RoomId::parse(&room)?, &id, false).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn hls(
+    State(gw): State<Arc<Gateway>>,
+    Path((room, file)): Path<(String, String)>,
+) -> Result<Response, MediaError> {
+    let room = RoomId::parse(&room)?;
+    let (content_type, cache) = if file == "index.m3u8" {
+        ("application/vnd.apple.mpegurl", "no-cache")
+    } else if is_segment_name(&file) {
+        // A segment never changes once listed; it is deleted after the playlist moves on.
+        ("video/mp2t", "max-age=60")
+    } else {
+        return Err(MediaError::NoRoom);
+    };
+    let bytes = match tokio::fs::read(gw.hls_file(&room, &file)).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MediaError::NoPublisher),
+        Err(e) => return Err(e.into()),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn room(
+    State(gw): State<Arc<Gateway>>,
+    Path(room): Path<String>,
+) -> Result<Response, MediaError> {
+    let room = RoomId::parse(&room)?;
+    Ok(Json(gw.room_info(&room).await).into_response())
+}
+
+async fn rtmp(
+    State(gw): State<Arc<Gateway>>,
+    Path(room): Path<String>,
+) -> Result<Response, MediaError> {
+    let room = RoomId::parse(&room)?;
+    Ok(Json(gw.rtmp(&room).await?).into_response())
+}
