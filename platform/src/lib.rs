@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 
 pub use crate::clock::Clock;
 pub use crate::error::PlatformError;
-pub use crate::live::demo::DEMO_HOSTS;
+pub use crate::live::demo::{DEMO_HOSTS, DEMO_ROOMS};
 use crate::stores::StoreIndex;
 
 /// What to put in an empty database.
@@ -55,8 +55,10 @@ pub struct PlatformConfig {
     pub dispatch_step: std::time::Duration,
     /// Rate limits on placing orders, per shopper and per client address.
     pub order_limits: orders::OrderLimits,
-    /// The media server's base URL (`JISHI_MEDIA_URL`, e.g. `https://media.example.com`): live
-    /// rooms' playback and ingest URLs are built from it (`live::media_urls`); none without it.
+    /// Where browsers reach the media server (`JISHI_MEDIA_BASE`: `/media` behind the shop's own
+    /// server, or a URL): live rooms' playback and WHIP URLs are built from it
+    /// (`live::media_urls`); none without it (no video). The server sets it for an embedded
+    /// platform when its media gateway runs.
     pub media_base: Option<String>,
     /// Live rooms' rate limits and rhythms.
     pub live_limits: live::LiveLimits,
@@ -83,7 +85,7 @@ impl PlatformConfig {
     /// Reads `JISHI_DB` (default `sqlite://jishi.db`), `JISHI_SEED` (`beijing` | `none` | a store
     /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock) and
     /// `JISHI_DEMO` (`0` hides SMS codes from API answers) and `JISHI_DISPATCH_STEP_MS` (the
-    /// dispatch simulator's time scale) and `JISHI_MEDIA_URL` (the live rooms' media server).
+    /// dispatch simulator's time scale) and `JISHI_MEDIA_BASE` (where browsers reach the live rooms' media server).
     pub fn from_env() -> Result<Self, String> {
         let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
         let seed = match std::env::var("JISHI_SEED").as_deref() {
@@ -117,7 +119,7 @@ impl PlatformConfig {
             demo,
             dispatch_step,
             order_limits: orders::OrderLimits::default(),
-            media_base: std::env::var("JISHI_MEDIA_URL")
+            media_base: std::env::var("JISHI_MEDIA_BASE")
                 .ok()
                 .map(|u| u.trim().trim_end_matches('/').to_owned())
                 .filter(|u| !u.is_empty()),

@@ -94,6 +94,7 @@ async fn server(files: u64) {
         platform: client.clone(),
         site: SiteConfig::default(),
         edge: Edge::new(Vec::new(), limits.clone(), shutdown.clone()),
+        media: None,
         live: jishi_server::live::LiveHub::new(client, "bench".into(), shutdown.clone()),
     };
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", 0))

@@ -124,6 +124,7 @@ fn main() {
             platform: PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
             site: SiteConfig::default(),
             edge: Edge::new(Vec::new(), Limits::default(), Shutdown::default()),
+            media: None,
             live: jishi_server::live::LiveHub::new(
                 PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
                 "bench".into(),

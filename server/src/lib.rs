@@ -6,6 +6,7 @@ pub mod client;
 pub mod csrf;
 pub mod edge;
 pub mod live;
+pub mod media;
 pub mod page_cache;
 pub mod proxy;
 pub mod serve;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub edge: Edge,
     /// This instance's live-room fan-out.
     pub live: live::LiveHub,
+    /// The media gateway's base URL (`None`: no video).
+    pub media: media::MediaBase,
 }
 
 /// What the edge needs besides the platform: whom to trust, the stream slots, the limits and
@@ -185,6 +188,7 @@ pub fn router(mut state: AppState) -> Router {
     Router::new()
         .route("/api/v1/live/rooms/{id}/events", get(live::events))
         .route("/api/v1/{*path}", any(proxy::forward))
+        .route("/media/{*path}", any(media::forward))
         .route("/healthz", get(edge::healthz))
         .route("/forms/cart", post(cart_form::set_quantity))
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))

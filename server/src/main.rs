@@ -2,7 +2,9 @@
 //! Ctrl-C/SIGTERM.
 
 use jishi_app::platform_client::PlatformClient;
-use jishi_server::{router, serve, start_platform, AppState, Edge, Settings, Shutdown, StartError};
+use jishi_server::{
+    router, serve, start_platform, AppState, Edge, PlatformSource, Settings, Shutdown, StartError,
+};
 use leptos::prelude::get_configuration;
 
 // Many small short-lived allocations per request from many threads: mimalloc avoids glibc's arena
@@ -63,6 +65,17 @@ async fn run() -> Result<(), StartError> {
     );
 
     let shutdown = Shutdown::default();
+    // Video first: an embedded platform builds playback URLs only when there is video.
+    let demo_rooms: &[&str] = match &settings.platform {
+        PlatformSource::Embedded(config) if !matches!(config.seed, jishi_platform::Seed::None) => {
+            &jishi_platform::DEMO_ROOMS
+        }
+        _ => &[],
+    };
+    let media = jishi_server::media::start_media(&settings.media, demo_rooms, &shutdown).await;
+    if let (Some(_), PlatformSource::Embedded(config)) = (&media, &mut settings.platform) {
+        config.media_base.get_or_insert_with(|| "/media".to_owned());
+    }
     let platform = start_platform(&settings.platform, &shutdown).await?;
     let platform_client = PlatformClient::new(&platform.url)?;
     let app = router(AppState {
@@ -73,6 +86,7 @@ async fn run() -> Result<(), StartError> {
             shutdown.clone(),
         ),
         platform: platform_client,
+        media: media.as_ref().map(|m| m.url.as_str().into()),
         site: settings.site.clone(),
         edge: Edge::new(
             settings.trusted_proxies.clone(),
@@ -90,6 +104,15 @@ async fn run() -> Result<(), StartError> {
         signal.trigger();
     });
     serve(listener, app, settings.limits, shutdown).await?;
+    if let Some(running) = media.and_then(|m| m.embedded) {
+        // Stops Janus and every ffmpeg; they must not outlive the shop.
+        if tokio::time::timeout(EMBEDDED_PLATFORM_GRACE, running)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the media gateway did not stop in time");
+        }
+    }
     if let Some(embedded) = platform.embedded {
         // The same signal stopped it; its streams have already ended, so this is short.
         if tokio::time::timeout(EMBEDDED_PLATFORM_GRACE, embedded)

@@ -77,6 +77,8 @@ pub struct Settings {
     /// This server instance's name in viewer reports to the platform (`JISHI_INSTANCE`; random by
     /// default, so instances behind one load balancer are counted apart).
     pub instance: String,
+    /// The media gateway (`JISHI_MEDIA_URL`: a URL, `none`, or unset to start one in-process).
+    pub media: crate::media::MediaSource,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +152,7 @@ impl Settings {
             instance: lookup("JISHI_INSTANCE")
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| format!("srv-{:08x}", rand::random::<u32>())),
+            media: crate::media::MediaSource::from_setting(lookup("JISHI_MEDIA_URL").as_deref()),
         })
     }
 }

@@ -10,6 +10,9 @@ use crate::error::Result;
 /// of them (demo SMS codes) to host its room.
 pub const DEMO_HOSTS: [&str; 3] = ["13900000001", "13900000002", "13900000003"];
 
+/// The demo rooms' ids, in `DEMO_HOSTS` order: the media gateway loops a test picture in them.
+pub const DEMO_ROOMS: [&str; 3] = [ROOMS[0].0, ROOMS[1].0, ROOMS[2].0];
+
 /// (room id, host name, title) of the demo rooms, in `DEMO_HOSTS` order.
 const ROOMS: [(&str, &str, &str); 3] = [
     ("live_bj1", "鲜果小王", "晚八点鲜果直播间"),

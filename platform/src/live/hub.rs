@@ -315,6 +315,25 @@ pub async fn flush_likes(writer: &Writer, hub: &Hub) -> Result<()> {
     }
 }
 
+/// One open event stream of a room, counted in `Hub::open_streams` while it lives.
+pub struct OpenStream {
+    state: Arc<Mutex<State>>,
+    room_id: String,
+}
+
+/// Every critical section is a few map updates, so a panic elsewhere leaves the state consistent.
+fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        if let Some(room) = lock_state(&self.state).rooms.get_mut(&self.room_id) {
+            room.streams = room.streams.saturating_sub(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,24 +380,5 @@ mod tests {
         pending.sort();
         assert_eq!(pending, vec![("quiet".into(), 5), ("r".into(), 5)]);
         assert!(hub.take_pending_likes().is_empty());
-    }
-}
-
-/// One open event stream of a room, counted in `Hub::open_streams` while it lives.
-pub struct OpenStream {
-    state: Arc<Mutex<State>>,
-    room_id: String,
-}
-
-/// Every critical section is a few map updates, so a panic elsewhere leaves the state consistent.
-fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        if let Some(room) = lock_state(&self.state).rooms.get_mut(&self.room_id) {
-            room.streams = room.streams.saturating_sub(1);
-        }
     }
 }

@@ -131,8 +131,10 @@ pub(crate) async fn pin_of(
     row.as_ref().map(pin_from).transpose()
 }
 
-/// Where viewers play the room and where the host pushes it, from the media server's base URL
-/// (`JISHI_MEDIA_URL`); `None` without one. The one place that knows the media server's paths.
+/// Where viewers play the room and where the host pushes it, from where browsers reach the media
+/// server (`JISHI_MEDIA_BASE`, `/media` behind the shop's server); `None` without one. The one
+/// place that knows the media server's paths. The RTMP URL needs a host name: with a relative
+/// base it is empty (the console then shows browser publishing only).
 pub fn media_urls(
     media_base: Option<&str>,
     room_id: &str,
@@ -146,13 +148,18 @@ pub fn media_urls(
         .split(['/', ':'])
         .next()
         .unwrap_or_default();
+    let rtmp_url = if host.is_empty() {
+        String::new()
+    } else {
+        format!("rtmp://{host}:1935/live")
+    };
     Some((
         Playback {
             whep: Some(format!("{base}/whep/{room_id}")),
             hls: Some(format!("{base}/hls/{room_id}/index.m3u8")),
         },
         Ingest {
-            rtmp_url: format!("rtmp://{host}:1935/live"),
+            rtmp_url,
             stream_key: stream_key.to_owned(),
             whip_url: format!("{base}/whip/{room_id}"),
         },

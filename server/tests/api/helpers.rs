@@ -98,6 +98,7 @@ pub async fn spawn_server_on_site(
         platform: PlatformClient::new(platform_url).expect("client builds"),
         site: SiteConfig::default(),
         edge: Edge::new(trusted_proxies, limits.clone(), shutdown.clone()),
+        media: None,
         live: jishi_server::live::LiveHub::new(
             PlatformClient::new(platform_url).expect("client builds"),
             format!("test-{}", rand::random::<u32>()),
