@@ -10,3 +10,8 @@
 pub const LEAFLET_JS: &str = "/leaflet/leaflet.db49d009c8.js";
 /// Leaflet's stylesheet, with the script.
 pub const LEAFLET_CSS: &str = "/leaflet/leaflet.a783710282.css";
+/// hls.js 1.7.4 (`dist/hls.min.js` of the npm package, Apache-2.0, `public/hls/LICENSE`), added
+/// to the page by the live player only when the browser has no native HLS and WebRTC is not an
+/// option. Named `<stem>.<hash>.<ext>` like the others (stem `hls.min`), so the server serves it
+/// as hashed and its test checks the hash.
+pub const HLS_JS: &str = "/hls/hls.min.cfc70cc9e9.js";

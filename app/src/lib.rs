@@ -53,11 +53,14 @@ impl Default for SiteConfig {
 /// The page's Content-Security-Policy: scripts only from this origin or carrying this response's
 /// nonce (the hydration bootstrap is inline), wasm compilation allowed, no inline styles (Leaflet
 /// styles through the CSSOM, which CSP allows), nothing posted elsewhere. Map tiles may come from any HTTPS host (`JISHI_TILE_URL` is configurable).
+/// Live video: from this origin, or a `blob:` URL (hls.js plays through a `MediaSource` object
+/// URL). WebRTC media is not fetched and needs no directive; no workers (hls.js runs without one).
 pub fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data: https:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+         style-src 'self'; img-src 'self' data: https:; media-src 'self' blob:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'self'"
     )
 }
 
@@ -185,6 +188,33 @@ pub mod hydration {
                 }
             },
             std::time::Duration::ZERO,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_security_policy;
+
+    #[test]
+    fn the_policy_allows_live_video_from_here_and_blob_urls_and_nothing_more() {
+        let csp = content_security_policy("n0nce");
+        let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+        assert!(directives.contains(&"media-src 'self' blob:"), "{csp}");
+        assert!(directives.contains(&"connect-src 'self'"), "{csp}");
+        assert!(
+            directives.contains(&"script-src 'self' 'nonce-n0nce' 'wasm-unsafe-eval'"),
+            "{csp}"
+        );
+        assert!(directives.contains(&"default-src 'self'"), "{csp}");
+        // No worker-src: hls.js runs with `enableWorker: false`, so blob: workers stay refused.
+        assert!(
+            !csp.contains("worker-src") && !csp.contains("child-src"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"),
+            "{csp}"
         );
     }
 }

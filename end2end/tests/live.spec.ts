@@ -21,7 +21,24 @@ async function signInAs(page: Page, phone: string, next: string): Promise<void> 
 }
 
 async function newContext(browser: Browser, baseURL: string | undefined): Promise<BrowserContext> {
-  return browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  return browser.newContext({
+    baseURL,
+    locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',
+    permissions: ['camera', 'microphone'],
+  });
+}
+
+/** Polls (up to 20 s) until the `<video>` shows frames and its time moves on. */
+async function expectVideoPlays(page: Page, testId: string): Promise<void> {
+  const video = page.getByTestId(testId);
+  await expect
+    .poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 20_000 })
+    .toBeGreaterThan(0);
+  const start = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
+  await expect
+    .poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 20_000 })
+    .toBeGreaterThan(start);
 }
 
 test('a host pins a product; a viewer sees it live, comments safely, buys and pays; the host moderates and sees the sale', async ({
@@ -63,6 +80,14 @@ test('a host pins a product; a viewer sees it live, comments safely, buys and pa
     await host.getByTestId('go-live').click();
     await expect(host.getByTestId('host-status')).toHaveAttribute('data-status', 'live');
   }
+  // The host opens the camera (Chromium's fake device) and publishes it over WHIP.
+  await expect(host.getByTestId('publish-state')).toHaveAttribute('data-state', 'idle');
+  await host.getByTestId('open-camera').click();
+  await expectVideoPlays(host, 'camera-preview');
+  await host.getByTestId('start-publish').click();
+  await expect(host.getByTestId('publish-state')).toHaveAttribute('data-state', 'publishing', { timeout: 15_000 });
+  await expect(host.getByTestId('publish-error')).toHaveCount(0);
+
   // Start from no pin, so the viewer sees one appear.
   if (await host.getByTestId('unpin').isVisible()) {
     await host.getByTestId('unpin').click();
@@ -83,6 +108,12 @@ test('a host pins a product; a viewer sees it live, comments safely, buys and pa
   await expect(room).toHaveAttribute('data-stream', 'open');
   await expect(viewer.getByTestId('viewer-count')).toBeVisible();
   await expect(viewer.getByTestId('live-video')).toHaveCount(1);
+  // The video really plays, over WebRTC (WHEP) in this Chromium.
+  const videoArea = viewer.getByTestId('live-video-area');
+  await expect(videoArea).toHaveAttribute('data-state', 'playing', { timeout: 20_000 });
+  await expect(videoArea).toHaveAttribute('data-transport', 'whep');
+  await expect(viewer.getByTestId('live-video-unavailable')).toHaveCount(0);
+  await expectVideoPlays(viewer, 'live-video');
   await expect(viewer.getByTestId('pinned-product')).toHaveCount(0);
   // Marks this document: a reload would lose it.
   await viewer.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
@@ -157,6 +188,11 @@ test('a host pins a product; a viewer sees it live, comments safely, buys and pa
     .poll(async () => Number(await host.getByTestId('host-revenue').getAttribute('data-fen')))
     .toBeGreaterThan(revenueBefore);
   await expect(host.getByTestId('current-pin-stock')).toContainText('已售');
+
+  // The host stops publishing: the session ends and the camera is off.
+  await host.getByTestId('stop-publish').click();
+  await expect(host.getByTestId('publish-state')).toHaveAttribute('data-state', 'idle');
+  await expect(host.getByTestId('open-camera')).toBeEnabled();
 
   expect(dialogs).toEqual([]);
   expect(hostErrors).toEqual([]);

@@ -248,6 +248,7 @@ mod tests {
         for constant in [
             jishi_app::assets::LEAFLET_JS,
             jishi_app::assets::LEAFLET_CSS,
+            jishi_app::assets::HLS_JS,
         ] {
             assert!(
                 hashed.iter().any(|h| h == constant),

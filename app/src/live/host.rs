@@ -18,6 +18,7 @@ use crate::components::ErrorNotice;
 use crate::error::{set_response_status, AppError};
 use crate::links::{encode, sign_in_href};
 
+use super::video::CameraPublisher;
 use super::{
     apply_event, format_count, host_href, live_href, mark_private, parse_yuan, room_api,
     search_catalogue, suggested_live_price, yuan_input, CatalogueItem, HostConsole, Ingest,
@@ -476,6 +477,9 @@ fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
             <h2 id="ingest-heading">"推流"</h2>
             {match ingest {
                 Some(i) => view! {
+                    <p class="hint">"用这台设备的摄像头直播：打开摄像头，再开始推流。"</p>
+                    <CameraPublisher whip_url=i.whip_url/>
+                    <h3>"用 OBS 推流"</h3>
                     <p class="hint">"在 OBS 或推流软件里填写下面的地址和推流码。推流码请勿外传。"</p>
                     <dl class="ingest">
                         <dt>"推流地址（RTMP）"</dt>
@@ -484,17 +488,13 @@ fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
                         <dd><code data-testid="ingest-stream-key">{i.stream_key}</code></dd>
                     </dl>
                 }.into_any(),
-                None => view! { <CameraPublisher/> }.into_any(),
+                None => view! {
+                    <p class="hint" data-testid="ingest-unavailable">"这个商城还没有接入视频服务，暂时不能推流。"</p>
+                }.into_any(),
             }}
         </section>
     }
     .into_any()
-}
-
-/// Publishing from the browser's camera (WHIP): not built yet.
-#[component]
-fn CameraPublisher() -> impl IntoView {
-    view! { <p class="hint" data-testid="camera-publisher">"浏览器推流即将上线"</p> }
 }
 
 #[cfg(all(test, feature = "ssr"))]
@@ -547,6 +547,9 @@ mod tests {
             r#"data-testid="host-revenue" data-fen="5980""#,
             r#"data-testid="host-viewers""#,
             "rtmp://127.0.0.1/live",
+            // The browser's camera, publishing over WHIP.
+            r#"data-testid="start-publish""#,
+            r#"data-testid="publish-state" data-state="idle""#,
             // The suggested live price: 10 % off, to 10 fen.
             r#"value="35.9""#,
             r#"value="50""#,

@@ -2,6 +2,7 @@
 //! `/live/:id` (the viewer, in `viewer`) and `/live/:id/host` (the host console, in `host`).
 //! The pages are server HTML; the live part of each is one lazy island that follows the room's
 //! event stream (`stream`) and folds every event into a `RoomView` with `RoomView::apply`.
+//! The video (the viewer's player, the host's camera) is in `video`.
 //!
 //! The pure pieces both islands use (formatting, the like batcher, the host's sales book, yuan
 //! input) are here, with their tests.
@@ -9,6 +10,7 @@
 mod host;
 mod list;
 mod stream;
+mod video;
 mod viewer;
 
 pub use host::HostConsolePage;

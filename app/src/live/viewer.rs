@@ -95,6 +95,7 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
     let title = room.title.clone();
     let host = room.host.name.clone();
     let playback = room.playback.clone();
+    let room_id = room.id.clone();
     let room_href = live_href(&room.id, at);
     let state = LiveViewState {
         view: RoomView::new(room, vec![]),
@@ -114,31 +115,18 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
             <h1 data-testid="live-title">{title}</h1>
             <p class="live-host" data-testid="live-host">{format!("主播 {host}")}</p>
         </header>
-        <LiveVideo playback/>
+        <LiveVideo room_id playback/>
         <LiveRoomView state/>
     }
     // Erased: the page's full view type is deep enough to overflow the server crate's query depth.
     .into_any()
 }
 
-/// The video area. The player (WHEP where the browser can, HLS otherwise) comes later; until
-/// then this is the `<video>` element it will drive, and a plain message when the room has no
-/// playback.
+/// The video area: the player island (`video::LivePlayer`: WHEP where the browser can, HLS
+/// otherwise), or its plain "视频暂不可用" when the room has no playback.
 #[component]
-pub fn LiveVideo(playback: Option<Playback>) -> impl IntoView {
-    let playback = playback.filter(|p| p.whep.is_some() || p.hls.is_some());
-    let available = playback.is_some();
-    let (whep, hls) = playback.map_or((None, None), |p| (p.whep, p.hls));
-    view! {
-        <section class="live-video" aria-label="直播画面" data-testid="live-video-area"
-            data-available=available.to_string()>
-            <video data-testid="live-video" playsinline="" muted="" data-whep=whep data-hls=hls
-                aria-label="直播视频"></video>
-            {(!available).then(|| view! {
-                <p class="live-video-unavailable" data-testid="live-video-unavailable">"视频暂不可用"</p>
-            })}
-        </section>
-    }
+pub fn LiveVideo(room_id: String, playback: Option<Playback>) -> impl IntoView {
+    view! { <super::video::LivePlayer room_id playback/> }
 }
 
 /// What the island starts from (serialized into the page).
@@ -599,7 +587,8 @@ mod render_tests {
 
     #[test]
     fn a_room_without_playback_says_the_video_is_unavailable() {
-        let html = Owner::new().with(|| view! { <LiveVideo playback=None/> }.to_html());
+        let html = Owner::new()
+            .with(|| view! { <LiveVideo room_id="r1".to_owned() playback=None/> }.to_html());
         assert!(html.contains("视频暂不可用"), "{html}");
         assert!(html.contains(r#"data-testid="live-video""#), "{html}");
         let html = Owner::new().with(|| {
@@ -607,7 +596,7 @@ mod render_tests {
                 whep: None,
                 hls: Some("/live/r1/index.m3u8".into()),
             });
-            view! { <LiveVideo playback/> }.to_html()
+            view! { <LiveVideo room_id="r1".to_owned() playback/> }.to_html()
         });
         assert!(!html.contains("视频暂不可用"), "{html}");
         assert!(html.contains(r#"data-hls="/live/r1/index.m3u8""#), "{html}");
