@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The scale-out layout on loopback: the platform as its own process, three server instances and
-# nginx in front (SSE-safe: no buffering, long read timeout). Runs until Ctrl-C.
+# The scale-out layout on loopback: the platform as its own process, the media gateway (Janus),
+# three server instances and nginx in front (SSE-safe: no buffering, long read timeout). Runs
+# until Ctrl-C.
 #   scripts/cluster.sh              # build what is missing, then start everything
 #   scripts/cluster.sh --no-build   # use the release build as it is
-# Ports: nginx on JISHI_CLUSTER_PORT (3100), the platform on +10, the servers on +11, +12, +13.
+# Ports: nginx on JISHI_CLUSTER_PORT (3100), the platform on +10, the servers on +11, +12, +13,
+# the media gateway on +20 (Janus's own ports: see media/README.md).
 # Data: data/cluster.db (seeded with the demo city on first start).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -25,7 +27,7 @@ if [ "${1:-}" != "--no-build" ]; then
   "$JISHI_ROOT/scripts/setup.sh" --bench
   cargo leptos build --release --split
   cargo run --release --quiet -p jishi-precompress -- target/site
-  cargo build --release -p jishi-platform --bin jishi-platform
+  cargo build --release -p jishi-platform --bin jishi-platform -p jishi-media --bin jishi-media
 fi
 command -v nginx >/dev/null || { echo "nginx is missing: scripts/setup.sh --bench installs it" >&2; exit 1; }
 
@@ -40,16 +42,24 @@ wait_for() { # $1: URL, $2: name, $3: log
 }
 
 mkdir -p data
+media_port=$((port + 20))
 PLATFORM_ADDR="127.0.0.1:$platform_port" JISHI_DB="${JISHI_DB:-sqlite://data/cluster.db}" \
+  JISHI_MEDIA_BASE=/media \
   "$CARGO_TARGET_DIR/release/jishi-platform" >"$work/platform.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$platform_port/healthz" platform "$work/platform.log"
+# It loops a test picture in the platform's live rooms (it asks the platform which).
+MEDIA_ADDR="127.0.0.1:$media_port" PLATFORM_URL="http://127.0.0.1:$platform_port" \
+  JISHI_MEDIA_DIR="$work/media" "$CARGO_TARGET_DIR/release/jishi-media" >"$work/media.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$media_port/healthz" "media gateway" "$work/media.log"
 
 upstreams=""
 for n in 1 2 3; do
   server_port=$((platform_port + n))
   PLATFORM_URL="http://127.0.0.1:$platform_port" LEPTOS_SITE_ADDR="127.0.0.1:$server_port" \
     LEPTOS_SITE_ROOT=target/site JISHI_INSTANCE="srv-$n" TRUSTED_PROXIES=127.0.0.1/32 \
+    JISHI_MEDIA_URL="http://127.0.0.1:$media_port" \
     "$CARGO_TARGET_DIR/release/jishi-server" >"$work/server-$n.log" 2>&1 &
   pids+=($!)
   upstreams+="    server 127.0.0.1:$server_port max_fails=1 fail_timeout=5s;"$'\n'
@@ -79,6 +89,8 @@ $upstreams    keepalive 64;
   server {
     listen 127.0.0.1:$port;
     location / { proxy_pass http://jishi; }
+    # HLS segments and playlists: passed on as they come.
+    location /media/hls/ { proxy_pass http://jishi; proxy_buffering off; }
     # Event streams (live rooms, order tracking): every frame at once, and held open for hours.
     location ~ ^/api/v1/(live/rooms|orders)/[^/]+/events\$ {
       proxy_pass http://jishi;
@@ -91,6 +103,6 @@ $upstreams    keepalive 64;
 }
 CONF
 nginx -c "$work/nginx.conf"
-echo "cluster: http://127.0.0.1:$port/ (platform :$platform_port, servers :$((platform_port + 1))-:$((platform_port + 3))); logs in $work"
+echo "cluster: http://127.0.0.1:$port/ (platform :$platform_port, servers :$((platform_port + 1))-:$((platform_port + 3)), media :$media_port); logs in $work"
 echo "Ctrl-C stops everything."
 wait "${pids[0]}"

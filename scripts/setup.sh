@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever is missing to build and run Jishi: the wasm target, cargo-leptos,
-# wasm-bindgen-cli, npm packages (binaryen's wasm-opt, Playwright). With --browser also Debian's
+# wasm-bindgen-cli, npm packages (binaryen's wasm-opt, Playwright), Debian's Janus and ffmpeg for
+# live video (the media gateway runs them). With --browser also Debian's
 # Chromium for the end-to-end tests; with --bench Debian's wrk and curl for the benchmark.
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
@@ -35,6 +36,15 @@ apt_install() {
   $SUDO apt-get update
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
 }
+
+if [ ! -x /usr/bin/janus ] || [ ! -x /usr/bin/ffmpeg ]; then
+  # About 25 s here. Janus runs as our child process, never as the system service the package adds.
+  step "installing Janus and ffmpeg for live video"
+  apt_install janus ffmpeg
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now janus.service 2>/dev/null || true
+  fi
+fi
 
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"

@@ -479,14 +479,18 @@ fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
                 Some(i) => view! {
                     <p class="hint">"用这台设备的摄像头直播：打开摄像头，再开始推流。"</p>
                     <CameraPublisher whip_url=i.whip_url/>
-                    <h3>"用 OBS 推流"</h3>
-                    <p class="hint">"在 OBS 或推流软件里填写下面的地址和推流码。推流码请勿外传。"</p>
-                    <dl class="ingest">
-                        <dt>"推流地址（RTMP）"</dt>
-                        <dd><code data-testid="ingest-rtmp-url">{i.rtmp_url}</code></dd>
-                        <dt>"推流码"</dt>
-                        <dd><code data-testid="ingest-stream-key">{i.stream_key}</code></dd>
-                    </dl>
+                    // The RTMP address needs the media server's host name, which a relative
+                    // media base does not give: then only the browser publishes.
+                    {(!i.rtmp_url.is_empty()).then(|| view! {
+                        <h3>"用 OBS 推流"</h3>
+                        <p class="hint">"在 OBS 或推流软件里填写下面的地址和推流码。推流码请勿外传。"</p>
+                        <dl class="ingest">
+                            <dt>"推流地址（RTMP）"</dt>
+                            <dd><code data-testid="ingest-rtmp-url">{i.rtmp_url}</code></dd>
+                            <dt>"推流码"</dt>
+                            <dd><code data-testid="ingest-stream-key">{i.stream_key}</code></dd>
+                        </dl>
+                    })}
                 }.into_any(),
                 None => view! {
                     <p class="hint" data-testid="ingest-unavailable">"这个商城还没有接入视频服务，暂时不能推流。"</p>
