@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lighthouse (its default mobile preset: a mid-range phone on slow 4G, simulated) on three pages
-# of the release site: home at 国贸, a store page, and a search. Prints one figure a line per page
+# Lighthouse (its default mobile preset: a mid-range phone on slow 4G, simulated) on four pages
+# of the release site: home at 国贸, a store page, a search, and a live room. Prints one figure a line per page
 # (`lighthouse_<page>_performance: 97`, the four category scores, FCP/LCP/TBT in ms, CLS, total
 # byte weight), then, as `#` lines, the audits that cost points, so they can be fixed.
 #   scripts/lighthouse.sh               # build the release site, one run per page
@@ -103,6 +103,7 @@ pages=(
   "home $base/?$at"
   "store $base/store/$store?$at"
   "search $base/search?q=$milk&$at"
+  "live $base/live/live_bj1?$at"
 )
 
 reports="$CARGO_TARGET_DIR/lighthouse"

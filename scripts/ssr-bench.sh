@@ -22,7 +22,7 @@ trap cleanup EXIT
 
 start_server() { # $1: page cache milliseconds
   JISHI_PAGE_CACHE_MS="$1" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
-    JISHI_DB=sqlite::memory: JISHI_SEED=beijing JISHI_NOW=2026-11-25T12:00:00+08:00 JISHI_TILE_URL=none \
+    JISHI_DB=sqlite::memory: JISHI_SEED=beijing JISHI_NOW=2026-11-25T12:00:00+08:00 JISHI_TILE_URL=none JISHI_MEDIA_URL=none \
     RUST_LOG=warn "$CARGO_TARGET_DIR/release/jishi-server" >"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 1 120); do
