@@ -44,6 +44,8 @@ const IDLE: Duration = Duration::from_secs(30);
 const REPORT_EVERY: Duration = Duration::from_secs(2);
 /// A comment line to every viewer this often, so proxies keep idle streams open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The longest one upstream subscription lasts before it reconnects (and resumes).
+const UPSTREAM_MAX: Duration = Duration::from_secs(24 * 3600);
 /// How long a new viewer waits for a room's first snapshot.
 const FIRST_SNAPSHOT: Duration = Duration::from_secs(10);
 
@@ -224,7 +226,8 @@ impl LiveHub {
             let url = self
                 .platform
                 .url(&format!("/v1/live/rooms/{}/events", relay.room_id));
-            let mut request = self.platform.http().get(url);
+            // The shared client's 10 s cap is for answers; this stream lives as long as the room.
+            let mut request = self.platform.http().get(url).timeout(UPSTREAM_MAX);
             if let Some(id) = last_id {
                 request = request.header(LAST_EVENT_ID, id.to_string());
             }

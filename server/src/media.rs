@@ -69,7 +69,7 @@ pub async fn start_media(
                     return None;
                 }
             };
-            if !settings.janus_bin.exists() || !settings.ffmpeg_bin.exists() {
+            if !installed(&settings.janus_bin) || !installed(&settings.ffmpeg_bin) {
                 tracing::warn!(
                     janus = %settings.janus_bin.display(),
                     ffmpeg = %settings.ffmpeg_bin.display(),
@@ -123,6 +123,16 @@ pub async fn start_media(
             })
         }
     }
+}
+
+/// Whether `program` can be run: a path that exists, or a bare name found on `PATH`.
+fn installed(program: &std::path::Path) -> bool {
+    if program.components().count() > 1 {
+        return program.is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+    })
 }
 
 /// What a `/media/…` request may be.
@@ -337,6 +347,8 @@ mod tests {
             "/media/whep/live_bj1/abc"
         );
         assert!(public_location("whep/x").is_none());
+        assert!(installed(std::path::Path::new("sh")));
+        assert!(!installed(std::path::Path::new("no-such-program-here")));
         assert_eq!(MediaSource::from_setting(None), MediaSource::Embedded);
         assert_eq!(MediaSource::from_setting(Some("none")), MediaSource::Off);
         assert_eq!(
