@@ -52,8 +52,15 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Open files wanted: two per viewer across the two processes, and some to spare.
+const WANTED_FILES: u64 = 200_000;
+
 fn main() {
-    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    // Root may raise the hard limit too (the child inherits it); others get up to the hard limit.
+    let files = match rlimit::setrlimit(rlimit::Resource::NOFILE, WANTED_FILES, WANTED_FILES) {
+        Ok(()) => WANTED_FILES,
+        Err(_) => rlimit::increase_nofile_limit(WANTED_FILES).unwrap_or(0),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -114,7 +121,10 @@ async fn server(files: u64) {
         .expect("the demo city has a live room")
         .to_owned();
 
+    // Let the seeding's freed memory go back first, so the growth below is the viewers'.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let before = rss_kib();
+    println!("fanout_server_rss_kib_without_viewers: {before}");
     let mut child = Command::new(std::env::current_exe().expect("own path"))
         .env(CHILD, "1")
         .env("JISHI_FANOUT_PORT", port.to_string())
@@ -129,8 +139,10 @@ async fn server(files: u64) {
     for line in out.lines().map_while(Result::ok) {
         if let Some(n) = line.strip_prefix("connected: ") {
             let n: u64 = n.parse().unwrap_or(0);
-            let grown = rss_kib().saturating_sub(before);
+            let now = rss_kib();
+            let grown = now.saturating_sub(before);
             println!("fanout_viewers_connected: {n}");
+            println!("fanout_server_rss_kib_with_viewers: {now}");
             if n > 0 {
                 println!(
                     "fanout_server_kib_per_viewer: {:.1}",
@@ -174,7 +186,9 @@ async fn viewers() {
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.ok();
             let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (viewer / PER_SOURCE) as u8));
-            let stream = async {
+            // A server out of file handles leaves connections in its backlog unanswered: count
+            // those as refused rather than wait forever.
+            let stream = tokio::time::timeout(Duration::from_secs(15), async {
                 let socket = tokio::net::TcpSocket::new_v4()?;
                 socket.bind(SocketAddr::new(source, 0))?;
                 let mut stream = socket
@@ -188,8 +202,9 @@ async fn viewers() {
                     return Err(std::io::Error::other("refused"));
                 }
                 Ok::<_, std::io::Error>((stream, buf))
-            }
-            .await;
+            })
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("no answer")));
             let Ok((mut stream, mut buf)) = stream else {
                 failed.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -244,7 +259,13 @@ async fn viewers() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!("connected: {in_room}");
 
-    let http = reqwest::Client::new();
+    // Bounded: a platform out of file handles must fail the run, not hang it.
+    // From its own loopback address: the viewers' sockets hold most ports of the others.
+    let http = reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 250)))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
     let host = jishi_platform::DEMO_HOSTS[0];
     let sent: Value = http
         .post(format!("{platform}/v1/auth/sms-code"))
