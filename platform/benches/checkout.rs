@@ -9,6 +9,8 @@ use jishi_platform::orders::{OrderLimits, RateLimit};
 use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
 use serde_json::{json, Value};
 
+// Shared with the tests: this benchmark uses only some of it.
+#[allow(dead_code)]
 #[path = "../tests/support/mod.rs"]
 mod support;
 

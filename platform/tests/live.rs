@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use futures::StreamExt;
 use jishi_api::headers::{IDEMPOTENCY_KEY, LAST_EVENT_ID};
 use jishi_api::live::LIVE_EVENT;
 use jishi_platform::orders::{OrderLimits, RateLimit};
@@ -73,17 +72,7 @@ impl TestPlatform {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.root));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        support::call(&self.http, &self.root, method, path, token, body).await
     }
 
     async fn get(&self, path: &str) -> Value {
@@ -194,14 +183,14 @@ impl TestPlatform {
         out
     }
 
-    async fn stream(&self, room: &str, last_event_id: Option<&str>) -> Sse {
+    async fn stream(&self, room: &str, last_event_id: Option<&str>) -> LiveStream {
         let mut req = self
             .http
             .get(format!("{}/v1/live/rooms/{room}/events", self.root));
         if let Some(last) = last_event_id {
             req = req.header(LAST_EVENT_ID, last);
         }
-        Sse::new(req.send().await.expect("events request"))
+        LiveStream(support::Sse::new(req.send().await.expect("events request")))
     }
 
     /// Stock of every store carrying `sku` set to `stock`.
@@ -215,10 +204,9 @@ impl TestPlatform {
     }
 }
 
-/// One server-sent event (keep-alive comments are skipped).
+/// One live event: its SSE id and its JSON.
 #[derive(Debug)]
 struct Frame {
-    event: String,
     id: Option<u64>,
     data: Value,
 }
@@ -229,51 +217,21 @@ impl Frame {
     }
 }
 
-struct Sse {
-    body: futures::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
-    text: String,
-}
+/// A room's event stream.
+struct LiveStream(support::Sse);
 
-impl Sse {
-    fn new(res: reqwest::Response) -> Self {
-        assert_eq!(res.status().as_u16(), 200);
-        assert!(res.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("text/event-stream"));
-        Self {
-            body: res.bytes_stream().map(|c| c.map(|b| b.to_vec())).boxed(),
-            text: String::new(),
-        }
-    }
-
+impl LiveStream {
     /// The next frame; panics if none comes within `PATIENCE`.
     async fn next(&mut self) -> Frame {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            while let Some(end) = self.text.find("\n\n") {
-                let raw: String = self.text.drain(..end + 2).collect();
-                let field = |name: &str| {
-                    raw.lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .map(|v| v.trim_start().to_owned())
-                };
-                if let Some(data) = field("data:") {
-                    let frame = Frame {
-                        event: field("event:").unwrap_or_else(|| "message".into()),
-                        id: field("id:").map(|v| v.parse().expect("numeric id")),
-                        data: serde_json::from_str(&data).expect("json data"),
-                    };
-                    assert_eq!(frame.event, LIVE_EVENT);
-                    return frame;
-                }
-            }
-            let chunk = tokio::time::timeout_at(deadline.into(), self.body.next())
-                .await
-                .expect("an event in time")
-                .expect("the stream is open");
-            self.text
-                .push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        let frame = self
+            .0
+            .next(Instant::now() + PATIENCE)
+            .await
+            .expect("the stream is open");
+        assert_eq!(frame.event, LIVE_EVENT);
+        Frame {
+            id: frame.id,
+            data: frame.json(),
         }
     }
 

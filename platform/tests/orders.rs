@@ -9,6 +9,8 @@ use jishi_platform::orders::{OrderLimits, RateLimit};
 use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
 use serde_json::{json, Value};
 
+// Shared helpers: this file uses only some of them.
+#[allow(dead_code)]
 mod support;
 
 const GUOMAO: (f64, f64) = (39.9088, 116.4605);
@@ -84,17 +86,7 @@ impl TestPlatform {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        support::call(&self.http, &self.base, method, path, token, body).await
     }
 
     /// Signs a new shopper in through the SMS flow and saves an address at `at`.

@@ -4,6 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+// Shared helpers: this file uses only some of them.
+#[allow(dead_code)]
 mod support;
 
 fn free_port() -> u16 {

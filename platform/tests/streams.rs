@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use jishi_api::headers::{LAST_EVENT_ID, ORDER_EVENT, SHUTDOWN_EVENT};
 use jishi_platform::{Clock, Platform, PlatformConfig};
 use serde_json::{json, Value};
 
+// Shared helpers: this file uses only some of them.
+#[allow(dead_code)]
 mod support;
 
 const GUOMAO: (f64, f64) = (39.9088, 116.4605);
@@ -165,69 +166,10 @@ impl TestPlatform {
     }
 }
 
-/// One server-sent event (keep-alive comments are skipped).
-#[derive(Debug)]
-struct Frame {
-    event: String,
-    id: Option<u64>,
-    data: String,
-}
+use support::{Frame, Sse};
 
-impl Frame {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.data).expect("json event data")
-    }
-}
-
-/// Reads an SSE body frame by frame.
-struct Sse {
-    body: futures::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
-    text: String,
-}
-
+/// What only these tests read of a stream.
 impl Sse {
-    fn new(res: reqwest::Response) -> Self {
-        assert_eq!(res.status().as_u16(), 200);
-        assert!(res.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("text/event-stream"));
-        Self {
-            body: res.bytes_stream().map(|c| c.map(|b| b.to_vec())).boxed(),
-            text: String::new(),
-        }
-    }
-
-    /// The next frame, or `None` once the stream has ended; panics if neither comes by `deadline`.
-    async fn next(&mut self, deadline: Instant) -> Option<Frame> {
-        loop {
-            while let Some(end) = self.text.find("\n\n") {
-                let raw: String = self.text.drain(..end + 2).collect();
-                let field = |name: &str| {
-                    raw.lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .map(|v| v.trim_start().to_owned())
-                };
-                if let Some(data) = field("data:") {
-                    return Some(Frame {
-                        event: field("event:").unwrap_or_else(|| "message".into()),
-                        id: field("id:").map(|v| v.parse().expect("numeric id")),
-                        data,
-                    });
-                }
-            }
-            let chunk = tokio::time::timeout_at(deadline.into(), self.body.next())
-                .await
-                .expect("the stream neither sent nor ended in time");
-            match chunk {
-                Some(chunk) => self
-                    .text
-                    .push_str(&String::from_utf8_lossy(&chunk.expect("chunk"))),
-                None => return None,
-            }
-        }
-    }
-
     /// Every frame until the stream ends, which must happen by `deadline`.
     async fn read_to_end(mut self, deadline: Instant) -> Vec<Frame> {
         let mut frames = Vec::new();

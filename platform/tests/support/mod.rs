@@ -1,6 +1,96 @@
 //! Shared by the platform's test binaries and its checkout benchmark (`#[path]`-included there).
 
+use std::time::Instant;
+
+use futures::StreamExt;
 use serde_json::{json, Value};
+
+/// `method path` with an optional bearer token and JSON body, on the platform at `root`: (status,
+/// the answer's JSON, or `Null` when it is not JSON).
+pub async fn call(
+    http: &reqwest::Client,
+    root: &str,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, format!("{root}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// One server-sent event (keep-alive comments are skipped).
+#[derive(Debug)]
+pub struct Frame {
+    pub event: String,
+    pub id: Option<u64>,
+    pub data: String,
+}
+
+impl Frame {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).expect("json event data")
+    }
+}
+
+/// Reads an SSE body frame by frame.
+pub struct Sse {
+    body: futures::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
+    text: String,
+}
+
+impl Sse {
+    pub fn new(res: reqwest::Response) -> Self {
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/event-stream"));
+        Self {
+            body: res.bytes_stream().map(|c| c.map(|b| b.to_vec())).boxed(),
+            text: String::new(),
+        }
+    }
+
+    /// The next frame, or `None` once the stream has ended; panics if neither comes by `deadline`.
+    pub async fn next(&mut self, deadline: Instant) -> Option<Frame> {
+        loop {
+            while let Some(end) = self.text.find("\n\n") {
+                let raw: String = self.text.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    raw.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim_start().to_owned())
+                };
+                if let Some(data) = field("data:") {
+                    return Some(Frame {
+                        event: field("event:").unwrap_or_else(|| "message".into()),
+                        id: field("id:").map(|v| v.parse().expect("numeric id")),
+                        data,
+                    });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline.into(), self.body.next())
+                .await
+                .expect("the stream neither sent nor ended in time");
+            match chunk {
+                Some(chunk) => self
+                    .text
+                    .push_str(&String::from_utf8_lossy(&chunk.expect("chunk"))),
+                None => return None,
+            }
+        }
+    }
+}
 
 /// Signs `phone` in through the SMS flow on the platform at `base` (its root URL), claiming the
 /// client address `ip` for the rate limits, and saves an address at `at`.
