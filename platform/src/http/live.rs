@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -16,7 +16,6 @@ use jishi_api::live::{
     Comment, HostConsole, LikeBatch, LiveEvent, LiveOrderRequest, LiveRoom, NewComment, NewPin,
     Pin, RoomSettings, RoomsResponse, StatusChange, ViewerReport, LIVE_EVENT,
 };
-use jishi_api::orders::parse_idempotency_key;
 use jishi_api::stores::PointRaw;
 use jishi_api::ApiError;
 use tokio::sync::Notify;
@@ -115,20 +114,11 @@ async fn post_order(
     ApiJson(body): ApiJson<LiveOrderRequest>,
 ) -> Result<Response> {
     let user = caller.require_user()?;
-    let key = parse_idempotency_key(
-        headers
-            .get(jishi_api::headers::IDEMPOTENCY_KEY)
-            .and_then(|v| v.to_str().ok()),
-    )?;
+    let key = idempotency_key(&headers)?;
     body.validate()?;
     p.order_limiter().check(user, &client_ip(&headers))?;
-    let reply = live::buy::buy(&p, &id, user, &key, body).await?;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        reply.body,
-    )
+    Ok(live::buy::buy(&p, &id, user, &key, body)
+        .await?
         .into_response())
 }
 

@@ -114,6 +114,29 @@ fn client_ip(headers: &HeaderMap) -> String {
         .collect()
 }
 
+/// The request's `Idempotency-Key`, checked (400 when absent or malformed).
+fn idempotency_key(headers: &HeaderMap) -> Result<String> {
+    Ok(jishi_api::orders::parse_idempotency_key(
+        headers
+            .get(jishi_api::headers::IDEMPOTENCY_KEY)
+            .and_then(|v| v.to_str().ok()),
+    )?)
+}
+
+/// A stored or fresh answer to an order request, sent as it was stored (status and JSON body).
+impl axum::response::IntoResponse for crate::orders::Reply {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
 /// How long `/healthz` waits for the database before calling it unusable.
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 

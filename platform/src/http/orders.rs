@@ -1,11 +1,11 @@
 //! Placing, listing, paying and cancelling orders.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jishi_api::orders::{parse_idempotency_key, PayOrder, PlaceOrder};
+use jishi_api::orders::{PayOrder, PlaceOrder};
 
 use crate::accounts::Caller;
 use crate::error::Result;
@@ -29,11 +29,7 @@ async fn place_order(
     ApiJson(body): ApiJson<PlaceOrder>,
 ) -> Result<Response> {
     let user = caller.require_user()?;
-    let key = parse_idempotency_key(
-        headers
-            .get(jishi_api::headers::IDEMPOTENCY_KEY)
-            .and_then(|v| v.to_str().ok()),
-    )?;
+    let key = idempotency_key(&headers)?;
     p.order_limiter().check(user, &client_ip(&headers))?;
     let reply = orders::place_idempotent(
         p.writer(),
@@ -44,13 +40,7 @@ async fn place_order(
         p.now_unix(),
     )
     .await?;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        reply.body,
-    )
-        .into_response())
+    Ok(reply.into_response())
 }
 
 /// Orders keep the store's id; its name comes from the index (stores do not change while we run).
