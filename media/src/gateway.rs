@@ -1034,10 +1034,17 @@ fn demo_command(ffmpeg: &std::path::Path, port: u16) -> tokio::process::Command 
             "800k",
             "-bufsize",
             "800k",
-        ])
-        .args(["-f", "rtp", "-payload_type", "107", "-ssrc", "1010", &dst])
+        ]);
+    rtp_to_janus(&mut c, "1:a", &dst);
+    c
+}
+
+/// The outputs a Janus remote publisher takes on one port (SSRC = 1000 + 10 × mindex): the video
+/// the caller has set up as H.264 (payload type 107, SSRC 1010), then `audio` as Opus (111, 1000).
+fn rtp_to_janus(c: &mut tokio::process::Command, audio: &str, dst: &str) {
+    c.args(["-f", "rtp", "-payload_type", "107", "-ssrc", "1010", dst])
         .args([
-            "-map", "1:a", "-c:a", "libopus", "-b:a", "64k", "-ac", "2", "-ar", "48000",
+            "-map", audio, "-c:a", "libopus", "-b:a", "64k", "-ac", "2", "-ar", "48000",
         ])
         .args([
             "-application",
@@ -1048,9 +1055,8 @@ fn demo_command(ffmpeg: &std::path::Path, port: u16) -> tokio::process::Command 
             "111",
             "-ssrc",
             "1000",
-            &dst,
+            dst,
         ]);
-    c
 }
 
 /// The HLS muxer: forwarded RTP (SDP file) → 1 s segments, video copied, Opus → AAC.
@@ -1125,21 +1131,7 @@ fn rtmp_command(
                 "yuv420p",
             ]),
     };
-    c.args(["-f", "rtp", "-payload_type", "107", "-ssrc", "1010", &dst])
-        .args([
-            "-map", "0:a?", "-c:a", "libopus", "-b:a", "64k", "-ar", "48000", "-ac", "2",
-        ])
-        .args([
-            "-application",
-            "lowdelay",
-            "-f",
-            "rtp",
-            "-payload_type",
-            "111",
-            "-ssrc",
-            "1000",
-            &dst,
-        ]);
+    rtp_to_janus(&mut c, "0:a?", &dst);
     c
 }
 
