@@ -504,25 +504,14 @@ fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
-    use jishi_api::live::{Host, LiveRoom};
+    use jishi_api::live::LiveRoom;
 
     #[test]
     fn the_console_renders_on_the_server_with_its_hooks() {
         let console = HostConsole {
             room: LiveRoom {
-                id: "live_1".into(),
-                title: "鲜果直播".into(),
                 status: RoomStatus::Scheduled,
-                host: Host {
-                    name: "小王".into(),
-                },
-                viewer_count: 0,
-                likes: 0,
-                playback: None,
-                pinned: None,
-                message: None,
-                slow_mode: false,
-                distance_m: None,
+                ..crate::live::fixtures::room()
             },
             ingest: Some(Ingest {
                 rtmp_url: "rtmp://127.0.0.1/live".into(),

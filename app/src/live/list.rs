@@ -128,32 +128,16 @@ pub fn LiveStrip(at: LatLng) -> impl IntoView {
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
-    use jishi_api::live::{Host, Pin};
+    use crate::live::fixtures;
 
     #[test]
     fn a_card_links_to_the_room_with_the_point_and_shows_the_live_price() {
         let room = LiveRoom {
-            id: "live_1".into(),
             title: "<b>鲜果</b>直播".into(),
-            status: RoomStatus::Live,
-            host: Host {
-                name: "小王".into(),
-            },
             viewer_count: 12_345,
-            likes: 0,
-            playback: None,
-            pinned: Some(Pin {
-                sku: "s1".into(),
-                name: "草莓".into(),
-                price_fen: 3_990,
-                live_price_fen: 2_990,
-                stock_cap: 100,
-                sold: 3,
-                stock_left: 97,
-            }),
-            message: None,
-            slow_mode: false,
+            pinned: Some(fixtures::strawberry()),
             distance_m: Some(1_200),
+            ..fixtures::room()
         };
         let at = LatLng::new(39.9088, 116.4605).ok();
         let html = Owner::new().with(|| view! { <RoomCard room at/> }.to_html());

@@ -288,17 +288,20 @@ pub(crate) fn now_ms() -> f64 {
     }
 }
 
+/// What the live pages' tests start from (changed field by field with `..`).
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use jishi_api::live::{Comment, Host, LiveRoom, RoomStatus};
+pub(crate) mod fixtures {
+    use jishi_api::live::{Host, LiveRoom, Pin, RoomStatus};
 
-    fn room() -> LiveRoom {
+    /// A live room with nothing pinned, no viewers and no likes.
+    pub fn room() -> LiveRoom {
         LiveRoom {
             id: "live_1".into(),
-            title: "t".into(),
+            title: "鲜果直播".into(),
             status: RoomStatus::Live,
-            host: Host { name: "h".into() },
+            host: Host {
+                name: "小王".into(),
+            },
             viewer_count: 0,
             likes: 0,
             playback: None,
@@ -308,6 +311,26 @@ mod tests {
             distance_m: None,
         }
     }
+
+    /// 草莓 at ¥29.90 live (¥39.90 regular), 97 of a cap of 100 left.
+    pub fn strawberry() -> Pin {
+        Pin {
+            sku: "s1".into(),
+            name: "草莓".into(),
+            price_fen: 3_990,
+            live_price_fen: 2_990,
+            stock_cap: 100,
+            sold: 3,
+            stock_left: 97,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::room;
+    use super::*;
+    use jishi_api::live::Comment;
 
     fn pin(sku: &str, live: i64) -> Pin {
         Pin {

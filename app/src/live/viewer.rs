@@ -604,29 +604,14 @@ mod render_tests {
 
     #[test]
     fn the_room_page_renders_on_the_server_with_its_island() {
-        use jishi_api::live::Host;
+        use crate::live::fixtures;
         let room = LiveRoom {
-            id: "live_1".into(),
-            title: "鲜果直播".into(),
-            status: RoomStatus::Live,
-            host: Host {
-                name: "小王".into(),
-            },
             viewer_count: 3,
             likes: 10,
-            playback: None,
-            pinned: Some(Pin {
-                sku: "s1".into(),
-                name: "草莓".into(),
-                price_fen: 3_990,
-                live_price_fen: 2_990,
-                stock_cap: 100,
-                sold: 3,
-                stock_left: 97,
-            }),
+            pinned: Some(fixtures::strawberry()),
             message: Some("<i>一小时送达</i>".into()),
             slow_mode: true,
-            distance_m: None,
+            ..fixtures::room()
         };
         for signed_in in [false, true] {
             let data = LiveRoomPageData {
