@@ -96,17 +96,24 @@ pub async fn purge(pool: &SqlitePool, now: i64) -> Result<PurgeCounts> {
     })
 }
 
-/// Purges now (catching up after a restart) and then every `JANITOR_INTERVAL`. Never returns.
+/// One purge, logged: what lapsed goes now.
+pub async fn purge_now(platform: &Platform) {
+    match purge(platform.pool(), platform.now_unix()).await {
+        Ok(counts) if counts.total() > 0 => tracing::info!(?counts, "purged lapsed rows"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "purging lapsed rows failed"),
+    }
+}
+
+/// Purges every `JANITOR_INTERVAL`. Never returns. The catch-up pass after a restart is not
+/// here: `Platform::serve` runs it before it accepts, so it never races the first requests.
 pub async fn janitor(platform: Platform) {
-    let mut tick = tokio::time::interval(JANITOR_INTERVAL);
+    let start = tokio::time::Instant::now() + JANITOR_INTERVAL;
+    let mut tick = tokio::time::interval_at(start, JANITOR_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match purge(platform.pool(), platform.now_unix()).await {
-            Ok(counts) if counts.total() > 0 => tracing::info!(?counts, "purged lapsed rows"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "purging lapsed rows failed"),
-        }
+        purge_now(&platform).await;
     }
 }
 

@@ -355,6 +355,8 @@ impl Platform {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Catch up on what lapsed while stopped, before the first request can see it.
+        housekeeping::purge_now(&self).await;
         let tasks = [
             self.spawn_reaper(),
             self.spawn_dispatcher(),
