@@ -68,41 +68,12 @@ for n in 1 2 3; do
   wait_for "http://127.0.0.1:$((platform_port + n))/healthz" "server $n" "$work/server-$n.log"
 done
 
-cat >"$work/nginx.conf" <<CONF
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  upstream jishi {
-$upstreams    keepalive 64;
-  }
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_set_header Host \$host;
-  proxy_set_header X-Forwarded-For \$remote_addr;
-  proxy_set_header X-Forwarded-Proto \$scheme;
-  # A refused or dead instance: the next one answers (reads are safe to retry; writes are
-  # retried only when the request never reached an instance, which nginx knows).
-  proxy_next_upstream error timeout http_502 http_503;
-  server {
-    listen 127.0.0.1:$port;
-    location / { proxy_pass http://jishi; }
-    # HLS segments and playlists: passed on as they come.
-    location /media/hls/ { proxy_pass http://jishi; proxy_buffering off; }
-    # Event streams (live rooms, order tracking): every frame at once, and held open for hours.
-    location ~ ^/api/v1/(live/rooms|orders)/[^/]+/events\$ {
-      proxy_pass http://jishi;
-      proxy_buffering off;
-      proxy_cache off;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
-    }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf"
+upstreams="${upstreams%$'\n'}"
+template="$(cat "$JISHI_ROOT/scripts/nginx-cluster.conf")"
+template="${template//@WORK@/$work}"
+template="${template//@PORT@/$port}"
+printf '%s\n' "${template//@UPSTREAMS@/$upstreams}" >"$work/nginx.conf"
+nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf"
 echo "cluster: http://127.0.0.1:$port/ (platform :$platform_port, servers :$((platform_port + 1))-:$((platform_port + 3)), media :$media_port); logs in $work"
 echo "Ctrl-C stops everything."
 wait "${pids[0]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing to build and run Jishi: the wasm target, cargo-leptos,
 # wasm-bindgen-cli, npm packages (binaryen's wasm-opt, Playwright), Debian's Janus and ffmpeg for
-# live video (the media gateway runs them). With --browser also Debian's
-# Chromium for the end-to-end tests; with --bench Debian's wrk and curl for the benchmark.
+# live video (the media gateway runs them). With --browser (the tests) also Debian's Chromium for
+# the end-to-end tests and nginx for the cluster test; with --bench wrk, curl and nginx.
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -49,6 +49,15 @@ fi
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"
   apt_install chromium
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v nginx >/dev/null; then
+  step "installing nginx for the cluster test (it stands in front of three server instances)"
+  apt_install nginx-light
+  # Only our own nginx processes run: never the system service the package starts.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now nginx.service 2>/dev/null || true
+  fi
 fi
 
 if [ "${1:-}" = "--bench" ] && { ! command -v wrk >/dev/null || ! command -v curl >/dev/null \

@@ -5,7 +5,9 @@
 //!   (`RoomView::apply`, so a new viewer starts from a snapshot without asking the platform),
 //!   encodes the SSE frame once and broadcasts the same `Bytes` to every viewer.
 //! - The last durable frames are kept in a ring: a viewer that reconnects with `Last-Event-ID`
-//!   resumes from it with no gap; one resuming from further back gets a fresh snapshot.
+//!   resumes from it with no gap. One from further back (it was on an instance that died, or
+//!   this relay is new) reads what it missed from the platform once, then joins the broadcast;
+//!   beyond the platform's replay window it gets a fresh snapshot.
 //! - A viewer too slow for the broadcast buffer is dropped (its stream ends) and resumes the same
 //!   way; it never holds the others back.
 //! - A room with no viewers for `IDLE` is unsubscribed.
@@ -48,6 +50,11 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const UPSTREAM_MAX: Duration = Duration::from_secs(24 * 3600);
 /// How long a new viewer waits for a room's first snapshot.
 const FIRST_SNAPSHOT: Duration = Duration::from_secs(10);
+/// The most events a viewer from another instance catches up on (the platform replays as many);
+/// further back, a snapshot.
+const CATCH_UP_MAX: u64 = 1_000;
+/// How long a catch-up read from the platform may take before the viewer gets a snapshot.
+const CATCH_UP_TIME: Duration = Duration::from_secs(3);
 
 /// A frame as it goes on the wire, encoded once for every viewer.
 #[derive(Clone, Debug)]
@@ -135,7 +142,7 @@ impl Relay {
     }
 
     /// What a (re)connecting viewer is sent first, and its receiver for what follows.
-    fn join(&self, after: Option<u64>) -> Option<(Vec<Frame>, broadcast::Receiver<Frame>)> {
+    fn join(&self, after: Option<u64>) -> Option<(Start, broadcast::Receiver<Frame>)> {
         let state = lock(&self.state);
         let view = state.view.as_ref()?;
         let receiver = self.frames.subscribe();
@@ -143,17 +150,37 @@ impl Relay {
         let resumable = after.is_some_and(|a| {
             a == state.last_id || (a < state.last_id && oldest.is_some_and(|o| o <= a + 1))
         });
-        let first = match after {
-            Some(a) if resumable => state
-                .ring
-                .iter()
-                .filter(|f| f.id.is_some_and(|id| id > a))
-                .cloned()
-                .collect(),
-            _ => vec![encode(Some(state.last_id), &view.snapshot())],
+        let start = match after {
+            Some(a) if resumable => Start::Frames(
+                state
+                    .ring
+                    .iter()
+                    .filter(|f| f.id.is_some_and(|id| id > a))
+                    .cloned()
+                    .collect(),
+            ),
+            Some(a) if a < state.last_id && state.last_id - a <= CATCH_UP_MAX => Start::CatchUp {
+                after: a,
+                upto: state.last_id,
+                snapshot: encode(Some(state.last_id), &view.snapshot()),
+            },
+            _ => Start::Frames(vec![encode(Some(state.last_id), &view.snapshot())]),
         };
-        Some((first, receiver))
+        Some((start, receiver))
     }
+}
+
+/// How a joining viewer starts.
+enum Start {
+    /// These frames first: a snapshot, or the ring's frames after the viewer's id.
+    Frames(Vec<Frame>),
+    /// The viewer's id is older than the ring (it was on another instance, or this relay is
+    /// new): the events `(after, upto]` come from the platform, or `snapshot` if they cannot.
+    CatchUp {
+        after: u64,
+        upto: u64,
+        snapshot: Frame,
+    },
 }
 
 /// This instance's relays, one per room with viewers (or recently with viewers).
@@ -299,6 +326,54 @@ impl LiveHub {
     }
 
     /// Whether the relay has had no viewers for `IDLE` (then it is removed).
+    /// The durable events `(after, upto]` of a room, read once from the platform for a viewer
+    /// that resumes here from another instance: without them it would miss what happened while
+    /// it reconnected. `None` if the platform cannot give them all (the viewer gets a snapshot).
+    async fn catch_up(&self, room_id: &str, after: u64, upto: u64) -> Option<Vec<Frame>> {
+        let url = self
+            .platform
+            .url(&format!("/v1/live/rooms/{room_id}/events"));
+        let read = async {
+            let res = self
+                .platform
+                .http()
+                .get(url)
+                .header(LAST_EVENT_ID, after.to_string())
+                .send()
+                .await
+                .ok()?;
+            if !res.status().is_success() {
+                return None;
+            }
+            let mut events = res.bytes_stream().eventsource();
+            let mut frames = Vec::new();
+            while let Some(Ok(ev)) = events.next().await {
+                if ev.event != LIVE_EVENT {
+                    continue;
+                }
+                let event: LiveEvent = serde_json::from_str(&ev.data).ok()?;
+                // Too far back for the platform too: it starts again from a snapshot.
+                if matches!(event, LiveEvent::Snapshot { .. }) {
+                    return None;
+                }
+                let Some(id) = ev.id.parse::<u64>().ok().filter(|_| event.is_durable()) else {
+                    continue;
+                };
+                if id > after && id <= upto {
+                    frames.push(encode(Some(id), &event));
+                }
+                if id >= upto {
+                    return Some(frames);
+                }
+            }
+            None
+        };
+        tokio::time::timeout(CATCH_UP_TIME, read)
+            .await
+            .ok()
+            .flatten()
+    }
+
     fn idle_too_long(&self, relay: &Arc<Relay>, since: &mut Option<tokio::time::Instant>) -> bool {
         if relay.viewers.load(Ordering::Relaxed) > 0 {
             *since = None;
@@ -409,7 +484,7 @@ pub async fn events(
         Ok(true) => relay.join(after),
         _ => None,
     };
-    let Some((first, receiver)) = joined else {
+    let Some((start, receiver)) = joined else {
         return Err(if *relay.gone.borrow() {
             ApiError::not_found("没有这个直播间")
         } else {
@@ -419,6 +494,17 @@ pub async fn events(
             )
         }
         .into());
+    };
+    let first = match start {
+        Start::Frames(frames) => frames,
+        Start::CatchUp {
+            after,
+            upto,
+            snapshot,
+        } => match state.live.catch_up(&room_id, after, upto).await {
+            Some(frames) => frames,
+            None => vec![snapshot],
+        },
     };
     let sent_up_to = first
         .iter()
@@ -519,6 +605,13 @@ mod tests {
         }
     }
 
+    fn frames(joined: Option<(Start, broadcast::Receiver<Frame>)>) -> Vec<Frame> {
+        match joined.expect("joined").0 {
+            Start::Frames(frames) => frames,
+            Start::CatchUp { .. } => panic!("expected frames, not a catch-up"),
+        }
+    }
+
     fn ids(frames: &[Frame]) -> Vec<Option<u64>> {
         frames.iter().map(|f| f.id).collect()
     }
@@ -538,23 +631,31 @@ mod tests {
             },
         );
 
-        let (first, _) = r.join(None).expect("joined");
+        let first = frames(r.join(None));
         assert_eq!(ids(&first), vec![Some(12)]);
         let text = std::str::from_utf8(&first[0].bytes).unwrap();
         assert!(text.starts_with("id: 12\nevent: live\ndata: {\"type\":\"snapshot\""));
         assert!(text.contains("\"likes\":5") && text.contains("c2"));
 
-        let (first, _) = r.join(Some(11)).expect("joined");
-        assert_eq!(ids(&first), vec![Some(12)]);
-        let (first, _) = r.join(Some(12)).expect("joined");
-        assert!(first.is_empty(), "up to date: nothing to resend");
-        // Older than the ring, or ahead of it: a snapshot.
-        let (first, _) = r.join(Some(3)).expect("joined");
-        assert!(std::str::from_utf8(&first[0].bytes)
-            .unwrap()
-            .contains("snapshot"));
-        let (first, _) = r.join(Some(99)).expect("joined");
-        assert!(std::str::from_utf8(&first[0].bytes)
+        assert_eq!(ids(&frames(r.join(Some(11)))), vec![Some(12)]);
+        assert!(frames(r.join(Some(12))).is_empty(), "up to date");
+        // Older than the ring: the platform is asked for what it missed, with a snapshot to
+        // fall back on.
+        match r.join(Some(3)).expect("joined").0 {
+            Start::CatchUp {
+                after,
+                upto,
+                snapshot,
+            } => {
+                assert_eq!((after, upto), (3, 12));
+                assert!(std::str::from_utf8(&snapshot.bytes)
+                    .unwrap()
+                    .contains("snapshot"));
+            }
+            Start::Frames(_) => panic!("an id older than the ring is caught up"),
+        }
+        // Ahead of this relay (a stale id from a restarted platform): a snapshot.
+        assert!(std::str::from_utf8(&frames(r.join(Some(99)))[0].bytes)
             .unwrap()
             .contains("snapshot"));
     }

@@ -118,6 +118,16 @@ async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subsc
         .expect("a demo pin")
         .to_owned();
     let price = room["pinned"]["price_fen"].as_i64().expect("price");
+    // A first event, so that a viewer can hold an id from before the pin (ids start at 1).
+    let (status, hello) = host
+        .send(
+            Method::POST,
+            &format!("/live/rooms/{ROOM}/comments"),
+            Some(json!({ "text": "开播啦" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{hello}");
     let (status, pin) = host
         .send(
             Method::POST,
@@ -152,19 +162,28 @@ async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subsc
     );
     assert_eq!(seen.matches("\"stock_cap\":77").count(), 1, "{seen}");
 
-    // Viewer counts: every instance reports, the platform sums (6 viewers in all).
+    // The same on an instance that has never had the room (its viewer was on one that died):
+    // the missed pin comes from the platform, not a fresh snapshot.
+    let fresh = format!("http://{}", spawn_server(&platform_url).await);
+    let mut moved = Viewer::open(&fresh, Some(&(pinned_id - 1).to_string())).await;
+    let seen = moved.until("\"stock_cap\":77").await.to_owned();
+    assert!(!seen.contains("\"type\":\"snapshot\""), "caught up: {seen}");
+    assert_eq!(id_of(&seen, "\"stock_cap\":77"), pinned_id, "{seen}");
+    assert_eq!(seen.matches("\"stock_cap\":77").count(), 1, "{seen}");
+
+    // Viewer counts: every instance reports, the platform sums (7 viewers in all).
     let mut total: Value = Value::Null;
     for _ in 0..100 {
         total = host_app
             .get_json(&host_app.platform_v1(&format!("/live/rooms/{ROOM}")))
             .await
             .1;
-        if total["viewer_count"] == 6 {
+        if total["viewer_count"] == 7 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(total["viewer_count"], 6, "{total}");
+    assert_eq!(total["viewer_count"], 7, "{total}");
 }
 
 #[tokio::test]

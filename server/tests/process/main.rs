@@ -1,5 +1,8 @@
 //! The server binary as a shopper's browser meets it: with the embedded platform, SIGTERM ends it
 //! within 10 s even while order event streams are open, and those streams get a last event.
+//! `cluster`: three server processes behind nginx, one of them killed.
+
+mod cluster;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
