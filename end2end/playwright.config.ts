@@ -8,6 +8,33 @@ import * as path from 'path';
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache', 'jishi', 'target');
 const port = Number(process.env.JISHI_E2E_PORT ?? 3210);
 export const baseURL = `http://127.0.0.1:${port}`;
+// A second shop, the same but for its media server, which does not answer.
+export const mediaDownURL = `http://127.0.0.1:${port + 1}`;
+
+/** One release server on `port`, with `extra` environment on top of the test setup. */
+function shop(port: number, extra: Record<string, string>) {
+  return {
+    command: path.join(targetDir, 'release', 'jishi-server'),
+    cwd: '..',
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe' as const,
+    stderr: 'pipe' as const,
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      JISHI_DB: 'sqlite::memory:',
+      JISHI_SEED: 'beijing',
+      JISHI_NOW: '2026-11-25T12:00:00+08:00',
+      JISHI_TILE_URL: 'none',
+      // Deliveries in seconds instead of the demo's two minutes: 15 steps of 300 ms.
+      JISHI_DISPATCH_STEP_MS: '300',
+      RUST_LOG: 'warn',
+      ...extra,
+    },
+  };
+}
 
 export default defineConfig({
   testDir: './tests',
@@ -34,24 +61,9 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: path.join(targetDir, 'release', 'jishi-server'),
-    cwd: '..',
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: 'target/site',
-      JISHI_DB: 'sqlite::memory:',
-      JISHI_SEED: 'beijing',
-      JISHI_NOW: '2026-11-25T12:00:00+08:00',
-      JISHI_TILE_URL: 'none',
-      // Deliveries in seconds instead of the demo's two minutes: 15 steps of 300 ms.
-      JISHI_DISPATCH_STEP_MS: '300',
-      RUST_LOG: 'warn',
-    },
-  },
+  webServer: [
+    shop(port, {}),
+    // Port 9 (discard) on loopback: nothing listens, every media request fails.
+    shop(port + 1, { JISHI_MEDIA_URL: 'http://127.0.0.1:9' }),
+  ],
 });

@@ -435,6 +435,14 @@ pub struct Ingest {
     pub whip_url: String,
 }
 
+/// Where OBS sends a room's video: what the media gateway's `POST /rtmp/{room}` answers (through
+/// the shop, `POST /media/rtmp/{room}`, for the room's host only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RtmpEndpoint {
+    pub rtmp_url: String,
+    pub stream_key: String,
+}
+
 /// One SKU's live sales in a room (orders not cancelled or expired).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkuSales {

@@ -1,4 +1,4 @@
-//! Calls from the browser to the server's `/api/v1` proxy. The proxy adds the shopper's identity
+//! Calls from the browser to the server's `/api/v1` proxy (and `/media` for the host's RTMP). The proxy adds the shopper's identity
 //! from the session cookie (creating an anonymous session on first use), refuses cross-site writes
 //! and maps every failure to the JSON error shape, which becomes `AppError::Api` here.
 //!
@@ -35,6 +35,11 @@ pub async fn delete<T: DeserializeOwned>(path: &str) -> Result<T, AppError> {
     send::<T, ()>(Method::Delete, path, None, None).await
 }
 
+/// `POST` to the shop's media gateway proxy; `path` is under `/media`, e.g. `/rtmp/live_bj1`.
+pub async fn post_media<T: DeserializeOwned>(path: &str) -> Result<T, AppError> {
+    send_to::<T, ()>(Method::Post, &format!("/media{path}"), None, None).await
+}
+
 /// `path` is under `/api/v1`, e.g. `/cart/s1`.
 pub async fn send<T: DeserializeOwned, B: Serialize>(
     method: Method,
@@ -42,13 +47,23 @@ pub async fn send<T: DeserializeOwned, B: Serialize>(
     body: Option<&B>,
     idempotency_key: Option<&str>,
 ) -> Result<T, AppError> {
+    send_to(method, &format!("/api/v1{path}"), body, idempotency_key).await
+}
+
+/// `url` is a path on this origin.
+async fn send_to<T: DeserializeOwned, B: Serialize>(
+    method: Method,
+    url: &str,
+    body: Option<&B>,
+    idempotency_key: Option<&str>,
+) -> Result<T, AppError> {
     #[cfg(feature = "hydrate")]
     {
-        browser::send(method, path, body, idempotency_key).await
+        browser::send(method, url, body, idempotency_key).await
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (method, path, body, idempotency_key);
+        let _ = (method, url, body, idempotency_key);
         Err(AppError::Api(ApiError::new(
             jishi_api::ErrorCode::Internal,
             "这个操作只能在浏览器里进行",
@@ -94,16 +109,15 @@ mod browser {
 
     pub async fn send<T: DeserializeOwned, B: Serialize>(
         method: Method,
-        path: &str,
+        url: &str,
         body: Option<&B>,
         idempotency_key: Option<&str>,
     ) -> Result<T, AppError> {
-        let url = format!("/api/v1{path}");
         let mut builder: RequestBuilder = match method {
-            Method::Get => Request::get(&url),
-            Method::Post => Request::post(&url),
-            Method::Put => Request::put(&url),
-            Method::Delete => Request::delete(&url),
+            Method::Get => Request::get(url),
+            Method::Post => Request::post(url),
+            Method::Put => Request::put(url),
+            Method::Delete => Request::delete(url),
         }
         .header("accept", "application/json");
         if let Some(key) = idempotency_key {

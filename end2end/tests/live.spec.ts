@@ -1,4 +1,5 @@
 import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
+import { mediaDownURL } from '../playwright.config';
 import { failOnPageErrors, freshPhone, GUOMAO, hydrated } from './helpers';
 
 // The demo platform seeds live rooms; this number is a demo host's (see the README).
@@ -87,6 +88,10 @@ test('a host pins a product; a viewer sees it live, comments safely, buys and pa
   await host.getByTestId('start-publish').click();
   await expect(host.getByTestId('publish-state')).toHaveAttribute('data-state', 'publishing', { timeout: 15_000 });
   await expect(host.getByTestId('publish-error')).toHaveCount(0);
+  // OBS: the console opens the room's RTMP listener and shows where to send and the key.
+  await host.getByTestId('rtmp-show').click();
+  await expect(host.getByTestId('ingest-rtmp-url')).toHaveText(/^rtmp:\/\/[^/]+:\d+\/live$/);
+  await expect(host.getByTestId('ingest-stream-key')).toHaveText(/^\S{16,}$/);
 
   // Start from no pin, so the viewer sees one appear.
   if (await host.getByTestId('unpin').isVisible()) {
@@ -231,4 +236,48 @@ test('the live list and a signed-out viewer: cards link to rooms; comment and bu
     await expect(page.getByTestId('buy-now')).toHaveAttribute('href', /^\/login\?next=/);
   }
   expect(errors).toEqual([]);
+});
+
+// Android WeChat has no H.264 WebRTC: inside WeChat the player uses HLS, and it plays.
+const WECHAT_UA =
+  'Mozilla/5.0 (Linux; Android 13; V2049A Build/TP1A.220624.014; wv) AppleWebKit/537.36 ' +
+  '(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 ' +
+  'MMWEBSDK/20240404 MMWEBID/2307 MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 Weixin';
+
+test('inside WeChat the room plays over HLS', async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ baseURL, userAgent: WECHAT_UA, locale: 'zh-CN' });
+  const page = await context.newPage();
+  const errors = failOnPageErrors(page);
+  let whep = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/media/whep/')) whep++;
+  });
+  await page.goto('/live/live_bj3');
+  await hydrated(page);
+  const area = page.getByTestId('live-video-area');
+  await expect(area).toHaveAttribute('data-transport', 'hls');
+  await expect(area).toHaveAttribute('data-state', 'playing', { timeout: 20_000 });
+  await expectVideoPlays(page, 'live-video');
+  expect(whep).toBe(0);
+  expect(errors).toEqual([]);
+  await context.close();
+});
+
+test('with the media server down the room still works and says the video is unavailable', async ({ browser }) => {
+  // A second shop whose media server does not answer (see playwright.config.ts).
+  const context = await newContext(browser, mediaDownURL);
+  const page = await context.newPage();
+  const errors = failOnPageErrors(page);
+  await signInAs(page, freshPhone('136'), '/live/live_bj1');
+  await expect(page.getByTestId('live-room')).toHaveAttribute('data-stream', 'open');
+  await expect(page.getByTestId('live-video-area')).toHaveAttribute('data-state', 'unavailable', { timeout: 20_000 });
+  await expect(page.getByTestId('live-video-unavailable')).toBeVisible();
+  // Pins, comments and buying do not need the video.
+  await expect(page.getByTestId('pinned-product')).toBeVisible();
+  await expect(page.getByTestId('buy-now')).toBeVisible();
+  await page.getByTestId('comment-input').fill('画面出不来，但能买');
+  await page.getByTestId('send-comment').click();
+  await expect(page.getByTestId('comment').filter({ hasText: '画面出不来，但能买' })).toHaveCount(1);
+  expect(errors).toEqual([]);
+  await context.close();
 });

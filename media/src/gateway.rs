@@ -527,11 +527,11 @@ impl Gateway {
         janus_id: u64,
         publisher: &Publisher,
     ) -> Result<Hls, MediaError> {
-        let (Some(amid), Some(vmid)) = (&publisher.audio_mid, &publisher.video_mid) else {
-            return Err(MediaError::Refused(
-                "publisher without audio and video".into(),
-            ));
+        // A host may send no sound (microphone refused, OBS without audio): video alone.
+        let Some(vmid) = &publisher.video_mid else {
+            return Err(MediaError::Refused("publisher without video".into()));
         };
+        let amid = publisher.audio_mid.as_ref();
         let ports = [self.free_port(ops)?, self.free_port(ops)?];
         let dir = self.hls_dir(room);
         let _ = std::fs::remove_dir_all(&dir);
@@ -539,14 +539,15 @@ impl Gateway {
         let sdp_path = self.settings.dir.join("hls").join(format!("{room}.sdp"));
         std::fs::write(
             &sdp_path,
-            sdp::forward_sdp(room.as_str(), ports[0], ports[1]),
+            sdp::forward_sdp(room.as_str(), amid.map(|_| ports[0]), ports[1]),
         )?;
         let ffmpeg_bin = self.settings.ffmpeg_bin.clone();
         let out = dir.clone();
+        let with_audio = amid.is_some();
         // ffmpeg first (it binds the ports), then the forward.
         let ffmpeg = Supervised::start(Spec {
             name: format!("hls {room}"),
-            make: Box::new(move || hls_command(&ffmpeg_bin, &sdp_path, &out)),
+            make: Box::new(move || hls_command(&ffmpeg_bin, &sdp_path, &out, with_audio)),
             on_line: Some(log_lines(format!("hls {room}"))),
             log: None,
             on_start: None,
@@ -560,18 +561,19 @@ impl Gateway {
                     room: janus_id,
                     publisher_id: publisher.id,
                     host: "127.0.0.1",
-                    streams: vec![
-                        ForwardTo {
-                            mid: amid.clone(),
+                    streams: amid
+                        .map(|mid| ForwardTo {
+                            mid: mid.clone(),
                             port: ports[0],
                             pt: 111,
-                        },
-                        ForwardTo {
+                        })
+                        .into_iter()
+                        .chain([ForwardTo {
                             mid: vmid.clone(),
                             port: ports[1],
                             pt: 96,
-                        },
-                    ],
+                        }])
+                        .collect(),
                 },
                 None,
             )
@@ -1059,11 +1061,13 @@ fn rtp_to_janus(c: &mut tokio::process::Command, audio: &str, dst: &str) {
         ]);
 }
 
-/// The HLS muxer: forwarded RTP (SDP file) → 1 s segments, video copied, Opus → AAC.
+/// The HLS muxer: forwarded RTP (SDP file) → 1 s segments, video copied, Opus → AAC (when the
+/// host sends sound).
 fn hls_command(
     ffmpeg: &std::path::Path,
     sdp: &std::path::Path,
     out: &std::path::Path,
+    with_audio: bool,
 ) -> tokio::process::Command {
     let mut c = proc::command(ffmpeg);
     c.args(["-hide_banner", "-nostats", "-loglevel", "warning"])
@@ -1077,11 +1081,11 @@ fn hls_command(
         ])
         .arg("-i")
         .arg(sdp)
-        .args([
-            "-map", "0:v", "-map", "0:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "96k", "-ar",
-            "48000",
-        ])
-        .args(["-f", "hls", "-hls_time", "1", "-hls_list_size", "6"])
+        .args(["-map", "0:v", "-c:v", "copy"]);
+    if with_audio {
+        c.args(["-map", "0:a", "-c:a", "aac", "-b:a", "96k", "-ar", "48000"]);
+    }
+    c.args(["-f", "hls", "-hls_time", "1", "-hls_list_size", "6"])
         .args([
             "-hls_flags",
             "delete_segments+independent_segments+program_date_time",

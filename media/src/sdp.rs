@@ -79,12 +79,15 @@ pub fn candidates(sdp: &str) -> usize {
 }
 
 /// The SDP file ffmpeg reads to receive a room's forwarded RTP (Opus on `audio_port` PT 111,
-/// H.264 on `video_port` PT 96), both on loopback.
-pub fn forward_sdp(name: &str, audio_port: u16, video_port: u16) -> String {
+/// H.264 on `video_port` PT 96), both on loopback. No audio line for a host without sound: ffmpeg
+/// would wait for audio that never comes and write no segment.
+pub fn forward_sdp(name: &str, audio_port: Option<u16>, video_port: u16) -> String {
+    let audio = audio_port
+        .map(|port| format!("m=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"))
+        .unwrap_or_default();
     format!(
         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns={name}\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {audio_port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n\
-         m=video {video_port} RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+         {audio}m=video {video_port} RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
          a=fmtp:96 packetization-mode=1\r\n"
     )
 }
@@ -126,10 +129,14 @@ mod tests {
 
     #[test]
     fn forward_file() {
-        let sdp = forward_sdp("room-1", 21000, 21002);
+        let sdp = forward_sdp("room-1", Some(21000), 21002);
         assert!(sdp.contains("m=audio 21000 RTP/AVP 111"));
         assert!(sdp.contains("m=video 21002 RTP/AVP 96"));
         assert!(check(sdp.as_bytes()).is_ok());
         assert!(has_codec(&sdp, "video", "H264"));
+        let silent = forward_sdp("room-1", None, 21002);
+        assert!(!silent.contains("m=audio"));
+        assert!(check(silent.as_bytes()).is_ok());
+        assert!(has_codec(&silent, "video", "H264"));
     }
 }

@@ -80,16 +80,23 @@ impl Drop for Gateway {
     }
 }
 
-fn start_gateway(demo_rooms: &str) -> Gateway {
+/// `ports`: the first of 500 UDP/TCP ports of its own (tests run side by side).
+fn start_gateway(demo_rooms: &str, ports: u16) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let port = free_tcp_port();
     let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_jishi-media"))
         .env("MEDIA_ADDR", format!("127.0.0.1:{port}"))
         .env("JISHI_MEDIA_JANUS_PORT", free_tcp_port().to_string())
-        .env("JISHI_MEDIA_RTP_PORTS", "41000-41199")
-        .env("JISHI_MEDIA_LOCAL_PORTS", "41200-41399")
-        .env("JISHI_MEDIA_RTMP_PORT", "41400")
+        .env(
+            "JISHI_MEDIA_RTP_PORTS",
+            format!("{}-{}", ports, ports + 199),
+        )
+        .env(
+            "JISHI_MEDIA_LOCAL_PORTS",
+            format!("{}-{}", ports + 200, ports + 399),
+        )
+        .env("JISHI_MEDIA_RTMP_PORT", (ports + 400).to_string())
         .env("JISHI_MEDIA_DIR", dir.path())
         .env("JISHI_MEDIA_DEMO_ROOMS", demo_rooms)
         .env("RUST_LOG", "info,jishi_media=debug")
@@ -105,16 +112,8 @@ fn start_gateway(demo_rooms: &str) -> Gateway {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_room_whep_hls_errors_and_clean_shutdown() {
-    if let Some(reason) = tools_missing() {
-        eprintln!("SKIPPED: {reason}");
-        return;
-    }
-    let mut gw = start_gateway("demo-1");
-    let http = reqwest::Client::new();
-
-    // Healthy once Janus answers and the demo room is set up.
+/// Healthy once Janus answers and the demo rooms are set up (20 s at most).
+async fn healthy(http: &reqwest::Client, gw: &Gateway) {
     let started = Instant::now();
     loop {
         let ok = http
@@ -134,6 +133,47 @@ async fn demo_room_whep_hls_errors_and_clean_shutdown() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("healthy after {} ms", started.elapsed().as_millis());
+}
+
+/// A playlist of `room` with at least 2 segments, within `limit`.
+async fn playlist(http: &reqwest::Client, gw: &Gateway, room: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let res = http
+            .get(format!("{}/hls/{room}/index.m3u8", gw.base))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/vnd.apple.mpegurl"
+            );
+            assert_eq!(res.headers()["cache-control"], "no-cache");
+            let text = res.text().await.unwrap();
+            if text.lines().filter(|l| l.ends_with(".ts")).count() >= 2 {
+                return text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no HLS playlist with 2 segments for {room} in {limit:?}; log:\n{}",
+            std::fs::read_to_string(gw.dir.path().join("gateway.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_room_whep_hls_errors_and_clean_shutdown() {
+    if let Some(reason) = tools_missing() {
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    let mut gw = start_gateway("demo-1", 41000);
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    healthy(&http, &gw).await;
 
     // WHEP (server offer): 201, Location, an offer with H.264 video, Opus audio, candidates.
     let t = Instant::now();
@@ -216,30 +256,7 @@ async fn demo_room_whep_hls_errors_and_clean_shutdown() {
     assert_eq!(res.status(), 400);
 
     // HLS: a playlist with at least 2 segments within 15 s of the start.
-    let deadline = started + Duration::from_secs(15);
-    let playlist = loop {
-        let res = http
-            .get(format!("{}/hls/demo-1/index.m3u8", gw.base))
-            .send()
-            .await
-            .unwrap();
-        if res.status() == 200 {
-            assert_eq!(
-                res.headers()["content-type"],
-                "application/vnd.apple.mpegurl"
-            );
-            assert_eq!(res.headers()["cache-control"], "no-cache");
-            let text = res.text().await.unwrap();
-            if text.lines().filter(|l| l.ends_with(".ts")).count() >= 2 {
-                break text;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no HLS playlist with 2 segments in 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let playlist = playlist(&http, &gw, "demo-1", Duration::from_secs(15)).await;
     eprintln!(
         "hls: 2 segments {} ms after start",
         started.elapsed().as_millis()
@@ -283,4 +300,94 @@ async fn demo_room_whep_hls_errors_and_clean_shutdown() {
     for (kid, comm) in &kids {
         assert!(!alive_as(*kid, comm), "{comm} {kid} outlived the gateway");
     }
+}
+
+/// What OBS does: `POST /rtmp/{room}` gives an address and key, an RTMP client pushes H.264 and
+/// AAC there, the room is published from it and its HLS plays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtmp_push_with_the_given_key_publishes_the_room() {
+    if let Some(reason) = tools_missing() {
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    let gw = start_gateway("", 42000);
+    let http = reqwest::Client::new();
+    healthy(&http, &gw).await;
+    let ingest: serde_json::Value = http
+        .post(format!("{}/rtmp/obs-1", gw.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = ingest["rtmp_url"].as_str().expect("rtmp_url");
+    let key = ingest["stream_key"].as_str().expect("stream_key");
+    assert!(
+        url.starts_with("rtmp://") && url.ends_with(":42400/live"),
+        "{ingest}"
+    );
+    assert!(key.len() >= 16, "{ingest}");
+    // Asking again gives the same listener and key.
+    let again: serde_json::Value = http
+        .post(format!("{}/rtmp/obs-1", gw.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, ingest);
+
+    let mut push = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-profile:v",
+            "baseline",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-t",
+            "30",
+        ])
+        .args(["-f", "flv"])
+        .arg(format!("rtmp://127.0.0.1:42400/live/{key}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let room: serde_json::Value = http
+            .get(format!("{}/rooms/obs-1", gw.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if room["publishing"] == true {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the RTMP push never published the room: {room}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let listed = playlist(&http, &gw, "obs-1", Duration::from_secs(20)).await;
+    assert!(listed.contains("#EXTINF"), "{listed}");
+    let _ = push.kill();
+    let _ = push.wait();
 }

@@ -5,7 +5,9 @@
 //!
 //! The page is about one shopper: it is never stored (`Cache-Control: private, no-store`).
 
-use jishi_api::live::{LiveEvent, NewPin, Pin, RoomStatus, RoomView, StatusChange, MAX_STOCK_CAP};
+use jishi_api::live::{
+    LiveEvent, NewPin, Pin, RoomStatus, RoomView, RtmpEndpoint, StatusChange, MAX_STOCK_CAP,
+};
 use jishi_api::money::format_yuan;
 use jishi_api::ErrorCode;
 use leptos::prelude::*;
@@ -217,7 +219,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
             <HostComments ui/>
             <Sales book/>
             <Settings ui/>
-            <IngestPanel ingest/>
+            <IngestPanel ingest room_id=ui.room_id.get_value()/>
         </div>
     }
     .into_any()
@@ -471,7 +473,7 @@ fn Settings(ui: Ui) -> impl IntoView {
 /// Where the host's encoder sends the video. Without an ingest (none configured), the camera
 /// section's plain message.
 #[component]
-fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
+fn IngestPanel(ingest: Option<Ingest>, room_id: String) -> impl IntoView {
     view! {
         <section class="host-panel" aria-labelledby="ingest-heading" data-testid="ingest">
             <h2 id="ingest-heading">"推流"</h2>
@@ -479,24 +481,66 @@ fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
                 Some(i) => view! {
                     <p class="hint">"用这台设备的摄像头直播：打开摄像头，再开始推流。"</p>
                     <CameraPublisher whip_url=i.whip_url/>
-                    // The RTMP address needs the media server's host name, which a relative
-                    // media base does not give: then only the browser publishes.
-                    {(!i.rtmp_url.is_empty()).then(|| view! {
-                        <h3>"用 OBS 推流"</h3>
-                        <p class="hint">"在 OBS 或推流软件里填写下面的地址和推流码。推流码请勿外传。"</p>
-                        <dl class="ingest">
-                            <dt>"推流地址（RTMP）"</dt>
-                            <dd><code data-testid="ingest-rtmp-url">{i.rtmp_url}</code></dd>
-                            <dt>"推流码"</dt>
-                            <dd><code data-testid="ingest-stream-key">{i.stream_key}</code></dd>
-                        </dl>
-                    })}
+                    <h3>"用 OBS 推流"</h3>
+                    <p class="hint">"在 OBS 或推流软件里填写下面的地址和推流码。推流码请勿外传。"</p>
+                    {if i.rtmp_url.is_empty() {
+                        // The shop's own gateway: its RTMP listener starts when the host asks.
+                        view! { <RtmpOnRequest room_id/> }.into_any()
+                    } else {
+                        let endpoint = RtmpEndpoint { rtmp_url: i.rtmp_url, stream_key: i.stream_key };
+                        view! { <RtmpDetails endpoint/> }.into_any()
+                    }}
                 }.into_any(),
                 None => view! {
                     <p class="hint" data-testid="ingest-unavailable">"这个商城还没有接入视频服务，暂时不能推流。"</p>
                 }.into_any(),
             }}
         </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn RtmpDetails(endpoint: RtmpEndpoint) -> impl IntoView {
+    view! {
+        <dl class="ingest">
+            <dt>"推流地址（RTMP）"</dt>
+            <dd><code data-testid="ingest-rtmp-url">{endpoint.rtmp_url}</code></dd>
+            <dt>"推流码"</dt>
+            <dd><code data-testid="ingest-stream-key">{endpoint.stream_key}</code></dd>
+        </dl>
+    }
+}
+
+/// A button that opens the room's RTMP listener on the shop's media gateway and shows where to
+/// send (`POST /media/rtmp/{room}`, the room's host only).
+#[component]
+fn RtmpOnRequest(room_id: String) -> impl IntoView {
+    let endpoint = RwSignal::new(None::<RtmpEndpoint>);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let path = StoredValue::new(format!("/rtmp/{}", encode(&room_id)));
+    let ask = move |_| {
+        let path = path.get_value();
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api_client::post_media::<RtmpEndpoint>(&path).await {
+                Ok(e) => endpoint.set(Some(e)),
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        {move || match endpoint.get() {
+            Some(endpoint) => view! { <RtmpDetails endpoint/> }.into_any(),
+            None => view! {
+                <button type="button" class="secondary" data-testid="rtmp-show" disabled=busy
+                    on:click=ask>"显示推流地址和推流码"</button>
+            }.into_any(),
+        }}
+        {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="rtmp-error">{e}</p> })}
     }
     .into_any()
 }
@@ -550,5 +594,19 @@ mod tests {
             assert!(html.contains(hook), "{hook} in {html}");
         }
         assert!(!html.contains(r#"data-testid="end-live""#));
+        assert!(!html.contains(r#"data-testid="rtmp-show""#));
+    }
+
+    #[test]
+    fn with_the_shops_own_gateway_the_rtmp_address_is_asked_for() {
+        let ingest = Some(Ingest {
+            rtmp_url: String::new(),
+            stream_key: String::new(),
+            whip_url: "/media/whip/live_1".into(),
+        });
+        let html = Owner::new()
+            .with(|| view! { <IngestPanel ingest room_id="live_1".to_owned()/> }.to_html());
+        assert!(html.contains(r#"data-testid="rtmp-show""#), "{html}");
+        assert!(!html.contains("ingest-rtmp-url"), "{html}");
     }
 }
