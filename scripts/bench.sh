@@ -9,7 +9,8 @@
 # 4. the real release server binary (embedded platform seeded with 400k stores) under wrk from a
 #    separate process at 64 connections, over the same query points;
 # 5. SSR of the home page through the server beside nginx serving the same HTML (scripts/ssr-bench.sh);
-# 6. Lighthouse (mobile) on the home, store and search pages, three runs each (scripts/lighthouse.sh).
+# 6. Lighthouse (mobile) on the home, store and search pages, three runs each (scripts/lighthouse.sh);
+# 7. glass-to-glass latency of live video over WHEP and HLS (scripts/latency-bench.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$JISHI_ROOT/scripts/setup.sh" --bench
@@ -39,3 +40,5 @@ wait "$server" 2>/dev/null || true
 scripts/ssr-bench.sh
 
 "$JISHI_ROOT/scripts/lighthouse.sh" --no-build --runs 3
+
+"$JISHI_ROOT/scripts/latency-bench.sh" --no-build
