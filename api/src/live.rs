@@ -356,6 +356,17 @@ impl LiveOrderRequest {
     }
 }
 
+/// `GET /v1/live/rooms/{id}/quote?sku=&quantity=&address_id=`: which store a live buy of that
+/// quantity to that address would come from now, and when it would arrive. Nothing is reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveQuote {
+    pub store_id: String,
+    pub store_name: String,
+    pub eta_min: u32,
+    pub distance_m: u32,
+    pub delivery_fee_fen: i64,
+}
+
 /// No store in reach of the address has the product.
 pub fn not_deliverable() -> ApiError {
     ApiError::new(

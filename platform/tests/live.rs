@@ -113,6 +113,20 @@ impl TestPlatform {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET …/quote`: where a buy of `quantity` would come from now.
+    async fn quote(&self, s: &Shopper, sku: &str, quantity: u32) -> (u16, Value) {
+        self.call(
+            reqwest::Method::GET,
+            &format!(
+                "/v1/live/rooms/{ROOM}/quote?sku={sku}&quantity={quantity}&address_id={}",
+                s.address_id
+            ),
+            Some(&s.token),
+            None,
+        )
+        .await
+    }
+
     async fn pin(&self, host: &Shopper, sku: &str, price: i64, cap: u32) -> (u16, Value) {
         self.call(
             reqwest::Method::POST,
@@ -436,6 +450,25 @@ async fn once_the_nearest_store_is_out_the_next_nearest_fulfils_and_no_stock_goe
             .await
             .expect("stock set");
     }
+    // The quote names the store a buy would come from, and moves on with the stock.
+    let asker = t.shopper(50, GUOMAO).await;
+    let quote = t.quote(&asker, &sku, 2).await;
+    assert_eq!(quote.0, 200, "{}", quote.1);
+    assert_eq!(quote.1["store_id"], stores[0].as_str());
+    assert!(
+        quote.1["eta_min"].as_u64().is_some_and(|m| m > 0),
+        "{}",
+        quote.1
+    );
+    assert!(quote.1["delivery_fee_fen"].is_i64(), "{}", quote.1);
+    assert_eq!(
+        t.quote(&asker, &sku, 3).await.1["store_id"],
+        stores[1].as_str()
+    );
+    assert_eq!(
+        t.quote(&asker, &sku, 4).await.1["error"]["code"],
+        "sold_out"
+    );
     let mut fulfilled_by = Vec::new();
     for n in 0..6 {
         let s = t.shopper(n, GUOMAO).await;
@@ -476,6 +509,9 @@ async fn an_address_no_store_reaches_is_not_deliverable() {
     assert_eq!(body["error"]["code"], "not_deliverable");
     assert_eq!(t.sold(&sku).await, 0);
     assert_eq!(t.rows().await, before);
+    let (status, body) = t.quote(&far, &sku, 1).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "not_deliverable");
     // Asking for a SKU that is not the pin is a plain 409.
     let near = t.shopper(2, GUOMAO).await;
     let (status, body) = t.buy(&near, "P999999", 1, "other").await;

@@ -5,8 +5,8 @@
 
 use jishi_api::auth::Address;
 use jishi_api::live::{
-    Comment, LiveEvent, LiveOrderRequest, LiveRoom, NewComment, Pin, Playback, RoomStatus,
-    RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
+    Comment, LiveEvent, LiveOrderRequest, LiveQuote, LiveRoom, NewComment, Pin, Playback,
+    RoomStatus, RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
 };
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, PayMethod, PayOrder};
@@ -417,6 +417,42 @@ fn BuySheet(
     let attempt = StoredValue::new(None::<(LiveOrderRequest, String)>);
     let max = move || pinned.with(|p| max_quantity(p.as_ref()));
 
+    // Which store would deliver, and when: asked again whenever the product, the quantity or
+    // the address changes; only the latest answer is shown.
+    let estimate = RwSignal::new(None::<Result<LiveQuote, (&'static str, String)>>);
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let (Some(pin), Some(address_id)) = (pinned.get(), chosen.get()) else {
+            estimate.set(None);
+            return;
+        };
+        let query = LiveOrderRequest {
+            sku: pin.sku,
+            quantity: quantity.get(),
+            address_id,
+        };
+        if !open.get() || query.validate().is_err() {
+            return;
+        }
+        let n = asked.get_value() + 1;
+        asked.set_value(n);
+        let path = format!(
+            "{}?sku={}&quantity={}&address_id={}",
+            room_api(&room_id.get_value(), "quote"),
+            crate::links::encode(&query.sku),
+            query.quantity,
+            crate::links::encode(&query.address_id),
+        );
+        leptos::task::spawn_local(async move {
+            let answer = api_client::get::<LiveQuote>(&path)
+                .await
+                .map_err(|e| (buy_error_code(&e), e.message()));
+            if asked.get_value() == n {
+                estimate.set(Some(answer));
+            }
+        });
+    });
+
     let on_added = move |a: Address| {
         chosen.set(Some(a.id.clone()));
         addresses.update(|list| list.insert(0, a));
@@ -506,7 +542,17 @@ fn BuySheet(
                 }).collect_view()}
                 <NewAddressForm start=at on_added/>
             </fieldset>
-            <p class="hint">"由离你最近、有货的门店配送，配送费以下单结果为准。"</p>
+            <p class="buy-estimate" data-testid="buy-estimate" aria-live="polite"
+                data-state=move || match estimate.get() { Some(Ok(_)) => "ok", Some(Err((code, _))) => code, None => "none" }>
+                {move || match estimate.get() {
+                    Some(Ok(q)) => format!(
+                        "由 {} 配送，约 {} 分钟送达，配送费 {}",
+                        q.store_name, q.eta_min, format_yuan(q.delivery_fee_fen)
+                    ),
+                    Some(Err((_, message))) => message,
+                    None => "由离你最近、有货的门店配送；选好地址后显示门店和送达时间。".to_owned(),
+                }}
+            </p>
             <p class="buy-total" data-testid="buy-total">
                 {move || pinned.get().map(|p| format!("商品金额 {}", format_yuan(p.live_price_fen * i64::from(quantity.get()))))}
             </p>

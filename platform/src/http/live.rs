@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use jishi_api::events::{resume_point, ResumeQuery};
 use jishi_api::headers::{LAST_EVENT_ID, SHUTDOWN_EVENT};
 use jishi_api::live::{
-    Comment, HostConsole, LikeBatch, LiveEvent, LiveOrderRequest, LiveRoom, NewComment, NewPin,
-    Pin, RoomSettings, RoomsResponse, StatusChange, ViewerReport, LIVE_EVENT,
+    Comment, HostConsole, LikeBatch, LiveEvent, LiveOrderRequest, LiveQuote, LiveRoom, NewComment,
+    NewPin, Pin, RoomSettings, RoomsResponse, StatusChange, ViewerReport, LIVE_EVENT,
 };
 use jishi_api::stores::PointRaw;
 use jishi_api::ApiError;
@@ -39,6 +39,7 @@ pub fn router() -> Router<Platform> {
         .route("/v1/live/rooms/{id}/likes", post(post_likes))
         .route("/v1/live/rooms/{id}/viewers", put(put_viewers))
         .route("/v1/live/rooms/{id}/orders", post(post_order))
+        .route("/v1/live/rooms/{id}/quote", get(get_quote))
         .route("/v1/live/rooms/{id}/pins", post(post_pin))
         .route("/v1/live/rooms/{id}/pins/{sku}", delete(delete_pin))
         .route("/v1/live/rooms/{id}/status", post(post_status))
@@ -120,6 +121,16 @@ async fn post_order(
     Ok(live::buy::buy(&p, &id, user, &key, body)
         .await?
         .into_response())
+}
+
+async fn get_quote(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<LiveOrderRequest>,
+) -> Result<Json<LiveQuote>> {
+    let user = caller.require_user()?;
+    Ok(Json(live::buy::quote(&p, &id, user, query).await?))
 }
 
 async fn post_pin(

@@ -4,7 +4,7 @@
 //! `pending_payment` order at the live price, links it to the room and records the `sale` event:
 //! all of it commits together, or only the key's stored refusal does.
 
-use jishi_api::live::{masked_name, not_deliverable, LiveEvent, LiveOrderRequest, Sale};
+use jishi_api::live::{masked_name, not_deliverable, LiveEvent, LiveOrderRequest, LiveQuote, Sale};
 use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot, MAX_UNPAID_ORDERS, PAYMENT_WINDOW_S};
 use jishi_api::stores::{NearbyQuery, Sort};
 use jishi_api::{ApiError, ErrorCode, LatLng};
@@ -41,38 +41,7 @@ pub async fn buy(
 ) -> Result<Reply> {
     body.validate()?;
     let mut conn = p.pool().acquire().await?;
-    super::room_row(&mut conn, room_id).await?;
-    // Another user's address is "not found", exactly like a missing one.
-    let point: Option<(f64, f64)> =
-        sqlx::query_as("SELECT lat, lng FROM addresses WHERE id = ? AND user_id = ?")
-            .bind(&body.address_id)
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (lat, lng) = point.ok_or_else(|| ApiError::not_found("找不到这个收货地址"))?;
-    let at = LatLng::new(lat, lng)?;
-    // Routing: stores open now that deliver there (each within its own radius), nearest first,
-    // that carry the SKU. Listings do not change while the platform runs; stock is checked in
-    // the job.
-    let query = NearbyQuery {
-        sort: Sort::Distance,
-        open_now: true,
-        ..NearbyQuery::new(at)
-    };
-    let delivering = p
-        .index()
-        .all_delivering(&query, p.clock().store_local_now());
-    let ids = serde_json::to_string(&delivering.iter().map(|s| &s.id).collect::<Vec<_>>())
-        .unwrap_or_else(|_| "[]".into());
-    let carrying: Vec<String> = sqlx::query_scalar(
-        "SELECT sp.store_id FROM json_each(?) j
-         JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?
-         ORDER BY j.key",
-    )
-    .bind(ids)
-    .bind(&body.sku)
-    .fetch_all(&mut *conn)
-    .await?;
+    let (_, carrying) = route(p, &mut conn, room_id, user_id, &body).await?;
     let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE id = ?")
         .bind(user_id)
         .fetch_one(&mut *conn)
@@ -95,6 +64,108 @@ pub async fn buy(
         .await?;
     p.live().notify(room_id);
     Ok(reply)
+}
+
+/// Routing: stores open now that deliver to the address (each within its own radius), nearest
+/// first, that carry the SKU. Listings do not change while the platform runs; stock is checked
+/// where it is taken. Another user's address is "not found", exactly like a missing one.
+async fn route(
+    p: &Platform,
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    user_id: &str,
+    body: &LiveOrderRequest,
+) -> Result<(LatLng, Vec<String>)> {
+    super::room_row(conn, room_id).await?;
+    let point: Option<(f64, f64)> =
+        sqlx::query_as("SELECT lat, lng FROM addresses WHERE id = ? AND user_id = ?")
+            .bind(&body.address_id)
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (lat, lng) = point.ok_or_else(|| ApiError::not_found("找不到这个收货地址"))?;
+    let at = LatLng::new(lat, lng)?;
+    let query = NearbyQuery {
+        sort: Sort::Distance,
+        open_now: true,
+        ..NearbyQuery::new(at)
+    };
+    let delivering = p
+        .index()
+        .all_delivering(&query, p.clock().store_local_now());
+    let ids = serde_json::to_string(&delivering.iter().map(|s| &s.id).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
+    let carrying: Vec<String> = sqlx::query_scalar(
+        "SELECT sp.store_id FROM json_each(?) j
+         JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?
+         ORDER BY j.key",
+    )
+    .bind(ids)
+    .bind(&body.sku)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((at, carrying))
+}
+
+/// Where a buy would come from now (the same routing as `buy`, read-only): the nearest store
+/// that delivers and has the quantity in stock, its delivery time and fee at the live price.
+pub async fn quote(
+    p: &Platform,
+    room_id: &str,
+    user_id: &str,
+    body: LiveOrderRequest,
+) -> Result<LiveQuote> {
+    body.validate()?;
+    let mut conn = p.pool().acquire().await?;
+    let (at, carrying) = route(p, &mut conn, room_id, user_id, &body).await?;
+    if carrying.is_empty() {
+        return Err(not_deliverable().into());
+    }
+    let pin: Option<(i64, u32, u32)> = sqlx::query_as(
+        "SELECT live_price_fen, sold, stock_cap FROM live_pins
+         WHERE room_id = ? AND sku = ? AND current = 1",
+    )
+    .bind(room_id)
+    .bind(&body.sku)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((live_price_fen, sold, stock_cap)) = pin else {
+        return Err(ApiError::new(ErrorCode::InvalidState, "这件商品已下架").into());
+    };
+    if sold + body.quantity > stock_cap {
+        return Err(ApiError::new(ErrorCode::SoldOut, "直播间的库存已抢完").into());
+    }
+    let store_id: Option<String> = sqlx::query_scalar(
+        "SELECT sp.store_id FROM json_each(?1) j
+         JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?2
+         WHERE sp.stock >= ?3 ORDER BY j.key LIMIT 1",
+    )
+    .bind(serde_json::to_string(&carrying).unwrap_or_else(|_| "[]".into()))
+    .bind(&body.sku)
+    .bind(body.quantity)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(store_id) = store_id else {
+        return Err(ApiError::new(ErrorCode::SoldOut, "附近能配送的门店都卖完了").into());
+    };
+    let store = p
+        .index()
+        .get(&store_id)
+        .ok_or_else(|| PlatformError::CorruptRow {
+            what: format!("store {store_id}"),
+            detail: "listed but not in the index".into(),
+        })?;
+    let delivery = StoreIndex::quote(store, at);
+    Ok(LiveQuote {
+        store_id: store.id.clone(),
+        store_name: store.name.clone(),
+        eta_min: delivery.eta_min,
+        distance_m: delivery.distance_m,
+        delivery_fee_fen: store.fees.fee_fen(
+            delivery.distance_m,
+            live_price_fen * i64::from(body.quantity),
+        ),
+    })
 }
 
 /// The same request under the same key: the room is part of it, so one key cannot buy in two rooms.

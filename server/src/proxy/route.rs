@@ -34,6 +34,7 @@ pub enum Endpoint {
     LiveComment,
     LiveLikes,
     LiveOrders,
+    LiveQuote,
     LivePins,
     LivePin,
     LiveStatus,
@@ -68,6 +69,7 @@ impl Endpoint {
                 | LiveComments
                 | LiveComment
                 | LiveOrders
+                | LiveQuote
                 | LivePins
                 | LivePin
                 | LiveStatus
@@ -138,6 +140,7 @@ impl Route {
             ("DELETE", ["live", "rooms", _, "comments", _]) => LiveComment,
             ("POST", ["live", "rooms", _, "likes"]) => LiveLikes,
             ("POST", ["live", "rooms", _, "orders"]) => LiveOrders,
+            ("GET", ["live", "rooms", _, "quote"]) => LiveQuote,
             ("POST", ["live", "rooms", _, "pins"]) => LivePins,
             ("DELETE", ["live", "rooms", _, "pins", _]) => LivePin,
             ("POST", ["live", "rooms", _, "status"]) => LiveStatus,
@@ -204,6 +207,9 @@ mod tests {
         assert_eq!(route.endpoint, Endpoint::LiveOrders);
         assert_eq!(route.upstream_path, "/v1/live/rooms/live_1/orders");
         assert!(route.endpoint.is_per_shopper());
+        let quote = Route::parse(&Method::GET, "live/rooms/live_1/quote").unwrap();
+        assert_eq!(quote.endpoint, Endpoint::LiveQuote);
+        assert!(quote.endpoint.is_per_shopper());
         assert!(!Route::parse(&Method::GET, "live/rooms")
             .unwrap()
             .endpoint
