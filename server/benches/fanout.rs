@@ -9,6 +9,8 @@
 //! server process's memory per viewer (RSS growth / viewers, so it includes the platform's share).
 //! Nothing is asserted: the machine is shared and noisy. `JISHI_FANOUT_VIEWERS` sets the number
 //! of viewers (default 40,000); the open-file limit is raised to the hard limit.
+//! `JISHI_FANOUT_H2_STREAMS=n` opens the viewers as n streams per HTTP/2 connection instead of
+//! one connection each (where the open-file limit cannot be raised far enough).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -157,6 +159,118 @@ async fn server(files: u64) {
     let _ = child.wait();
 }
 
+/// Where each pin round's frame shows in one viewer's stream: each round has its own cap
+/// (1000 + round), which marks its frame.
+struct Marks {
+    viewer: usize,
+    rounds: usize,
+    carry: String,
+}
+
+impl Marks {
+    fn new(viewer: usize, rounds: usize) -> Self {
+        Marks {
+            viewer,
+            rounds,
+            carry: String::new(),
+        }
+    }
+
+    /// Takes in bytes read at this moment and notes the rounds whose frame they complete.
+    fn note(&mut self, bytes: &[u8], base: Instant, arrivals: &[AtomicU64]) {
+        let at = base.elapsed().as_nanos() as u64;
+        self.carry.push_str(&String::from_utf8_lossy(bytes));
+        while let Some(i) = self.carry.find("\"stock_cap\":") {
+            let rest = &self.carry[i + 12..];
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            if digits.len() == rest.len() {
+                break; // the number may continue in the next read
+            }
+            if let Ok(cap) = digits.parse::<usize>() {
+                if (1000..1000 + self.rounds).contains(&cap) {
+                    let slot = &arrivals[self.viewer * self.rounds + cap - 1000];
+                    let _ = slot.compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
+                }
+            }
+            self.carry.drain(..i + 12);
+        }
+        if self.carry.len() > 4096 {
+            let keep = self.carry.len() - 64;
+            self.carry.drain(..keep);
+        }
+    }
+}
+
+/// `viewers` as streams of one HTTP/2 connection (`JISHI_FANOUT_H2_STREAMS` per connection), as
+/// browsers multiplex through an HTTP/2 edge: the sandbox's open-file limit (20,000 here) caps
+/// one-connection-per-viewer runs, not the fan-out.
+#[allow(clippy::too_many_arguments)]
+async fn h2_viewers(
+    port: u16,
+    room: String,
+    viewers: std::ops::Range<usize>,
+    rounds: usize,
+    base: Instant,
+    arrivals: Arc<Vec<AtomicU64>>,
+    connected: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    gate: Arc<tokio::sync::Semaphore>,
+) {
+    let size = viewers.len();
+    let permit = gate.acquire_owned().await.ok();
+    let opened = tokio::time::timeout(Duration::from_secs(15), async {
+        let tcp =
+            tokio::net::TcpStream::connect(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+                .await?;
+        h2::client::handshake(tcp)
+            .await
+            .map_err(std::io::Error::other)
+    })
+    .await
+    .unwrap_or_else(|_| Err(std::io::Error::other("no answer")));
+    let Ok((send, connection)) = opened else {
+        failed.fetch_add(size, Ordering::Relaxed);
+        return;
+    };
+    tokio::spawn(connection);
+    let mut streams = Vec::with_capacity(size);
+    for viewer in viewers {
+        let mut send = send.clone();
+        let (arrivals, connected, failed) = (arrivals.clone(), connected.clone(), failed.clone());
+        let uri = format!("http://bench/api/v1/live/rooms/{room}/events");
+        streams.push(tokio::spawn(async move {
+            let request = http::Request::get(uri)
+                .header("accept", "text/event-stream")
+                .body(())
+                .expect("request");
+            let answered = async {
+                send = send.ready().await.ok()?;
+                let (response, _) = send.send_request(request, true).ok()?;
+                let response = response.await.ok()?;
+                (response.status() == 200).then(|| response.into_body())
+            };
+            let Some(mut body) = tokio::time::timeout(Duration::from_secs(15), answered)
+                .await
+                .ok()
+                .flatten()
+            else {
+                failed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            connected.fetch_add(1, Ordering::Relaxed);
+            let mut marks = Marks::new(viewer, rounds);
+            while let Some(Ok(chunk)) = body.data().await {
+                let _ = body.flow_control().release_capacity(chunk.len());
+                marks.note(&chunk, base, &arrivals);
+            }
+        }));
+    }
+    drop(permit);
+    for stream in streams {
+        let _ = stream.await;
+    }
+}
+
 /// The child: the viewers, then the host's pins.
 async fn viewers() {
     let port: u16 = env_usize("JISHI_FANOUT_PORT", 0) as u16;
@@ -175,7 +289,24 @@ async fn viewers() {
         "GET /api/v1/live/rooms/{room}/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
     ));
     let mut tasks = Vec::with_capacity(count);
-    for viewer in 0..count {
+    let per_connection = env_usize("JISHI_FANOUT_H2_STREAMS", 0);
+    if per_connection > 0 {
+        for first in (0..count).step_by(per_connection) {
+            let viewers = first..(first + per_connection).min(count);
+            tasks.push(tokio::spawn(h2_viewers(
+                port,
+                room.clone(),
+                viewers,
+                rounds,
+                base,
+                arrivals.clone(),
+                connected.clone(),
+                failed.clone(),
+                gate.clone(),
+            )));
+        }
+    }
+    for viewer in (0..count).filter(|_| per_connection == 0) {
         let (arrivals, connected, failed, gate, request) = (
             arrivals.clone(),
             connected.clone(),
@@ -213,35 +344,14 @@ async fn viewers() {
             drop(permit);
             buf.truncate(1024);
             buf.shrink_to_fit();
-            let mut carry = String::new();
+            let mut marks = Marks::new(viewer, rounds);
             loop {
                 buf.resize(1024, 0);
                 let n = match stream.read(&mut buf).await {
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                let at = base.elapsed().as_nanos() as u64;
-                carry.push_str(&String::from_utf8_lossy(&buf[..n]));
-                // Each pin round has its own cap (1000 + round): that marks its frame.
-                while let Some(i) = carry.find("\"stock_cap\":") {
-                    let rest = &carry[i + 12..];
-                    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-                    if digits.len() == rest.len() {
-                        break; // the number may continue in the next read
-                    }
-                    if let Ok(cap) = digits.parse::<usize>() {
-                        if (1000..1000 + rounds).contains(&cap) {
-                            let slot = &arrivals[viewer * rounds + cap - 1000];
-                            let _ =
-                                slot.compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
-                        }
-                    }
-                    carry.drain(..i + 12);
-                }
-                if carry.len() > 4096 {
-                    let keep = carry.len() - 64;
-                    carry.drain(..keep);
-                }
+                marks.note(&buf[..n], base, &arrivals);
             }
         }));
     }
