@@ -119,7 +119,7 @@ pub async fn forward(
         None => None,
     };
 
-    let stream_permit = if route.endpoint == Endpoint::OrderEvents {
+    let stream_permit = if route.endpoint.is_event_stream() {
         // Each open stream holds two file handles (the browser's and the platform's): refuse
         // new ones before the process runs out, rather than failing everything else.
         Some(

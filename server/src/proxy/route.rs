@@ -40,6 +40,11 @@ pub enum Endpoint {
     LiveStatus,
     LiveSettings,
     LiveHost,
+    Groups,
+    Group,
+    JoinGroup,
+    GroupEvents,
+    MyGroups,
 }
 
 /// An allowed request: what it is and the platform path it goes to (`/v1/…`).
@@ -75,7 +80,16 @@ impl Endpoint {
                 | LiveStatus
                 | LiveSettings
                 | LiveHost
+                | Groups
+                | JoinGroup
+                | GroupEvents
+                | MyGroups
         )
+    }
+
+    /// Event streams: held open, so they count against the server's stream cap.
+    pub fn is_event_stream(self) -> bool {
+        matches!(self, Endpoint::OrderEvents | Endpoint::GroupEvents)
     }
 
     /// Writes that may act for an anonymous shopper, so a first one gets a session. Reads never
@@ -146,6 +160,11 @@ impl Route {
             ("POST", ["live", "rooms", _, "status"]) => LiveStatus,
             ("PUT", ["live", "rooms", _, "settings"]) => LiveSettings,
             ("GET", ["live", "rooms", _, "host"]) => LiveHost,
+            ("POST", ["groups"]) => Groups,
+            ("GET", ["groups", _]) => Group,
+            ("POST", ["groups", _, "join"]) => JoinGroup,
+            ("GET", ["groups", _, "events"]) => GroupEvents,
+            ("GET", ["me", "groups"]) => MyGroups,
             _ => return Err(not_found()),
         };
         Ok(Route {
@@ -199,6 +218,24 @@ mod tests {
             .unwrap()
             .endpoint
             .is_per_shopper());
+    }
+
+    #[test]
+    fn group_routes_are_forwarded_and_their_stream_counts_as_a_stream() {
+        let join = Route::parse(&Method::POST, "groups/grp_1/join").unwrap();
+        assert_eq!(join.endpoint, Endpoint::JoinGroup);
+        assert_eq!(join.upstream_path, "/v1/groups/grp_1/join");
+        let events = Route::parse(&Method::GET, "groups/grp_1/events").unwrap();
+        assert!(events.endpoint.is_event_stream() && events.endpoint.is_per_shopper());
+        assert!(!Route::parse(&Method::GET, "groups/grp_1")
+            .unwrap()
+            .endpoint
+            .is_per_shopper());
+        assert_eq!(
+            Route::parse(&Method::GET, "me/groups").unwrap().upstream_path,
+            "/v1/me/groups"
+        );
+        assert_eq!(code(Method::DELETE, "groups/grp_1"), ErrorCode::NotFound);
     }
 
     #[test]
