@@ -336,7 +336,7 @@ pub struct MyGroupsResponse {
 pub fn already_member() -> ApiError {
     ApiError::new(
         ErrorCode::AlreadyMember,
-        "你已经在这个团里了，付款后等其他人参团即可",
+        "你已经在这个团里了，不用重复参团",
     )
 }
 

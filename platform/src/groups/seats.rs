@@ -406,11 +406,12 @@ async fn take_seat(
     address: accounts::Address,
 ) -> Result<String> {
     let mut row = group_row(conn, group_id).await?.ok_or_else(unknown_group)?;
-    if let Some(why) = closed(&row, seat.now) {
-        return Err(why.into());
-    }
+    // A member asking again learns that first, whatever the group's state.
     if row.members.iter().any(|m| m.user_id == seat.user_id) {
         return Err(already_member().into());
+    }
+    if let Some(why) = closed(&row, seat.now) {
+        return Err(why.into());
     }
     if row.seats_left() == 0 {
         return Err(group_full().into());
