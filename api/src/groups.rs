@@ -164,7 +164,7 @@ impl Group {
     pub fn apply(&mut self, event: &GroupEvent) {
         match event {
             GroupEvent::Snapshot { group } => {
-                *self = group.clone();
+                *self = (**group).clone();
                 return;
             }
             GroupEvent::MemberJoined { member } => {
@@ -200,8 +200,8 @@ impl Group {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum GroupEvent {
-    /// The group as it is now. First on a fresh stream.
-    Snapshot { group: Group },
+    /// The group as it is now. First on a fresh stream. (Boxed: the other events are small.)
+    Snapshot { group: Box<Group> },
     /// Someone took a seat (their order is not paid yet).
     MemberJoined { member: GroupMember },
     /// A member paid: `member` as they are now.
@@ -334,10 +334,7 @@ pub struct MyGroupsResponse {
 
 /// The shopper already holds a seat in the group.
 pub fn already_member() -> ApiError {
-    ApiError::new(
-        ErrorCode::AlreadyMember,
-        "你已经在这个团里了，不用重复参团",
-    )
+    ApiError::new(ErrorCode::AlreadyMember, "你已经在这个团里了，不用重复参团")
 }
 
 /// Every seat is taken.
@@ -352,12 +349,8 @@ pub fn group_full() -> ApiError {
 pub fn group_closed(status: GroupStatus, opened: bool) -> ApiError {
     let message = match status {
         GroupStatus::Forming if !opened => "团长还没付款，这个团还不能参加，请稍后再来",
-        GroupStatus::Forming | GroupStatus::Expired => {
-            "这个拼团已结束，你可以自己发起一个拼团"
-        }
-        GroupStatus::Formed | GroupStatus::Fulfilled => {
-            "这个团已经拼成了，你可以自己发起一个拼团"
-        }
+        GroupStatus::Forming | GroupStatus::Expired => "这个拼团已结束，你可以自己发起一个拼团",
+        GroupStatus::Formed | GroupStatus::Fulfilled => "这个团已经拼成了，你可以自己发起一个拼团",
     };
     ApiError::new(ErrorCode::GroupClosed, message)
 }
@@ -401,7 +394,14 @@ mod tests {
         let o = |size, price_fen| GroupOffer { size, price_fen };
         assert!(o(2, 999).validate(1000).is_ok());
         assert!(o(5, 1).validate(1000).is_ok());
-        for bad in [o(1, 900), o(6, 900), o(3, 1000), o(3, 1200), o(3, 0), o(3, -5)] {
+        for bad in [
+            o(1, 900),
+            o(6, 900),
+            o(3, 1000),
+            o(3, 1200),
+            o(3, 0),
+            o(3, -5),
+        ] {
             assert_eq!(
                 bad.validate(1000).unwrap_err().code,
                 ErrorCode::BadRequest,
@@ -495,10 +495,7 @@ mod tests {
         assert_eq!((g.seats_left, g.joinable), (0, false));
         g.apply(&GroupEvent::MemberLeft { seat: 3 });
         assert_eq!(g.seats_left, 1);
-        assert_eq!(
-            g.members.iter().map(|m| m.seat).collect::<Vec<_>>(),
-            [1, 2]
-        );
+        assert_eq!(g.members.iter().map(|m| m.seat).collect::<Vec<_>>(), [1, 2]);
         g.apply(&GroupEvent::MemberJoined {
             member: member(4, false),
         });
@@ -520,7 +517,9 @@ mod tests {
         assert!(fulfilled.is_final());
         g.apply(&fulfilled);
         assert_eq!(g.status, GroupStatus::Fulfilled);
-        let snap = GroupEvent::Snapshot { group: group() };
+        let snap = GroupEvent::Snapshot {
+            group: Box::new(group()),
+        };
         assert!(!snap.is_final());
         g.apply(&snap);
         assert_eq!(g, group());

@@ -526,10 +526,7 @@ mod tests {
 
     #[test]
     fn the_group_ttl_is_whole_seconds_within_thirty_days() {
-        assert_eq!(
-            parse_group_ttl("2"),
-            Ok(std::time::Duration::from_secs(2))
-        );
+        assert_eq!(parse_group_ttl("2"), Ok(std::time::Duration::from_secs(2)));
         assert_eq!(
             parse_group_ttl(" 86400 "),
             Ok(std::time::Duration::from_secs(86_400))
@@ -537,7 +534,10 @@ mod tests {
         for bad in ["0", "-1", "1.5", "2592001", "", "a day"] {
             assert!(parse_group_ttl(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(PlatformConfig::demo("sqlite::memory:").group_ttl, DEFAULT_GROUP_TTL);
+        assert_eq!(
+            PlatformConfig::demo("sqlite::memory:").group_ttl,
+            DEFAULT_GROUP_TTL
+        );
         assert_eq!(DEFAULT_GROUP_TTL.as_secs(), 24 * 3600);
     }
 }

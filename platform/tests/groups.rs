@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY, LAST_EVENT_ID};
 use jishi_api::groups::GROUP_EVENT;
+use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY, LAST_EVENT_ID};
 use jishi_platform::orders::{OrderLimits, RateLimit};
 use jishi_platform::{Clock, Platform, PlatformConfig};
 use serde_json::{json, Value};
@@ -232,8 +232,13 @@ impl TestPlatform {
 
     async fn join(&self, s: &Shopper, group: &str, key: &str) -> (u16, Value) {
         let body = json!({ "address_id": s.address_id });
-        self.post(s, &format!("/v1/groups/{group}/join"), Some(key), Some(body))
-            .await
+        self.post(
+            s,
+            &format!("/v1/groups/{group}/join"),
+            Some(key),
+            Some(body),
+        )
+        .await
     }
 
     /// Joins and answers the new order's id.
@@ -376,7 +381,9 @@ async fn fifty_joiners_for_the_last_two_seats_make_exactly_two_orders_every_roun
     let joiners = join_all((1..=50).map(|n| t.shopper(n, GUOMAO))).await;
     for round in 0..20 {
         let stock = t.stock(&offer).await;
-        let (group, _) = t.open_group(&starter, &offer, &format!("start{round}")).await;
+        let (group, _) = t
+            .open_group(&starter, &offer, &format!("start{round}"))
+            .await;
         let results = join_all(joiners.iter().enumerate().map(|(i, s)| {
             let key = format!("round{round}-joiner{i}");
             let (t, group) = (&t, &group);
@@ -399,7 +406,10 @@ async fn fifty_joiners_for_the_last_two_seats_make_exactly_two_orders_every_roun
             "round {round}: {:?}",
             results.iter().map(|r| r.0).collect::<Vec<_>>()
         );
-        assert_eq!(full, 48, "round {round}: everyone else is told the group is full");
+        assert_eq!(
+            full, 48,
+            "round {round}: everyone else is told the group is full"
+        );
         let held = t
             .scalar(
                 "SELECT COUNT(*) FROM group_members WHERE group_id = ? AND released = 0",
@@ -413,7 +423,10 @@ async fn fifty_joiners_for_the_last_two_seats_make_exactly_two_orders_every_roun
         assert_eq!(orders, 3, "round {round}: the starter's and two joiners'");
         assert_eq!(stock - t.stock(&offer).await, 3, "round {round}");
         let g = t.group(&group).await;
-        assert_eq!((g["seats_left"].as_i64(), g["joinable"].as_bool()), (Some(0), Some(false)));
+        assert_eq!(
+            (g["seats_left"].as_i64(), g["joinable"].as_bool()),
+            (Some(0), Some(false))
+        );
         for (s, body) in &winners {
             assert_eq!(body["order"]["items"][0]["price_fen"], offer.price_fen);
             assert_eq!(body["order"]["group_id"], group.as_str());
@@ -523,7 +536,11 @@ async fn two_expiry_runs_at_once_expire_each_group_once_and_return_its_stock_onc
     );
     let (a, b) = (a.expect("run a"), b.expect("run b"));
     let both: HashSet<&String> = a.iter().chain(&b).collect();
-    assert_eq!(a.len() + b.len(), groups.len(), "each group expired by one run: {a:?} {b:?}");
+    assert_eq!(
+        a.len() + b.len(),
+        groups.len(),
+        "each group expired by one run: {a:?} {b:?}"
+    );
     assert_eq!(both.len(), groups.len());
     assert_eq!(t.stock(&offer).await, 100, "every seat's stock back once");
     let by_status: Vec<(String, i64)> = sqlx::query_as(
@@ -533,7 +550,10 @@ async fn two_expiry_runs_at_once_expire_each_group_once_and_return_its_stock_onc
     .await
     .expect("statuses");
     // Six paid starters and three paid joins refunded; three unpaid joins cancelled.
-    assert_eq!(by_status, [("cancelled".to_owned(), 3), ("refunded".to_owned(), 9)]);
+    assert_eq!(
+        by_status,
+        [("cancelled".to_owned(), 3), ("refunded".to_owned(), 9)]
+    );
     for g in &groups {
         assert_eq!(t.group(g).await["status"], "expired");
     }
@@ -573,13 +593,12 @@ async fn the_last_paid_seat_forms_the_group_and_every_order_is_delivered_then_fu
     assert_eq!(fulfilled["seats_left"], 0);
     // Each order went the whole way, from `paid` (no step skipped, none taken while held).
     for order in [&starter_order, &a_order, &b_order] {
-        let statuses: Vec<String> = sqlx::query_scalar(
-            "SELECT status FROM order_events WHERE order_id = ? ORDER BY seq",
-        )
-        .bind(order)
-        .fetch_all(t.platform.pool())
-        .await
-        .expect("events");
+        let statuses: Vec<String> =
+            sqlx::query_scalar("SELECT status FROM order_events WHERE order_id = ? ORDER BY seq")
+                .bind(order)
+                .fetch_all(t.platform.pool())
+                .await
+                .expect("events");
         assert_eq!(statuses.first().map(String::as_str), Some("paid"));
         assert_eq!(statuses.get(1).map(String::as_str), Some("accepted"));
         assert_eq!(statuses.last().map(String::as_str), Some("delivered"));
@@ -623,15 +642,28 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
 
     let before = t.rows(&offer).await;
     let body = |sku: &str, extra: Value| {
-        let mut b = json!({ "store_id": offer.store, "sku": sku, "address_id": starter.address_id });
+        let mut b =
+            json!({ "store_id": offer.store, "sku": sku, "address_id": starter.address_id });
         if let (Some(b), Some(extra)) = (b.as_object_mut(), extra.as_object()) {
             b.extend(extra.clone());
         }
         b
     };
     let starts: Vec<(&Shopper, Option<&str>, Value, u16, &str)> = vec![
-        (&starter, Some("k1"), body(&plain, json!({})), 404, "not_found"),
-        (&starter, Some("k2"), body(&offer.sku, json!({ "size": 3 })), 409, "invalid_state"),
+        (
+            &starter,
+            Some("k1"),
+            body(&plain, json!({})),
+            404,
+            "not_found",
+        ),
+        (
+            &starter,
+            Some("k2"),
+            body(&offer.sku, json!({ "size": 3 })),
+            409,
+            "invalid_state",
+        ),
         (
             &starter,
             Some("k3"),
@@ -639,7 +671,13 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
             409,
             "invalid_state",
         ),
-        (&starter, Some("k4"), body(&offer.sku, json!({ "size": 9 })), 400, "bad_request"),
+        (
+            &starter,
+            Some("k4"),
+            body(&offer.sku, json!({ "size": 9 })),
+            400,
+            "bad_request",
+        ),
         (
             &starter,
             Some("k5"),
@@ -647,9 +685,27 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
             404,
             "not_found",
         ),
-        (&starter, None, body(&offer.sku, json!({})), 400, "bad_request"),
-        (&starter, Some("k6"), json!({ "store_id": offer.store }), 400, "bad_request"),
-        (&anonymous, Some("k7"), body(&offer.sku, json!({})), 401, "unauthorized"),
+        (
+            &starter,
+            None,
+            body(&offer.sku, json!({})),
+            400,
+            "bad_request",
+        ),
+        (
+            &starter,
+            Some("k6"),
+            json!({ "store_id": offer.store }),
+            400,
+            "bad_request",
+        ),
+        (
+            &anonymous,
+            Some("k7"),
+            body(&offer.sku, json!({})),
+            401,
+            "unauthorized",
+        ),
         (
             &far,
             Some("k8"),
@@ -658,7 +714,13 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
             "not_deliverable",
         ),
         // Someone else's address is not found, like a missing one.
-        (&other, Some("k9"), body(&offer.sku, json!({})), 404, "not_found"),
+        (
+            &other,
+            Some("k9"),
+            body(&offer.sku, json!({})),
+            404,
+            "not_found",
+        ),
     ];
     for (who, key, body, expected, code) in starts {
         let (status, answer) = match key {
@@ -667,13 +729,13 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
         };
         assert_eq!(status, expected, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
-        assert!(!answer["error"]["message"].as_str().expect("message").is_empty());
+        assert!(!answer["error"]["message"]
+            .as_str()
+            .expect("message")
+            .is_empty());
         assert_eq!(t.rows(&offer).await, before, "{body}: nothing written");
     }
-    let far_answer = t
-        .start(&far, &offer, "k8")
-        .await
-        .1["error"]["message"]
+    let far_answer = t.start(&far, &offer, "k8").await.1["error"]["message"]
         .as_str()
         .expect("message")
         .to_owned();
@@ -696,7 +758,7 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
     let starter_order = started["order"]["id"].as_str().expect("id").to_owned();
     assert_eq!(started["group"]["regular_price_fen"], offer.regular_fen);
     assert_eq!(started["group"]["size"], 2);
-    assert_eq!(started["order"]["total_fen"].as_i64().expect("total") >= offer.price_fen, true);
+    assert!(started["order"]["total_fen"].as_i64().expect("total") >= offer.price_fen);
 
     // Joins that must be refused, each changing nothing.
     let before = t.rows(&offer).await;
@@ -710,7 +772,11 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
     for ((who, expected, code), key) in cases {
         let s = if who == "starter" { &starter } else { &other };
         let (status, answer) = t.join(s, &group, key).await;
-        assert_eq!((status, answer["error"]["code"].as_str()), (expected, Some(code)), "{answer}");
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (expected, Some(code)),
+            "{answer}"
+        );
         assert_eq!(t.rows(&offer).await, before, "{who}: nothing written");
     }
     let (status, answer) = t.join(&other, &group, "j1").await;
@@ -718,17 +784,32 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
     t.pay(&starter, &starter_order).await;
     let before = t.rows(&offer).await;
     let (status, answer) = t.join(&far, &group, "j3").await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("not_deliverable")), "{answer}");
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("not_deliverable")),
+        "{answer}"
+    );
     let (status, answer) = t.join(&other, &group, "j4").await;
     assert_eq!(status, 201, "{answer}");
     let other_order = answer["order"]["id"].as_str().expect("id").to_owned();
     // Joining twice, with a new key: refused.
     let (status, answer) = t.join(&other, &group, "j5").await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("already_member")), "{answer}");
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("already_member")),
+        "{answer}"
+    );
     // The group of two is full now.
     let (status, answer) = t.join(&third, &group, "j6").await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("group_full")), "{answer}");
-    assert!(answer["error"]["message"].as_str().expect("message").contains("自己发起"));
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("group_full")),
+        "{answer}"
+    );
+    assert!(answer["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("自己发起"));
     let after_one_join = t.rows(&offer).await;
     assert_eq!(after_one_join.members, before.members + 1);
     assert_eq!(after_one_join.orders, before.orders + 1);
@@ -741,7 +822,10 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
     let (_, second) = t.start(&third, &offer, "third").await;
     let second = second["group"]["id"].as_str().expect("id").to_owned();
     let (status, answer) = t.join(&other, &second, "j4").await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("idempotency_key_reused")));
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
 
     // A group that expired (unfilled) takes nobody.
     let later = t.platform.now_unix() + 25 * 3600;
@@ -752,15 +836,29 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
     assert_eq!(expired, HashSet::from([group.clone(), second.clone()]));
     let before = t.rows(&offer).await;
     let (status, answer) = t.join(&other, &second, "j7").await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("group_closed")), "{answer}");
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("group_closed")),
+        "{answer}"
+    );
     let (status, answer) = t.join(&other, "grp_nope", "j8").await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (status, _) = t
-        .post(&other, &format!("/v1/groups/{group}/join"), Some("j9"), Some(json!({})))
+        .post(
+            &other,
+            &format!("/v1/groups/{group}/join"),
+            Some("j9"),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(t.rows(&offer).await, before, "nothing written");
-    let (status, _) = t.call(reqwest::Method::GET, "/v1/groups/grp_nope", None, None).await;
+    let (status, _) = t
+        .call(reqwest::Method::GET, "/v1/groups/grp_nope", None, None)
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -783,7 +881,13 @@ async fn a_stream_sees_joins_payments_seats_and_formation_in_order_and_resumes_e
     assert_eq!(snapshot.kind(), "snapshot");
     let first_id = snapshot.id.expect("the snapshot has an id");
     assert_eq!(first_id, 2, "the starter's join and the seats left");
-    assert_eq!(snapshot.data["group"]["members"].as_array().expect("members").len(), 1);
+    assert_eq!(
+        snapshot.data["group"]["members"]
+            .as_array()
+            .expect("members")
+            .len(),
+        1
+    );
     assert_eq!(snapshot.data["group"]["joinable"], false);
 
     t.pay(&starter, &starter_order).await;
@@ -866,10 +970,19 @@ async fn a_freed_seat_can_be_taken_again_and_a_starter_who_never_pays_ends_the_g
     assert_eq!(expired, vec![a_order.clone()]);
     assert_eq!(t.stock(&offer).await, stock + 1);
     let left = stream.expect().await;
-    assert_eq!((left.kind(), left.data["seat"].as_i64()), ("member_left", Some(2)));
-    assert_eq!(stream.expect().await.data, json!({"type": "seats_left", "seats_left": 1}));
+    assert_eq!(
+        (left.kind(), left.data["seat"].as_i64()),
+        ("member_left", Some(2))
+    );
+    assert_eq!(
+        stream.expect().await.data,
+        json!({"type": "seats_left", "seats_left": 1})
+    );
     let g = t.group(&group).await;
-    assert_eq!((g["seats_left"].as_i64(), g["joinable"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (g["seats_left"].as_i64(), g["joinable"].as_bool()),
+        (Some(1), Some(true))
+    );
     // Someone else takes it (seat 3: seats are not reused), pays, and the group forms.
     let (status, joined) = t.join(&b, &group, "b").await;
     assert_eq!(status, 201, "{joined}");
@@ -930,9 +1043,18 @@ async fn products_and_search_carry_the_offer_and_my_groups_list_my_orders() {
         .get(&format!("/v1/stores/{}/products?limit=200", offer.store))
         .await;
     let all = products["products"].as_array().expect("products");
-    let offered = all.iter().find(|p| p["sku"] == offer.sku.as_str()).expect("the product");
-    assert_eq!(offered["group"], json!({ "size": offer.size, "price_fen": offer.price_fen }));
-    assert!(all.iter().any(|p| p["group"].is_null()), "not every product is offered");
+    let offered = all
+        .iter()
+        .find(|p| p["sku"] == offer.sku.as_str())
+        .expect("the product");
+    assert_eq!(
+        offered["group"],
+        json!({ "size": offer.size, "price_fen": offer.price_fen })
+    );
+    assert!(
+        all.iter().any(|p| p["group"].is_null()),
+        "not every product is offered"
+    );
     let name = offered["name"].as_str().expect("name");
     let found = t
         .get(&format!(
@@ -954,18 +1076,27 @@ async fn products_and_search_carry_the_offer_and_my_groups_list_my_orders() {
         .fetch_optional(t.platform.pool())
         .await
         .expect("offer");
-        let expected = offer.map_or(Value::Null, |(size, price_fen)| {
-            json!({ "size": size, "price_fen": price_fen })
-        });
+        let expected = offer.map_or(
+            Value::Null,
+            |(size, price_fen)| json!({ "size": size, "price_fen": price_fen }),
+        );
         assert_eq!(hit["product"]["group"], expected, "{hit}");
     }
-    assert!(hits.iter().any(|h| !h["product"]["group"].is_null()), "{found}");
+    assert!(
+        hits.iter().any(|h| !h["product"]["group"].is_null()),
+        "{found}"
+    );
 
     let (starter, joiner) = (t.shopper(1, GUOMAO).await, t.shopper(2, GUOMAO).await);
     let (group, starter_order) = t.open_group(&starter, &offer, "start").await;
     let order = t.joined(&joiner, &group, "join").await;
     let (status, mine) = t
-        .call(reqwest::Method::GET, "/v1/me/groups", Some(&joiner.token), None)
+        .call(
+            reqwest::Method::GET,
+            "/v1/me/groups",
+            Some(&joiner.token),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{mine}");
     let groups = mine["groups"].as_array().expect("groups");
@@ -973,13 +1104,26 @@ async fn products_and_search_carry_the_offer_and_my_groups_list_my_orders() {
     assert_eq!(groups[0]["order_id"], order.as_str());
     assert_eq!(groups[0]["order_status"], "pending_payment");
     assert_eq!(groups[0]["group"]["status"], "forming");
-    assert_eq!(groups[0]["group"]["store_name"].as_str().map(str::is_empty), Some(false));
-    assert!(!mine.to_string().contains(&starter_order), "not the starter's order");
-    let (status, _) = t.call(reqwest::Method::GET, "/v1/me/groups", None, None).await;
+    assert_eq!(
+        groups[0]["group"]["store_name"].as_str().map(str::is_empty),
+        Some(false)
+    );
+    assert!(
+        !mine.to_string().contains(&starter_order),
+        "not the starter's order"
+    );
+    let (status, _) = t
+        .call(reqwest::Method::GET, "/v1/me/groups", None, None)
+        .await;
     assert_eq!(status, 401);
     // The order knows its group.
     let (_, o) = t
-        .call(reqwest::Method::GET, &format!("/v1/orders/{order}"), Some(&joiner.token), None)
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/orders/{order}"),
+            Some(&joiner.token),
+            None,
+        )
         .await;
     assert_eq!(o["group_id"], group.as_str());
 }
@@ -1020,7 +1164,12 @@ async fn a_group_shows_masked_names_and_never_a_members_phone_or_address() {
     let mut fresh = t.stream(&group, None).await;
     streamed.push_str(&fresh.expect().await.data.to_string());
     let (_, theirs) = t
-        .call(reqwest::Method::GET, "/v1/me/groups", Some(&members[1].token), None)
+        .call(
+            reqwest::Method::GET,
+            "/v1/me/groups",
+            Some(&members[1].token),
+            None,
+        )
         .await;
     for text in [public.to_string(), streamed] {
         for s in &members {
@@ -1029,7 +1178,17 @@ async fn a_group_shows_masked_names_and_never_a_members_phone_or_address() {
             assert!(!text.contains(&s.phone[..7]), "{text}");
             assert!(!text.contains(&s.address_id), "{text}");
         }
-        for leak in [ADDRESS_DETAIL, "建国门", "39.9088", "116.4605", "usr_", "adr_", "ord_", "phone", "address"] {
+        for leak in [
+            ADDRESS_DETAIL,
+            "建国门",
+            "39.9088",
+            "116.4605",
+            "usr_",
+            "adr_",
+            "ord_",
+            "phone",
+            "address",
+        ] {
             assert!(!text.contains(leak), "{leak} in {text}");
         }
     }
@@ -1105,10 +1264,17 @@ async fn assert_no_group_half_formed(db: &sqlx::SqlitePool) {
             .fetch_one(db)
             .await
             .expect("members");
-        assert_eq!(paid, orders_paid, "{id}: a seat's payment and its order agree");
+        assert_eq!(
+            paid, orders_paid,
+            "{id}: a seat's payment and its order agree"
+        );
         match status.as_str() {
             "formed" => {
-                assert_eq!((held, paid, released, formed_events), (size, size, size, 1), "{id}")
+                assert_eq!(
+                    (held, paid, released, formed_events),
+                    (size, size, size, 1),
+                    "{id}"
+                )
             }
             "forming" => {
                 assert!(paid < size || held < size, "{id}: all paid but not formed");
@@ -1133,7 +1299,9 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
         .max_connections(1)
         .connect_with(
             std::str::FromStr::from_str(&db)
-                .map(|o: sqlx::sqlite::SqliteConnectOptions| o.busy_timeout(Duration::from_secs(10)))
+                .map(|o: sqlx::sqlite::SqliteConnectOptions| {
+                    o.busy_timeout(Duration::from_secs(10))
+                })
                 .expect("options"),
         )
         .await
@@ -1156,14 +1324,25 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
     let shoppers: Vec<Shopper> = join_all((0..N).map(|n| {
         let (http, base) = (&http, &base);
         async move {
-            let (phone, ip) = (format!("136{:08}", 5000 + n), format!("10.4.{}.{}", n / 250, n % 250));
+            let (phone, ip) = (
+                format!("136{:08}", 5000 + n),
+                format!("10.4.{}.{}", n / 250, n % 250),
+            );
             let (token, address_id) = support::sign_in(http, base, &phone, &ip, GUOMAO).await;
-            Shopper { token, address_id, phone, ip }
+            Shopper {
+                token,
+                address_id,
+                phone,
+                ip,
+            }
         }
     }))
     .await;
     let post = |s: &Shopper, path: String, key: Option<String>, body: Value| {
-        let mut req = http.post(format!("{base}{path}")).bearer_auth(&s.token).header(CLIENT_IP, &s.ip);
+        let mut req = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(&s.token)
+            .header(CLIENT_IP, &s.ip);
         if let Some(k) = key {
             req = req.header(IDEMPOTENCY_KEY, k);
         }
@@ -1171,24 +1350,39 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
     };
     let mut groups = Vec::new();
     for (i, s) in shoppers.iter().enumerate() {
-        let res = post(s, "/v1/groups".into(), Some(format!("start{i}")), json!({ "store_id": offer.store, "sku": offer.sku, "address_id": s.address_id }))
-            .await
-            .expect("start");
+        let res = post(
+            s,
+            "/v1/groups".into(),
+            Some(format!("start{i}")),
+            json!({ "store_id": offer.store, "sku": offer.sku, "address_id": s.address_id }),
+        )
+        .await
+        .expect("start");
         assert_eq!(res.status().as_u16(), 201);
         let started: Value = res.json().await.expect("json");
         let order = started["order"]["id"].as_str().expect("order").to_owned();
-        let paid = post(s, format!("/v1/orders/{order}/pay"), None, json!({ "method": "sandbox" }))
-            .await
-            .expect("pay");
+        let paid = post(
+            s,
+            format!("/v1/orders/{order}/pay"),
+            None,
+            json!({ "method": "sandbox" }),
+        )
+        .await
+        .expect("pay");
         assert_eq!(paid.status().as_u16(), 200);
         groups.push(started["group"]["id"].as_str().expect("group").to_owned());
     }
     let mut joins = Vec::new();
     for (i, s) in shoppers.iter().enumerate() {
         let group = &groups[(i + 1) % N];
-        let res = post(s, format!("/v1/groups/{group}/join"), Some(format!("join{i}")), json!({ "address_id": s.address_id }))
-            .await
-            .expect("join");
+        let res = post(
+            s,
+            format!("/v1/groups/{group}/join"),
+            Some(format!("join{i}")),
+            json!({ "address_id": s.address_id }),
+        )
+        .await
+        .expect("join");
         assert_eq!(res.status().as_u16(), 201);
         let joined: Value = res.json().await.expect("json");
         joins.push(joined["order"]["id"].as_str().expect("order").to_owned());
@@ -1232,7 +1426,10 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
             acknowledged.push(order);
         }
     }
-    assert!(!acknowledged.is_empty(), "some payments completed before the kill");
+    assert!(
+        !acknowledged.is_empty(),
+        "some payments completed before the kill"
+    );
     assert!(acknowledged.len() < N, "the kill landed mid-burst");
 
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
@@ -1263,7 +1460,10 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
             .expect("order");
         assert_eq!(res.status().as_u16(), 200);
         let body: Value = res.json().await.expect("json");
-        assert_ne!(body["status"], "pending_payment", "{order} was paid before the kill");
+        assert_ne!(
+            body["status"], "pending_payment",
+            "{order} was paid before the kill"
+        );
         let g: Value = http
             .get(format!("{base}/v1/groups/{group}"))
             .send()

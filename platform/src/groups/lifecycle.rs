@@ -135,7 +135,10 @@ pub(crate) async fn order_released(
     .bind(group_id)
     .fetch_all(&mut *conn)
     .await?;
-    let Some(freed) = freed.first().filter(|r| r.try_get::<i64, _>("freed").ok() == Some(1)) else {
+    let Some(freed) = freed
+        .first()
+        .filter(|r| r.try_get::<i64, _>("freed").ok() == Some(1))
+    else {
         return Ok(());
     };
     let seat: u32 = freed.try_get("seat")?;

@@ -201,12 +201,13 @@ pub async fn mine(
     .await?;
     let mut groups = Vec::with_capacity(seats.len());
     for (group_id, order_id, status) in seats {
-        let row = group_row(&mut conn, &group_id)
-            .await?
-            .ok_or_else(|| PlatformError::CorruptRow {
-                what: format!("group {group_id}"),
-                detail: "a member's group is missing".into(),
-            })?;
+        let row =
+            group_row(&mut conn, &group_id)
+                .await?
+                .ok_or_else(|| PlatformError::CorruptRow {
+                    what: format!("group {group_id}"),
+                    detail: "a member's group is missing".into(),
+                })?;
         let order_status =
             OrderStatus::parse(&status).ok_or_else(|| PlatformError::CorruptRow {
                 what: format!("order {order_id}"),
@@ -235,7 +236,7 @@ pub async fn snapshot(
     tx.commit().await?;
     Ok((
         GroupEvent::Snapshot {
-            group: row.wire(index, now),
+            group: Box::new(row.wire(index, now)),
         },
         seq,
     ))

@@ -62,9 +62,7 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
     // The orders go out "as soon as possible" once the group forms, as a closed store cannot.
     if !store.hours.is_open(p.clock().store_local_now()) {
-        return Err(
-            ApiError::new(ErrorCode::InvalidState, "门店休息中，暂时不能发起拼团").into(),
-        );
+        return Err(ApiError::new(ErrorCode::InvalidState, "门店休息中，暂时不能发起拼团").into());
     }
     // Offers do not change while the platform runs: read here, outside the job.
     let offer = sqlx::query(
@@ -97,13 +95,19 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
         .run(move |conn| {
             Box::pin(async move {
                 let request = serde_json::json!({ "group_start": body }).to_string();
-                let address =
-                    match claim(conn, &seat.user_id, &seat.key, &request, &body.address_id, seat.now)
-                        .await?
-                    {
-                        Claim::Replay(reply) => return Ok(reply),
-                        Claim::Proceed(address) => address,
-                    };
+                let address = match claim(
+                    conn,
+                    &seat.user_id,
+                    &seat.key,
+                    &request,
+                    &body.address_id,
+                    seat.now,
+                )
+                .await?
+                {
+                    Claim::Replay(reply) => return Ok(reply),
+                    Claim::Proceed(address) => address,
+                };
                 let placed = match address {
                     Ok(address) => {
                         open_group(conn, &index, &seat, &body, &offer, address, ttl_s).await
@@ -138,13 +142,19 @@ pub async fn join(
                 // The group is part of the request: one key cannot join two groups.
                 let request =
                     serde_json::json!({ "group_join": group_id, "body": body }).to_string();
-                let address =
-                    match claim(conn, &seat.user_id, &seat.key, &request, &body.address_id, seat.now)
-                        .await?
-                    {
-                        Claim::Replay(reply) => return Ok(reply),
-                        Claim::Proceed(address) => address,
-                    };
+                let address = match claim(
+                    conn,
+                    &seat.user_id,
+                    &seat.key,
+                    &request,
+                    &body.address_id,
+                    seat.now,
+                )
+                .await?
+                {
+                    Claim::Replay(reply) => return Ok(reply),
+                    Claim::Proceed(address) => address,
+                };
                 let placed = match address {
                     Ok(address) => take_seat(conn, &index, &seat, &group_id, address).await,
                     Err(e) => Err(e.into()),
@@ -290,8 +300,15 @@ async fn open_group(
         .get(&body.store_id)
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
     let quote = deliverable(store, &address)?;
-    let (regular_price_fen, name) =
-        reserve(conn, &store.id, &body.sku, QUANTITY, &seat.user_id, seat.now).await?;
+    let (regular_price_fen, name) = reserve(
+        conn,
+        &store.id,
+        &body.sku,
+        QUANTITY,
+        &seat.user_id,
+        seat.now,
+    )
+    .await?;
     // Offers are checked against the price when seeded; a price cut since would make the group
     // price no bargain (and break the table's check): refuse rather than sell at a loss to nobody.
     if offer.offer.price_fen >= regular_price_fen {
@@ -347,8 +364,11 @@ async fn open_group(
     .iter()
     .map(|e| event_json(&group_id, e))
     .collect::<Result<Vec<_>>>()?;
-    let reply = serde_json::to_string(&GroupOrder { group, order: order.clone() })
-        .map_err(|e| corrupt(&format!("group {group_id}"), e))?;
+    let reply = serde_json::to_string(&GroupOrder {
+        group,
+        order: order.clone(),
+    })
+    .map_err(|e| corrupt(&format!("group {group_id}"), e))?;
     // The group, the order, its line, the seat, the events and the stored answer: one round trip.
     let sql = format!(
         "INSERT INTO buy_groups (id, store_id, sku, size, group_price_fen, regular_price_fen, status,
@@ -455,8 +475,11 @@ async fn take_seat(
     .iter()
     .map(|e| event_json(group_id, e))
     .collect::<Result<Vec<_>>>()?;
-    let reply = serde_json::to_string(&GroupOrder { group, order: order.clone() })
-        .map_err(|e| corrupt(&format!("group {group_id}"), e))?;
+    let reply = serde_json::to_string(&GroupOrder {
+        group,
+        order: order.clone(),
+    })
+    .map_err(|e| corrupt(&format!("group {group_id}"), e))?;
     let sql = format!("{SEAT_SQL}; {RECORD_SQL}; {RECORD_SQL}; {ANSWER_SQL}");
     let query = bind_seat(sqlx::query(&sql), &order, seat, &member);
     let stored = bind_events_and_answer(query, group_id, &events, &reply, seat)

@@ -35,7 +35,8 @@ pub async fn pay(
     let order = load(pool, user_id, id).await?;
     if order.status == OrderStatus::PendingPayment {
         if let Some(group_id) = &order.group_id {
-            if let Some(closed) = groups::lifecycle::closed_for_payment(pool, group_id, now).await? {
+            if let Some(closed) = groups::lifecycle::closed_for_payment(pool, group_id, now).await?
+            {
                 return Err(closed.into());
             }
         }
