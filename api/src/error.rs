@@ -129,5 +129,16 @@ mod tests {
         assert_eq!(ApiError::not_found("x").http_status(), 404);
         assert_eq!(ErrorCode::PlatformUnavailable.http_status(), 503);
         assert_eq!(ErrorCode::BadGateway.http_status(), 502);
+        for code in [
+            ErrorCode::AlreadyMember,
+            ErrorCode::GroupFull,
+            ErrorCode::GroupClosed,
+        ] {
+            assert_eq!(code.http_status(), 409, "{code:?}");
+        }
+        assert_eq!(
+            serde_json::to_value(ErrorCode::GroupFull).unwrap(),
+            "group_full"
+        );
     }
 }

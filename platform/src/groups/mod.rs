@@ -193,7 +193,7 @@ pub async fn mine(
     let mut conn = pool.acquire().await?;
     let seats: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT m.group_id, m.order_id, o.status FROM group_members m JOIN orders o ON o.id = m.order_id
-         WHERE m.user_id = ? ORDER BY m.joined_at DESC, m.group_id DESC, m.seat DESC LIMIT ?",
+         WHERE m.user_id = ? ORDER BY m.joined_at DESC, m.rowid DESC LIMIT ?",
     )
     .bind(user_id)
     .bind(MY_GROUPS)

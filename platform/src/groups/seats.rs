@@ -494,3 +494,74 @@ async fn take_seat(
     }
     Ok(reply)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: GroupStatus, opened: bool, members: u32) -> GroupRow {
+        GroupRow {
+            id: "grp_1".into(),
+            store_id: "bj00003".into(),
+            sku: "P1".into(),
+            size: 3,
+            group_price_fen: 800,
+            regular_price_fen: 1000,
+            status,
+            created_at: 0,
+            deadline: 100,
+            opened_at: opened.then_some(10),
+            formed_at: None,
+            product_name: "n".into(),
+            unit: "瓶".into(),
+            members: (1..=members)
+                .map(|seat| MemberRow {
+                    seat,
+                    name: format!("尾号 000{seat}"),
+                    paid: 0,
+                    user_id: format!("usr_{seat}"),
+                })
+                .collect(),
+            next_seat: members + 1,
+        }
+    }
+
+    #[test]
+    fn a_group_takes_members_only_while_open_and_before_its_deadline() {
+        let code = |r: &GroupRow, now| closed(r, now).map(|e| e.code);
+        let open = row(GroupStatus::Forming, true, 1);
+        assert_eq!(code(&open, 99), None);
+        assert!(open.joinable(99));
+        // Past the deadline it is over, even before the janitor has expired it.
+        assert_eq!(code(&open, 100), Some(ErrorCode::GroupClosed));
+        assert!(!open.joinable(100));
+        let unopened = row(GroupStatus::Forming, false, 1);
+        let why = closed(&unopened, 50).expect("not open yet");
+        assert!(why.message.contains("团长还没付款"), "{}", why.message);
+        assert!(!unopened.joinable(50));
+        for over in [
+            GroupStatus::Formed,
+            GroupStatus::Fulfilled,
+            GroupStatus::Expired,
+        ] {
+            assert_eq!(code(&row(over, true, 3), 50), Some(ErrorCode::GroupClosed));
+        }
+        // Full but open: not "closed" (the join says `group_full`), and not joinable.
+        let full = row(GroupStatus::Forming, true, 3);
+        assert_eq!(code(&full, 50), None);
+        assert_eq!(full.seats_left(), 0);
+        assert!(!full.joinable(50));
+    }
+
+    #[test]
+    fn the_wire_group_masks_members_and_marks_the_starter() {
+        let index = StoreIndex::build(Vec::new());
+        let g = row(GroupStatus::Forming, true, 2).wire(&index, 50);
+        assert_eq!(g.seats_left, 1);
+        assert!(g.joinable);
+        assert!(g.members[0].initiator && !g.members[1].initiator);
+        let json = serde_json::to_string(&g).expect("json");
+        assert!(!json.contains("usr_"), "{json}");
+        assert_eq!(g.deadline, "1970-01-01T00:01:40Z");
+    }
+}
