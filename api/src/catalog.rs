@@ -23,6 +23,9 @@ pub struct Product {
     pub price_fen: i64,
     pub stock: u32,
     pub unit: String,
+    /// The store's group-buy offer on it (`null`: none).
+    #[serde(default)]
+    pub group: Option<crate::groups::GroupOffer>,
 }
 
 /// What a shopper sees about stock.
@@ -208,6 +211,7 @@ mod tests {
             price_fen: 200,
             stock,
             unit: "瓶".into(),
+            group: None,
         }
     }
 

@@ -26,8 +26,15 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// A delivery address outside the store's delivery radius.
     OutOfDeliveryRange,
-    /// No store that delivers to the address has the product (a live buy).
+    /// No store that delivers to the address has the product (a live buy), or the group's store
+    /// does not deliver there (group buy).
     NotDeliverable,
+    /// The shopper already holds a seat in this group.
+    AlreadyMember,
+    /// Every seat of the group is taken.
+    GroupFull,
+    /// The group takes nobody now: not yet opened by its starter's payment, formed, or over.
+    GroupClosed,
     TooManyRequests,
     /// The shopper already has the maximum number of unpaid orders (`orders::MAX_UNPAID_ORDERS`).
     TooManyUnpaid,
@@ -45,7 +52,12 @@ impl ErrorCode {
             ErrorCode::Unauthorized | ErrorCode::SessionExpired => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::SoldOut | ErrorCode::RequestInProgress | ErrorCode::InvalidState => 409,
+            ErrorCode::SoldOut
+            | ErrorCode::RequestInProgress
+            | ErrorCode::InvalidState
+            | ErrorCode::AlreadyMember
+            | ErrorCode::GroupFull
+            | ErrorCode::GroupClosed => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::IdempotencyKeyReused
@@ -117,5 +129,16 @@ mod tests {
         assert_eq!(ApiError::not_found("x").http_status(), 404);
         assert_eq!(ErrorCode::PlatformUnavailable.http_status(), 503);
         assert_eq!(ErrorCode::BadGateway.http_status(), 502);
+        for code in [
+            ErrorCode::AlreadyMember,
+            ErrorCode::GroupFull,
+            ErrorCode::GroupClosed,
+        ] {
+            assert_eq!(code.http_status(), 409, "{code:?}");
+        }
+        assert_eq!(
+            serde_json::to_value(ErrorCode::GroupFull).unwrap(),
+            "group_full"
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod category;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod groups;
 pub mod headers;
 pub mod hours;
 pub mod live;

@@ -272,6 +272,9 @@ pub struct Order {
     /// Minutes until delivery as last estimated (0 once delivered).
     #[serde(default)]
     pub eta_min: u32,
+    /// The group buy this order is a seat of (`GET /v1/groups/{id}`); absent for other orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
 }
 
 /// `GET /v1/orders`: the shopper's orders, newest first.

@@ -1,12 +1,18 @@
-//! Products and stock, read from SQLite.
+//! Products and stock, read from SQLite, each with its store's group-buy offer if it has one.
 
 use jishi_api::catalog::{Product, ProductsQuery, ProductsResponse};
+use jishi_api::groups::GroupOffer;
 use sqlx::{Row, SqlitePool};
 
 use crate::error::Result;
 
 fn product_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Product> {
+    let size: Option<u32> = row.try_get("group_size")?;
+    let price_fen: Option<i64> = row.try_get("group_price_fen")?;
     Ok(Product {
+        group: size
+            .zip(price_fen)
+            .map(|(size, price_fen)| GroupOffer { size, price_fen }),
         sku: row.try_get("sku")?,
         name: row.try_get("name")?,
         category: row.try_get("aisle")?,
@@ -33,8 +39,10 @@ pub async fn store_products(
 ) -> Result<ProductsResponse> {
     let pattern = q.q.as_deref().map(like_pattern);
     let rows = sqlx::query(
-        "SELECT sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit
+        "SELECT sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit,
+                go.size AS group_size, go.price_fen AS group_price_fen
          FROM store_products sp JOIN products p ON p.sku = sp.sku
+         LEFT JOIN group_offers go ON go.store_id = sp.store_id AND go.sku = sp.sku
          WHERE sp.store_id = ?1
            AND (?2 IS NULL OR p.aisle = ?2)
            AND (?3 IS NULL OR p.name LIKE ?3 ESCAPE '\\')
@@ -88,8 +96,10 @@ pub async fn in_stock_matching(
     // One bound JSON array instead of a variable-length IN list: a single prepared statement.
     let ids = serde_json::Value::from(store_ids.to_vec()).to_string();
     let rows = sqlx::query(
-        "SELECT sp.store_id, sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit
+        "SELECT sp.store_id, sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit,
+                go.size AS group_size, go.price_fen AS group_price_fen
          FROM products p JOIN store_products sp ON sp.sku = p.sku
+         LEFT JOIN group_offers go ON go.store_id = sp.store_id AND go.sku = sp.sku
          WHERE p.name LIKE ?1 ESCAPE '\\' AND sp.stock > 0
            AND sp.store_id IN (SELECT value FROM json_each(?2))",
     )

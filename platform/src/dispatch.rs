@@ -3,12 +3,16 @@
 //!
 //! Every move is a conditional update on the status it expects, so a shopper's cancel racing a
 //! tick leaves exactly one of them in effect.
+//!
+//! A paid order waits until its `dispatch_at`: a scheduled order until its slot's start minus its
+//! ETA, a group-buy order until its group forms (`groups::HELD` until then). The delivery that
+//! completes a formed group fulfils it, in the same job.
 
 use jishi_api::orders::{OrderEvent, OrderStatus, RiderPosition};
 use jishi_api::ErrorCode;
 use std::sync::Arc;
 
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::Result;
 use crate::stores::StoreIndex;
@@ -27,7 +31,7 @@ pub const RECORD_SQL: &str = "INSERT INTO order_events (order_id, seq, status, e
      VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?1), ?2, ?3, ?4, ?5, ?6)";
 
 pub async fn record(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     order_id: &str,
     status: OrderStatus,
     eta_min: u32,
@@ -41,7 +45,7 @@ pub async fn record(
         .bind(rider.map(|r| r.lat))
         .bind(rider.map(|r| r.lng))
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -88,9 +92,10 @@ fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
 /// Orders moved per write transaction: short transactions let checkouts in between.
 const TICK_CHUNK: i64 = 200;
 
-/// Advances every order in progress by one step. Returns the ids of the orders that moved. A
-/// scheduled order stays `paid` until its `dispatch_at` (its slot's start minus its ETA): it is
-/// not delivered early. Runs on the checkout writer, one chunk per job, so checkouts go in between.
+/// Advances every order in progress by one step. Returns the ids whose streams should wake: the
+/// orders that moved and the groups they fulfilled. A scheduled order stays `paid` until its
+/// `dispatch_at` (its slot's start minus its ETA): it is not delivered early; a group order until
+/// its group forms. Runs on the checkout writer, one chunk per job, so checkouts go in between.
 pub async fn tick(writer: &Writer, index: &Arc<StoreIndex>, now: i64) -> Result<Vec<String>> {
     let mut moved = Vec::new();
     let mut after = String::new();
@@ -115,7 +120,7 @@ async fn tick_chunk(
     after: &str,
 ) -> Result<(Vec<String>, Option<String>)> {
     let rows = sqlx::query(
-        "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, a.lat, a.lng
+        "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, o.group_id, a.lat, a.lng
          FROM orders o JOIN addresses a ON a.id = o.address_id
          WHERE o.status IN ('paid', 'accepted', 'picking', 'ready', 'rider_assigned', 'picked_up', 'delivering')
            AND (o.status <> 'paid' OR o.dispatch_at IS NULL OR o.dispatch_at <= ?)
@@ -134,6 +139,8 @@ async fn tick_chunk(
     // Every move is a conditional update and its event, inserted only if the update took
     // (`changes()`); the whole chunk goes to SQLite as one multi-statement query.
     let mut steps = Vec::with_capacity(rows.len());
+    // (order, group) for group orders this chunk delivers: their group may be fulfilled.
+    let mut delivering_groups = Vec::new();
     for row in &rows {
         let id: String = row.try_get("id")?;
         let store_id: String = row.try_get("store_id")?;
@@ -175,6 +182,12 @@ async fn tick_chunk(
             OrderStatus::Delivered => Some(lerp(shop, home, 1.0)),
             _ => None,
         };
+        let group_id: Option<String> = row.try_get("group_id")?;
+        if next == OrderStatus::Delivered {
+            if let Some(group_id) = group_id {
+                delivering_groups.push((id.clone(), group_id));
+            }
+        }
         steps.push((id, status, progress, next, next_progress, eta, rider));
     }
     if steps.is_empty() {
@@ -203,11 +216,19 @@ async fn tick_chunk(
             .bind(rider.map(|r| r.lng))
             .bind(now);
     }
-    let moved = query
+    let mut moved = query
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|r| r.try_get::<String, _>("id"))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut groups: Vec<String> = delivering_groups
+        .into_iter()
+        .filter(|(order, _)| moved.contains(order))
+        .map(|(_, group)| group)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    moved.extend(crate::groups::lifecycle::fulfil_if_done(conn, &groups, now).await?);
     Ok((moved, last))
 }

@@ -1,6 +1,7 @@
 //! The janitor: deletes what has lapsed (sessions, SMS codes and sends, failed sign-ins, old
 //! idempotency records, carts of sessions that are gone) in bounded batches, each its own short
-//! write, so a large backlog never holds SQLite's single write lock for long.
+//! write, so a large backlog never holds SQLite's single write lock for long. It also expires
+//! group buys past their deadline (`group_expiry`), far more often: shoppers wait on that.
 
 use std::time::Duration;
 
@@ -102,6 +103,31 @@ pub async fn purge_now(platform: &Platform) {
         Ok(counts) if counts.total() > 0 => tracing::info!(?counts, "purged lapsed rows"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "purging lapsed rows failed"),
+    }
+}
+
+/// How often forming groups past their deadline are looked for: an indexed look that finds
+/// nothing almost always, and a group's members learn of its end within about this long.
+pub const GROUP_EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Expires unfilled groups whose deadline has passed, refunding or cancelling their orders and
+/// returning their stock once (`groups::lifecycle::expire_due`), and wakes their event streams.
+pub async fn expire_groups_now(platform: &Platform) {
+    match crate::groups::lifecycle::expire_due(platform.pool(), platform.now_unix()).await {
+        Ok(expired) => platform.notify_orders(&expired),
+        Err(e) => tracing::error!(error = %e, "expiring groups failed"),
+    }
+}
+
+/// Expires groups every `GROUP_EXPIRY_INTERVAL`. Never returns. The catch-up after a restart runs
+/// in `Platform::serve` before it accepts, as the purge does.
+pub async fn group_expiry(platform: Platform) {
+    let start = tokio::time::Instant::now() + GROUP_EXPIRY_INTERVAL;
+    let mut tick = tokio::time::interval_at(start, GROUP_EXPIRY_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        expire_groups_now(&platform).await;
     }
 }
 

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod grid;
+pub mod groups;
 pub mod housekeeping;
 pub mod http;
 pub mod live;
@@ -62,6 +63,8 @@ pub struct PlatformConfig {
     pub media_base: Option<String>,
     /// Live rooms' rate limits and rhythms.
     pub live_limits: live::LiveLimits,
+    /// How long a group buy has to fill before it expires (`JISHI_GROUP_TTL_S`; 24 hours).
+    pub group_ttl: std::time::Duration,
 }
 
 /// About two real minutes from payment to the door: long enough to watch, short enough to wait for.
@@ -79,13 +82,15 @@ impl PlatformConfig {
             order_limits: orders::OrderLimits::default(),
             media_base: None,
             live_limits: live::LiveLimits::default(),
+            group_ttl: DEFAULT_GROUP_TTL,
         }
     }
 
     /// Reads `JISHI_DB` (default `sqlite://jishi.db`), `JISHI_SEED` (`beijing` | `none` | a store
     /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock) and
     /// `JISHI_DEMO` (`0` hides SMS codes from API answers) and `JISHI_DISPATCH_STEP_MS` (the
-    /// dispatch simulator's time scale) and `JISHI_MEDIA_BASE` (where browsers reach the live rooms' media server).
+    /// dispatch simulator's time scale) and `JISHI_MEDIA_BASE` (where browsers reach the live rooms' media server)
+    /// and `JISHI_GROUP_TTL_S` (seconds a group buy has to fill; shorter for demos and tests).
     pub fn from_env() -> Result<Self, String> {
         let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
         let seed = match std::env::var("JISHI_SEED").as_deref() {
@@ -112,6 +117,10 @@ impl PlatformConfig {
                 })?),
                 Err(_) => DEMO_DISPATCH_STEP,
             };
+        let group_ttl = match std::env::var("JISHI_GROUP_TTL_S") {
+            Ok(s) => parse_group_ttl(&s)?,
+            Err(_) => DEFAULT_GROUP_TTL,
+        };
         Ok(Self {
             database_url,
             seed,
@@ -124,7 +133,22 @@ impl PlatformConfig {
                 .map(|u| u.trim().trim_end_matches('/').to_owned())
                 .filter(|u| !u.is_empty()),
             live_limits: live::LiveLimits::default(),
+            group_ttl,
         })
+    }
+}
+
+/// A group buy's time to fill by default: a day.
+pub const DEFAULT_GROUP_TTL: std::time::Duration =
+    std::time::Duration::from_secs(jishi_api::groups::DEFAULT_GROUP_TTL_S as u64);
+
+/// `JISHI_GROUP_TTL_S`: whole seconds, at least 1 and at most 30 days.
+fn parse_group_ttl(raw: &str) -> Result<std::time::Duration, String> {
+    match raw.trim().parse::<u64>() {
+        Ok(s @ 1..=2_592_000) => Ok(std::time::Duration::from_secs(s)),
+        _ => Err(format!(
+            "JISHI_GROUP_TTL_S must be whole seconds from 1 to 2592000, not {raw:?}"
+        )),
     }
 }
 
@@ -161,6 +185,7 @@ struct Inner {
     /// Live rooms' in-memory state: wake-ups, likes not yet written, viewer reports, rate limits.
     live: live::Hub,
     media_base: Option<String>,
+    group_ttl: std::time::Duration,
 }
 
 /// How often unpaid orders past their payment window are looked for.
@@ -186,6 +211,8 @@ impl Platform {
         if let Seed::Beijing { .. } = config.seed {
             // Also for an existing demo database: adds only the rooms that are missing.
             live::demo::seed_rooms(&pool, config.clock.now().timestamp()).await?;
+            // Likewise: offers once, for a demo database that has none yet.
+            groups::demo::seed_offers(&pool).await?;
         }
         let stores = db::load_stores(&pool).await?;
         tracing::info!(stores = stores.len(), "store index built");
@@ -202,6 +229,7 @@ impl Platform {
                 order_limiter: orders::OrderLimiter::new(config.order_limits),
                 live: live::Hub::new(config.live_limits),
                 media_base: config.media_base,
+                group_ttl: config.group_ttl,
             }),
         })
     }
@@ -291,6 +319,16 @@ impl Platform {
         })
     }
 
+    /// Expires unfilled group buys past their deadline every second, until the platform shuts down.
+    fn spawn_group_expiry(&self) -> tokio::task::JoinHandle<()> {
+        let platform = self.clone();
+        supervise(
+            "group expiry",
+            self.inner.streams.shutting_down(),
+            move || housekeeping::group_expiry(platform.clone()),
+        )
+    }
+
     /// Writes the live rooms' pending likes about once a second, until the platform shuts down.
     fn spawn_live_flush(&self) -> tokio::task::JoinHandle<()> {
         let platform = self.clone();
@@ -318,6 +356,11 @@ impl Platform {
     /// Live rooms' in-memory state.
     pub fn live(&self) -> &live::Hub {
         &self.inner.live
+    }
+
+    /// How long a new group buy has to fill.
+    pub fn group_ttl(&self) -> std::time::Duration {
+        self.inner.group_ttl
     }
 
     /// The media server's base URL, if configured.
@@ -357,10 +400,12 @@ impl Platform {
     ) -> std::io::Result<()> {
         // Catch up on what lapsed while stopped, before the first request can see it.
         housekeeping::purge_now(&self).await;
+        housekeeping::expire_groups_now(&self).await;
         let tasks = [
             self.spawn_reaper(),
             self.spawn_dispatcher(),
             self.spawn_janitor(),
+            self.spawn_group_expiry(),
             self.spawn_live_flush(),
         ];
         let streams = self.inner.streams.clone();
@@ -473,4 +518,26 @@ pub async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_ttl_is_whole_seconds_within_thirty_days() {
+        assert_eq!(parse_group_ttl("2"), Ok(std::time::Duration::from_secs(2)));
+        assert_eq!(
+            parse_group_ttl(" 86400 "),
+            Ok(std::time::Duration::from_secs(86_400))
+        );
+        for bad in ["0", "-1", "1.5", "2592001", "", "a day"] {
+            assert!(parse_group_ttl(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            PlatformConfig::demo("sqlite::memory:").group_ttl,
+            DEFAULT_GROUP_TTL
+        );
+        assert_eq!(DEFAULT_GROUP_TTL.as_secs(), 24 * 3600);
+    }
 }

@@ -1,10 +1,11 @@
 //! The v1 HTTP API (PRODUCT.md). Handlers are thin: validate with `jishi_api`, ask the index or SQLite.
-//! One router per resource (`stores`, `auth`, `carts`, `orders`, `events`, `live`), merged here with the
+//! One router per resource (`stores`, `auth`, `carts`, `orders`, `events`, `live`, `groups`), merged here with the
 //! extractors they share and `/healthz`.
 
 mod auth;
 mod carts;
 mod events;
+mod groups;
 mod live;
 mod orders;
 mod stores;
@@ -31,6 +32,7 @@ pub fn router(platform: Platform) -> Router {
         .merge(orders::router())
         .merge(events::router())
         .merge(live::router())
+        .merge(groups::router())
         .route("/healthz", get(healthz))
         .fallback(|| async { PlatformError::from(ApiError::not_found("没有这个接口")) })
         .layer(TraceLayer::new_for_http())

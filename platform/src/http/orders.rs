@@ -83,6 +83,9 @@ async fn pay_order(
         orders::pay(p.pool(), p.writer(), user, &id, body.method, p.now_unix()).await?,
     );
     p.notify_order(&id);
+    if let Some(group_id) = &order.group_id {
+        p.notify_order(group_id);
+    }
     Ok(Json(order))
 }
 
@@ -94,5 +97,8 @@ async fn cancel_order(
     let user = caller.require_user()?;
     let order = named(&p, orders::cancel(p.pool(), user, &id, p.now_unix()).await?);
     p.notify_order(&id);
+    if let Some(group_id) = &order.group_id {
+        p.notify_order(group_id);
+    }
     Ok(Json(order))
 }

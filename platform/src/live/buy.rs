@@ -284,6 +284,7 @@ async fn place_live(
         created_at: rfc3339(b.now),
         pay_before: Some(rfc3339(b.now + PAYMENT_WINDOW_S)),
         eta_min: quote.eta_min,
+        group_id: None,
     };
     let corrupt = |e: serde_json::Error| PlatformError::CorruptRow {
         what: format!("order {}", order.id),

@@ -1,13 +1,15 @@
 //! After placing: sandbox payment, the shopper's cancel, the expiry of unpaid orders, and the
-//! exactly-once return of reserved stock behind the last two.
+//! exactly-once return of reserved stock behind the last two. A group-buy order also tells its
+//! group when it is paid or released (`groups::lifecycle`), in the same transaction.
 
 use jishi_api::orders::{Order, OrderStatus, PayMethod};
 use jishi_api::{ApiError, ErrorCode};
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{load, order_from, ORDER_COLUMNS, ORDER_LINES_SQL};
 use crate::dispatch;
 use crate::error::Result;
+use crate::groups;
 use crate::writer::Writer;
 
 /// Sandbox payment: succeeds for any unpaid, unexpired order; paying twice is harmless. The status
@@ -29,9 +31,15 @@ pub async fn pay(
     if let Some(order) = paid {
         return Ok(order);
     }
-    // Not paid now: already paid (paying twice is harmless), lapsed, or cancelled.
+    // Not paid now: already paid (paying twice is harmless), lapsed, cancelled, or its group is over.
     let order = load(pool, user_id, id).await?;
     if order.status == OrderStatus::PendingPayment {
+        if let Some(group_id) = &order.group_id {
+            if let Some(closed) = groups::lifecycle::closed_for_payment(pool, group_id, now).await?
+            {
+                return Err(closed.into());
+            }
+        }
         return Err(
             ApiError::new(ErrorCode::InvalidState, "订单已超过支付时间，请重新下单").into(),
         );
@@ -46,7 +54,9 @@ pub async fn pay(
     Ok(order)
 }
 
-/// Marks the order paid if it is unpaid and unexpired, recording the "paid" event; `None` otherwise.
+/// Marks the order paid if it is unpaid and unexpired (and, for a group order, its group still
+/// forming before its deadline), recording the "paid" event; `None` otherwise. A group order's
+/// payment is recorded in its group too, which forms with its last seat: all in this job.
 async fn mark_paid(
     conn: &mut SqliteConnection,
     user_id: &str,
@@ -56,6 +66,8 @@ async fn mark_paid(
     let paid = sqlx::query(&format!(
         "UPDATE orders SET status = 'paid', expires_at = NULL, updated_at = ?1
          WHERE id = ?2 AND user_id = ?3 AND status = 'pending_payment' AND expires_at > ?1
+           AND (group_id IS NULL OR EXISTS (SELECT 1 FROM buy_groups g
+                WHERE g.id = orders.group_id AND g.status = 'forming' AND g.deadline > ?1))
          RETURNING {ORDER_COLUMNS}"
     ))
     .bind(now)
@@ -77,70 +89,77 @@ async fn mark_paid(
         .bind(now)
         .fetch_all(&mut *conn)
         .await?;
+    let group_id: Option<String> = row.try_get("group_id")?;
+    if let Some(group_id) = group_id {
+        groups::lifecycle::member_paid(conn, &group_id, id, now).await?;
+    }
     order_from(&row, &lines).map(Some)
 }
 
 /// Moves an order off the delivery path and returns its stock (and a live order's room cap),
 /// exactly once: the status change and the returns are guarded by `stock_returned = 0` in the
-/// same transaction.
-async fn release(
-    tx: &mut Transaction<'_, Sqlite>,
+/// same transaction (the caller's, on `conn`). A group order's seat is released with it.
+pub(crate) async fn release(
+    conn: &mut SqliteConnection,
     id: &str,
     to: OrderStatus,
     now: i64,
 ) -> Result<bool> {
-    let changed = sqlx::query(
+    let changed: Option<Option<String>> = sqlx::query_scalar(
         "UPDATE orders SET status = ?1, stock_returned = 1, expires_at = NULL, updated_at = ?2
-         WHERE id = ?3 AND stock_returned = 0",
+         WHERE id = ?3 AND stock_returned = 0 RETURNING group_id",
     )
     .bind(to.as_str())
     .bind(now)
     .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if changed == 1 {
-        dispatch::record(tx, id, to, 0, None, now).await?;
-        sqlx::query(
-            "UPDATE store_products SET stock = stock + (
-                 SELECT oi.quantity FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)
-             WHERE store_id = (SELECT store_id FROM orders WHERE id = ?1)
-               AND sku IN (SELECT sku FROM order_items WHERE order_id = ?1)",
-        )
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        // A live order also gives its quantity back to the room's cap, under the same guard.
-        sqlx::query(
-            "UPDATE live_pins SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
-             WHERE (room_id, sku) = (SELECT room_id, sku FROM live_sales WHERE order_id = ?1)",
-        )
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        // Viewers see the pin's new counts: a `pinned` event with it, when it is still the
-        // room's current pin (the streams' poll picks it up; this path has no wake-up).
-        sqlx::query(
-            "INSERT INTO live_events (room_id, seq, json, at)
-             SELECT lp.room_id,
-                    (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM live_events e WHERE e.room_id = lp.room_id),
-                    json_object('type', 'pinned', 'pin', json_object(
-                        'sku', lp.sku, 'name', p.name,
-                        'price_fen', (SELECT MIN(sp.price_fen) FROM store_products sp WHERE sp.sku = lp.sku),
-                        'live_price_fen', lp.live_price_fen, 'stock_cap', lp.stock_cap,
-                        'sold', lp.sold, 'stock_left', lp.stock_cap - lp.sold)),
-                    ?2
-             FROM live_sales ls
-             JOIN live_pins lp ON lp.room_id = ls.room_id AND lp.sku = ls.sku AND lp.current = 1
-             JOIN products p ON p.sku = lp.sku
-             WHERE ls.order_id = ?1",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(group_id) = changed else {
+        return Ok(false);
+    };
+    dispatch::record(conn, id, to, 0, None, now).await?;
+    sqlx::query(
+        "UPDATE store_products SET stock = stock + (
+             SELECT oi.quantity FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)
+         WHERE store_id = (SELECT store_id FROM orders WHERE id = ?1)
+           AND sku IN (SELECT sku FROM order_items WHERE order_id = ?1)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    // A live order also gives its quantity back to the room's cap, under the same guard.
+    sqlx::query(
+        "UPDATE live_pins SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
+         WHERE (room_id, sku) = (SELECT room_id, sku FROM live_sales WHERE order_id = ?1)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    // Viewers see the pin's new counts: a `pinned` event with it, when it is still the
+    // room's current pin (the streams' poll picks it up; this path has no wake-up).
+    sqlx::query(
+        "INSERT INTO live_events (room_id, seq, json, at)
+         SELECT lp.room_id,
+                (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM live_events e WHERE e.room_id = lp.room_id),
+                json_object('type', 'pinned', 'pin', json_object(
+                    'sku', lp.sku, 'name', p.name,
+                    'price_fen', (SELECT MIN(sp.price_fen) FROM store_products sp WHERE sp.sku = lp.sku),
+                    'live_price_fen', lp.live_price_fen, 'stock_cap', lp.stock_cap,
+                    'sold', lp.sold, 'stock_left', lp.stock_cap - lp.sold)),
+                ?2
+         FROM live_sales ls
+         JOIN live_pins lp ON lp.room_id = ls.room_id AND lp.sku = ls.sku AND lp.current = 1
+         JOIN products p ON p.sku = lp.sku
+         WHERE ls.order_id = ?1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(group_id) = group_id {
+        groups::lifecycle::order_released(conn, &group_id, id, now).await?;
     }
-    Ok(changed == 1)
+    Ok(true)
 }
 
 /// The shopper cancels before the rider has the goods; a paid order is refunded.

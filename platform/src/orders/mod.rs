@@ -7,12 +7,15 @@
 //! - `slots`: the delivery slots a store offers and the check that a chosen one is offered;
 //! - `limits`: the in-memory rate limits on placing orders.
 //!
+//! Group-buy orders (`crate::groups`) are ordinary orders with a `group_id`: paying one and
+//! releasing one also tell its group (`groups::lifecycle`), in the same transaction.
+//!
 //! Reading orders back (below) is shared by all of them.
 
 pub(crate) mod idempotency;
 mod lifecycle;
 pub(crate) mod limits;
-mod placement;
+pub(crate) mod placement;
 mod slots;
 
 use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot};
@@ -24,12 +27,13 @@ use crate::error::{PlatformError, Result};
 
 pub(crate) use idempotency::{claim, settle, Claim};
 pub use idempotency::{place_idempotent, Reply};
+pub(crate) use lifecycle::release;
 pub use lifecycle::{cancel, expire_chunk, expire_unpaid, pay, EXPIRY_CHUNK};
 pub use limits::{OrderLimiter, OrderLimits, RateLimit};
 pub use slots::delivery_slots;
 
 /// What `order_from_row` reads.
-const ORDER_COLUMNS: &str = "id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min";
+const ORDER_COLUMNS: &str = "id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min, group_id";
 
 async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     let row = sqlx::query(&format!(
@@ -96,6 +100,7 @@ fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) 
         eta_min: row.try_get("eta_min")?,
         // The platform's handlers name the store from the index; rows keep only its id.
         store_name: String::new(),
+        group_id: row.try_get("group_id")?,
         id,
     })
 }

@@ -47,57 +47,11 @@ pub(super) async fn place_in(
 
     let mut lines = Vec::with_capacity(items.lines().len());
     for (sku, quantity) in items.lines() {
-        // The conditional decrement: never below zero, whatever else runs concurrently. It also
-        // enforces the unpaid-order cap: counted inside this write transaction (BEGIN IMMEDIATE),
-        // concurrent orders of one shopper see each other and never exceed it between them. One
-        // statement, so the cap costs no round trip while the write lock is held.
-        let reserved = sqlx::query(
-            "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1
-               AND (SELECT COUNT(*) FROM orders
-                    WHERE user_id = ?4 AND status = 'pending_payment' AND expires_at > ?5) < ?6
-             RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name",
-        )
-        .bind(quantity)
-        .bind(&store.id)
-        .bind(sku)
-        .bind(user_id)
-        .bind(now)
-        .bind(MAX_UNPAID_ORDERS)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = reserved else {
-            // Refused: the cap, or say whether the store lacks the product or just enough of it.
-            let why = sqlx::query(
-                "SELECT (SELECT COUNT(*) FROM orders
-                         WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?) AS unpaid,
-                        (SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
-                         WHERE sp.store_id = ? AND sp.sku = ?) AS name",
-            )
-            .bind(user_id)
-            .bind(now)
-            .bind(&store.id)
-            .bind(sku)
-            .fetch_one(&mut *conn)
-            .await?;
-            let unpaid: i64 = why.try_get("unpaid")?;
-            let name: Option<String> = why.try_get("name")?;
-            return Err(match name {
-                _ if unpaid >= MAX_UNPAID_ORDERS => ApiError::new(
-                    ErrorCode::TooManyUnpaid,
-                    format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
-                ),
-                None => ApiError::bad_request(format!("这家门店没有商品 {sku}")),
-                Some(name) => ApiError::new(
-                    ErrorCode::SoldOut,
-                    format!("「{name}」库存不足，已售罄或剩余不够"),
-                ),
-            }
-            .into());
-        };
+        let (price_fen, name) = reserve(conn, &store.id, sku, *quantity, user_id, now).await?;
         lines.push(OrderLine {
             sku: sku.clone(),
-            name: row.try_get("name")?,
-            price_fen: row.try_get("price_fen")?,
+            name,
+            price_fen,
             quantity: *quantity,
         });
     }
@@ -132,6 +86,7 @@ pub(super) async fn place_in(
         created_at: rfc3339(now),
         pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
         eta_min: quote.eta_min,
+        group_id: None,
     };
     let reply = serde_json::to_string(&order).map_err(|e| PlatformError::CorruptRow {
         what: format!("order {}", order.id),
@@ -199,4 +154,66 @@ pub(super) async fn place_in(
         });
     }
     Ok(reply)
+}
+
+/// Takes `quantity` of `sku` from the store's stock for `user_id`'s new order, inside the caller's
+/// write transaction; answers the store's price and the product's name. Refused (nothing taken):
+/// the shopper's unpaid-order cap, a product the store does not list, or not enough stock.
+/// Shared by every kind of order that reserves in one store (orders, group buys).
+pub(crate) async fn reserve(
+    conn: &mut SqliteConnection,
+    store_id: &str,
+    sku: &str,
+    quantity: u32,
+    user_id: &str,
+    now: i64,
+) -> Result<(i64, String)> {
+    // The conditional decrement: never below zero, whatever else runs concurrently. It also
+    // enforces the unpaid-order cap: counted inside this write transaction (BEGIN IMMEDIATE),
+    // concurrent orders of one shopper see each other and never exceed it between them. One
+    // statement, so the cap costs no round trip while the write lock is held.
+    let reserved = sqlx::query(
+        "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1
+           AND (SELECT COUNT(*) FROM orders
+                WHERE user_id = ?4 AND status = 'pending_payment' AND expires_at > ?5) < ?6
+         RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name",
+    )
+    .bind(quantity)
+    .bind(store_id)
+    .bind(sku)
+    .bind(user_id)
+    .bind(now)
+    .bind(MAX_UNPAID_ORDERS)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = reserved {
+        return Ok((row.try_get("price_fen")?, row.try_get("name")?));
+    }
+    // Refused: the cap, or say whether the store lacks the product or just enough of it.
+    let why = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM orders
+                 WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?) AS unpaid,
+                (SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
+                 WHERE sp.store_id = ? AND sp.sku = ?) AS name",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(store_id)
+    .bind(sku)
+    .fetch_one(&mut *conn)
+    .await?;
+    let unpaid: i64 = why.try_get("unpaid")?;
+    let name: Option<String> = why.try_get("name")?;
+    Err(match name {
+        _ if unpaid >= MAX_UNPAID_ORDERS => ApiError::new(
+            ErrorCode::TooManyUnpaid,
+            format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
+        ),
+        None => ApiError::bad_request(format!("这家门店没有商品 {sku}")),
+        Some(name) => ApiError::new(
+            ErrorCode::SoldOut,
+            format!("「{name}」库存不足，已售罄或剩余不够"),
+        ),
+    }
+    .into())
 }
