@@ -8,6 +8,8 @@ pub mod cart;
 pub mod catalog;
 pub mod components;
 pub mod error;
+pub mod events;
+pub mod groups;
 pub mod links;
 pub mod live;
 pub mod location;
@@ -124,6 +126,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/live") view=LiveListPage ssr=SsrMode::Async/>
                     <Route path=path!("/live/:id") view=LiveRoomPage ssr=SsrMode::Async/>
                     <Route path=path!("/live/:id/host") view=HostConsolePage ssr=SsrMode::Async/>
+                    <Route path=path!("/group/:id") view=groups::GroupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/store/:id/group/:sku") view=groups::StartGroupPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">"即时 · 附近门店，约一小时送达"</footer>

@@ -127,6 +127,8 @@ pub struct MePageData {
     pub user: Option<User>,
     pub orders: Vec<Order>,
     pub addresses: Vec<Address>,
+    #[serde(default)]
+    pub groups: Vec<jishi_api::groups::MyGroup>,
 }
 
 #[server]
@@ -135,15 +137,17 @@ pub async fn me_page() -> Result<MePageData, AppError> {
     use jishi_api::auth::AddressesResponse;
     use jishi_api::orders::OrdersResponse;
     // Orders and addresses need a signed-in shopper; before sign-in they come back as `None`.
-    let (me, orders, addresses) = futures::join!(
+    let (me, orders, groups, addresses) = futures::join!(
         get_as_shopper::<Me>("/v1/me"),
         get_as_shopper::<OrdersResponse>("/v1/orders"),
+        get_as_shopper::<jishi_api::groups::MyGroupsResponse>("/v1/me/groups"),
         get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
     );
     Ok(MePageData {
         user: me?.and_then(|m| m.user),
         orders: orders?.map(|o| o.orders).unwrap_or_default(),
         addresses: addresses?.map(|a| a.addresses).unwrap_or_default(),
+        groups: groups?.map(|g| g.groups).unwrap_or_default(),
     })
 }
 
@@ -216,6 +220,26 @@ fn MeView(data: MePageData) -> impl IntoView {
         </section>
         <h2>"我的订单"</h2>
         {orders}
+        <h2>"我的拼团"</h2>
+        {if data.groups.is_empty() {
+            view! { <p class="notice empty" data-testid="no-groups">"还没有参加拼团。"</p> }.into_any()
+        } else {
+            view! {
+                <ul class="order-list" data-testid="my-groups">
+                    {data.groups.into_iter().map(|g| view! {
+                        <li>
+                            <a class="order-row" href=crate::groups::group_href(&g.group.id) data-testid="my-group"
+                                data-group-id=g.group.id.clone() data-status=g.group.status.as_str()>
+                                <span class="store-name">{g.group.product_name.clone()}</span>
+                                <span class="status">{g.group.status.label()}</span>
+                                <span class="price">{format_yuan(g.group.group_price_fen)}</span>
+                                <span class="items">{format!("{} 人团，还差 {} 人", g.group.size, g.group.seats_left)}</span>
+                            </a>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
         <h2>"收货地址"</h2>
         {addresses}
     }

@@ -214,7 +214,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
                     } else {
                         view! {
                             <ul class="product-grid">
-                                {products.products.into_iter().map(|p| view! { <ProductCard product=p/> }).collect_view()}
+                                {products.products.into_iter().map(|p| view! { <ProductCard product=p store_id=store.id.clone()/> }).collect_view()}
                             </ul>
                         }.into_any()
                     }}
@@ -227,8 +227,17 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
 }
 
 #[component]
-fn ProductCard(product: Product) -> impl IntoView {
+fn ProductCard(product: Product, store_id: String) -> impl IntoView {
     let state = product.stock_state();
+    // The store's group-buy offer: a plain link to start a group (no wasm needed).
+    let group = product.group.map(|g| {
+        let href = crate::groups::start_href(&store_id, &product.sku);
+        view! {
+            <a class="group-offer" data-testid="start-group" href=href>
+                {format!("{} 人团 {} · 发起拼团", g.size, format_yuan(g.price_fen))}
+            </a>
+        }
+    });
     view! {
         <li class="product-card" class:sold-out=state == StockState::SoldOut data-testid="product-card"
             data-sku=product.sku.clone() data-stock=product.stock data-price-fen=product.price_fen>
@@ -236,6 +245,7 @@ fn ProductCard(product: Product) -> impl IntoView {
             <span class="product-unit">{format!("/{}", product.unit)}</span>
             <span class="price" data-testid="price">{format_yuan(product.price_fen)}</span>
             <span class=format!("stock {}", state.slug()) data-testid="stock">{state.label()}</span>
+            {group}
             <QuantityStepper sku=product.sku.clone() name=product.name.clone() stock=product.stock price_fen=product.price_fen/>
         </li>
     }

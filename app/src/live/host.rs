@@ -151,10 +151,11 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
     let connected = RwSignal::new(false);
 
     #[cfg(feature = "hydrate")]
-    Effect::new(move |stream: Option<Option<super::stream::RoomStream>>| {
+    Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
         stream.flatten().or_else(|| {
-            super::stream::RoomStream::open(
-                &ui.room_id.get_value(),
+            crate::events::EventStream::open(
+                &super::room_events_url(&ui.room_id.get_value()),
+                jishi_api::live::LIVE_EVENT,
                 move |event: LiveEvent| {
                     if let LiveEvent::Sale { sale, .. } = &event {
                         // Priced at the pin it was bought from: the view before this event.

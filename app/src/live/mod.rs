@@ -9,7 +9,6 @@
 
 mod host;
 mod list;
-mod stream;
 mod video;
 mod viewer;
 
@@ -36,6 +35,12 @@ pub fn host_href(id: &str) -> String {
 /// `/live`, carrying the shopper's point when known.
 pub fn list_href(at: Option<LatLng>) -> String {
     with_point("/live", at)
+}
+
+/// The room's event stream through the server's fan-out.
+#[cfg(feature = "hydrate")]
+pub(crate) fn room_events_url(room_id: &str) -> String {
+    format!("/api/v1{}", room_api(room_id, "events"))
 }
 
 /// The `/api/v1` path of something in a room, e.g. `room_api("r1", "comments")`.

@@ -167,10 +167,11 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     let comments = Memo::new(move |_| view.with(|v| v.comments.clone()));
 
     #[cfg(feature = "hydrate")]
-    Effect::new(move |stream: Option<Option<super::stream::RoomStream>>| {
+    Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
         stream.flatten().or_else(|| {
-            super::stream::RoomStream::open(
-                &room_id.get_value(),
+            crate::events::EventStream::open(
+                &super::room_events_url(&room_id.get_value()),
+                jishi_api::live::LIVE_EVENT,
                 move |event: LiveEvent| {
                     let total = match &event {
                         LiveEvent::Stats { likes, .. } => Some(*likes),

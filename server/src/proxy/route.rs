@@ -232,7 +232,9 @@ mod tests {
             .endpoint
             .is_per_shopper());
         assert_eq!(
-            Route::parse(&Method::GET, "me/groups").unwrap().upstream_path,
+            Route::parse(&Method::GET, "me/groups")
+                .unwrap()
+                .upstream_path,
             "/v1/me/groups"
         );
         assert_eq!(code(Method::DELETE, "groups/grp_1"), ErrorCode::NotFound);

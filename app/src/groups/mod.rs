@@ -1,0 +1,672 @@
+//! Group buy (拼团) pages.
+//! - `/store/:id/group/:sku`: start a group on a store's offer (address, then start and pay).
+//! - `/group/:id`: the shared link. Server HTML for anyone, then one island that follows the
+//!   group's event stream (members filling, formed, expired), counts down to the deadline, lets
+//!   a signed-in shopper join (address, join, pay), and shares the link.
+
+use jishi_api::auth::Address;
+use jishi_api::catalog::Product;
+use jishi_api::groups::{Group, GroupOrder, GroupStatus, JoinGroup, NewGroup};
+#[cfg(feature = "hydrate")]
+use jishi_api::groups::{GroupEvent, GROUP_EVENT};
+use jishi_api::money::format_yuan;
+use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder};
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::hooks::use_params_map;
+
+use crate::api_client::{self, Method};
+use crate::components::{use_location, ErrorNotice};
+use crate::error::AppError;
+use crate::links::{encode, order_href, sign_in_href};
+use crate::orders::checkout::addresses::NewAddressForm;
+
+pub fn group_href(id: &str) -> String {
+    format!("/group/{}", encode(id))
+}
+
+pub fn start_href(store_id: &str, sku: &str) -> String {
+    format!("/store/{}/group/{}", encode(store_id), encode(sku))
+}
+
+/// The shopper's own seat in a group: their order and its state.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MySeat {
+    pub order_id: String,
+    pub order_status: OrderStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GroupPageData {
+    pub group: Group,
+    pub signed_in: bool,
+    pub mine: Option<MySeat>,
+    pub addresses: Vec<Address>,
+}
+
+#[server]
+pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
+    use crate::platform_client::{from_context, get_as_shopper};
+    use jishi_api::auth::{AddressesResponse, Me};
+    use jishi_api::groups::MyGroupsResponse;
+    let client = from_context()?;
+    let no_query: [(&str, &str); 0] = [];
+    let path = format!("/v1/groups/{}", encode(&id));
+    let (group, me, mine, addresses) = futures::join!(
+        client.get::<Group>(&path, &no_query),
+        get_as_shopper::<Me>("/v1/me"),
+        get_as_shopper::<MyGroupsResponse>("/v1/me/groups"),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+    );
+    let group = group?;
+    let signed_in = me?.and_then(|m| m.user).is_some();
+    let mine = if signed_in {
+        mine?.and_then(|m| {
+            m.groups
+                .into_iter()
+                .find(|g: &jishi_api::groups::MyGroup| g.group.id == group.id)
+                .map(|g| MySeat {
+                    order_id: g.order_id,
+                    order_status: g.order_status,
+                })
+        })
+    } else {
+        None
+    };
+    Ok(GroupPageData {
+        group,
+        signed_in,
+        mine,
+        addresses: if signed_in {
+            addresses?.map(|a| a.addresses).unwrap_or_default()
+        } else {
+            vec![]
+        },
+    })
+}
+
+#[component]
+pub fn GroupPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, group_page);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"正在打开拼团…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <GroupSummary data=d/> }.into_any(),
+                    Err(e) if e.is_not_found() => view! {
+                        <Title text="找不到这个拼团 · 即时"/>
+                        <ErrorNotice error=e heading="找不到这个拼团"/>
+                        <p><a href="/">"去附近门店看看"</a></p>
+                    }.into_any(),
+                    Err(e) => view! {
+                        <Title text="拼团暂时打不开 · 即时"/>
+                        <ErrorNotice error=e heading="拼团暂时打不开"/>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn GroupSummary(data: GroupPageData) -> impl IntoView {
+    let g = &data.group;
+    let title = format!(
+        "{} 人团 · {} {}",
+        g.size,
+        g.product_name,
+        format_yuan(g.group_price_fen)
+    );
+    let description = format!(
+        "{} 的 {}，拼团价 {}（原价 {}），成团后一小时内送到。",
+        g.store_name,
+        g.product_name,
+        format_yuan(g.group_price_fen),
+        format_yuan(g.regular_price_fen)
+    );
+    view! {
+        <Title text=format!("{title} · 即时")/>
+        // A link preview where the link is shared.
+        <Meta property="og:title" content=title.clone()/>
+        <Meta property="og:description" content=description.clone()/>
+        <Meta property="og:type" content="website"/>
+        <Meta name="description" content=description/>
+        <header class="group-header">
+            <h1 data-testid="group-product">{g.product_name.clone()}</h1>
+            <p class="group-store">{format!("{} · 每人 1 {}", g.store_name, g.unit)}</p>
+            <p class="group-prices">
+                <span class="live-price" data-testid="group-price">{format_yuan(g.group_price_fen)}</span>" "
+                <s data-testid="regular-price">{format_yuan(g.regular_price_fen)}</s>" "
+                <span class="badge">{format!("{} 人团", g.size)}</span>
+            </p>
+        </header>
+        <GroupView data/>
+    }
+    .into_any()
+}
+
+/// Milliseconds from now to an RFC 3339 instant (the browser's clock); 0 on the server.
+fn ms_until(rfc3339: &str) -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::parse(rfc3339) - js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = rfc3339;
+        0.0
+    }
+}
+
+/// "还剩 05:07:09" (hours may pass 24), or "已截止".
+pub fn countdown_text(ms_left: f64) -> String {
+    if ms_left <= 0.0 {
+        return "已截止".to_owned();
+    }
+    let s = (ms_left / 1000.0).ceil() as u64;
+    format!("还剩 {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The island: members, status, countdown, join and share.
+#[island(lazy)]
+fn GroupView(data: GroupPageData) -> impl IntoView {
+    crate::hydration::island_hydrated();
+    let GroupPageData {
+        group,
+        signed_in,
+        mine,
+        addresses,
+    } = data;
+    let group_id = StoredValue::new(group.id.clone());
+    let deadline = StoredValue::new(group.deadline.clone());
+    let group = RwSignal::new(group);
+    let mine = RwSignal::new(mine);
+    let connected = RwSignal::new(false);
+    let status = Memo::new(move |_| group.with(|g| g.status));
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
+        stream.flatten().or_else(|| {
+            crate::events::EventStream::open(
+                &format!("/api/v1/groups/{}/events", encode(&group_id.get_value())),
+                GROUP_EVENT,
+                move |event: GroupEvent| {
+                    let _ = group.try_update(|g| g.apply(&event));
+                },
+                move |open| {
+                    let _ = connected.try_set(open);
+                },
+            )
+        })
+    });
+
+    // The countdown, redrawn every second in the browser.
+    let left = RwSignal::new(countdown_text(ms_until(&deadline.get_value())));
+    #[cfg(feature = "hydrate")]
+    {
+        let tick = move || {
+            let _ = left.try_set(countdown_text(ms_until(&deadline.get_value())));
+        };
+        tick();
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+
+    let members = Memo::new(move |_| group.with(|g| g.members.clone()));
+    let empty_seats = Memo::new(move |_| group.with(|g| g.seats_left));
+
+    view! {
+        <section class="group" data-testid="group" data-group-id=group_id.get_value()
+            data-stream=move || if connected.get() { "open" } else { "connecting" }>
+            <p class="group-state">
+                <span class="badge" data-testid="group-status" data-status=move || status.get().as_str()>
+                    {move || status.get().label()}
+                </span>" "
+                <span data-testid="group-countdown" data-deadline=deadline.get_value() role="timer"
+                    aria-live=move || if left.with(|l| l == "已截止") { "assertive" } else { "off" }>
+                    {move || match status.get() {
+                        GroupStatus::Forming => left.get(),
+                        GroupStatus::Formed | GroupStatus::Fulfilled => "已成团，门店正在配送".to_owned(),
+                        GroupStatus::Expired => "未成团，已全额退款".to_owned(),
+                    }}
+                </span>
+            </p>
+            <ol class="group-members" data-testid="group-members" aria-live="polite"
+                data-count=move || members.with(Vec::len) data-seats-left=move || empty_seats.get()>
+                <For each=move || members.get() key=|m| (m.seat, m.paid) let:m>
+                    <li class="group-member" data-testid="group-member" data-paid=m.paid.to_string()
+                        data-initiator=m.initiator.to_string()>
+                        <span class="avatar" aria-hidden="true">{m.name.chars().next().map(String::from).unwrap_or_default()}</span>
+                        <span class="name">{m.name.clone()}</span>
+                        <span class="state">{if m.initiator { "团长 · " } else { "" }}{if m.paid { "已支付" } else { "待支付" }}</span>
+                    </li>
+                </For>
+                {move || (0..empty_seats.get()).map(|_| view! {
+                    <li class="group-member empty" data-testid="group-seat-empty">
+                        <span class="avatar" aria-hidden="true">"?"</span>
+                        <span class="name">"等你来"</span>
+                    </li>
+                }).collect_view()}
+            </ol>
+            <MyPart group mine signed_in addresses/>
+            <ShareButton group/>
+        </section>
+    }
+    .into_any()
+}
+
+/// What this shopper can do: sign in to join, join (address, join, pay), or follow their order.
+#[component]
+fn MyPart(
+    group: RwSignal<Group>,
+    mine: RwSignal<Option<MySeat>>,
+    signed_in: bool,
+    addresses: Vec<Address>,
+) -> impl IntoView {
+    let addresses = RwSignal::new(addresses);
+    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let choosing = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let key = StoredValue::new(api_client::new_idempotency_key());
+    let on_added = move |a: Address| {
+        chosen.set(Some(a.id.clone()));
+        addresses.update(|list| list.insert(0, a));
+    };
+    let join = move |_| {
+        let Some(address_id) = chosen.get_untracked() else {
+            error.set(Some("请先选择收货地址".to_owned()));
+            return;
+        };
+        let body = JoinGroup { address_id };
+        if let Err(e) = body.validate() {
+            error.set(Some(e.message));
+            return;
+        }
+        let path = format!(
+            "/groups/{}/join",
+            encode(&group.with_untracked(|g| g.id.clone()))
+        );
+        let key = key.get_value();
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let joined =
+                api_client::send::<GroupOrder, _>(Method::Post, &path, Some(&body), Some(&key))
+                    .await;
+            match joined {
+                Ok(joined) => {
+                    let order = pay(&joined.order.id).await.unwrap_or(joined.order);
+                    mine.set(Some(MySeat {
+                        order_id: order.id,
+                        order_status: order.status,
+                    }));
+                    choosing.set(false);
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let pay_mine = move |_| {
+        let Some(seat) = mine.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match pay(&seat.order_id).await {
+                Ok(order) => mine.set(Some(MySeat {
+                    order_id: order.id,
+                    order_status: order.status,
+                })),
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let here = move || group_href(&group.with(|g| g.id.clone()));
+    view! {
+        <div class="group-actions">
+            {move || match (mine.get(), signed_in) {
+                (Some(seat), _) => view! {
+                    <p class="notice" data-testid="group-joined">
+                        {if seat.order_status == OrderStatus::PendingPayment { "你已占座，支付后计入成团。" } else { "你已参团。" }}
+                        " "<a data-testid="my-group-order" href=order_href(&seat.order_id)>"查看我的订单"</a>
+                    </p>
+                    {(seat.order_status == OrderStatus::PendingPayment).then(|| view! {
+                        <button type="button" class="primary big" data-testid="pay-group-order" disabled=busy
+                            on:click=pay_mine>"支付（沙箱）"</button>
+                    })}
+                }.into_any(),
+                (None, false) => view! {
+                    <a class="button primary big" data-testid="join-group" href=sign_in_href(&here())>"登录后参团"</a>
+                }.into_any(),
+                (None, true) => view! {
+                    <button type="button" class="primary big" data-testid="join-group"
+                        disabled=move || busy.get() || !group.with(|g| g.joinable)
+                        on:click=move |_| choosing.set(true)>
+                        {move || if group.with(|g| g.joinable) { "参团".to_owned() } else { group_closed_text(&group.get()) }}
+                    </button>
+                }.into_any(),
+            }}
+            {move || choosing.get().then(|| view! {
+                <fieldset class="addresses" data-testid="group-addresses">
+                    <legend>"收货地址（须在门店配送范围内）"</legend>
+                    {move || addresses.get().into_iter().map(|a| {
+                        let id = a.id.clone();
+                        view! {
+                            <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
+                                <input type="radio" name="group-address"
+                                    prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
+                                    on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
+                                <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
+                            </label>
+                        }
+                    }).collect_view()}
+                    <NewAddressForm start=None on_added/>
+                </fieldset>
+                <button type="button" class="primary big" data-testid="join-confirm"
+                    disabled=move || busy.get() || chosen.get().is_none() on:click=join>
+                    {move || if busy.get() { "正在参团…" } else { "参团并支付（沙箱）" }}
+                </button>
+            })}
+            {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> })}
+            {move || (status_is(group, GroupStatus::Forming) && !group.with(|g| g.joinable) && mine.with(Option::is_none)).then(|| view! {
+                <p class="hint"><a href=start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>"自己发起一个拼团"</a></p>
+            })}
+        </div>
+    }
+    .into_any()
+}
+
+fn status_is(group: RwSignal<Group>, status: GroupStatus) -> bool {
+    group.with(|g| g.status == status)
+}
+
+/// Why the join button is off.
+fn group_closed_text(g: &Group) -> String {
+    match g.status {
+        GroupStatus::Forming if g.seats_left == 0 => "已满员".to_owned(),
+        GroupStatus::Forming => "团长支付后即可参团".to_owned(),
+        status => status.label().to_owned(),
+    }
+}
+
+/// Pays an order in the sandbox.
+async fn pay(order_id: &str) -> Result<Order, AppError> {
+    api_client::post::<Order, _>(
+        &format!("/orders/{}/pay", encode(order_id)),
+        &PayOrder {
+            method: PayMethod::Sandbox,
+        },
+    )
+    .await
+}
+
+/// Web Share where the browser has it, else the link to the clipboard.
+#[component]
+fn ShareButton(group: RwSignal<Group>) -> impl IntoView {
+    let said = RwSignal::new(None::<&'static str>);
+    let share = move |_| {
+        let g = group.get_untracked();
+        let text = format!(
+            "{} 人团：{} 只要 {}，一起拼！",
+            g.size,
+            g.product_name,
+            format_yuan(g.group_price_fen)
+        );
+        #[cfg(feature = "hydrate")]
+        {
+            let path = group_href(&g.id);
+            leptos::task::spawn_local(async move {
+                let outcome = share_link(&text, &path).await;
+                said.set(Some(outcome));
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (text, said);
+    };
+    view! {
+        <button type="button" class="secondary" data-testid="share-group" on:click=share>"邀请好友参团"</button>
+        <span class="hint" role="status" data-testid="share-result">{move || said.get()}</span>
+    }
+}
+
+/// `navigator.share` where there is one, else `navigator.clipboard.writeText`; what happened.
+#[cfg(feature = "hydrate")]
+async fn share_link(text: &str, path: &str) -> &'static str {
+    use js_sys::{Function, Object, Promise, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    let Some(window) = web_sys::window() else {
+        return "无法分享";
+    };
+    let url = format!("{}{}", window.location().origin().unwrap_or_default(), path);
+    let navigator: JsValue = window.navigator().into();
+    let call = |target: &JsValue, name: &str, arg: &JsValue| -> Option<Promise> {
+        let f = Reflect::get(target, &JsValue::from_str(name)).ok()?;
+        let f = f.dyn_into::<Function>().ok()?;
+        f.call1(target, arg).ok()?.dyn_into::<Promise>().ok()
+    };
+    let data = Object::new();
+    let _ = Reflect::set(&data, &"title".into(), &JsValue::from_str("即时拼团"));
+    let _ = Reflect::set(&data, &"text".into(), &JsValue::from_str(text));
+    let _ = Reflect::set(&data, &"url".into(), &JsValue::from_str(&url));
+    if let Some(p) = call(&navigator, "share", &data.into()) {
+        return match wasm_bindgen_futures::JsFuture::from(p).await {
+            Ok(_) => "已分享",
+            Err(_) => "没有分享",
+        };
+    }
+    let clipboard = Reflect::get(&navigator, &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
+    let copied = match call(&clipboard, "writeText", &JsValue::from_str(&url)) {
+        Some(p) => wasm_bindgen_futures::JsFuture::from(p).await.is_ok(),
+        None => false,
+    };
+    if copied {
+        "链接已复制，发给好友吧"
+    } else {
+        "请复制地址栏里的链接发给好友"
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StartPageData {
+    pub store_id: String,
+    pub product: Product,
+    pub signed_in: bool,
+    pub addresses: Vec<Address>,
+}
+
+#[server]
+pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, AppError> {
+    use crate::platform_client::{from_context, get_as_shopper};
+    use jishi_api::auth::{AddressesResponse, Me};
+    use jishi_api::catalog::ProductsResponse;
+    let client = from_context()?;
+    let path = format!("/v1/stores/{}/products", encode(&store_id));
+    let (products, me, addresses) = futures::join!(
+        client.get::<ProductsResponse>(&path, &[("limit", "200")]),
+        get_as_shopper::<Me>("/v1/me"),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+    );
+    let product = products?
+        .products
+        .into_iter()
+        .find(|p| p.sku == sku && p.group.is_some())
+        .ok_or_else(|| {
+            AppError::Api(jishi_api::ApiError::not_found(
+                "这家门店的这件商品没有拼团活动",
+            ))
+        })?;
+    let signed_in = me?.and_then(|m| m.user).is_some();
+    Ok(StartPageData {
+        store_id,
+        product,
+        signed_in,
+        addresses: if signed_in {
+            addresses?.map(|a| a.addresses).unwrap_or_default()
+        } else {
+            vec![]
+        },
+    })
+}
+
+#[component]
+pub fn StartGroupPage() -> impl IntoView {
+    let params = use_params_map();
+    let at = use_location();
+    let key = move || {
+        params.with(|p| {
+            (
+                p.get("id").unwrap_or_default(),
+                p.get("sku").unwrap_or_default(),
+            )
+        })
+    };
+    let data = Resource::new(key, |(store, sku)| start_page(store, sku));
+    view! {
+        <Title text="发起拼团 · 即时"/>
+        <h1>"发起拼团"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"正在加载…"</p> }>
+            {move || Suspend::new(async move {
+                let _ = at.get_untracked();
+                match data.await {
+                    Ok(d) => view! { <StartGroup data=d/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The island: address, then start the group (the starter's order) and pay it.
+#[island(lazy)]
+fn StartGroup(data: StartPageData) -> impl IntoView {
+    crate::hydration::island_hydrated();
+    let StartPageData {
+        store_id,
+        product,
+        signed_in,
+        addresses,
+    } = data;
+    let offer = product.group;
+    let here = start_href(&store_id, &product.sku);
+    let addresses = RwSignal::new(addresses);
+    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let key = StoredValue::new(api_client::new_idempotency_key());
+    let request = StoredValue::new((store_id, product.sku.clone()));
+    let on_added = move |a: Address| {
+        chosen.set(Some(a.id.clone()));
+        addresses.update(|list| list.insert(0, a));
+    };
+    let start = move |_| {
+        let Some(address_id) = chosen.get_untracked() else {
+            error.set(Some("请先选择收货地址".to_owned()));
+            return;
+        };
+        let (store_id, sku) = request.get_value();
+        let body = NewGroup {
+            store_id,
+            sku,
+            address_id,
+            size: offer.map(|o| o.size),
+            price_fen: offer.map(|o| o.price_fen),
+        };
+        if let Err(e) = body.validate() {
+            error.set(Some(e.message));
+            return;
+        }
+        let key = key.get_value();
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api_client::send::<GroupOrder, _>(
+                Method::Post,
+                "/groups",
+                Some(&body),
+                Some(&key),
+            )
+            .await
+            {
+                Ok(started) => {
+                    // Paying opens the group; if it fails, the group page offers it again.
+                    let _ = pay(&started.order.id).await;
+                    crate::auth::go_to(&group_href(&started.group.id));
+                }
+                Err(e) => {
+                    error.set(Some(e.message()));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <section class="group-start" data-testid="group-start" data-sku=product.sku.clone()>
+            <p class="group-prices">
+                <span class="product-name">{product.name.clone()}</span>" "
+                {offer.map(|o| view! {
+                    <span class="live-price">{format_yuan(o.price_fen)}</span>" "
+                    <s>{format_yuan(product.price_fen)}</s>" "
+                    <span class="badge">{format!("{} 人团", o.size)}</span>
+                })}
+            </p>
+            <p class="hint">"你先下单支付，再邀请好友在 24 小时内参团；人满即由这家门店一起配送，未成团全额退款。"</p>
+            {if signed_in {
+                view! {
+                    <fieldset class="addresses" data-testid="group-addresses">
+                        <legend>"收货地址（须在门店配送范围内）"</legend>
+                        {move || addresses.get().into_iter().map(|a| {
+                            let id = a.id.clone();
+                            view! {
+                                <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
+                                    <input type="radio" name="group-address"
+                                        prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
+                                        on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
+                                    <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
+                                </label>
+                            }
+                        }).collect_view()}
+                        <NewAddressForm start=None on_added/>
+                    </fieldset>
+                    <button type="button" class="primary big" data-testid="start-group-submit"
+                        disabled=move || busy.get() || chosen.get().is_none() on:click=start>
+                        {move || if busy.get() { "正在开团…" } else { "开团并支付（沙箱）" }}
+                    </button>
+                }.into_any()
+            } else {
+                view! { <a class="button primary big" data-testid="start-group-sign-in" href=sign_in_href(&here)>"登录后开团"</a> }.into_any()
+            }}
+            {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> })}
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_countdown_reads_hours_minutes_seconds_and_ends() {
+        assert_eq!(countdown_text(0.0), "已截止");
+        assert_eq!(countdown_text(-5.0), "已截止");
+        assert_eq!(countdown_text(1.0), "还剩 00:00:01");
+        assert_eq!(countdown_text(86_400_000.0), "还剩 24:00:00");
+        assert_eq!(countdown_text(3_723_000.0), "还剩 01:02:03");
+    }
+
+    #[test]
+    fn links_are_encoded() {
+        assert_eq!(group_href("grp_1"), "/group/grp_1");
+        assert_eq!(
+            start_href("bj00312", "P000207"),
+            "/store/bj00312/group/P000207"
+        );
+    }
+}

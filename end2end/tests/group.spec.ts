@@ -1,0 +1,123 @@
+import { APIRequestContext, Browser, BrowserContext, expect, Page, test } from '@playwright/test';
+import { failOnPageErrors, GUOMAO, hydrated, submitSignIn } from './helpers';
+
+async function newShopper(browser: Browser, baseURL: string | undefined): Promise<BrowserContext> {
+  return browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+}
+
+/** Signs in with a new number on /login and comes back to `next`. */
+async function signInTo(page: Page, next: string): Promise<void> {
+  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+  await hydrated(page);
+  await submitSignIn(page, '135');
+  await page.waitForURL((u) => u.pathname + u.search === next);
+  await hydrated(page);
+}
+
+/** Saves an address at 国贸 for the signed-in page's shopper; its id. */
+async function addressAtGuomao(page: Page): Promise<string> {
+  const saved = await page.request.post('/api/v1/me/addresses', {
+    data: { label: '家', detail: '建国门外大街 1 号', lat: GUOMAO.latitude, lng: GUOMAO.longitude },
+  });
+  expect(saved.status()).toBe(201);
+  return (await saved.json()).id;
+}
+
+/** An open store delivering to 国贸 with a group offer on a product in stock. */
+async function anOffer(request: APIRequestContext): Promise<{ store: string; sku: string; size: number }> {
+  const nearby = await (
+    await request.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=100`)
+  ).json();
+  for (const s of nearby.stores.filter((s: { open_now: boolean }) => s.open_now)) {
+    const page = await (await request.get(`/api/v1/stores/${s.id}/products?limit=200`)).json();
+    const p = page.products.find(
+      (p: { group: { size: number } | null; stock: number }) => p.group && p.group.size === 3 && p.stock >= 5,
+    );
+    if (p) return { store: s.id, sku: p.sku, size: p.group.size };
+  }
+  throw new Error('no group offer of 3 near 国贸 in the demo city');
+}
+
+async function joinAndPay(page: Page, link: string): Promise<void> {
+  await signInTo(page, link);
+  const address = await addressAtGuomao(page);
+  await page.reload();
+  await hydrated(page);
+  await page.getByTestId('join-group').click();
+  await page.locator(`[data-testid=address-option][data-address-id="${address}"] input`).check();
+  await page.getByTestId('join-confirm').click();
+  await expect(page.getByTestId('group-joined')).toBeVisible();
+}
+
+test('a group of three: A starts and pays, B and C join from the link, all watch it fill, and each order is delivered', async ({
+  browser,
+  baseURL,
+}) => {
+  test.setTimeout(90_000);
+  const [a, b, c] = [await newShopper(browser, baseURL), await newShopper(browser, baseURL), await newShopper(browser, baseURL)];
+  const pages = [await a.newPage(), await b.newPage(), await c.newPage()];
+  const errors = pages.map(failOnPageErrors);
+  const offer = await anOffer(pages[0].request);
+
+  // The store page offers it.
+  await pages[0].goto(`/store/${offer.store}?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}`);
+  const start = pages[0].locator(`[data-testid=product-card][data-sku="${offer.sku}"] [data-testid=start-group]`);
+  await expect(start).toContainText('3 人团');
+  const startUrl = (await start.getAttribute('href'))!;
+
+  // A signs in, picks an address, starts and pays: the group page, with A as the first member.
+  await signInTo(pages[0], startUrl);
+  const addressA = await addressAtGuomao(pages[0]);
+  await pages[0].reload();
+  await hydrated(pages[0]);
+  await pages[0].locator(`[data-testid=address-option][data-address-id="${addressA}"] input`).check();
+  await pages[0].getByTestId('start-group-submit').click();
+  await pages[0].waitForURL(/\/group\/[^/]+$/);
+  await hydrated(pages[0]);
+  const link = new URL(pages[0].url()).pathname;
+  const members = (p: Page) => p.getByTestId('group-members');
+  await expect(members(pages[0])).toHaveAttribute('data-count', '1');
+  await expect(pages[0].getByTestId('group-status')).toHaveAttribute('data-status', 'forming');
+  await expect(pages[0].getByTestId('group-countdown')).toHaveText(/还剩 \d{2}:\d{2}:\d{2}/);
+  await expect(pages[0].locator('meta[property="og:title"]')).toHaveAttribute('content', /3 人团/);
+  await expect(pages[0].getByTestId('group-member').first()).toHaveAttribute('data-paid', 'true');
+
+  // Anyone with the link sees the page, signed in or not; B and C join and pay.
+  await pages[1].goto(link);
+  await expect(pages[1].getByTestId('join-group')).toHaveAttribute('href', /^\/login\?next=/);
+  await joinAndPay(pages[1], link);
+  // A's page fills with no reload.
+  await expect(members(pages[0])).toHaveAttribute('data-count', '2');
+  await expect(pages[0].getByTestId('group-seat-empty')).toHaveCount(1);
+  await joinAndPay(pages[2], link);
+
+  // The last seat paid: the group forms on every page, live.
+  for (const p of pages) {
+    await expect(members(p)).toHaveAttribute('data-count', '3');
+    await expect(p.locator('[data-testid=group-member][data-paid=true]')).toHaveCount(3);
+    await expect(p.getByTestId('group-status')).not.toHaveAttribute('data-status', 'forming');
+  }
+  // Each member follows their own order to delivered (fast dispatch steps in the test server).
+  for (const p of pages) {
+    await p.reload();
+    await hydrated(p);
+    await p.getByTestId('my-group-order').click();
+    await p.waitForURL(/\/orders\/[^/]+$/);
+    await expect(p.getByTestId('order-status')).toHaveAttribute('data-status', 'delivered', { timeout: 30_000 });
+  }
+  // The group is over; /me lists it.
+  await pages[0].goto('/me');
+  await expect(pages[0].locator(`[data-testid=my-group][href="${link}"]`)).toHaveAttribute('data-status', /formed|fulfilled/);
+  for (const e of errors) expect(e).toEqual([]);
+  await Promise.all([a.close(), b.close(), c.close()]);
+});
+
+test('an unknown group is a plain not-found page', async ({ browser, baseURL }) => {
+  const ctx = await newShopper(browser, baseURL);
+  const page = await ctx.newPage();
+  const res = await page.request.get('/api/v1/groups/grp_does_not_exist');
+  expect(res.status()).toBe(404);
+  await page.goto('/group/grp_does_not_exist');
+  await expect(page.getByRole('heading', { name: '找不到这个拼团' })).toBeVisible();
+  await ctx.close();
+});
