@@ -12,7 +12,7 @@ use jishi_api::groups::{GroupEvent, GROUP_EVENT};
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder};
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::{Meta, Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
 use crate::api_client::{self, Method};
@@ -126,8 +126,10 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
         format_yuan(g.group_price_fen),
         format_yuan(g.regular_price_fen)
     );
+    let signed_in = data.signed_in;
     view! {
         <Title text=format!("{title} · 即时")/>
+        <Leaflet when=signed_in/>
         // A link preview where the link is shared.
         <Meta property="og:title" content=title.clone()/>
         <Meta property="og:description" content=description.clone()/>
@@ -271,11 +273,9 @@ fn MyPart(
     let choosing = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let key = StoredValue::new(api_client::new_idempotency_key());
-    let on_added = move |a: Address| {
-        chosen.set(Some(a.id.clone()));
-        addresses.update(|list| list.insert(0, a));
-    };
+    // Made on the first click (in the browser): one key for this page's attempt, so a retry after
+    // a lost answer gets the first answer back.
+    let key = StoredValue::new(None::<String>);
     let join = move |_| {
         let Some(address_id) = chosen.get_untracked() else {
             error.set(Some("请先选择收货地址".to_owned()));
@@ -290,7 +290,11 @@ fn MyPart(
             "/groups/{}/join",
             encode(&group.with_untracked(|g| g.id.clone()))
         );
-        let key = key.get_value();
+        let idem = key
+            .get_value()
+            .unwrap_or_else(api_client::new_idempotency_key);
+        key.set_value(Some(idem.clone()));
+        let key = idem;
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
@@ -354,31 +358,58 @@ fn MyPart(
                 }.into_any(),
             }}
             {move || choosing.get().then(|| view! {
-                <fieldset class="addresses" data-testid="group-addresses">
-                    <legend>"收货地址（须在门店配送范围内）"</legend>
-                    {move || addresses.get().into_iter().map(|a| {
-                        let id = a.id.clone();
-                        view! {
-                            <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
-                                <input type="radio" name="group-address"
-                                    prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
-                                    on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
-                                <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                            </label>
-                        }
-                    }).collect_view()}
-                    <NewAddressForm start=None on_added/>
-                </fieldset>
+                <AddressChoice addresses chosen/>
                 <button type="button" class="primary big" data-testid="join-confirm"
                     disabled=move || busy.get() || chosen.get().is_none() on:click=join>
                     {move || if busy.get() { "正在参团…" } else { "参团并支付（沙箱）" }}
                 </button>
-            })}
-            {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> })}
+            }.into_any())}
+            {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> }.into_any())}
             {move || (status_is(group, GroupStatus::Forming) && !group.with(|g| g.joinable) && mine.with(Option::is_none)).then(|| view! {
                 <p class="hint"><a href=start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>"自己发起一个拼团"</a></p>
-            })}
+            }.into_any())}
         </div>
+    }
+    .into_any()
+}
+
+/// Leaflet for the new-address form's map, on pages where a signed-in shopper may add one.
+#[component]
+fn Leaflet(when: bool) -> impl IntoView {
+    when.then(|| {
+        view! {
+            <Script src=crate::assets::LEAFLET_JS defer="defer"/>
+            <Stylesheet href=crate::assets::LEAFLET_CSS/>
+        }
+    })
+}
+
+/// The shopper's saved addresses to pick from, and a new one on the map.
+#[component]
+fn AddressChoice(
+    addresses: RwSignal<Vec<Address>>,
+    chosen: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let on_added = move |a: Address| {
+        chosen.set(Some(a.id.clone()));
+        addresses.update(|list| list.insert(0, a));
+    };
+    view! {
+        <fieldset class="addresses" data-testid="group-addresses">
+            <legend>"收货地址（须在门店配送范围内）"</legend>
+            {move || addresses.get().into_iter().map(|a| {
+                let id = a.id.clone();
+                view! {
+                    <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
+                        <input type="radio" name="group-address"
+                            prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
+                            on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
+                        <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
+                    </label>
+                }
+            }).collect_view()}
+            <NewAddressForm start=None on_added/>
+        </fieldset>
     }
     .into_any()
 }
@@ -535,7 +566,7 @@ pub fn StartGroupPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let _ = at.get_untracked();
                 match data.await {
-                    Ok(d) => view! { <StartGroup data=d/> }.into_any(),
+                    Ok(d) => view! { <Leaflet when=d.signed_in/><StartGroup data=d/> }.into_any(),
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
@@ -559,12 +590,10 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
     let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let key = StoredValue::new(api_client::new_idempotency_key());
+    // Made on the first click (in the browser): one key for this page's attempt, so a retry after
+    // a lost answer gets the first answer back.
+    let key = StoredValue::new(None::<String>);
     let request = StoredValue::new((store_id, product.sku.clone()));
-    let on_added = move |a: Address| {
-        chosen.set(Some(a.id.clone()));
-        addresses.update(|list| list.insert(0, a));
-    };
     let start = move |_| {
         let Some(address_id) = chosen.get_untracked() else {
             error.set(Some("请先选择收货地址".to_owned()));
@@ -582,7 +611,11 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             error.set(Some(e.message));
             return;
         }
-        let key = key.get_value();
+        let idem = key
+            .get_value()
+            .unwrap_or_else(api_client::new_idempotency_key);
+        key.set_value(Some(idem.clone()));
+        let key = idem;
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
@@ -619,21 +652,7 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             <p class="hint">"你先下单支付，再邀请好友在 24 小时内参团；人满即由这家门店一起配送，未成团全额退款。"</p>
             {if signed_in {
                 view! {
-                    <fieldset class="addresses" data-testid="group-addresses">
-                        <legend>"收货地址（须在门店配送范围内）"</legend>
-                        {move || addresses.get().into_iter().map(|a| {
-                            let id = a.id.clone();
-                            view! {
-                                <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
-                                    <input type="radio" name="group-address"
-                                        prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
-                                        on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
-                                    <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                                </label>
-                            }
-                        }).collect_view()}
-                        <NewAddressForm start=None on_added/>
-                    </fieldset>
+                    <AddressChoice addresses chosen/>
                     <button type="button" class="primary big" data-testid="start-group-submit"
                         disabled=move || busy.get() || chosen.get().is_none() on:click=start>
                         {move || if busy.get() { "正在开团…" } else { "开团并支付（沙箱）" }}

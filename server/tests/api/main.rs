@@ -4,6 +4,7 @@
 mod accounts;
 mod assets;
 mod cart_form;
+mod groups;
 mod hardening;
 mod helpers;
 mod live;
