@@ -137,6 +137,10 @@ pub struct Group {
     /// When the last seat was paid (RFC 3339, UTC).
     #[serde(default)]
     pub formed_at: Option<String>,
+    /// The platform's clock when this answer was made (on `GET` and in snapshots): a countdown
+    /// runs from it, so a phone whose clock is off still shows the right time left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
 }
 
 /// Seats not taken in a group of `size` with `held` members holding one.
@@ -386,6 +390,7 @@ mod tests {
             joinable: false,
             created_at: "2026-11-25T04:00:00Z".into(),
             formed_at: None,
+            now: None,
         }
     }
 

@@ -149,15 +149,32 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
     .into_any()
 }
 
-/// Milliseconds from now to an RFC 3339 instant (the browser's clock); 0 on the server.
-fn ms_until(rfc3339: &str) -> f64 {
+/// Milliseconds from now to an RFC 3339 instant, now being the platform's clock: `skew_ms` is
+/// the platform's time less this device's (0 on the server, where nothing counts down).
+fn ms_until(rfc3339: &str, skew_ms: f64) -> f64 {
     #[cfg(feature = "hydrate")]
     {
-        js_sys::Date::parse(rfc3339) - js_sys::Date::now()
+        js_sys::Date::parse(rfc3339) - (js_sys::Date::now() + skew_ms)
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = rfc3339;
+        let _ = (rfc3339, skew_ms);
+        0.0
+    }
+}
+
+/// The platform's clock less this device's, from the `now` the group came with.
+fn clock_skew_ms(platform_now: Option<&str>) -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        platform_now
+            .map(|now| js_sys::Date::parse(now) - js_sys::Date::now())
+            .filter(|skew| skew.is_finite())
+            .unwrap_or(0.0)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = platform_now;
         0.0
     }
 }
@@ -183,6 +200,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     } = data;
     let group_id = StoredValue::new(group.id.clone());
     let deadline = StoredValue::new(group.deadline.clone());
+    let skew = clock_skew_ms(group.now.as_deref());
     let group = RwSignal::new(group);
     let mine = RwSignal::new(mine);
     let connected = RwSignal::new(false);
@@ -205,11 +223,19 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     });
 
     // The countdown, redrawn every second in the browser.
-    let left = RwSignal::new(countdown_text(ms_until(&deadline.get_value())));
+    // The server has no ticking clock to show: the deadline itself, until the browser counts.
+    let left = RwSignal::new(if cfg!(feature = "hydrate") {
+        countdown_text(ms_until(&deadline.get_value(), skew))
+    } else {
+        format!(
+            "{} 截止",
+            jishi_api::time::beijing_date_hm(&deadline.get_value()).unwrap_or_default()
+        )
+    });
     #[cfg(feature = "hydrate")]
     {
         let tick = move || {
-            let _ = left.try_set(countdown_text(ms_until(&deadline.get_value())));
+            let _ = left.try_set(countdown_text(ms_until(&deadline.get_value(), skew)));
         };
         tick();
         if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {

@@ -158,6 +158,7 @@ impl GroupRow {
             joinable: self.joinable(now),
             created_at: rfc3339_utc(self.created_at),
             formed_at: self.formed_at.map(rfc3339_utc),
+            now: Some(rfc3339_utc(now)),
         }
     }
 }

@@ -352,6 +352,7 @@ async fn open_group(
         joinable: false,
         created_at: rfc3339(seat.now),
         formed_at: None,
+        now: None,
     };
     let events = [
         GroupEvent::MemberJoined {

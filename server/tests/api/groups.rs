@@ -62,11 +62,12 @@ async fn a_group_starts_streams_and_fills_through_the_server() {
     starter.pay(&order).await;
 
     // Both pages render on the server: the start page, and the shared link for anyone.
-    let (status, html) = starter
-        .page(&format!("/store/{store}/group/{sku}"))
-        .await;
+    let (status, html) = starter.page(&format!("/store/{store}/group/{sku}")).await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains(r#"data-testid="start-group-submit""#), "{html}");
+    assert!(
+        html.contains(r#"data-testid="start-group-submit""#),
+        "{html}"
+    );
     let (status, html) = Browser::new(&app).page(&format!("/group/{id}")).await;
     assert_eq!(status, 200, "{html}");
     for hook in [
