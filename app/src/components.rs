@@ -3,7 +3,7 @@
 use jishi_api::areas::describe_point;
 use jishi_api::LatLng;
 use leptos::prelude::*;
-use leptos_meta::Title;
+use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_query_map;
 
 use crate::error::{set_response_status, AppError};
@@ -88,6 +88,18 @@ fn loader_script(html: &str) -> Option<&str> {
 }
 
 /// A plain message and a way forward, with the error's HTTP status during SSR.
+/// Leaflet's script and styles, for pages where a signed-in shopper may add an address on the
+/// map (the new-address form); nothing otherwise, so other pages never load it.
+#[component]
+pub fn LeafletAssets(when: bool) -> impl IntoView {
+    when.then(|| {
+        view! {
+            <Script src=crate::assets::LEAFLET_JS defer="defer"/>
+            <Stylesheet href=crate::assets::LEAFLET_CSS/>
+        }
+    })
+}
+
 #[component]
 pub fn ErrorNotice(
     error: AppError,

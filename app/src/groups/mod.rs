@@ -12,11 +12,11 @@ use jishi_api::groups::{GroupEvent, GROUP_EVENT};
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder};
 use leptos::prelude::*;
-use leptos_meta::{Meta, Script, Stylesheet, Title};
+use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
 use crate::api_client::{self, Method};
-use crate::components::{use_location, ErrorNotice};
+use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::links::{encode, order_href, sign_in_href};
 use crate::orders::checkout::addresses::NewAddressForm;
@@ -129,7 +129,7 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
     let signed_in = data.signed_in;
     view! {
         <Title text=format!("{title} · 即时")/>
-        <Leaflet when=signed_in/>
+        <LeafletAssets when=signed_in/>
         // A link preview where the link is shared.
         <Meta property="og:title" content=title.clone()/>
         <Meta property="og:description" content=description.clone()/>
@@ -399,17 +399,6 @@ fn MyPart(
     .into_any()
 }
 
-/// Leaflet for the new-address form's map, on pages where a signed-in shopper may add one.
-#[component]
-fn Leaflet(when: bool) -> impl IntoView {
-    when.then(|| {
-        view! {
-            <Script src=crate::assets::LEAFLET_JS defer="defer"/>
-            <Stylesheet href=crate::assets::LEAFLET_CSS/>
-        }
-    })
-}
-
 /// The shopper's saved addresses to pick from, and a new one on the map.
 #[component]
 fn AddressChoice(
@@ -575,7 +564,6 @@ pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, 
 #[component]
 pub fn StartGroupPage() -> impl IntoView {
     let params = use_params_map();
-    let at = use_location();
     let key = move || {
         params.with(|p| {
             (
@@ -590,9 +578,8 @@ pub fn StartGroupPage() -> impl IntoView {
         <h1>"发起拼团"</h1>
         <Suspense fallback=|| view! { <p class="loading">"正在加载…"</p> }>
             {move || Suspend::new(async move {
-                let _ = at.get_untracked();
                 match data.await {
-                    Ok(d) => view! { <Leaflet when=d.signed_in/><StartGroup data=d/> }.into_any(),
+                    Ok(d) => view! { <LeafletAssets when=d.signed_in/><StartGroup data=d/> }.into_any(),
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}

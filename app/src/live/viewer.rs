@@ -12,11 +12,11 @@ use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, PayMethod, PayOrder};
 use jishi_api::{ErrorCode, LatLng};
 use leptos::prelude::*;
-use leptos_meta::{Script, Stylesheet, Title};
+use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api_client::{self, Method};
-use crate::components::{use_location, ErrorNotice};
+use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::links::{order_href, sign_in_href};
 use crate::orders::checkout::addresses::NewAddressForm;
@@ -107,10 +107,7 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
     view! {
         <Title text=format!("{title} · 直播 · 即时")/>
         // The buy sheet's new-address form picks its point on a map (signed-in viewers only).
-        {signed_in.then(|| view! {
-            <Script src=crate::assets::LEAFLET_JS defer="defer"/>
-            <Stylesheet href=crate::assets::LEAFLET_CSS/>
-        })}
+        <LeafletAssets when=signed_in/>
         <header class="live-header">
             <h1 data-testid="live-title">{title}</h1>
             <p class="live-host" data-testid="live-host">{format!("主播 {host}")}</p>
