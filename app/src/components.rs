@@ -31,7 +31,7 @@ pub fn SiteHeader() -> impl IntoView {
                     None => "选择位置".to_owned(),
                 }}
             </a>
-            <form class="site-search" method="get" action="/search" role="search">
+            <form class="site-search" method="get" action="/search" role="search" aria-label="全站搜索">
                 {move || at.get().map(|p| view! {
                     <input type="hidden" name="lat" value=coord(p.lat())/>
                     <input type="hidden" name="lng" value=coord(p.lng())/>

@@ -210,6 +210,16 @@ mod browser {
         attempt(el.clone(), Box::new(init), 120);
     }
 
+    fn prefers_reduced_motion() -> bool {
+        web_sys::window()
+            .and_then(|w| {
+                w.match_media("(prefers-reduced-motion: reduce)")
+                    .ok()
+                    .flatten()
+            })
+            .is_some_and(|q| q.matches())
+    }
+
     fn new_map(el: &web_sys::HtmlElement) -> Option<Map> {
         // A re-render hands Leaflet the same element again; Leaflet refuses to init twice.
         if el.class_list().contains("leaflet-container") {
@@ -217,6 +227,12 @@ mod browser {
         }
         let options = MapOptions::new();
         options.set_scroll_wheel_zoom(false);
+        // Leaflet animates zooms and fades tiles: not for shoppers who asked for less motion.
+        if prefers_reduced_motion() {
+            options.set_zoom_animation(false);
+            options.set_fade_animation(false);
+            options.set_marker_zoom_animation(false);
+        }
         let map = Map::new_with_element(el, &options).ok()?;
         if let Some(url) = meta("jishi-tile-url").filter(|u| !u.is_empty() && u != "none") {
             TileLayer::new(&url).add_to(&map);

@@ -135,6 +135,8 @@ test('shop before signing in, sign in, check out ASAP, pay, and watch the rider 
   await page.waitForURL(/\/orders\/ord_/);
   const status = page.getByTestId('order-status');
   await expect(status).toHaveAttribute('data-status', 'pending_payment');
+  // A live region: each new status is read out.
+  await expect(status).toHaveAttribute('role', 'status');
   await hydrated(page);
 
   const riderLats = new Set<string>();

@@ -1,5 +1,5 @@
 import { APIRequestContext, Browser, BrowserContext, expect, Page, test } from '@playwright/test';
-import { failOnPageErrors, GUOMAO, hydrated, submitSignIn } from './helpers';
+import { failOnPageErrors, freshPhone, GUOMAO, hydrated, submitSignIn } from './helpers';
 
 async function newShopper(browser: Browser, baseURL: string | undefined): Promise<BrowserContext> {
   return browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
@@ -112,6 +112,42 @@ test('a group of three: A starts and pays, B and C join from the link, all watch
   await expect(pages[0].locator(`[data-testid=my-group][href="${link}"]`)).toHaveAttribute('data-status', /formed|fulfilled/);
   for (const e of errors) expect(e).toEqual([]);
   await Promise.all([a.close(), b.close(), c.close()]);
+});
+
+test('when the countdown ends the page says so, and a screen reader hears it', async ({ browser, baseURL }) => {
+  const ctx = await newShopper(browser, baseURL);
+  const page = await ctx.newPage();
+  // The browser's clock is the test's, so a day can pass in a moment; the platform's stays frozen.
+  await page.clock.install();
+  const api = page.request;
+  const phone = freshPhone('136');
+  const sent = await api.post('/api/v1/auth/sms-code', { data: { phone } });
+  expect(await sent.text()).toContain('demo_code');
+  const login = await api.post('/api/v1/auth/login', { data: { phone, code: (await sent.json()).demo_code } });
+  expect(await login.text()).toContain('phone_masked');
+  const address = await (
+    await api.post('/api/v1/me/addresses', {
+      data: { label: '家', detail: '建国门外大街 1 号', lat: GUOMAO.latitude, lng: GUOMAO.longitude },
+    })
+  ).json();
+  const offer = await anOffer(api);
+  const started = await api.post('/api/v1/groups', {
+    data: { store_id: offer.store, sku: offer.sku, address_id: address.id },
+    headers: { 'Idempotency-Key': `countdown-${phone}` },
+  });
+  expect(started.status()).toBe(201);
+  const { group, order } = await started.json();
+  expect((await api.post(`/api/v1/orders/${order.id}/pay`, { data: { method: 'sandbox' } })).status()).toBe(200);
+
+  await page.goto(`/group/${group.id}`);
+  await hydrated(page);
+  await expect(page.getByTestId('group-countdown')).toHaveText(/还剩 2[34]:/);
+  await expect(page.getByTestId('group-announcement')).toHaveText('');
+  await page.clock.fastForward('24:00:01');
+  await expect(page.getByTestId('group-countdown')).toHaveText('已截止');
+  await expect(page.getByTestId('group-announcement')).toHaveText('拼团已截止');
+  await expect(page.getByTestId('group-announcement')).toHaveAttribute('role', 'status');
+  await ctx.close();
 });
 
 test('an unknown group is a plain not-found page', async ({ browser, baseURL }) => {

@@ -1,4 +1,5 @@
-import { expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { expect, Page, test } from '@playwright/test';
 
 export const GUOMAO = { latitude: 39.9088, longitude: 116.4605 };
 export const WANGJING = { latitude: 39.9968, longitude: 116.4706 };
@@ -7,9 +8,29 @@ export function homeAt(p: { latitude: number; longitude: number }, extra = ''): 
   return `/?lat=${p.latitude}&lng=${p.longitude}${extra}`;
 }
 
-/** Waits until the wasm has hydrated the page, failing on any uncaught page error. */
+/** Waits until the wasm has hydrated the page, then checks the page with axe (every page a test
+ * reaches this way is checked). */
 export async function hydrated(page: Page): Promise<void> {
   await expect(page.locator('body[data-hydrated]')).toHaveCount(1, { timeout: 15_000 });
+  await expectAccessible(page);
+}
+
+/** axe-core finds no violation, at any impact level, on the page as it is now. */
+export async function expectAccessible(page: Page, what = ''): Promise<void> {
+  const results = await new AxeBuilder({ page }).analyze();
+  const found = results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n').slice(1).join(' ')}`),
+  }));
+  if (found.length > 0) {
+    await test.info().attach(`axe ${what || new URL(page.url()).pathname}`, {
+      body: JSON.stringify(results.violations, null, 2),
+      contentType: 'application/json',
+    });
+  }
+  expect(found, `axe violations on ${page.url()} ${what}`).toEqual([]);
 }
 
 /** Fails the test on uncaught exceptions in the page (e.g. a wasm that cannot start). */

@@ -39,6 +39,8 @@ for (const [name, get] of figures) {
       return NaN;
     }
   });
+  // A category left out of the run (scripts/lighthouse.sh --only) has no figure.
+  if (values.every(Number.isNaN)) continue;
   const runs = values.length > 1 ? `  # runs: ${values.join(' ')}` : '';
   console.log(`lighthouse_${page}_${name}: ${median(values)}${runs}`);
 }

@@ -251,6 +251,10 @@ pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
             <a class="cart-link" href=crate::links::with_point("/cart", at)>
                 "购物车 "<span class="count" data-testid="cart-count">{move || cart.count()}</span>" 件"
             </a>
+            // The new count and total, read out after each change.
+            <span class="visually-hidden" role="status" data-testid="cart-announcement">
+                {move || format!("购物车 {} 件，合计 {}", cart.count(), format_yuan(cart.subtotal_fen()))}
+            </span>
             <span class="subtotal" data-testid="cart-subtotal">{move || format_yuan(cart.subtotal_fen())}</span>
             {move || cart.error().map(|e| view! { <p class="cart-error" role="alert" data-testid="cart-error">{e}</p> })}
             {move || if cart.count() == 0 {

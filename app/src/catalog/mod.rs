@@ -194,7 +194,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
             <p class="address">{store.address.clone()}</p>
             <a class="back" href=at.map(crate::links::home_href).unwrap_or_else(|| "/".into())>"← 返回附近门店"</a>
         </section>
-        <form class="store-search" method="get" action=base.clone() role="search">
+        <form class="store-search" method="get" action=base.clone() role="search" aria-label="在本店搜索">
             {at.map(|p| view! {
                 <input type="hidden" name="lat" value=coord(p.lat())/>
                 <input type="hidden" name="lng" value=coord(p.lng())/>

@@ -179,10 +179,12 @@ fn clock_skew_ms(platform_now: Option<&str>) -> f64 {
     }
 }
 
+const COUNTDOWN_OVER: &str = "已截止";
+
 /// "还剩 05:07:09" (hours may pass 24), or "已截止".
 pub fn countdown_text(ms_left: f64) -> String {
     if ms_left <= 0.0 {
-        return "已截止".to_owned();
+        return COUNTDOWN_OVER.to_owned();
     }
     let s = (ms_left / 1000.0).ceil() as u64;
     format!("还剩 {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -253,10 +255,19 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 <span class="badge" data-testid="group-status" data-status=move || status.get().as_str()>
                     {move || status.get().label()}
                 </span>" "
-                <span data-testid="group-countdown" data-deadline=deadline.get_value() role="timer"
-                    aria-live=move || if left.with(|l| l == "已截止") { "assertive" } else { "off" }>
+                <span data-testid="group-countdown" data-deadline=deadline.get_value() role="timer">
                     {move || match status.get() {
                         GroupStatus::Forming => left.get(),
+                        GroupStatus::Formed | GroupStatus::Fulfilled => "已成团，门店正在配送".to_owned(),
+                        GroupStatus::Expired => "未成团，已全额退款".to_owned(),
+                    }}
+                </span>
+                // The timer ticks silently (role="timer" is not read out each second); its end,
+                // and the group forming or expiring, are announced here.
+                <span class="visually-hidden" role="status" data-testid="group-announcement">
+                    {move || match status.get() {
+                        GroupStatus::Forming if left.with(|l| l == COUNTDOWN_OVER) => "拼团已截止".to_owned(),
+                        GroupStatus::Forming => String::new(),
                         GroupStatus::Formed | GroupStatus::Fulfilled => "已成团，门店正在配送".to_owned(),
                         GroupStatus::Expired => "未成团，已全额退款".to_owned(),
                     }}

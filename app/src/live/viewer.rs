@@ -203,7 +203,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             let sold_out = p.stock_left == 0;
             view! {
                 <section class="pinned-product" data-testid="pinned-product" data-sku=p.sku.clone()
-                    data-stock-left=p.stock_left aria-live="polite">
+                    data-stock-left=p.stock_left>
                     <p class="pinned-label">"主播推荐"</p>
                     <h2 class="product-name">{p.name.clone()}</h2>
                     <p class="prices">
@@ -241,9 +241,8 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 <span data-testid="viewer-count" data-count=move || viewers.get()>
                     {move || format!("{} 人在看", format_count(viewers.get()))}
                 </span>
-                <button type="button" class="like" data-testid="like" on:click=like
-                    aria-label=move || format!("点赞，已有 {} 个赞", likes_shown.get())>
-                    "♥ 点赞 "<span data-testid="like-count" data-count=move || likes_shown.get()>
+                <button type="button" class="like" data-testid="like" on:click=like>
+                    <span aria-hidden="true">"♥ "</span>"点赞 "<span data-testid="like-count" data-count=move || likes_shown.get()>
                         {move || format_count(likes_shown.get())}
                     </span>
                 </button>
@@ -255,6 +254,11 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 <p class="notice" data-testid="live-scheduled">"主播还没开播，开播后这里会自动更新。"</p>
             })}
             {pin_card}
+            // The pin card is replaced when the host pins another product, so it cannot announce
+            // itself: this region, there from the start, reads out each new pin.
+            <p class="visually-hidden" role="status" data-testid="pin-announcement">
+                {move || pinned.with(|p| p.as_ref().map(|p| format!("主播推荐：{}，直播价 {}", p.name, format_yuan(p.live_price_fen))))}
+            </p>
             <p class="sales-ticker" data-testid="sales-ticker" role="status">
                 {move || last_sale.get().map(|s| ticker_line(&s))}
             </p>
@@ -272,7 +276,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 } else {
                     view! {
                         <p class="comment-sign-in">
-                            <a data-testid="comment-sign-in" href=sign_in.get_value()>"登录后参与评论"</a>
+                            <a class="button" data-testid="comment-sign-in" href=sign_in.get_value()>"登录后参与评论"</a>
                         </p>
                     }.into_any()
                 }}

@@ -235,7 +235,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     view! {
         <h1>{move || status.get().label()}</h1>
         <section class="order-summary" data-testid="order" data-order-id=order.id.clone()>
-            <p class="status" data-testid="order-status" data-status=move || status.get().as_str()>
+            <p class="status" data-testid="order-status" data-status=move || status.get().as_str() role="status">
                 {move || status.get().label()}
             </p>
             <p class="eta" data-testid="order-eta" data-eta-min=move || eta.get()>{eta_text}</p>
