@@ -15,3 +15,8 @@ pub const LEAFLET_CSS: &str = "/leaflet/leaflet.a783710282.css";
 /// option. Named `<stem>.<hash>.<ext>` like the others (stem `hls.min`), so the server serves it
 /// as hashed and its test checks the hash.
 pub const HLS_JS: &str = "/hls/hls.min.cfc70cc9e9.js";
+/// WeChat's JS-SDK 1.6.0 (`lib/index.js` of the npm package `jweixin-module`, ISC,
+/// `public/wx/LICENSE`): loaded only by pages rendered in mini-program embed mode.
+pub const WX_JS: &str = "/wx/jweixin.e30fa514a3.js";
+/// Our bridge to the mini-program host (`window.jishiHost`: pay hand-off, share), after the SDK.
+pub const WX_BRIDGE_JS: &str = "/wx/bridge.62bc7079eb.js";

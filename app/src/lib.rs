@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod components;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod groups;
@@ -83,9 +84,10 @@ fn set_security_headers() {
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     set_security_headers();
     let config = use_context::<SiteConfig>().unwrap_or_default();
+    let embedded = embed::embedded();
     view! {
         <!DOCTYPE html>
-        <html lang="zh-CN">
+        <html lang="zh-CN" data-embed=embedded.then_some(embed::EMBED_MINI_PROGRAM)>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
@@ -98,6 +100,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HashedStylesheet id="leptos" options=options.clone()/>
                 <AutoReload options=options.clone()/>
                 <IslandsLoader options/>
+                // The host app's bridge, only where there is a host: the SDK, then ours.
+                {embedded.then(|| view! {
+                    <script src=assets::WX_JS defer></script>
+                    <script src=assets::WX_BRIDGE_JS defer></script>
+                })}
                 <MetaTags/>
             </head>
             <body>
@@ -110,9 +117,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Inside a mini-program the host app has its own navigation bar: no header or footer.
+    let embedded = embed::embedded();
     view! {
         <Router>
-            <SiteHeader/>
+            {(!embedded).then(|| view! { <SiteHeader/> })}
             <main class="page">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
@@ -130,7 +139,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/store/:id/group/:sku") view=groups::StartGroupPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
-            <footer class="site-footer">"即时 · 附近门店，约一小时送达"</footer>
+            {(!embedded).then(|| view! { <footer class="site-footer">"即时 · 附近门店，约一小时送达"</footer> })}
         </Router>
     }
 }

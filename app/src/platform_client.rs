@@ -70,6 +70,20 @@ impl PlatformClient {
         .await
     }
 
+    /// A POST with a JSON body on behalf of the shopper whose platform session token this is.
+    pub async fn post_json_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        token: &str,
+    ) -> Result<T, ApiError> {
+        self.read(
+            self.http.post(self.url(path)).json(body).bearer_auth(token),
+            path,
+        )
+        .await
+    }
+
     pub async fn post_json<T: DeserializeOwned>(
         &self,
         path: &str,

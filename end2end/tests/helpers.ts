@@ -17,7 +17,18 @@ export async function hydrated(page: Page): Promise<void> {
 
 /** axe-core finds no violation, at any impact level, on the page as it is now. */
 export async function expectAccessible(page: Page, what = ''): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
+  // A page may navigate by itself while axe runs (the home page moves to the shopper's
+  // location once geolocation answers): audit the page it lands on instead.
+  let results;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      results = await new AxeBuilder({ page }).analyze();
+      break;
+    } catch (e) {
+      if (attempt >= 3 || !/Execution context was destroyed|navigation/i.test(String(e))) throw e;
+      await page.waitForLoadState();
+    }
+  }
   const found = results.violations.map((v) => ({
     id: v.id,
     impact: v.impact,

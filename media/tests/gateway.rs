@@ -339,34 +339,39 @@ async fn an_rtmp_push_with_the_given_key_publishes_the_room() {
         .unwrap();
     assert_eq!(again, ingest);
 
-    let mut push = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-profile:v",
-            "baseline",
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-t",
-            "30",
-        ])
-        .args(["-f", "flv"])
-        .arg(format!("rtmp://127.0.0.1:42400/live/{key}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    // Like OBS, the pusher tries again when the listener is not up yet: the gateway answers as
+    // soon as it has started ffmpeg, which takes a moment to listen.
+    let push_once = || {
+        Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-re"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-tune",
+                "zerolatency",
+            ])
+            .args([
+                "-profile:v",
+                "baseline",
+                "-g",
+                "25",
+                "-c:a",
+                "aac",
+                "-t",
+                "30",
+            ])
+            .args(["-f", "flv"])
+            .arg(format!("rtmp://127.0.0.1:42400/live/{key}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let mut push = push_once();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let room: serde_json::Value = http
@@ -384,6 +389,9 @@ async fn an_rtmp_push_with_the_given_key_publishes_the_room() {
             Instant::now() < deadline,
             "the RTMP push never published the room: {room}"
         );
+        if let Ok(Some(_)) = push.try_wait() {
+            push = push_once();
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let listed = playlist(&http, &gw, "obs-1", Duration::from_secs(20)).await;

@@ -5,6 +5,7 @@ pub mod cart_form;
 pub mod client;
 pub mod csrf;
 pub mod edge;
+pub mod embed;
 pub mod live;
 pub mod media;
 pub mod page_cache;
@@ -191,6 +192,10 @@ pub fn router(mut state: AppState) -> Router {
         .route("/media/{*path}", any(media::forward))
         .route("/healthz", get(edge::healthz))
         .route("/forms/cart", post(cart_form::set_quantity))
+        .route(
+            "/sandbox/mini-program/pay",
+            get(embed::sandbox_pay_page).post(embed::sandbox_pay),
+        )
         .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         // Files of the built site, else the app's 404 page.
         .fallback_service(site_files)
@@ -203,6 +208,8 @@ pub fn router(mut state: AppState) -> Router {
             state.clone(),
             page_cache::serve_shared_pages,
         ))
+        // Before the page cache, which keeps embed pages apart from the others.
+        .layer(axum::middleware::from_fn(embed::mark))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client::identify,

@@ -30,6 +30,7 @@ use axum::response::Response;
 use quick_cache::sync::Cache;
 
 use crate::AppState;
+use jishi_app::embed::Embedded;
 use jishi_app::platform_client::ShopperSession;
 
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-jishi-cache");
@@ -110,6 +111,12 @@ pub async fn serve_shared_pages(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
+    // A mini-program's page (no header or footer, the host's bridge) is kept apart.
+    let url = if request.extensions().get::<Embedded>().is_some() {
+        format!("embed {url}")
+    } else {
+        url
+    };
     let entry = match cache.pages.get_value_or_guard_async(&url).await {
         Ok(entry) => entry,
         Err(guard) => {

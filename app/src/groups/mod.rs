@@ -245,6 +245,21 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
         }
     }
 
+    // Inside a mini-program, what the host shares follows the group: seats left, or formed.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let title = group.with(|g| match g.status {
+            GroupStatus::Forming => format!(
+                "还差 {} 人成团：{} 拼团价 {}",
+                g.seats_left,
+                g.product_name,
+                format_yuan(g.group_price_fen)
+            ),
+            _ => format!("{} 人团 · {} {}", g.size, g.product_name, g.status.label()),
+        });
+        crate::embed::share_with_host(&title, &group_href(&group_id.get_value()), "");
+    });
+
     let members = Memo::new(move |_| group.with(|g| g.members.clone()));
     let empty_seats = Memo::new(move |_| group.with(|g| g.seats_left));
 
@@ -339,6 +354,14 @@ fn MyPart(
                 api_client::send::<GroupOrder, _>(Method::Post, &path, Some(&body), Some(&key))
                     .await;
             match joined {
+                // Inside a mini-program the host pays; the seat shows paid once back in front.
+                Ok(joined) if crate::embed::hand_payment_to_host(&joined.order.id) => {
+                    mine.set(Some(MySeat {
+                        order_id: joined.order.id,
+                        order_status: joined.order.status,
+                    }));
+                    choosing.set(false);
+                }
                 Ok(joined) => {
                     let order = pay(&joined.order.id).await.unwrap_or(joined.order);
                     mine.set(Some(MySeat {
@@ -352,10 +375,30 @@ fn MyPart(
             busy.set(false);
         });
     };
+    crate::embed::on_foreground(move || {
+        let Some(seat) = mine.get_untracked() else {
+            return;
+        };
+        if seat.order_status != OrderStatus::PendingPayment {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let path = format!("/orders/{}", encode(&seat.order_id));
+            if let Ok(order) = api_client::get::<Order>(&path).await {
+                mine.set(Some(MySeat {
+                    order_id: order.id,
+                    order_status: order.status,
+                }));
+            }
+        });
+    });
     let pay_mine = move |_| {
         let Some(seat) = mine.get_untracked() else {
             return;
         };
+        if crate::embed::hand_payment_to_host(&seat.order_id) {
+            return;
+        }
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {

@@ -163,6 +163,21 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     let last_sale = Memo::new(move |_| view.with(|v| v.last_sale.clone()));
     let comments = Memo::new(move |_| view.with(|v| v.comments.clone()));
 
+    // Inside a mini-program, what the host shares follows the pin: the room with what is on sale.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let title = view.with_untracked(|v| v.room.title.clone());
+        let title = match pinned.get() {
+            Some(p) => format!(
+                "{title}：{} 直播价 {}",
+                p.name,
+                format_yuan(p.live_price_fen)
+            ),
+            None => title,
+        };
+        crate::embed::share_with_host(&title, &room_href, "");
+    });
+
     #[cfg(feature = "hydrate")]
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
         stream.flatten().or_else(|| {
@@ -489,6 +504,10 @@ fn BuySheet(
             let placed =
                 api_client::send::<Order, _>(Method::Post, &path, Some(&body), Some(&key)).await;
             match placed {
+                // Inside a mini-program the host pays; the order page reads it again on return.
+                Ok(order) if crate::embed::hand_payment_to_host(&order.id) => {
+                    crate::auth::go_to(&order_href(&order.id));
+                }
                 Ok(order) => {
                     // Pay at once (sandbox). If paying fails the order page offers it again.
                     let pay = format!("/orders/{}/pay", crate::links::encode(&order.id));

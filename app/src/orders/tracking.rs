@@ -147,7 +147,36 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         })
     });
 
+    // Inside a mini-program the host app pays (a web-view cannot): its pay page opens, and when
+    // this page is back in front the order is read again, to show it paid.
+    let handed_to_host = RwSignal::new(false);
+    let reread = move || {
+        leptos::task::spawn_local(async move {
+            let path = format!("/orders/{}", encode(&id.get_value()));
+            match crate::api_client::get::<Order>(&path).await {
+                Ok(o) => {
+                    status.set(o.status);
+                    eta.set(o.eta_min);
+                    if o.status != OrderStatus::PendingPayment {
+                        handed_to_host.set(false);
+                    }
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    // Also an order that arrived unpaid from elsewhere (a live buy hands over before opening
+    // this page): the host may have paid it meanwhile.
+    crate::embed::on_foreground(move || {
+        if handed_to_host.get_untracked() || status.get_untracked() == OrderStatus::PendingPayment {
+            reread();
+        }
+    });
     let pay = move |_| {
+        if crate::embed::hand_payment_to_host(&id.get_value()) {
+            handed_to_host.set(true);
+            return;
+        }
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
@@ -245,6 +274,9 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                 <button type="button" class="primary big" data-testid="pay" disabled=busy on:click=pay>
                     {format!("支付 {}（沙箱）", format_yuan(total_fen))}
                 </button>
+                {move || handed_to_host.get().then(|| view! {
+                    <p class="hint" data-testid="paying-in-host">"请在小程序的支付页完成支付，完成后会回到这里。"</p>
+                })}
             })}
             {move || status.get().cancellable().then(|| view! {
                 <button type="button" class="secondary" data-testid="cancel-order" disabled=busy on:click=cancel>"取消订单"</button>

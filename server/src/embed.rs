@@ -1,0 +1,253 @@
+//! Mini-program web-view mode (see `jishi_app::embed`): deciding it per request, and the sandbox's
+//! stand-in for the host app's pay page.
+//!
+//! A request is embedded when its user agent says `miniProgram` (WeChat 7.0.0 on), when it asks
+//! with `?embed=miniprogram`, or when it carries the cookie either of those set: the mode lasts for
+//! the browser session, so every link followed inside the web-view keeps it. `?embed=off` ends it.
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use jishi_api::money::format_yuan;
+use jishi_api::orders::{Order, PayMethod, PayOrder};
+use jishi_api::ApiError;
+use jishi_app::embed::{Embedded, EMBED_COOKIE, EMBED_MINI_PROGRAM, EMBED_QUERY};
+use jishi_app::links::encode;
+use jishi_app::platform_client::ShopperSession;
+use serde::Deserialize;
+
+use crate::client::ClientInfo;
+use crate::AppState;
+
+/// What a request says about the mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detected {
+    pub embedded: bool,
+    /// Whether the answer should set (`Some(true)`) or clear (`Some(false)`) the cookie.
+    pub cookie: Option<bool>,
+}
+
+pub fn detect(user_agent: Option<&str>, query: Option<&str>, has_cookie: bool) -> Detected {
+    let asked = query.and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == EMBED_QUERY)
+            .map(|(_, v)| v == EMBED_MINI_PROGRAM)
+    });
+    let by_agent = user_agent.is_some_and(|ua| ua.contains("miniProgram"));
+    let embedded = asked.unwrap_or(by_agent || has_cookie);
+    let cookie = match (embedded, has_cookie) {
+        (true, false) => Some(true),
+        (false, true) if asked == Some(false) => Some(false),
+        _ => None,
+    };
+    Detected { embedded, cookie }
+}
+
+fn has_embed_cookie(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == EMBED_COOKIE && value == EMBED_MINI_PROGRAM)
+}
+
+/// Marks embedded requests (`Embedded` in the extensions, read by the pages and the page cache)
+/// and keeps the mode in a session cookie.
+pub async fn mark(mut request: Request, next: Next) -> Response {
+    let detected = detect(
+        request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        request.uri().query(),
+        has_embed_cookie(request.headers()),
+    );
+    let secure = request
+        .extensions()
+        .get::<ClientInfo>()
+        .is_some_and(|c| c.secure);
+    if detected.embedded {
+        request.extensions_mut().insert(Embedded);
+    }
+    let mut response = next.run(request).await;
+    let cookie = match detected.cookie {
+        // No Max-Age: it ends with the web-view's session.
+        Some(true) => {
+            format!("{EMBED_COOKIE}={EMBED_MINI_PROGRAM}; Path=/; HttpOnly; SameSite=Lax")
+        }
+        Some(false) => format!("{EMBED_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        None => return response,
+    };
+    let cookie = if secure { cookie + "; Secure" } else { cookie };
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PayQuery {
+    pub order: String,
+}
+
+/// `GET /sandbox/mini-program/pay?order=…`: what the host app's pay page (`/pages/pay/pay`) does
+/// in production, for the embedded platform's sandbox: shows the order's total and pays it when
+/// confirmed. A browser test opens it where the host would.
+pub async fn sandbox_pay_page(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<ShopperSession>>,
+    Query(q): Query<PayQuery>,
+) -> Response {
+    let Some(axum::Extension(ShopperSession(token))) = session else {
+        return page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
+    };
+    let path = format!("/v1/orders/{}", encode(&q.order));
+    match state.platform.get_as::<Order>(&path, &token).await {
+        Ok(order) => {
+            let form = format!(
+                "<p>订单 {id}</p><p class=\"total\">应付 <strong data-testid=\"host-total\">{total}</strong></p>\
+                 <form method=\"post\" action=\"/sandbox/mini-program/pay\">\
+                 <input type=\"hidden\" name=\"order\" value=\"{id}\">\
+                 <button type=\"submit\" data-testid=\"host-pay-confirm\">确认支付（沙箱）</button></form>",
+                id = escape(&order.id),
+                total = format_yuan(order.total_fen),
+            );
+            page(StatusCode::OK, "小程序支付（沙箱）", &form)
+        }
+        Err(e) => error(&e),
+    }
+}
+
+/// `POST /sandbox/mini-program/pay`: pays the order in the sandbox, as the host would after the
+/// shopper confirmed, and says so (the host then navigates back to the web-view).
+pub async fn sandbox_pay(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<ShopperSession>>,
+    Form(q): Form<PayQuery>,
+) -> Response {
+    let Some(axum::Extension(ShopperSession(token))) = session else {
+        return page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
+    };
+    let path = format!("/v1/orders/{}/pay", encode(&q.order));
+    let body = PayOrder {
+        method: PayMethod::Sandbox,
+    };
+    match state
+        .platform
+        .post_json_as::<Order>(&path, &body, &token)
+        .await
+    {
+        Ok(order) => page(
+            StatusCode::OK,
+            "支付成功",
+            &format!(
+                "<p data-testid=\"host-paid\" data-order-id=\"{}\">已支付，返回商家页面查看订单。</p>",
+                escape(&order.id)
+            ),
+        ),
+        Err(e) => error(&e),
+    }
+}
+
+fn error(e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    page(
+        status,
+        "支付没有完成",
+        &format!("<p data-testid=\"host-error\">{}</p>", escape(&e.message)),
+    )
+}
+
+/// A plain page: the stand-in needs no scripts and no styles.
+fn page(status: StatusCode, heading: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{heading} · 小程序沙箱</title></head><body><main><h1>{heading}</h1>{body}</main></body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WECHAT_MINI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 \
+        (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.40(0x18002831) NetType/WIFI Language/zh_CN miniProgram/wx1234";
+    const WECHAT_BROWSER: &str =
+        "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like Gecko) \
+        Chrome/116.0 Mobile Safari/537.36 MicroMessenger/8.0.40.2420(0x28002837) WeChat/arm64";
+
+    #[test]
+    fn the_mini_program_user_agent_or_the_query_turns_it_on_and_sets_the_cookie() {
+        let on = Detected {
+            embedded: true,
+            cookie: Some(true),
+        };
+        assert_eq!(detect(Some(WECHAT_MINI), None, false), on);
+        assert_eq!(detect(None, Some("embed=miniprogram&lat=1"), false), on);
+        assert_eq!(
+            detect(Some(WECHAT_BROWSER), Some("lat=1&embed=miniprogram"), false),
+            on
+        );
+    }
+
+    #[test]
+    fn the_cookie_keeps_it_and_off_ends_it() {
+        let kept = Detected {
+            embedded: true,
+            cookie: None,
+        };
+        assert_eq!(detect(None, Some("lat=1"), true), kept);
+        assert_eq!(detect(Some(WECHAT_MINI), None, true), kept);
+        assert_eq!(
+            detect(None, Some("embed=off"), true),
+            Detected {
+                embedded: false,
+                cookie: Some(false)
+            }
+        );
+    }
+
+    #[test]
+    fn wechat_s_own_browser_and_other_browsers_are_not_embedded() {
+        let off = Detected {
+            embedded: false,
+            cookie: None,
+        };
+        assert_eq!(detect(Some(WECHAT_BROWSER), None, false), off);
+        assert_eq!(
+            detect(Some("Mozilla/5.0 Chrome/120"), Some("q=embed"), false),
+            off
+        );
+        assert_eq!(detect(None, Some("embed=yes-please"), false), off);
+    }
+
+    #[test]
+    fn only_our_cookie_with_our_value_counts() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; jishi_embed=miniprogram"),
+        );
+        assert!(has_embed_cookie(&h));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("jishi_embedx=miniprogram; jishi_embed=1"),
+        );
+        assert!(!has_embed_cookie(&h));
+    }
+}
