@@ -249,6 +249,8 @@ mod tests {
             jishi_app::assets::LEAFLET_JS,
             jishi_app::assets::LEAFLET_CSS,
             jishi_app::assets::HLS_JS,
+            jishi_app::assets::WX_JS,
+            jishi_app::assets::WX_BRIDGE_JS,
         ] {
             assert!(
                 hashed.iter().any(|h| h == constant),

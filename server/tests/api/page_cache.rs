@@ -166,3 +166,28 @@ async fn errors_are_not_kept_and_a_zero_ttl_turns_the_cache_off() {
         assert_eq!(get(&off, &home(), None).await.cache, "bypass");
     }
 }
+
+/// A mini-program's page of a URL (no header, the host's bridge) and a browser's page of the same
+/// URL are kept apart: neither is ever sent to the other.
+#[tokio::test]
+async fn embed_pages_and_browser_pages_of_one_url_are_cached_apart() {
+    let app = app_with_page_cache(Duration::from_secs(60)).await;
+    let browser = get(&app, &home(), None).await;
+    assert!(browser.html.contains("site-header"), "{}", browser.html);
+    // The embed cookie marks the mode (as the first embedded answer set it).
+    let embedded = get(&app, &home(), Some("jishi_embed=miniprogram")).await;
+    let embedded_again = get(&app, &home(), Some("jishi_embed=miniprogram")).await;
+    for page in [&embedded, &embedded_again] {
+        assert!(!page.html.contains("site-header"), "{}", page.html);
+        assert!(page.html.contains(r#"data-embed="miniprogram""#));
+        assert!(page.html.contains(jishi_app::assets::WX_BRIDGE_JS));
+    }
+    assert_eq!(
+        (embedded.cache.as_str(), embedded_again.cache.as_str()),
+        ("miss", "hit")
+    );
+    let browser_again = get(&app, &home(), None).await;
+    assert_eq!(browser_again.cache, "hit");
+    assert!(browser_again.html.contains("site-header"));
+    assert!(!browser_again.html.contains("/wx/"));
+}
