@@ -56,29 +56,20 @@ impl PlatformClient {
             .await
     }
 
-    /// A PUT with a JSON body on behalf of the shopper whose platform session token this is.
-    pub async fn put_json_as<T: DeserializeOwned>(
+    /// A write (`PUT`, `POST`…) with a JSON body on behalf of the shopper whose platform session
+    /// token this is.
+    pub async fn send_json_as<T: DeserializeOwned>(
         &self,
+        method: reqwest::Method,
         path: &str,
         body: &impl Serialize,
         token: &str,
     ) -> Result<T, ApiError> {
         self.read(
-            self.http.put(self.url(path)).json(body).bearer_auth(token),
-            path,
-        )
-        .await
-    }
-
-    /// A POST with a JSON body on behalf of the shopper whose platform session token this is.
-    pub async fn post_json_as<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-        token: &str,
-    ) -> Result<T, ApiError> {
-        self.read(
-            self.http.post(self.url(path)).json(body).bearer_auth(token),
+            self.http
+                .request(method, self.url(path))
+                .json(body)
+                .bearer_auth(token),
             path,
         )
         .await
@@ -163,4 +154,21 @@ pub async fn get_as_shopper<T: DeserializeOwned>(path: &str) -> Result<Option<T>
         Err(e) if matches!(e.code, ErrorCode::SessionExpired | ErrorCode::Unauthorized) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// What a page that asks for a delivery address needs of the current shopper: whether they are
+/// signed in, and their saved addresses (none when signed out). Both reads at once.
+pub async fn shopper_addresses() -> Result<(bool, Vec<jishi_api::auth::Address>), ApiError> {
+    use jishi_api::auth::{AddressesResponse, Me};
+    let (me, addresses) = futures::join!(
+        get_as_shopper::<Me>("/v1/me"),
+        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+    );
+    let signed_in = me?.and_then(|m| m.user).is_some();
+    let addresses = if signed_in {
+        addresses?.map(|a| a.addresses).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Ok((signed_in, addresses))
 }

@@ -3,7 +3,7 @@
 // mode in a cookie, hands payment to the host and posts share data. The host is a stub
 // `wx.miniProgram` that records calls; the sandbox's stand-in host pay page completes payment.
 import { APIRequestContext, Browser, BrowserContext, expect, Page, test } from '@playwright/test';
-import { freshPhone, GUOMAO, homeAt, hydrated } from './helpers';
+import { addressAtGuomao, GUOMAO, homeAt, hydrated, signInThroughApi } from './helpers';
 
 const MINI_PROGRAM_UA =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 ' +
@@ -42,21 +42,15 @@ async function expectEmbedded(page: Page): Promise<void> {
 
 /** Signs the context's shopper in through the API and places an unpaid order near 国贸. */
 async function unpaidOrder(api: APIRequestContext): Promise<string> {
-  const phone = freshPhone('137');
-  const sent = await (await api.post('/api/v1/auth/sms-code', { data: { phone } })).json();
-  expect((await api.post('/api/v1/auth/login', { data: { phone, code: sent.demo_code } })).status()).toBe(200);
-  const address = await (
-    await api.post('/api/v1/me/addresses', {
-      data: { label: '家', detail: '建国门外大街 1 号', lat: GUOMAO.latitude, lng: GUOMAO.longitude },
-    })
-  ).json();
+  const phone = await signInThroughApi(api, '137');
+  const address = await addressAtGuomao(api);
   const nearby = await (await api.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=20`)).json();
   const store = nearby.stores.find((s: { open_now: boolean }) => s.open_now);
   const { products } = await (await api.get(`/api/v1/stores/${store.id}/products?limit=200`)).json();
   const product = products.find((p: { stock: number; price_fen: number }) => p.stock * p.price_fen >= store.min_order_fen);
   const quantity = Math.max(1, Math.ceil(store.min_order_fen / product.price_fen));
   const placed = await api.post('/api/v1/orders', {
-    data: { store_id: store.id, items: [{ sku: product.sku, quantity }], address_id: address.id, slot: 'asap' },
+    data: { store_id: store.id, items: [{ sku: product.sku, quantity }], address_id: address, slot: 'asap' },
     headers: { 'Idempotency-Key': `embed-${phone}` },
   });
   expect(placed.status()).toBe(201);

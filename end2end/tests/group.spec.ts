@@ -1,5 +1,5 @@
 import { APIRequestContext, Browser, BrowserContext, expect, Page, test } from '@playwright/test';
-import { failOnPageErrors, freshPhone, GUOMAO, hydrated, submitSignIn } from './helpers';
+import { addressAtGuomao, failOnPageErrors, GUOMAO, hydrated, signInThroughApi, submitSignIn } from './helpers';
 
 async function newShopper(browser: Browser, baseURL: string | undefined): Promise<BrowserContext> {
   return browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
@@ -12,15 +12,6 @@ async function signInTo(page: Page, next: string): Promise<void> {
   await submitSignIn(page, '135');
   await page.waitForURL((u) => u.pathname + u.search === next);
   await hydrated(page);
-}
-
-/** Saves an address at 国贸 for the signed-in page's shopper; its id. */
-async function addressAtGuomao(page: Page): Promise<string> {
-  const saved = await page.request.post('/api/v1/me/addresses', {
-    data: { label: '家', detail: '建国门外大街 1 号', lat: GUOMAO.latitude, lng: GUOMAO.longitude },
-  });
-  expect(saved.status()).toBe(201);
-  return (await saved.json()).id;
 }
 
 /** An open store delivering to 国贸 with a group offer on a product in stock. */
@@ -40,7 +31,7 @@ async function anOffer(request: APIRequestContext): Promise<{ store: string; sku
 
 async function joinAndPay(page: Page, link: string): Promise<void> {
   await signInTo(page, link);
-  const address = await addressAtGuomao(page);
+  const address = await addressAtGuomao(page.request);
   await page.reload();
   await hydrated(page);
   await page.getByTestId('join-group').click();
@@ -67,7 +58,7 @@ test('a group of three: A starts and pays, B and C join from the link, all watch
 
   // A signs in, picks an address, starts and pays: the group page, with A as the first member.
   await signInTo(pages[0], startUrl);
-  const addressA = await addressAtGuomao(pages[0]);
+  const addressA = await addressAtGuomao(pages[0].request);
   await pages[0].reload();
   await hydrated(pages[0]);
   await pages[0].locator(`[data-testid=address-option][data-address-id="${addressA}"] input`).check();
@@ -120,19 +111,11 @@ test('when the countdown ends the page says so, and a screen reader hears it', a
   // The browser's clock is the test's, so a day can pass in a moment; the platform's stays frozen.
   await page.clock.install();
   const api = page.request;
-  const phone = freshPhone('136');
-  const sent = await api.post('/api/v1/auth/sms-code', { data: { phone } });
-  expect(await sent.text()).toContain('demo_code');
-  const login = await api.post('/api/v1/auth/login', { data: { phone, code: (await sent.json()).demo_code } });
-  expect(await login.text()).toContain('phone_masked');
-  const address = await (
-    await api.post('/api/v1/me/addresses', {
-      data: { label: '家', detail: '建国门外大街 1 号', lat: GUOMAO.latitude, lng: GUOMAO.longitude },
-    })
-  ).json();
+  const phone = await signInThroughApi(api, '136');
+  const address = await addressAtGuomao(api);
   const offer = await anOffer(api);
   const started = await api.post('/api/v1/groups', {
-    data: { store_id: offer.store, sku: offer.sku, address_id: address.id },
+    data: { store_id: offer.store, sku: offer.sku, address_id: address },
     headers: { 'Idempotency-Key': `countdown-${phone}` },
   });
   expect(started.status()).toBe(201);

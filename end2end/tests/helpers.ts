@@ -1,5 +1,5 @@
 import AxeBuilder from '@axe-core/playwright';
-import { expect, Page, test } from '@playwright/test';
+import { APIRequestContext, expect, Page, test } from '@playwright/test';
 
 export const GUOMAO = { latitude: 39.9088, longitude: 116.4605 };
 export const WANGJING = { latitude: 39.9968, longitude: 116.4706 };
@@ -79,4 +79,24 @@ export async function submitSignIn(page: Page, prefix: string): Promise<void> {
   expect(code).toMatch(/^\d{6}$/);
   await page.getByTestId('code-input').fill(code);
   await page.getByTestId('sign-in').click();
+}
+
+/** Signs in a new number (`prefix` as for `freshPhone`) through the API: the request context's
+ * cookies (and so its pages') carry the session. The number signed in. */
+export async function signInThroughApi(api: APIRequestContext, prefix: string): Promise<string> {
+  const phone = freshPhone(prefix);
+  const sent = await api.post('/api/v1/auth/sms-code', { data: { phone } });
+  expect(await sent.text()).toContain('demo_code');
+  const login = await api.post('/api/v1/auth/login', { data: { phone, code: (await sent.json()).demo_code } });
+  expect(await login.text()).toContain('phone_masked');
+  return phone;
+}
+
+/** Saves an address at 国贸 for the request context's shopper; its id. */
+export async function addressAtGuomao(api: APIRequestContext, detail = '建国门外大街 1 号'): Promise<string> {
+  const saved = await api.post('/api/v1/me/addresses', {
+    data: { label: '家', detail, lat: GUOMAO.latitude, lng: GUOMAO.longitude },
+  });
+  expect(saved.status()).toBe(201);
+  return (await saved.json()).id;
 }

@@ -1,6 +1,6 @@
 import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
 import { mediaDownURL } from '../playwright.config';
-import { failOnPageErrors, freshPhone, GUOMAO, hydrated } from './helpers';
+import { addressAtGuomao, failOnPageErrors, freshPhone, GUOMAO, hydrated } from './helpers';
 
 // The demo platform seeds live rooms; this number is a demo host's (see the README).
 const HOST_PHONE = '13900000001';
@@ -102,11 +102,7 @@ test('a host pins a product; a viewer sees it live, comments safely, buys and pa
 
   // The viewer signs in with a saved address near Guomao and opens the room.
   await signInAs(viewer, freshPhone('136'), roomUrl);
-  const saved = await viewer.request.post('/api/v1/me/addresses', {
-    data: { label: '公司', detail: '建国门外大街 1 号 2 单元 301', lat: GUOMAO.latitude, lng: GUOMAO.longitude },
-  });
-  expect(saved.status()).toBe(201);
-  const addressId: string = (await saved.json()).id;
+  const addressId = await addressAtGuomao(viewer.request, '建国门外大街 1 号 2 单元 301');
   await viewer.reload();
   await hydrated(viewer);
   const room = viewer.getByTestId('live-room');

@@ -7,7 +7,7 @@
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use jishi_api::auth::Session;
 use jishi_api::cart::{Cart, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
@@ -17,6 +17,7 @@ use jishi_app::platform_client::ShopperSession;
 use serde::Deserialize;
 
 use crate::client::ClientInfo;
+use crate::plain_page::{escape, page};
 use crate::{session, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +95,7 @@ async fn apply(
     }
     let _: Cart = state
         .platform
-        .put_json_as(&path, &PutCart { items }, &token)
+        .send_json_as(reqwest::Method::PUT, &path, &PutCart { items }, &token)
         .await?;
     Ok(new_token)
 }
@@ -103,20 +104,9 @@ async fn apply(
 fn error_page(e: &ApiError, back: &str) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let body = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>购物车没有更新 · 即时</title></head><body>\
-         <h1>购物车没有更新</h1><p data-testid=\"cart-error\">{}</p><p><a href=\"{}\">返回</a></p>\
-         </body></html>",
+        "<p data-testid=\"cart-error\">{}</p><p><a href=\"{}\">返回</a></p>",
         escape(&e.message),
         escape(back)
     );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    page(status, "购物车没有更新 · 即时", "购物车没有更新", &body)
 }

@@ -8,7 +8,7 @@
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, PayMethod, PayOrder};
@@ -19,6 +19,7 @@ use jishi_app::platform_client::ShopperSession;
 use serde::Deserialize;
 
 use crate::client::ClientInfo;
+use crate::plain_page::{escape, page};
 use crate::AppState;
 
 /// What a request says about the mode.
@@ -105,7 +106,7 @@ pub async fn sandbox_pay_page(
     Query(q): Query<PayQuery>,
 ) -> Response {
     let Some(axum::Extension(ShopperSession(token))) = session else {
-        return page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
+        return sandbox_page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
     };
     let path = format!("/v1/orders/{}", encode(&q.order));
     match state.platform.get_as::<Order>(&path, &token).await {
@@ -118,7 +119,7 @@ pub async fn sandbox_pay_page(
                 id = escape(&order.id),
                 total = format_yuan(order.total_fen),
             );
-            page(StatusCode::OK, "小程序支付（沙箱）", &form)
+            sandbox_page(StatusCode::OK, "小程序支付（沙箱）", &form)
         }
         Err(e) => error(&e),
     }
@@ -132,7 +133,7 @@ pub async fn sandbox_pay(
     Form(q): Form<PayQuery>,
 ) -> Response {
     let Some(axum::Extension(ShopperSession(token))) = session else {
-        return page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
+        return sandbox_page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
     };
     let path = format!("/v1/orders/{}/pay", encode(&q.order));
     let body = PayOrder {
@@ -140,10 +141,10 @@ pub async fn sandbox_pay(
     };
     match state
         .platform
-        .post_json_as::<Order>(&path, &body, &token)
+        .send_json_as::<Order>(reqwest::Method::POST, &path, &body, &token)
         .await
     {
-        Ok(order) => page(
+        Ok(order) => sandbox_page(
             StatusCode::OK,
             "支付成功",
             &format!(
@@ -157,28 +158,15 @@ pub async fn sandbox_pay(
 
 fn error(e: &ApiError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    page(
+    sandbox_page(
         status,
         "支付没有完成",
         &format!("<p data-testid=\"host-error\">{}</p>", escape(&e.message)),
     )
 }
 
-/// A plain page: the stand-in needs no scripts and no styles.
-fn page(status: StatusCode, heading: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{heading} · 小程序沙箱</title></head><body><main><h1>{heading}</h1>{body}</main></body></html>"
-    );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn sandbox_page(status: StatusCode, heading: &str, body: &str) -> Response {
+    page(status, &format!("{heading} · 小程序沙箱"), heading, body)
 }
 
 #[cfg(test)]

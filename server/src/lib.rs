@@ -9,6 +9,7 @@ pub mod embed;
 pub mod live;
 pub mod media;
 pub mod page_cache;
+pub mod plain_page;
 pub mod proxy;
 pub mod serve;
 pub mod session;

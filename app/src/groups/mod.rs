@@ -46,20 +46,18 @@ pub struct GroupPageData {
 
 #[server]
 pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
-    use crate::platform_client::{from_context, get_as_shopper};
-    use jishi_api::auth::{AddressesResponse, Me};
+    use crate::platform_client::{from_context, get_as_shopper, shopper_addresses};
     use jishi_api::groups::MyGroupsResponse;
     let client = from_context()?;
     let no_query: [(&str, &str); 0] = [];
     let path = format!("/v1/groups/{}", encode(&id));
-    let (group, me, mine, addresses) = futures::join!(
+    let (group, shopper, mine) = futures::join!(
         client.get::<Group>(&path, &no_query),
-        get_as_shopper::<Me>("/v1/me"),
+        shopper_addresses(),
         get_as_shopper::<MyGroupsResponse>("/v1/me/groups"),
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
     );
     let group = group?;
-    let signed_in = me?.and_then(|m| m.user).is_some();
+    let (signed_in, addresses) = shopper?;
     let mine = if signed_in {
         mine?.and_then(|m| {
             m.groups
@@ -77,11 +75,7 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
         group,
         signed_in,
         mine,
-        addresses: if signed_in {
-            addresses?.map(|a| a.addresses).unwrap_or_default()
-        } else {
-            vec![]
-        },
+        addresses,
     })
 }
 
@@ -583,15 +577,13 @@ pub struct StartPageData {
 
 #[server]
 pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, AppError> {
-    use crate::platform_client::{from_context, get_as_shopper};
-    use jishi_api::auth::{AddressesResponse, Me};
+    use crate::platform_client::{from_context, shopper_addresses};
     use jishi_api::catalog::ProductsResponse;
     let client = from_context()?;
     let path = format!("/v1/stores/{}/products", encode(&store_id));
-    let (products, me, addresses) = futures::join!(
+    let (products, shopper) = futures::join!(
         client.get::<ProductsResponse>(&path, &[("limit", "200")]),
-        get_as_shopper::<Me>("/v1/me"),
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+        shopper_addresses(),
     );
     let product = products?
         .products
@@ -602,16 +594,12 @@ pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, 
                 "这家门店的这件商品没有拼团活动",
             ))
         })?;
-    let signed_in = me?.and_then(|m| m.user).is_some();
+    let (signed_in, addresses) = shopper?;
     Ok(StartPageData {
         store_id,
         product,
         signed_in,
-        addresses: if signed_in {
-            addresses?.map(|a| a.addresses).unwrap_or_default()
-        } else {
-            vec![]
-        },
+        addresses,
     })
 }
 

@@ -36,25 +36,20 @@ pub struct LiveRoomPageData {
 
 #[server]
 pub async fn live_room_page(id: String) -> Result<LiveRoomPageData, AppError> {
-    use crate::platform_client::{from_context, get_as_shopper};
-    use jishi_api::auth::{AddressesResponse, Me};
+    use crate::platform_client::{from_context, shopper_addresses};
     let client = from_context()?;
     let path = format!("/v1{}", room_api(&id, ""));
     let no_query: [(&str, &str); 0] = [];
-    let (room, me, addresses) = futures::join!(
+    let (room, shopper) = futures::join!(
         client.get::<LiveRoom>(&path, &no_query),
-        get_as_shopper::<Me>("/v1/me"),
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+        shopper_addresses(),
     );
-    let signed_in = me?.and_then(|m| m.user).is_some();
+    let room = room?;
+    let (signed_in, addresses) = shopper?;
     Ok(LiveRoomPageData {
-        room: room?,
+        room,
         signed_in,
-        addresses: if signed_in {
-            addresses?.map(|a| a.addresses).unwrap_or_default()
-        } else {
-            vec![]
-        },
+        addresses,
     })
 }
 
