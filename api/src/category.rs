@@ -1,4 +1,4 @@
-//! The eleven store categories, with their stable slugs and zh-CN labels.
+//! The eleven store categories, with their stable slugs and their zh-CN and English labels.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,23 @@ impl Category {
             Category::Pharmacy => "医药健康",
             Category::Maternity => "母婴",
             Category::Liquor => "酒水",
+        }
+    }
+
+    /// The English label, for pages in `en`.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Category::Supermarket => "Convenience",
+            Category::Fresh => "Fresh produce",
+            Category::Digital => "Phones & digital",
+            Category::Appliances => "Appliances",
+            Category::FlowersCakes => "Flowers & cakes",
+            Category::Apparel => "Apparel & sports",
+            Category::Home => "Home",
+            Category::Beauty => "Beauty",
+            Category::Pharmacy => "Pharmacy",
+            Category::Maternity => "Mother & baby",
+            Category::Liquor => "Wine & spirits",
         }
     }
 

@@ -1,12 +1,13 @@
 //! Small pieces shared by pages: the site header, error notices, the 404 page.
 
-use jishi_api::areas::describe_point;
 use jishi_api::LatLng;
 use leptos::prelude::*;
 use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_query_map;
 
 use crate::error::{set_response_status, AppError};
+use crate::i18n::td_string;
+use crate::lang::{describe_point, locale, switch_href, tag, Locale};
 use crate::links::{coord, home_href};
 
 /// The point in the current URL, if it has a valid one.
@@ -21,29 +22,30 @@ pub fn SiteHeader() -> impl IntoView {
     let query = use_query_map();
     let home = move || at.get().map(home_href).unwrap_or_else(|| "/".to_owned());
     let search_q = move || query.with(|q| q.get("q").unwrap_or_default());
+    let l = locale();
     view! {
         <header class="site-header">
-            <a class="brand" href=home aria-label="即时 首页">"即时"</a>
-            <a class="location" data-testid="location" href="/?change=1" title="更换位置">
-                <span class="pin">"送至"</span>
+            <a class="brand" href=home aria-label=td_string!(l, common.home_label)>{td_string!(l, common.brand)}</a>
+            <a class="location" data-testid="location" href="/?change=1" title=td_string!(l, common.change_location)>
+                <span class="pin">{td_string!(l, common.deliver_to)}</span>
                 {move || match at.get() {
-                    Some(p) => describe_point(p),
-                    None => "选择位置".to_owned(),
+                    Some(p) => describe_point(p, l),
+                    None => td_string!(l, common.choose_location).to_owned(),
                 }}
             </a>
-            <form class="site-search" method="get" action="/search" role="search" aria-label="全站搜索">
+            <form class="site-search" method="get" action="/search" role="search" aria-label=td_string!(l, common.search_site)>
                 {move || at.get().map(|p| view! {
                     <input type="hidden" name="lat" value=coord(p.lat())/>
                     <input type="hidden" name="lng" value=coord(p.lng())/>
                 })}
-                <input type="search" name="q" placeholder="搜附近门店的商品" aria-label="搜索商品"
+                <input type="search" name="q" placeholder=td_string!(l, common.search_placeholder) aria-label=td_string!(l, common.search_label)
                     data-testid="search-input" maxlength="40" value=search_q/>
-                <button type="submit">"搜索"</button>
+                <button type="submit">{td_string!(l, common.search)}</button>
             </form>
             <nav class="account-links">
-                <a href=move || crate::links::with_point("/live", at.get()) data-testid="live-link">"直播"</a>
-                <a href=move || crate::links::with_point("/cart", at.get()) data-testid="cart-link">"购物车"</a>
-                <a href="/me" data-testid="me-link">"我的"</a>
+                <a href=move || crate::links::with_point("/live", at.get()) data-testid="live-link">{td_string!(l, common.nav_live)}</a>
+                <a href=move || crate::links::with_point("/cart", at.get()) data-testid="cart-link">{td_string!(l, common.nav_cart)}</a>
+                <a href="/me" data-testid="me-link">{td_string!(l, common.nav_me)}</a>
             </nav>
         </header>
     }
@@ -106,11 +108,15 @@ pub fn ErrorNotice(
     #[prop(optional)] heading: Option<&'static str>,
 ) -> impl IntoView {
     set_response_status(error.http_status());
+    let l = locale();
     view! {
         <section class="notice error" role="alert" data-testid="error-notice">
             {heading.map(|h| view! { <h1>{h}</h1> })}
             <p>{error.message()}</p>
-            <p><a href="/?change=1">"重新选择位置"</a>" · "<a href="">"重试"</a></p>
+            <p>
+                <a href="/?change=1">{td_string!(l, common.rechoose_location)}</a>" · "
+                <a href="">{td_string!(l, common.retry)}</a>
+            </p>
         </section>
     }
 }
@@ -118,12 +124,50 @@ pub fn ErrorNotice(
 #[component]
 pub fn NotFound() -> impl IntoView {
     set_response_status(404);
+    let l = locale();
+    let title = format!("{} · {}", td_string!(l, common.not_found_title), td_string!(l, common.brand));
     view! {
-        <Title text="页面不存在 · 即时"/>
+        <Title text=title/>
         <section class="notice" data-testid="not-found">
-            <h1>"页面不存在"</h1>
-            <p>"这个链接可能已失效。"</p>
-            <p><a href="/">"回到首页看看附近门店"</a></p>
+            <h1>{td_string!(l, common.not_found_title)}</h1>
+            <p>{td_string!(l, common.not_found_text)}</p>
+            <p><a href="/">{td_string!(l, common.not_found_home)}</a></p>
         </section>
+    }
+}
+
+/// The footer: what Jishi is, and the language switch (a plain link to this page with `?lang=`,
+/// which the server keeps in a cookie; works without scripts).
+#[component]
+pub fn SiteFooter() -> impl IntoView {
+    let l = locale();
+    let location = leptos_router::hooks::use_location();
+    let other = match l {
+        Locale::zh_CN => Locale::en,
+        Locale::en => Locale::zh_CN,
+    };
+    let href = move || {
+        let query: Vec<(String, String)> = location
+            .query
+            .get()
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v))
+            .collect();
+        switch_href(
+            &location.pathname.get(),
+            query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            other,
+        )
+    };
+    view! {
+        <footer class="site-footer">
+            <p>{td_string!(l, common.tagline)}</p>
+            <p>
+                <a href=href hreflang=tag(other) lang=tag(other) data-testid="lang-switch"
+                    aria-label=td_string!(other, common.switch_label)>
+                    {td_string!(l, common.switch_to)}
+                </a>
+            </p>
+        </footer>
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     #[error("{}", .0.message)]
     Api(ApiError),
-    #[error("网络或服务器出错：{0}")]
+    #[error("network or server error: {0}")]
     ServerFn(ServerFnErrorErr),
 }
 
@@ -39,11 +39,12 @@ impl AppError {
         }
     }
 
-    /// A sentence for the shopper.
+    /// A sentence for the shopper, in the page's language.
     pub fn message(&self) -> String {
+        let l = crate::lang::locale();
         match self {
-            AppError::Api(e) => e.message.clone(),
-            AppError::ServerFn(_) => "网络不太好，请检查网络后重试。".to_owned(),
+            AppError::Api(e) => crate::lang::api_error_message(e, l),
+            AppError::ServerFn(_) => crate::i18n::td_string!(l, errors.network).to_owned(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod embed;
 pub mod error;
 pub mod events;
 pub mod groups;
+pub mod lang;
 pub mod links;
 pub mod live;
 pub mod location;
@@ -20,6 +21,8 @@ pub mod orders;
 pub mod platform_client;
 pub mod stores;
 
+include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags};
 use leptos_router::components::{Route, Router, Routes};
@@ -28,7 +31,8 @@ use leptos_router::{path, SsrMode};
 use crate::auth::{MePage, SignInPage};
 use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
-use crate::components::{IslandsLoader, NotFound, SiteHeader};
+use crate::components::{IslandsLoader, NotFound, SiteFooter, SiteHeader};
+use crate::i18n::td_string;
 use crate::live::{HostConsolePage, LiveListPage, LiveRoomPage};
 use crate::orders::{CheckoutPage, OrderPage};
 use crate::stores::HomePage;
@@ -85,16 +89,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     set_security_headers();
     let config = use_context::<SiteConfig>().unwrap_or_default();
     let embedded = embed::embedded();
+    let l = lang::locale();
     view! {
         <!DOCTYPE html>
-        <html lang="zh-CN" data-embed=embedded.then_some(embed::EMBED_MINI_PROGRAM)>
+        <html lang=lang::tag(l) data-embed=embedded.then_some(embed::EMBED_MINI_PROGRAM)>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
                 <meta name="theme-color" content="#d4262e"/>
                 // No favicon yet: say so instead of letting browsers ask for /favicon.ico.
                 <link rel="icon" href="data:,"/>
-                <meta name="description" content="即时：附近实体门店的商品，约一小时送到家。查看附近门店、搜商品、下单并实时跟踪配送。"/>
+                <meta name="description" content=td_string!(l, common.description)/>
                 <meta name="jishi-tile-url" content=config.tile_url/>
                 <meta name="jishi-tile-crs" content=config.tile_crs/>
                 <HashedStylesheet id="leptos" options=options.clone()/>
@@ -139,7 +144,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/store/:id/group/:sku") view=groups::StartGroupPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
-            {(!embedded).then(|| view! { <footer class="site-footer">"即时 · 附近门店，约一小时送达"</footer> })}
+            {(!embedded).then(|| view! { <SiteFooter/> })}
         </Router>
     }
 }
