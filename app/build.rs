@@ -9,7 +9,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo::rerun-if-changed=build.rs");
     let out_dir = std::env::var_os("OUT_DIR").ok_or("cargo sets OUT_DIR for build scripts")?;
     let namespaces = [
-        "common", "errors", "stores", "catalog", "cart", "orders", "live", "host", "groups", "auth",
+        "common", "errors", "stores", "catalog", "cart", "orders", "live", "host", "groups",
+        "auth",
+        // The server's own plain pages (no-script cart form errors, the sandbox host pay page).
+        "pages",
     ];
     let cfg = Config::new("zh-CN")?
         .add_locale("en")?

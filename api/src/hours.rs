@@ -48,6 +48,21 @@ impl DayHours {
     }
 }
 
+/// On the wire as its text form, like [`WeeklyHours`]' days: `"08:00-22:00"` or `"closed"`.
+impl Serialize for DayHours {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DayHours {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(|e: ApiError| serde::de::Error::custom(e.message))
+    }
+}
+
 impl fmt::Display for DayHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -195,15 +210,43 @@ impl WeeklyHours {
     }
 }
 
+/// When a closed store next opens, as data: a page words it in its own language
+/// ([`Opening::describe`] is the Chinese wording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opening {
+    /// 0 today, 1 tomorrow, … 7 the same weekday next week.
+    pub days_ahead: u8,
+    /// Minute of that day, 0..1440.
+    pub minute: u16,
+    /// The weekday it opens on, 0 = Monday.
+    pub weekday: u8,
+}
+
+impl Opening {
+    /// `days_ahead` days after weekday `today`, at `minute`.
+    pub fn new(days_ahead: u8, minute: u16, today: u8) -> Self {
+        Self {
+            days_ahead,
+            minute,
+            weekday: (today + days_ahead) % 7,
+        }
+    }
+
+    /// "今天 07:00 开门", "明天 07:00 开门", "周三 07:00 开门".
+    pub fn describe(self) -> String {
+        const NAMES: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+        let when = match self.days_ahead {
+            0 => "今天",
+            1 => "明天",
+            _ => NAMES[usize::from(self.weekday % 7)],
+        };
+        format!("{when} {} 开门", format_minute(self.minute))
+    }
+}
+
 /// "今天 07:00 开门", "明天 07:00 开门", "周三 07:00 开门".
 pub fn describe_opening(days_ahead: u8, minute: u16, today: u8) -> String {
-    const NAMES: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
-    let when = match days_ahead {
-        0 => "今天".to_owned(),
-        1 => "明天".to_owned(),
-        n => NAMES[usize::from((today + n) % 7)].to_owned(),
-    };
-    format!("{when} {} 开门", format_minute(minute))
+    Opening::new(days_ahead, minute, today).describe()
 }
 
 #[cfg(test)]
@@ -283,6 +326,30 @@ mod tests {
         );
         assert_eq!(describe_opening(2, 420, 0), "周三 07:00 开门");
         assert_eq!(describe_opening(1, 420, 0), "明天 07:00 开门");
+        assert_eq!(describe_opening(7, 420, 3), "周四 07:00 开门");
+        assert_eq!(
+            Opening::new(5, 420, 4),
+            Opening {
+                days_ahead: 5,
+                minute: 420,
+                weekday: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_days_hours_and_an_opening_go_on_the_wire() {
+        for day in ["08:00-22:00", "closed", "22:00-02:00", "00:00-24:00"] {
+            let json = format!("\"{day}\"");
+            let parsed: DayHours = serde_json::from_str(&json).unwrap();
+            assert_eq!(parsed, h(day));
+            assert_eq!(serde_json::to_string(&parsed).unwrap(), json);
+        }
+        assert!(serde_json::from_str::<DayHours>("\"8-22\"").is_err());
+        let o = Opening::new(1, 420, 6);
+        let json = serde_json::to_string(&o).unwrap();
+        assert_eq!(json, r#"{"days_ahead":1,"minute":420,"weekday":0}"#);
+        assert_eq!(serde_json::from_str::<Opening>(&json).unwrap(), o);
     }
 
     #[test]

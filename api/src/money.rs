@@ -9,8 +9,6 @@ pub fn format_yuan(fen: i64) -> String {
     let (yuan, rest) = (abs / 100, abs % 100);
     if rest == 0 {
         format!("{sign}¥{yuan}")
-    } else if rest % 10 == 0 {
-        format!("{sign}¥{yuan}.{}", rest / 10)
     } else {
         format!("{sign}¥{yuan}.{rest:02}")
     }
@@ -94,7 +92,7 @@ mod tests {
 
     #[test]
     fn yuan_is_printed_without_float_rounding() {
-        assert_eq!(format_yuan(1250), "¥12.5");
+        assert_eq!(format_yuan(1250), "¥12.50");
         assert_eq!(format_yuan(1205), "¥12.05");
         assert_eq!(format_yuan(300), "¥3");
         assert_eq!(format_yuan(0), "¥0");

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::category::Category;
 use crate::error::ApiError;
 use crate::geo::{eta_minutes, haversine_m, route_distance_m, LatLng};
-use crate::hours::WeeklyHours;
+use crate::hours::{DayHours, Opening, WeeklyHours};
 use crate::money::FeeRules;
 
 pub const DEFAULT_NEARBY_LIMIT: u32 = 20;
@@ -69,6 +69,10 @@ pub struct StoreSummary {
     pub night: bool,
     /// For a closed store: "明天 07:00 开门".
     pub opens_at: Option<String>,
+    /// For a closed store: when it opens, as data for pages in other languages. `None` from a
+    /// platform that predates it.
+    #[serde(default)]
+    pub opens: Option<Opening>,
     pub delivery_fee_fen: i64,
     pub min_order_fen: i64,
     pub rating: f32,
@@ -87,8 +91,16 @@ pub struct StoreDetail {
     pub store: StoreProfile,
     pub open_now: bool,
     pub is_24h: bool,
+    /// For a closed store: "明天 07:00 开门".
     pub opens_at: Option<String>,
+    /// `opens_at` as data, for pages in other languages (`None` also from an older platform).
+    #[serde(default)]
+    pub opens: Option<Opening>,
+    /// Today's hours for the shopper: "08:00-22:00", "24小时营业", "今日休息", "18:00-次日02:00".
     pub today_hours: String,
+    /// `today_hours` as data, for pages in other languages. `None` from an older platform.
+    #[serde(default)]
+    pub today: Option<DayHours>,
     /// The store's product categories (aisles) in display order, for the category rail.
     pub aisles: Vec<String>,
     pub quote: Option<DeliveryQuote>,
@@ -436,6 +448,38 @@ mod tests {
         assert!(Cursor::parse(&c.encode(), Sort::Distance).is_err());
         assert!(Cursor::parse("e.1.2.", Sort::Eta).is_err());
         assert!(Cursor::parse("d.x.s1", Sort::Distance).is_err());
+    }
+
+    #[test]
+    fn a_store_from_an_older_platform_without_the_structured_hours_still_parses() {
+        let summary = StoreSummary {
+            id: "s1".into(),
+            name: "店".into(),
+            category: Category::Fresh,
+            lat: 39.9,
+            lng: 116.4,
+            address: "路 1 号".into(),
+            distance_m: 800,
+            eta_min: 25,
+            delivers: true,
+            open_now: false,
+            is_24h: false,
+            night: false,
+            opens_at: Some("明天 07:00 开门".into()),
+            opens: Some(Opening::new(1, 420, 2)),
+            delivery_fee_fen: 400,
+            min_order_fen: 0,
+            rating: 4.5,
+        };
+        let mut json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(
+            serde_json::from_value::<StoreSummary>(json.clone()).unwrap(),
+            summary
+        );
+        json.as_object_mut().unwrap().remove("opens");
+        let old: StoreSummary = serde_json::from_value(json).unwrap();
+        assert_eq!(old.opens, None);
+        assert_eq!(old.opens_at, summary.opens_at);
     }
 
     #[test]

@@ -125,7 +125,11 @@ pub fn ErrorNotice(
 pub fn NotFound() -> impl IntoView {
     set_response_status(404);
     let l = locale();
-    let title = format!("{} · {}", td_string!(l, common.not_found_title), td_string!(l, common.brand));
+    let title = format!(
+        "{} · {}",
+        td_string!(l, common.not_found_title),
+        td_string!(l, common.brand)
+    );
     view! {
         <Title text=title/>
         <section class="notice" data-testid="not-found">
@@ -163,8 +167,7 @@ pub fn SiteFooter() -> impl IntoView {
         <footer class="site-footer">
             <p>{td_string!(l, common.tagline)}</p>
             <p>
-                <a href=href hreflang=tag(other) lang=tag(other) data-testid="lang-switch"
-                    aria-label=td_string!(other, common.switch_label)>
+                <a href=href hreflang=tag(other) lang=tag(other) data-testid="lang-switch">
                     {td_string!(l, common.switch_to)}
                 </a>
             </p>

@@ -10,8 +10,8 @@
 //! into the request's extensions before the page renders; `<html lang>` carries it to the browser,
 //! where islands read it back, so hydration renders the same words the server sent.
 
-pub use crate::i18n::Locale;
 use crate::i18n::td_string;
+pub use crate::i18n::Locale;
 use jishi_api::{ApiError, ErrorCode};
 
 /// The cookie that keeps a shopper's explicit choice (footer or `/me`).
@@ -137,7 +137,10 @@ pub fn beijing_date_time(rfc3339: &str, l: Locale) -> Option<String> {
             const MONTHS: [&str; 12] = [
                 "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
             ];
-            let month = MONTHS.get(mo.saturating_sub(1) as usize).copied().unwrap_or("");
+            let month = MONTHS
+                .get(mo.saturating_sub(1) as usize)
+                .copied()
+                .unwrap_or("");
             format!("{d} {month} {hm}")
         }
     })
@@ -159,7 +162,12 @@ pub fn describe_point(p: jishi_api::LatLng, l: Locale) -> String {
     }
     match l {
         Locale::zh_CN => td_string!(l, common.near_area, city = area.city, area = area.name),
-        Locale::en => td_string!(l, common.near_area, city = area.city_en, area = area.name_en),
+        Locale::en => td_string!(
+            l,
+            common.near_area,
+            city = area.city_en,
+            area = area.name_en
+        ),
     }
 }
 
@@ -202,6 +210,21 @@ pub fn room_status_label(s: jishi_api::live::RoomStatus, l: Locale) -> &'static 
     }
 }
 
+/// A person as the platform names them to others: "尾号 1234" (a shopper, by the last digits of
+/// their phone) or "主播 …" (the host). In English pages: "ending 1234", "Host …".
+pub fn person_name(masked: &str, l: Locale) -> String {
+    if l == Locale::zh_CN {
+        return masked.to_owned();
+    }
+    if let Some(tail) = masked.strip_prefix("尾号 ") {
+        td_string!(l, common.person_phone_tail, tail = tail)
+    } else if let Some(host) = masked.strip_prefix("主播 ") {
+        td_string!(l, common.person_host, name = host)
+    } else {
+        masked.to_owned()
+    }
+}
+
 /// An area's name in the page's language.
 pub fn area_name(area: &jishi_api::areas::Area, l: Locale) -> &'static str {
     match l {
@@ -232,9 +255,18 @@ mod tests {
     #[test]
     fn accept_language_picks_the_best_language_we_have() {
         assert_eq!(from_accept_language("en-US,en;q=0.9"), Some(Locale::en));
-        assert_eq!(from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Some(Locale::zh_CN));
-        assert_eq!(from_accept_language("fr-FR, en;q=0.5, zh;q=0.7"), Some(Locale::zh_CN));
-        assert_eq!(from_accept_language("zh-TW;q=0.2, en-GB;q=0.3"), Some(Locale::en));
+        assert_eq!(
+            from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Some(Locale::zh_CN)
+        );
+        assert_eq!(
+            from_accept_language("fr-FR, en;q=0.5, zh;q=0.7"),
+            Some(Locale::zh_CN)
+        );
+        assert_eq!(
+            from_accept_language("zh-TW;q=0.2, en-GB;q=0.3"),
+            Some(Locale::en)
+        );
         assert_eq!(from_accept_language("fr, de;q=0.9"), None);
         assert_eq!(from_accept_language("en;q=0, zh-Hans"), Some(Locale::zh_CN));
         assert_eq!(from_accept_language(""), None);
@@ -245,11 +277,28 @@ mod tests {
     fn every_error_code_has_a_message_in_both_languages() {
         use ErrorCode::*;
         for code in [
-            BadRequest, Unauthorized, SessionExpired, Forbidden, NotFound, SoldOut,
-            RequestInProgress, InvalidState, PayloadTooLarge, RequestTimeout,
-            IdempotencyKeyReused, OutOfDeliveryRange, NotDeliverable, AlreadyMember, GroupFull,
-            GroupClosed, TooManyRequests, TooManyUnpaid, PlatformUnavailable, Overloaded,
-            BadGateway, Internal,
+            BadRequest,
+            Unauthorized,
+            SessionExpired,
+            Forbidden,
+            NotFound,
+            SoldOut,
+            RequestInProgress,
+            InvalidState,
+            PayloadTooLarge,
+            RequestTimeout,
+            IdempotencyKeyReused,
+            OutOfDeliveryRange,
+            NotDeliverable,
+            AlreadyMember,
+            GroupFull,
+            GroupClosed,
+            TooManyRequests,
+            TooManyUnpaid,
+            PlatformUnavailable,
+            Overloaded,
+            BadGateway,
+            Internal,
         ] {
             let zh = error_code_message(code, Locale::zh_CN);
             let en = error_code_message(code, Locale::en);
@@ -289,6 +338,14 @@ mod tests {
             beijing_date_time("2026-11-25T04:03:00Z", Locale::zh_CN).as_deref(),
             Some("11月25日 12:03")
         );
+    }
+
+    #[test]
+    fn masked_people_read_in_english_too() {
+        assert_eq!(person_name("尾号 1234", Locale::zh_CN), "尾号 1234");
+        assert_eq!(person_name("尾号 1234", Locale::en), "ending 1234");
+        assert_eq!(person_name("主播 鲜果小王", Locale::en), "Host 鲜果小王");
+        assert_eq!(person_name("someone", Locale::en), "someone");
     }
 
     #[test]

@@ -6,6 +6,8 @@ use jishi_api::LatLng;
 use leptos::prelude::*;
 
 use crate::auth::go_to;
+use crate::i18n::td_string;
+use crate::lang::{area_name, locale};
 use crate::links::home_href;
 use crate::map::PickMap;
 
@@ -21,6 +23,7 @@ enum GeoStatus {
 #[island]
 pub fn LocationPicker(change: bool) -> impl IntoView {
     crate::hydration::island_hydrated();
+    let l = locale();
     let status = RwSignal::new(GeoStatus::Idle);
     let choose = move |p: LatLng| go_to(&home_href(p));
 
@@ -47,50 +50,55 @@ pub fn LocationPicker(change: bool) -> impl IntoView {
                 GeoStatus::Failed(_) => "failed",
             }>
                 {move || match status.get() {
-                    GeoStatus::Idle => "允许浏览器定位，或选择你所在的区域。".to_owned(),
-                    GeoStatus::Locating => "正在获取你的位置…".to_owned(),
-                    GeoStatus::Failed(m) => format!("{m}请选择你所在的区域，或在地图上点选位置。"),
+                    GeoStatus::Idle => td_string!(l, stores.geo.idle).to_owned(),
+                    GeoStatus::Locating => td_string!(l, stores.geo.locating).to_owned(),
+                    GeoStatus::Failed(reason) => td_string!(l, stores.geo.failed, reason = reason),
                 }}
             </p>
             <button type="button" class="primary" data-testid="locate-me" on:click=move |_| locate()>
-                "使用我的当前位置"
+                {td_string!(l, stores.locate_me)}
             </button>
-            <h2>"选择区域"</h2>
+            <h2>{td_string!(l, stores.choose_area)}</h2>
             <ul class="area-list">
                 {BEIJING_AREAS.iter().map(|a| view! {
-                    <li><a data-testid="area-option" data-area=a.slug href=home_href(a.point())>{a.name}</a></li>
+                    <li><a data-testid="area-option" data-area=a.slug href=home_href(a.point())>{area_name(a, l)}</a></li>
                 }).collect_view()}
             </ul>
-            <h2>"或在地图上点选"</h2>
+            <h2>{td_string!(l, stores.pick_on_map)}</h2>
             <PickMap on_pick=choose/>
         </section>
     }
 }
 
-/// Asks the browser for its position once. The callback gets a validated point or a message.
+/// Asks the browser for its position once. The callback gets a validated point or a message in
+/// the page's language.
 #[cfg(feature = "hydrate")]
 fn request_position(done: impl FnOnce(Result<LatLng, String>) + Clone + 'static) {
     use wasm_bindgen::JsCast;
 
+    let l = locale();
     let fail = done.clone();
     let geolocation = web_sys::window().and_then(|w| w.navigator().geolocation().ok());
     let Some(geolocation) = geolocation else {
-        fail(Err("这个浏览器不支持定位。".to_owned()));
+        fail(Err(td_string!(l, stores.geo.unsupported).to_owned()));
         return;
     };
     let on_ok = {
         let done = done.clone();
         wasm_bindgen::closure::Closure::once_into_js(move |pos: web_sys::Position| {
             let c = pos.coords();
-            done(LatLng::new(c.latitude(), c.longitude()).map_err(|e| e.message));
+            done(
+                LatLng::new(c.latitude(), c.longitude())
+                    .map_err(|e| crate::lang::api_error_message(&e, l)),
+            );
         })
     };
     let on_err =
         wasm_bindgen::closure::Closure::once_into_js(move |err: web_sys::PositionError| {
             let message = match err.code() {
-                1 => "你没有允许定位。",
-                2 => "暂时无法确定你的位置。",
-                _ => "定位超时了。",
+                1 => td_string!(l, stores.geo.denied),
+                2 => td_string!(l, stores.geo.unavailable),
+                _ => td_string!(l, stores.geo.timeout),
             };
             done(Err(message.to_owned()));
         });
@@ -105,7 +113,7 @@ fn request_position(done: impl FnOnce(Result<LatLng, String>) + Clone + 'static)
         )
         .is_err()
     {
-        fail(Err("定位请求失败。".to_owned()));
+        fail(Err(td_string!(l, stores.geo.request_failed).to_owned()));
     }
 }
 

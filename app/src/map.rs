@@ -10,6 +10,9 @@ use jishi_api::stores::StoreSummary;
 use jishi_api::LatLng;
 use leptos::prelude::*;
 
+use crate::i18n::td_string;
+use crate::lang::locale;
+
 /// One marker: a store, drawn where it is, labelled with its name, linking to its page.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StorePin {
@@ -52,7 +55,7 @@ pub fn StoreMap(center: LatLng, pins: Vec<StorePin>) -> impl IntoView {
     let _ = (center, pins);
     view! {
         <div class="map store-map" data-testid="store-map" node_ref=node
-            role="region" aria-label="门店地图" data-store-count=count></div>
+            role="region" aria-label=td_string!(locale(), stores.map.stores) data-store-count=count></div>
     }
 }
 
@@ -71,7 +74,7 @@ pub fn PickMap(on_pick: impl Fn(LatLng) + Clone + 'static) -> impl IntoView {
     let _ = on_pick;
     view! {
         <div class="map pick-map" data-testid="pick-map" node_ref=node
-            role="region" aria-label="点选位置的地图"></div>
+            role="region" aria-label=td_string!(locale(), stores.map.pick)></div>
     }
 }
 
@@ -93,7 +96,7 @@ pub fn AddressPickMap(
     let _ = (start, on_pick);
     view! {
         <div class="map address-map" data-testid="address-map" node_ref=node
-            role="region" aria-label="点选收货位置的地图"></div>
+            role="region" aria-label=td_string!(locale(), stores.map.address)></div>
     }
 }
 
@@ -134,7 +137,7 @@ pub fn OrderMap(
     #[cfg(not(feature = "hydrate"))]
     let _ = (store, home);
     view! {
-        <div class="map order-map" data-testid="order-map" node_ref=node role="region" aria-label="配送地图"
+        <div class="map order-map" data-testid="order-map" node_ref=node role="region" aria-label=td_string!(locale(), stores.map.delivery)
             data-rider-lat=move || rider.get().map(|r| format!("{:.6}", r.lat))
             data-rider-lng=move || rider.get().map(|r| format!("{:.6}", r.lng))></div>
     }

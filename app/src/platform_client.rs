@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use jishi_api::error::ErrorBody;
 use jishi_api::{ApiError, ErrorCode};
+
+use crate::i18n::td_string;
+use crate::lang::locale;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -95,36 +98,51 @@ impl PlatformClient {
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| {
                 tracing::error!(error = %e, path, "platform sent a body we cannot read");
-                ApiError::new(ErrorCode::BadGateway, "平台返回了无法识别的数据")
+                ApiError::new(
+                    ErrorCode::BadGateway,
+                    td_string!(locale(), orders.platform.unreadable),
+                )
             });
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(body.error),
             Err(_) => {
                 tracing::error!(%status, path, "platform error without the JSON error shape");
-                Err(ApiError::new(ErrorCode::BadGateway, "平台返回了错误"))
+                Err(ApiError::new(
+                    ErrorCode::BadGateway,
+                    td_string!(locale(), orders.platform.error),
+                ))
             }
         }
     }
 }
 
 /// Connection refused or timed out: the platform is down or overloaded (503). Anything else: 502.
+/// The message is in the request's language (zh-CN outside a page render, e.g. the `/api` proxy).
 pub fn upstream_error(e: &reqwest::Error) -> ApiError {
     tracing::warn!(error = %e, "platform request failed");
+    let l = locale();
     if e.is_connect() || e.is_timeout() {
         ApiError::new(
             ErrorCode::PlatformUnavailable,
-            "平台暂时无法访问，请稍后重试",
+            td_string!(l, orders.platform.unreachable),
         )
     } else {
-        ApiError::new(ErrorCode::BadGateway, "平台响应异常，请稍后重试")
+        ApiError::new(
+            ErrorCode::BadGateway,
+            td_string!(l, orders.platform.bad_response),
+        )
     }
 }
 
 /// The client the server put into the Leptos context for server functions.
 pub fn from_context() -> Result<PlatformClient, ApiError> {
-    leptos::prelude::use_context::<PlatformClient>()
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "服务器没有配置平台连接"))
+    leptos::prelude::use_context::<PlatformClient>().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Internal,
+            td_string!(locale(), orders.platform.not_configured),
+        )
+    })
 }
 
 /// The shopper's platform session token, as the server found it in the request's cookie (the

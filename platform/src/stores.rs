@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use jishi_api::geo::{
     cos_lat, degree_box, eta_minutes, route_distance_m, HaversineFrom, LatLng, EARTH_RADIUS_M,
 };
-use jishi_api::hours::{describe_opening, LocalTime};
+use jishi_api::hours::{LocalTime, Opening};
 use jishi_api::stores::{
     Cursor, DeliveryQuote, NearbyQuery, NearbyResponse, Sort, StoreProfile, StoreSummary,
 };
@@ -108,6 +108,7 @@ impl StoreIndex {
     pub fn summary(store: &StoreProfile, at: LatLng, now: LocalTime) -> StoreSummary {
         let quote = Self::quote(store, at);
         let open_now = store.hours.is_open(now);
+        let opens = opening(store, now, open_now);
         StoreSummary {
             id: store.id.clone(),
             name: store.name.clone(),
@@ -121,7 +122,8 @@ impl StoreIndex {
             open_now,
             is_24h: store.hours.is_24h(),
             night: store.hours.serves_night(now.weekday),
-            opens_at: opens_at(store, now, open_now),
+            opens_at: opens.map(Opening::describe),
+            opens,
             delivery_fee_fen: quote.delivery_fee_fen,
             min_order_fen: store.min_order_fen,
             rating: store.rating,
@@ -368,14 +370,15 @@ fn eta_for(prep_min: u32, detour_factor: f64, rider_speed_kmh: f64, distance_m: 
     eta_minutes(prep_min, route, rider_speed_kmh)
 }
 
-pub fn opens_at(store: &StoreProfile, now: LocalTime, open_now: bool) -> Option<String> {
+/// When a closed store next opens (`None` while it is open, or if it never opens).
+pub fn opening(store: &StoreProfile, now: LocalTime, open_now: bool) -> Option<Opening> {
     if open_now {
         return None;
     }
     store
         .hours
         .next_opening(now)
-        .map(|(ahead, minute)| describe_opening(ahead, minute, now.weekday))
+        .map(|(ahead, minute)| Opening::new(ahead, minute, now.weekday))
 }
 
 #[cfg(test)]
@@ -494,6 +497,7 @@ pub(crate) mod tests {
         assert_eq!(ids(&r), ["night"]);
         assert!(!r.stores[0].open_now);
         assert_eq!(r.stores[0].opens_at.as_deref(), Some("今天 18:00 开门"));
+        assert_eq!(r.stores[0].opens, Some(Opening::new(0, 18 * 60, 2)));
         assert!(r.stores[0].night);
 
         q.category = None;

@@ -12,6 +12,8 @@ use axum::Form;
 use jishi_api::auth::Session;
 use jishi_api::cart::{Cart, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
 use jishi_api::{ApiError, ErrorCode};
+use jishi_app::i18n::td_string;
+use jishi_app::lang::{api_error_message, Locale};
 use jishi_app::links::{encode, safe_next};
 use jishi_app::platform_client::ShopperSession;
 use serde::Deserialize;
@@ -38,11 +40,16 @@ pub async fn set_quantity(State(state): State<AppState>, request: Request) -> Re
         .extensions()
         .get::<ShopperSession>()
         .map(|ShopperSession(t)| t.clone());
+    let l = request
+        .extensions()
+        .get::<Locale>()
+        .copied()
+        .unwrap_or_default();
     let form = match Form::<SetQuantity>::from_request(request, &()).await {
         Ok(Form(form)) if !form.store.is_empty() && !form.sku.is_empty() => form,
         _ => {
             let e = ApiError::new(ErrorCode::BadRequest, "表单缺少门店、商品或数量");
-            return error_page(&e, "/");
+            return error_page(&e, "/", l);
         }
     };
     let back = safe_next(Some(form.back.as_deref().unwrap_or("/cart")));
@@ -58,7 +65,7 @@ pub async fn set_quantity(State(state): State<AppState>, request: Request) -> Re
             }
             (StatusCode::SEE_OTHER, headers).into_response()
         }
-        Err(e) => error_page(&e, &back),
+        Err(e) => error_page(&e, &back, l),
     }
 }
 
@@ -101,12 +108,15 @@ async fn apply(
 }
 
 /// A plain page (no scripts needed) saying what went wrong, with the way back.
-fn error_page(e: &ApiError, back: &str) -> Response {
+fn error_page(e: &ApiError, back: &str, l: Locale) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let body = format!(
-        "<p data-testid=\"cart-error\">{}</p><p><a href=\"{}\">返回</a></p>",
-        escape(&e.message),
-        escape(back)
+        "<p data-testid=\"cart-error\">{}</p><p><a href=\"{}\">{}</a></p>",
+        escape(&api_error_message(e, l)),
+        escape(back),
+        td_string!(l, pages.back),
     );
-    page(status, "购物车没有更新 · 即时", "购物车没有更新", &body)
+    let heading = td_string!(l, pages.cart_not_updated);
+    let title = format!("{heading} · {}", td_string!(l, common.brand));
+    page(status, l, &title, heading, &body)
 }

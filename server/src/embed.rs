@@ -14,6 +14,8 @@ use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, PayMethod, PayOrder};
 use jishi_api::ApiError;
 use jishi_app::embed::{Embedded, EMBED_COOKIE, EMBED_MINI_PROGRAM, EMBED_QUERY};
+use jishi_app::i18n::td_string;
+use jishi_app::lang::{api_error_message, Locale};
 use jishi_app::links::encode;
 use jishi_app::platform_client::ShopperSession;
 use serde::Deserialize;
@@ -103,25 +105,30 @@ pub struct PayQuery {
 pub async fn sandbox_pay_page(
     State(state): State<AppState>,
     session: Option<axum::Extension<ShopperSession>>,
+    locale: Option<axum::Extension<Locale>>,
     Query(q): Query<PayQuery>,
 ) -> Response {
+    let l = locale.map(|axum::Extension(l)| l).unwrap_or_default();
     let Some(axum::Extension(ShopperSession(token))) = session else {
-        return sandbox_page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
+        return signed_out(l);
     };
     let path = format!("/v1/orders/{}", encode(&q.order));
     match state.platform.get_as::<Order>(&path, &token).await {
         Ok(order) => {
+            let id = escape(&order.id);
             let form = format!(
-                "<p>订单 {id}</p><p class=\"total\">应付 <strong data-testid=\"host-total\">{total}</strong></p>\
+                "<p>{heading}</p><p class=\"total\">{due} <strong data-testid=\"host-total\">{total}</strong></p>\
                  <form method=\"post\" action=\"/sandbox/mini-program/pay\">\
                  <input type=\"hidden\" name=\"order\" value=\"{id}\">\
-                 <button type=\"submit\" data-testid=\"host-pay-confirm\">确认支付（沙箱）</button></form>",
-                id = escape(&order.id),
+                 <button type=\"submit\" data-testid=\"host-pay-confirm\">{confirm}</button></form>",
+                heading = td_string!(l, pages.sandbox_order, id = &id),
+                due = td_string!(l, pages.sandbox_due),
                 total = format_yuan(order.total_fen),
+                confirm = td_string!(l, pages.sandbox_confirm),
             );
-            sandbox_page(StatusCode::OK, "小程序支付（沙箱）", &form)
+            sandbox_page(StatusCode::OK, l, td_string!(l, pages.sandbox_title), &form)
         }
-        Err(e) => error(&e),
+        Err(e) => error(&e, l),
     }
 }
 
@@ -130,10 +137,12 @@ pub async fn sandbox_pay_page(
 pub async fn sandbox_pay(
     State(state): State<AppState>,
     session: Option<axum::Extension<ShopperSession>>,
+    locale: Option<axum::Extension<Locale>>,
     Form(q): Form<PayQuery>,
 ) -> Response {
+    let l = locale.map(|axum::Extension(l)| l).unwrap_or_default();
     let Some(axum::Extension(ShopperSession(token))) = session else {
-        return sandbox_page(StatusCode::UNAUTHORIZED, "请先在商家页面登录", "");
+        return signed_out(l);
     };
     let path = format!("/v1/orders/{}/pay", encode(&q.order));
     let body = PayOrder {
@@ -146,27 +155,44 @@ pub async fn sandbox_pay(
     {
         Ok(order) => sandbox_page(
             StatusCode::OK,
-            "支付成功",
+            l,
+            td_string!(l, pages.sandbox_paid_title),
             &format!(
-                "<p data-testid=\"host-paid\" data-order-id=\"{}\">已支付，返回商家页面查看订单。</p>",
-                escape(&order.id)
+                "<p data-testid=\"host-paid\" data-order-id=\"{}\">{}</p>",
+                escape(&order.id),
+                td_string!(l, pages.sandbox_paid),
             ),
         ),
-        Err(e) => error(&e),
+        Err(e) => error(&e, l),
     }
 }
 
-fn error(e: &ApiError) -> Response {
-    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+/// Both sandbox pages need the shopper the web-view signed in.
+fn signed_out(l: Locale) -> Response {
     sandbox_page(
-        status,
-        "支付没有完成",
-        &format!("<p data-testid=\"host-error\">{}</p>", escape(&e.message)),
+        StatusCode::UNAUTHORIZED,
+        l,
+        td_string!(l, pages.sandbox_sign_in_first),
+        "",
     )
 }
 
-fn sandbox_page(status: StatusCode, heading: &str, body: &str) -> Response {
-    page(status, &format!("{heading} · 小程序沙箱"), heading, body)
+fn error(e: &ApiError, l: Locale) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    sandbox_page(
+        status,
+        l,
+        td_string!(l, pages.sandbox_failed),
+        &format!(
+            "<p data-testid=\"host-error\">{}</p>",
+            escape(&api_error_message(e, l))
+        ),
+    )
+}
+
+fn sandbox_page(status: StatusCode, l: Locale, heading: &str, body: &str) -> Response {
+    let title = format!("{heading} · {}", td_string!(l, pages.sandbox_suffix));
+    page(status, l, &title, heading, body)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod client;
 pub mod csrf;
 pub mod edge;
 pub mod embed;
+pub mod lang;
 pub mod live;
 pub mod media;
 pub mod page_cache;
@@ -211,6 +212,8 @@ pub fn router(mut state: AppState) -> Router {
         ))
         // Before the page cache, which keeps embed pages apart from the others.
         .layer(axum::middleware::from_fn(embed::mark))
+        // Also before the page cache, which keeps each language's page apart.
+        .layer(axum::middleware::from_fn(lang::choose_language))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client::identify,

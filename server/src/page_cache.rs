@@ -31,6 +31,7 @@ use quick_cache::sync::Cache;
 
 use crate::AppState;
 use jishi_app::embed::Embedded;
+use jishi_app::lang::Locale;
 use jishi_app::platform_client::ShopperSession;
 
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-jishi-cache");
@@ -89,6 +90,14 @@ impl Entry {
     }
 }
 
+/// The cache key's prefix for a page's language (none for the default, zh-CN).
+fn lang_key(locale: Locale) -> &'static str {
+    match locale {
+        Locale::zh_CN => "",
+        Locale::en => "en ",
+    }
+}
+
 /// Whether this path is one of the pages the same for every anonymous shopper.
 fn is_shared_page(path: &str) -> bool {
     path == "/" || path == "/search" || path.starts_with("/store/")
@@ -111,12 +120,19 @@ pub async fn serve_shared_pages(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
-    // A mini-program's page (no header or footer, the host's bridge) is kept apart.
-    let url = if request.extensions().get::<Embedded>().is_some() {
-        format!("embed {url}")
+    // A mini-program's page (no header or footer, the host's bridge) is kept apart, and so is
+    // each language's.
+    let embed = if request.extensions().get::<Embedded>().is_some() {
+        "embed "
     } else {
-        url
+        ""
     };
+    let locale = request
+        .extensions()
+        .get::<Locale>()
+        .copied()
+        .unwrap_or_default();
+    let url = format!("{}{embed}{url}", lang_key(locale));
     let entry = match cache.pages.get_value_or_guard_async(&url).await {
         Ok(entry) => entry,
         Err(guard) => {

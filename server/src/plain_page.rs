@@ -3,13 +3,22 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use jishi_app::lang::{tag, Locale};
 
-/// A page with `title`, an `<h1>` and `body` (HTML the caller built, its text escaped), never stored.
-pub fn page(status: StatusCode, title: &str, heading: &str, body: &str) -> Response {
+/// A page in `locale` with `title`, an `<h1>` and `body` (HTML the caller built, its text
+/// escaped), never stored.
+pub fn page(
+    status: StatusCode,
+    locale: Locale,
+    title: &str,
+    heading: &str,
+    body: &str,
+) -> Response {
     let html = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title></head><body><main><h1>{}</h1>{body}</main></body></html>",
+        tag(locale),
         escape(title),
         escape(heading),
     );

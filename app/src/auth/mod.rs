@@ -11,6 +11,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::ErrorNotice;
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{
+    beijing_date_time, group_status_label, locale, order_status_label, switch_href, tag, Locale,
+};
 use crate::links::{order_href, safe_next, sign_in_href};
 
 /// Leaves for `href` with a full page load, so every page renders again with the new cookie.
@@ -27,10 +31,11 @@ pub fn go_to(href: &str) {
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let next = safe_next(query.with_untracked(|q| q.get("next")).as_deref());
+    let l = locale();
     view! {
-        <Title text="登录 · 即时"/>
-        <h1>"手机号登录"</h1>
-        <p class="lead">"登录后可以下单、保存收货地址；登录前加入购物车的商品会保留。"</p>
+        <Title text=format!("{} · {}", td_string!(l, auth.sign_in_title), td_string!(l, common.brand))/>
+        <h1>{td_string!(l, auth.phone_sign_in)}</h1>
+        <p class="lead">{td_string!(l, auth.sign_in_lead)}</p>
         <SignInForm next/>
     }
 }
@@ -45,13 +50,13 @@ fn SignInForm(next: String) -> impl IntoView {
     let sent = RwSignal::new(None::<SmsCodeSent>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let l = locale();
 
     let send_code = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         // The same check the platform makes, so a typo is caught without a round trip.
-        let phone = match Phone::parse(&phone.get_untracked()) {
-            Ok(p) => p,
-            Err(e) => return error.set(Some(e.message)),
+        let Ok(phone) = Phone::parse(&phone.get_untracked()) else {
+            return error.set(Some(td_string!(l, auth.invalid_phone).to_owned()));
         };
         busy.set(true);
         error.set(None);
@@ -68,12 +73,11 @@ fn SignInForm(next: String) -> impl IntoView {
     };
     let sign_in = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (phone, code) = match (
-            Phone::parse(&phone.get_untracked()),
-            parse_code(&code.get_untracked()),
-        ) {
-            (Ok(p), Ok(c)) => (p, c),
-            (Err(e), _) | (_, Err(e)) => return error.set(Some(e.message)),
+        let Ok(phone) = Phone::parse(&phone.get_untracked()) else {
+            return error.set(Some(td_string!(l, auth.invalid_phone).to_owned()));
+        };
+        let Ok(code) = parse_code(&code.get_untracked()) else {
+            return error.set(Some(td_string!(l, auth.invalid_code).to_owned()));
         };
         busy.set(true);
         error.set(None);
@@ -95,28 +99,28 @@ fn SignInForm(next: String) -> impl IntoView {
 
     view! {
         <form class="sign-in" on:submit=send_code>
-            <label>"手机号"
+            <label>{td_string!(l, auth.phone)}
                 <input type="tel" inputmode="numeric" autocomplete="tel" maxlength="20" required
-                    data-testid="phone-input" placeholder="11 位手机号"
+                    data-testid="phone-input" placeholder=td_string!(l, auth.phone_placeholder)
                     prop:value=phone on:input=move |ev| phone.set(event_target_value(&ev))/>
             </label>
             <button type="submit" data-testid="send-code" disabled=busy>
-                {move || if sent.get().is_some() { "重新获取验证码" } else { "获取验证码" }}
+                {move || if sent.get().is_some() { td_string!(l, auth.resend_code) } else { td_string!(l, auth.send_code) }}
             </button>
         </form>
         {move || sent.get().map(|s| view! {
-            <p class="notice" data-testid="code-sent">{format!("验证码已发送至 {}，{} 分钟内有效。", s.phone_masked, s.expires_in_s / 60)}</p>
+            <p class="notice" data-testid="code-sent">{td_string!(l, auth.code_sent, phone = &s.phone_masked, minutes = s.expires_in_s / 60)}</p>
             {s.demo_code.map(|c| view! {
-                <p class="notice demo">"演示平台不真正发送短信，验证码是 "<strong data-testid="demo-code">{c}</strong></p>
+                <p class="notice demo">{td_string!(l, auth.demo_code)}<strong data-testid="demo-code">{c}</strong></p>
             })}
         })}
         <form class="sign-in" on:submit=sign_in>
-            <label>"验证码"
+            <label>{td_string!(l, auth.code)}
                 <input type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required
-                    data-testid="code-input" placeholder="6 位数字"
+                    data-testid="code-input" placeholder=td_string!(l, auth.code_placeholder)
                     prop:value=code on:input=move |ev| code.set(event_target_value(&ev))/>
             </label>
-            <button type="submit" class="primary" data-testid="sign-in" disabled=busy>"登录"</button>
+            <button type="submit" class="primary" data-testid="sign-in" disabled=busy>{td_string!(l, auth.sign_in)}</button>
         </form>
         {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="sign-in-error">{e}</p> })}
     }
@@ -154,10 +158,11 @@ pub async fn me_page() -> Result<MePageData, AppError> {
 #[component]
 pub fn MePage() -> impl IntoView {
     let data = Resource::new(|| (), |_| me_page());
+    let l = locale();
     view! {
-        <Title text="我的 · 即时"/>
-        <h1>"我的"</h1>
-        <Suspense fallback=|| view! { <p class="loading">"正在加载…"</p> }>
+        <Title text=format!("{} · {}", td_string!(l, common.nav_me), td_string!(l, common.brand))/>
+        <h1>{td_string!(l, common.nav_me)}</h1>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, auth.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(d) => view! { <MeView data=d/> }.into_any(),
@@ -165,22 +170,50 @@ pub fn MePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <LanguageChoice/>
+    }
+}
+
+/// The language switch on `/me`, signed in or not: each language named in itself, headed in both
+/// so a shopper who reads only the other one finds it. A plain link with `?lang=`, which the
+/// server keeps in a cookie (like the footer's).
+#[component]
+fn LanguageChoice() -> impl IntoView {
+    let l = locale();
+    let link = move |to: Locale, testid: &'static str| {
+        view! {
+            <a href=switch_href("/me", [], to) hreflang=tag(to) lang=tag(to) data-testid=testid
+                aria-current=(to == l).then_some("true")>
+                {td_string!(to, auth.this_language)}
+            </a>
+        }
+    };
+    view! {
+        <section class="language" data-testid="me-language">
+            // Each half marked with its language, for screen readers' pronunciation.
+            <h2>
+                <span lang=tag(Locale::zh_CN)>{td_string!(Locale::zh_CN, common.language)}</span>" / "
+                <span lang=tag(Locale::en)>{td_string!(Locale::en, common.language)}</span>
+            </h2>
+            <p>{link(Locale::zh_CN, "me-lang-zh")}" · "{link(Locale::en, "me-lang-en")}</p>
+        </section>
     }
 }
 
 #[component]
 fn MeView(data: MePageData) -> impl IntoView {
+    let l = locale();
     let Some(user) = data.user else {
         return view! {
             <section class="notice" data-testid="signed-out">
-                <p>"还没有登录。"</p>
-                <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href("/me")>"手机号登录"</a></p>
+                <p>{td_string!(l, auth.signed_out)}</p>
+                <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href("/me")>{td_string!(l, auth.phone_sign_in)}</a></p>
             </section>
         }
         .into_any();
     };
     let orders = if data.orders.is_empty() {
-        view! { <p class="notice empty" data-testid="no-orders">"还没有订单。"</p> }.into_any()
+        view! { <p class="notice empty" data-testid="no-orders">{td_string!(l, auth.no_orders)}</p> }.into_any()
     } else {
         view! {
             <ul class="order-list">
@@ -189,10 +222,10 @@ fn MeView(data: MePageData) -> impl IntoView {
                         <a class="order-row" href=order_href(&o.id) data-testid="order-row" data-order-id=o.id.clone()
                             data-status=o.status.as_str()>
                             <span class="store-name">{o.store_name.clone()}</span>
-                            <span class="status">{o.status.label()}</span>
+                            <span class="status">{order_status_label(o.status, l)}</span>
                             <span class="price">{format_yuan(o.total_fen)}</span>
-                            <span class="items">{format!("共 {} 件", o.items.iter().map(|l| l.quantity).sum::<u32>())}</span>
-                            <span class="when">{jishi_api::time::beijing_date_hm(&o.created_at).unwrap_or_default()}</span>
+                            <span class="items">{td_string!(l, auth.item_count, count = o.items.iter().map(|i| i.quantity).sum::<u32>())}</span>
+                            <span class="when" title=td_string!(l, common.beijing_time)>{beijing_date_time(&o.created_at, l).unwrap_or_default()}</span>
                         </a>
                     </li>
                 }).collect_view()}
@@ -200,7 +233,7 @@ fn MeView(data: MePageData) -> impl IntoView {
         }.into_any()
     };
     let addresses = if data.addresses.is_empty() {
-        view! { <p class="notice empty">"还没有收货地址，结算时可以在地图上添加。"</p> }.into_any()
+        view! { <p class="notice empty">{td_string!(l, auth.no_addresses)}</p> }.into_any()
     } else {
         view! {
             <ul class="address-list">
@@ -215,14 +248,14 @@ fn MeView(data: MePageData) -> impl IntoView {
     };
     view! {
         <section class="account" data-testid="signed-in" data-phone=user.phone_masked.clone()>
-            <p>{format!("已登录：{}", user.phone_masked)}</p>
+            <p>{td_string!(l, auth.signed_in_as, phone = &user.phone_masked)}</p>
             <SignOutButton/>
         </section>
-        <h2>"我的订单"</h2>
+        <h2>{td_string!(l, auth.my_orders)}</h2>
         {orders}
-        <h2>"我的拼团"</h2>
+        <h2>{td_string!(l, auth.my_groups)}</h2>
         {if data.groups.is_empty() {
-            view! { <p class="notice empty" data-testid="no-groups">"还没有参加拼团。"</p> }.into_any()
+            view! { <p class="notice empty" data-testid="no-groups">{td_string!(l, auth.no_groups)}</p> }.into_any()
         } else {
             view! {
                 <ul class="order-list" data-testid="my-groups">
@@ -231,16 +264,16 @@ fn MeView(data: MePageData) -> impl IntoView {
                             <a class="order-row" href=crate::groups::group_href(&g.group.id) data-testid="my-group"
                                 data-group-id=g.group.id.clone() data-status=g.group.status.as_str()>
                                 <span class="store-name">{g.group.product_name.clone()}</span>
-                                <span class="status">{g.group.status.label()}</span>
+                                <span class="status">{group_status_label(g.group.status, l)}</span>
                                 <span class="price">{format_yuan(g.group.group_price_fen)}</span>
-                                <span class="items">{format!("{} 人团，还差 {} 人", g.group.size, g.group.seats_left)}</span>
+                                <span class="items">{td_string!(l, auth.group_seats, size = g.group.size, seats = g.group.seats_left)}</span>
                             </a>
                         </li>
                     }).collect_view()}
                 </ul>
             }.into_any()
         }}
-        <h2>"收货地址"</h2>
+        <h2>{td_string!(l, auth.addresses)}</h2>
         {addresses}
     }
     .into_any()
@@ -249,6 +282,7 @@ fn MeView(data: MePageData) -> impl IntoView {
 #[island(lazy)]
 fn SignOutButton() -> impl IntoView {
     crate::hydration::island_hydrated();
+    let l = locale();
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
             // Whatever the answer, the cookie is cleared by the server on this path.
@@ -256,5 +290,5 @@ fn SignOutButton() -> impl IntoView {
             go_to("/me");
         });
     };
-    view! { <button type="button" data-testid="sign-out" on:click=sign_out>"退出登录"</button> }
+    view! { <button type="button" data-testid="sign-out" on:click=sign_out>{td_string!(l, auth.sign_out)}</button> }
 }

@@ -4,13 +4,15 @@
 use std::collections::HashMap;
 
 use jishi_api::cart::{Cart, CartsResponse, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
-use jishi_api::money::format_yuan;
+use jishi_api::money::{format_yuan, FeeRules};
 use jishi_api::LatLng;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{locale, Locale};
 use crate::links::{checkout_href, encode, store_href};
 
 /// One store's cart as the page sees it.
@@ -210,6 +212,7 @@ pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) ->
         sku.with_value(|s| cart.set(s, cart.quantity(s).saturating_sub(1)))
     };
     let back = use_context::<ReturnTo>().map(|r| r.0).unwrap_or_default();
+    let l = locale();
     // Also a plain form to `/forms/cart` (see the server's `cart_form`): a tap before the wasm
     // runs, or with scripts off, still changes the cart. Once hydrated, the handlers take over.
     view! {
@@ -219,16 +222,16 @@ pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) ->
             <input type="hidden" name="sku" value=sku.get_value()/>
             <input type="hidden" name="back" value=back/>
             <button type="submit" name="quantity" value=move || quantity().saturating_sub(1)
-                class="minus" data-testid="remove-from-cart" aria-label=format!("{name} 减一件")
+                class="minus" data-testid="remove-from-cart" aria-label=td_string!(l, cart.remove_one, name = &name)
                 hidden=move || quantity() == 0 on:click=remove>"−"</button>
             <span class="quantity" data-testid="item-quantity" aria-live="polite"
                 hidden=move || quantity() == 0>{quantity}</span>
             <button type="submit" name="quantity" value=move || (quantity() + 1).min(limit)
-                class="plus" data-testid="add-to-cart" aria-label=format!("{name} 加一件")
+                class="plus" data-testid="add-to-cart" aria-label=td_string!(l, cart.add_one, name = &name)
                 disabled=move || { quantity() >= limit } on:click=add>"+"</button>
         </form>
         {(limit > 0).then(|| view! {
-            <span class="stock-cap" hidden=move || { quantity() < limit }>{format!("最多 {limit} 件")}</span>
+            <span class="stock-cap" hidden=move || { quantity() < limit }>{td_string!(l, cart.max_quantity, limit = limit)}</span>
         })}
     }
     .into_any()
@@ -245,24 +248,25 @@ pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
     let store_id = cart.store_id.get_value();
     let checkout = checkout_href(&store_id, at);
     let short_fen = move || (min_order_fen - cart.subtotal_fen()).max(0);
+    let l = locale();
     view! {
         <aside class="cart-bar" data-testid="cart-bar" data-syncing=move || cart.syncing().to_string()
-            class:empty=move || cart.count() == 0 aria-label="购物车">
+            class:empty=move || cart.count() == 0 aria-label=td_string!(l, common.nav_cart)>
             <a class="cart-link" href=crate::links::with_point("/cart", at)>
-                "购物车 "<span class="count" data-testid="cart-count">{move || cart.count()}</span>" 件"
+                {td_string!(l, cart.count_before)}<span class="count" data-testid="cart-count">{move || cart.count()}</span>{td_string!(l, cart.count_after)}
             </a>
             // The new count and total, read out after each change.
             <span class="visually-hidden" role="status" data-testid="cart-announcement">
-                {move || format!("购物车 {} 件，合计 {}", cart.count(), format_yuan(cart.subtotal_fen()))}
+                {move || td_string!(l, cart.announcement, count = cart.count(), total = format_yuan(cart.subtotal_fen()))}
             </span>
             <span class="subtotal" data-testid="cart-subtotal">{move || format_yuan(cart.subtotal_fen())}</span>
             {move || cart.error().map(|e| view! { <p class="cart-error" role="alert" data-testid="cart-error">{e}</p> })}
             {move || if cart.count() == 0 {
-                view! { <span class="hint">"挑选商品加入购物车"</span> }.into_any()
+                view! { <span class="hint">{td_string!(l, cart.pick_products)}</span> }.into_any()
             } else if short_fen() > 0 {
-                view! { <span class="hint" data-testid="below-minimum">{format!("还差 {} 起送", format_yuan(short_fen()))}</span> }.into_any()
+                view! { <span class="hint" data-testid="below-minimum">{td_string!(l, cart.below_minimum, amount = format_yuan(short_fen()))}</span> }.into_any()
             } else {
-                view! { <a class="button primary" data-testid="checkout" href=checkout.clone()>"去结算"</a> }.into_any()
+                view! { <a class="button primary" data-testid="checkout" href=checkout.clone()>{td_string!(l, cart.checkout)}</a> }.into_any()
             }}
         </aside>
     }
@@ -283,16 +287,17 @@ pub async fn load_carts() -> Result<CartsResponse, AppError> {
 pub fn CartPage() -> impl IntoView {
     let carts = Resource::new(|| (), |_| load_carts());
     let at = use_location();
+    let l = locale();
     view! {
-        <Title text="购物车 · 即时"/>
-        <h1>"购物车"</h1>
-        <Suspense fallback=|| view! { <p class="loading">"正在打开购物车…"</p> }>
+        <Title text=format!("{} · {}", td_string!(l, common.nav_cart), td_string!(l, common.brand))/>
+        <h1>{td_string!(l, common.nav_cart)}</h1>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, cart.opening)}</p> }>
             {move || Suspend::new(async move {
                 match carts.await {
                     Ok(r) if r.carts.iter().all(|c| c.items.is_empty()) => view! {
                         <section class="notice empty" data-testid="empty-cart">
-                            <p>"购物车是空的。"</p>
-                            <p><a href=at.get_untracked().map(crate::links::home_href).unwrap_or_else(|| "/".into())>"去附近门店逛逛"</a></p>
+                            <p>{td_string!(l, cart.empty)}</p>
+                            <p><a href=at.get_untracked().map(crate::links::home_href).unwrap_or_else(|| "/".into())>{td_string!(l, cart.browse_nearby)}</a></p>
                         </section>
                     }.into_any(),
                     Ok(r) => r.carts.into_iter().filter(|c| !c.items.is_empty())
@@ -308,6 +313,7 @@ pub fn CartPage() -> impl IntoView {
 #[component]
 fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
     let min_order_fen = cart.min_order_fen;
+    let l = locale();
     // Built inside the scope's children: a stepper finds its cart through context when it runs.
     let rows = {
         let items = cart.items.clone();
@@ -319,7 +325,7 @@ fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
                         <li class="cart-line" data-testid="cart-line" data-sku=line.sku.clone()>
                             <span class="product-name">{line.name.clone()}</span>
                             <span class="price">{format!("{}/{}", format_yuan(line.price_fen), line.unit)}</span>
-                            {(line.quantity > line.stock).then(|| view! { <span class="warn">{format!("库存仅剩 {} 件", line.stock)}</span> })}
+                            {(line.quantity > line.stock).then(|| view! { <span class="warn">{td_string!(l, cart.stock_left, stock = line.stock)}</span> })}
                             <QuantityStepper sku=line.sku.clone() name=line.name.clone() stock=line.stock price_fen=line.price_fen/>
                         </li>
                     }
@@ -332,13 +338,80 @@ fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
         <section class="store-cart" data-testid="store-cart" data-store-id=store_id.clone()>
             <h2><a href=store_href(&store_id, at)>{cart.store_name.clone()}</a></h2>
             <p class="store-meta" data-testid="cart-terms">
-                <span>{if min_order_fen == 0 { "无起送价".to_owned() } else { format!("起送 {}", format_yuan(min_order_fen)) }}</span>
-                {cart.fees.as_ref().map(|f| view! { <span>{f.describe()}</span> })}
+                <span>{if min_order_fen == 0 {
+                    td_string!(l, cart.no_minimum).to_owned()
+                } else {
+                    td_string!(l, cart.minimum, amount = format_yuan(min_order_fen))
+                }}</span>
+                {cart.fees.as_ref().map(|f| view! { <span>{describe_fees(f, l)}</span> })}
             </p>
             <CartScope store_id=store_id.clone() cart=Some(cart.clone()) back=crate::links::with_point("/cart", at)>
                 <ul class="cart-lines">{rows()}</ul>
                 <CartBar min_order_fen at/>
             </CartScope>
         </section>
+    }
+}
+
+/// `FeeRules::describe` in the page's language ("配送费 ¥4 起，满 ¥59 免配送费" / "Delivery ¥4 and
+/// up, free over ¥59"): what a shopper can know about the fee before choosing an address.
+fn describe_fees(f: &FeeRules, l: Locale) -> String {
+    let base = if f.base_fen == 0 && f.tiers.is_empty() {
+        td_string!(l, cart.fees.free).to_owned()
+    } else if f.tiers.is_empty() {
+        td_string!(l, cart.fees.flat, fee = format_yuan(f.base_fen))
+    } else {
+        td_string!(l, cart.fees.from, fee = format_yuan(f.base_fen))
+    };
+    match f.free_above_fen {
+        Some(t) if f.base_fen > 0 || !f.tiers.is_empty() => {
+            td_string!(
+                l,
+                cart.fees.free_above,
+                base = base,
+                threshold = format_yuan(t)
+            )
+        }
+        _ => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jishi_api::money::FeeTier;
+
+    #[test]
+    fn fees_read_as_the_platform_describes_them_and_in_english() {
+        let tier = FeeTier {
+            beyond_m: 3000,
+            extra_fen: 200,
+        };
+        let cases = [
+            (400, vec![], Some(5900), "Delivery ¥4, free over ¥59"),
+            (
+                400,
+                vec![tier],
+                Some(5900),
+                "Delivery ¥4 and up, free over ¥59",
+            ),
+            (400, vec![tier], None, "Delivery ¥4 and up"),
+            (0, vec![], Some(100), "Free delivery"),
+            (
+                0,
+                vec![tier],
+                Some(5900),
+                "Delivery ¥0 and up, free over ¥59",
+            ),
+        ];
+        for (base_fen, tiers, free_above_fen, en) in cases {
+            let rules = FeeRules {
+                base_fen,
+                tiers,
+                free_above_fen,
+            };
+            assert_eq!(describe_fees(&rules, Locale::zh_CN), rules.describe());
+            assert_eq!(describe_fees(&rules, Locale::en), en);
+        }
     }
 }

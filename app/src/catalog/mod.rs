@@ -4,6 +4,7 @@ use jishi_api::cart::Cart;
 use jishi_api::catalog::{
     Product, ProductsQueryRaw, ProductsResponse, SearchQueryRaw, SearchResponse, StockState,
 };
+use jishi_api::hours::{format_minute, DayHours};
 use jishi_api::money::format_yuan;
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
@@ -15,7 +16,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::cart::{CartBar, CartScope, QuantityStepper};
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{category_label, locale, Locale};
 use crate::links::{coord, format_distance, href, store_href};
+use crate::stores::{fee_text, min_order_text, status_text};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StorePageData {
@@ -85,18 +89,20 @@ pub fn StorePage() -> impl IntoView {
         move || request.get(),
         |(id, lat, lng, products)| store_page(id, lat, lng, products),
     );
+    let l = locale();
+    let title = move |heading: &str| format!("{heading} · {}", td_string!(l, common.brand));
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"正在打开门店…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, catalog.opening_store)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(d) => view! { <StoreView data=d at=at.get_untracked() request=request.get_untracked().3/> }.into_any(),
                     Err(e) if e.is_not_found() => view! {
-                        <Title text="找不到这家门店 · 即时"/>
-                        <ErrorNotice error=e heading="找不到这家门店"/>
+                        <Title text=title(td_string!(l, catalog.not_found))/>
+                        <ErrorNotice error=e heading=td_string!(l, catalog.not_found)/>
                     }.into_any(),
                     Err(e) => view! {
-                        <Title text="门店暂时打不开 · 即时"/>
-                        <ErrorNotice error=e heading="门店暂时打不开"/>
+                        <Title text=title(td_string!(l, catalog.unavailable))/>
+                        <ErrorNotice error=e heading=td_string!(l, catalog.unavailable)/>
                     }.into_any(),
                 }
             })}
@@ -111,6 +117,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
         products,
         cart,
     } = data;
+    let l = locale();
     let store = detail.store.clone();
     let base = store_href(&store.id, at);
     let store_path = format!("/store/{}", crate::links::encode(&store.id));
@@ -134,7 +141,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
         .map(|aisle| {
             let active = aisle == active_aisle;
             let target = with_query(&[("category", aisle.as_deref())]);
-            let label = aisle.clone().unwrap_or_else(|| "全部商品".to_owned());
+            let label = aisle.clone().unwrap_or_else(|| td_string!(l, catalog.all_products).to_owned());
             view! {
                 <a class="aisle" class:active=active aria-current=active.then_some("true")
                     data-testid="aisle-link" data-aisle=aisle.unwrap_or_default() href=target>{label}</a>
@@ -148,65 +155,54 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
             ("cursor", Some(&c)),
         ])
     });
-    let status = if detail.open_now {
-        "营业中".to_owned()
-    } else {
-        detail
-            .opens_at
-            .clone()
-            .unwrap_or_else(|| "休息中".to_owned())
-    };
+    let status = status_text(detail.open_now, detail.opens, detail.opens_at.as_deref(), l);
+    let today = today_hours_text(detail.today, &detail.today_hours, l);
     let quote = detail.quote.map(|q| {
-        let fee = if q.delivery_fee_fen == 0 { "免配送费".to_owned() } else { format!("配送费 {}", format_yuan(q.delivery_fee_fen)) };
         view! {
-            <span class="eta" data-testid="store-eta">{format!("约 {} 分钟送达", q.eta_min)}</span>
+            <span class="eta" data-testid="store-eta">{td_string!(l, catalog.eta, min = q.eta_min)}</span>
             <span>{format_distance(q.distance_m)}</span>
-            <span>{fee}</span>
-            {(!q.delivers).then(|| view! { <span class="warn" data-testid="out-of-range">"超出配送范围"</span> })}
+            <span>{fee_text(q.delivery_fee_fen, l)}</span>
+            {(!q.delivers).then(|| view! { <span class="warn" data-testid="out-of-range">{td_string!(l, catalog.out_of_range)}</span> })}
         }
     });
-    let min_order = if store.min_order_fen == 0 {
-        "无起送价".to_owned()
-    } else {
-        format!("起送 {}", format_yuan(store.min_order_fen))
-    };
+    let min_order = min_order_text(store.min_order_fen, l);
     let searching = request.q.clone();
     let empty_text = if searching.is_some() {
-        "没有找到相关商品，换个词试试。"
+        td_string!(l, catalog.no_matches)
     } else {
-        "这个分类暂时没有商品。"
+        td_string!(l, catalog.empty_aisle)
     };
     view! {
-        <Title text=format!("{} · 即时", store.name)/>
+        <Title text=format!("{} · {}", store.name, td_string!(l, common.brand))/>
         <section class="store-header" data-testid="store-header" data-store-id=store.id.clone()>
             <h1>{store.name.clone()}</h1>
             <p class="store-meta">
-                <span class="category">{store.category.label()}</span>
+                <span class="category">{category_label(store.category, l)}</span>
                 <span class="rating">{format!("★{:.1}", store.rating)}</span>
                 <span class="badge status" class:open=detail.open_now data-testid="store-status">{status}</span>
-                <span data-testid="store-hours">{format!("今日 {}", detail.today_hours)}</span>
+                <span data-testid="store-hours">{today}</span>
             </p>
             <p class="store-meta">
                 {quote}
                 <span>{min_order}</span>
             </p>
-            {store.category.installs_next_day().then(|| view! { <p class="note">"大家电次日送装一体"</p> })}
+            {store.category.installs_next_day().then(|| view! { <p class="note">{td_string!(l, catalog.installs_next_day)}</p> })}
             <p class="address">{store.address.clone()}</p>
-            <a class="back" href=at.map(crate::links::home_href).unwrap_or_else(|| "/".into())>"← 返回附近门店"</a>
+            <a class="back" href=at.map(crate::links::home_href).unwrap_or_else(|| "/".into())>{td_string!(l, catalog.back_to_stores)}</a>
         </section>
-        <form class="store-search" method="get" action=base.clone() role="search" aria-label="在本店搜索">
+        <form class="store-search" method="get" action=base.clone() role="search" aria-label=td_string!(l, catalog.search_in_store)>
             {at.map(|p| view! {
                 <input type="hidden" name="lat" value=coord(p.lat())/>
                 <input type="hidden" name="lng" value=coord(p.lng())/>
             })}
-            <input type="search" name="q" placeholder="在本店搜索" aria-label="在本店搜索"
+            <input type="search" name="q" placeholder=td_string!(l, catalog.search_in_store) aria-label=td_string!(l, catalog.search_in_store)
                 data-testid="store-search" maxlength="40" value=searching.clone().unwrap_or_default()/>
-            <button type="submit">"搜索"</button>
+            <button type="submit">{td_string!(l, common.search)}</button>
         </form>
         // The steppers in the grid and the bar below share this store's cart.
         <CartScope store_id=store.id.clone() cart back=this_page>
             <div class="store-body">
-                <nav class="aisle-rail" aria-label="商品分类">{rail}</nav>
+                <nav class="aisle-rail" aria-label=td_string!(l, catalog.aisles_label)>{rail}</nav>
                 <div class="products" data-testid="products" data-q=searching.clone().unwrap_or_default()
                     data-aisle=request.category.clone().unwrap_or_default()>
                     {if products.products.is_empty() {
@@ -218,7 +214,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
                             </ul>
                         }.into_any()
                     }}
-                    {next.map(|h| view! { <a class="more" href=h data-testid="next-page" rel="next">"下一页"</a> })}
+                    {next.map(|h| view! { <a class="more" href=h data-testid="next-page" rel="next">{td_string!(l, catalog.next_page)}</a> })}
                 </div>
             </div>
             <CartBar min_order_fen=store.min_order_fen at/>
@@ -228,13 +224,14 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
 
 #[component]
 fn ProductCard(product: Product, store_id: String) -> impl IntoView {
+    let l = locale();
     let state = product.stock_state();
     // The store's group-buy offer: a plain link to start a group (no wasm needed).
     let group = product.group.map(|g| {
         let href = crate::groups::start_href(&store_id, &product.sku);
         view! {
             <a class="group-offer" data-testid="start-group" href=href>
-                {format!("{} 人团 {} · 发起拼团", g.size, format_yuan(g.price_fen))}
+                {td_string!(l, catalog.group_offer, size = g.size, price = format_yuan(g.price_fen))}
             </a>
         }
     });
@@ -244,7 +241,7 @@ fn ProductCard(product: Product, store_id: String) -> impl IntoView {
             <span class="product-name">{product.name.clone()}</span>
             <span class="product-unit">{format!("/{}", product.unit)}</span>
             <span class="price" data-testid="price">{format_yuan(product.price_fen)}</span>
-            <span class=format!("stock {}", state.slug()) data-testid="stock">{state.label()}</span>
+            <span class=format!("stock {}", state.slug()) data-testid="stock">{stock_label(state, l)}</span>
             {group}
             <QuantityStepper sku=product.sku.clone() name=product.name.clone() stock=product.stock price_fen=product.price_fen/>
         </li>
@@ -281,20 +278,27 @@ pub fn SearchPage() -> impl IntoView {
             search_products(raw).await.map(Some)
         },
     );
+    let l = locale();
+    let title = format!(
+        "{} · {}",
+        td_string!(l, catalog.search_title),
+        td_string!(l, common.brand)
+    );
     view! {
-        <Title text="搜商品 · 即时"/>
+        <Title text=title/>
         <h1>{move || raw.with(|r| match r.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            Some(q) => format!("附近哪里有「{q}」"),
-            None => "搜附近门店的商品".to_owned(),
+            Some(q) => td_string!(l, catalog.search_heading, q = q),
+            // The header's search box says the same.
+            None => td_string!(l, common.search_placeholder).to_owned(),
         })}</h1>
-        <Suspense fallback=|| view! { <p class="loading">"正在搜索…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, catalog.searching)}</p> }>
             {move || Suspend::new(async move {
                 let at = at.get_untracked();
                 match (results.await, at) {
                     (_, None) => view! {
-                        <p class="notice" data-testid="need-location">"先选择收货位置，才能知道哪些门店能送到。"<a href="/?change=1">"选择位置"</a></p>
+                        <p class="notice" data-testid="need-location">{td_string!(l, catalog.need_location)}<a href="/?change=1">{td_string!(l, common.choose_location)}</a></p>
                     }.into_any(),
-                    (Ok(None), _) => view! { <p class="notice">"在上方输入商品名，例如：牛奶、充电宝、玫瑰。"</p> }.into_any(),
+                    (Ok(None), _) => view! { <p class="notice">{td_string!(l, catalog.search_hint)}</p> }.into_any(),
                     (Ok(Some(r)), Some(at)) => view! { <SearchResults response=r at/> }.into_any(),
                     (Err(e), _) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
@@ -305,11 +309,16 @@ pub fn SearchPage() -> impl IntoView {
 
 #[component]
 fn SearchResults(response: SearchResponse, at: LatLng) -> impl IntoView {
+    let l = locale();
     if response.results.is_empty() {
         return view! {
             <section class="notice empty" data-testid="empty-results">
-                <p>"附近能送到的门店暂时都没有这件商品有货。"</p>
-                <p>"换个说法试试，或"<a href="/?change=1">"换一个区域"</a>"。"</p>
+                <p>{td_string!(l, catalog.no_hits)}</p>
+                <p>
+                    {td_string!(l, catalog.rephrase_or)}
+                    <a href="/?change=1">{td_string!(l, catalog.other_area)}</a>
+                    {td_string!(l, catalog.sentence_end)}
+                </p>
             </section>
         }
         .into_any();
@@ -328,11 +337,13 @@ fn SearchResults(response: SearchResponse, at: LatLng) -> impl IntoView {
                             data-sku=hit.product.sku.clone() data-eta-min=hit.store.eta_min data-price-fen=hit.product.price_fen>
                             <span class="product-name">{hit.product.name.clone()}</span>
                             <span class="price">{format_yuan(hit.product.price_fen)}</span>
-                            <span class=format!("stock {}", state.slug())>{state.label()}</span>
+                            <span class=format!("stock {}", state.slug())>{stock_label(state, l)}</span>
                             <span class="store-name">{hit.store.name.clone()}</span>
-                            <span class="eta">{format!("约 {} 分钟", hit.store.eta_min)}</span>
+                            <span class="eta">{td_string!(l, stores.eta_min, min = hit.store.eta_min)}</span>
                             <span class="distance">{format_distance(hit.store.distance_m)}</span>
-                            {(!hit.store.open_now).then(|| view! { <span class="badge status">{hit.store.opens_at.clone().unwrap_or_else(|| "休息中".into())}</span> })}
+                            {(!hit.store.open_now).then(|| view! {
+                                <span class="badge status">{status_text(false, hit.store.opens, hit.store.opens_at.as_deref(), l)}</span>
+                            })}
                         </a>
                     </li>
                 }
@@ -340,4 +351,72 @@ fn SearchResults(response: SearchResponse, at: LatLng) -> impl IntoView {
         </ul>
     }
     .into_any()
+}
+
+/// "有货", "仅剩 3 件", "已售罄" (`StockState::label`) in the page's language.
+pub fn stock_label(state: StockState, l: Locale) -> String {
+    match state {
+        StockState::InStock => td_string!(l, catalog.stock.in_stock).to_owned(),
+        StockState::Low(n) => td_string!(l, catalog.stock.low, n = n),
+        StockState::SoldOut => td_string!(l, catalog.stock.sold_out).to_owned(),
+    }
+}
+
+/// "今日 08:00-22:00" and the like (`WeeklyHours::describe_day` after "今日") in the page's language.
+fn today_hours_text(today: Option<DayHours>, words: &str, l: Locale) -> String {
+    match today {
+        // A platform that predates `today` sends only its Chinese words.
+        None => td_string!(l, catalog.today, hours = words),
+        Some(DayHours::ALL_DAY) => td_string!(l, catalog.today_all_day).to_owned(),
+        Some(DayHours::Closed) => td_string!(l, catalog.today_closed).to_owned(),
+        Some(DayHours::Open { open, close }) if close <= open => td_string!(
+            l,
+            catalog.today_overnight,
+            open = format_minute(open),
+            close = format_minute(close)
+        ),
+        Some(DayHours::Open { open, close }) => td_string!(
+            l,
+            catalog.today_hours,
+            open = format_minute(open),
+            close = format_minute(close)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jishi_api::hours::WeeklyHours;
+
+    #[test]
+    fn chinese_labels_read_as_before() {
+        for state in [StockState::InStock, StockState::Low(3), StockState::SoldOut] {
+            assert_eq!(stock_label(state, Locale::zh_CN), state.label());
+            assert!(stock_label(state, Locale::en).is_ascii());
+        }
+        for hours in [
+            "08:00-22:00",
+            "00:00-24:00",
+            "closed",
+            "18:00-02:00",
+            "09:30-09:30",
+        ] {
+            let day: DayHours = hours.parse().unwrap();
+            let words = WeeklyHours::every_day(day).describe_day(0);
+            assert_eq!(
+                today_hours_text(Some(day), &words, Locale::zh_CN),
+                format!("今日 {words}")
+            );
+            assert_eq!(
+                today_hours_text(None, &words, Locale::zh_CN),
+                format!("今日 {words}")
+            );
+        }
+        let late: DayHours = "18:00-02:00".parse().unwrap();
+        assert_eq!(
+            today_hours_text(Some(late), "", Locale::en),
+            "Today 18:00–02:00 (next day)"
+        );
+    }
 }

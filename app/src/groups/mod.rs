@@ -18,6 +18,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api_client::{self, Method};
 use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{api_error_message, beijing_date_time, group_status_label, locale, Locale};
 use crate::links::{encode, order_href, sign_in_href};
 use crate::orders::checkout::addresses::NewAddressForm;
 
@@ -84,19 +86,21 @@ pub fn GroupPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, group_page);
+    let l = locale();
+    let titled = move |heading: &str| format!("{heading} · {}", td_string!(l, common.brand));
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"正在打开拼团…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, groups.opening)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(d) => view! { <GroupSummary data=d/> }.into_any(),
                     Err(e) if e.is_not_found() => view! {
-                        <Title text="找不到这个拼团 · 即时"/>
-                        <ErrorNotice error=e heading="找不到这个拼团"/>
-                        <p><a href="/">"去附近门店看看"</a></p>
+                        <Title text=titled(td_string!(l, groups.not_found))/>
+                        <ErrorNotice error=e heading=td_string!(l, groups.not_found)/>
+                        <p><a href="/">{td_string!(l, groups.browse_nearby)}</a></p>
                     }.into_any(),
                     Err(e) => view! {
-                        <Title text="拼团暂时打不开 · 即时"/>
-                        <ErrorNotice error=e heading="拼团暂时打不开"/>
+                        <Title text=titled(td_string!(l, groups.unavailable))/>
+                        <ErrorNotice error=e heading=td_string!(l, groups.unavailable)/>
                     }.into_any(),
                 }
             })}
@@ -107,22 +111,25 @@ pub fn GroupPage() -> impl IntoView {
 #[component]
 fn GroupSummary(data: GroupPageData) -> impl IntoView {
     let g = &data.group;
-    let title = format!(
-        "{} 人团 · {} {}",
-        g.size,
-        g.product_name,
-        format_yuan(g.group_price_fen)
+    let l = locale();
+    let title = td_string!(
+        l,
+        groups.page_title,
+        size = g.size,
+        product = &g.product_name,
+        price = format_yuan(g.group_price_fen)
     );
-    let description = format!(
-        "{} 的 {}，拼团价 {}（原价 {}），成团后一小时内送到。",
-        g.store_name,
-        g.product_name,
-        format_yuan(g.group_price_fen),
-        format_yuan(g.regular_price_fen)
+    let description = td_string!(
+        l,
+        groups.description,
+        store = &g.store_name,
+        product = &g.product_name,
+        price = format_yuan(g.group_price_fen),
+        regular = format_yuan(g.regular_price_fen)
     );
     let signed_in = data.signed_in;
     view! {
-        <Title text=format!("{title} · 即时")/>
+        <Title text=format!("{title} · {}", td_string!(l, common.brand))/>
         <LeafletAssets when=signed_in/>
         // A link preview where the link is shared.
         <Meta property="og:title" content=title.clone()/>
@@ -131,11 +138,11 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
         <Meta name="description" content=description/>
         <header class="group-header">
             <h1 data-testid="group-product">{g.product_name.clone()}</h1>
-            <p class="group-store">{format!("{} · 每人 1 {}", g.store_name, g.unit)}</p>
+            <p class="group-store">{td_string!(l, groups.store_unit, store = &g.store_name, unit = &g.unit)}</p>
             <p class="group-prices">
                 <span class="live-price" data-testid="group-price">{format_yuan(g.group_price_fen)}</span>" "
                 <s data-testid="regular-price">{format_yuan(g.regular_price_fen)}</s>" "
-                <span class="badge">{format!("{} 人团", g.size)}</span>
+                <span class="badge">{td_string!(l, groups.size_badge, size = g.size)}</span>
             </p>
         </header>
         <GroupView data/>
@@ -173,15 +180,14 @@ fn clock_skew_ms(platform_now: Option<&str>) -> f64 {
     }
 }
 
-const COUNTDOWN_OVER: &str = "已截止";
-
-/// "还剩 05:07:09" (hours may pass 24), or "已截止".
-pub fn countdown_text(ms_left: f64) -> String {
+/// "还剩 05:07:09" / "05:07:09 left" (hours may pass 24), or "已截止" / "Closed".
+pub fn countdown_text(ms_left: f64, l: Locale) -> String {
     if ms_left <= 0.0 {
-        return COUNTDOWN_OVER.to_owned();
+        return td_string!(l, groups.countdown_over).to_owned();
     }
     let s = (ms_left / 1000.0).ceil() as u64;
-    format!("还剩 {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    let hms = format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    td_string!(l, groups.countdown_left, hms = hms)
 }
 
 /// The island: members, status, countdown, join and share.
@@ -201,6 +207,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     let mine = RwSignal::new(mine);
     let connected = RwSignal::new(false);
     let status = Memo::new(move |_| group.with(|g| g.status));
+    let l = locale();
 
     #[cfg(feature = "hydrate")]
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
@@ -221,17 +228,15 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     // The countdown, redrawn every second in the browser.
     // The server has no ticking clock to show: the deadline itself, until the browser counts.
     let left = RwSignal::new(if cfg!(feature = "hydrate") {
-        countdown_text(ms_until(&deadline.get_value(), skew))
+        countdown_text(ms_until(&deadline.get_value(), skew), l)
     } else {
-        format!(
-            "{} 截止",
-            jishi_api::time::beijing_date_hm(&deadline.get_value()).unwrap_or_default()
-        )
+        let when = beijing_date_time(&deadline.get_value(), l).unwrap_or_default();
+        td_string!(l, groups.deadline_at, when = when)
     });
     #[cfg(feature = "hydrate")]
     {
         let tick = move || {
-            let _ = left.try_set(countdown_text(ms_until(&deadline.get_value(), skew)));
+            let _ = left.try_set(countdown_text(ms_until(&deadline.get_value(), skew), l));
         };
         tick();
         if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
@@ -243,13 +248,20 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let title = group.with(|g| match g.status {
-            GroupStatus::Forming => format!(
-                "还差 {} 人成团：{} 拼团价 {}",
-                g.seats_left,
-                g.product_name,
-                format_yuan(g.group_price_fen)
+            GroupStatus::Forming => td_string!(
+                l,
+                groups.share_forming,
+                seats = g.seats_left,
+                product = &g.product_name,
+                price = format_yuan(g.group_price_fen)
             ),
-            _ => format!("{} 人团 · {} {}", g.size, g.product_name, g.status.label()),
+            _ => td_string!(
+                l,
+                groups.share_settled,
+                size = g.size,
+                product = &g.product_name,
+                status = group_status_label(g.status, l)
+            ),
         });
         crate::embed::share_with_host(&title, &group_href(&group_id.get_value()), "");
     });
@@ -262,23 +274,25 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
             data-stream=move || if connected.get() { "open" } else { "connecting" }>
             <p class="group-state">
                 <span class="badge" data-testid="group-status" data-status=move || status.get().as_str()>
-                    {move || status.get().label()}
+                    {move || group_status_label(status.get(), l)}
                 </span>" "
                 <span data-testid="group-countdown" data-deadline=deadline.get_value() role="timer">
                     {move || match status.get() {
                         GroupStatus::Forming => left.get(),
-                        GroupStatus::Formed | GroupStatus::Fulfilled => "已成团，门店正在配送".to_owned(),
-                        GroupStatus::Expired => "未成团，已全额退款".to_owned(),
+                        GroupStatus::Formed | GroupStatus::Fulfilled => td_string!(l, groups.formed_delivering).to_owned(),
+                        GroupStatus::Expired => td_string!(l, groups.expired_refunded).to_owned(),
                     }}
                 </span>
                 // The timer ticks silently (role="timer" is not read out each second); its end,
                 // and the group forming or expiring, are announced here.
                 <span class="visually-hidden" role="status" data-testid="group-announcement">
                     {move || match status.get() {
-                        GroupStatus::Forming if left.with(|l| l == COUNTDOWN_OVER) => "拼团已截止".to_owned(),
-                        GroupStatus::Forming => String::new(),
-                        GroupStatus::Formed | GroupStatus::Fulfilled => "已成团，门店正在配送".to_owned(),
-                        GroupStatus::Expired => "未成团，已全额退款".to_owned(),
+                        GroupStatus::Forming if left.with(|t| t == td_string!(l, groups.countdown_over)) => {
+                            td_string!(l, groups.closed_announcement)
+                        }
+                        GroupStatus::Forming => "",
+                        GroupStatus::Formed | GroupStatus::Fulfilled => td_string!(l, groups.formed_delivering),
+                        GroupStatus::Expired => td_string!(l, groups.expired_refunded),
                     }}
                 </span>
             </p>
@@ -287,15 +301,15 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 <For each=move || members.get() key=|m| (m.seat, m.paid) let:m>
                     <li class="group-member" data-testid="group-member" data-paid=m.paid.to_string()
                         data-initiator=m.initiator.to_string()>
-                        <span class="avatar" aria-hidden="true">{m.name.chars().next().map(String::from).unwrap_or_default()}</span>
-                        <span class="name">{m.name.clone()}</span>
-                        <span class="state">{if m.initiator { "团长 · " } else { "" }}{if m.paid { "已支付" } else { "待支付" }}</span>
+                        <span class="avatar" aria-hidden="true">{crate::lang::person_name(&m.name, l).chars().next().map(String::from).unwrap_or_default()}</span>
+                        <span class="name">{crate::lang::person_name(&m.name, l)}</span>
+                        <span class="state">{if m.initiator { td_string!(l, groups.member_initiator) } else { "" }}{if m.paid { td_string!(l, groups.member_paid) } else { td_string!(l, groups.member_unpaid) }}</span>
                     </li>
                 </For>
                 {move || (0..empty_seats.get()).map(|_| view! {
                     <li class="group-member empty" data-testid="group-seat-empty">
                         <span class="avatar" aria-hidden="true">"?"</span>
-                        <span class="name">"等你来"</span>
+                        <span class="name">{td_string!(l, groups.empty_seat)}</span>
                     </li>
                 }).collect_view()}
             </ol>
@@ -322,14 +336,15 @@ fn MyPart(
     // Made on the first click (in the browser): one key for this page's attempt, so a retry after
     // a lost answer gets the first answer back.
     let key = StoredValue::new(None::<String>);
+    let l = locale();
     let join = move |_| {
         let Some(address_id) = chosen.get_untracked() else {
-            error.set(Some("请先选择收货地址".to_owned()));
+            error.set(Some(td_string!(l, groups.choose_address_first).to_owned()));
             return;
         };
         let body = JoinGroup { address_id };
         if let Err(e) = body.validate() {
-            error.set(Some(e.message));
+            error.set(Some(api_error_message(&e, l)));
             return;
         }
         let path = format!(
@@ -412,22 +427,22 @@ fn MyPart(
             {move || match (mine.get(), signed_in) {
                 (Some(seat), _) => view! {
                     <p class="notice" data-testid="group-joined">
-                        {if seat.order_status == OrderStatus::PendingPayment { "你已占座，支付后计入成团。" } else { "你已参团。" }}
-                        " "<a data-testid="my-group-order" href=order_href(&seat.order_id)>"查看我的订单"</a>
+                        {if seat.order_status == OrderStatus::PendingPayment { td_string!(l, groups.joined_unpaid) } else { td_string!(l, groups.joined) }}
+                        " "<a data-testid="my-group-order" href=order_href(&seat.order_id)>{td_string!(l, groups.view_my_order)}</a>
                     </p>
                     {(seat.order_status == OrderStatus::PendingPayment).then(|| view! {
                         <button type="button" class="primary big" data-testid="pay-group-order" disabled=busy
-                            on:click=pay_mine>"支付（沙箱）"</button>
+                            on:click=pay_mine>{td_string!(l, groups.pay_sandbox)}</button>
                     })}
                 }.into_any(),
                 (None, false) => view! {
-                    <a class="button primary big" data-testid="join-group" href=sign_in_href(&here())>"登录后参团"</a>
+                    <a class="button primary big" data-testid="join-group" href=sign_in_href(&here())>{td_string!(l, groups.sign_in_to_join)}</a>
                 }.into_any(),
                 (None, true) => view! {
                     <button type="button" class="primary big" data-testid="join-group"
                         disabled=move || busy.get() || !group.with(|g| g.joinable)
                         on:click=move |_| choosing.set(true)>
-                        {move || if group.with(|g| g.joinable) { "参团".to_owned() } else { group_closed_text(&group.get()) }}
+                        {move || if group.with(|g| g.joinable) { td_string!(l, groups.join) } else { group.with(|g| group_closed_text(g, l)) }}
                     </button>
                 }.into_any(),
             }}
@@ -435,12 +450,12 @@ fn MyPart(
                 <AddressChoice addresses chosen/>
                 <button type="button" class="primary big" data-testid="join-confirm"
                     disabled=move || busy.get() || chosen.get().is_none() on:click=join>
-                    {move || if busy.get() { "正在参团…" } else { "参团并支付（沙箱）" }}
+                    {move || if busy.get() { td_string!(l, groups.joining) } else { td_string!(l, groups.join_and_pay) }}
                 </button>
             }.into_any())}
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> }.into_any())}
             {move || (status_is(group, GroupStatus::Forming) && !group.with(|g| g.joinable) && mine.with(Option::is_none)).then(|| view! {
-                <p class="hint"><a href=start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>"自己发起一个拼团"</a></p>
+                <p class="hint"><a href=start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>{td_string!(l, groups.start_own)}</a></p>
             }.into_any())}
         </div>
     }
@@ -457,9 +472,10 @@ fn AddressChoice(
         chosen.set(Some(a.id.clone()));
         addresses.update(|list| list.insert(0, a));
     };
+    let l = locale();
     view! {
         <fieldset class="addresses" data-testid="group-addresses">
-            <legend>"收货地址（须在门店配送范围内）"</legend>
+            <legend>{td_string!(l, groups.address_legend)}</legend>
             {move || addresses.get().into_iter().map(|a| {
                 let id = a.id.clone();
                 view! {
@@ -482,11 +498,11 @@ fn status_is(group: RwSignal<Group>, status: GroupStatus) -> bool {
 }
 
 /// Why the join button is off.
-fn group_closed_text(g: &Group) -> String {
+fn group_closed_text(g: &Group, l: Locale) -> &'static str {
     match g.status {
-        GroupStatus::Forming if g.seats_left == 0 => "已满员".to_owned(),
-        GroupStatus::Forming => "团长支付后即可参团".to_owned(),
-        status => status.label().to_owned(),
+        GroupStatus::Forming if g.seats_left == 0 => td_string!(l, groups.full),
+        GroupStatus::Forming => td_string!(l, groups.after_initiator_pays),
+        status => group_status_label(status, l),
     }
 }
 
@@ -505,38 +521,40 @@ async fn pay(order_id: &str) -> Result<Order, AppError> {
 #[component]
 fn ShareButton(group: RwSignal<Group>) -> impl IntoView {
     let said = RwSignal::new(None::<&'static str>);
+    let l = locale();
     let share = move |_| {
         let g = group.get_untracked();
-        let text = format!(
-            "{} 人团：{} 只要 {}，一起拼！",
-            g.size,
-            g.product_name,
-            format_yuan(g.group_price_fen)
+        let text = td_string!(
+            l,
+            groups.share_text,
+            size = g.size,
+            product = &g.product_name,
+            price = format_yuan(g.group_price_fen)
         );
         #[cfg(feature = "hydrate")]
         {
             let path = group_href(&g.id);
             leptos::task::spawn_local(async move {
-                let outcome = share_link(&text, &path).await;
+                let outcome = share_link(&text, &path, l).await;
                 said.set(Some(outcome));
             });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (text, said);
+        let _ = (text, said, l);
     };
     view! {
-        <button type="button" class="secondary" data-testid="share-group" on:click=share>"邀请好友参团"</button>
+        <button type="button" class="secondary" data-testid="share-group" on:click=share>{td_string!(l, groups.invite)}</button>
         <span class="hint" role="status" data-testid="share-result">{move || said.get()}</span>
     }
 }
 
 /// `navigator.share` where there is one, else `navigator.clipboard.writeText`; what happened.
 #[cfg(feature = "hydrate")]
-async fn share_link(text: &str, path: &str) -> &'static str {
+async fn share_link(text: &str, path: &str, l: Locale) -> &'static str {
     use js_sys::{Function, Object, Promise, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
     let Some(window) = web_sys::window() else {
-        return "无法分享";
+        return td_string!(l, groups.share_unavailable);
     };
     let url = format!("{}{}", window.location().origin().unwrap_or_default(), path);
     let navigator: JsValue = window.navigator().into();
@@ -546,13 +564,17 @@ async fn share_link(text: &str, path: &str) -> &'static str {
         f.call1(target, arg).ok()?.dyn_into::<Promise>().ok()
     };
     let data = Object::new();
-    let _ = Reflect::set(&data, &"title".into(), &JsValue::from_str("即时拼团"));
+    let _ = Reflect::set(
+        &data,
+        &"title".into(),
+        &JsValue::from_str(td_string!(l, groups.share_title)),
+    );
     let _ = Reflect::set(&data, &"text".into(), &JsValue::from_str(text));
     let _ = Reflect::set(&data, &"url".into(), &JsValue::from_str(&url));
     if let Some(p) = call(&navigator, "share", &data.into()) {
         return match wasm_bindgen_futures::JsFuture::from(p).await {
-            Ok(_) => "已分享",
-            Err(_) => "没有分享",
+            Ok(_) => td_string!(l, groups.shared),
+            Err(_) => td_string!(l, groups.not_shared),
         };
     }
     let clipboard = Reflect::get(&navigator, &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
@@ -561,9 +583,9 @@ async fn share_link(text: &str, path: &str) -> &'static str {
         None => false,
     };
     if copied {
-        "链接已复制，发给好友吧"
+        td_string!(l, groups.link_copied)
     } else {
-        "请复制地址栏里的链接发给好友"
+        td_string!(l, groups.copy_link_yourself)
     }
 }
 
@@ -590,9 +612,10 @@ pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, 
         .into_iter()
         .find(|p| p.sku == sku && p.group.is_some())
         .ok_or_else(|| {
-            AppError::Api(jishi_api::ApiError::not_found(
-                "这家门店的这件商品没有拼团活动",
-            ))
+            AppError::Api(jishi_api::ApiError::not_found(td_string!(
+                locale(),
+                groups.no_offer
+            )))
         })?;
     let (signed_in, addresses) = shopper?;
     Ok(StartPageData {
@@ -615,10 +638,11 @@ pub fn StartGroupPage() -> impl IntoView {
         })
     };
     let data = Resource::new(key, |(store, sku)| start_page(store, sku));
+    let l = locale();
     view! {
-        <Title text="发起拼团 · 即时"/>
-        <h1>"发起拼团"</h1>
-        <Suspense fallback=|| view! { <p class="loading">"正在加载…"</p> }>
+        <Title text=format!("{} · {}", td_string!(l, groups.start_title), td_string!(l, common.brand))/>
+        <h1>{td_string!(l, groups.start_title)}</h1>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, groups.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(d) => view! { <LeafletAssets when=d.signed_in/><StartGroup data=d/> }.into_any(),
@@ -649,9 +673,10 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
     // a lost answer gets the first answer back.
     let key = StoredValue::new(None::<String>);
     let request = StoredValue::new((store_id, product.sku.clone()));
+    let l = locale();
     let start = move |_| {
         let Some(address_id) = chosen.get_untracked() else {
-            error.set(Some("请先选择收货地址".to_owned()));
+            error.set(Some(td_string!(l, groups.choose_address_first).to_owned()));
             return;
         };
         let (store_id, sku) = request.get_value();
@@ -663,7 +688,7 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             price_fen: offer.map(|o| o.price_fen),
         };
         if let Err(e) = body.validate() {
-            error.set(Some(e.message));
+            error.set(Some(api_error_message(&e, l)));
             return;
         }
         let idem = key
@@ -701,20 +726,20 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
                 {offer.map(|o| view! {
                     <span class="live-price">{format_yuan(o.price_fen)}</span>" "
                     <s>{format_yuan(product.price_fen)}</s>" "
-                    <span class="badge">{format!("{} 人团", o.size)}</span>
+                    <span class="badge">{td_string!(l, groups.size_badge, size = o.size)}</span>
                 })}
             </p>
-            <p class="hint">"你先下单支付，再邀请好友在 24 小时内参团；人满即由这家门店一起配送，未成团全额退款。"</p>
+            <p class="hint">{td_string!(l, groups.start_hint)}</p>
             {if signed_in {
                 view! {
                     <AddressChoice addresses chosen/>
                     <button type="button" class="primary big" data-testid="start-group-submit"
                         disabled=move || busy.get() || chosen.get().is_none() on:click=start>
-                        {move || if busy.get() { "正在开团…" } else { "开团并支付（沙箱）" }}
+                        {move || if busy.get() { td_string!(l, groups.starting) } else { td_string!(l, groups.start_and_pay) }}
                     </button>
                 }.into_any()
             } else {
-                view! { <a class="button primary big" data-testid="start-group-sign-in" href=sign_in_href(&here)>"登录后开团"</a> }.into_any()
+                view! { <a class="button primary big" data-testid="start-group-sign-in" href=sign_in_href(&here)>{td_string!(l, groups.sign_in_to_start)}</a> }.into_any()
             }}
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> })}
         </section>
@@ -728,11 +753,13 @@ mod tests {
 
     #[test]
     fn the_countdown_reads_hours_minutes_seconds_and_ends() {
-        assert_eq!(countdown_text(0.0), "已截止");
-        assert_eq!(countdown_text(-5.0), "已截止");
-        assert_eq!(countdown_text(1.0), "还剩 00:00:01");
-        assert_eq!(countdown_text(86_400_000.0), "还剩 24:00:00");
-        assert_eq!(countdown_text(3_723_000.0), "还剩 01:02:03");
+        let zh = Locale::zh_CN;
+        assert_eq!(countdown_text(0.0, zh), "已截止");
+        assert_eq!(countdown_text(-5.0, zh), "已截止");
+        assert_eq!(countdown_text(1.0, zh), "还剩 00:00:01");
+        assert_eq!(countdown_text(86_400_000.0, zh), "还剩 24:00:00");
+        assert_eq!(countdown_text(3_723_000.0, zh), "还剩 01:02:03");
+        assert_eq!(countdown_text(3_723_000.0, Locale::en), "01:02:03 left");
     }
 
     #[test]

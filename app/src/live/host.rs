@@ -18,6 +18,8 @@ use serde::de::IgnoredAny;
 use crate::api_client;
 use crate::components::ErrorNotice;
 use crate::error::{set_response_status, AppError};
+use crate::i18n::td_string;
+use crate::lang::{api_error_message, locale, room_status_label};
 use crate::links::{encode, sign_in_href};
 
 use super::video::CameraPublisher;
@@ -45,43 +47,48 @@ pub fn HostConsolePage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, host_console_page);
+    let l = locale();
+    let title = move |page: &str| format!("{page} · {}", td_string!(l, common.brand));
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"正在打开直播控制台…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, host.page.loading)}</p> }>
             {move || Suspend::new(async move {
                 let id = id();
                 match data.await {
-                    Ok(Some(console)) => view! {
-                        <Title text=format!("直播控制台 · {} · 即时", console.room.title)/>
-                        <h1>{format!("直播控制台 · {}", console.room.title)}</h1>
-                        <p><a class="back" href=live_href(&id, None) data-testid="view-room">"以观众身份查看直播间"</a></p>
-                        <HostConsoleView console/>
-                    }.into_any(),
+                    Ok(Some(console)) => {
+                        let heading = td_string!(l, host.page.heading, title = &console.room.title);
+                        view! {
+                            <Title text=title(&heading)/>
+                            <h1>{heading}</h1>
+                            <p><a class="back" href=live_href(&id, None) data-testid="view-room">{td_string!(l, host.page.view_as_viewer)}</a></p>
+                            <HostConsoleView console/>
+                        }.into_any()
+                    }
                     Ok(None) => view! {
-                        <Title text="请先登录 · 即时"/>
+                        <Title text=title(td_string!(l, host.page.sign_in_first))/>
                         <section class="notice" data-testid="sign-in-first">
-                            <h1>"请先登录"</h1>
-                            <p>"主播登录后才能打开直播控制台。"</p>
-                            <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href(&host_href(&id))>"手机号登录"</a></p>
+                            <h1>{td_string!(l, host.page.sign_in_first)}</h1>
+                            <p>{td_string!(l, host.page.sign_in_text)}</p>
+                            <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href(&host_href(&id))>{td_string!(l, host.page.sign_in_phone)}</a></p>
                         </section>
                     }.into_any(),
                     Err(AppError::Api(e)) if e.code == ErrorCode::Forbidden => {
                         set_response_status(403);
                         view! {
-                            <Title text="没有权限 · 即时"/>
+                            <Title text=title(td_string!(l, host.page.forbidden_title))/>
                             <section class="notice" data-testid="host-forbidden">
-                                <h1>"只有主播可以打开控制台"</h1>
-                                <p>"这个账号不是这个直播间的主播。"</p>
-                                <p><a class="button primary" href=live_href(&id, None)>"回到直播间"</a></p>
+                                <h1>{td_string!(l, host.page.forbidden_heading)}</h1>
+                                <p>{td_string!(l, host.page.forbidden_text)}</p>
+                                <p><a class="button primary" href=live_href(&id, None)>{td_string!(l, host.page.back_to_room)}</a></p>
                             </section>
                         }.into_any()
                     }
                     Err(e) if e.is_not_found() => view! {
-                        <Title text="找不到这个直播间 · 即时"/>
-                        <ErrorNotice error=e heading="找不到这个直播间"/>
+                        <Title text=title(td_string!(l, host.page.not_found))/>
+                        <ErrorNotice error=e heading=td_string!(l, host.page.not_found)/>
                     }.into_any(),
                     Err(e) => view! {
-                        <Title text="直播控制台暂时打不开 · 即时"/>
-                        <ErrorNotice error=e heading="直播控制台暂时打不开"/>
+                        <Title text=title(td_string!(l, host.page.unavailable))/>
+                        <ErrorNotice error=e heading=td_string!(l, host.page.unavailable)/>
                     }.into_any(),
                 }
             })}
@@ -176,6 +183,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
     let status = Memo::new(move |_| view.with(|v| v.room.status));
     let viewers = Memo::new(move |_| view.with(|v| v.room.viewer_count));
     let likes = Memo::new(move |_| view.with(|v| v.room.likes));
+    let l = locale();
 
     let set_status = move |to: RoomStatus| {
         let path = ui.path("status");
@@ -193,25 +201,25 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
                 <p class="live-stats">
                     <span class="badge live-status" class:on=move || status.get() == RoomStatus::Live
                         data-testid="host-status" data-status=move || status.get().as_str()>
-                        {move || status.get().label()}
+                        {move || room_status_label(status.get(), l)}
                     </span>
                     <span data-testid="host-viewers" data-count=move || viewers.get()>
-                        {move || format!("{} 人在看", format_count(viewers.get()))}
+                        {move || td_string!(l, host.console.viewers, viewers = format_count(viewers.get(), l))}
                     </span>
                     <span data-testid="host-likes" data-count=move || likes.get()>
-                        {move || format!("{} 个赞", format_count(likes.get()))}
+                        {move || td_string!(l, host.console.likes, likes = format_count(likes.get(), l))}
                     </span>
                 </p>
                 {move || match status.get() {
                     RoomStatus::Scheduled => view! {
                         <button type="button" class="primary" data-testid="go-live" disabled=ui.busy
-                            on:click=move |_| set_status(RoomStatus::Live)>"开始直播"</button>
+                            on:click=move |_| set_status(RoomStatus::Live)>{td_string!(l, host.console.go_live)}</button>
                     }.into_any(),
                     RoomStatus::Live => view! {
                         <button type="button" class="secondary" data-testid="end-live" disabled=ui.busy
-                            on:click=move |_| set_status(RoomStatus::Ended)>"结束直播"</button>
+                            on:click=move |_| set_status(RoomStatus::Ended)>{td_string!(l, host.console.end_live)}</button>
                     }.into_any(),
-                    RoomStatus::Ended => view! { <p class="hint" data-testid="live-ended">"直播已结束。"</p> }.into_any(),
+                    RoomStatus::Ended => view! { <p class="hint" data-testid="live-ended">{td_string!(l, host.console.ended)}</p> }.into_any(),
                 }}
                 {move || ui.error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="host-error">{e}</p> })}
             </section>
@@ -237,9 +245,10 @@ fn CurrentPin(ui: Ui) -> impl IntoView {
             move |_| ui.apply(LiveEvent::Unpinned { sku }),
         );
     };
+    let l = locale();
     view! {
         <section class="host-panel" aria-labelledby="current-pin-heading">
-            <h2 id="current-pin-heading">"正在推荐"</h2>
+            <h2 id="current-pin-heading">{td_string!(l, host.pin.heading)}</h2>
             {move || match pinned.get() {
                 Some(p) => {
                     let sku = p.sku.clone();
@@ -247,16 +256,16 @@ fn CurrentPin(ui: Ui) -> impl IntoView {
                         <div class="pinned-product" data-testid="current-pin" data-sku=p.sku.clone()>
                             <p class="product-name">{p.name.clone()}</p>
                             <p class="prices">
-                                <span class="live-price">{format!("直播价 {}", format_yuan(p.live_price_fen))}</span>
-                                <s class="regular-price" aria-label="日常价">{format_yuan(p.price_fen)}</s>
+                                <span class="live-price">{td_string!(l, host.pin.live_price, price = format_yuan(p.live_price_fen))}</span>
+                                <s class="regular-price" aria-label=td_string!(l, host.pin.regular_price)>{format_yuan(p.price_fen)}</s>
                             </p>
-                            <p data-testid="current-pin-stock">{format!("已售 {} / 限量 {}，剩余 {}", p.sold, p.stock_cap, p.stock_left)}</p>
+                            <p data-testid="current-pin-stock">{td_string!(l, host.pin.stock, sold = p.sold, cap = p.stock_cap, left = p.stock_left)}</p>
                             <button type="button" class="secondary" data-testid="unpin" disabled=ui.busy
-                                on:click=move |_| unpin(sku.clone())>"取消推荐"</button>
+                                on:click=move |_| unpin(sku.clone())>{td_string!(l, host.pin.unpin)}</button>
                         </div>
                     }.into_any()
                 }
-                None => view! { <p class="hint" data-testid="no-pin">"还没有推荐商品：在下面的商品库里选一件推荐给观众。"</p> }.into_any(),
+                None => view! { <p class="hint" data-testid="no-pin">{td_string!(l, host.pin.nothing_pinned)}</p> }.into_any(),
             }}
         </section>
     }
@@ -281,14 +290,15 @@ fn Catalogue(ui: Ui, catalogue: StoredValue<Vec<CatalogueItem>>) -> impl IntoVie
             })
         })
     });
+    let l = locale();
     view! {
         <section class="host-panel" aria-labelledby="catalogue-heading">
-            <h2 id="catalogue-heading">"商品库"</h2>
-            <label class="catalogue-search">"搜索商品"
-                <input type="search" data-testid="catalogue-search" placeholder="商品名或编号" maxlength="40"
+            <h2 id="catalogue-heading">{td_string!(l, host.catalogue.heading)}</h2>
+            <label class="catalogue-search">{td_string!(l, common.search_label)}
+                <input type="search" data-testid="catalogue-search" placeholder=td_string!(l, host.catalogue.search_placeholder) maxlength="40"
                     prop:value=search on:input=move |ev| search.set(event_target_value(&ev))/>
             </label>
-            <p class="hint">{move || format!("共 {total} 件商品，显示 {} 件", rows.with(Vec::len))}</p>
+            <p class="hint">{move || td_string!(l, host.catalogue.shown, total = total, shown = rows.with(Vec::len))}</p>
             <ul class="catalogue" data-testid="catalogue">
                 <For each=move || rows.get() key=|c| c.sku.clone() let:item>
                     <CatalogueRow ui item pinned_sku/>
@@ -306,18 +316,22 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
     let regular_fen = item.price_fen;
     let sku = StoredValue::new(item.sku.clone());
     let name = StoredValue::new(item.name.clone());
+    let l = locale();
     let pin = move |_| {
         let Some(live_price_fen) = parse_yuan(&price.get_untracked()) else {
-            ui.error.set(Some(format!(
-                "「{}」的直播价请填写金额，例如 9.9",
-                name.get_value()
+            ui.error.set(Some(td_string!(
+                l,
+                host.catalogue.price_invalid,
+                name = name.get_value()
             )));
             return;
         };
         let Ok(stock_cap) = cap.get_untracked().trim().parse::<u32>() else {
-            ui.error.set(Some(format!(
-                "「{}」的限量请填写 1 到 {MAX_STOCK_CAP} 之间的整数",
-                name.get_value()
+            ui.error.set(Some(td_string!(
+                l,
+                host.catalogue.cap_invalid,
+                name = name.get_value(),
+                max = MAX_STOCK_CAP
             )));
             return;
         };
@@ -327,8 +341,17 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
             stock_cap,
         };
         // The platform checks the same; this saves a round trip for a typo.
-        if let Err(e) = body.validate().and_then(|()| body.check_price(regular_fen)) {
-            ui.error.set(Some(e.message));
+        if let Err(e) = body.validate() {
+            ui.error.set(Some(api_error_message(&e, l)));
+            return;
+        }
+        // The likeliest slip, said here in the page's language (the check's sentence is Chinese).
+        if body.check_price(regular_fen).is_err() {
+            ui.error.set(Some(td_string!(
+                l,
+                host.catalogue.price_not_below_regular,
+                regular = format_yuan(regular_fen)
+            )));
             return;
         }
         let path = ui.path("pins");
@@ -344,21 +367,25 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
             data-stores=item.stores data-price-fen=item.price_fen class:pinned=pinned_here>
             <p class="catalogue-name">
                 <span class="product-name">{item.name.clone()}</span>
-                <span class="regular">{format!("日常价 {}", format_yuan(item.price_fen))}</span>
-                <span class="hint">{format!("{} 家门店有售", item.stores)}</span>
+                <span class="regular">{td_string!(l, host.catalogue.regular_price, price = format_yuan(item.price_fen))}</span>
+                <span class="hint">{td_string!(l, host.catalogue.stores, stores = item.stores)}</span>
             </p>
             <div class="pin-form">
-                <label>"直播价（元）"
+                <label>{td_string!(l, host.catalogue.live_price_label)}
                     <input type="text" inputmode="decimal" data-testid="pin-price" maxlength="10"
                         value=price.get_untracked() prop:value=price on:input=move |ev| price.set(event_target_value(&ev))/>
                 </label>
-                <label>"限量（件）"
+                <label>{td_string!(l, host.catalogue.cap_label)}
                     <input type="text" inputmode="numeric" data-testid="pin-cap" maxlength="6"
                         value=cap.get_untracked() prop:value=cap on:input=move |ev| cap.set(event_target_value(&ev))/>
                 </label>
                 <button type="button" class="primary" data-testid="pin-product" data-sku=item.sku.clone()
                     disabled=ui.busy on:click=pin>
-                    {move || if pinned_here() { "更新推荐" } else { "推荐" }}
+                    {move || if pinned_here() {
+                        td_string!(l, host.catalogue.update_pin)
+                    } else {
+                        td_string!(l, host.catalogue.pin)
+                    }}
                 </button>
             </div>
         </li>
@@ -377,20 +404,21 @@ fn HostComments(ui: Ui) -> impl IntoView {
             move |_| ui.apply(LiveEvent::CommentHidden { id }),
         );
     };
+    let l = locale();
     view! {
         <section class="host-panel" aria-labelledby="host-comments-heading">
-            <h2 id="host-comments-heading">"评论"</h2>
+            <h2 id="host-comments-heading">{td_string!(l, host.comments.heading)}</h2>
             <ol class="comments" data-testid="host-comments" aria-live="polite">
                 <For each=move || comments.get() key=|c| c.id let:c>
                     <li data-testid="comment" data-comment-id=c.id>
-                        <span class="comment-author">{c.author}</span>
+                        <span class="comment-author">{crate::lang::person_name(&c.author, l)}</span>
                         <span class="comment-text" data-testid="comment-text">{c.text}</span>
                         <button type="button" class="secondary small" data-testid="hide-comment"
-                            data-comment-id=c.id disabled=ui.busy on:click=move |_| hide(c.id)>"隐藏"</button>
+                            data-comment-id=c.id disabled=ui.busy on:click=move |_| hide(c.id)>{td_string!(l, host.comments.hide)}</button>
                     </li>
                 </For>
             </ol>
-            {move || comments.with(Vec::is_empty).then(|| view! { <p class="hint">"还没有评论。"</p> })}
+            {move || comments.with(Vec::is_empty).then(|| view! { <p class="hint">{td_string!(l, host.comments.nothing_yet)}</p> })}
         </section>
     }
     .into_any()
@@ -398,27 +426,30 @@ fn HostComments(ui: Ui) -> impl IntoView {
 
 #[component]
 fn Sales(book: RwSignal<SalesBook>) -> impl IntoView {
+    let l = locale();
     view! {
         <section class="host-panel" aria-labelledby="sales-heading">
-            <h2 id="sales-heading">"成交"</h2>
-            <p class="host-revenue">"成交金额 "
+            <h2 id="sales-heading">{td_string!(l, host.sales.heading)}</h2>
+            <p class="host-revenue">{td_string!(l, host.sales.revenue)}" "
                 <strong data-testid="host-revenue" data-fen=move || book.with(|b| b.revenue_fen)>
                     {move || book.with(|b| format_yuan(b.revenue_fen))}
                 </strong>
             </p>
             <table class="host-sales" data-testid="host-sales">
-                <thead><tr><th scope="col">"商品"</th><th scope="col">"件数"</th><th scope="col">"金额"</th></tr></thead>
+                <thead><tr><th scope="col">{td_string!(l, host.sales.product)}</th>
+                    <th scope="col">{td_string!(l, host.sales.quantity)}</th>
+                    <th scope="col">{td_string!(l, host.sales.amount)}</th></tr></thead>
                 <tbody>
-                    {move || book.get().lines.into_iter().map(|l| view! {
-                        <tr data-testid="sales-line" data-sku=l.sku.clone() data-quantity=l.quantity>
-                            <td>{l.name}</td>
-                            <td>{l.quantity}</td>
-                            <td>{format_yuan(l.revenue_fen)}</td>
+                    {move || book.get().lines.into_iter().map(|line| view! {
+                        <tr data-testid="sales-line" data-sku=line.sku.clone() data-quantity=line.quantity>
+                            <td>{line.name}</td>
+                            <td>{line.quantity}</td>
+                            <td>{format_yuan(line.revenue_fen)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
             </table>
-            {move || book.with(|b| b.lines.is_empty()).then(|| view! { <p class="hint">"还没有成交。"</p> })}
+            {move || book.with(|b| b.lines.is_empty()).then(|| view! { <p class="hint">{td_string!(l, host.sales.nothing_yet)}</p> })}
         </section>
     }
     .into_any()
@@ -451,20 +482,21 @@ fn Settings(ui: Ui) -> impl IntoView {
             },
         );
     };
+    let l = locale();
     view! {
         <section class="host-panel" aria-labelledby="settings-heading">
-            <h2 id="settings-heading">"评论区设置"</h2>
+            <h2 id="settings-heading">{td_string!(l, host.settings.heading)}</h2>
             <form class="host-settings" on:submit=save>
-                <label>"置顶公告（显示在评论上方）"
-                    <input type="text" data-testid="host-message-input" maxlength="200" placeholder="例如：下单后约一小时送达"
+                <label>{td_string!(l, host.settings.message_label)}
+                    <input type="text" data-testid="host-message-input" maxlength="200" placeholder=td_string!(l, host.settings.message_placeholder)
                         value=message.get_untracked() prop:value=message on:input=move |ev| message.set(event_target_value(&ev))/>
                 </label>
                 <label class="checkbox">
                     <input type="checkbox" data-testid="slow-mode-toggle" checked=slow0 prop:checked=slow_mode
                         on:change=move |ev| slow_mode.set(event_target_checked(&ev))/>
-                    "慢速模式（观众发评论需间隔一段时间）"
+                    {td_string!(l, host.settings.slow_mode)}
                 </label>
-                <button type="submit" class="primary" data-testid="save-settings" disabled=ui.busy>"保存设置"</button>
+                <button type="submit" class="primary" data-testid="save-settings" disabled=ui.busy>{td_string!(l, host.settings.save)}</button>
             </form>
         </section>
     }
@@ -475,15 +507,16 @@ fn Settings(ui: Ui) -> impl IntoView {
 /// section's plain message.
 #[component]
 fn IngestPanel(ingest: Option<Ingest>, room_id: String) -> impl IntoView {
+    let l = locale();
     view! {
         <section class="host-panel" aria-labelledby="ingest-heading" data-testid="ingest">
-            <h2 id="ingest-heading">"推流"</h2>
+            <h2 id="ingest-heading">{td_string!(l, host.ingest.heading)}</h2>
             {match ingest {
                 Some(i) => view! {
-                    <p class="hint">"用这台设备的摄像头直播：打开摄像头，再开始推流。"</p>
+                    <p class="hint">{td_string!(l, host.ingest.camera_hint)}</p>
                     <CameraPublisher whip_url=i.whip_url/>
-                    <h3>"用 OBS 推流"</h3>
-                    <p class="hint">"在 OBS 或推流软件里填写下面的地址和推流码。推流码请勿外传。"</p>
+                    <h3>{td_string!(l, host.ingest.obs_heading)}</h3>
+                    <p class="hint">{td_string!(l, host.ingest.obs_hint)}</p>
                     {if i.rtmp_url.is_empty() {
                         // The shop's own gateway: its RTMP listener starts when the host asks.
                         view! { <RtmpOnRequest room_id/> }.into_any()
@@ -493,7 +526,7 @@ fn IngestPanel(ingest: Option<Ingest>, room_id: String) -> impl IntoView {
                     }}
                 }.into_any(),
                 None => view! {
-                    <p class="hint" data-testid="ingest-unavailable">"这个商城还没有接入视频服务，暂时不能推流。"</p>
+                    <p class="hint" data-testid="ingest-unavailable">{td_string!(l, host.ingest.unavailable)}</p>
                 }.into_any(),
             }}
         </section>
@@ -503,11 +536,12 @@ fn IngestPanel(ingest: Option<Ingest>, room_id: String) -> impl IntoView {
 
 #[component]
 fn RtmpDetails(endpoint: RtmpEndpoint) -> impl IntoView {
+    let l = locale();
     view! {
         <dl class="ingest">
-            <dt>"推流地址（RTMP）"</dt>
+            <dt>{td_string!(l, host.ingest.rtmp_url)}</dt>
             <dd><code data-testid="ingest-rtmp-url">{endpoint.rtmp_url}</code></dd>
-            <dt>"推流码"</dt>
+            <dt>{td_string!(l, host.ingest.stream_key)}</dt>
             <dd><code data-testid="ingest-stream-key">{endpoint.stream_key}</code></dd>
         </dl>
     }
@@ -533,12 +567,13 @@ fn RtmpOnRequest(room_id: String) -> impl IntoView {
             busy.set(false);
         });
     };
+    let l = locale();
     view! {
         {move || match endpoint.get() {
             Some(endpoint) => view! { <RtmpDetails endpoint/> }.into_any(),
             None => view! {
                 <button type="button" class="secondary" data-testid="rtmp-show" disabled=busy
-                    on:click=ask>"显示推流地址和推流码"</button>
+                    on:click=ask>{td_string!(l, host.ingest.show_rtmp)}</button>
             }.into_any(),
         }}
         {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="rtmp-error">{e}</p> })}
@@ -589,7 +624,7 @@ mod tests {
             r#"data-testid="start-publish""#,
             r#"data-testid="publish-state" data-state="idle""#,
             // The suggested live price: 10 % off, to 10 fen.
-            r#"value="35.9""#,
+            r#"value="35.90""#,
             r#"value="50""#,
         ] {
             assert!(html.contains(hook), "{hook} in {html}");

@@ -10,6 +10,8 @@ use leptos_meta::Title;
 
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{locale, room_status_label};
 use crate::links::{format_distance, with_point};
 
 use super::{format_count, list_href, live_href};
@@ -27,26 +29,32 @@ pub async fn live_rooms(at: Option<LatLng>) -> Result<RoomsResponse, AppError> {
 pub fn LiveListPage() -> impl IntoView {
     let at = use_location();
     let rooms = Resource::new(move || at.get(), live_rooms);
+    let l = locale();
+    let title = format!(
+        "{} · {}",
+        td_string!(l, live.list.title),
+        td_string!(l, common.brand)
+    );
     view! {
-        <Title text="直播间 · 即时"/>
-        <h1>"直播间"</h1>
-        <p class="lead">"边看边买，附近门店约一小时送到。"</p>
+        <Title text=title/>
+        <h1>{td_string!(l, live.list.title)}</h1>
+        <p class="lead">{td_string!(l, live.list.lead)}</p>
         {move || at.get().is_none().then(|| view! {
             <p class="notice" data-testid="live-no-location">
-                "还没有选择收货位置，下面是全部直播间。"
-                <a href="/?change=1">"选择收货位置"</a>
-                "，优先看能送到你家的直播。"
+                {td_string!(l, live.list.no_location_before)}
+                <a href="/?change=1">{td_string!(l, live.list.no_location_link)}</a>
+                {td_string!(l, live.list.no_location_after)}
             </p>
         })}
-        <Suspense fallback=|| view! { <p class="loading">"正在查找直播间…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, live.list.loading)}</p> }>
             {move || Suspend::new(async move {
                 let at = at.get_untracked();
                 match rooms.await {
                     Ok(r) if r.rooms.is_empty() => view! {
                         <section class="notice empty" data-testid="live-empty">
-                            <h2>"附近暂时没有直播"</h2>
-                            <p>"主播开播后会出现在这里。先看看附近门店吧。"</p>
-                            <p><a class="button primary" href=with_point("/", at)>"看看附近门店"</a></p>
+                            <h2>{td_string!(l, live.list.empty_heading)}</h2>
+                            <p>{td_string!(l, live.list.empty_text)}</p>
+                            <p><a class="button primary" href=with_point("/", at)>{td_string!(l, live.list.empty_stores)}</a></p>
                         </section>
                     }.into_any(),
                     Ok(r) => view! {
@@ -54,7 +62,7 @@ pub fn LiveListPage() -> impl IntoView {
                             {r.rooms.into_iter().map(|room| view! { <RoomCard room at/> }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e heading="直播间暂时打不开"/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e heading=td_string!(l, live.unavailable)/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -65,13 +73,14 @@ pub fn LiveListPage() -> impl IntoView {
 /// price.
 #[component]
 pub fn RoomCard(room: LiveRoom, at: Option<LatLng>) -> impl IntoView {
+    let l = locale();
     let href = live_href(&room.id, at);
     let pinned = room.pinned.clone().map(|p| {
         view! {
             <p class="live-card-pin" data-testid="live-card-pin" data-sku=p.sku.clone()>
                 <span class="product-name">{p.name}</span>
                 <span class="live-price">{format_yuan(p.live_price_fen)}</span>
-                <s class="regular-price" aria-label="日常价">{format_yuan(p.price_fen)}</s>
+                <s class="regular-price" aria-label=td_string!(l, live.regular_price)>{format_yuan(p.price_fen)}</s>
             </p>
         }
     });
@@ -81,13 +90,15 @@ pub fn RoomCard(room: LiveRoom, at: Option<LatLng>) -> impl IntoView {
             <a class="live-card" class:live=live href=href data-testid="live-room-card"
                 data-room-id=room.id.clone() data-status=room.status.as_str()>
                 <div class="live-card-head">
-                    <span class="badge live-status" class:on=live>{room.status.label()}</span>
+                    <span class="badge live-status" class:on=live>{room_status_label(room.status, l)}</span>
                     <span class="live-title">{room.title.clone()}</span>
                 </div>
                 <div class="store-meta">
-                    <span class="host">{format!("主播 {}", room.host.name)}</span>
-                    <span class="viewers">{format!("{} 人在看", format_count(room.viewer_count))}</span>
-                    {room.distance_m.map(|d| view! { <span class="distance">{format!("最近门店 {}", format_distance(d))}</span> })}
+                    <span class="host">{td_string!(l, live.host_label)}<span class="host-name">{room.host.name.clone()}</span></span>
+                    <span class="viewers">{td_string!(l, live.watching, count = format_count(room.viewer_count, l))}</span>
+                    {room.distance_m.map(|d| view! {
+                        <span class="distance">{td_string!(l, live.list.nearest_store, distance = format_distance(d))}</span>
+                    })}
                 </div>
                 {pinned}
             </a>
@@ -100,6 +111,7 @@ pub fn RoomCard(room: LiveRoom, at: Option<LatLng>) -> impl IntoView {
 #[component]
 pub fn LiveStrip(at: LatLng) -> impl IntoView {
     let rooms = Resource::new(move || Some(at), live_rooms);
+    let l = locale();
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -112,11 +124,11 @@ pub fn LiveStrip(at: LatLng) -> impl IntoView {
                 }
                 view! {
                     <section class="live-strip" data-testid="live-strip" aria-labelledby="live-strip-heading">
-                        <h2 id="live-strip-heading">"直播中"</h2>
+                        <h2 id="live-strip-heading">{td_string!(l, live.list.live_now)}</h2>
                         <ul class="live-strip-list">
                             {live.into_iter().map(|room| view! { <RoomCard room at=Some(at)/> }).collect_view()}
                         </ul>
-                        <a class="more" href=list_href(Some(at))>"全部直播间"</a>
+                        <a class="more" href=list_href(Some(at))>{td_string!(l, live.list.all_rooms)}</a>
                     </section>
                 }
                 .into_any()
@@ -148,7 +160,7 @@ mod tests {
         );
         assert!(html.contains("&lt;b&gt;鲜果&lt;/b&gt;直播"), "{html}");
         assert!(html.contains("1.2万 人在看"), "{html}");
-        assert!(html.contains("¥29.9") && html.contains("¥39.9"), "{html}");
+        assert!(html.contains("¥29.90") && html.contains("¥39.90"), "{html}");
         assert!(html.contains(r#"data-status="live""#), "{html}");
     }
 }

@@ -20,6 +20,8 @@ use jishi_api::live::{LiveEvent, Pin, RoomView, Sale, MAX_LIKES_PER_BATCH};
 use jishi_api::LatLng;
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::td_string;
+use crate::lang::Locale;
 use crate::links::{encode, with_point};
 
 /// `/live/{id}`, carrying the shopper's point when known.
@@ -52,33 +54,45 @@ pub(crate) fn room_api(room_id: &str, rest: &str) -> String {
     }
 }
 
-/// The sales ticker's line: "尾号 1234 刚刚买了 2 件".
-pub fn ticker_line(sale: &Sale) -> String {
-    format!("{} 刚刚买了 {} 件", sale.buyer, sale.quantity)
+/// The sales ticker's line: "尾号 1234 刚刚买了 2 件" / "ending 1234 just bought 2".
+pub fn ticker_line(sale: &Sale, l: Locale) -> String {
+    td_string!(
+        l,
+        live.ticker,
+        buyer = crate::lang::person_name(&sale.buyer, l),
+        quantity = sale.quantity
+    )
 }
 
-/// Viewer and like counts as Chinese apps print them: "986", "1.2万", "35万".
-pub fn format_count(n: u64) -> String {
-    if n < 10_000 {
+/// Viewer and like counts as apps print them: "986", "1.2万", "35万" in Chinese; "986", "12.3K",
+/// "1.2M" in English.
+pub fn format_count(n: u64, l: Locale) -> String {
+    let (unit, suffix) = match l {
+        Locale::zh_CN => (10_000, "万"),
+        Locale::en if n >= 1_000_000 => (1_000_000, "M"),
+        Locale::en => (1_000, "K"),
+    };
+    if n < unit {
         return n.to_string();
     }
-    // Tenths of 万, rounded down so a count never looks larger than it is.
-    let tenths = n / 1_000;
-    if tenths.is_multiple_of(10) || n >= 1_000_000 {
-        format!("{}万", n / 10_000)
+    // Tenths of the unit below a hundred of it, rounded down so a count never looks larger than
+    // it is.
+    let tenths = n / (unit / 10);
+    if tenths.is_multiple_of(10) || n >= 100 * unit {
+        format!("{}{suffix}", n / unit)
     } else {
-        format!("{}.{}万", tenths / 10, tenths % 10)
+        format!("{}.{}{suffix}", tenths / 10, tenths % 10)
     }
 }
 
 /// What is left of a pin, as the card says it.
-pub fn stock_text(left: u32) -> String {
+pub fn stock_text(left: u32, l: Locale) -> String {
     if left == 0 {
-        "已抢光".to_owned()
+        td_string!(l, live.stock.sold_out).to_owned()
     } else if left <= 10 {
-        format!("仅剩 {left} 件")
+        td_string!(l, live.stock.only_left, left = left)
     } else {
-        format!("剩余 {left} 件")
+        td_string!(l, live.stock.left, left = left)
     }
 }
 
@@ -110,7 +124,7 @@ pub fn parse_yuan(input: &str) -> Option<i64> {
     Some(yuan * 100 + fen)
 }
 
-/// Fen as the price inputs show them: "12.5" for 1250, "12" for 1200 (no currency sign).
+/// Fen as the price inputs show them: "12.50" for 1250, "12" for 1200 (no currency sign).
 pub fn yuan_input(fen: i64) -> String {
     jishi_api::money::format_yuan(fen).replacen('¥', "", 1)
 }
@@ -373,25 +387,49 @@ mod tests {
 
     #[test]
     fn the_ticker_says_who_bought_how_many() {
-        assert_eq!(ticker_line(&sale("s", 2)), "尾号 1234 刚刚买了 2 件");
+        assert_eq!(
+            ticker_line(&sale("s", 2), Locale::zh_CN),
+            "尾号 1234 刚刚买了 2 件"
+        );
+        assert_eq!(
+            ticker_line(&sale("s", 2), Locale::en),
+            "ending 1234 just bought 2"
+        );
     }
 
     #[test]
     fn counts_past_ten_thousand_are_in_wan_rounded_down() {
-        assert_eq!(format_count(0), "0");
-        assert_eq!(format_count(9_999), "9999");
-        assert_eq!(format_count(10_000), "1万");
-        assert_eq!(format_count(12_345), "1.2万");
-        assert_eq!(format_count(19_999), "1.9万");
-        assert_eq!(format_count(350_000), "35万");
-        assert_eq!(format_count(1_234_567), "123万");
+        let zh = |n| format_count(n, Locale::zh_CN);
+        assert_eq!(zh(0), "0");
+        assert_eq!(zh(9_999), "9999");
+        assert_eq!(zh(10_000), "1万");
+        assert_eq!(zh(12_345), "1.2万");
+        assert_eq!(zh(19_999), "1.9万");
+        assert_eq!(zh(350_000), "35万");
+        assert_eq!(zh(1_234_567), "123万");
+    }
+
+    #[test]
+    fn english_counts_are_in_thousands_and_millions_rounded_down() {
+        let en = |n| format_count(n, Locale::en);
+        assert_eq!(en(999), "999");
+        assert_eq!(en(1_000), "1K");
+        assert_eq!(en(1_299), "1.2K");
+        assert_eq!(en(12_345), "12.3K");
+        assert_eq!(en(350_000), "350K");
+        assert_eq!(en(999_999), "999K");
+        assert_eq!(en(1_234_567), "1.2M");
+        assert_eq!(en(123_456_789), "123M");
     }
 
     #[test]
     fn stock_left_reads_plainly() {
-        assert_eq!(stock_text(0), "已抢光");
-        assert_eq!(stock_text(3), "仅剩 3 件");
-        assert_eq!(stock_text(30), "剩余 30 件");
+        let zh = |n| stock_text(n, Locale::zh_CN);
+        assert_eq!(zh(0), "已抢光");
+        assert_eq!(zh(3), "仅剩 3 件");
+        assert_eq!(zh(30), "剩余 30 件");
+        assert_eq!(stock_text(3, Locale::en), "Only 3 left");
+        assert_eq!(stock_text(30, Locale::en), "30 left");
     }
 
     #[test]

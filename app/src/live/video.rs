@@ -26,6 +26,9 @@
 use jishi_api::live::Playback;
 use leptos::prelude::*;
 
+use crate::i18n::td_string;
+use crate::lang::{locale, Locale};
+
 /// A WHEP session must show its first frame within this, or the player falls back to HLS.
 pub const WHEP_FIRST_FRAME_MS: f64 = 10_000.0;
 /// HLS needs a playlist and a segment or two first.
@@ -262,12 +265,12 @@ impl PublishState {
 }
 
 /// What the host reads when `POST {whip_url}` is refused.
-pub fn whip_refusal_message(status: u16) -> String {
+pub fn whip_refusal_message(status: u16, l: Locale) -> String {
     match status {
-        401 | 403 => "只有已登录的主播可以推流，请重新登录后再试".to_owned(),
-        404 => "推流服务没有找到这个直播间".to_owned(),
-        409 | 503 => "推流服务正忙，请稍后再试".to_owned(),
-        s => format!("推流失败（{s}），请稍后再试"),
+        401 | 403 => td_string!(l, host.camera.refused_sign_in).to_owned(),
+        404 => td_string!(l, host.camera.refused_no_room).to_owned(),
+        409 | 503 => td_string!(l, host.camera.refused_busy).to_owned(),
+        s => td_string!(l, host.camera.refused_other, status = s),
     }
 }
 
@@ -318,20 +321,25 @@ pub fn LivePlayer(room_id: String, playback: Option<Playback>) -> impl IntoView 
         muted.set(now_muted);
     };
 
+    let l = locale();
     view! {
-        <section class="live-video" aria-label="直播画面" data-testid="live-video-area"
+        <section class="live-video" aria-label=td_string!(l, host.video.area_label) data-testid="live-video-area"
             data-room-id=room_id data-available=available.to_string()
             data-transport=move || transport.get().map_or("none", Transport::as_str)
             data-state=move || state.get().as_str()>
             <video node_ref=video data-testid="live-video" playsinline="" muted="" autoplay=""
-                data-whep=whep data-hls=hls aria-label="直播视频"></video>
+                data-whep=whep data-hls=hls aria-label=td_string!(l, host.video.video_label)></video>
             {move || (state.get() == PlayerState::Unavailable).then(|| view! {
-                <p class="live-video-unavailable" data-testid="live-video-unavailable">"视频暂不可用"</p>
+                <p class="live-video-unavailable" data-testid="live-video-unavailable">{td_string!(l, host.video.unavailable)}</p>
             })}
             {move || (state.get() == PlayerState::Playing).then(|| view! {
                 <button type="button" class="live-sound" data-testid="unmute"
                     aria-pressed=move || (!muted.get()).to_string() on:click=toggle_sound>
-                    {move || if muted.get() { "🔈 声音" } else { "🔇 静音" }}
+                    {move || if muted.get() {
+                        td_string!(l, host.video.sound_on)
+                    } else {
+                        td_string!(l, host.video.sound_off)
+                    }}
                 </button>
             })}
         </section>
@@ -373,29 +381,30 @@ pub fn CameraPublisher(whip_url: String) -> impl IntoView {
         browser::stop_publishing(preview.get_untracked(), ui);
     };
 
+    let l = locale();
     view! {
         <div class="camera-publisher" data-testid="camera-publisher">
             <video node_ref=preview class="camera-preview" data-testid="camera-preview"
-                playsinline="" muted="" autoplay="" aria-label="摄像头预览"
+                playsinline="" muted="" autoplay="" aria-label=td_string!(l, host.camera.preview_label)
                 class:on=move || camera_on.get()></video>
             <p class="publish-state" data-testid="publish-state" data-state=move || state.get().as_str()
                 role="status">
                 {move || match state.get() {
-                    PublishState::Idle if camera_on.get() => "摄像头已打开，可以开始推流",
-                    PublishState::Idle => "未推流",
-                    PublishState::Publishing => "推流中：观众正在看到你的画面",
-                    PublishState::Failed => "推流失败",
+                    PublishState::Idle if camera_on.get() => td_string!(l, host.camera.ready),
+                    PublishState::Idle => td_string!(l, host.camera.idle),
+                    PublishState::Publishing => td_string!(l, host.camera.publishing),
+                    PublishState::Failed => td_string!(l, host.camera.failed),
                 }}
             </p>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="publish-error">{e}</p> })}
             <p class="camera-actions">
                 <button type="button" class="secondary" data-testid="open-camera"
-                    disabled=move || camera_on.get() || busy.get() on:click=open_camera>"打开摄像头"</button>
+                    disabled=move || camera_on.get() || busy.get() on:click=open_camera>{td_string!(l, host.camera.open)}</button>
                 <button type="button" class="primary" data-testid="start-publish"
                     disabled=move || !camera_on.get() || busy.get() || state.get() == PublishState::Publishing
-                    on:click=start>"开始推流"</button>
+                    on:click=start>{td_string!(l, host.camera.start)}</button>
                 <button type="button" class="secondary" data-testid="stop-publish"
-                    disabled=move || !camera_on.get() || busy.get() on:click=stop>"停止推流"</button>
+                    disabled=move || !camera_on.get() || busy.get() on:click=stop>{td_string!(l, host.camera.stop)}</button>
             </p>
         </div>
     }
@@ -944,7 +953,7 @@ mod browser {
                 Err(e) => {
                     log(&format!("getUserMedia: {e:?}"));
                     let _ = ui.error.try_set(Some(
-                        "打不开摄像头：请允许这个网页使用摄像头和麦克风".to_owned(),
+                        td_string!(locale(), host.camera.camera_denied).to_owned(),
                     ));
                 }
             }
@@ -1056,7 +1065,9 @@ mod browser {
         stream: &MediaStream,
         whip_url: &str,
     ) -> Result<(RtcPeerConnection, String), String> {
-        let pc = RtcPeerConnection::new().map_err(|_| "这个浏览器不支持网页推流".to_owned())?;
+        let l = locale();
+        let pc = RtcPeerConnection::new()
+            .map_err(|_| td_string!(l, host.camera.unsupported).to_owned())?;
         let setup = async {
             for track in stream.get_tracks().iter() {
                 let Ok(track) = track.dyn_into::<MediaStreamTrack>() else {
@@ -1085,19 +1096,19 @@ mod browser {
             Err(e) => {
                 pc.close();
                 log(&format!("WHIP offer: {e:?}"));
-                return Err("推流失败：浏览器无法准备视频".to_owned());
+                return Err(td_string!(l, host.camera.prepare_failed).to_owned());
             }
         };
         let answer = match request(Method::POST, whip_url, Some(&offer)).await {
             Ok(a) => a,
             Err(()) => {
                 pc.close();
-                return Err("网络不太好，推流没有开始，请重试".to_owned());
+                return Err(td_string!(l, host.camera.network).to_owned());
             }
         };
         if answer.status != 201 && answer.status != 200 {
             pc.close();
-            return Err(whip_refusal_message(answer.status));
+            return Err(whip_refusal_message(answer.status, l));
         }
         let location = answer
             .location
@@ -1105,7 +1116,7 @@ mod browser {
             .and_then(|l| resolve_location(&origin(), whip_url, l));
         let Some(location) = location else {
             pc.close();
-            return Err("推流服务的回答不完整，请重试".to_owned());
+            return Err(td_string!(l, host.camera.answer_incomplete).to_owned());
         };
         let remote = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
         remote.set_sdp(&answer.body);
@@ -1113,7 +1124,7 @@ mod browser {
             log(&format!("WHIP answer: {e:?}"));
             pc.close();
             delete_session(location);
-            return Err("推流失败：推流服务的回答无法使用".to_owned());
+            return Err(td_string!(l, host.camera.answer_unusable).to_owned());
         }
         Ok((pc, location))
     }
@@ -1139,9 +1150,9 @@ mod browser {
                     p.pc = None;
                     p.location = None;
                 });
-                let _ = ui
-                    .error
-                    .try_set(Some("推流中断了：网络连接失败，请重新开始推流".to_owned()));
+                let _ = ui.error.try_set(Some(
+                    td_string!(locale(), host.camera.interrupted).to_owned(),
+                ));
                 let _ = ui.state.try_set(PublishState::Failed);
                 return;
             }
@@ -1360,8 +1371,8 @@ mod tests {
         assert_eq!(Transport::Whep.as_str(), "whep");
         assert_eq!(Transport::Hls.as_str(), "hls");
         assert_eq!(PublishState::Publishing.as_str(), "publishing");
-        assert!(whip_refusal_message(403).contains("主播"));
-        assert!(whip_refusal_message(500).contains("500"));
+        assert!(whip_refusal_message(403, Locale::zh_CN).contains("主播"));
+        assert!(whip_refusal_message(500, Locale::zh_CN).contains("500"));
     }
 }
 

@@ -18,6 +18,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api_client::{self, Method};
 use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{api_error_message, locale, room_status_label};
 use crate::links::{order_href, sign_in_href};
 use crate::orders::checkout::addresses::NewAddressForm;
 
@@ -59,20 +61,22 @@ pub fn LiveRoomPage() -> impl IntoView {
     let at = use_location();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, live_room_page);
+    let l = locale();
+    let page_title = move |heading: &str| format!("{heading} · {}", td_string!(l, common.brand));
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"正在进入直播间…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, live.room.entering)}</p> }>
             {move || Suspend::new(async move {
                 let at = at.get_untracked();
                 match data.await {
                     Ok(d) => view! { <RoomPage data=d at/> }.into_any(),
                     Err(e) if e.is_not_found() => view! {
-                        <Title text="找不到这个直播间 · 即时"/>
-                        <ErrorNotice error=e heading="找不到这个直播间"/>
-                        <p><a href=list_href(at)>"看看其他直播间"</a></p>
+                        <Title text=page_title(td_string!(l, live.room.not_found))/>
+                        <ErrorNotice error=e heading=td_string!(l, live.room.not_found)/>
+                        <p><a href=list_href(at)>{td_string!(l, live.room.other_rooms)}</a></p>
                     }.into_any(),
                     Err(e) => view! {
-                        <Title text="直播间暂时打不开 · 即时"/>
-                        <ErrorNotice error=e heading="直播间暂时打不开"/>
+                        <Title text=page_title(td_string!(l, live.unavailable))/>
+                        <ErrorNotice error=e heading=td_string!(l, live.unavailable)/>
                     }.into_any(),
                 }
             })}
@@ -92,6 +96,12 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
     let playback = room.playback.clone();
     let room_id = room.id.clone();
     let room_href = live_href(&room.id, at);
+    let l = locale();
+    let page_title = format!(
+        "{title} · {} · {}",
+        td_string!(l, common.nav_live),
+        td_string!(l, common.brand)
+    );
     let state = LiveViewState {
         view: RoomView::new(room, vec![]),
         signed_in,
@@ -100,12 +110,12 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         room_href,
     };
     view! {
-        <Title text=format!("{title} · 直播 · 即时")/>
+        <Title text=page_title/>
         // The buy sheet's new-address form picks its point on a map (signed-in viewers only).
         <LeafletAssets when=signed_in/>
         <header class="live-header">
             <h1 data-testid="live-title">{title}</h1>
-            <p class="live-host" data-testid="live-host">{format!("主播 {host}")}</p>
+            <p class="live-host" data-testid="live-host">{td_string!(l, live.host_label)}<span class="host-name">{host}</span></p>
         </header>
         <LiveVideo room_id playback/>
         <LiveRoomView state/>
@@ -143,6 +153,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
         at,
         room_href,
     } = state;
+    let l = locale();
     let room_id = StoredValue::new(initial.room.id.clone());
     let sign_in = StoredValue::new(sign_in_href(&room_href));
     let likes = StoredValue::new(LikeBatcher::new(initial.room.likes));
@@ -163,10 +174,12 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     Effect::new(move |_| {
         let title = view.with_untracked(|v| v.room.title.clone());
         let title = match pinned.get() {
-            Some(p) => format!(
-                "{title}：{} 直播价 {}",
-                p.name,
-                format_yuan(p.live_price_fen)
+            Some(p) => td_string!(
+                l,
+                live.room.share_title,
+                title = title,
+                name = p.name,
+                price = format_yuan(p.live_price_fen)
             ),
             None => title,
         };
@@ -214,25 +227,25 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             view! {
                 <section class="pinned-product" data-testid="pinned-product" data-sku=p.sku.clone()
                     data-stock-left=p.stock_left>
-                    <p class="pinned-label">"主播推荐"</p>
+                    <p class="pinned-label">{td_string!(l, live.room.pin_label)}</p>
                     <h2 class="product-name">{p.name.clone()}</h2>
                     <p class="prices">
                         <span class="live-price" data-testid="live-price" data-fen=p.live_price_fen>
-                            "直播价 "{format_yuan(p.live_price_fen)}
+                            {td_string!(l, live.room.live_price, price = format_yuan(p.live_price_fen))}
                         </span>
-                        <s class="regular-price" data-testid="regular-price" aria-label="日常价">{format_yuan(p.price_fen)}</s>
+                        <s class="regular-price" data-testid="regular-price" aria-label=td_string!(l, live.regular_price)>{format_yuan(p.price_fen)}</s>
                     </p>
-                    <p class="stock" class:low=p.stock_left <= 10 data-testid="stock-left">{stock_text(p.stock_left)}</p>
+                    <p class="stock" class:low=p.stock_left <= 10 data-testid="stock-left">{stock_text(p.stock_left, l)}</p>
                     {if signed_in {
                         view! {
                             <button type="button" class="primary big" data-testid="buy-now"
                                 disabled=sold_out on:click=move |_| sheet_open.set(true)>
-                                {if sold_out { "已抢光" } else { "立即购买" }}
+                                {if sold_out { td_string!(l, live.stock.sold_out) } else { td_string!(l, live.room.buy_now) }}
                             </button>
                         }.into_any()
                     } else {
                         view! {
-                            <a class="button primary buy" data-testid="buy-now" href=sign_in.get_value()>"登录后购买"</a>
+                            <a class="button primary buy" data-testid="buy-now" href=sign_in.get_value()>{td_string!(l, live.room.sign_in_to_buy)}</a>
                         }.into_any()
                     }}
                 </section>
@@ -246,37 +259,39 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             <div class="live-stats">
                 <span class="badge live-status" class:on=move || status.get() == RoomStatus::Live
                     data-testid="live-status" data-status=move || status.get().as_str()>
-                    {move || status.get().label()}
+                    {move || room_status_label(status.get(), l)}
                 </span>
                 <span data-testid="viewer-count" data-count=move || viewers.get()>
-                    {move || format!("{} 人在看", format_count(viewers.get()))}
+                    {move || td_string!(l, live.watching, count = format_count(viewers.get(), l))}
                 </span>
                 <button type="button" class="like" data-testid="like" on:click=like>
-                    <span aria-hidden="true">"♥ "</span>"点赞 "<span data-testid="like-count" data-count=move || likes_shown.get()>
-                        {move || format_count(likes_shown.get())}
+                    <span aria-hidden="true">"♥ "</span>{td_string!(l, live.room.like)}<span data-testid="like-count" data-count=move || likes_shown.get()>
+                        {move || format_count(likes_shown.get(), l)}
                     </span>
                 </button>
             </div>
             {move || (status.get() == RoomStatus::Ended).then(|| view! {
-                <p class="notice" data-testid="live-ended">"直播已结束，感谢观看。"</p>
+                <p class="notice" data-testid="live-ended">{td_string!(l, live.room.ended)}</p>
             })}
             {move || (status.get() == RoomStatus::Scheduled).then(|| view! {
-                <p class="notice" data-testid="live-scheduled">"主播还没开播，开播后这里会自动更新。"</p>
+                <p class="notice" data-testid="live-scheduled">{td_string!(l, live.room.scheduled)}</p>
             })}
             {pin_card}
             // The pin card is replaced when the host pins another product, so it cannot announce
             // itself: this region, there from the start, reads out each new pin.
             <p class="visually-hidden" role="status" data-testid="pin-announcement">
-                {move || pinned.with(|p| p.as_ref().map(|p| format!("主播推荐：{}，直播价 {}", p.name, format_yuan(p.live_price_fen))))}
+                {move || pinned.with(|p| p.as_ref().map(|p| {
+                    td_string!(l, live.room.pin_announcement, name = &p.name, price = format_yuan(p.live_price_fen))
+                }))}
             </p>
             <p class="sales-ticker" data-testid="sales-ticker" role="status">
-                {move || last_sale.get().map(|s| ticker_line(&s))}
+                {move || last_sale.get().map(|s| ticker_line(&s, l))}
             </p>
             {move || sheet_open.get().then(|| view! {
                 <BuySheet room_id pinned addresses at open=sheet_open/>
             })}
             <section class="live-comments" aria-labelledby="comments-heading">
-                <h2 id="comments-heading">"评论"</h2>
+                <h2 id="comments-heading">{td_string!(l, live.comments.heading)}</h2>
                 {move || message.get().map(|m| view! {
                     <p class="host-message" data-testid="host-message">{m}</p>
                 })}
@@ -286,7 +301,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 } else {
                     view! {
                         <p class="comment-sign-in">
-                            <a class="button" data-testid="comment-sign-in" href=sign_in.get_value()>"登录后参与评论"</a>
+                            <a class="button" data-testid="comment-sign-in" href=sign_in.get_value()>{td_string!(l, live.comments.sign_in)}</a>
                         </p>
                     }.into_any()
                 }}
@@ -331,17 +346,18 @@ fn schedule_likes(
 /// The visible comments, oldest first. Text is rendered as text (Leptos escapes text nodes).
 #[component]
 fn CommentList(comments: Memo<Vec<Comment>>) -> impl IntoView {
+    let l = locale();
     view! {
         <ol class="comments" data-testid="comments" aria-live="polite">
             <For each=move || comments.get() key=|c| c.id let:c>
                 <li data-testid="comment" data-comment-id=c.id>
-                    <span class="comment-author">{c.author}</span>
+                    <span class="comment-author">{crate::lang::person_name(&c.author, l)}</span>
                     <span class="comment-text" data-testid="comment-text">{c.text}</span>
                 </li>
             </For>
         </ol>
         {move || comments.with(Vec::is_empty).then(|| view! {
-            <p class="hint" data-testid="no-comments">"还没有评论，来说第一句吧。"</p>
+            <p class="hint" data-testid="no-comments">{td_string!(l, live.comments.empty)}</p>
         })}
     }
 }
@@ -352,6 +368,7 @@ fn CommentForm(
     slow_mode: Memo<bool>,
     view: RwSignal<RoomView>,
 ) -> impl IntoView {
+    let l = locale();
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
@@ -364,7 +381,7 @@ fn CommentForm(
         .validate()
         {
             Ok(text) => NewComment { text },
-            Err(e) => return error.set(Some(e.message)),
+            Err(e) => return error.set(Some(api_error_message(&e, l))),
         };
         sending.set(true);
         error.set(None);
@@ -382,14 +399,14 @@ fn CommentForm(
     };
     view! {
         <form class="comment-form" on:submit=send>
-            <label for="comment-input" class="visually-hidden">"写评论"</label>
+            <label for="comment-input" class="visually-hidden">{td_string!(l, live.comments.label)}</label>
             <input type="text" id="comment-input" data-testid="comment-input" maxlength=MAX_COMMENT_CHARS
-                placeholder="说点什么…" autocomplete="off" enterkeyhint="send"
+                placeholder=td_string!(l, live.comments.placeholder) autocomplete="off" enterkeyhint="send"
                 prop:value=text on:input=move |ev| text.set(event_target_value(&ev))/>
-            <button type="submit" class="primary" data-testid="send-comment" disabled=sending>"发送"</button>
+            <button type="submit" class="primary" data-testid="send-comment" disabled=sending>{td_string!(l, live.comments.send)}</button>
         </form>
         {move || slow_mode.get().then(|| view! {
-            <p class="hint" data-testid="slow-mode">"慢速模式已开启：每条评论之间需要稍等一会儿。"</p>
+            <p class="hint" data-testid="slow-mode">{td_string!(l, live.comments.slow_mode)}</p>
         })}
         {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="comment-error">{e}</p> })}
     }
@@ -420,6 +437,7 @@ fn BuySheet(
     at: Option<LatLng>,
     open: RwSignal<bool>,
 ) -> impl IntoView {
+    let l = locale();
     let quantity = RwSignal::new(1u32);
     let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
     let error = RwSignal::new(None::<(&'static str, String)>);
@@ -471,11 +489,14 @@ fn BuySheet(
     };
     let place = move |_| {
         let Some(pin) = pinned.get_untracked() else {
-            error.set(Some(("other", "主播已取消推荐这件商品".to_owned())));
+            error.set(Some(("other", td_string!(l, live.buy.unpinned).to_owned())));
             return;
         };
         let Some(address_id) = chosen.get_untracked() else {
-            error.set(Some(("other", "请先选择收货地址".to_owned())));
+            error.set(Some((
+                "other",
+                td_string!(l, live.buy.choose_address).to_owned(),
+            )));
             return;
         };
         let body = LiveOrderRequest {
@@ -484,7 +505,7 @@ fn BuySheet(
             address_id,
         };
         if let Err(e) = body.validate() {
-            error.set(Some(("other", e.message)));
+            error.set(Some(("other", api_error_message(&e, l))));
             return;
         }
         let key = attempt.with_value(|a| match a {
@@ -525,14 +546,14 @@ fn BuySheet(
 
     view! {
         <section class="buy-sheet" data-testid="buy-sheet" role="dialog" aria-labelledby="buy-sheet-heading">
-            <h2 id="buy-sheet-heading">"立即购买"</h2>
+            <h2 id="buy-sheet-heading">{td_string!(l, live.room.buy_now)}</h2>
             {move || pinned.get().map(|p| view! {
                 <p class="buy-product">
                     <span class="product-name">{p.name.clone()}</span>" "
                     <span class="live-price">{format_yuan(p.live_price_fen)}</span>
                 </p>
             })}
-            <label class="buy-quantity">"数量"
+            <label class="buy-quantity">{td_string!(l, live.buy.quantity)}
                 <input type="number" inputmode="numeric" min="1" max=max data-testid="buy-quantity" value="1"
                     prop:value=move || quantity.get().to_string()
                     on:input=move |ev| {
@@ -541,9 +562,9 @@ fn BuySheet(
                     }/>
             </label>
             <fieldset class="addresses" data-testid="addresses">
-                <legend>"收货地址"</legend>
+                <legend>{td_string!(l, live.buy.addresses)}</legend>
                 {move || addresses.with(Vec::is_empty).then(|| view! {
-                    <p class="hint">"还没有收货地址，请在下面添加一个。"</p>
+                    <p class="hint">{td_string!(l, live.buy.no_addresses)}</p>
                 })}
                 {move || addresses.get().into_iter().map(|a| {
                     let id = a.id.clone();
@@ -561,16 +582,21 @@ fn BuySheet(
             <p class="buy-estimate" data-testid="buy-estimate" aria-live="polite"
                 data-state=move || match estimate.get() { Some(Ok(_)) => "ok", Some(Err((code, _))) => code, None => "none" }>
                 {move || match estimate.get() {
-                    Some(Ok(q)) => format!(
-                        "由 {} 配送，约 {} 分钟送达，配送费 {}",
-                        q.store_name, q.eta_min, format_yuan(q.delivery_fee_fen)
+                    Some(Ok(q)) => td_string!(
+                        l,
+                        live.buy.estimate,
+                        store = q.store_name,
+                        minutes = q.eta_min,
+                        fee = format_yuan(q.delivery_fee_fen)
                     ),
                     Some(Err((_, message))) => message,
-                    None => "由离你最近、有货的门店配送；选好地址后显示门店和送达时间。".to_owned(),
+                    None => td_string!(l, live.buy.estimate_hint).to_owned(),
                 }}
             </p>
             <p class="buy-total" data-testid="buy-total">
-                {move || pinned.get().map(|p| format!("商品金额 {}", format_yuan(p.live_price_fen * i64::from(quantity.get()))))}
+                {move || pinned.get().map(|p| {
+                    td_string!(l, live.buy.subtotal, amount = format_yuan(p.live_price_fen * i64::from(quantity.get())))
+                })}
             </p>
             {move || error.get().map(|(code, message)| view! {
                 <p class="notice error" role="alert" data-testid="buy-error" data-code=code>{message}</p>
@@ -578,9 +604,9 @@ fn BuySheet(
             <button type="button" class="primary big" data-testid="place-and-pay"
                 disabled=move || placing.get() || chosen.get().is_none() || pinned.with(Option::is_none)
                 on:click=place>
-                {move || if placing.get() { "正在下单…" } else { "下单并支付（沙箱）" }}
+                {move || if placing.get() { td_string!(l, live.buy.placing) } else { td_string!(l, live.buy.place) }}
             </button>
-            <button type="button" class="secondary" data-testid="close-sheet" on:click=move |_| open.set(false)>"取消"</button>
+            <button type="button" class="secondary" data-testid="close-sheet" on:click=move |_| open.set(false)>{td_string!(l, live.buy.cancel)}</button>
         </section>
     }
     .into_any()

@@ -13,6 +13,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::components::ErrorNotice;
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{beijing_date_time, locale, order_status_label};
 use crate::links::{encode, sign_in_href};
 use crate::map::OrderMap;
 
@@ -55,31 +57,33 @@ pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, order_page);
+    let l = locale();
+    let brand = td_string!(l, common.brand);
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"正在打开订单…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, orders.page.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(Some(d)) => view! {
-                        <Title text=format!("订单 · {} · 即时", d.order.store_name)/>
+                        <Title text=format!("{} · {brand}", td_string!(l, orders.page.title, store = &d.order.store_name))/>
                         <Script src=crate::assets::LEAFLET_JS defer="defer"/>
                         <Stylesheet href=crate::assets::LEAFLET_CSS/>
                         <OrderView data=d/>
                     }.into_any(),
                     Ok(None) => view! {
-                        <Title text="请先登录 · 即时"/>
+                        <Title text=format!("{} · {brand}", td_string!(l, orders.page.sign_in_first))/>
                         <section class="notice" data-testid="sign-in-first">
-                            <h1>"请先登录"</h1>
-                            <p>"登录后才能查看订单。"</p>
-                            <p><a class="button primary" href=sign_in_href(&crate::links::order_href(&id()))>"手机号登录"</a></p>
+                            <h1>{td_string!(l, orders.page.sign_in_first)}</h1>
+                            <p>{td_string!(l, orders.page.sign_in_text)}</p>
+                            <p><a class="button primary" href=sign_in_href(&crate::links::order_href(&id()))>{td_string!(l, orders.page.sign_in_button)}</a></p>
                         </section>
                     }.into_any(),
                     Err(e) if e.is_not_found() => view! {
-                        <Title text="找不到这个订单 · 即时"/>
-                        <ErrorNotice error=e heading="找不到这个订单"/>
+                        <Title text=format!("{} · {brand}", td_string!(l, orders.page.not_found))/>
+                        <ErrorNotice error=e heading=td_string!(l, orders.page.not_found)/>
                     }.into_any(),
                     Err(e) => view! {
-                        <Title text="订单暂时打不开 · 即时"/>
-                        <ErrorNotice error=e heading="订单暂时打不开"/>
+                        <Title text=format!("{} · {brand}", td_string!(l, orders.page.unavailable))/>
+                        <ErrorNotice error=e heading=td_string!(l, orders.page.unavailable)/>
                     }.into_any(),
                 }
             })}
@@ -100,6 +104,7 @@ fn step_index(s: OrderStatus) -> Option<usize> {
 #[island(lazy)]
 fn OrderView(data: OrderPageData) -> impl IntoView {
     crate::hydration::island_hydrated();
+    let l = locale();
     let OrderPageData {
         order,
         store,
@@ -205,11 +210,11 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     };
 
     let eta_text = move || match status.get() {
-        OrderStatus::PendingPayment => "支付后开始备货配送".to_owned(),
-        OrderStatus::Delivered => "已送达".to_owned(),
-        OrderStatus::Cancelled => "订单已取消".to_owned(),
-        OrderStatus::Refunded => "订单已取消，款项原路退回".to_owned(),
-        _ => format!("预计 {} 分钟内送达", eta.get()),
+        OrderStatus::PendingPayment => td_string!(l, orders.tracking.eta_pending).to_owned(),
+        OrderStatus::Delivered => order_status_label(OrderStatus::Delivered, l).to_owned(),
+        OrderStatus::Cancelled => td_string!(l, orders.tracking.eta_cancelled).to_owned(),
+        OrderStatus::Refunded => td_string!(l, orders.tracking.eta_refunded).to_owned(),
+        _ => td_string!(l, orders.tracking.eta_minutes, min = eta.get()),
     };
     let timeline_steps = timeline()
         .iter()
@@ -228,7 +233,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             view! {
                 <li data-testid="timeline-step" data-status=step.as_str() class:done=done
                     aria-current=move || (status.get() == step).then_some("step")>
-                    {step.label()}
+                    {order_status_label(step, l)}
                     {move || time().map(|t| view! { <time class="step-time">{t}</time> })}
                 </li>
             }
@@ -237,12 +242,12 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     let lines = order
         .items
         .iter()
-        .map(|l| {
+        .map(|line| {
             view! {
                 <li>
-                    <span class="product-name">{l.name.clone()}</span>
-                    <span class="quantity">{format!("× {}", l.quantity)}</span>
-                    <span class="price">{format_yuan(l.price_fen * i64::from(l.quantity))}</span>
+                    <span class="product-name">{line.name.clone()}</span>
+                    <span class="quantity">{format!("× {}", line.quantity)}</span>
+                    <span class="price">{format_yuan(line.price_fen * i64::from(line.quantity))}</span>
                 </li>
             }
         })
@@ -252,34 +257,34 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         .as_ref()
         .and_then(|a| LatLng::new(a.lat, a.lng).ok());
     let slot_text = if order.slot == Slot::Asap {
-        "尽快送达".to_owned()
+        td_string!(l, orders.slots.asap).to_owned()
     } else {
-        jishi_api::time::beijing_date_hm(&order.slot.to_string())
-            .map(|t| format!("预约 {t} 起半小时内送达"))
-            .unwrap_or_else(|| "预约送达".to_owned())
+        beijing_date_time(&order.slot.to_string(), l)
+            .map(|t| td_string!(l, orders.tracking.slot_at, t = t))
+            .unwrap_or_else(|| td_string!(l, orders.tracking.slot_scheduled).to_owned())
     };
-    let placed_at = jishi_api::time::beijing_date_hm(&order.created_at)
-        .map(|t| format!("下单时间 {t}（北京时间）"));
+    let placed_at = beijing_date_time(&order.created_at, l)
+        .map(|t| td_string!(l, orders.tracking.placed_at, t = t));
 
     view! {
-        <h1>{move || status.get().label()}</h1>
+        <h1>{move || order_status_label(status.get(), l)}</h1>
         <section class="order-summary" data-testid="order" data-order-id=order.id.clone()>
             <p class="status" data-testid="order-status" data-status=move || status.get().as_str() role="status">
-                {move || status.get().label()}
+                {move || order_status_label(status.get(), l)}
             </p>
             <p class="eta" data-testid="order-eta" data-eta-min=move || eta.get()>{eta_text}</p>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="order-error">{e}</p> })}
             {move || (status.get() == OrderStatus::PendingPayment).then(|| view! {
-                <p class="hint">"15 分钟内未支付，订单会自动取消。"</p>
+                <p class="hint">{td_string!(l, orders.tracking.pay_hint)}</p>
                 <button type="button" class="primary big" data-testid="pay" disabled=busy on:click=pay>
-                    {format!("支付 {}（沙箱）", format_yuan(total_fen))}
+                    {td_string!(l, orders.tracking.pay, amount = format_yuan(total_fen))}
                 </button>
                 {move || handed_to_host.get().then(|| view! {
-                    <p class="hint" data-testid="paying-in-host">"请在小程序的支付页完成支付，完成后会回到这里。"</p>
+                    <p class="hint" data-testid="paying-in-host">{td_string!(l, orders.tracking.paying_in_host)}</p>
                 })}
             })}
             {move || status.get().cancellable().then(|| view! {
-                <button type="button" class="secondary" data-testid="cancel-order" disabled=busy on:click=cancel>"取消订单"</button>
+                <button type="button" class="secondary" data-testid="cancel-order" disabled=busy on:click=cancel>{td_string!(l, orders.tracking.cancel)}</button>
             })}
         </section>
         <ol class="timeline" data-testid="timeline">{timeline_steps}</ol>
@@ -290,11 +295,13 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             <h2>{order.store_name.clone()}</h2>
             <ul class="checkout-lines">{lines}</ul>
             <dl class="price-breakdown">
-                <dt>"商品金额"</dt><dd>{format_yuan(order.items_fen)}</dd>
-                <dt>"配送费"</dt><dd>{format_yuan(order.delivery_fee_fen)}</dd>
-                <dt>"合计"</dt><dd class="total">{format_yuan(order.total_fen)}</dd>
+                <dt>{td_string!(l, orders.price.items)}</dt><dd>{format_yuan(order.items_fen)}</dd>
+                <dt>{td_string!(l, orders.price.fee)}</dt><dd>{format_yuan(order.delivery_fee_fen)}</dd>
+                <dt>{td_string!(l, orders.price.total)}</dt><dd class="total">{format_yuan(order.total_fen)}</dd>
             </dl>
-            <p data-testid="order-slot">{slot_text}{address.map(|a| format!(" · 送至 {} {}", a.label, a.detail))}</p>
+            <p data-testid="order-slot">{slot_text}{address.map(|a| {
+                format!(" · {}", td_string!(l, orders.tracking.deliver_to, label = a.label, detail = a.detail))
+            })}</p>
             {placed_at.map(|t| view! { <p class="hint">{t}</p> })}
         </section>
     }

@@ -1,5 +1,6 @@
 //! Nearby stores: the home page's list, filters and map.
 
+use jishi_api::hours::{format_minute, Opening};
 use jishi_api::money::format_yuan;
 use jishi_api::stores::{NearbyQueryRaw, NearbyResponse, Sort, StoreSummary};
 use jishi_api::{Category, LatLng};
@@ -11,6 +12,8 @@ use leptos_router::params::ParamsMap;
 
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{category_label, locale, Locale};
 use crate::links::{format_distance, href, store_href};
 use crate::live::LiveStrip;
 use crate::location::LocationPicker;
@@ -77,20 +80,26 @@ pub fn HomePage() -> impl IntoView {
         },
     );
 
+    let l = locale();
+    let title = format!(
+        "{} · {}",
+        td_string!(l, stores.nearby),
+        td_string!(l, common.brand)
+    );
     view! {
-        <Title text="附近门店 · 即时"/>
+        <Title text=title/>
         // Every state of this page can show a map (the picker's or the stores').
         <Script src=crate::assets::LEAFLET_JS defer="defer"/>
         <Stylesheet href=crate::assets::LEAFLET_CSS/>
         <Show when=has_point fallback=move || view! {
-            <h1>"选择收货位置"</h1>
-            <p class="lead">"即时把附近门店的商品，约一小时送到你手上。"</p>
+            <h1>{td_string!(l, stores.choose_location)}</h1>
+            <p class="lead">{td_string!(l, stores.lead)}</p>
             <LocationPicker change=query.with_untracked(|q| q.get_str("change").is_some())/>
         }>
-            <h1>"附近门店"</h1>
+            <h1>{td_string!(l, stores.nearby)}</h1>
             {move || at.get().map(|at| view! { <LiveStrip at/> })}
             <Filters raw=raw/>
-            <Suspense fallback=|| view! { <p class="loading">"正在查找附近门店…"</p> }>
+            <Suspense fallback=move || view! { <p class="loading">{td_string!(l, stores.finding)}</p> }>
                 {move || Suspend::new(async move {
                     match (results.await, at.get_untracked()) {
                         (Ok(Some(r)), Some(at)) => view! { <StoreResults at response=r raw=raw.get_untracked()/> }.into_any(),
@@ -105,8 +114,9 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
+    let l = locale();
     let chip = move |slug: Option<Category>| {
-        let label = slug.map_or("全部", Category::label);
+        let label = slug.map_or(td_string!(l, stores.all), |c| category_label(c, l));
         let data_category = slug.map_or("all", Category::slug);
         let target = move || {
             with(&raw.get(), |r| {
@@ -122,19 +132,23 @@ fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
     let sort_is = move |s: Sort| raw.with(|r| r.sort.as_deref().unwrap_or("eta") == s.as_str());
     let open_now = move || raw.with(|r| matches!(r.open_now.as_deref(), Some("true" | "1")));
     view! {
-        <nav class="category-chips" aria-label="门店分类">
+        <nav class="category-chips" aria-label=td_string!(l, stores.categories_label)>
             {chip(None)}
             {Category::ALL.into_iter().map(|c| chip(Some(c))).collect_view()}
         </nav>
         <div class="toolbar">
-            <span class="sort" role="group" aria-label="排序">
+            <span class="sort" role="group" aria-label=td_string!(l, stores.sort_label)>
                 <a data-testid="sort-eta" aria-current=move || sort_is(Sort::Eta).then_some("true") class:active=move || sort_is(Sort::Eta)
-                    href=move || with(&raw.get(), |r| r.sort = Some("eta".into()))>"送达最快"</a>
+                    href=move || with(&raw.get(), |r| r.sort = Some("eta".into()))>{td_string!(l, stores.sort_eta)}</a>
                 <a data-testid="sort-distance" aria-current=move || sort_is(Sort::Distance).then_some("true") class:active=move || sort_is(Sort::Distance)
-                    href=move || with(&raw.get(), |r| r.sort = Some("distance".into()))>"距离最近"</a>
+                    href=move || with(&raw.get(), |r| r.sort = Some("distance".into()))>{td_string!(l, stores.sort_distance)}</a>
             </span>
-            <span class="radius" role="group" aria-label="距离范围">
-                {[(None, "不限距离"), (Some("1000"), "1公里内"), (Some("3000"), "3公里内")].into_iter().map(|(radius, label)| {
+            <span class="radius" role="group" aria-label=td_string!(l, stores.radius_label)>
+                {[
+                    (None, td_string!(l, stores.radius_any)),
+                    (Some("1000"), td_string!(l, stores.radius_1km)),
+                    (Some("3000"), td_string!(l, stores.radius_3km)),
+                ].into_iter().map(|(radius, label)| {
                     let active = move || raw.with(|r| r.radius_m.as_deref() == radius);
                     view! {
                         <a data-testid="radius-option" data-radius=radius.unwrap_or("any")
@@ -145,7 +159,7 @@ fn Filters(raw: Memo<NearbyQueryRaw>) -> impl IntoView {
             </span>
             <a class="toggle" data-testid="open-now-toggle" aria-current=move || open_now().then_some("true") class:active=open_now
                 href=move || with(&raw.get(), |r| r.open_now = if open_now() { None } else { Some("true".into()) })>
-                "只看营业中"
+                {td_string!(l, stores.open_now_only)}
             </a>
         </div>
     }
@@ -167,6 +181,7 @@ fn StoreResults(at: LatLng, response: NearbyResponse, raw: NearbyQueryRaw) -> im
         filter_href(&next)
     });
     let first = raw.cursor.is_some().then(|| with(&raw, |_| {}));
+    let l = locale();
     view! {
         <div class="results">
             // The filters this list was fetched for, so scripts can tell a fresh list from the last one.
@@ -178,9 +193,9 @@ fn StoreResults(at: LatLng, response: NearbyResponse, raw: NearbyQueryRaw) -> im
             </ul>
             <StoreMap center=at pins/>
         </div>
-        <nav class="pager" aria-label="翻页">
-            {first.map(|h| view! { <a href=h data-testid="first-page">"回到第一页"</a> })}
-            {next.map(|h| view! { <a href=h data-testid="next-page" rel="next">"下一页"</a> })}
+        <nav class="pager" aria-label=td_string!(l, stores.pager_label)>
+            {first.map(|h| view! { <a href=h data-testid="first-page">{td_string!(l, stores.first_page)}</a> })}
+            {next.map(|h| view! { <a href=h data-testid="next-page" rel="next">{td_string!(l, stores.next_page)}</a> })}
         </nav>
     }
     .into_any()
@@ -200,15 +215,16 @@ fn EmptyResults(raw: NearbyQueryRaw) -> impl IntoView {
         .category
         .is_some()
         .then(|| with(&raw, |r| r.category = None));
+    let l = locale();
     view! {
         <section class="notice empty" data-testid="empty-results">
-            <h2>"这里暂时没有能送达的门店"</h2>
-            <p>"门店只配送到自己的配送范围内（通常 3–5 公里）。可以试试："</p>
+            <h2>{td_string!(l, stores.empty_heading)}</h2>
+            <p>{td_string!(l, stores.empty_text)}</p>
             <ul>
-                {widen.map(|h| view! { <li><a href=h>"扩大搜索范围"</a></li> })}
-                {all_open.map(|h| view! { <li><a href=h>"也看看休息中的门店（可预约配送）"</a></li> })}
-                {all_categories.map(|h| view! { <li><a href=h>"查看全部分类"</a></li> })}
-                <li><a href="/?change=1">"换一个区域"</a></li>
+                {widen.map(|h| view! { <li><a href=h>{td_string!(l, stores.widen)}</a></li> })}
+                {all_open.map(|h| view! { <li><a href=h>{td_string!(l, stores.include_closed)}</a></li> })}
+                {all_categories.map(|h| view! { <li><a href=h>{td_string!(l, stores.all_categories)}</a></li> })}
+                <li><a href="/?change=1">{td_string!(l, stores.other_area)}</a></li>
             </ul>
         </section>
     }
@@ -216,25 +232,11 @@ fn EmptyResults(raw: NearbyQueryRaw) -> impl IntoView {
 
 #[component]
 fn StoreCard(store: StoreSummary, at: LatLng) -> impl IntoView {
+    let l = locale();
     let href = store_href(&store.id, Some(at));
-    let fee = if store.delivery_fee_fen == 0 {
-        "免配送费".to_owned()
-    } else {
-        format!("配送费 {}", format_yuan(store.delivery_fee_fen))
-    };
-    let min_order = if store.min_order_fen == 0 {
-        "无起送价".to_owned()
-    } else {
-        format!("起送 {}", format_yuan(store.min_order_fen))
-    };
-    let status = if store.open_now {
-        "营业中".to_owned()
-    } else {
-        store
-            .opens_at
-            .clone()
-            .unwrap_or_else(|| "休息中".to_owned())
-    };
+    let fee = fee_text(store.delivery_fee_fen, l);
+    let min_order = min_order_text(store.min_order_fen, l);
+    let status = status_text(store.open_now, store.opens, store.opens_at.as_deref(), l);
     let hour_delivery = store.eta_min <= jishi_api::geo::HOUR_DELIVERY_MAX_MIN;
     view! {
         <li class="store-card-item">
@@ -243,12 +245,12 @@ fn StoreCard(store: StoreSummary, at: LatLng) -> impl IntoView {
                 data-category=store.category.slug() data-open=store.open_now.to_string()>
                 <div class="store-card-head">
                     <span class="store-name">{store.name.clone()}</span>
-                    <span class="rating" aria-label="评分">{format!("★{:.1}", store.rating)}</span>
+                    <span class="rating" aria-label=td_string!(l, stores.rating_label)>{format!("★{:.1}", store.rating)}</span>
                 </div>
                 <div class="store-meta">
-                    <span class="category">{store.category.label()}</span>
+                    <span class="category">{category_label(store.category, l)}</span>
                     <span class="distance">{format_distance(store.distance_m)}</span>
-                    <span class="eta" data-testid="store-eta">{format!("约 {} 分钟", store.eta_min)}</span>
+                    <span class="eta" data-testid="store-eta">{td_string!(l, stores.eta_min, min = store.eta_min)}</span>
                 </div>
                 <div class="store-meta">
                     <span>{fee}</span>
@@ -256,11 +258,121 @@ fn StoreCard(store: StoreSummary, at: LatLng) -> impl IntoView {
                 </div>
                 <div class="badges">
                     <span class="badge status" class:open=store.open_now data-testid="store-status">{status}</span>
-                    {hour_delivery.then(|| view! { <span class="badge hour">"小时达"</span> })}
-                    {store.is_24h.then(|| view! { <span class="badge h24" data-testid="badge-24h">"24小时"</span> })}
-                    {(store.night && !store.is_24h).then(|| view! { <span class="badge night" data-testid="badge-night">"夜间营业"</span> })}
+                    {hour_delivery.then(|| view! { <span class="badge hour">{td_string!(l, stores.hour_delivery)}</span> })}
+                    {store.is_24h.then(|| view! { <span class="badge h24" data-testid="badge-24h">{td_string!(l, stores.badge_24h)}</span> })}
+                    {(store.night && !store.is_24h).then(|| view! { <span class="badge night" data-testid="badge-night">{td_string!(l, stores.badge_night)}</span> })}
                 </div>
             </a>
         </li>
+    }
+}
+
+/// "免配送费" or "配送费 ¥4.00".
+pub fn fee_text(fee_fen: i64, l: Locale) -> String {
+    if fee_fen == 0 {
+        td_string!(l, stores.free_delivery).to_owned()
+    } else {
+        td_string!(l, stores.delivery_fee, fee = format_yuan(fee_fen))
+    }
+}
+
+/// "无起送价" or "起送 ¥20.00".
+pub fn min_order_text(min_order_fen: i64, l: Locale) -> String {
+    if min_order_fen == 0 {
+        td_string!(l, stores.no_min_order).to_owned()
+    } else {
+        td_string!(l, stores.min_order, amount = format_yuan(min_order_fen))
+    }
+}
+
+/// "营业中"; for a closed store when it opens again ("明天 07:00 开门"), else "休息中".
+pub fn status_text(
+    open_now: bool,
+    opens: Option<Opening>,
+    opens_at: Option<&str>,
+    l: Locale,
+) -> String {
+    if open_now {
+        return td_string!(l, stores.open_now).to_owned();
+    }
+    match (opens, opens_at) {
+        (Some(o), _) => opening_text(o, l),
+        // A platform that predates `opens` sends only its Chinese words.
+        (None, Some(words)) => words.to_owned(),
+        (None, None) => td_string!(l, stores.closed).to_owned(),
+    }
+}
+
+/// The page's words for [`Opening::describe`].
+fn opening_text(o: Opening, l: Locale) -> String {
+    let time = format_minute(o.minute);
+    match o.days_ahead {
+        0 => td_string!(l, stores.opens_today, time = time),
+        1 => td_string!(l, stores.opens_tomorrow, time = time),
+        _ => {
+            let day = match o.weekday % 7 {
+                0 => td_string!(l, stores.weekday.mon),
+                1 => td_string!(l, stores.weekday.tue),
+                2 => td_string!(l, stores.weekday.wed),
+                3 => td_string!(l, stores.weekday.thu),
+                4 => td_string!(l, stores.weekday.fri),
+                5 => td_string!(l, stores.weekday.sat),
+                _ => td_string!(l, stores.weekday.sun),
+            };
+            td_string!(l, stores.opens_on, day = day, time = time)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_openings_read_as_the_platform_words_them() {
+        for days_ahead in 0..=7 {
+            for today in 0..7 {
+                let o = Opening::new(days_ahead, 7 * 60 + 30, today);
+                assert_eq!(opening_text(o, Locale::zh_CN), o.describe());
+                assert!(opening_text(o, Locale::en).is_ascii());
+            }
+        }
+        assert_eq!(
+            opening_text(Opening::new(2, 420, 0), Locale::en),
+            "Opens Wednesday at 07:00"
+        );
+    }
+
+    #[test]
+    fn status_falls_back_to_the_words_of_an_older_platform() {
+        let o = Opening::new(1, 420, 0);
+        assert_eq!(status_text(true, None, None, Locale::zh_CN), "营业中");
+        assert_eq!(status_text(false, None, None, Locale::zh_CN), "休息中");
+        assert_eq!(
+            status_text(false, Some(o), Some("明天 07:00 开门"), Locale::en),
+            "Opens tomorrow at 07:00"
+        );
+        assert_eq!(
+            status_text(false, None, Some("明天 07:00 开门"), Locale::zh_CN),
+            "明天 07:00 开门"
+        );
+    }
+
+    #[test]
+    fn fees_and_minimums_keep_their_chinese_words() {
+        assert_eq!(fee_text(0, Locale::zh_CN), "免配送费");
+        assert_eq!(
+            fee_text(400, Locale::zh_CN),
+            format!("配送费 {}", format_yuan(400))
+        );
+        assert_eq!(
+            fee_text(400, Locale::en),
+            format!("Delivery fee {}", format_yuan(400))
+        );
+        assert_eq!(min_order_text(0, Locale::zh_CN), "无起送价");
+        assert_eq!(
+            min_order_text(2000, Locale::zh_CN),
+            format!("起送 {}", format_yuan(2000))
+        );
     }
 }

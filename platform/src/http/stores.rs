@@ -7,12 +7,12 @@ use jishi_api::catalog::{
     ProductsQuery, ProductsQueryRaw, ProductsResponse, SearchHit, SearchQuery, SearchQueryRaw,
     SearchResponse,
 };
-use jishi_api::hours::LocalTime;
+use jishi_api::hours::{LocalTime, Opening};
 use jishi_api::stores::{NearbyQuery, NearbyQueryRaw, NearbyResponse, PointRaw, StoreDetail};
 use jishi_api::ApiError;
 
 use crate::error::{PlatformError, Result};
-use crate::stores::{opens_at, StoreIndex};
+use crate::stores::{opening, StoreIndex};
 use crate::{catalog, orders, Platform};
 
 use super::*;
@@ -49,11 +49,14 @@ async fn store_detail(
     let store = p.index().get(&id).ok_or_else(|| unknown_store(&id))?;
     let now: LocalTime = p.clock().store_local_now();
     let open_now = store.hours.is_open(now);
+    let opens = opening(store, now, open_now);
     Ok(Json(StoreDetail {
         open_now,
         is_24h: store.hours.is_24h(),
-        opens_at: opens_at(store, now, open_now),
+        opens_at: opens.map(Opening::describe),
+        opens,
         today_hours: store.hours.describe_day(now.weekday),
+        today: Some(store.hours.days()[usize::from(now.weekday % 7)]),
         aisles: catalog::aisles(p.pool(), &id).await?,
         quote: at.map(|at| StoreIndex::quote(store, at)),
         slots: orders::delivery_slots(store, p.clock().now()),

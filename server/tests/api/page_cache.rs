@@ -191,3 +191,25 @@ async fn embed_pages_and_browser_pages_of_one_url_are_cached_apart() {
     assert!(browser_again.html.contains("site-header"));
     assert!(!browser_again.html.contains("/wx/"));
 }
+
+/// Each language's page of a URL is cached apart: a shopper whose browser asks for English never
+/// gets the Chinese page another shopper's visit stored, and the other way round.
+#[tokio::test]
+async fn each_languages_page_of_one_url_is_cached_apart() {
+    let app = app_with_page_cache(Duration::from_secs(60)).await;
+    let zh = get(&app, &home(), None).await;
+    assert!(zh.html.contains(r#"<html lang="zh-CN""#), "{}", zh.html);
+    let en = get(&app, &home(), Some("jishi_lang=en")).await;
+    let en_again = get(&app, &home(), Some("jishi_lang=en")).await;
+    for page in [&en, &en_again] {
+        assert!(page.html.contains(r#"<html lang="en""#), "{}", page.html);
+        assert!(!page.html.contains("附近门店，约一小时送达"));
+    }
+    assert_eq!(
+        (en.cache.as_str(), en_again.cache.as_str()),
+        ("miss", "hit")
+    );
+    let zh_again = get(&app, &home(), None).await;
+    assert_eq!(zh_again.cache, "hit");
+    assert!(zh_again.html.contains(r#"<html lang="zh-CN""#));
+}

@@ -114,3 +114,65 @@ async fn bad_coordinates_in_the_page_url_show_a_message_not_a_crash() {
     let html = res.text().await.unwrap();
     assert!(html.contains("data-testid=\"error-notice\""));
 }
+
+/// The page's language: the browser's `Accept-Language`, then the shopper's choice (cookie), and a
+/// link's `?lang=`, which the answer keeps in the cookie. `<html lang>` says which.
+#[tokio::test]
+async fn the_language_follows_the_browser_then_the_choice_then_the_link() {
+    let app = spawn_app().await;
+    let page = |accept: Option<&'static str>, cookie: Option<&'static str>, query: &'static str| {
+        let mut req = app.http.get(format!("{}/{query}", app.server));
+        if let Some(a) = accept {
+            req = req.header("accept-language", a);
+        }
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        async move {
+            let res = req.send().await.expect("an answer");
+            let set_cookie = res
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| v.starts_with("jishi_lang="))
+                .map(str::to_owned);
+            let vary = res
+                .headers()
+                .get_all("vary")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.to_ascii_lowercase().contains("accept-language"));
+            (set_cookie, vary, res.text().await.expect("a body"))
+        }
+    };
+    let (_, vary, zh) = page(None, None, "").await;
+    assert!(vary, "responses differ by Accept-Language");
+    assert!(
+        zh.contains(r#"<html lang="zh-CN""#) && zh.contains("选择位置"),
+        "{zh}"
+    );
+
+    let (set, _, en) = page(Some("en-GB,en;q=0.9,zh;q=0.5"), None, "").await;
+    assert!(
+        en.contains(r#"<html lang="en""#) && en.contains("Choose a location"),
+        "{en}"
+    );
+    assert_eq!(
+        set, None,
+        "the browser's preference is not a choice to keep"
+    );
+
+    let (_, _, chosen) = page(Some("en-GB"), Some("jishi_lang=zh-CN"), "").await;
+    assert!(chosen.contains(r#"<html lang="zh-CN""#));
+
+    let (set, _, linked) = page(Some("zh-CN"), None, "?lang=en").await;
+    assert!(linked.contains(r#"<html lang="en""#));
+    let set = set.expect("?lang= is kept in a cookie");
+    assert!(
+        set.starts_with("jishi_lang=en;") && set.contains("Max-Age="),
+        "{set}"
+    );
+    // The footer offers the other language, as a link to this page.
+    assert!(linked.contains(r#"data-testid="lang-switch""#) && linked.contains("lang=zh-CN"));
+}

@@ -6,6 +6,8 @@ use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
 
+use crate::i18n::td_string;
+use crate::lang::{api_error_message, locale};
 use crate::links::format_distance;
 use crate::map::AddressPickMap;
 
@@ -38,9 +40,10 @@ pub(super) fn AddressList(
         }
         addresses.update(|list| list.insert(0, a));
     };
+    let l = locale();
     view! {
         <fieldset class="addresses" data-testid="addresses">
-            <legend>"收货地址"</legend>
+            <legend>{td_string!(l, orders.address.legend)}</legend>
             {move || addresses.get().into_iter().map(|a| {
                 let q = LatLng::new(a.lat, a.lng).ok().map(|p| detail.with_value(|d| d.store.quote(p)));
                 let ok = q.is_some_and(|q| q.delivers);
@@ -53,10 +56,10 @@ pub(super) fn AddressList(
                             prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
                             on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
                         <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                        {q.map(|q| view! { <span class="distance">{format!(" · 距门店 {}", format_distance(q.distance_m))}</span> })}
+                        {q.map(|q| view! { <span class="distance">{format!(" · {}", td_string!(l, orders.address.distance, distance = format_distance(q.distance_m)))}</span> })}
                         {(!ok).then(|| view! {
                             <span class="warn" data-testid="address-out-of-range">
-                                {format!("超出门店配送范围（{radius_km:.1} 公里），请换一个地址")}
+                                {td_string!(l, orders.address.out_of_range, km = format!("{radius_km:.1}"))}
                             </span>
                         })}
                     </label>
@@ -74,15 +77,16 @@ pub(crate) fn NewAddressForm(
     start: Option<LatLng>,
     on_added: impl Fn(Address) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
+    let l = locale();
     let point = RwSignal::new(start);
-    let label = RwSignal::new("家".to_owned());
+    let label = RwSignal::new(td_string!(l, orders.address.default_label).to_owned());
     let detail_text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(p) = point.get_untracked() else {
-            error.set(Some("请先在地图上点选收货位置".to_owned()));
+            error.set(Some(td_string!(l, orders.address.pick_first).to_owned()));
             return;
         };
         let body = NewAddress {
@@ -93,7 +97,7 @@ pub(crate) fn NewAddressForm(
         };
         // The platform checks the same way; this saves a round trip for an empty field.
         if let Err(e) = body.validate() {
-            error.set(Some(e.message));
+            error.set(Some(api_error_message(&e, l)));
             return;
         }
         saving.set(true);
@@ -112,26 +116,27 @@ pub(crate) fn NewAddressForm(
     };
     view! {
         <details class="new-address" data-testid="new-address" open=true>
-            <summary>"新增收货地址"</summary>
-            <p class="hint">"在地图上点一下收货位置，再填写门牌号。"</p>
+            <summary>{td_string!(l, orders.address.add_new)}</summary>
+            <p class="hint">{td_string!(l, orders.address.new_hint)}</p>
             <AddressPickMap start on_pick=move |p| point.set(Some(p))/>
             <p class="picked" data-testid="picked-point"
                 data-lat=move || point.get().map(|p| p.lat()) data-lng=move || point.get().map(|p| p.lng())>
                 {move || match point.get() {
-                    Some(p) => format!("已选位置 {:.5}, {:.5}", p.lat(), p.lng()),
-                    None => "还没有选位置".to_owned(),
+                    Some(p) => td_string!(l, orders.address.picked,
+                        lat = format!("{:.5}", p.lat()), lng = format!("{:.5}", p.lng())),
+                    None => td_string!(l, orders.address.not_picked).to_owned(),
                 }}
             </p>
             <form on:submit=submit>
-                <label>"标签"
+                <label>{td_string!(l, orders.address.label)}
                     <input type="text" maxlength="20" data-testid="address-label" prop:value=label
                         on:input=move |ev| label.set(event_target_value(&ev))/>
                 </label>
-                <label>"详细地址"
-                    <input type="text" maxlength="100" required data-testid="address-detail" placeholder="楼号、单元、门牌号"
+                <label>{td_string!(l, orders.address.detail)}
+                    <input type="text" maxlength="100" required data-testid="address-detail" placeholder=td_string!(l, orders.address.detail_placeholder)
                         prop:value=detail_text on:input=move |ev| detail_text.set(event_target_value(&ev))/>
                 </label>
-                <button type="submit" data-testid="save-address" disabled=saving>"保存地址"</button>
+                <button type="submit" data-testid="save-address" disabled=saving>{td_string!(l, orders.address.save)}</button>
             </form>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="address-error">{e}</p> })}
         </details>

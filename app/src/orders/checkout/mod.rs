@@ -21,6 +21,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::lang::{api_error_message, locale};
 use crate::links::{checkout_href, order_href, sign_in_href, store_href};
 
 use addresses::{first_deliverable, AddressList};
@@ -65,27 +67,28 @@ pub fn CheckoutPage() -> impl IntoView {
     let at = use_location();
     let store_id = move || params.with(|p| p.get("store").unwrap_or_default());
     let data = Resource::new(store_id, checkout_page);
+    let l = locale();
     view! {
-        <Title text="结算 · 即时"/>
+        <Title text=format!("{} · {}", td_string!(l, orders.checkout.title), td_string!(l, common.brand))/>
         // The new-address form picks its point on a map.
         <Script src=crate::assets::LEAFLET_JS defer="defer"/>
         <Stylesheet href=crate::assets::LEAFLET_CSS/>
-        <h1>"确认订单"</h1>
-        <Suspense fallback=|| view! { <p class="loading">"正在准备结算…"</p> }>
+        <h1>{td_string!(l, orders.checkout.heading)}</h1>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(l, orders.checkout.loading)}</p> }>
             {move || Suspend::new(async move {
                 let at = at.get_untracked();
                 match data.await {
                     Ok(d) if !d.signed_in => view! {
                         <section class="notice" data-testid="sign-in-first">
-                            <p>"下单前请先登录，购物车会保留。"</p>
+                            <p>{td_string!(l, orders.checkout.sign_in_first)}</p>
                             <p><a class="button primary" data-testid="sign-in-link"
-                                href=sign_in_href(&checkout_href(&d.detail.store.id, at))>"手机号登录"</a></p>
+                                href=sign_in_href(&checkout_href(&d.detail.store.id, at))>{td_string!(l, orders.page.sign_in_button)}</a></p>
                         </section>
                     }.into_any(),
                     Ok(d) if d.cart.as_ref().is_none_or(|c| c.items.is_empty()) => view! {
                         <section class="notice empty" data-testid="empty-cart">
-                            <p>{format!("在「{}」的购物车是空的。", d.detail.store.name)}</p>
-                            <p><a href=store_href(&d.detail.store.id, at)>"回到门店挑选商品"</a></p>
+                            <p>{td_string!(l, orders.checkout.cart_empty, store = &d.detail.store.name)}</p>
+                            <p><a href=store_href(&d.detail.store.id, at)>{td_string!(l, orders.checkout.back_to_store)}</a></p>
                         </section>
                     }.into_any(),
                     Ok(d) => view! { <CheckoutForm data=d at/> }.into_any(),
@@ -101,6 +104,7 @@ pub fn CheckoutPage() -> impl IntoView {
 #[island(lazy)]
 fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     crate::hydration::island_hydrated();
+    let l = locale();
     let CheckoutData {
         detail,
         cart,
@@ -145,7 +149,9 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
 
     let place = move |_| {
         let Some(address_id) = chosen.get_untracked() else {
-            error.set(Some("请先选择一个能送到的收货地址".to_owned()));
+            error.set(Some(
+                td_string!(l, orders.checkout.choose_address_first).to_owned(),
+            ));
             return;
         };
         // The slot values are "asap" and the platform's own slot starts, so this only fails if
@@ -153,7 +159,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
         let slot = match Slot::parse(&slot.get_untracked()) {
             Ok(slot) => slot,
             Err(e) => {
-                error.set(Some(e.message));
+                error.set(Some(api_error_message(&e, l)));
                 return;
             }
         };
@@ -199,12 +205,12 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     let lines = cart.with_value(|c| {
         c.items
             .iter()
-            .map(|l| {
+            .map(|line| {
                 view! {
-                    <li data-testid="checkout-line" data-sku=l.sku.clone()>
-                        <span class="product-name">{l.name.clone()}</span>
-                        <span class="quantity">{format!("× {}", l.quantity)}</span>
-                        <span class="price">{format_yuan(l.line_fen)}</span>
+                    <li data-testid="checkout-line" data-sku=line.sku.clone()>
+                        <span class="product-name">{line.name.clone()}</span>
+                        <span class="quantity">{format!("× {}", line.quantity)}</span>
+                        <span class="price">{format_yuan(line.line_fen)}</span>
                     </li>
                 }
             })
@@ -224,14 +230,15 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             <PriceBreakdown items_fen fee_fen=fee/>
             {below_minimum.then(|| view! {
                 <p class="notice warn" data-testid="below-minimum">
-                    {format!("还差 {} 起送", format_yuan(cart.with_value(|c| c.min_order_fen - c.items_fen)))}
+                    {td_string!(l, orders.checkout.below_minimum,
+                        amount = format_yuan(cart.with_value(|c| c.min_order_fen - c.items_fen)))}
                 </p>
             })}
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="checkout-error">{e}</p> })}
             <button type="button" class="primary big" data-testid="place-order"
                 disabled=move || placing.get() || chosen.get().is_none() || below_minimum on:click=place>
-                {move || if placing.get() { "正在下单…".to_owned() } else {
-                    format!("提交订单 {}", format_yuan(items_fen + fee_fen().unwrap_or(0)))
+                {move || if placing.get() { td_string!(l, orders.checkout.placing).to_owned() } else {
+                    td_string!(l, orders.checkout.place, amount = format_yuan(items_fen + fee_fen().unwrap_or(0)))
                 }}
             </button>
         </section>

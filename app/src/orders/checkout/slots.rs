@@ -4,11 +4,25 @@
 use jishi_api::stores::DeliverySlot;
 use leptos::prelude::*;
 
+use crate::i18n::td_string;
+use crate::lang::{locale, Locale};
+
 /// `PlaceOrder::slot` at first. A closed store takes scheduled orders only: its first slot.
 pub(super) fn initial_slot(open_now: bool, slots: &[DeliverySlot]) -> String {
     match slots.first() {
         Some(s) if !open_now => s.start.clone(),
         _ => "asap".to_owned(),
+    }
+}
+
+/// A slot's label in the page's language. The platform writes "今天 18:30–19:00" or "明天 …" (in
+/// the stores' zone); the translation swaps the day word and keeps the times.
+fn slot_label(s: &DeliverySlot, l: Locale) -> String {
+    match (l, s.label.split_once(' ')) {
+        (Locale::zh_CN, _) => s.label.clone(),
+        (_, Some(("今天", times))) => td_string!(l, orders.slots.today, times = times),
+        (_, Some(("明天", times))) => td_string!(l, orders.slots.tomorrow, times = times),
+        _ => s.label.clone(),
     }
 }
 
@@ -21,16 +35,17 @@ pub(super) fn SlotPicker(
     open_now: bool,
     eta_min: Signal<Option<u32>>,
 ) -> impl IntoView {
+    let l = locale();
     view! {
         <fieldset class="slots">
-            <legend>"送达时间"</legend>
+            <legend>{td_string!(l, orders.slots.legend)}</legend>
             <label>
                 <input type="radio" name="slot" data-testid="slot-asap" prop:checked=move || chosen.get() == "asap"
                     disabled=!open_now on:change=move |_| chosen.set("asap".to_owned())/>
                 {move || match (open_now, eta_min.get()) {
-                    (false, _) => "尽快送达（门店休息中，请预约）".to_owned(),
-                    (true, Some(eta)) => format!("尽快送达（约 {eta} 分钟）"),
-                    (true, None) => "尽快送达".to_owned(),
+                    (false, _) => td_string!(l, orders.slots.asap_closed).to_owned(),
+                    (true, Some(eta)) => td_string!(l, orders.slots.asap_eta, eta = eta),
+                    (true, None) => td_string!(l, orders.slots.asap).to_owned(),
                 }}
             </label>
             {(!slots.is_empty()).then(|| {
@@ -40,11 +55,11 @@ pub(super) fn SlotPicker(
                         <input type="radio" name="slot" data-testid="slot-scheduled"
                             prop:checked=move || chosen.get() != "asap"
                             on:change=move |_| chosen.set(first.clone())/>
-                        "预约时段 "
-                        <select data-testid="slot-select" aria-label="预约送达时段"
+                        {td_string!(l, orders.slots.scheduled)}" "
+                        <select data-testid="slot-select" aria-label=td_string!(l, orders.slots.select_label)
                             on:change=move |ev| chosen.set(event_target_value(&ev))>
                             {slots.iter().map(|s| view! {
-                                <option value=s.start.clone() prop:selected={let start = s.start.clone(); move || chosen.get() == start}>{s.label.clone()}</option>
+                                <option value=s.start.clone() prop:selected={let start = s.start.clone(); move || chosen.get() == start}>{slot_label(s, l)}</option>
                             }).collect_view()}
                         </select>
                     </label>
@@ -68,5 +83,25 @@ mod tests {
         assert_eq!(initial_slot(true, &slots), "asap");
         assert_eq!(initial_slot(false, &slots), slots[0].start);
         assert_eq!(initial_slot(false, &[]), "asap");
+    }
+
+    #[test]
+    fn slot_labels_keep_the_platforms_chinese_and_translate_the_day() {
+        let slot = |label: &str| DeliverySlot {
+            start: "2026-01-07T12:00:00+08:00".to_owned(),
+            label: label.to_owned(),
+        };
+        assert_eq!(
+            slot_label(&slot("今天 12:00–12:30"), Locale::zh_CN),
+            "今天 12:00–12:30"
+        );
+        assert_eq!(
+            slot_label(&slot("今天 12:00–12:30"), Locale::en),
+            "Today 12:00–12:30"
+        );
+        assert_eq!(
+            slot_label(&slot("明天 08:00–08:30"), Locale::en),
+            "Tomorrow 08:00–08:30"
+        );
     }
 }
