@@ -56,12 +56,15 @@ async function chineseInterfaceText(page: Page, known: string[]): Promise<string
   }, [DATA, known] as [string, string[]]);
 }
 
-/** Data the test knows from the API: the names of the stores near 国贸 and the shopper's address. */
+/** Data the test knows from the API: the names of the stores near 国贸, the shopper's address, and
+ * what the tests add (a product's name and unit, a room's title). */
 const known: string[] = [];
+let storesKnown = false;
 
 async function expectEnglish(page: Page): Promise<void> {
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
-  if (known.length === 0) {
+  if (!storesKnown) {
+    storesKnown = true;
     const nearby = await (await page.request.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=100`)).json();
     known.push(...nearby.stores.map((s: { name: string }) => s.name), '家', ADDRESS);
   }
@@ -124,7 +127,50 @@ test('a browser that asks for English shops in English, from the home page to a 
   await page.goto('/live/live_bj1');
   await hydrated(page);
   await expectEnglish(page);
+
+  // Group buy: the offer's start page, then a group (started and paid through the API).
+  let offer: { store: string; sku: string } | undefined;
+  for (const s of nearby.stores.filter((s: { open_now: boolean }) => s.open_now)) {
+    const page2 = await (await page.request.get(`/api/v1/stores/${s.id}/products?limit=200`)).json();
+    const p = page2.products.find((p: { group: { size: number } | null; stock: number }) => p.group && p.stock >= 5);
+    if (p) {
+      offer = { store: s.id, sku: p.sku };
+      known.push(p.name, p.unit); // the group page's heading, and its "1 盒 each"
+      break;
+    }
+  }
+  expect(offer).toBeTruthy();
+  await page.goto(`/store/${offer!.store}/group/${offer!.sku}`);
+  await hydrated(page);
+  await expectEnglish(page);
+  const address = (await (await page.request.get('/api/v1/me/addresses')).json()).addresses[0].id;
+  const started = await page.request.post('/api/v1/groups', {
+    data: { store_id: offer!.store, sku: offer!.sku, address_id: address },
+    headers: { 'Idempotency-Key': `lang-group-${Date.now()}` },
+  });
+  expect(started.status()).toBe(201);
+  const { group, order } = await started.json();
+  await page.request.post(`/api/v1/orders/${order.id}/pay`, { data: { method: 'sandbox' } });
+  await page.goto(`/group/${group.id}`);
+  await hydrated(page);
+  await expectEnglish(page);
+  await expect(page.getByTestId('group-countdown')).toContainText('left');
   expect(errors).toEqual([]);
+  await ctx.close();
+});
+
+test('the host console in English', async ({ browser, baseURL }) => {
+  const ctx = await english(browser, baseURL);
+  const page = await ctx.newPage();
+  // live_bj3's host: no other test signs in with this number (one SMS a minute per number).
+  const sent = await page.request.post('/api/v1/auth/sms-code', { data: { phone: '13900000003' } });
+  const login = await page.request.post('/api/v1/auth/login', { data: { phone: '13900000003', code: (await sent.json()).demo_code } });
+  expect(login.status()).toBe(200);
+  const room = await (await page.request.get('/api/v1/live/rooms/live_bj3')).json();
+  known.push(room.title);
+  await page.goto('/live/live_bj3/host');
+  await hydrated(page);
+  await expectEnglish(page);
   await ctx.close();
 });
 
