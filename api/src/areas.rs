@@ -178,14 +178,10 @@ pub fn nearest_area(p: LatLng) -> (&'static Area, f64) {
         .unwrap_or((&BEIJING_AREAS[0], f64::INFINITY))
 }
 
-/// "国贸附近" when within 3 km of a named area, else the coordinates.
-pub fn describe_point(p: LatLng) -> String {
+/// The named area within 3 km of `p`, if any: close enough to name the point by it.
+pub fn named_area_near(p: LatLng) -> Option<&'static Area> {
     let (area, d) = nearest_area(p);
-    if d <= 3_000.0 {
-        format!("{}·{}附近", area.city, area.name)
-    } else {
-        format!("{:.4}, {:.4}", p.lat(), p.lng())
-    }
+    (d <= 3_000.0).then_some(area)
 }
 
 #[cfg(test)]
@@ -201,10 +197,10 @@ mod tests {
     }
 
     #[test]
-    fn a_point_near_guomao_is_described_by_name() {
+    fn a_point_near_guomao_is_named_by_it() {
         let p = LatLng::new(39.9100, 116.4620).unwrap();
-        assert_eq!(describe_point(p), "北京·国贸附近");
+        assert_eq!(named_area_near(p).map(|a| a.slug), Some("guomao"));
         let far = LatLng::new(31.23, 121.47).unwrap();
-        assert_eq!(describe_point(far), "31.2300, 121.4700");
+        assert_eq!(named_area_near(far), None);
     }
 }

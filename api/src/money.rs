@@ -31,23 +31,6 @@ pub struct FeeRules {
 }
 
 impl FeeRules {
-    /// "配送费 ¥4 起，满 ¥59 免配送费": what a shopper can know before choosing an address.
-    pub fn describe(&self) -> String {
-        let base = if self.base_fen == 0 && self.tiers.is_empty() {
-            "免配送费".to_owned()
-        } else if self.tiers.is_empty() {
-            format!("配送费 {}", format_yuan(self.base_fen))
-        } else {
-            format!("配送费 {} 起", format_yuan(self.base_fen))
-        };
-        match self.free_above_fen {
-            Some(t) if self.base_fen > 0 || !self.tiers.is_empty() => {
-                format!("{base}，满 {} 免配送费", format_yuan(t))
-            }
-            _ => base,
-        }
-    }
-
     /// The fee for delivering `items_fen` worth of goods over a straight-line distance of `distance_m`.
     pub fn fee_fen(&self, distance_m: u32, items_fen: i64) -> i64 {
         if self.free_above_fen.is_some_and(|t| items_fen >= t) {
@@ -67,28 +50,6 @@ impl FeeRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fee_rules_are_described_before_an_address_is_known() {
-        let mut rules = FeeRules {
-            base_fen: 400,
-            tiers: vec![],
-            free_above_fen: Some(5900),
-        };
-        assert_eq!(rules.describe(), "配送费 ¥4，满 ¥59 免配送费");
-        rules.tiers.push(FeeTier {
-            beyond_m: 3000,
-            extra_fen: 200,
-        });
-        rules.free_above_fen = None;
-        assert_eq!(rules.describe(), "配送费 ¥4 起");
-        let free = FeeRules {
-            base_fen: 0,
-            tiers: vec![],
-            free_above_fen: Some(100),
-        };
-        assert_eq!(free.describe(), "免配送费");
-    }
 
     #[test]
     fn yuan_is_printed_without_float_rounding() {

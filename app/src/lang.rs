@@ -122,18 +122,19 @@ pub fn error_code_message(code: ErrorCode, l: Locale) -> &'static str {
 
 /// "12:03 北京时间" / "12:03 Beijing time": a wire timestamp as a time of day in the stores' zone.
 pub fn beijing_time(rfc3339: &str, l: Locale) -> Option<String> {
-    let (_, _, h, m) = jishi_api::time::beijing_parts(jishi_api::time::parse_utc(rfc3339)?);
-    Some(td_string!(l, common.time_hm, hm = format!("{h:02}:{m:02}")))
+    let hm = jishi_api::time::beijing_hm(rfc3339)?;
+    Some(td_string!(l, common.time_hm, hm = hm))
 }
 
 /// "11月25日 12:03" / "25 Nov 12:03": a wire timestamp as date and time in Beijing (the zone is
 /// named once per page or block, with [`common.beijing_time`]).
 pub fn beijing_date_time(rfc3339: &str, l: Locale) -> Option<String> {
-    let (mo, d, h, m) = jishi_api::time::beijing_parts(jishi_api::time::parse_utc(rfc3339)?);
-    let hm = format!("{h:02}:{m:02}");
     Some(match l {
-        Locale::zh_CN => format!("{mo}月{d}日 {hm}"),
+        Locale::zh_CN => jishi_api::time::beijing_date_hm(rfc3339)?,
         Locale::en => {
+            let (mo, d, h, m) =
+                jishi_api::time::beijing_parts(jishi_api::time::parse_utc(rfc3339)?);
+            let hm = format!("{h:02}:{m:02}");
             const MONTHS: [&str; 12] = [
                 "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
             ];
@@ -156,10 +157,9 @@ pub fn category_label(c: jishi_api::category::Category, l: Locale) -> &'static s
 
 /// "北京·国贸附近" / "Near Guomao, Beijing" within 3 km of a named area, else the coordinates.
 pub fn describe_point(p: jishi_api::LatLng, l: Locale) -> String {
-    let (area, d) = jishi_api::areas::nearest_area(p);
-    if d > 3_000.0 {
+    let Some(area) = jishi_api::areas::named_area_near(p) else {
         return format!("{:.4}, {:.4}", p.lat(), p.lng());
-    }
+    };
     match l {
         Locale::zh_CN => td_string!(l, common.near_area, city = area.city, area = area.name),
         Locale::en => td_string!(
@@ -338,6 +338,15 @@ mod tests {
             beijing_date_time("2026-11-25T04:03:00Z", Locale::zh_CN).as_deref(),
             Some("11月25日 12:03")
         );
+    }
+
+    #[test]
+    fn a_point_near_guomao_is_described_by_name_in_both_languages() {
+        let p = jishi_api::LatLng::new(39.9100, 116.4620).unwrap();
+        assert_eq!(describe_point(p, Locale::zh_CN), "北京·国贸附近");
+        assert_eq!(describe_point(p, Locale::en), "Near Guomao, Beijing");
+        let far = jishi_api::LatLng::new(31.23, 121.47).unwrap();
+        assert_eq!(describe_point(far, Locale::zh_CN), "31.2300, 121.4700");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, PayMethod, PayOrder};
 use jishi_api::ApiError;
@@ -51,13 +52,9 @@ pub fn detect(user_agent: Option<&str>, query: Option<&str>, has_cookie: bool) -
 }
 
 fn has_embed_cookie(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == EMBED_COOKIE && value == EMBED_MINI_PROGRAM)
+    CookieJar::from_headers(headers)
+        .get(EMBED_COOKIE)
+        .is_some_and(|c| c.value() == EMBED_MINI_PROGRAM)
 }
 
 /// Marks embedded requests (`Embedded` in the extensions, read by the pages and the page cache)

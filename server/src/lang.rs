@@ -7,6 +7,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use axum_extra::extract::cookie::CookieJar;
 use jishi_app::lang::{from_accept_language, parse_tag, tag, Locale, LANG_COOKIE, LANG_QUERY};
 
 use crate::client::ClientInfo;
@@ -35,15 +36,10 @@ pub fn choose(query: Option<&str>, cookie: Option<&str>, accept_language: Option
     Chosen { locale, remember }
 }
 
-fn lang_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == LANG_COOKIE)
-        .map(|(_, value)| value)
+fn lang_cookie(headers: &HeaderMap) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(LANG_COOKIE)
+        .map(|c| c.value().to_owned())
 }
 
 /// Puts the request's [`Locale`] into its extensions (read by the pages and the page cache), says
@@ -51,7 +47,7 @@ fn lang_cookie(headers: &HeaderMap) -> Option<&str> {
 pub async fn choose_language(mut request: Request, next: Next) -> Response {
     let chosen = choose(
         request.uri().query(),
-        lang_cookie(request.headers()),
+        lang_cookie(request.headers()).as_deref(),
         request
             .headers()
             .get(header::ACCEPT_LANGUAGE)

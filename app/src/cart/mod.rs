@@ -353,7 +353,7 @@ fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
     }
 }
 
-/// `FeeRules::describe` in the page's language ("配送费 ¥4 起，满 ¥59 免配送费" / "Delivery ¥4 and
+/// A store's fee rules in the page's language ("配送费 ¥4 起，满 ¥59 免配送费" / "Delivery ¥4 and
 /// up, free over ¥59"): what a shopper can know about the fee before choosing an address.
 fn describe_fees(f: &FeeRules, l: Locale) -> String {
     let base = if f.base_fen == 0 && f.tiers.is_empty() {
@@ -382,35 +382,43 @@ mod tests {
     use jishi_api::money::FeeTier;
 
     #[test]
-    fn fees_read_as_the_platform_describes_them_and_in_english() {
+    fn fees_read_in_both_languages() {
         let tier = FeeTier {
             beyond_m: 3000,
             extra_fen: 200,
         };
         let cases = [
-            (400, vec![], Some(5900), "Delivery ¥4, free over ¥59"),
+            (
+                400,
+                vec![],
+                Some(5900),
+                "配送费 ¥4，满 ¥59 免配送费",
+                "Delivery ¥4, free over ¥59",
+            ),
             (
                 400,
                 vec![tier],
                 Some(5900),
+                "配送费 ¥4 起，满 ¥59 免配送费",
                 "Delivery ¥4 and up, free over ¥59",
             ),
-            (400, vec![tier], None, "Delivery ¥4 and up"),
-            (0, vec![], Some(100), "Free delivery"),
+            (400, vec![tier], None, "配送费 ¥4 起", "Delivery ¥4 and up"),
+            (0, vec![], Some(100), "免配送费", "Free delivery"),
             (
                 0,
                 vec![tier],
                 Some(5900),
+                "配送费 ¥0 起，满 ¥59 免配送费",
                 "Delivery ¥0 and up, free over ¥59",
             ),
         ];
-        for (base_fen, tiers, free_above_fen, en) in cases {
+        for (base_fen, tiers, free_above_fen, zh, en) in cases {
             let rules = FeeRules {
                 base_fen,
                 tiers,
                 free_above_fen,
             };
-            assert_eq!(describe_fees(&rules, Locale::zh_CN), rules.describe());
+            assert_eq!(describe_fees(&rules, Locale::zh_CN), zh);
             assert_eq!(describe_fees(&rules, Locale::en), en);
         }
     }
