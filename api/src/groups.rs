@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::orders::{Order, OrderStatus};
+use crate::person::Person;
 
 /// The smallest and the largest group a store may offer.
 pub const MIN_GROUP_SIZE: u32 = 2;
@@ -103,7 +104,7 @@ impl GroupStatus {
 pub struct GroupMember {
     /// The member's place in the group, 1 for the starter; not reused when a seat frees.
     pub seat: u32,
-    pub name: String,
+    pub name: Person,
     pub paid: bool,
     /// The shopper who started the group.
     pub initiator: bool,
@@ -137,6 +138,10 @@ pub struct Group {
     /// When the last seat was paid (RFC 3339, UTC).
     #[serde(default)]
     pub formed_at: Option<String>,
+    /// When the orders of a group that formed while its store was closed go out: the store's
+    /// next opening (RFC 3339, UTC). Absent when they went out at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ships_at: Option<String>,
     /// The platform's clock when this answer was made (on `GET` and in snapshots): a countdown
     /// runs from it, so a phone whose clock is off still shows the right time left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,9 +188,10 @@ impl Group {
             }
             GroupEvent::MemberLeft { seat } => self.members.retain(|m| m.seat != *seat),
             GroupEvent::SeatsLeft { .. } => {}
-            GroupEvent::Formed { at } => {
+            GroupEvent::Formed { at, ships_at } => {
                 self.status = GroupStatus::Formed;
                 self.formed_at = Some(at.clone());
+                self.ships_at = ships_at.clone();
             }
             GroupEvent::Expired { .. } => self.status = GroupStatus::Expired,
             GroupEvent::Fulfilled { .. } => self.status = GroupStatus::Fulfilled,
@@ -214,8 +220,13 @@ pub enum GroupEvent {
     MemberLeft { seat: u32 },
     /// Seats not taken, after a join or a seat freed.
     SeatsLeft { seats_left: u32 },
-    /// The last seat was paid: the orders go out.
-    Formed { at: String },
+    /// The last seat was paid: the orders go out, at once or (the store was closed) at
+    /// `ships_at`, its next opening.
+    Formed {
+        at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ships_at: Option<String>,
+    },
     /// The deadline passed unfilled (or the starter never paid): `refunded` paid orders were
     /// refunded, the rest cancelled. Final.
     Expired { at: String, refunded: u32 },
@@ -366,7 +377,7 @@ mod tests {
     fn member(seat: u32, paid: bool) -> GroupMember {
         GroupMember {
             seat,
-            name: format!("尾号 000{seat}"),
+            name: Person::shopper(&format!("000{seat}")),
             paid,
             initiator: seat == 1,
         }
@@ -387,6 +398,7 @@ mod tests {
             product_name: "n".into(),
             unit: "瓶".into(),
             store_name: "s".into(),
+            ships_at: None,
             joinable: false,
             created_at: "2026-11-25T04:00:00Z".into(),
             formed_at: None,
@@ -512,8 +524,10 @@ mod tests {
         });
         g.apply(&GroupEvent::Formed {
             at: "2026-11-25T05:00:00Z".into(),
+            ships_at: Some("2026-11-26T00:00:00Z".into()),
         });
         assert_eq!(g.status, GroupStatus::Formed);
+        assert_eq!(g.ships_at.as_deref(), Some("2026-11-26T00:00:00Z"));
         assert!(!g.joinable);
         assert!(g.members.iter().all(|m| m.paid));
         let fulfilled = GroupEvent::Fulfilled {

@@ -17,7 +17,9 @@ pub mod hours;
 pub mod live;
 pub mod money;
 pub mod orders;
+pub mod person;
 pub mod stores;
+pub mod text;
 pub mod time;
 
 pub use category::Category;

@@ -11,6 +11,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::person::Person;
+use crate::text::{shown_text, TextRefusal};
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 200;
@@ -113,8 +115,8 @@ pub struct RoomsResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comment {
     pub id: u64,
-    /// Masked: "尾号 1234".
-    pub author: String,
+    /// A shopper by their phone's last digits, or the host.
+    pub author: Person,
     /// Plain text, shown as text (never as markup).
     pub text: String,
     /// RFC 3339, UTC.
@@ -125,7 +127,7 @@ pub struct Comment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sale {
     pub sku: String,
-    pub buyer: String,
+    pub buyer: Person,
     pub quantity: u32,
     /// What the buyer paid for the goods at the live price (no delivery fee), in fen.
     #[serde(default)]
@@ -260,19 +262,17 @@ impl NewComment {
     /// The comment's text to keep: trimmed, not empty, at most `MAX_COMMENT_CHARS` characters, no
     /// control characters. Markup is allowed as text: it is escaped wherever it is shown.
     pub fn validate(&self) -> Result<String, ApiError> {
-        let text = self.text.trim();
-        if text.is_empty() {
-            return Err(ApiError::bad_request("评论不能为空"));
-        }
-        if text.chars().count() > MAX_COMMENT_CHARS {
-            return Err(ApiError::bad_request(format!(
+        match shown_text(&self.text, MAX_COMMENT_CHARS) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(TextRefusal::Empty) => Err(ApiError::bad_request("评论不能为空")),
+            Err(TextRefusal::TooLong) => Err(ApiError::bad_request(format!(
                 "评论最多 {MAX_COMMENT_CHARS} 个字"
-            )));
+            ))),
+            Err(TextRefusal::Control) => Err(ApiError::bad_request("评论不能包含控制字符或换行")),
+            Err(TextRefusal::Hidden) => Err(ApiError::bad_request(
+                "评论不能包含隐藏或改变文字方向的字符",
+            )),
         }
-        if text.chars().any(|c| c.is_control()) {
-            return Err(ApiError::bad_request("评论不能包含控制字符或换行"));
-        }
-        Ok(text.to_owned())
     }
 }
 
@@ -418,23 +418,21 @@ impl RoomSettings {
     /// The message to keep: trimmed, blank means none, at most `MAX_MESSAGE_CHARS` characters,
     /// no control characters (markup is text, as in comments).
     pub fn validate(&self) -> Result<Option<String>, ApiError> {
-        let Some(text) = self
-            .message
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        else {
+        // No message at all is "none"; a message of only invisible characters is refused.
+        let Some(raw) = self.message.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(None);
         };
-        if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(ApiError::bad_request(format!(
+        match shown_text(raw, MAX_MESSAGE_CHARS) {
+            Ok(text) => Ok(Some(text.to_owned())),
+            Err(TextRefusal::Empty) => Err(ApiError::bad_request("公告里没有看得见的文字")),
+            Err(TextRefusal::TooLong) => Err(ApiError::bad_request(format!(
                 "公告最多 {MAX_MESSAGE_CHARS} 个字"
-            )));
+            ))),
+            Err(TextRefusal::Control) => Err(ApiError::bad_request("公告不能包含控制字符或换行")),
+            Err(TextRefusal::Hidden) => Err(ApiError::bad_request(
+                "公告不能包含隐藏或改变文字方向的字符",
+            )),
         }
-        if text.chars().any(|c| c.is_control()) {
-            return Err(ApiError::bad_request("公告不能包含控制字符或换行"));
-        }
-        Ok(Some(text.to_owned()))
     }
 }
 
@@ -485,13 +483,6 @@ pub struct HostConsole {
     pub catalogue: Vec<CatalogueEntry>,
 }
 
-/// "尾号 1234" from a phone number: what other viewers see of a shopper.
-pub fn masked_name(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().filter(|c| c.is_ascii_digit()).collect();
-    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
-    format!("尾号 {tail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +530,41 @@ mod tests {
     }
 
     #[test]
+    fn comments_and_messages_that_hide_or_reorder_text_are_refused() {
+        let c = |t: &str| NewComment { text: t.into() }.validate();
+        let m = |t: &str| {
+            RoomSettings {
+                message: Some(t.into()),
+                slow_mode: false,
+            }
+            .validate()
+        };
+        for bad in [
+            "\u{200b}\u{200b}",
+            "领取红包 \u{202e}gnp.exe",
+            "\u{feff}",
+            "免\u{200b}费",
+        ] {
+            let err = c(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadRequest, "{bad:?}");
+            assert_eq!(m(bad).unwrap_err().code, ErrorCode::BadRequest, "{bad:?}");
+        }
+        assert!(c("\u{200b}\u{200b}")
+            .unwrap_err()
+            .message
+            .contains("不能为空"));
+        assert!(c("领取红包 \u{202e}gnp.exe")
+            .unwrap_err()
+            .message
+            .contains("隐藏"));
+        assert_eq!(
+            c("全家 👨\u{200d}👩\u{200d}👧").unwrap(),
+            "全家 👨\u{200d}👩\u{200d}👧"
+        );
+        assert_eq!(m("🔥 今晚 8 点").unwrap(), Some("🔥 今晚 8 点".into()));
+    }
+
+    #[test]
     fn a_pin_needs_a_price_above_zero_below_the_regular_one_and_a_cap() {
         let p = |price, cap| NewPin {
             sku: "s".into(),
@@ -561,7 +587,7 @@ mod tests {
         view.apply(&LiveEvent::Sale {
             sale: Sale {
                 sku: "s1".into(),
-                buyer: "尾号 0001".into(),
+                buyer: Person::shopper("0001"),
                 quantity: 2,
                 amount_fen: 1600,
             },
@@ -573,7 +599,7 @@ mod tests {
             view.apply(&LiveEvent::Comment {
                 comment: Comment {
                     id,
-                    author: "a".into(),
+                    author: Person::shopper("0002"),
                     text: "t".into(),
                     at: "2026-11-26T00:00:00Z".into(),
                 },
@@ -637,11 +663,5 @@ mod tests {
         assert!(v("web-1", 3).is_ok());
         assert!(v(" ", 3).is_err());
         assert!(v("web-1", 20_000_000).is_err());
-    }
-
-    #[test]
-    fn names_are_masked_to_the_last_four_digits() {
-        assert_eq!(masked_name("13800000001"), "尾号 0001");
-        assert_eq!(masked_name("12"), "尾号 12");
     }
 }

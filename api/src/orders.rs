@@ -8,6 +8,15 @@ use crate::error::ApiError;
 /// Unpaid orders give their stock back after this long.
 pub const PAYMENT_WINDOW_S: i64 = 15 * 60;
 
+/// An unpaid order on something scarce (a share of a live pin's cap, a group's seat) holds it
+/// only this long, so nobody sits on what a room or a group is waiting for; and a shopper holds
+/// at most one such hold per pin or group.
+pub const SCARCE_HOLD_S: i64 = 5 * 60;
+
+/// After a hold on a pin or a seat went unpaid (it lapsed, or was cancelled), the same shopper
+/// cannot take the same pin or seat again for this long (refused with `too_many_requests`).
+pub const HOLD_COOLDOWN_S: i64 = 10 * 60;
+
 /// Unpaid, unexpired orders one shopper may hold at once: the next order is refused with
 /// `too_many_unpaid` (429), so one account cannot hold a product's whole stock.
 pub const MAX_UNPAID_ORDERS: i64 = 3;

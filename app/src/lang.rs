@@ -210,18 +210,15 @@ pub fn room_status_label(s: jishi_api::live::RoomStatus, l: Locale) -> &'static 
     }
 }
 
-/// A person as the platform names them to others: "尾号 1234" (a shopper, by the last digits of
-/// their phone) or "主播 …" (the host). In English pages: "ending 1234", "Host …".
-pub fn person_name(masked: &str, l: Locale) -> String {
-    if l == Locale::zh_CN {
-        return masked.to_owned();
-    }
-    if let Some(tail) = masked.strip_prefix("尾号 ") {
-        td_string!(l, common.person_phone_tail, tail = tail)
-    } else if let Some(host) = masked.strip_prefix("主播 ") {
-        td_string!(l, common.person_host, name = host)
-    } else {
-        masked.to_owned()
+/// A person as others see them: "尾号 1234" / "ending 1234" (a shopper, by the last digits of
+/// their phone) or "主播 …" / "Host …".
+pub fn person_name(person: &jishi_api::person::Person, l: Locale) -> String {
+    use jishi_api::person::Person;
+    match person {
+        Person::Shopper { last_digits } => {
+            td_string!(l, common.person_phone_tail, tail = last_digits)
+        }
+        Person::Host { name } => td_string!(l, common.person_host, name = name),
     }
 }
 
@@ -350,11 +347,14 @@ mod tests {
     }
 
     #[test]
-    fn masked_people_read_in_english_too() {
-        assert_eq!(person_name("尾号 1234", Locale::zh_CN), "尾号 1234");
-        assert_eq!(person_name("尾号 1234", Locale::en), "ending 1234");
-        assert_eq!(person_name("主播 鲜果小王", Locale::en), "Host 鲜果小王");
-        assert_eq!(person_name("someone", Locale::en), "someone");
+    fn masked_people_read_in_either_language() {
+        use jishi_api::person::Person;
+        let shopper = Person::shopper("13800001234");
+        assert_eq!(person_name(&shopper, Locale::zh_CN), "尾号 1234");
+        assert_eq!(person_name(&shopper, Locale::en), "ending 1234");
+        let host = Person::host("鲜果小王");
+        assert_eq!(person_name(&host, Locale::zh_CN), "主播 鲜果小王");
+        assert_eq!(person_name(&host, Locale::en), "Host 鲜果小王");
     }
 
     #[test]

@@ -87,6 +87,19 @@ impl PlatformClient {
             .await
     }
 
+    /// Starts an anonymous session for the shopper at `client` (the address the server believes):
+    /// the platform limits how many one address may start.
+    pub async fn new_session(
+        &self,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<jishi_api::auth::Session, ApiError> {
+        let mut request = self.http.post(self.url("/v1/sessions")).json(&());
+        if let Some(ip) = client {
+            request = request.header(jishi_api::headers::CLIENT_IP, ip.to_string());
+        }
+        self.read(request, "/v1/sessions").await
+    }
+
     async fn read<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,

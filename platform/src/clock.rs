@@ -2,9 +2,10 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use chrono::TimeZone;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
-use jishi_api::hours::LocalTime;
+use jishi_api::hours::{LocalTime, WeeklyHours};
 
 /// Every store on the platform keeps Beijing time (China has one zone and no DST since 1991).
 pub const STORE_TZ: Tz = chrono_tz::Asia::Shanghai;
@@ -98,6 +99,23 @@ pub fn to_store_local(t: DateTime<Utc>) -> LocalTime {
     )
 }
 
+/// When a store with these hours next opens after `now` (Unix seconds): `None` while it is open
+/// (or if it never opens).
+pub fn next_opening_at(hours: &WeeklyHours, now: i64) -> Option<i64> {
+    let at = DateTime::from_timestamp(now, 0)?;
+    let local = to_store_local(at);
+    if hours.is_open(local) {
+        return None;
+    }
+    let (days_ahead, minute) = hours.next_opening(local)?;
+    let date = at.with_timezone(&STORE_TZ).date_naive() + chrono::Days::new(days_ahead.into());
+    let opening = date.and_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)?;
+    STORE_TZ
+        .from_local_datetime(&opening)
+        .single()
+        .map(|t| t.timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +146,27 @@ mod tests {
         assert_eq!(c, copy);
         assert_ne!(c, Clock::manual(start));
         assert!(!Clock::Fixed(start).advance(chrono::Duration::seconds(1)));
+    }
+
+    #[test]
+    fn a_closed_store_opens_next_at_its_first_opening_in_beijing_time() {
+        let hours = WeeklyHours::every_day("08:00-22:00".parse().expect("hours"));
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        // Open at noon: nothing to wait for.
+        assert_eq!(
+            next_opening_at(&hours, at("2026-11-25T12:00:00+08:00")),
+            None
+        );
+        // 23:00 on Wednesday: 08:00 on Thursday.
+        assert_eq!(
+            next_opening_at(&hours, at("2026-11-25T23:00:00+08:00")),
+            Some(at("2026-11-26T08:00:00+08:00"))
+        );
+        // 06:30 the same morning: 08:00 that day.
+        assert_eq!(
+            next_opening_at(&hours, at("2026-11-26T06:30:00+08:00")),
+            Some(at("2026-11-26T08:00:00+08:00"))
+        );
     }
 
     #[test]

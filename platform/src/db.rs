@@ -15,32 +15,58 @@ use crate::error::{PlatformError, Result};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
+/// How SQLite makes a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL`: the WAL is synced at every commit, so a commit that was answered
+    /// survives a power cut or an OS crash. An order system keeps every commit; the checkout
+    /// writer's group commit (up to 64 jobs a transaction) pays the sync once per batch.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: durable across a crash of the process only; a power cut can lose
+    /// the last commits. Kept to measure what `Full` costs (`benches/checkout.rs`).
+    Normal,
+}
+
+fn connect_options(url: &str, durability: Durability) -> Result<SqliteConnectOptions> {
+    let synchronous = match durability {
+        Durability::Full => SqliteSynchronous::Full,
+        Durability::Normal => SqliteSynchronous::Normal,
+    };
     Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // NORMAL in WAL mode is durable across process crashes; only an OS crash can lose the last commits.
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(synchronous)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5)))
 }
 
 /// The checkout writer's own connection to the database `pool` opened (see `writer`). An
 /// in-memory database exists only in the pool's one connection, so the writer shares it.
-pub async fn open_writer(url: &str, pool: &SqlitePool) -> Result<SqlitePool> {
+pub async fn open_writer(
+    url: &str,
+    pool: &SqlitePool,
+    durability: Durability,
+) -> Result<SqlitePool> {
     if url.contains(":memory:") {
         return Ok(pool.clone());
     }
     Ok(SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)
-        .connect_with(connect_options(url)?)
+        .connect_with(connect_options(url, durability)?)
         .await?)
 }
 
-/// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`) and migrates it.
+/// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`),
+/// durable at every commit, and migrates it.
 pub async fn open(url: &str) -> Result<SqlitePool> {
-    let options = connect_options(url)?;
+    open_with(url, Durability::Full).await
+}
+
+/// `open` with the given durability.
+pub async fn open_with(url: &str, durability: Durability) -> Result<SqlitePool> {
+    let options = connect_options(url, durability)?;
     // An in-memory database exists per connection, so it must be a single shared connection.
     // Otherwise 4 (for reads and the occasional write; checkouts go through the writer's own
     // connection): sqlx runs each connection on its own thread, and on a small machine more of

@@ -9,12 +9,12 @@
 //! completes a formed group fulfils it, in the same job.
 
 use jishi_api::orders::{OrderEvent, OrderStatus, RiderPosition};
-use jishi_api::ErrorCode;
 use std::sync::Arc;
 
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
 use crate::error::Result;
+use crate::event_log::{self, Log, APPEND_SQL};
 use crate::stores::StoreIndex;
 use crate::writer::Writer;
 
@@ -25,11 +25,25 @@ const TOTAL_STEPS: i64 = 6 + RIDER_STEPS + 1;
 
 use crate::clock::rfc3339_utc as rfc3339;
 
-/// Appends one event with the order's next `seq`. Parameters: order id, status, ETA, rider lat,
-/// rider lng, time.
-pub const RECORD_SQL: &str = "INSERT INTO order_events (order_id, seq, status, eta_min, rider_lat, rider_lng, at)
-     VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?1), ?2, ?3, ?4, ?5, ?6)";
+/// The order's event as its log stores it (its `seq` is filled in when appended).
+pub(crate) fn event_json(
+    order_id: &str,
+    status: OrderStatus,
+    eta_min: u32,
+    rider: Option<RiderPosition>,
+    now: i64,
+) -> Result<String> {
+    let event = OrderEvent {
+        seq: 0,
+        status,
+        eta_min,
+        rider,
+        at: rfc3339(now),
+    };
+    event_log::to_json(Log::Order, order_id, &event)
+}
 
+/// Appends one event to the order's log on the caller's connection (inside its transaction).
 pub async fn record(
     conn: &mut SqliteConnection,
     order_id: &str,
@@ -38,48 +52,10 @@ pub async fn record(
     rider: Option<RiderPosition>,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(RECORD_SQL)
-        .bind(order_id)
-        .bind(status.as_str())
-        .bind(eta_min)
-        .bind(rider.map(|r| r.lat))
-        .bind(rider.map(|r| r.lng))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    let json = event_json(order_id, status, eta_min, rider, now)?;
+    let query = event_log::bind_append(sqlx::query(APPEND_SQL), Log::Order, order_id, &json, now);
+    query.execute(&mut *conn).await?;
     Ok(())
-}
-
-/// Events of an order after `after_seq`, oldest first.
-pub async fn events_since(
-    pool: &SqlitePool,
-    order_id: &str,
-    after_seq: u64,
-) -> Result<Vec<OrderEvent>> {
-    let rows = sqlx::query(
-        "SELECT seq, status, eta_min, rider_lat, rider_lng, at FROM order_events
-         WHERE order_id = ? AND seq > ? ORDER BY seq LIMIT 200",
-    )
-    .bind(order_id)
-    .bind(after_seq as i64)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let status: String = r.try_get("status")?;
-            let lat: Option<f64> = r.try_get("rider_lat")?;
-            let lng: Option<f64> = r.try_get("rider_lng")?;
-            Ok(OrderEvent {
-                seq: r.try_get::<i64, _>("seq")? as u64,
-                status: OrderStatus::parse(&status).ok_or_else(|| {
-                    jishi_api::ApiError::new(ErrorCode::Internal, format!("bad status {status}"))
-                })?,
-                eta_min: r.try_get("eta_min")?,
-                rider: lat.zip(lng).map(|(lat, lng)| RiderPosition { lat, lng }),
-                at: rfc3339(r.try_get("at")?),
-            })
-        })
-        .collect()
 }
 
 fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
@@ -92,19 +68,28 @@ fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
 /// Orders moved per write transaction: short transactions let checkouts in between.
 const TICK_CHUNK: i64 = 200;
 
-/// Advances every order in progress by one step. Returns the ids whose streams should wake: the
-/// orders that moved and the groups they fulfilled. A scheduled order stays `paid` until its
+/// What one step moved, for waking their streams.
+#[derive(Debug, Default)]
+pub struct Moved {
+    /// Orders that moved a step.
+    pub orders: Vec<String>,
+    /// Groups whose last order was delivered (fulfilled).
+    pub groups: Vec<String>,
+}
+
+/// Advances every order in progress by one step. A scheduled order stays `paid` until its
 /// `dispatch_at` (its slot's start minus its ETA): it is not delivered early; a group order until
 /// its group forms. Runs on the checkout writer, one chunk per job, so checkouts go in between.
-pub async fn tick(writer: &Writer, index: &Arc<StoreIndex>, now: i64) -> Result<Vec<String>> {
-    let mut moved = Vec::new();
+pub async fn tick(writer: &Writer, index: &Arc<StoreIndex>, now: i64) -> Result<Moved> {
+    let mut moved = Moved::default();
     let mut after = String::new();
     loop {
         let (index, from) = (index.clone(), after.clone());
-        let (chunk_moved, last) = writer
+        let (chunk, last) = writer
             .run(move |conn| Box::pin(async move { tick_chunk(conn, &index, now, &from).await }))
             .await?;
-        moved.extend(chunk_moved);
+        moved.orders.extend(chunk.orders);
+        moved.groups.extend(chunk.groups);
         match last {
             Some(id) => after = id,
             None => return Ok(moved),
@@ -112,13 +97,13 @@ pub async fn tick(writer: &Writer, index: &Arc<StoreIndex>, now: i64) -> Result<
     }
 }
 
-/// One chunk of a tick: orders with ids after `after`. Returns the ids that moved and the last id seen.
+/// One chunk of a tick: orders with ids after `after`. Returns what moved and the last id seen.
 async fn tick_chunk(
     conn: &mut SqliteConnection,
     index: &StoreIndex,
     now: i64,
     after: &str,
-) -> Result<(Vec<String>, Option<String>)> {
+) -> Result<(Moved, Option<String>)> {
     let rows = sqlx::query(
         "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, o.group_id, a.lat, a.lng
          FROM orders o JOIN addresses a ON a.id = o.address_id
@@ -191,32 +176,30 @@ async fn tick_chunk(
         steps.push((id, status, progress, next, next_progress, eta, rider));
     }
     if steps.is_empty() {
-        return Ok((Vec::new(), last));
+        return Ok((Moved::default(), last));
     }
-    let one = "UPDATE orders SET status = ?, rider_progress = ?, updated_at = ?
-                   WHERE id = ? AND status = ? AND rider_progress = ? RETURNING id;
-               INSERT INTO order_events (order_id, seq, status, eta_min, rider_lat, rider_lng, at)
-                   SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = ?), ?, ?, ?, ?, ?
-                   WHERE changes() = 1;";
+    let one = format!(
+        "UPDATE orders SET status = ?, rider_progress = ?, updated_at = ?
+             WHERE id = ? AND status = ? AND rider_progress = ? RETURNING id;
+         {APPEND_SQL} WHERE changes() = 1;"
+    );
     let sql = one.repeat(steps.len());
+    let events = steps
+        .iter()
+        .map(|(id, _, _, next, _, eta, rider)| event_json(id, *next, *eta, *rider, now))
+        .collect::<Result<Vec<_>>>()?;
     let mut query = sqlx::query(&sql);
-    for (id, status, progress, next, next_progress, eta, rider) in &steps {
+    for ((id, status, progress, next, next_progress, _, _), json) in steps.iter().zip(&events) {
         query = query
             .bind(next.as_str())
             .bind(next_progress)
             .bind(now)
             .bind(id)
             .bind(status.as_str())
-            .bind(progress)
-            .bind(id)
-            .bind(id)
-            .bind(next.as_str())
-            .bind(eta)
-            .bind(rider.map(|r| r.lat))
-            .bind(rider.map(|r| r.lng))
-            .bind(now);
+            .bind(progress);
+        query = event_log::bind_append(query, Log::Order, id, json, now);
     }
-    let mut moved = query
+    let moved = query
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -229,6 +212,12 @@ async fn tick_chunk(
         .collect();
     groups.sort_unstable();
     groups.dedup();
-    moved.extend(crate::groups::lifecycle::fulfil_if_done(conn, &groups, now).await?);
-    Ok((moved, last))
+    let groups = crate::groups::lifecycle::fulfil_if_done(conn, &groups, now).await?;
+    Ok((
+        Moved {
+            orders: moved,
+            groups,
+        },
+        last,
+    ))
 }

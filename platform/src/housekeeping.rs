@@ -114,7 +114,7 @@ pub const GROUP_EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
 /// returning their stock once (`groups::lifecycle::expire_due`), and wakes their event streams.
 pub async fn expire_groups_now(platform: &Platform) {
     match crate::groups::lifecycle::expire_due(platform.pool(), platform.now_unix()).await {
-        Ok(expired) => platform.notify_orders(&expired),
+        Ok(expired) => platform.notify(crate::event_log::Log::Group, &expired),
         Err(e) => tracing::error!(error = %e, "expiring groups failed"),
     }
 }

@@ -11,6 +11,8 @@ pub mod db;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
+pub mod event_log;
+pub mod feed;
 pub mod grid;
 pub mod groups;
 pub mod housekeeping;
@@ -65,7 +67,18 @@ pub struct PlatformConfig {
     pub live_limits: live::LiveLimits,
     /// How long a group buy has to fill before it expires (`JISHI_GROUP_TTL_S`; 24 hours).
     pub group_ttl: std::time::Duration,
+    /// Anonymous sessions one client address may mint (`POST /v1/sessions` with the server's
+    /// `x-jishi-client-ip`): a network of shoppers starts carts freely, one machine cannot mint
+    /// sessions without end.
+    pub sessions_per_client: orders::RateLimit,
+    /// How SQLite syncs commits: `Full` (the default) keeps every commit through a power cut;
+    /// `Normal` is only for comparing the cost in the checkout benchmark.
+    pub durability: db::Durability,
 }
+
+/// Anonymous sessions per client address: 30 at once, then one every 20 seconds (180 an hour).
+pub const SESSIONS_PER_CLIENT: orders::RateLimit =
+    orders::RateLimit::new(30, std::time::Duration::from_secs(20));
 
 /// About two real minutes from payment to the door: long enough to watch, short enough to wait for.
 pub const DEMO_DISPATCH_STEP: std::time::Duration = std::time::Duration::from_secs(8);
@@ -83,6 +96,8 @@ impl PlatformConfig {
             media_base: None,
             live_limits: live::LiveLimits::default(),
             group_ttl: DEFAULT_GROUP_TTL,
+            sessions_per_client: SESSIONS_PER_CLIENT,
+            durability: db::Durability::Full,
         }
     }
 
@@ -134,6 +149,8 @@ impl PlatformConfig {
                 .filter(|u| !u.is_empty()),
             live_limits: live::LiveLimits::default(),
             group_ttl,
+            sessions_per_client: SESSIONS_PER_CLIENT,
+            durability: db::Durability::Full,
         })
     }
 }
@@ -182,6 +199,7 @@ struct Inner {
     /// Per-order wake-ups, per-session stream slots and the shutdown signal of the event streams.
     streams: Arc<streams::Streams>,
     order_limiter: orders::OrderLimiter,
+    session_limiter: orders::limits::KeyedLimiter,
     /// Live rooms' in-memory state: wake-ups, likes not yet written, viewer reports, rate limits.
     live: live::Hub,
     media_base: Option<String>,
@@ -194,7 +212,7 @@ const REAPER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 impl Platform {
     /// Opens the database, migrates, seeds an empty one, and builds the store index.
     pub async fn open(config: PlatformConfig) -> Result<Self, PlatformError> {
-        let pool = db::open(&config.database_url).await?;
+        let pool = db::open_with(&config.database_url, config.durability).await?;
         if db::store_count(&pool).await? == 0 {
             match config.seed {
                 Seed::None => {}
@@ -216,7 +234,9 @@ impl Platform {
         }
         let stores = db::load_stores(&pool).await?;
         tracing::info!(stores = stores.len(), "store index built");
-        let writer = writer::Writer::spawn(db::open_writer(&config.database_url, &pool).await?);
+        let writer = writer::Writer::spawn(
+            db::open_writer(&config.database_url, &pool, config.durability).await?,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 index: Arc::new(StoreIndex::build(stores)),
@@ -227,6 +247,7 @@ impl Platform {
                 dispatch_step: config.dispatch_step,
                 streams: Arc::default(),
                 order_limiter: orders::OrderLimiter::new(config.order_limits),
+                session_limiter: orders::limits::KeyedLimiter::new(config.sessions_per_client),
                 live: live::Hub::new(config.live_limits),
                 media_base: config.media_base,
                 group_ttl: config.group_ttl,
@@ -243,14 +264,15 @@ impl Platform {
         self.clock().now().timestamp()
     }
 
-    /// Events of these orders may have been written: wake the streams that wait on them (only those).
-    pub fn notify_orders(&self, order_ids: &[String]) {
-        self.inner.streams.notify(order_ids);
+    /// Events of these keys of `log` may have been written: wake the streams that wait on them
+    /// (only those).
+    pub fn notify(&self, log: event_log::Log, keys: &[String]) {
+        self.inner.streams.notify(log, keys);
     }
 
-    /// `notify_orders` for one order.
-    pub fn notify_order(&self, order_id: &str) {
-        self.notify_orders(&[order_id.to_owned()]);
+    /// `notify` for one key.
+    pub fn notify_one(&self, log: event_log::Log, key: &str) {
+        self.notify(log, &[key.to_owned()]);
     }
 
     /// The event streams' shared state: wake-ups, slots, shutdown.
@@ -283,7 +305,10 @@ impl Platform {
                         )
                         .await
                         {
-                            Ok(moved) => platform.notify_orders(&moved),
+                            Ok(moved) => {
+                                platform.notify(event_log::Log::Order, &moved.orders);
+                                platform.notify(event_log::Log::Group, &moved.groups);
+                            }
                             Err(e) => tracing::error!(error = %e, "dispatch step failed"),
                         }
                     }
@@ -303,7 +328,7 @@ impl Platform {
                 loop {
                     tick.tick().await;
                     match orders::expire_unpaid(platform.pool(), platform.now_unix()).await {
-                        Ok(expired) => platform.notify_orders(&expired),
+                        Ok(expired) => platform.notify(event_log::Log::Order, &expired),
                         Err(e) => tracing::error!(error = %e, "expiring unpaid orders failed"),
                     }
                 }
@@ -384,6 +409,11 @@ impl Platform {
     }
     pub fn order_limiter(&self) -> &orders::OrderLimiter {
         &self.inner.order_limiter
+    }
+
+    /// Anonymous sessions per client address (`PlatformConfig::sessions_per_client`).
+    pub fn session_limiter(&self) -> &orders::limits::KeyedLimiter {
+        &self.inner.session_limiter
     }
 
     pub fn router(&self) -> axum::Router {

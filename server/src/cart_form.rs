@@ -9,7 +9,6 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use jishi_api::auth::Session;
 use jishi_api::cart::{Cart, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::i18n::td_string;
@@ -32,10 +31,8 @@ pub struct SetQuantity {
 }
 
 pub async fn set_quantity(State(state): State<AppState>, request: Request) -> Response {
-    let secure = request
-        .extensions()
-        .get::<ClientInfo>()
-        .is_some_and(|c| c.secure);
+    let client = request.extensions().get::<ClientInfo>().cloned();
+    let secure = client.as_ref().is_some_and(|c| c.secure);
     let cookie_token = request
         .extensions()
         .get::<ShopperSession>()
@@ -53,7 +50,7 @@ pub async fn set_quantity(State(state): State<AppState>, request: Request) -> Re
         }
     };
     let back = safe_next(Some(form.back.as_deref().unwrap_or("/cart")));
-    match apply(&state, &form, cookie_token).await {
+    match apply(&state, &form, cookie_token, client.and_then(|c| c.ip)).await {
         Ok(new_token) => {
             let mut headers = HeaderMap::new();
             if let Ok(location) = HeaderValue::from_str(&back) {
@@ -74,11 +71,12 @@ async fn apply(
     state: &AppState,
     form: &SetQuantity,
     cookie_token: Option<String>,
+    client: Option<std::net::IpAddr>,
 ) -> Result<Option<String>, ApiError> {
     let (token, new_token) = match cookie_token {
         Some(t) => (t, None),
         None => {
-            let created: Session = state.platform.post_json("/v1/sessions", &()).await?;
+            let created = state.platform.new_session(client).await?;
             (created.token.clone(), Some(created.token))
         }
     };

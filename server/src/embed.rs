@@ -187,9 +187,23 @@ fn error(e: &ApiError, l: Locale) -> Response {
     )
 }
 
+/// A sandbox page: it takes a payment on a click, so no other page may frame it (clickjacking),
+/// not even one of ours, and it runs no script and posts only here.
 fn sandbox_page(status: StatusCode, l: Locale, heading: &str, body: &str) -> Response {
     let title = format!("{heading} · {}", td_string!(l, pages.sandbox_suffix));
-    page(status, l, &title, heading, body)
+    let mut response = page(status, l, &title, heading, body);
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(
+            "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        axum::http::header::X_FRAME_OPTIONS,
+        axum::http::HeaderValue::from_static("DENY"),
+    );
+    response
 }
 
 #[cfg(test)]

@@ -59,18 +59,73 @@ pub struct AppState {
 pub struct Edge {
     pub trusted_proxies: Arc<[IpNet]>,
     pub limits: Limits,
-    /// One permit per open event stream through the proxy.
+    /// One permit per open event stream (proxied or fanned out here).
     pub streams: Arc<Semaphore>,
+    /// Open event streams per client address.
+    pub client_streams: jishi_platform::streams::Slots,
+    /// Whether the sandbox's stand-in for a mini-program host's pay page is served: only beside
+    /// the embedded platform in demo mode, never in front of a real one.
+    pub sandbox: bool,
     pub shutdown: Shutdown,
     /// Pages anonymous shoppers share, reused for `limits.page_cache_ttl`.
     pub page_cache: page_cache::PageCache,
 }
 
+/// What one open event stream holds: a slot of the server's cap and one of its client's.
+pub struct StreamPermit {
+    _server: tokio::sync::OwnedSemaphorePermit,
+    _client: Option<jishi_platform::streams::Slot>,
+}
+
 impl Edge {
+    /// Claims the slots for an event stream of `client`: 429 past the client address's cap
+    /// (`max_streams_per_client`), 503 past the server's (`max_streams`).
+    pub fn open_stream(
+        &self,
+        client: &client::ClientInfo,
+    ) -> Result<StreamPermit, jishi_api::ApiError> {
+        use jishi_api::{ApiError, ErrorCode};
+        let client = match client.ip {
+            Some(ip) => Some(
+                self.client_streams
+                    .take(&ip.to_string(), self.limits.max_streams_per_client)
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::TooManyRequests,
+                            format!(
+                                "这个网络同时打开的实时页面最多 {} 个，请关闭一些页面",
+                                self.limits.max_streams_per_client
+                            ),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        // Each open stream holds file handles (the browser's, and the platform's for proxied
+        // ones): refuse new ones before the process runs out, rather than failing everything else.
+        let server = self
+            .streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::new(ErrorCode::Overloaded, "实时连接太多，请稍后再试"))?;
+        Ok(StreamPermit {
+            _server: server,
+            _client: client,
+        })
+    }
+
+    /// Serves the sandbox's pay page (see `sandbox`).
+    pub fn with_sandbox(mut self, on: bool) -> Self {
+        self.sandbox = on;
+        self
+    }
+
     pub fn new(trusted_proxies: Vec<IpNet>, limits: Limits, shutdown: Shutdown) -> Self {
         Self {
             trusted_proxies: trusted_proxies.into(),
             streams: Arc::new(Semaphore::new(limits.max_streams)),
+            client_streams: jishi_platform::streams::Slots::default(),
+            sandbox: false,
             page_cache: page_cache::PageCache::new(limits.page_cache_ttl),
             limits,
             shutdown,
@@ -188,17 +243,19 @@ pub fn router(mut state: AppState) -> Router {
         },
     ));
     let site_files = static_files::service(&options.site_root, not_found);
-    Router::new()
+    let mut app = Router::new()
         .route("/api/v1/live/rooms/{id}/events", get(live::events))
         .route("/api/v1/{*path}", any(proxy::forward))
         .route("/media/{*path}", any(media::forward))
         .route("/healthz", get(edge::healthz))
-        .route("/forms/cart", post(cart_form::set_quantity))
-        .route(
+        .route("/forms/cart", post(cart_form::set_quantity));
+    if state.edge.sandbox {
+        app = app.route(
             "/sandbox/mini-program/pay",
             get(embed::sandbox_pay_page).post(embed::sandbox_pay),
-        )
-        .leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
+        );
+    }
+    app.leptos_routes_with_context(&state, routes, context, move || shell(options.clone()))
         // Files of the built site, else the app's 404 page.
         .fallback_service(site_files)
         // Inside `identify` (layers added later run first), so it sees the shopper's session.

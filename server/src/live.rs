@@ -16,7 +16,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,16 +23,20 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use jishi_api::auth::Me;
 use jishi_api::events::{resume_point, ResumeQuery};
 use jishi_api::headers::{LAST_EVENT_ID, SHUTDOWN_EVENT};
 use jishi_api::live::{LiveEvent, RoomView, ViewerReport, LIVE_EVENT};
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::platform_client::PlatformClient;
+use jishi_app::platform_client::ShopperSession;
 use tokio::sync::{broadcast, watch};
 
-use crate::proxy::ProxyError;
+use crate::client::ClientInfo;
+use crate::proxy::{ProxyError, EVENT_STREAM_MAX};
 use crate::{AppState, Shutdown};
 
 /// Frames a viewer may fall behind before it is dropped (it then resumes from the ring).
@@ -55,6 +58,10 @@ const FIRST_SNAPSHOT: Duration = Duration::from_secs(10);
 const CATCH_UP_MAX: u64 = 1_000;
 /// How long a catch-up read from the platform may take before the viewer gets a snapshot.
 const CATCH_UP_TIME: Duration = Duration::from_secs(3);
+/// How long what the platform said of a session is believed without asking again.
+const SESSION_CHECKED: Duration = Duration::from_secs(600);
+/// Sessions remembered at most (the memory of a busy instance stays bounded).
+const MAX_CHECKED_SESSIONS: usize = 100_000;
 
 /// A frame as it goes on the wire, encoded once for every viewer.
 #[derive(Clone, Debug)]
@@ -93,7 +100,9 @@ struct Relay {
     state: Mutex<RoomState>,
     /// Turns true once the first snapshot has arrived.
     ready: watch::Sender<bool>,
-    viewers: AtomicUsize,
+    /// Open streams per viewer (a signed-in shopper, else a client address): the room's viewers
+    /// are the keys, so one client opening many streams counts once.
+    viewers: Mutex<HashMap<String, usize>>,
     /// Set when the room is unknown upstream (404): new viewers get 404 until it is dropped.
     gone: watch::Sender<bool>,
 }
@@ -104,6 +113,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Relay {
+    /// Distinct viewers now.
+    fn viewer_count(&self) -> usize {
+        lock(&self.viewers).len()
+    }
+
+    fn add_viewer(&self, key: &str) {
+        *lock(&self.viewers).entry(key.to_owned()).or_default() += 1;
+    }
+
     /// Takes in one upstream event: folds it into the view, keeps durable frames in the ring, and
     /// broadcasts the encoded frame.
     fn take(&self, id: Option<u64>, event: LiveEvent) {
@@ -183,6 +201,8 @@ enum Start {
     },
 }
 
+type SessionUsers = HashMap<String, (Option<String>, tokio::time::Instant)>;
+
 /// This instance's relays, one per room with viewers (or recently with viewers).
 #[derive(Clone)]
 pub struct LiveHub {
@@ -191,6 +211,8 @@ pub struct LiveHub {
     /// Reported with viewer counts, so the platform can sum instances.
     instance: String,
     shutdown: Shutdown,
+    /// Session tokens the platform was recently asked about: their signed-in user, until when.
+    sessions: Arc<Mutex<SessionUsers>>,
 }
 
 impl LiveHub {
@@ -201,6 +223,7 @@ impl LiveHub {
             platform,
             instance,
             shutdown,
+            sessions: Arc::default(),
         };
         tokio::spawn(hub.clone().report_viewers());
         hub
@@ -211,32 +234,83 @@ impl LiveHub {
         lock(&self.rooms).len()
     }
 
-    /// Viewers this instance holds on `room_id`.
+    /// Distinct viewers this instance holds on `room_id`.
     pub fn viewers(&self, room_id: &str) -> usize {
         lock(&self.rooms)
             .get(room_id)
-            .map_or(0, |r| r.viewers.load(Ordering::Relaxed))
+            .map_or(0, |r| r.viewer_count())
     }
 
     /// The room's relay (started if need be), with this viewer counted. Counted under the map's
     /// lock, which `drop_relay` also takes: an idle relay is never dropped under a joining viewer.
-    fn viewer_of(&self, room_id: &str) -> ViewerGuard {
+    fn viewer_of(&self, room_id: &str, viewer: String) -> ViewerGuard {
         let mut rooms = lock(&self.rooms);
         if let Some(relay) = rooms.get(room_id) {
-            relay.viewers.fetch_add(1, Ordering::Relaxed);
-            return ViewerGuard(relay.clone());
+            relay.add_viewer(&viewer);
+            return ViewerGuard(relay.clone(), viewer);
         }
         let relay = Arc::new(Relay {
             room_id: room_id.to_owned(),
             frames: broadcast::channel(BROADCAST_BUFFER).0,
             state: Mutex::default(),
             ready: watch::Sender::new(false),
-            viewers: AtomicUsize::new(1),
+            viewers: Mutex::default(),
             gone: watch::Sender::new(false),
         });
+        relay.add_viewer(&viewer);
         rooms.insert(room_id.to_owned(), relay.clone());
         tokio::spawn(self.clone().subscribe(relay.clone()));
-        ViewerGuard(relay)
+        ViewerGuard(relay, viewer)
+    }
+
+    /// Who a viewer is, for counting: the signed-in shopper when the cookie's session has one
+    /// (asked of the platform once, then remembered for `SESSION_CHECKED`), else the client
+    /// address. Anonymous sessions cost nothing to mint, so they count as their address: one
+    /// client adds one viewer however many streams and sessions it opens, while each signed-in
+    /// shopper behind a shared network still counts.
+    async fn viewer_key(&self, token: Option<&str>, ip: Option<std::net::IpAddr>) -> String {
+        if let Some(token) = token {
+            if let Some(user) = self.signed_in_user(token).await {
+                return format!("u {user}");
+            }
+        }
+        match ip {
+            Some(ip) => format!("a {ip}"),
+            // Reached without a socket (in-process tests): nobody to tell apart.
+            None => format!("t {:016x}", rand::random::<u64>()),
+        }
+    }
+
+    /// The user signed in on the session `token`, if any (`GET /v1/me`).
+    async fn signed_in_user(&self, token: &str) -> Option<String> {
+        let now = tokio::time::Instant::now();
+        if let Some((user, until)) = lock(&self.sessions).get(token) {
+            if *until > now {
+                return user.clone();
+            }
+        }
+        let answer = self
+            .platform
+            .http()
+            .get(self.platform.url("/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .ok()?;
+        let user = if answer.status().is_success() {
+            answer.json::<Me>().await.ok()?.user.map(|u| u.id)
+        } else {
+            None
+        };
+        let mut sessions = lock(&self.sessions);
+        if sessions.len() >= MAX_CHECKED_SESSIONS {
+            sessions.retain(|_, (_, until)| *until > now);
+            if sessions.len() >= MAX_CHECKED_SESSIONS {
+                sessions.clear();
+            }
+        }
+        sessions.insert(token.to_owned(), (user.clone(), now + SESSION_CHECKED));
+        user
     }
 
     /// The one upstream subscription of a room: reads the platform's stream, reconnecting with
@@ -295,7 +369,7 @@ impl LiveHub {
                             _ = self.shutdown.wait() => {
                                 let _ = relay.frames.send(Frame {
                                     id: None,
-                                    bytes: Bytes::from(format!("event: {SHUTDOWN_EVENT}\ndata: 服务正在重启，请稍后重新连接\n\n")),
+                                    bytes: Bytes::from(jishi_api::events::shutdown_frame()),
                                     end: true,
                                 });
                                 self.drop_relay(&relay, false);
@@ -375,7 +449,7 @@ impl LiveHub {
     }
 
     fn idle_too_long(&self, relay: &Arc<Relay>, since: &mut Option<tokio::time::Instant>) -> bool {
-        if relay.viewers.load(Ordering::Relaxed) > 0 {
+        if relay.viewer_count() > 0 {
             *since = None;
             return false;
         }
@@ -387,7 +461,7 @@ impl LiveHub {
     /// `join` also takes). `force` removes it regardless (the room is gone).
     fn drop_relay(&self, relay: &Arc<Relay>, force: bool) -> bool {
         let mut rooms = lock(&self.rooms);
-        if !force && relay.viewers.load(Ordering::Relaxed) > 0 {
+        if !force && relay.viewer_count() > 0 {
             return false;
         }
         if rooms
@@ -411,7 +485,7 @@ impl LiveHub {
             }
             let now: HashMap<String, usize> = lock(&self.rooms)
                 .iter()
-                .map(|(id, r)| (id.clone(), r.viewers.load(Ordering::Relaxed)))
+                .map(|(id, r)| (id.clone(), r.viewer_count()))
                 .collect();
             let gone: Vec<String> = reported
                 .keys()
@@ -437,21 +511,31 @@ impl LiveHub {
     }
 }
 
-/// Counts a viewer for as long as its stream lives.
-struct ViewerGuard(Arc<Relay>);
+/// Counts a viewer's stream for as long as it lives; the viewer goes with their last stream.
+struct ViewerGuard(Arc<Relay>, String);
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
-        self.0.viewers.fetch_sub(1, Ordering::Relaxed);
+        let mut viewers = lock(&self.0.viewers);
+        if let Some(n) = viewers.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                viewers.remove(&self.1);
+            }
+        }
     }
 }
 
 /// `GET /api/v1/live/rooms/{id}/events`: the room's events for one viewer, from this instance's
-/// relay. Same framing as the platform's stream.
+/// relay. Same framing as the platform's stream. Each stream holds a slot of the server's stream
+/// cap and of its client address's (`Edge::open_stream`), and lasts at most `EVENT_STREAM_MAX`
+/// (the browser then resumes with `Last-Event-ID`).
 pub async fn events(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     RawQuery(query): RawQuery,
+    client: Option<Extension<ClientInfo>>,
+    session: Option<Extension<ShopperSession>>,
     headers: HeaderMap,
 ) -> Result<Response, ProxyError> {
     if room_id.is_empty()
@@ -468,7 +552,14 @@ pub async fn events(
     let after = resume_point(header, &query)?;
     let after = (after > 0 || header.is_some() || query.last_event_id.is_some()).then_some(after);
 
-    let guard = state.live.viewer_of(&room_id);
+    let client = client.map(|Extension(c)| c).unwrap_or(ClientInfo {
+        ip: None,
+        secure: false,
+    });
+    let permit = state.edge.open_stream(&client)?;
+    let token = session.map(|Extension(ShopperSession(t))| t);
+    let viewer = state.live.viewer_key(token.as_deref(), client.ip).await;
+    let guard = state.live.viewer_of(&room_id, viewer);
     let relay = guard.0.clone();
 
     let mut ready = relay.ready.subscribe();
@@ -512,7 +603,8 @@ pub async fn events(
         .max()
         .or(after)
         .unwrap_or(0);
-    let stream = viewer_stream(first, receiver, sent_up_to, guard);
+    let stream = viewer_stream(first, receiver, sent_up_to, (guard, permit));
+    let stream = until(stream, tokio::time::Instant::now() + EVENT_STREAM_MAX);
     let mut response = Response::new(Body::from_stream(stream));
     let h = response.headers_mut();
     h.insert(
@@ -527,11 +619,11 @@ pub async fn events(
 
 /// The first frames, then the broadcast: frames already sent (by id) are skipped, and the
 /// stream ends when the viewer falls behind (it resumes with `Last-Event-ID`) or the room closes.
-fn viewer_stream(
+fn viewer_stream<G: Send + 'static>(
     first: Vec<Frame>,
     receiver: broadcast::Receiver<Frame>,
     sent_up_to: u64,
-    guard: ViewerGuard,
+    guard: G,
 ) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
     let head = futures::stream::iter(first.into_iter().map(|f| Ok(f.bytes)));
     let tail = futures::stream::unfold(
@@ -559,6 +651,20 @@ fn viewer_stream(
     head.chain(tail)
 }
 
+/// `stream` until `deadline`, then its end.
+fn until<S: futures::Stream + Send + 'static>(
+    stream: S,
+    deadline: tokio::time::Instant,
+) -> impl futures::Stream<Item = S::Item> {
+    futures::stream::unfold(Some(Box::pin(stream)), move |stream| async move {
+        let mut stream = stream?;
+        tokio::select! {
+            item = stream.next() => item.map(|i| (i, Some(stream))),
+            _ = tokio::time::sleep_until(deadline) => None,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,7 +676,7 @@ mod tests {
             frames: broadcast::channel(8).0,
             state: Mutex::default(),
             ready: watch::Sender::new(false),
-            viewers: AtomicUsize::new(0),
+            viewers: Mutex::default(),
             gone: watch::Sender::new(false),
         }
     }
@@ -598,7 +704,7 @@ mod tests {
         LiveEvent::Comment {
             comment: Comment {
                 id,
-                author: "尾号 0001".into(),
+                author: jishi_api::person::Person::shopper("0001"),
                 text: format!("c{id}"),
                 at: "2026-11-26T00:00:00Z".into(),
             },
@@ -667,9 +773,12 @@ mod tests {
         let (_, slow) = r.join(None).unwrap();
         let (_, fast) = r.join(None).unwrap();
         let dummy = Arc::new(relay());
-        let mut slow = Box::pin(viewer_stream(vec![], slow, 1, ViewerGuard(dummy.clone())));
-        dummy.viewers.fetch_add(2, Ordering::Relaxed);
-        let mut fast = Box::pin(viewer_stream(vec![], fast, 1, ViewerGuard(dummy.clone())));
+        dummy.add_viewer("slow");
+        dummy.add_viewer("fast");
+        let slow_guard = ViewerGuard(dummy.clone(), "slow".into());
+        let mut slow = Box::pin(viewer_stream(vec![], slow, 1, slow_guard));
+        let fast_guard = ViewerGuard(dummy.clone(), "fast".into());
+        let mut fast = Box::pin(viewer_stream(vec![], fast, 1, fast_guard));
         for id in 2..6 {
             r.take(Some(id), comment(id));
             assert!(fast.next().await.is_some());
@@ -681,10 +790,27 @@ mod tests {
         }
         assert!(slow.next().await.is_none(), "the slow viewer's stream ends");
         drop(slow);
-        assert_eq!(
-            dummy.viewers.load(Ordering::Relaxed),
-            1,
-            "its count went with it"
-        );
+        assert_eq!(dummy.viewer_count(), 1, "its count went with it");
+    }
+
+    #[test]
+    fn a_viewer_with_many_streams_counts_once_until_the_last_one_ends() {
+        let r = Arc::new(relay());
+        let mine: Vec<ViewerGuard> = (0..48)
+            .map(|_| {
+                r.add_viewer("a 203.0.113.7");
+                ViewerGuard(r.clone(), "a 203.0.113.7".into())
+            })
+            .collect();
+        r.add_viewer("s other");
+        let other = ViewerGuard(r.clone(), "s other".into());
+        assert_eq!(r.viewer_count(), 2);
+        let mut mine = mine;
+        mine.truncate(1);
+        assert_eq!(r.viewer_count(), 2, "one stream left still counts");
+        drop(mine);
+        assert_eq!(r.viewer_count(), 1);
+        drop(other);
+        assert_eq!(r.viewer_count(), 0);
     }
 }

@@ -92,7 +92,9 @@ async fn run() -> Result<(), StartError> {
             settings.trusted_proxies.clone(),
             settings.limits.clone(),
             shutdown.clone(),
-        ),
+        )
+        // The sandbox pays orders on a click: only beside the embedded platform's sandbox.
+        .with_sandbox(matches!(settings.platform, PlatformSource::Embedded(_)) && settings.demo),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

@@ -28,8 +28,11 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Open client connections; more are answered 503 and closed at once.
     pub max_connections: usize,
-    /// Open event streams through the proxy; more get 503 before file handles run out.
+    /// Open event streams (orders, groups, live rooms); more get 503 before file handles run out.
     pub max_streams: usize,
+    /// Open event streams of one client address (`JISHI_MAX_STREAMS_PER_CLIENT`); more get 429,
+    /// so one machine cannot take every stream slot.
+    pub max_streams_per_client: usize,
     /// How long shutdown waits for connections after streams were told to close.
     pub shutdown_grace: Duration,
     /// How long a page rendered for an anonymous shopper is reused (`JISHI_PAGE_CACHE_MS`; 0 off).
@@ -44,6 +47,7 @@ impl Default for Limits {
             max_in_flight: 512,
             max_connections: 4096,
             max_streams: 1024,
+            max_streams_per_client: jishi_api::events::MAX_STREAMS_PER_CLIENT,
             shutdown_grace: Duration::from_secs(5),
             page_cache_ttl: Duration::from_secs(1),
         }
@@ -135,6 +139,9 @@ impl Settings {
         }
         if let Some(n) = lookup("JISHI_MAX_STREAMS") {
             limits.max_streams = parse_count("JISHI_MAX_STREAMS", &n)?;
+        }
+        if let Some(n) = lookup("JISHI_MAX_STREAMS_PER_CLIENT") {
+            limits.max_streams_per_client = parse_count("JISHI_MAX_STREAMS_PER_CLIENT", &n)?;
         }
         if let Some(ms) = lookup("JISHI_PAGE_CACHE_MS") {
             let ms = ms.parse::<u64>().map_err(|_| SettingsError {

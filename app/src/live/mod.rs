@@ -366,7 +366,7 @@ mod tests {
     fn sale(sku: &str, q: u32) -> Sale {
         Sale {
             sku: sku.into(),
-            buyer: "尾号 1234".into(),
+            buyer: jishi_api::person::Person::shopper("1234"),
             quantity: q,
             amount_fen: 0,
         }
@@ -465,7 +465,7 @@ mod tests {
         let mut view = RoomView::new(room(), vec![]);
         let c = Comment {
             id: 7,
-            author: "尾号 0001".into(),
+            author: jishi_api::person::Person::shopper("0001"),
             text: "<img src=x onerror=alert(1)>".into(),
             at: "2026-11-26T00:00:00Z".into(),
         };

@@ -652,7 +652,7 @@ mod render_tests {
     fn comment(id: u64, text: &str) -> Comment {
         Comment {
             id,
-            author: "尾号 0001".into(),
+            author: jishi_api::person::Person::shopper("0001"),
             text: text.into(),
             at: "2026-11-26T00:00:00Z".into(),
         }

@@ -15,10 +15,12 @@ use jishi_api::orders::OrderStatus;
 use jishi_api::ApiError;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{event_json, record, RECORD_SQL};
-use crate::clock::rfc3339_utc as rfc3339;
+use super::record;
+use crate::clock::{next_opening_at, rfc3339_utc as rfc3339};
 use crate::error::Result;
+use crate::event_log::{self, bind_append, Log, APPEND_SQL};
 use crate::orders::release;
+use crate::stores::StoreIndex;
 
 /// Groups expired per look: each expires in its own short transaction.
 pub const EXPIRY_CHUNK: i64 = 100;
@@ -28,6 +30,7 @@ pub const EXPIRY_CHUNK: i64 = 100;
 /// whether the group formed.
 pub(crate) async fn member_paid(
     conn: &mut SqliteConnection,
+    index: &StoreIndex,
     group_id: &str,
     order_id: &str,
     now: i64,
@@ -39,7 +42,7 @@ pub(crate) async fn member_paid(
          UPDATE buy_groups SET opened_at = ?1, updated_at = ?1
              WHERE id = ?3 AND opened_at IS NULL
                AND (SELECT seat FROM group_members WHERE order_id = ?2) = 1;
-         SELECT m.seat, m.name, g.size,
+         SELECT m.seat, m.name, g.size, g.store_id,
                 (SELECT COUNT(*) FROM group_members x
                  WHERE x.group_id = g.id AND x.released = 0) AS held,
                 (SELECT COUNT(*) FROM group_members x
@@ -60,9 +63,10 @@ pub(crate) async fn member_paid(
     let size: i64 = row.try_get("size")?;
     let held: i64 = row.try_get("held")?;
     let paid: i64 = row.try_get("paid")?;
+    let store_id: String = row.try_get("store_id")?;
     let member = GroupMember {
         seat,
-        name: row.try_get("name")?,
+        name: crate::live::person(row.try_get("name")?)?,
         paid: true,
         initiator: seat == 1,
     };
@@ -72,27 +76,37 @@ pub(crate) async fn member_paid(
         record(conn, group_id, &events, now).await?;
         return Ok(false);
     }
-    events.push(GroupEvent::Formed { at: rfc3339(now) });
+    // Formed while the store is closed (it closed since the last member joined): the orders go
+    // out at its next opening instead of at once, and the group says when.
+    let ships_at = index
+        .get(&store_id)
+        .and_then(|store| next_opening_at(&store.hours, now));
+    events.push(GroupEvent::Formed {
+        at: rfc3339(now),
+        ships_at: ships_at.map(rfc3339),
+    });
     // The status and every member's order released to dispatch together, with the events.
     let sql = format!(
-        "UPDATE buy_groups SET status = 'formed', formed_at = ?, updated_at = ?
+        "UPDATE buy_groups SET status = 'formed', formed_at = ?, ships_at = ?, updated_at = ?
              WHERE id = ? AND status = 'forming';
-         UPDATE orders SET dispatch_at = NULL, updated_at = ?
+         UPDATE orders SET dispatch_at = ?, updated_at = ?
              WHERE id IN (SELECT order_id FROM group_members WHERE group_id = ? AND released = 0);
-         {RECORD_SQL}; {RECORD_SQL}"
+         {APPEND_SQL}; {APPEND_SQL}"
     );
+    let json = events
+        .iter()
+        .map(|e| event_log::to_json(Log::Group, group_id, e))
+        .collect::<Result<Vec<_>>>()?;
     let mut query = sqlx::query(&sql)
         .bind(now)
+        .bind(ships_at)
         .bind(now)
         .bind(group_id)
+        .bind(ships_at)
         .bind(now)
         .bind(group_id);
-    for event in &events {
-        query = query
-            .bind(group_id)
-            .bind(event_json(group_id, event)?)
-            .bind(now)
-            .bind(group_id);
+    for j in &json {
+        query = bind_append(query, Log::Group, group_id, j, now);
     }
     query.execute(&mut *conn).await?;
     tracing::debug!(group = group_id, "group formed");

@@ -4,8 +4,8 @@
 //! goes out. Unfilled at the deadline, it expires and every member's order is refunded or
 //! cancelled, stock returned once.
 //!
-//! - here: reading groups (one, the shopper's, the stream's snapshot and event log) and `record`
-//!   (a durable event in the group's log);
+//! - here: reading groups (one, the shopper's, the stream's snapshot) and `record` (a durable
+//!   event in the group's log, `crate::event_log`);
 //! - `seats`: starting and joining (Idempotency-Key, seats exact under any concurrency), on the
 //!   checkout writer;
 //! - `lifecycle`: what paying and releasing a member's order do to the group (open, form, free a
@@ -25,6 +25,7 @@ use jishi_api::groups::{
     joinable, seats_left, Group, GroupEvent, GroupMember, GroupStatus, MyGroup, MyGroupsResponse,
 };
 use jishi_api::orders::OrderStatus;
+use jishi_api::person::Person;
 use jishi_api::ApiError;
 use serde::Deserialize;
 use sqlx::sqlite::SqliteRow;
@@ -32,6 +33,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::clock::rfc3339_utc;
 use crate::error::{PlatformError, Result};
+use crate::event_log::{self, Log};
 use crate::stores::StoreIndex;
 
 /// `dispatch_at` of a member's order until its group forms: never reached, so the dispatch
@@ -45,7 +47,7 @@ const MY_GROUPS: i64 = 100;
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct MemberRow {
     pub seat: u32,
-    pub name: String,
+    pub name: Person,
     /// 1 once paid (SQLite's booleans are integers).
     pub paid: u8,
     pub user_id: String,
@@ -76,6 +78,8 @@ pub(crate) struct GroupRow {
     pub deadline: i64,
     pub opened_at: Option<i64>,
     pub formed_at: Option<i64>,
+    /// A group formed while its store was closed: when its orders go out.
+    pub ships_at: Option<i64>,
     pub product_name: String,
     pub unit: String,
     /// Holding a seat, by seat.
@@ -86,9 +90,9 @@ pub(crate) struct GroupRow {
 
 /// One round trip for everything about a group: its row, its product, and its members as JSON.
 pub(crate) const GROUP_SQL: &str = "SELECT g.id, g.store_id, g.sku, g.size, g.group_price_fen,
-    g.regular_price_fen, g.status, g.created_at, g.deadline, g.opened_at, g.formed_at,
+    g.regular_price_fen, g.status, g.created_at, g.deadline, g.opened_at, g.formed_at, g.ships_at,
     p.name AS product_name, p.unit,
-    (SELECT json_group_array(json_object('seat', m.seat, 'name', m.name,
+    (SELECT json_group_array(json_object('seat', m.seat, 'name', json(m.name),
          'paid', m.paid_at IS NOT NULL, 'user_id', m.user_id))
      FROM (SELECT * FROM group_members WHERE group_id = g.id AND released = 0 ORDER BY seat) m)
         AS members,
@@ -118,6 +122,7 @@ pub(crate) fn group_from(row: &SqliteRow) -> Result<GroupRow> {
         deadline: row.try_get("deadline")?,
         opened_at: row.try_get("opened_at")?,
         formed_at: row.try_get("formed_at")?,
+        ships_at: row.try_get("ships_at")?,
         product_name: row.try_get("product_name")?,
         unit: row.try_get("unit")?,
         members,
@@ -158,6 +163,7 @@ impl GroupRow {
             joinable: self.joinable(now),
             created_at: rfc3339_utc(self.created_at),
             formed_at: self.formed_at.map(rfc3339_utc),
+            ships_at: self.ships_at.map(rfc3339_utc),
             now: Some(rfc3339_utc(now)),
         }
     }
@@ -232,7 +238,7 @@ pub async fn snapshot(
     now: i64,
 ) -> Result<(GroupEvent, u64)> {
     let mut tx = pool.begin().await?;
-    let seq = max_seq(&mut tx, id).await?;
+    let seq = event_log::max_seq(&mut tx, Log::Group, id).await?;
     let row = group_row(&mut tx, id).await?.ok_or_else(unknown_group)?;
     tx.commit().await?;
     Ok((
@@ -243,50 +249,6 @@ pub async fn snapshot(
     ))
 }
 
-/// The group's latest durable event seq (0 before its first).
-pub async fn max_seq(conn: &mut SqliteConnection, group_id: &str) -> Result<u64> {
-    let seq: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(seq) FROM group_events WHERE group_id = ?")
-            .bind(group_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
-}
-
-/// Durable events after `after`, oldest first, at most `limit`: (seq, the event's JSON).
-pub async fn events_after(
-    pool: &SqlitePool,
-    group_id: &str,
-    after: u64,
-    limit: u32,
-) -> Result<Vec<(u64, String)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT seq, json FROM group_events WHERE group_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
-    .bind(group_id)
-    .bind(i64::try_from(after).unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, json)| (u64::try_from(seq).unwrap_or(0), json))
-        .collect())
-}
-
-/// The event as stored (and sent).
-pub(crate) fn event_json(group_id: &str, event: &GroupEvent) -> Result<String> {
-    serde_json::to_string(event).map_err(|e| PlatformError::CorruptRow {
-        what: format!("event of group {group_id}"),
-        detail: e.to_string(),
-    })
-}
-
-/// Appends one event with the group's next seq. Parameters (plain `?`, so it can ride in a
-/// multi-statement query): group id, JSON, time, group id.
-pub(crate) const RECORD_SQL: &str = "INSERT INTO group_events (group_id, seq, json, at)
-    SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM group_events WHERE group_id = ?";
-
 /// Appends durable events to the group's log on the caller's connection (inside its
 /// transaction), so they commit with the change they describe.
 pub(crate) async fn record(
@@ -295,18 +257,5 @@ pub(crate) async fn record(
     events: &[GroupEvent],
     now: i64,
 ) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let sql = vec![RECORD_SQL; events.len()].join(";\n");
-    let mut query = sqlx::query(&sql);
-    for event in events {
-        query = query
-            .bind(group_id)
-            .bind(event_json(group_id, event)?)
-            .bind(now)
-            .bind(group_id);
-    }
-    query.execute(&mut *conn).await?;
-    Ok(())
+    event_log::append(conn, Log::Group, group_id, events, now).await
 }

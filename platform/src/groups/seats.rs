@@ -9,18 +9,24 @@ use jishi_api::groups::{
     already_member, group_closed, group_full, seats_left, Group, GroupEvent, GroupMember,
     GroupOffer, GroupOrder, GroupStatus, JoinGroup, NewGroup,
 };
-use jishi_api::live::masked_name;
-use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot, PAYMENT_WINDOW_S};
+use jishi_api::hours::LocalTime;
+use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot, SCARCE_HOLD_S};
+use jishi_api::person::Person;
 use jishi_api::stores::{DeliveryQuote, StoreProfile};
 use jishi_api::{ApiError, ErrorCode, LatLng};
 use sqlx::{Row, SqliteConnection};
 
-use super::{event_json, group_row, unknown_group, GroupRow, MemberRow, HELD, RECORD_SQL};
+use super::{group_row, unknown_group, GroupRow, MemberRow, HELD};
 use crate::accounts::{self, new_id};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
+use crate::event_log::{self, bind_append, Log, Query, APPEND_SQL};
 use crate::orders::placement::reserve;
-use crate::orders::{claim, settle, Claim, Reply};
+use crate::orders::write::{
+    bind_order, check_holds, expect_rows, once, order_rows, order_sql, to_reply, NewOrder,
+    Placement, Scarce,
+};
+use crate::orders::Reply;
 use crate::stores::StoreIndex;
 use crate::Platform;
 
@@ -32,9 +38,11 @@ const QUANTITY: u32 = 1;
 struct Seat {
     user_id: String,
     key: String,
-    /// The member's name as others see it.
-    name: String,
+    /// The member as others see them.
+    name: Person,
     now: i64,
+    /// The stores' local time now: a group starts and takes members only while its store is open.
+    local: LocalTime,
 }
 
 /// The store's offer on a SKU, with the product as the group shows it.
@@ -44,12 +52,21 @@ struct Offer {
     unit: String,
 }
 
-async fn member_name(p: &Platform, user_id: &str) -> Result<String> {
+async fn member_name(p: &Platform, user_id: &str) -> Result<Person> {
     let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE id = ?")
         .bind(user_id)
         .fetch_one(p.pool())
         .await?;
-    Ok(masked_name(&phone))
+    Ok(Person::shopper(&phone))
+}
+
+/// Members' orders go out "as soon as possible" once the group forms, which a closed store
+/// cannot promise: starting and joining wait for it to open.
+fn open_now(store: &StoreProfile, local: LocalTime) -> Result<()> {
+    if !store.hours.is_open(local) {
+        return Err(ApiError::new(ErrorCode::InvalidState, "门店休息中，暂时不能参加拼团").into());
+    }
+    Ok(())
 }
 
 /// `POST /v1/groups`: starts a group exactly once per (user, key). Replays, refusals and the new
@@ -60,10 +77,7 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
         .index()
         .get(&body.store_id)
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
-    // The orders go out "as soon as possible" once the group forms, as a closed store cannot.
-    if !store.hours.is_open(p.clock().store_local_now()) {
-        return Err(ApiError::new(ErrorCode::InvalidState, "门店休息中，暂时不能发起拼团").into());
-    }
+    open_now(store, p.clock().store_local_now())?;
     // Offers do not change while the platform runs: read here, outside the job.
     let offer = sqlx::query(
         "SELECT go.size, go.price_fen, p.name, p.unit FROM group_offers go
@@ -88,6 +102,7 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
         key: key.to_owned(),
         name: member_name(p, user_id).await?,
         now: p.now_unix(),
+        local: p.clock().store_local_now(),
     };
     let ttl_s = i64::try_from(p.group_ttl().as_secs()).unwrap_or(i64::MAX);
     let index = p.index().clone();
@@ -95,26 +110,15 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
         .run(move |conn| {
             Box::pin(async move {
                 let request = serde_json::json!({ "group_start": body }).to_string();
-                let address = match claim(
-                    conn,
-                    &seat.user_id,
-                    &seat.key,
-                    &request,
-                    &body.address_id,
-                    seat.now,
-                )
-                .await?
-                {
-                    Claim::Replay(reply) => return Ok(reply),
-                    Claim::Proceed(address) => address,
+                let (user, key, address_id) = (&seat.user_id, &seat.key, &body.address_id);
+                let start = Start {
+                    index: &index,
+                    seat: &seat,
+                    body: &body,
+                    offer: &offer,
+                    ttl_s,
                 };
-                let placed = match address {
-                    Ok(address) => {
-                        open_group(conn, &index, &seat, &body, &offer, address, ttl_s).await
-                    }
-                    Err(e) => Err(e.into()),
-                };
-                settle(conn, &seat.user_id, &seat.key, placed).await
+                once(conn, user, key, &request, address_id, seat.now, &start).await
             })
         })
         .await
@@ -134,6 +138,7 @@ pub async fn join(
         key: key.to_owned(),
         name: member_name(p, user_id).await?,
         now: p.now_unix(),
+        local: p.clock().store_local_now(),
     };
     let (index, group_id) = (p.index().clone(), group_id.to_owned());
     p.writer()
@@ -142,27 +147,60 @@ pub async fn join(
                 // The group is part of the request: one key cannot join two groups.
                 let request =
                     serde_json::json!({ "group_join": group_id, "body": body }).to_string();
-                let address = match claim(
-                    conn,
-                    &seat.user_id,
-                    &seat.key,
-                    &request,
-                    &body.address_id,
-                    seat.now,
-                )
-                .await?
-                {
-                    Claim::Replay(reply) => return Ok(reply),
-                    Claim::Proceed(address) => address,
+                let (user, key, address_id) = (&seat.user_id, &seat.key, &body.address_id);
+                let join = Join {
+                    index: &index,
+                    seat: &seat,
+                    group_id: &group_id,
                 };
-                let placed = match address {
-                    Ok(address) => take_seat(conn, &index, &seat, &group_id, address).await,
-                    Err(e) => Err(e.into()),
-                };
-                settle(conn, &seat.user_id, &seat.key, placed).await
+                once(conn, user, key, &request, address_id, seat.now, &join).await
             })
         })
         .await
+}
+
+/// Starting a group: the starter's seat and order (`open_group`).
+struct Start<'a> {
+    index: &'a StoreIndex,
+    seat: &'a Seat,
+    body: &'a NewGroup,
+    offer: &'a Offer,
+    ttl_s: i64,
+}
+
+impl Placement for Start<'_> {
+    fn place<'c>(
+        &'c self,
+        conn: &'c mut SqliteConnection,
+        address: accounts::Address,
+    ) -> futures::future::BoxFuture<'c, Result<String>> {
+        Box::pin(open_group(
+            conn, self.index, self.seat, self.body, self.offer, address, self.ttl_s,
+        ))
+    }
+}
+
+/// Joining a group: a seat and its order (`take_seat`).
+struct Join<'a> {
+    index: &'a StoreIndex,
+    seat: &'a Seat,
+    group_id: &'a str,
+}
+
+impl Placement for Join<'_> {
+    fn place<'c>(
+        &'c self,
+        conn: &'c mut SqliteConnection,
+        address: accounts::Address,
+    ) -> futures::future::BoxFuture<'c, Result<String>> {
+        Box::pin(take_seat(
+            conn,
+            self.index,
+            self.seat,
+            self.group_id,
+            address,
+        ))
+    }
 }
 
 /// The store's quote to the address, or `not_deliverable` when it is outside the store's radius.
@@ -205,79 +243,77 @@ fn member_order(
         address_id: address.id,
         slot: Slot::Asap,
         created_at: rfc3339(now),
-        pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
+        pay_before: Some(rfc3339(now + SCARCE_HOLD_S)),
         eta_min: quote.eta_min,
         group_id: Some(group_id.to_owned()),
     }
 }
 
-/// Inserts the order, its line and the seat (plain `?`: 15 + 5 + 6 parameters, bound by
-/// `bind_seat`); the caller appends the rest of its multi-statement query.
-const SEAT_SQL: &str = "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen,
-         delivery_fee_fen, total_fen, created_at, expires_at, updated_at, eta_min, dispatch_at, group_id)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
-     INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES (?, ?, ?, ?, ?);
-     INSERT INTO group_members (group_id, seat, user_id, order_id, name, joined_at) VALUES (?, ?, ?, ?, ?, ?)";
+/// The member's order (`orders::write`), then their seat: plain `?`, bound by `bind_seat`; the
+/// caller appends the group's events.
+fn seat_sql() -> String {
+    format!(
+        "{};
+         INSERT INTO group_members (group_id, seat, user_id, order_id, name, joined_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        order_sql(1)
+    )
+}
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+/// Rows `seat_sql` writes.
+fn seat_rows(order: &Order) -> u64 {
+    order_rows(order) + 1
+}
+
+/// The member's order as `orders::write` writes it: held in `paid` until the group forms, its
+/// hold on the seat `SCARCE_HOLD_S` long.
+fn new_order<'a>(order: &'a Order, seat: &'a Seat, reply: &'a str) -> NewOrder<'a> {
+    NewOrder {
+        user_id: &seat.user_id,
+        key: &seat.key,
+        order,
+        now: seat.now,
+        expires_at: seat.now + SCARCE_HOLD_S,
+        dispatch_at: Some(HELD),
+        reply,
+    }
+}
 
 fn bind_seat<'q>(
     query: Query<'q>,
-    order: &'q Order,
+    new: &'q NewOrder<'q>,
     seat: &'q Seat,
     member: &'q GroupMember,
+    name: &'q str,
 ) -> Query<'q> {
-    let line = &order.items[0];
-    query
-        .bind(&order.id)
-        .bind(&seat.user_id)
-        .bind(&order.store_id)
-        .bind(order.status.as_str())
-        .bind(&order.address_id)
-        .bind(order.slot.to_string())
-        .bind(order.items_fen)
-        .bind(order.delivery_fee_fen)
-        .bind(order.total_fen)
-        .bind(seat.now)
-        .bind(seat.now + PAYMENT_WINDOW_S)
-        .bind(seat.now)
-        .bind(order.eta_min)
-        // Held in `paid` until the group forms.
-        .bind(HELD)
-        .bind(order.group_id.as_deref())
-        .bind(&order.id)
-        .bind(&line.sku)
-        .bind(&line.name)
-        .bind(line.price_fen)
-        .bind(line.quantity)
-        .bind(order.group_id.as_deref())
+    bind_order(query, new)
+        .bind(new.order.group_id.as_deref())
         .bind(member.seat)
         .bind(&seat.user_id)
-        .bind(&order.id)
-        .bind(&member.name)
+        .bind(&new.order.id)
+        .bind(name)
         .bind(seat.now)
 }
 
-/// Binds `RECORD_SQL` for each event, then the stored answer's `UPDATE idempotency_keys`.
-fn bind_events_and_answer<'q>(
+/// Binds `APPEND_SQL` for each of the group's events.
+fn bind_events<'q>(
     mut query: Query<'q>,
     group_id: &'q str,
     events: &'q [String],
-    reply: &'q str,
-    seat: &'q Seat,
+    now: i64,
 ) -> Query<'q> {
     for json in events {
-        query = query
-            .bind(group_id)
-            .bind(json.as_str())
-            .bind(seat.now)
-            .bind(group_id);
+        query = bind_append(query, Log::Group, group_id, json, now);
     }
-    query.bind(reply).bind(&seat.user_id).bind(&seat.key)
+    query
 }
 
-const ANSWER_SQL: &str =
-    "UPDATE idempotency_keys SET status = 201, response = ? WHERE user_id = ? AND key = ?";
+fn events_json(group_id: &str, events: &[GroupEvent]) -> Result<Vec<String>> {
+    events
+        .iter()
+        .map(|e| event_log::to_json(Log::Group, group_id, e))
+        .collect()
+}
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> PlatformError {
     PlatformError::CorruptRow {
@@ -300,15 +336,8 @@ async fn open_group(
         .get(&body.store_id)
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
     let quote = deliverable(store, &address)?;
-    let (regular_price_fen, name) = reserve(
-        conn,
-        &store.id,
-        &body.sku,
-        QUANTITY,
-        &seat.user_id,
-        seat.now,
-    )
-    .await?;
+    check_holds(conn, &seat.user_id, seat.now, Scarce::None).await?;
+    let (regular_price_fen, name) = reserve(conn, &store.id, &body.sku, QUANTITY).await?;
     // Offers are checked against the price when seeded; a price cut since would make the group
     // price no bargain (and break the table's check): refuse rather than sell at a loss to nobody.
     if offer.offer.price_fen >= regular_price_fen {
@@ -352,33 +381,39 @@ async fn open_group(
         joinable: false,
         created_at: rfc3339(seat.now),
         formed_at: None,
+        ships_at: None,
         now: None,
     };
-    let events = [
-        GroupEvent::MemberJoined {
-            member: member.clone(),
+    let events = events_json(
+        &group_id,
+        &[
+            GroupEvent::MemberJoined {
+                member: member.clone(),
+            },
+            GroupEvent::SeatsLeft {
+                seats_left: group.seats_left,
+            },
+        ],
+    )?;
+    let what = format!("group {group_id}");
+    let reply = to_reply(
+        &what,
+        &GroupOrder {
+            group,
+            order: order.clone(),
         },
-        GroupEvent::SeatsLeft {
-            seats_left: group.seats_left,
-        },
-    ]
-    .iter()
-    .map(|e| event_json(&group_id, e))
-    .collect::<Result<Vec<_>>>()?;
-    let reply = serde_json::to_string(&GroupOrder {
-        group,
-        order: order.clone(),
-    })
-    .map_err(|e| corrupt(&format!("group {group_id}"), e))?;
-    // The group, the order, its line, the seat, the events and the stored answer: one round trip.
+    )?;
+    let new = new_order(&order, seat, &reply);
+    let name = to_reply(&what, &member.name)?;
+    // The group, the order, its line, the stored answer, the seat and the events: one round trip.
     let sql = format!(
         "INSERT INTO buy_groups (id, store_id, sku, size, group_price_fen, regular_price_fen, status,
              created_at, deadline, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 'forming', ?, ?, ?);
-         {SEAT_SQL};
-         {RECORD_SQL};
-         {RECORD_SQL};
-         {ANSWER_SQL}"
+         {};
+         {APPEND_SQL};
+         {APPEND_SQL}",
+        seat_sql()
     );
     let query = sqlx::query(&sql)
         .bind(&group_id)
@@ -390,17 +425,12 @@ async fn open_group(
         .bind(seat.now)
         .bind(deadline)
         .bind(seat.now);
-    let query = bind_seat(query, &order, seat, &member);
-    let stored = bind_events_and_answer(query, &group_id, &events, &reply, seat)
+    let query = bind_seat(query, &new, seat, &member, &name);
+    let stored = bind_events(query, &group_id, &events, seat.now)
         .execute(&mut *conn)
         .await?;
-    // Group, order, line, seat, two events, the answer.
-    if stored.rows_affected() < 7 {
-        return Err(corrupt(
-            &format!("group {group_id}"),
-            format!("wrote {} rows, expected 7", stored.rows_affected()),
-        ));
-    }
+    // The group, the order's rows and seat, two events.
+    expect_rows(stored.rows_affected(), 1 + seat_rows(&order) + 2, what)?;
     Ok(reply)
 }
 
@@ -443,8 +473,10 @@ async fn take_seat(
             format!("store {} is not in the index", row.store_id),
         )
     })?;
+    open_now(store, seat.local)?;
     let quote = deliverable(store, &address)?;
-    let (_, name) = reserve(conn, &store.id, &row.sku, QUANTITY, &seat.user_id, seat.now).await?;
+    check_holds(conn, &seat.user_id, seat.now, Scarce::Seat { group_id }).await?;
+    let (_, name) = reserve(conn, &store.id, &row.sku, QUANTITY).await?;
     let line = OrderLine {
         sku: row.sku.clone(),
         name,
@@ -465,34 +497,34 @@ async fn take_seat(
         user_id: seat.user_id.clone(),
     });
     let group = row.wire(index, seat.now);
-    let events = [
-        GroupEvent::MemberJoined {
-            member: member.clone(),
+    let events = events_json(
+        group_id,
+        &[
+            GroupEvent::MemberJoined {
+                member: member.clone(),
+            },
+            GroupEvent::SeatsLeft {
+                seats_left: group.seats_left,
+            },
+        ],
+    )?;
+    let what = format!("group {group_id}");
+    let reply = to_reply(
+        &what,
+        &GroupOrder {
+            group,
+            order: order.clone(),
         },
-        GroupEvent::SeatsLeft {
-            seats_left: group.seats_left,
-        },
-    ]
-    .iter()
-    .map(|e| event_json(group_id, e))
-    .collect::<Result<Vec<_>>>()?;
-    let reply = serde_json::to_string(&GroupOrder {
-        group,
-        order: order.clone(),
-    })
-    .map_err(|e| corrupt(&format!("group {group_id}"), e))?;
-    let sql = format!("{SEAT_SQL}; {RECORD_SQL}; {RECORD_SQL}; {ANSWER_SQL}");
-    let query = bind_seat(sqlx::query(&sql), &order, seat, &member);
-    let stored = bind_events_and_answer(query, group_id, &events, &reply, seat)
+    )?;
+    let new = new_order(&order, seat, &reply);
+    let name = to_reply(&what, &member.name)?;
+    let sql = format!("{}; {APPEND_SQL}; {APPEND_SQL}", seat_sql());
+    let query = bind_seat(sqlx::query(&sql), &new, seat, &member, &name);
+    let stored = bind_events(query, group_id, &events, seat.now)
         .execute(&mut *conn)
         .await?;
-    // Order, line, seat, two events, the answer.
-    if stored.rows_affected() < 6 {
-        return Err(corrupt(
-            &format!("group {group_id}"),
-            format!("wrote {} rows, expected 6", stored.rows_affected()),
-        ));
-    }
+    // The order's rows and seat, two events.
+    expect_rows(stored.rows_affected(), seat_rows(&order) + 2, what)?;
     Ok(reply)
 }
 
@@ -513,12 +545,13 @@ mod tests {
             deadline: 100,
             opened_at: opened.then_some(10),
             formed_at: None,
+            ships_at: None,
             product_name: "n".into(),
             unit: "瓶".into(),
             members: (1..=members)
                 .map(|seat| MemberRow {
                     seat,
-                    name: format!("尾号 000{seat}"),
+                    name: Person::shopper(&format!("000{seat}")),
                     paid: 0,
                     user_id: format!("usr_{seat}"),
                 })

@@ -24,7 +24,24 @@ pub fn router() -> Router<Platform> {
         .route("/v1/me/addresses", get(list_addresses).post(add_address))
 }
 
-async fn new_session(State(p): State<Platform>) -> Result<(StatusCode, Json<Session>)> {
+/// `POST /v1/sessions`: an anonymous session. Within the client address's allowance when the
+/// server says whose it is (a machine cannot mint sessions, and with them stream slots, without
+/// end); more: 429.
+async fn new_session(
+    State(p): State<Platform>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<Session>)> {
+    if let Some(client) = client_addr(&headers) {
+        p.session_limiter().take(&client).map_err(|wait| {
+            jishi_api::ApiError::new(
+                jishi_api::ErrorCode::TooManyRequests,
+                format!(
+                    "这个网络新建购物车太频繁，请 {} 秒后再试",
+                    crate::orders::limits::whole_seconds(wait)
+                ),
+            )
+        })?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(accounts::create_session(p.pool(), None, p.now_unix()).await?),

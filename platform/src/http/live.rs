@@ -1,28 +1,23 @@
 //! Live rooms under `/v1/live`: reading rooms, the room's event stream (SSE), comments, likes,
 //! viewer reports, live buys, and the host's controls.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use jishi_api::events::{resume_point, ResumeQuery};
-use jishi_api::headers::{LAST_EVENT_ID, SHUTDOWN_EVENT};
+use jishi_api::events::ResumeQuery;
 use jishi_api::live::{
-    Comment, HostConsole, LikeBatch, LiveEvent, LiveOrderRequest, LiveQuote, LiveRoom, NewComment,
-    NewPin, Pin, RoomSettings, RoomsResponse, StatusChange, ViewerReport, LIVE_EVENT,
+    Comment, HostConsole, LikeBatch, LiveOrderRequest, LiveQuote, LiveRoom, NewComment, NewPin,
+    Pin, RoomSettings, RoomsResponse, StatusChange, ViewerReport,
 };
 use jishi_api::stores::PointRaw;
 use jishi_api::ApiError;
-use tokio::sync::Notify;
 
 use crate::accounts::Caller;
 use crate::error::Result;
-use crate::{live, Platform};
+use crate::event_log::Log;
+use crate::{feed, live, Platform};
 
 use super::*;
 
@@ -84,10 +79,17 @@ async fn hide_comment(
 
 async fn post_likes(
     State(p): State<Platform>,
+    MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LikeBatch>,
 ) -> Result<StatusCode> {
-    live::chat::like(&p, &id, body).await?;
+    let client = client_addr(&headers);
+    let liker = live::hub::Liker {
+        viewer: caller.map(|c| c.session_id).or_else(|| client.clone()),
+        client,
+    };
+    live::chat::like(&p, &id, &liker, body).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -193,170 +195,20 @@ async fn host_console(
     ))
 }
 
-/// How often an idle stream looks for events by itself: a safety net, since every write of a
-/// room's events wakes its streams at once.
-const EVENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
-/// A resume point further behind than this gets a fresh snapshot instead of the backlog.
-const MAX_REPLAY: u64 = 1000;
-/// Events read from the log at a time.
-const READ_BATCH: u32 = 200;
-
-struct LiveFeed {
-    platform: Platform,
-    room_id: String,
-    /// The last durable seq sent (or covered by the snapshot).
-    after: u64,
-    snapshot_due: bool,
-    pending: VecDeque<(u64, String)>,
-    /// The likes total as of the snapshot or the stream's start, until the hub knows a newer one.
-    base_likes: u64,
-    /// The stats last sent (`None`: none yet, so the first tick sends them).
-    last_stats: Option<(u64, u64)>,
-    stats_tick: tokio::time::Interval,
-    notify: Arc<Notify>,
-    finished: bool,
-    /// Counts this stream on the room while it lives.
-    _open: crate::live::hub::OpenStream,
-}
-
-impl LiveFeed {
-    async fn next(mut self) -> Option<(Event, Self)> {
-        loop {
-            if self.snapshot_due {
-                self.snapshot_due = false;
-                match live::snapshot(&self.platform, &self.room_id).await {
-                    Ok((snapshot, seq)) => {
-                        if let LiveEvent::Snapshot { room, .. } = &snapshot {
-                            self.base_likes = room.likes;
-                            self.last_stats = Some((room.likes, room.viewer_count));
-                        }
-                        // Events after the snapshot's seq are the changes it does not show.
-                        self.after = seq;
-                        self.pending.clear();
-                        let event = Event::default()
-                            .id(seq.to_string())
-                            .event(LIVE_EVENT)
-                            .json_data(&snapshot)
-                            .unwrap_or_default();
-                        return Some((event, self));
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading a live room's snapshot failed");
-                        return None;
-                    }
-                }
-            }
-            if let Some((seq, json)) = self.pending.pop_front() {
-                self.after = seq;
-                let event = Event::default()
-                    .id(seq.to_string())
-                    .event(LIVE_EVENT)
-                    .data(json);
-                return Some((event, self));
-            }
-            if self.finished {
-                return None;
-            }
-            if self.platform.streams().is_shutting_down() {
-                self.finished = true;
-                // No id: a reconnect resumes after the last durable event.
-                let event = Event::default()
-                    .event(SHUTDOWN_EVENT)
-                    .data("服务正在重启，请稍后重新连接");
-                return Some((event, self));
-            }
-            // Register for the wake-up before reading, so an event written during the read
-            // still ends the wait at once.
-            let notify = self.notify.clone();
-            let woken = notify.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            match live::events_after(&self.platform, &self.room_id, self.after, READ_BATCH).await {
-                Ok(events) if !events.is_empty() => {
-                    self.pending.extend(events);
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "reading live events failed");
-                    return None;
-                }
-            }
-            let shutting_down = self.platform.streams().shutting_down();
-            tokio::select! {
-                _ = woken => {}
-                _ = tokio::time::sleep(EVENT_POLL) => {}
-                _ = shutting_down => {}
-                _ = self.stats_tick.tick() => {
-                    if let Some(event) = self.stats_if_changed() {
-                        return Some((event, self));
-                    }
-                }
-            }
-        }
-    }
-
-    /// A `stats` event (no id: a missed one is superseded by the next) when the totals changed.
-    fn stats_if_changed(&mut self) -> Option<Event> {
-        let hub = self.platform.live();
-        let now = (
-            hub.likes(&self.room_id).unwrap_or(self.base_likes),
-            hub.viewers(&self.room_id),
-        );
-        if self.last_stats == Some(now) {
-            return None;
-        }
-        self.last_stats = Some(now);
-        let stats = LiveEvent::Stats {
-            likes: now.0,
-            viewer_count: now.1,
-        };
-        Some(
-            Event::default()
-                .event(LIVE_EVENT)
-                .json_data(&stats)
-                .unwrap_or_default(),
-        )
-    }
-}
-
-/// `GET /v1/live/rooms/{id}/events`: the room as SSE. Without a resume point (or with one that is
-/// unknown, ahead of the log or more than `MAX_REPLAY` behind) the stream starts with a
-/// `snapshot` whose id is the room's latest durable seq; with a good one it sends exactly the
-/// durable events after it. Then durable events as they are written (id = seq) and coalesced
-/// `stats` (no id), until the platform shuts down (a last `shutdown` event). No sign-in needed.
+/// `GET /v1/live/rooms/{id}/events`: the room as SSE, through the one feed. Without a resume point
+/// (or with one that is unknown, ahead of the log or more than `MAX_REPLAY` behind) the stream
+/// starts with a `snapshot` whose id is the room's latest durable seq; with a good one it sends
+/// exactly the durable events after it. Then durable events as they are written (id = seq) and
+/// coalesced `stats` (no id), until the platform shuts down (a last `shutdown` event). No sign-in
+/// needed. The server's fan-out subscribes here once per room; viewers never do directly.
 async fn room_events(
     State(p): State<Platform>,
+    MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ResumeQuery>,
-) -> Result<Sse<impl futures::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>>
-{
-    let header = headers.get(LAST_EVENT_ID).and_then(|v| v.to_str().ok());
-    let after = resume_point(header, &query)?;
-    let (base_likes, latest) = {
-        let mut conn = p.pool().acquire().await?;
-        let room = live::room_row(&mut conn, &id).await?;
-        (room.likes, live::max_seq(&mut conn, &id).await?)
-    };
-    let snapshot_due = after == 0 || after > latest || latest - after > MAX_REPLAY;
-    let mut stats_tick = tokio::time::interval(p.live().limits().stats_every);
-    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let feed = LiveFeed {
-        notify: p.live().watch(&id),
-        _open: p.live().open_stream(&id),
-        platform: p,
-        room_id: id,
-        after,
-        snapshot_due,
-        pending: VecDeque::new(),
-        base_likes,
-        last_stats: None,
-        stats_tick,
-        finished: false,
-    };
-    let stream = futures::stream::unfold(feed, |feed| async move {
-        feed.next().await.map(|(event, feed)| (Ok(event), feed))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+) -> Result<impl IntoResponse> {
+    let after = resume_point(&headers, &query)?;
+    let holder = stream_holder(caller.as_ref(), &headers);
+    feed::open(p, Log::Room, id, after, &holder).await
 }

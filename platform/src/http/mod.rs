@@ -104,16 +104,37 @@ impl FromRequestParts<Platform> for MaybeCaller {
     }
 }
 
-/// The shopper's address as the server saw it (the server sets this header; the platform is
-/// only reachable through servers it trusts).
-fn client_ip(headers: &HeaderMap) -> String {
+/// The shopper's address as the server saw it, when the server sent one (it sets
+/// `jishi_api::headers::CLIENT_IP` on what it forwards; the platform is only reachable through
+/// servers it trusts).
+fn client_addr(headers: &HeaderMap) -> Option<String> {
     headers
-        .get("x-jishi-client-ip")
+        .get(jishi_api::headers::CLIENT_IP)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("unknown")
-        .chars()
-        .take(64)
-        .collect()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().take(64).collect())
+}
+
+/// `client_addr` for the per-address limits; requests without one share one allowance.
+fn client_ip(headers: &HeaderMap) -> String {
+    client_addr(headers).unwrap_or_else(|| "unknown".into())
+}
+
+/// Whose stream slots a stream takes: the caller's session, and the client address.
+fn stream_holder(caller: Option<&Caller>, headers: &HeaderMap) -> crate::streams::Holder {
+    crate::streams::Holder {
+        session: caller.map(|c| c.session_id.clone()),
+        client: client_addr(headers),
+    }
+}
+
+/// Where a stream resumes: `Last-Event-ID`, else `?last_event_id=` (`jishi_api::events`).
+fn resume_point(headers: &HeaderMap, query: &jishi_api::events::ResumeQuery) -> Result<u64> {
+    let header = headers
+        .get(jishi_api::headers::LAST_EVENT_ID)
+        .and_then(|v| v.to_str().ok());
+    Ok(jishi_api::events::resume_point(header, query)?)
 }
 
 /// The request's `Idempotency-Key`, checked (400 when absent or malformed).

@@ -9,6 +9,7 @@ use jishi_api::orders::{PayOrder, PlaceOrder};
 
 use crate::accounts::Caller;
 use crate::error::Result;
+use crate::event_log::Log;
 use crate::{orders, Platform};
 use jishi_api::orders::{Order, OrdersResponse};
 
@@ -80,11 +81,20 @@ async fn pay_order(
     let user = caller.require_user()?;
     let order = named(
         &p,
-        orders::pay(p.pool(), p.writer(), user, &id, body.method, p.now_unix()).await?,
+        orders::pay(
+            p.pool(),
+            p.writer(),
+            p.index(),
+            user,
+            &id,
+            body.method,
+            p.now_unix(),
+        )
+        .await?,
     );
-    p.notify_order(&id);
+    p.notify(Log::Order, &[id]);
     if let Some(group_id) = &order.group_id {
-        p.notify_order(group_id);
+        p.notify(Log::Group, &[group_id.clone()]);
     }
     Ok(Json(order))
 }
@@ -96,9 +106,9 @@ async fn cancel_order(
 ) -> Result<Json<jishi_api::orders::Order>> {
     let user = caller.require_user()?;
     let order = named(&p, orders::cancel(p.pool(), user, &id, p.now_unix()).await?);
-    p.notify_order(&id);
+    p.notify(Log::Order, &[id]);
     if let Some(group_id) = &order.group_id {
-        p.notify_order(group_id);
+        p.notify(Log::Group, &[group_id.clone()]);
     }
     Ok(Json(order))
 }

@@ -1,11 +1,13 @@
 //! Live buys: `POST /v1/live/rooms/{id}/orders`. One job on the checkout writer claims the
-//! Idempotency-Key (shared with `POST /v1/orders`), takes the quantity from the room's cap, takes
-//! it from the nearest store that delivers to the address and has enough, writes an ordinary
-//! `pending_payment` order at the live price, links it to the room and records the `sale` event:
-//! all of it commits together, or only the key's stored refusal does.
+//! Idempotency-Key (shared with `POST /v1/orders`), checks the shopper's holds (one unpaid hold
+//! per pin, `SCARCE_HOLD_S` long), takes the quantity from the room's cap, takes it from the
+//! nearest store that delivers to the address and has enough, writes an ordinary
+//! `pending_payment` order at the live price (`orders::write`), links it to the room and records
+//! the `sale` event: all of it commits together, or only the key's stored refusal does.
 
-use jishi_api::live::{masked_name, not_deliverable, LiveEvent, LiveOrderRequest, LiveQuote, Sale};
-use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot, MAX_UNPAID_ORDERS, PAYMENT_WINDOW_S};
+use jishi_api::live::{not_deliverable, LiveEvent, LiveOrderRequest, LiveQuote, Sale};
+use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot, SCARCE_HOLD_S};
+use jishi_api::person::Person;
 use jishi_api::stores::{NearbyQuery, Sort};
 use jishi_api::{ApiError, ErrorCode, LatLng};
 use sqlx::{Row, SqliteConnection};
@@ -13,7 +15,12 @@ use sqlx::{Row, SqliteConnection};
 use crate::accounts::{self, new_id};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
-use crate::orders::{claim, settle, Claim, Reply};
+use crate::event_log::{self, Log, APPEND_SQL};
+use crate::orders::write::{
+    bind_order, check_holds, expect_rows, once, order_rows, order_sql, to_reply, NewOrder,
+    Placement, Scarce,
+};
+use crate::orders::Reply;
 use crate::stores::StoreIndex;
 use crate::Platform;
 
@@ -26,7 +33,7 @@ struct Buy {
     /// Open stores that deliver to the address and carry the SKU, nearest first (as JSON ids).
     candidates: String,
     any_candidate: bool,
-    buyer: String,
+    buyer: Person,
     now: i64,
 }
 
@@ -53,7 +60,7 @@ pub async fn buy(
         key: key.to_owned(),
         candidates: serde_json::to_string(&carrying).unwrap_or_else(|_| "[]".into()),
         any_candidate: !carrying.is_empty(),
-        buyer: masked_name(&phone),
+        buyer: Person::shopper(&phone),
         now: p.now_unix(),
         body,
     };
@@ -62,7 +69,7 @@ pub async fn buy(
         .writer()
         .run(move |conn| Box::pin(async move { buy_on(conn, &index, &buy).await }))
         .await?;
-    p.live().notify(room_id);
+    p.notify_one(Log::Room, room_id);
     Ok(reply)
 }
 
@@ -175,24 +182,18 @@ fn canonical(b: &Buy) -> String {
 
 async fn buy_on(conn: &mut SqliteConnection, index: &StoreIndex, b: &Buy) -> Result<Reply> {
     let request = canonical(b);
-    let address = match claim(
-        conn,
-        &b.user_id,
-        &b.key,
-        &request,
-        &b.body.address_id,
-        b.now,
-    )
-    .await?
-    {
-        Claim::Replay(reply) => return Ok(reply),
-        Claim::Proceed(address) => address,
-    };
-    let placed = match address {
-        Ok(address) => place_live(conn, index, b, address).await,
-        Err(e) => Err(e.into()),
-    };
-    settle(conn, &b.user_id, &b.key, placed).await
+    let (user, key, address_id) = (&b.user_id, &b.key, &b.body.address_id);
+    once(conn, user, key, &request, address_id, b.now, &(index, b)).await
+}
+
+impl Placement for (&StoreIndex, &Buy) {
+    fn place<'c>(
+        &'c self,
+        conn: &'c mut SqliteConnection,
+        address: accounts::Address,
+    ) -> futures::future::BoxFuture<'c, Result<String>> {
+        Box::pin(place_live(conn, self.0, self.1, address))
+    }
 }
 
 async fn place_live(
@@ -202,20 +203,11 @@ async fn place_live(
     address: accounts::Address,
 ) -> Result<String> {
     let quantity = b.body.quantity;
-    let unpaid: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM orders WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?",
-    )
-    .bind(&b.user_id)
-    .bind(b.now)
-    .fetch_one(&mut *conn)
-    .await?;
-    if unpaid >= MAX_UNPAID_ORDERS {
-        return Err(ApiError::new(
-            ErrorCode::TooManyUnpaid,
-            format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
-        )
-        .into());
-    }
+    let scarce = Scarce::Pin {
+        room_id: &b.room_id,
+        sku: &b.body.sku,
+    };
+    check_holds(conn, &b.user_id, b.now, scarce).await?;
     // The room's cap: conditional, so concurrent buys never take more than it between them.
     let capped = sqlx::query(
         "UPDATE live_pins SET sold = sold + ?1
@@ -265,6 +257,7 @@ async fn place_live(
     let stock_cap: u32 = capped.try_get("stock_cap")?;
     let items_fen = live_price_fen * i64::from(quantity);
     let delivery_fee_fen = store.fees.fee_fen(quote.distance_m, items_fen);
+    let expires_at = b.now + SCARCE_HOLD_S;
     let order = Order {
         id: new_id("ord_"),
         store_id: store.id.clone(),
@@ -282,15 +275,12 @@ async fn place_live(
         address_id: address.id,
         slot: Slot::Asap,
         created_at: rfc3339(b.now),
-        pay_before: Some(rfc3339(b.now + PAYMENT_WINDOW_S)),
+        pay_before: Some(rfc3339(expires_at)),
         eta_min: quote.eta_min,
         group_id: None,
     };
-    let corrupt = |e: serde_json::Error| PlatformError::CorruptRow {
-        what: format!("order {}", order.id),
-        detail: e.to_string(),
-    };
-    let reply = serde_json::to_string(&order).map_err(corrupt)?;
+    let what = format!("live order {}", order.id);
+    let reply = to_reply(&what, &order)?;
     let sale = LiveEvent::Sale {
         sale: Sale {
             sku: b.body.sku.clone(),
@@ -301,57 +291,34 @@ async fn place_live(
         sold,
         stock_left: stock_cap.saturating_sub(sold),
     };
-    let sale = serde_json::to_string(&sale).map_err(corrupt)?;
-    // The order, its line, the link to the room, the stored answer and the room's event in one
+    let sale = event_log::to_json(Log::Room, &b.room_id, &sale)?;
+    let new = NewOrder {
+        user_id: &b.user_id,
+        key: &b.key,
+        order: &order,
+        now: b.now,
+        expires_at,
+        dispatch_at: None,
+        reply: &reply,
+    };
+    // The order, its line, the stored answer, the link to the room and the room's event in one
     // round trip (plain `?`: each statement takes the next arguments).
-    let stored = sqlx::query(
-        "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen, delivery_fee_fen,
-             total_fen, created_at, expires_at, updated_at, eta_min, dispatch_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL);
-         INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES (?, ?, ?, ?, ?);
+    let sql = format!(
+        "{};
          INSERT INTO live_sales (order_id, room_id, sku, quantity, amount_fen) VALUES (?, ?, ?, ?, ?);
-         UPDATE idempotency_keys SET status = 201, response = ? WHERE user_id = ? AND key = ?;
-         INSERT INTO live_events (room_id, seq, json, at)
-             SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM live_events WHERE room_id = ?;",
-    )
-    .bind(&order.id)
-    .bind(&b.user_id)
-    .bind(&order.store_id)
-    .bind(order.status.as_str())
-    .bind(&order.address_id)
-    .bind(order.slot.to_string())
-    .bind(order.items_fen)
-    .bind(order.delivery_fee_fen)
-    .bind(order.total_fen)
-    .bind(b.now)
-    .bind(b.now + PAYMENT_WINDOW_S)
-    .bind(b.now)
-    .bind(order.eta_min)
-    .bind(&order.id)
-    .bind(&order.items[0].sku)
-    .bind(&order.items[0].name)
-    .bind(live_price_fen)
-    .bind(quantity)
-    .bind(&order.id)
-    .bind(&b.room_id)
-    .bind(&b.body.sku)
-    .bind(quantity)
-    .bind(items_fen)
-    .bind(&reply)
-    .bind(&b.user_id)
-    .bind(&b.key)
-    .bind(&b.room_id)
-    .bind(&sale)
-    .bind(b.now)
-    .bind(&b.room_id)
-    .execute(&mut *conn)
-    .await?;
-    if stored.rows_affected() < 5 {
-        return Err(PlatformError::CorruptRow {
-            what: format!("live order {}", order.id),
-            detail: format!("wrote {} rows, expected 5", stored.rows_affected()),
-        });
-    }
+         {APPEND_SQL}",
+        order_sql(1)
+    );
+    let query = bind_order(sqlx::query(&sql), &new)
+        .bind(&order.id)
+        .bind(&b.room_id)
+        .bind(&b.body.sku)
+        .bind(quantity)
+        .bind(items_fen);
+    let stored = event_log::bind_append(query, Log::Room, &b.room_id, &sale, b.now)
+        .execute(&mut *conn)
+        .await?;
+    expect_rows(stored.rows_affected(), order_rows(&order) + 2, what)?;
     Ok(reply)
 }
 

@@ -1,12 +1,15 @@
 //! Comments (rate-limited, masked authors, hidden by the host) and likes (counted in memory,
 //! written about once a second by the hub's flush).
 
-use jishi_api::live::{masked_name, Comment, LikeBatch, LiveEvent, NewComment, RoomStatus};
+use jishi_api::live::{Comment, LikeBatch, LiveEvent, NewComment, RoomStatus};
+use jishi_api::person::Person;
 use jishi_api::{ApiError, ErrorCode};
 
+use super::hub::Liker;
 use super::{record, room_row};
 use crate::clock::rfc3339_utc;
 use crate::error::Result;
+use crate::event_log::Log;
 use crate::Platform;
 
 /// `POST /v1/live/rooms/{id}/comments`: validates, checks the room and the rate limits, then
@@ -35,10 +38,11 @@ pub async fn comment(
         room.host_user_id == user_id,
     )?;
     let author = if room.host_user_id == user_id {
-        format!("主播 {}", room.host_name)
+        Person::host(&room.host_name)
     } else {
-        masked_name(&phone)
+        Person::shopper(&phone)
     };
+    let author_json = serde_json::to_string(&author).unwrap_or_default();
     let (room, user, now) = (room_id.to_owned(), user_id.to_owned(), p.now_unix());
     let comment = p
         .writer()
@@ -50,7 +54,7 @@ pub async fn comment(
                 )
                 .bind(&room)
                 .bind(&user)
-                .bind(&author)
+                .bind(&author_json)
                 .bind(&text)
                 .bind(now)
                 .fetch_one(&mut *conn)
@@ -74,7 +78,7 @@ pub async fn comment(
             })
         })
         .await?;
-    p.live().notify(room_id);
+    p.notify_one(Log::Room, room_id);
     Ok(comment)
 }
 
@@ -110,20 +114,20 @@ pub async fn hide(p: &Platform, room_id: &str, comment_id: i64) -> Result<()> {
         })
         .await?;
     if hidden {
-        p.live().notify(room_id);
+        p.notify_one(Log::Room, room_id);
     }
     Ok(())
 }
 
 /// `POST /v1/live/rooms/{id}/likes`: counts the taps in memory (no write per batch). Under load
 /// they may be dropped, silently: likes are the first thing a busy room sheds.
-pub async fn like(p: &Platform, room_id: &str, body: LikeBatch) -> Result<()> {
+pub async fn like(p: &Platform, room_id: &str, liker: &Liker, body: LikeBatch) -> Result<()> {
     let n = body.validate()?;
     if !p.live().knows(room_id) {
         let mut conn = p.pool().acquire().await?;
         room_row(&mut conn, room_id).await?;
-        p.live().watch(room_id);
+        p.live().remember(room_id);
     }
-    p.live().add_likes(room_id, u64::from(n));
+    p.live().add_likes(room_id, liker, u64::from(n));
     Ok(())
 }

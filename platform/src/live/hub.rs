@@ -1,5 +1,6 @@
-//! What the live rooms keep in memory: per-room wake-ups for the event streams, like taps not yet
-//! written, the viewer counts the server instances report, and the comment rate limits. One
+//! What the live rooms keep in memory: like taps not yet written, the viewer counts the server
+//! instances report, and the comment and like rate limits. (Wake-ups for the rooms' event streams
+//! are the streams' own, `crate::streams`.) One
 //! process's state: a restart forgets it, which costs at most a second of likes and a few seconds
 //! of viewer counts (the instances report again).
 
@@ -8,10 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use jishi_api::{ApiError, ErrorCode};
-use tokio::sync::Notify;
 
 use crate::error::Result;
-use crate::orders::limits::Buckets;
+use crate::orders::limits::{whole_seconds, Buckets};
 use crate::orders::RateLimit;
 use crate::writer::Writer;
 
@@ -27,6 +27,11 @@ pub struct LiveLimits {
     /// Like batches of one room; beyond it, and while the room's comments are busy, likes are
     /// dropped (before any comment is).
     pub like_batches_per_room: RateLimit,
+    /// One viewer's like batches (its session, else its address): the page sends one a second.
+    pub like_batches_per_viewer: RateLimit,
+    /// All like batches from one client address: several viewers behind one network still
+    /// like, while one machine minting sessions cannot take the room's allowance.
+    pub like_batches_per_client: RateLimit,
     /// A server instance's viewer report counts this long.
     pub viewer_ttl: Duration,
     /// How often pending likes are written and their totals published.
@@ -42,6 +47,8 @@ impl Default for LiveLimits {
             comments_slow_mode: RateLimit::new(1, Duration::from_secs(10)),
             comments_per_room: RateLimit::new(50, Duration::from_millis(20)),
             like_batches_per_room: RateLimit::new(500, Duration::from_millis(2)),
+            like_batches_per_viewer: RateLimit::new(2, Duration::from_secs(1)),
+            like_batches_per_client: RateLimit::new(10, Duration::from_millis(200)),
             viewer_ttl: Duration::from_secs(15),
             flush_every: Duration::from_secs(1),
             stats_every: Duration::from_millis(500),
@@ -51,7 +58,6 @@ impl Default for LiveLimits {
 
 #[derive(Default)]
 struct Room {
-    notify: Arc<Notify>,
     /// Taps counted but not yet written.
     pending_likes: u64,
     /// The written total, once this process has written some (else the database's is current).
@@ -69,6 +75,9 @@ struct State {
     slow_mode: Buckets,
     per_room: Buckets,
     likes: Buckets,
+    /// Keyed by "room viewer" and "room address".
+    likes_per_viewer: Buckets,
+    likes_per_client: Buckets,
 }
 
 pub struct Hub {
@@ -77,12 +86,16 @@ pub struct Hub {
     state: Arc<Mutex<State>>,
 }
 
+/// Who sends a like batch: the viewer (their session, else their address) and their address.
+/// Either is absent for a caller the platform cannot tell apart (its own tests).
+#[derive(Debug, Clone, Default)]
+pub struct Liker {
+    pub viewer: Option<String>,
+    pub client: Option<String>,
+}
+
 /// Taps counted by a flush, to give back if the write fails.
 pub type PendingLikes = Vec<(String, u64)>;
-
-fn retry_message(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-}
 
 impl Hub {
     pub fn new(limits: LiveLimits) -> Self {
@@ -93,6 +106,8 @@ impl Hub {
                 slow_mode: Buckets::new(limits.comments_slow_mode),
                 per_room: Buckets::new(limits.comments_per_room),
                 likes: Buckets::new(limits.like_batches_per_room),
+                likes_per_viewer: Buckets::new(limits.like_batches_per_viewer),
+                likes_per_client: Buckets::new(limits.like_batches_per_client),
             })),
             limits,
         }
@@ -107,15 +122,10 @@ impl Hub {
         lock_state(&self.state)
     }
 
-    /// The room's wake-up: streams wait on it, writers of the room's events notify it. Rooms are
-    /// few and checked to exist before they get here, so entries are kept.
-    pub fn watch(&self, room_id: &str) -> Arc<Notify> {
-        self.lock()
-            .rooms
-            .entry(room_id.to_owned())
-            .or_default()
-            .notify
-            .clone()
+    /// Remembers that the room exists (likes then skip the database for it). Rooms are few and
+    /// checked to exist before they get here, so entries are kept.
+    pub fn remember(&self, room_id: &str) {
+        self.lock().rooms.entry(room_id.to_owned()).or_default();
     }
 
     /// Counts an open event stream of the room until the returned guard is dropped.
@@ -139,13 +149,6 @@ impl Hub {
     /// Whether the room was seen to exist before (likes skip the database for known rooms).
     pub fn knows(&self, room_id: &str) -> bool {
         self.lock().rooms.contains_key(room_id)
-    }
-
-    /// Events of the room were written: wake its streams.
-    pub fn notify(&self, room_id: &str) {
-        if let Some(room) = self.lock().rooms.get(room_id) {
-            room.notify.notify_waiters();
-        }
     }
 
     /// Takes one comment from the viewer's and the room's allowance, or refuses with 429 and takes
@@ -177,7 +180,7 @@ impl Hub {
             };
             return Err(ApiError::new(
                 ErrorCode::TooManyRequests,
-                format!("{why}，请 {} 秒后再发", retry_message(wait)),
+                format!("{why}，请 {} 秒后再发", whole_seconds(wait)),
             ));
         }
         if state.per_room.wait(room_id, now).is_some() {
@@ -191,18 +194,36 @@ impl Hub {
         Ok(())
     }
 
-    /// Counts `n` taps, unless the room is busy: likes are shed first, while its comments use more
-    /// than half their allowance or its like batches exceed theirs. Says whether they counted.
-    pub fn add_likes(&self, room_id: &str, n: u64) -> bool {
+    /// Counts `n` taps from `liker`, unless the room is busy or the liker is over their
+    /// allowance: likes are shed first, while the room's comments use more than half their
+    /// allowance, its like batches exceed theirs, or this viewer or address sends more than about
+    /// a batch a second. Says whether they counted.
+    pub fn add_likes(&self, room_id: &str, liker: &Liker, n: u64) -> bool {
         let now = Instant::now();
         let mut state = self.lock();
         let state = &mut *state;
         let comments_busy = state.per_room.tokens(room_id, now)
             < f64::from(self.limits.comments_per_room.burst) / 2.0;
-        if comments_busy || state.likes.wait(room_id, now).is_some() {
+        let viewer = liker.viewer.as_ref().map(|v| format!("{room_id} {v}"));
+        let client = liker.client.as_ref().map(|c| format!("{room_id} {c}"));
+        let over = |buckets: &Buckets, key: &Option<String>| {
+            key.as_deref()
+                .is_some_and(|k| buckets.wait(k, now).is_some())
+        };
+        if comments_busy
+            || state.likes.wait(room_id, now).is_some()
+            || over(&state.likes_per_viewer, &viewer)
+            || over(&state.likes_per_client, &client)
+        {
             return false;
         }
         state.likes.take(room_id, now);
+        if let Some(k) = &viewer {
+            state.likes_per_viewer.take(k, now);
+        }
+        if let Some(k) = &client {
+            state.likes_per_client.take(k, now);
+        }
         state
             .rooms
             .entry(room_id.to_owned())
@@ -368,14 +389,45 @@ mod tests {
     }
 
     #[test]
+    fn one_viewer_or_address_gets_about_a_batch_a_second_and_others_still_like() {
+        let hub = Hub::new(LiveLimits::default());
+        let viewer = |v: &str, ip: &str| Liker {
+            viewer: Some(v.into()),
+            client: Some(ip.into()),
+        };
+        let me = viewer("s1", "203.0.113.7");
+        // 40 batches at once from one viewer: the first two count, the rest are shed.
+        let counted = (0..40).filter(|_| hub.add_likes("r", &me, 100)).count();
+        assert_eq!(counted, 2);
+        // Minted sessions on the same address share the address's allowance.
+        let minted = (0..40)
+            .filter(|n| hub.add_likes("r", &viewer(&format!("m{n}"), "203.0.113.7"), 100))
+            .count();
+        assert_eq!(minted, 8, "the address's 10 less the viewer's 2");
+        // Everybody else still likes.
+        assert!(hub.add_likes("r", &viewer("s2", "198.51.100.1"), 1));
+        assert!(
+            hub.add_likes("r2", &me, 1),
+            "another room has its own allowance"
+        );
+        let mut pending = hub.take_pending_likes();
+        pending.sort();
+        assert_eq!(pending, vec![("r".into(), 1001), ("r2".into(), 1)]);
+    }
+
+    #[test]
     fn likes_are_shed_while_the_room_is_busy_with_comments() {
         let hub = Hub::new(LiveLimits::default());
-        assert!(hub.add_likes("r", 5));
+        let anyone = Liker::default();
+        assert!(hub.add_likes("r", &anyone, 5));
         for n in 0..30 {
             let _ = hub.check_comment("r", &format!("u{n}"), false, false);
         }
-        assert!(!hub.add_likes("r", 5), "shed while comments are busy");
-        assert!(hub.add_likes("quiet", 5));
+        assert!(
+            !hub.add_likes("r", &anyone, 5),
+            "shed while comments are busy"
+        );
+        assert!(hub.add_likes("quiet", &anyone, 5));
         let mut pending = hub.take_pending_likes();
         pending.sort();
         assert_eq!(pending, vec![("quiet".into(), 5), ("r".into(), 5)]);

@@ -3,7 +3,8 @@
 //! nearest store that delivers and has stock, linked to the room in `live_sales`.
 //!
 //! - here: reading rooms (one, the list, the stream's snapshot and event log), the host check,
-//!   the host console, the media URLs, and `record` (a durable event in the room's log);
+//!   the host console, the media URLs, and `record` (a durable event in the room's log,
+//!   `crate::event_log`);
 //! - `pins`: pin, unpin, status and settings (host only);
 //! - `chat`: comments and their hiding, likes;
 //! - `buy`: live orders (Idempotency-Key, cap and stock under concurrency);
@@ -23,6 +24,7 @@ use jishi_api::live::{
     CatalogueEntry, Comment, HostConsole, Ingest, LiveEvent, LiveRoom, Pin, Playback, RoomStatus,
     RoomsResponse, SkuSales, SNAPSHOT_COMMENTS,
 };
+use jishi_api::person::Person;
 use jishi_api::stores::{NearbyQuery, Sort};
 use jishi_api::{ApiError, ErrorCode, LatLng};
 use sqlx::sqlite::SqliteRow;
@@ -33,6 +35,7 @@ pub use hub::{Hub, LiveLimits};
 use crate::accounts::Caller;
 use crate::clock::rfc3339_utc;
 use crate::error::{PlatformError, Result};
+use crate::event_log::{self, Log};
 use crate::Platform;
 
 /// A room as stored.
@@ -197,7 +200,7 @@ pub async fn room(p: &Platform, id: &str) -> Result<LiveRoom> {
 /// exactly the changes the snapshot does not show.
 pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
     let mut tx = p.pool().begin().await?;
-    let seq = max_seq(&mut tx, id).await?;
+    let seq = event_log::max_seq(&mut tx, Log::Room, id).await?;
     let row = room_row(&mut tx, id).await?;
     let pin = current_pin(&mut tx, id).await?;
     let rows = sqlx::query(
@@ -215,68 +218,32 @@ pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
     Ok((LiveEvent::Snapshot { room, comments }, seq))
 }
 
+/// A person as stored: `jishi_api::person::Person` as JSON.
+pub(crate) fn person(json: String) -> Result<Person> {
+    serde_json::from_str(&json).map_err(|e| PlatformError::CorruptRow {
+        what: format!("person {json}"),
+        detail: e.to_string(),
+    })
+}
+
 pub(crate) fn comment_from(row: &SqliteRow) -> Result<Comment> {
     Ok(Comment {
         id: u64::try_from(row.try_get::<i64, _>("id")?).unwrap_or(0),
-        author: row.try_get("author")?,
+        author: person(row.try_get("author")?)?,
         text: row.try_get("text")?,
         at: rfc3339_utc(row.try_get("at")?),
     })
 }
 
-/// The room's latest durable event seq (0 before its first).
-pub async fn max_seq(conn: &mut SqliteConnection, room_id: &str) -> Result<u64> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM live_events WHERE room_id = ?")
-        .bind(room_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
-}
-
-/// Durable events after `after`, oldest first, at most `limit`: (seq, the event's JSON).
-pub async fn events_after(
-    p: &Platform,
-    room_id: &str,
-    after: u64,
-    limit: u32,
-) -> Result<Vec<(u64, String)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT seq, json FROM live_events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
-    .bind(room_id)
-    .bind(i64::try_from(after).unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(p.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, json)| (u64::try_from(seq).unwrap_or(0), json))
-        .collect())
-}
-
 /// Appends a durable event to the room's log, on the caller's (writer's) connection, so it
-/// commits with the change it describes. Returns its seq.
+/// commits with the change it describes.
 pub(crate) async fn record(
     conn: &mut SqliteConnection,
     room_id: &str,
     event: &LiveEvent,
     now: i64,
-) -> Result<u64> {
-    let json = serde_json::to_string(event).map_err(|e| PlatformError::CorruptRow {
-        what: format!("live event of {room_id}"),
-        detail: e.to_string(),
-    })?;
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO live_events (room_id, seq, json, at)
-         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM live_events WHERE room_id = ?1
-         RETURNING seq",
-    )
-    .bind(room_id)
-    .bind(json)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(u64::try_from(seq).unwrap_or(0))
+) -> Result<()> {
+    event_log::append(conn, Log::Room, room_id, std::slice::from_ref(event), now).await
 }
 
 /// `GET /v1/live/rooms`: the live rooms; with a point, those that can deliver there first (a

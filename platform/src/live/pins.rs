@@ -6,6 +6,7 @@ use jishi_api::{ApiError, ErrorCode};
 
 use super::{current_pin, pin_of, record};
 use crate::error::Result;
+use crate::event_log::Log;
 use crate::Platform;
 
 /// `POST /v1/live/rooms/{id}/pins`: pins `body.sku` at its live price with its cap, replacing the
@@ -68,7 +69,7 @@ pub async fn pin(p: &Platform, room_id: &str, body: NewPin) -> Result<Pin> {
             })
         })
         .await?;
-    p.live().notify(room_id);
+    p.notify_one(Log::Room, room_id);
     Ok(pinned)
 }
 
@@ -94,7 +95,7 @@ pub async fn unpin(p: &Platform, room_id: &str, sku: &str) -> Result<()> {
             })
         })
         .await?;
-    p.live().notify(room_id);
+    p.notify_one(Log::Room, room_id);
     Ok(())
 }
 
@@ -147,7 +148,7 @@ pub async fn set_status(p: &Platform, room_id: &str, body: StatusChange) -> Resu
             })
         })
         .await?;
-    p.live().notify(room_id);
+    p.notify_one(Log::Room, room_id);
     Ok(())
 }
 
@@ -178,6 +179,6 @@ pub async fn settings(p: &Platform, room_id: &str, body: RoomSettings) -> Result
             })
         })
         .await?;
-    p.live().notify(room_id);
+    p.notify_one(Log::Room, room_id);
     Ok(())
 }

@@ -66,15 +66,50 @@ async fn place_on(
     now: i64,
 ) -> Result<Reply> {
     let request = canonical(body);
-    let address = match claim(conn, user_id, key, &request, &body.address_id, now).await? {
-        Claim::Replay(reply) => return Ok(reply),
-        Claim::Proceed(address) => address,
+    let checkout = Checkout {
+        index,
+        user_id,
+        key,
+        body,
+        now,
     };
-    let placed = match address {
-        Ok(address) => place_in(conn, index, user_id, key, body, address, now).await,
-        Err(e) => Err(e.into()),
-    };
-    settle(conn, user_id, key, placed).await
+    super::write::once(
+        conn,
+        user_id,
+        key,
+        &request,
+        &body.address_id,
+        now,
+        &checkout,
+    )
+    .await
+}
+
+/// A checkout order (`placement::place_in`).
+struct Checkout<'a> {
+    index: &'a StoreIndex,
+    user_id: &'a str,
+    key: &'a str,
+    body: &'a PlaceOrder,
+    now: i64,
+}
+
+impl super::write::Placement for Checkout<'_> {
+    fn place<'c>(
+        &'c self,
+        conn: &'c mut SqliteConnection,
+        address: accounts::Address,
+    ) -> futures::future::BoxFuture<'c, Result<String>> {
+        Box::pin(place_in(
+            conn,
+            self.index,
+            self.user_id,
+            self.key,
+            self.body,
+            address,
+            self.now,
+        ))
+    }
 }
 
 /// What claiming an Idempotency-Key found.
@@ -165,9 +200,12 @@ pub(crate) async fn settle(
         .execute(&mut *conn)
         .await?;
     let reply = Reply::from_error(&refused);
-    if refused.code == ErrorCode::TooManyUnpaid {
-        // Passing, not final: once the shopper pays or cancels one, the same request (and key)
-        // must be able to go through, so the refusal is not stored as the key's answer.
+    if matches!(
+        refused.code,
+        ErrorCode::TooManyUnpaid | ErrorCode::TooManyRequests
+    ) {
+        // Passing, not final: once the shopper pays or cancels one, or waits, the same request
+        // (and key) must be able to go through, so the refusal is not stored as the key's answer.
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status IS NULL",
         )

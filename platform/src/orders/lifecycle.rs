@@ -2,6 +2,7 @@
 //! exactly-once return of reserved stock behind the last two. A group-buy order also tells its
 //! group when it is paid or released (`groups::lifecycle`), in the same transaction.
 
+use jishi_api::live::LiveEvent;
 use jishi_api::orders::{Order, OrderStatus, PayMethod};
 use jishi_api::{ApiError, ErrorCode};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -9,14 +10,18 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use super::{load, order_from, ORDER_COLUMNS, ORDER_LINES_SQL};
 use crate::dispatch;
 use crate::error::Result;
+use crate::event_log::{self, Log, APPEND_SQL};
 use crate::groups;
+use crate::stores::StoreIndex;
 use crate::writer::Writer;
+use std::sync::Arc;
 
 /// Sandbox payment: succeeds for any unpaid, unexpired order; paying twice is harmless. The status
 /// change runs on the checkout writer.
 pub async fn pay(
     pool: &SqlitePool,
     writer: &Writer,
+    index: &Arc<StoreIndex>,
     user_id: &str,
     id: &str,
     method: PayMethod,
@@ -24,9 +29,11 @@ pub async fn pay(
 ) -> Result<Order> {
     // The sandbox is the only method (it always succeeds): a new method must be handled here.
     let PayMethod::Sandbox = method;
-    let (user, order_id) = (user_id.to_owned(), id.to_owned());
+    let (user, order_id, index) = (user_id.to_owned(), id.to_owned(), index.clone());
     let paid = writer
-        .run(move |conn| Box::pin(async move { mark_paid(conn, &user, &order_id, now).await }))
+        .run(move |conn| {
+            Box::pin(async move { mark_paid(conn, &index, &user, &order_id, now).await })
+        })
         .await?;
     if let Some(order) = paid {
         return Ok(order);
@@ -59,6 +66,7 @@ pub async fn pay(
 /// payment is recorded in its group too, which forms with its last seat: all in this job.
 async fn mark_paid(
     conn: &mut SqliteConnection,
+    index: &StoreIndex,
     user_id: &str,
     id: &str,
     now: i64,
@@ -79,19 +87,16 @@ async fn mark_paid(
         return Ok(None);
     };
     let eta: u32 = row.try_get("eta_min")?;
-    // The "paid" event and the order's lines in one round trip (both statements read ?1..?6).
-    let lines = sqlx::query(&format!("{}; {ORDER_LINES_SQL}", dispatch::RECORD_SQL))
+    // The "paid" event and the order's lines in one round trip.
+    let json = dispatch::event_json(id, OrderStatus::Paid, eta, None, now)?;
+    let sql = format!("{APPEND_SQL}; {ORDER_LINES_SQL}");
+    let lines = event_log::bind_append(sqlx::query(&sql), Log::Order, id, &json, now)
         .bind(id)
-        .bind(OrderStatus::Paid.as_str())
-        .bind(eta)
-        .bind(None::<f64>)
-        .bind(None::<f64>)
-        .bind(now)
         .fetch_all(&mut *conn)
         .await?;
     let group_id: Option<String> = row.try_get("group_id")?;
     if let Some(group_id) = group_id {
-        groups::lifecycle::member_paid(conn, &group_id, id, now).await?;
+        groups::lifecycle::member_paid(conn, index, &group_id, id, now).await?;
     }
     order_from(&row, &lines).map(Some)
 }
@@ -135,27 +140,21 @@ pub(crate) async fn release(
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    // Viewers see the pin's new counts: a `pinned` event with it, when it is still the
-    // room's current pin (the streams' poll picks it up; this path has no wake-up).
-    sqlx::query(
-        "INSERT INTO live_events (room_id, seq, json, at)
-         SELECT lp.room_id,
-                (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM live_events e WHERE e.room_id = lp.room_id),
-                json_object('type', 'pinned', 'pin', json_object(
-                    'sku', lp.sku, 'name', p.name,
-                    'price_fen', (SELECT MIN(sp.price_fen) FROM store_products sp WHERE sp.sku = lp.sku),
-                    'live_price_fen', lp.live_price_fen, 'stock_cap', lp.stock_cap,
-                    'sold', lp.sold, 'stock_left', lp.stock_cap - lp.sold)),
-                ?2
-         FROM live_sales ls
+    // Viewers see the pin's new counts: a `pinned` event with it, when it is still the room's
+    // current pin (the streams' poll picks it up; this path has no wake-up).
+    let live: Option<(String, String)> = sqlx::query_as(
+        "SELECT ls.room_id, ls.sku FROM live_sales ls
          JOIN live_pins lp ON lp.room_id = ls.room_id AND lp.sku = ls.sku AND lp.current = 1
-         JOIN products p ON p.sku = lp.sku
-         WHERE ls.order_id = ?1",
+         WHERE ls.order_id = ?",
     )
     .bind(id)
-    .bind(now)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if let Some((room_id, sku)) = live {
+        if let Some(pin) = crate::live::pin_of(conn, &room_id, &sku).await? {
+            crate::live::record(conn, &room_id, &LiveEvent::Pinned { pin }, now).await?;
+        }
+    }
     if let Some(group_id) = group_id {
         groups::lifecycle::order_released(conn, &group_id, id, now).await?;
     }

@@ -109,6 +109,40 @@ impl Buckets {
     }
 }
 
+/// One allowance per key (a client address, say), in this process's memory.
+#[derive(Debug)]
+pub struct KeyedLimiter {
+    buckets: Mutex<Buckets>,
+}
+
+impl KeyedLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        Self {
+            buckets: Mutex::new(Buckets::new(limit)),
+        }
+    }
+
+    /// Takes one from `key`'s allowance, or says how long until it has one (and takes nothing).
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
+        self.take_at(key, Instant::now())
+    }
+
+    fn take_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        // A poisoned lock only means another request panicked mid-update; the counts are usable.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(wait) = buckets.wait(key, now) {
+            return Err(wait);
+        }
+        buckets.take(key, now);
+        Ok(())
+    }
+}
+
+/// Whole seconds to wait, rounded up, for a refusal's message.
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// The order rate limiter of one platform process.
 #[derive(Debug)]
 pub struct OrderLimiter {
@@ -140,10 +174,7 @@ impl OrderLimiter {
         if let Some(wait) = wait {
             return Err(ApiError::new(
                 ErrorCode::TooManyRequests,
-                format!(
-                    "下单太频繁，请 {} 秒后再试",
-                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-                ),
+                format!("下单太频繁，请 {} 秒后再试", whole_seconds(wait)),
             ));
         }
         shoppers.take(shopper, now);

@@ -2,7 +2,9 @@
 //! one write transaction, paid in the sandbox, cancelled or expired with stock returned once.
 //!
 //! - `idempotency`: claiming a key, replaying its stored answer, recording the outcome;
-//! - `placement`: validating an order and reserving its stock (with the unpaid-order cap);
+//! - `write`: the one way any order is written: the key claimed and settled, the shopper's holds
+//!   checked (the unpaid cap, scarce holds), the order's rows inserted;
+//! - `placement`: validating a checkout order and reserving its stock;
 //! - `lifecycle`: pay, cancel, expiry and the exactly-once stock release;
 //! - `slots`: the delivery slots a store offers and the check that a chosen one is offered;
 //! - `limits`: the in-memory rate limits on placing orders.
@@ -17,6 +19,7 @@ mod lifecycle;
 pub(crate) mod limits;
 pub(crate) mod placement;
 mod slots;
+pub(crate) mod write;
 
 use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot};
 use jishi_api::ApiError;
@@ -25,7 +28,6 @@ use sqlx::{Row, SqlitePool};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
 
-pub(crate) use idempotency::{claim, settle, Claim};
 pub use idempotency::{place_idempotent, Reply};
 pub(crate) use lifecycle::release;
 pub use lifecycle::{cancel, expire_chunk, expire_unpaid, pay, EXPIRY_CHUNK};
@@ -48,8 +50,9 @@ async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     order_from_row(pool, &row).await
 }
 
+/// An order's lines; one plain `?` (the order id), so it can follow other statements in one query.
 const ORDER_LINES_SQL: &str =
-    "SELECT sku, name, price_fen, quantity FROM order_items WHERE order_id = ?1 ORDER BY sku";
+    "SELECT sku, name, price_fen, quantity FROM order_items WHERE order_id = ? ORDER BY sku";
 
 async fn order_from_row(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> Result<Order> {
     let id: String = row.try_get("id")?;

@@ -1,17 +1,19 @@
-//! Placing an order inside the caller's write transaction: the unpaid-order cap, the address and
-//! slot checks, the conditional stock decrement, and the rows written in one round trip.
+//! Placing a checkout order inside the caller's write transaction: the address and slot checks,
+//! the shopper's holds (`write::check_holds`), the conditional stock decrement in SKU order, and
+//! the order written (`write::bind_order`) with the cart's clean-up in one round trip.
 
 use jishi_api::cart::Items;
-use jishi_api::orders::{
-    Order, OrderLine, OrderStatus, PlaceOrder, MAX_UNPAID_ORDERS, PAYMENT_WINDOW_S,
-};
+use jishi_api::orders::{Order, OrderLine, OrderStatus, PlaceOrder, PAYMENT_WINDOW_S};
 use jishi_api::{ApiError, ErrorCode, LatLng};
 use sqlx::{Row, SqliteConnection};
 
 use super::slots::validate_slot;
+use super::write::{
+    bind_order, check_holds, expect_rows, order_rows, order_sql, to_reply, NewOrder, Scarce,
+};
 use crate::accounts::{self, new_id};
 use crate::clock::rfc3339_utc as rfc3339;
-use crate::error::{PlatformError, Result};
+use crate::error::Result;
 use crate::stores::StoreIndex;
 
 /// Validates and creates the order on `conn` (inside the caller's transaction), reserving stock,
@@ -44,10 +46,14 @@ pub(super) async fn place_in(
         .into());
     }
     let slot = validate_slot(body.slot, store, now)?;
+    check_holds(conn, user_id, now, Scarce::None).await?;
 
-    let mut lines = Vec::with_capacity(items.lines().len());
-    for (sku, quantity) in items.lines() {
-        let (price_fen, name) = reserve(conn, &store.id, sku, *quantity, user_id, now).await?;
+    // Lines are reserved in SKU order, so two orders never take the same rows in opposite orders.
+    let mut wanted = items.lines().to_vec();
+    wanted.sort();
+    let mut lines = Vec::with_capacity(wanted.len());
+    for (sku, quantity) in &wanted {
+        let (price_fen, name) = reserve(conn, &store.id, sku, *quantity).await?;
         lines.push(OrderLine {
             sku: sku.clone(),
             name,
@@ -88,127 +94,72 @@ pub(super) async fn place_in(
         eta_min: quote.eta_min,
         group_id: None,
     };
-    let reply = serde_json::to_string(&order).map_err(|e| PlatformError::CorruptRow {
-        what: format!("order {}", order.id),
-        detail: e.to_string(),
-    })?;
-    // The order, its lines, the cart clean-up and the stored answer go to SQLite as one
-    // multi-statement query: one round trip to the connection's worker thread instead of four.
-    // Placeholders are plain `?`: sqlx hands each statement the next arguments in turn.
-    let mut sql = String::from(
-        "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen, delivery_fee_fen,
-             total_fen, created_at, expires_at, updated_at, eta_min, dispatch_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
-         INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES ",
-    );
-    sql.push_str(&vec!["(?, ?, ?, ?, ?)"; order.items.len()].join(", "));
+    let reply = to_reply(&format!("order {}", order.id), &order)?;
+    let new = NewOrder {
+        user_id,
+        key,
+        order: &order,
+        now,
+        expires_at: now + PAYMENT_WINDOW_S,
+        dispatch_at,
+        reply: &reply,
+    };
     // What was ordered leaves the cart in the same transaction, so a retry cannot order it twice
     // from a stale cart and a failed order leaves the cart as it was.
-    sql.push_str(
-        ";
+    let sql = format!(
+        "{};
          DELETE FROM cart_items WHERE owner = ? AND store_id = ?
-             AND sku IN (SELECT sku FROM order_items WHERE order_id = ?);
-         UPDATE idempotency_keys SET status = 201, response = ? WHERE user_id = ? AND key = ?;",
+             AND sku IN (SELECT sku FROM order_items WHERE order_id = ?)",
+        order_sql(order.items.len())
     );
-    let mut query = sqlx::query(&sql)
-        .bind(&order.id)
-        .bind(user_id)
-        .bind(&order.store_id)
-        .bind(order.status.as_str())
-        .bind(&order.address_id)
-        .bind(order.slot.to_string())
-        .bind(order.items_fen)
-        .bind(order.delivery_fee_fen)
-        .bind(order.total_fen)
-        .bind(now)
-        .bind(now + PAYMENT_WINDOW_S)
-        .bind(now)
-        .bind(quote.eta_min)
-        .bind(dispatch_at);
-    for line in &order.items {
-        query = query
-            .bind(&order.id)
-            .bind(&line.sku)
-            .bind(&line.name)
-            .bind(line.price_fen)
-            .bind(line.quantity);
-    }
-    let stored = query
+    let stored = bind_order(sqlx::query(&sql), &new)
         .bind(user_id)
         .bind(&order.store_id)
         .bind(&order.id)
-        .bind(&reply)
-        .bind(user_id)
-        .bind(key)
         .execute(&mut *conn)
         .await?;
-    // Order + lines + the stored answer (cart lines deleted vary): a miss would be a bug here.
-    let expected = 1 + order.items.len() as u64 + 1;
-    if stored.rows_affected() < expected {
-        return Err(PlatformError::CorruptRow {
-            what: format!("order {}", order.id),
-            detail: format!(
-                "wrote {} rows, expected at least {expected}",
-                stored.rows_affected()
-            ),
-        });
-    }
+    // The cart lines deleted vary; the order, its lines and the answer must all be there.
+    expect_rows(
+        stored.rows_affected(),
+        order_rows(&order),
+        format!("order {}", order.id),
+    )?;
     Ok(reply)
 }
 
-/// Takes `quantity` of `sku` from the store's stock for `user_id`'s new order, inside the caller's
-/// write transaction; answers the store's price and the product's name. Refused (nothing taken):
-/// the shopper's unpaid-order cap, a product the store does not list, or not enough stock.
-/// Shared by every kind of order that reserves in one store (orders, group buys).
+/// Takes `quantity` of `sku` from the store's stock for a new order, inside the caller's write
+/// transaction; answers the store's price and the product's name. Refused (nothing taken): a
+/// product the store does not list, or not enough stock. The shopper's holds are checked before
+/// (`write::check_holds`). Shared by every kind of order that reserves in one store.
 pub(crate) async fn reserve(
     conn: &mut SqliteConnection,
     store_id: &str,
     sku: &str,
     quantity: u32,
-    user_id: &str,
-    now: i64,
 ) -> Result<(i64, String)> {
-    // The conditional decrement: never below zero, whatever else runs concurrently. It also
-    // enforces the unpaid-order cap: counted inside this write transaction (BEGIN IMMEDIATE),
-    // concurrent orders of one shopper see each other and never exceed it between them. One
-    // statement, so the cap costs no round trip while the write lock is held.
+    // The conditional decrement: never below zero, whatever else runs concurrently.
     let reserved = sqlx::query(
         "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1
-           AND (SELECT COUNT(*) FROM orders
-                WHERE user_id = ?4 AND status = 'pending_payment' AND expires_at > ?5) < ?6
          RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name",
     )
     .bind(quantity)
     .bind(store_id)
     .bind(sku)
-    .bind(user_id)
-    .bind(now)
-    .bind(MAX_UNPAID_ORDERS)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = reserved {
         return Ok((row.try_get("price_fen")?, row.try_get("name")?));
     }
-    // Refused: the cap, or say whether the store lacks the product or just enough of it.
-    let why = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM orders
-                 WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?) AS unpaid,
-                (SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
-                 WHERE sp.store_id = ? AND sp.sku = ?) AS name",
+    // Refused: say whether the store lacks the product or just enough of it.
+    let name: Option<String> = sqlx::query_scalar(
+        "SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
+         WHERE sp.store_id = ? AND sp.sku = ?",
     )
-    .bind(user_id)
-    .bind(now)
     .bind(store_id)
     .bind(sku)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    let unpaid: i64 = why.try_get("unpaid")?;
-    let name: Option<String> = why.try_get("name")?;
     Err(match name {
-        _ if unpaid >= MAX_UNPAID_ORDERS => ApiError::new(
-            ErrorCode::TooManyUnpaid,
-            format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
-        ),
         None => ApiError::bad_request(format!("这家门店没有商品 {sku}")),
         Some(name) => ApiError::new(
             ErrorCode::SoldOut,

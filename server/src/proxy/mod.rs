@@ -9,6 +9,8 @@
 pub mod route;
 mod upstream;
 
+pub(crate) use upstream::EVENT_STREAM_MAX;
+
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -112,7 +114,7 @@ pub async fn forward(
     let token = match cookie_token.clone() {
         Some(t) => Some(t),
         None if route.endpoint.creates_session(&method) => {
-            let created: Session = state.platform.post_json("/v1/sessions", &()).await?;
+            let created = state.platform.new_session(client.ip).await?;
             new_token = Some(created.token.clone());
             Some(created.token)
         }
@@ -120,18 +122,7 @@ pub async fn forward(
     };
 
     let stream_permit = if route.endpoint.is_event_stream() {
-        // Each open stream holds two file handles (the browser's and the platform's): refuse
-        // new ones before the process runs out, rather than failing everything else.
-        Some(
-            state
-                .edge
-                .streams
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| {
-                    ApiError::new(ErrorCode::Overloaded, "实时跟踪的连接太多，请稍后再试")
-                })?,
-        )
+        Some(state.edge.open_stream(&client)?)
     } else {
         None
     };

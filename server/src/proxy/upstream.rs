@@ -7,16 +7,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use futures::StreamExt;
-use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY, LAST_EVENT_ID, SHUTDOWN_EVENT};
+use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY, LAST_EVENT_ID};
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::platform_client::upstream_error;
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ProxyError, MAX_BODY_BYTES};
 use crate::AppState;
 
 /// How long one event stream may stay open; browsers reconnect with Last-Event-ID after it.
-const EVENT_STREAM_MAX: Duration = Duration::from_secs(30 * 60);
+pub(crate) const EVENT_STREAM_MAX: Duration = Duration::from_secs(30 * 60);
 
 /// Upstream answers up to this size are forwarded whole rather than streamed.
 const BUFFERED_RESPONSE_MAX_BYTES: u64 = 1024 * 1024;
@@ -52,7 +51,7 @@ pub async fn send(
     state: &AppState,
     out: Outgoing,
     request: Request,
-    stream_permit: Option<OwnedSemaphorePermit>,
+    stream_permit: Option<crate::StreamPermit>,
 ) -> Result<Answer, ProxyError> {
     let mut headers = reqwest::header::HeaderMap::new();
     for name in FORWARDED_REQUEST_HEADERS {
@@ -154,10 +153,10 @@ fn request_timeout() -> ProxyError {
     ))
 }
 
-/// The SSE frame a stream ends with when the server shuts down; the browser reconnects later
-/// with `Last-Event-ID`.
+/// The SSE frame a stream ends with when the server shuts down (the same notice as the
+/// platform's); the browser reconnects later with `Last-Event-ID`.
 fn shutdown_frame() -> Bytes {
-    Bytes::from(format!("event: {SHUTDOWN_EVENT}\ndata: {{}}\n\n"))
+    Bytes::from(jishi_api::events::shutdown_frame())
 }
 
 type Upstream = futures::stream::BoxStream<'static, reqwest::Result<Bytes>>;
@@ -168,7 +167,7 @@ type Upstream = futures::stream::BoxStream<'static, reqwest::Result<Bytes>>;
 fn until_shutdown(
     upstream: Upstream,
     shutdown: crate::Shutdown,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<crate::StreamPermit>,
 ) -> impl futures::Stream<Item = reqwest::Result<Bytes>> + Send {
     futures::stream::unfold(Some((upstream, shutdown, permit)), |state| async move {
         let (mut upstream, shutdown, permit) = state?;

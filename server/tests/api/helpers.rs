@@ -90,6 +90,29 @@ pub async fn spawn_server_on_site(
     trusted_proxies: Vec<ipnet::IpNet>,
     shutdown: Shutdown,
 ) -> SocketAddr {
+    let edge = Edge::new(trusted_proxies, limits, shutdown);
+    spawn_server_at_edge(platform_url, site_root, edge).await
+}
+
+/// A platform and a server that serves the sandbox's pay page, as beside an embedded platform
+/// in demo mode.
+pub async fn spawn_sandbox_app() -> TestApp {
+    let platform = format!(
+        "http://{}",
+        spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
+    );
+    let edge = Edge::new(Vec::new(), Limits::default(), Shutdown::default()).with_sandbox(true);
+    let server = spawn_server_at_edge(&platform, "target/site", edge).await;
+    TestApp {
+        platform,
+        server: format!("http://{server}"),
+        http: reqwest::Client::new(),
+    }
+}
+
+/// A server at `edge`, served by the same accept loop as the binary.
+async fn spawn_server_at_edge(platform_url: &str, site_root: &str, edge: Edge) -> SocketAddr {
+    let (limits, shutdown) = (edge.limits.clone(), edge.shutdown.clone());
     let state = AppState {
         leptos_options: LeptosOptions::builder()
             .output_name("jishi")
@@ -97,7 +120,7 @@ pub async fn spawn_server_on_site(
             .build(),
         platform: PlatformClient::new(platform_url).expect("client builds"),
         site: SiteConfig::default(),
-        edge: Edge::new(trusted_proxies, limits.clone(), shutdown.clone()),
+        edge,
         media: None,
         live: jishi_server::live::LiveHub::new(
             PlatformClient::new(platform_url).expect("client builds"),

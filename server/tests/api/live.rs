@@ -11,6 +11,12 @@ use crate::helpers::*;
 
 const ROOM: &str = "live_bj1";
 
+/// A new viewer's number, for an address of its own.
+fn next_viewer() -> u8 {
+    static VIEWERS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+    VIEWERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// An open viewer stream and what it has received so far.
 struct Viewer {
     body: futures::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
@@ -18,10 +24,13 @@ struct Viewer {
 }
 
 impl Viewer {
+    /// A viewer at its own address (forwarded by the trusted proxy in front of `server`): each
+    /// counts as one viewer.
     async fn open(server: &str, last_event_id: Option<&str>) -> Viewer {
         let mut req = reqwest::Client::new()
             .get(format!("{server}/api/v1/live/rooms/{ROOM}/events"))
-            .header("accept", "text/event-stream");
+            .header("accept", "text/event-stream")
+            .header("x-forwarded-for", format!("198.51.100.{}", next_viewer()));
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }
@@ -62,6 +71,18 @@ fn id_of(stream: &str, needle: &str) -> u64 {
         .unwrap_or_else(|| panic!("no frame with an id holds {needle:?}: {stream}"))
 }
 
+/// A server that believes `X-Forwarded-For` from loopback, as behind nginx.
+async fn behind_proxy(platform_url: &str) -> std::net::SocketAddr {
+    let trusted = jishi_server::settings::parse_trusted_proxies("127.0.0.1").expect("proxies");
+    spawn_server_with(
+        platform_url,
+        jishi_server::Limits::default(),
+        trusted,
+        jishi_server::Shutdown::default(),
+    )
+    .await
+}
+
 async fn wait_for_streams(platform: &Platform, want: usize) {
     for _ in 0..100 {
         if platform.live().open_streams(ROOM) == want {
@@ -89,7 +110,7 @@ async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subsc
     );
     let mut servers = Vec::new();
     for _ in 0..3 {
-        servers.push(format!("http://{}", spawn_server(&platform_url).await));
+        servers.push(format!("http://{}", behind_proxy(&platform_url).await));
     }
 
     // Two viewers on instance 2 and two on instance 3: each instance subscribes once.
@@ -164,14 +185,15 @@ async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subsc
 
     // The same on an instance that has never had the room (its viewer was on one that died):
     // the missed pin comes from the platform, not a fresh snapshot.
-    let fresh = format!("http://{}", spawn_server(&platform_url).await);
+    let fresh = format!("http://{}", behind_proxy(&platform_url).await);
     let mut moved = Viewer::open(&fresh, Some(&(pinned_id - 1).to_string())).await;
     let seen = moved.until("\"stock_cap\":77").await.to_owned();
     assert!(!seen.contains("\"type\":\"snapshot\""), "caught up: {seen}");
     assert_eq!(id_of(&seen, "\"stock_cap\":77"), pinned_id, "{seen}");
     assert_eq!(seen.matches("\"stock_cap\":77").count(), 1, "{seen}");
 
-    // Viewer counts: every instance reports, the platform sums (7 viewers in all).
+    // Viewer counts: every instance reports, the platform sums (7 viewers in all, each at an
+    // address of its own).
     let mut total: Value = Value::Null;
     for _ in 0..100 {
         total = host_app
@@ -205,4 +227,10 @@ async fn an_unknown_room_is_404_and_the_viewer_report_route_is_not_forwarded() {
         .await
         .expect("request");
     assert_eq!(res.status().as_u16(), 404);
+    // Not forwarded: the platform never saw the report, so the room's count did not move.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, room) = app
+        .get_json(&app.platform_v1(&format!("/live/rooms/{ROOM}")))
+        .await;
+    assert_eq!(room["viewer_count"], 0, "{room}");
 }

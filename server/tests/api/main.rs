@@ -1,6 +1,7 @@
 //! Integration tests: the real platform and the real server, each on its own loopback port,
 //! talking HTTP. One binary with a module per feature keeps link time down.
 
+mod abuse;
 mod accounts;
 mod assets;
 mod cart_form;

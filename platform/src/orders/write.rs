@@ -1,0 +1,234 @@
+//! The one way an order is written, whatever places it (checkout, a live buy, a group seat):
+//!
+//! - `once`: the Idempotency-Key claimed, the order placed, the outcome stored, in one job on the
+//!   checkout writer (`idempotency`);
+//! - `check_holds`: the one check of what a shopper may hold unpaid: `MAX_UNPAID_ORDERS` orders in
+//!   all, and on scarce things (a live pin's cap, a group's seat) one hold each, which lasts
+//!   `SCARCE_HOLD_S` and, once let go unpaid, cannot be taken again for `HOLD_COOLDOWN_S`;
+//! - `ORDER_SQL` / `bind_order`: the one `INSERT` of an order, its lines and the key's stored
+//!   answer, to which each caller appends its own statements in the same round trip.
+//!
+//! A rule changed here holds for every kind of order.
+
+use futures::future::BoxFuture;
+use jishi_api::orders::{Order, HOLD_COOLDOWN_S, MAX_UNPAID_ORDERS};
+use jishi_api::{ApiError, ErrorCode};
+use sqlx::{Row, SqliteConnection};
+
+use super::idempotency::{claim, settle, Claim, Reply};
+use crate::accounts::Address;
+use crate::error::{PlatformError, Result};
+use crate::event_log::Query;
+
+/// What writes one kind of order once its key is claimed: checkout, a live buy, a group seat.
+pub(crate) trait Placement {
+    /// Validates and writes the order on `conn` (with `bind_order`), inside the job's savepoint,
+    /// for the shopper's `address`; returns the key's stored answer. An `ApiError` is a refusal
+    /// (its writes are rolled back and it becomes the key's answer).
+    fn place<'c>(
+        &'c self,
+        conn: &'c mut SqliteConnection,
+        address: Address,
+    ) -> BoxFuture<'c, Result<String>>;
+}
+
+/// Places an order exactly once per (user, key): claims the key for `request`, reads the address,
+/// has `placement` write the order, and settles the outcome. A replay, a different request under
+/// the key or one still in flight is answered from the key's record without placing anything.
+pub(crate) async fn once(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    key: &str,
+    request: &str,
+    address_id: &str,
+    now: i64,
+    placement: &impl Placement,
+) -> Result<Reply> {
+    let address = match claim(conn, user_id, key, request, address_id, now).await? {
+        Claim::Replay(reply) => return Ok(reply),
+        Claim::Proceed(address) => address,
+    };
+    let placed = match address {
+        Ok(address) => placement.place(conn, address).await,
+        Err(e) => Err(e.into()),
+    };
+    settle(conn, user_id, key, placed).await
+}
+
+/// A scarce thing an order would hold while unpaid.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scarce<'a> {
+    /// Nothing beyond stock (checkout): the unpaid cap only.
+    None,
+    /// A share of a live room's pin (its cap).
+    Pin { room_id: &'a str, sku: &'a str },
+    /// A seat in a group.
+    Seat { group_id: &'a str },
+}
+
+/// What a shopper may hold unpaid, checked inside the writer's transaction (which runs one job
+/// at a time, so concurrent requests of one shopper cannot pass it together): refused with
+/// `too_many_unpaid` at `MAX_UNPAID_ORDERS` unpaid orders or with one already on this pin, and
+/// with `too_many_requests` within `HOLD_COOLDOWN_S` of letting a hold on it go unpaid.
+pub(crate) async fn check_holds(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    now: i64,
+    scarce: Scarce<'_>,
+) -> Result<()> {
+    const UNPAID: &str = "(SELECT COUNT(*) FROM orders
+        WHERE user_id = ?1 AND status = 'pending_payment' AND expires_at > ?2) AS unpaid";
+    let (sql, a, b) = match scarce {
+        Scarce::None => (
+            format!("SELECT {UNPAID}, 0 AS held, NULL AS lapsed_at"),
+            "",
+            "",
+        ),
+        Scarce::Pin { room_id, sku } => (
+            format!(
+                "SELECT {UNPAID},
+                   (SELECT COUNT(*) FROM live_sales ls JOIN orders o ON o.id = ls.order_id
+                    WHERE ls.room_id = ?3 AND ls.sku = ?4 AND o.user_id = ?1
+                      AND o.status = 'pending_payment' AND o.expires_at > ?2) AS held,
+                   (SELECT MAX(o.updated_at) FROM live_sales ls JOIN orders o ON o.id = ls.order_id
+                    WHERE ls.room_id = ?3 AND ls.sku = ?4 AND o.user_id = ?1
+                      AND o.status = 'cancelled') AS lapsed_at"
+            ),
+            room_id,
+            sku,
+        ),
+        // A seat still held is `already_member`, which the join checks first.
+        Scarce::Seat { group_id } => (
+            format!(
+                "SELECT {UNPAID}, 0 AS held,
+                   (SELECT MAX(o.updated_at) FROM group_members m JOIN orders o ON o.id = m.order_id
+                    WHERE m.group_id = ?3 AND m.user_id = ?1 AND o.status = 'cancelled')
+                   AS lapsed_at"
+            ),
+            group_id,
+            "",
+        ),
+    };
+    let row = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(now)
+        .bind(a)
+        .bind(b)
+        .fetch_one(&mut *conn)
+        .await?;
+    let unpaid: i64 = row.try_get("unpaid")?;
+    let held: i64 = row.try_get("held")?;
+    let lapsed_at: Option<i64> = row.try_get("lapsed_at")?;
+    if held > 0 {
+        return Err(ApiError::new(
+            ErrorCode::TooManyUnpaid,
+            "你已抢到这件商品，还没付款：请先支付那一笔",
+        )
+        .into());
+    }
+    if unpaid >= MAX_UNPAID_ORDERS {
+        return Err(ApiError::new(
+            ErrorCode::TooManyUnpaid,
+            format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
+        )
+        .into());
+    }
+    if let Some(wait) = lapsed_at
+        .map(|at| at + HOLD_COOLDOWN_S - now)
+        .filter(|w| *w > 0)
+    {
+        let what = match scarce {
+            Scarce::Seat { .. } => "这个拼团的名额",
+            _ => "这件直播商品",
+        };
+        return Err(ApiError::new(
+            ErrorCode::TooManyRequests,
+            format!("你刚放弃了{what}，{} 分钟后才能再抢", (wait + 59) / 60),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// An order about to be written, with the answer its Idempotency-Key replays.
+pub(crate) struct NewOrder<'a> {
+    pub user_id: &'a str,
+    pub key: &'a str,
+    pub order: &'a Order,
+    pub now: i64,
+    /// When its payment window ends: unpaid then, it is released (stock, cap or seat returned).
+    pub expires_at: i64,
+    /// When the dispatch simulator may start on it once paid; `None`: at once.
+    pub dispatch_at: Option<i64>,
+    /// The stored answer (the order, or the group with the member's order).
+    pub reply: &'a str,
+}
+
+/// The order's row, its lines and the key's stored answer, for `lines` lines: plain `?`
+/// placeholders bound by `bind_order`, so each caller appends its own statements (its link to a
+/// room or a seat, its events) and sends all of it in one round trip.
+pub(crate) fn order_sql(lines: usize) -> String {
+    format!(
+        "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen,
+             delivery_fee_fen, total_fen, created_at, expires_at, updated_at, eta_min, dispatch_at,
+             group_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+         INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES {};
+         UPDATE idempotency_keys SET status = 201, response = ? WHERE user_id = ? AND key = ?",
+        vec!["(?, ?, ?, ?, ?)"; lines].join(", ")
+    )
+}
+
+/// Rows `order_sql` writes: the order, each line, the stored answer.
+pub(crate) fn order_rows(order: &Order) -> u64 {
+    1 + order.items.len() as u64 + 1
+}
+
+/// Binds `order_sql`'s parameters.
+pub(crate) fn bind_order<'q>(query: Query<'q>, o: &'q NewOrder<'q>) -> Query<'q> {
+    let order = o.order;
+    let mut query = query
+        .bind(&order.id)
+        .bind(o.user_id)
+        .bind(&order.store_id)
+        .bind(order.status.as_str())
+        .bind(&order.address_id)
+        .bind(order.slot.to_string())
+        .bind(order.items_fen)
+        .bind(order.delivery_fee_fen)
+        .bind(order.total_fen)
+        .bind(o.now)
+        .bind(o.expires_at)
+        .bind(o.now)
+        .bind(order.eta_min)
+        .bind(o.dispatch_at)
+        .bind(order.group_id.as_deref());
+    for line in &order.items {
+        query = query
+            .bind(&order.id)
+            .bind(&line.sku)
+            .bind(&line.name)
+            .bind(line.price_fen)
+            .bind(line.quantity);
+    }
+    query.bind(o.reply).bind(o.user_id).bind(o.key)
+}
+
+/// Fails the job when a write that must have taken did not (a bug, never a shopper's mistake).
+pub(crate) fn expect_rows(written: u64, expected: u64, what: impl Into<String>) -> Result<()> {
+    if written < expected {
+        return Err(PlatformError::CorruptRow {
+            what: what.into(),
+            detail: format!("wrote {written} rows, expected at least {expected}"),
+        });
+    }
+    Ok(())
+}
+
+/// The order as its key's stored answer.
+pub(crate) fn to_reply(what: &str, value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| PlatformError::CorruptRow {
+        what: what.to_owned(),
+        detail: e.to_string(),
+    })
+}
