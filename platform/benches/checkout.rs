@@ -1,10 +1,13 @@
 //! `cargo bench -p jishi-platform --bench checkout`: checkout throughput on the embedded SQLite
 //! platform over HTTP — 64 concurrent shoppers each creating and paying orders — and a check that
-//! nothing was oversold. Prints one figure a line; asserts nothing about speed.
+//! nothing was oversold, once with every commit synced (`synchronous = FULL`, the platform's
+//! setting) and once with `NORMAL`, in the same run so the two compare. Prints one figure a line,
+//! prefixed by the setting; asserts nothing about speed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jishi_platform::db::Durability;
 use jishi_platform::orders::{OrderLimits, RateLimit};
 use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
 use serde_json::{json, Value};
@@ -27,8 +30,23 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
+        // Alternated, so neither setting always runs on a warmer machine.
+        for (name, durability) in [
+            ("full", Durability::Full),
+            ("normal", Durability::Normal),
+            ("full", Durability::Full),
+            ("normal", Durability::Normal),
+        ] {
+            measure(name, durability).await;
+        }
+    });
+}
+
+async fn measure(name: &str, durability: Durability) {
+    {
         let dir = tempfile::tempdir().expect("temp dir");
         let platform = Platform::open(PlatformConfig {
+            durability,
             seed: Seed::Beijing { seed: DEMO_SEED },
             clock: Clock::System,
             // Far above what 64 shoppers at ~15 orders/s each (all from one address) send: this
@@ -37,22 +55,30 @@ fn main() {
                 per_shopper: RateLimit::new(1_000, Duration::from_millis(1)),
                 per_client: RateLimit::new(100_000, Duration::from_micros(10)),
             },
-            ..PlatformConfig::demo(format!("sqlite://{}", dir.path().join("checkout.db").display()))
+            ..PlatformConfig::demo(format!(
+                "sqlite://{}",
+                dir.path().join("checkout.db").display()
+            ))
         })
         .await
         .expect("platform");
-        let base = format!("http://{}", platform.clone().spawn_on_loopback().await.expect("bind"));
+        let base = format!(
+            "http://{}",
+            platform.clone().spawn_on_loopback().await.expect("bind")
+        );
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(CLIENTS)
             .build()
             .expect("client");
 
         let store = support::open_store_without_minimum(&http, &base, (39.9088, 116.4605)).await;
-        let sku: String = sqlx::query_scalar("SELECT sku FROM store_products WHERE store_id = ? ORDER BY sku LIMIT 1")
-            .bind(&store)
-            .fetch_one(platform.pool())
-            .await
-            .expect("sku");
+        let sku: String = sqlx::query_scalar(
+            "SELECT sku FROM store_products WHERE store_id = ? ORDER BY sku LIMIT 1",
+        )
+        .bind(&store)
+        .fetch_one(platform.pool())
+        .await
+        .expect("sku");
         sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
             .bind(INITIAL_STOCK)
             .bind(&store)
@@ -131,30 +157,41 @@ fn main() {
         }
         let wall = started.elapsed();
         latencies.sort_unstable();
-        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
-        let stock: i64 = sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
-            .bind(&store)
-            .bind(&sku)
-            .fetch_one(platform.pool())
-            .await
-            .expect("stock");
-        let ordered: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(quantity), 0) FROM order_items WHERE sku = ?")
-            .bind(&sku)
-            .fetch_one(platform.pool())
-            .await
-            .expect("ordered");
-        println!("checkout_clients: {CLIENTS}");
-        println!("checkout_attempts: {ORDERS}");
-        println!("checkout_orders_created_and_paid: {created}");
-        println!("checkout_sold_out: {sold_out}");
-        println!("checkout_failures: {failed}");
-        println!("checkout_orders_per_s: {:.0}", created as f64 / wall.as_secs_f64());
-        println!("checkout_p50_ms: {:.2}", pct(0.50));
-        println!("checkout_p99_ms: {:.2}", pct(0.99));
-        println!("checkout_stock_left: {stock}");
+        let pct =
+            |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
+        let stock: i64 =
+            sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
+                .bind(&store)
+                .bind(&sku)
+                .fetch_one(platform.pool())
+                .await
+                .expect("stock");
+        let ordered: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(quantity), 0) FROM order_items WHERE sku = ?")
+                .bind(&sku)
+                .fetch_one(platform.pool())
+                .await
+                .expect("ordered");
+        println!("[{name}] checkout_synchronous: {name}");
+        println!("[{name}] checkout_clients: {CLIENTS}");
+        println!("[{name}] checkout_attempts: {ORDERS}");
+        println!("[{name}] checkout_orders_created_and_paid: {created}");
+        println!("[{name}] checkout_sold_out: {sold_out}");
+        println!("[{name}] checkout_failures: {failed}");
         println!(
-            "checkout_oversold: {}",
-            if stock >= 0 && stock + ordered == INITIAL_STOCK && ordered as usize == created { "no" } else { "YES" }
+            "[{name}] checkout_orders_per_s: {:.0}",
+            created as f64 / wall.as_secs_f64()
         );
-    });
+        println!("[{name}] checkout_p50_ms: {:.2}", pct(0.50));
+        println!("[{name}] checkout_p99_ms: {:.2}", pct(0.99));
+        println!("[{name}] checkout_stock_left: {stock}");
+        println!(
+            "[{name}] checkout_oversold: {}",
+            if stock >= 0 && stock + ordered == INITIAL_STOCK && ordered as usize == created {
+                "no"
+            } else {
+                "YES"
+            }
+        );
+    }
 }

@@ -205,3 +205,32 @@ fn store_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoreProfile> {
         id,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(pool: &SqlitePool) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .expect("pragma")
+    }
+
+    #[tokio::test]
+    async fn every_commit_is_synced_to_disk_unless_asked_otherwise() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("d.db").display());
+        // 2 is FULL: a commit that was answered survives a power cut.
+        let pool = open(&url).await.expect("opens");
+        assert_eq!(synchronous(&pool).await, 2);
+        let writer = open_writer(&url, &pool, Durability::default())
+            .await
+            .expect("writer");
+        assert_eq!(synchronous(&writer).await, 2);
+        let normal = open_writer(&url, &pool, Durability::Normal)
+            .await
+            .expect("writer");
+        assert_eq!(synchronous(&normal).await, 1);
+    }
+}

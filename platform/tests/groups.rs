@@ -1491,3 +1491,143 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
         .expect("side connection");
     assert_no_group_half_formed(&side).await;
 }
+
+#[tokio::test]
+async fn a_seat_is_held_a_few_minutes_and_a_seat_let_go_cannot_be_taken_again_at_once() {
+    let t = spawn().await;
+    let offer = t.offer(3, 100).await;
+    let (starter, a) = (t.shopper(1, GUOMAO).await, t.shopper(2, GUOMAO).await);
+    let (group, _) = t.open_group(&starter, &offer, "start").await;
+    let (status, joined) = t.join(&a, &group, "a1").await;
+    assert_eq!(status, 201, "{joined}");
+    // Noon plus five minutes, not the quarter of an hour an ordinary order has.
+    assert_eq!(joined["order"]["pay_before"], "2026-11-25T04:05:00Z");
+    let order = joined["order"]["id"].as_str().expect("id").to_owned();
+    let (status, _) = t
+        .post(&a, &format!("/v1/orders/{order}/cancel"), None, None)
+        .await;
+    assert_eq!(status, 200);
+    // Letting the seat go and taking it straight back would hold it for ever: refused a while.
+    let (status, again) = t.join(&a, &group, "a2").await;
+    assert_eq!(status, 429, "{again}");
+    assert_eq!(again["error"]["code"], "too_many_requests");
+    // The refusal is not the key's final answer: the same request may go through later.
+    let (status, replay) = t.join(&a, &group, "a2").await;
+    assert_eq!(
+        (status, &replay["error"]["code"]),
+        (429, &json!("too_many_requests"))
+    );
+    // Others are not held back.
+    let b = t.shopper(3, GUOMAO).await;
+    let (status, joined) = t.join(&b, &group, "b").await;
+    assert_eq!(status, 201, "{joined}");
+}
+
+/// A store with a group offer near 国贸 that closes in the evening (not 24 hours, not a night
+/// store), with `size` seats: the offer and today's (Wednesday's) closing minute.
+async fn evening_closing_offer(t: &TestPlatform, size: i64) -> (Offer, u16) {
+    let nearby = t
+        .get(&format!(
+            "/v1/stores/nearby?lat={}&lng={}&open_now=true&sort=distance&limit=100",
+            GUOMAO.0, GUOMAO.1
+        ))
+        .await;
+    for store in nearby["stores"].as_array().expect("stores") {
+        if store["is_24h"] == true || store["night"] == true {
+            continue;
+        }
+        let id = store["id"].as_str().expect("id");
+        let products = t.get(&format!("/v1/stores/{id}/products?limit=200")).await;
+        let Some(p) = products["products"]
+            .as_array()
+            .expect("products")
+            .iter()
+            .find(|p| !p["group"].is_null())
+        else {
+            continue;
+        };
+        let detail = t.get(&format!("/v1/stores/{id}")).await;
+        let wednesday = detail["store"]["hours"][2].as_str().expect("hours");
+        let close = wednesday.split('-').nth(1).expect("a closing time");
+        let (h, m) = close.split_once(':').expect("HH:MM");
+        let close: u16 = h.parse::<u16>().unwrap() * 60 + m.parse::<u16>().unwrap();
+        if !(12 * 60..24 * 60).contains(&close) {
+            continue;
+        }
+        let offer = Offer {
+            store: id.to_owned(),
+            sku: p["sku"].as_str().expect("sku").to_owned(),
+            regular_fen: p["price_fen"].as_i64().expect("price"),
+            price_fen: p["group"]["price_fen"].as_i64().expect("group price"),
+            size,
+        };
+        sqlx::query("UPDATE group_offers SET size = ? WHERE store_id = ? AND sku = ?")
+            .bind(size)
+            .bind(&offer.store)
+            .bind(&offer.sku)
+            .execute(t.platform.pool())
+            .await
+            .expect("size set");
+        t.set_stock(&offer, 100).await;
+        return (offer, close);
+    }
+    panic!("no store near 国贸 with a group offer closes in the evening");
+}
+
+#[tokio::test]
+async fn joining_needs_the_store_open_and_a_group_formed_after_closing_ships_at_the_opening() {
+    let clock = Clock::manual_from_rfc3339(NOON).expect("instant");
+    let t = spawn_with(|c| c.clock = clock).await;
+    let (offer, close) = evening_closing_offer(&t, 2).await;
+    let (starter, other_starter, a, b) = (
+        t.shopper(1, GUOMAO).await,
+        t.shopper(2, GUOMAO).await,
+        t.shopper(3, GUOMAO).await,
+        t.shopper(4, GUOMAO).await,
+    );
+    let (group, _) = t.open_group(&starter, &offer, "start").await;
+    let (other_group, _) = t.open_group(&other_starter, &offer, "other").await;
+    // Two minutes before closing a joins (the store is open), and pays after it closed.
+    clock.advance(chrono::Duration::minutes(i64::from(close) - 12 * 60 - 2));
+    let a_order = t.joined(&a, &group, "a").await;
+    clock.advance(chrono::Duration::minutes(3));
+    let detail = t.get(&format!("/v1/stores/{}", offer.store)).await;
+    assert_eq!(detail["open_now"], false, "the store has closed: {detail}");
+    // Joining a closed store's group is refused, as starting one is.
+    let (status, refused) = t.join(&b, &other_group, "b").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_state");
+    let (status, refused) = t.start(&b, &offer, "b-start").await;
+    assert_eq!(status, 409, "{refused}");
+
+    t.pay(&a, &a_order).await;
+    let formed = t.group(&group).await;
+    assert_eq!(formed["status"], "formed", "{formed}");
+    let ships_at = formed["ships_at"].as_str().expect("ships_at").to_owned();
+    let at = chrono::DateTime::parse_from_rfc3339(&ships_at)
+        .expect("rfc3339")
+        .timestamp();
+    assert!(at > t.platform.now_unix(), "{ships_at} is ahead");
+    assert!(
+        at - t.platform.now_unix() < 24 * 3600,
+        "{ships_at} is the next opening"
+    );
+    // Every member's order waits for the opening (held in `paid` until then), not at once.
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE group_id = ? AND dispatch_at = ?")
+            .bind(&group)
+            .bind(at)
+            .fetch_one(t.platform.pool())
+            .await
+            .expect("held");
+    assert_eq!(held, 2, "both orders leave at {ships_at}");
+    // The stream says so too.
+    let mut stream = t.stream(&group, Some(1)).await;
+    loop {
+        let event = stream.expect().await;
+        if event.kind() == "formed" {
+            assert_eq!(event.data["ships_at"], ships_at.as_str());
+            break;
+        }
+    }
+}

@@ -883,3 +883,74 @@ async fn playback_and_ingest_urls_come_from_the_media_base() {
         .await;
     assert_eq!(status, 403, "another room's host is not this room's");
 }
+
+#[tokio::test]
+async fn a_shopper_holds_one_unpaid_share_of_a_pin_for_minutes_and_cannot_grab_it_back_at_once() {
+    let t = spawn().await;
+    let host = t.host(0).await;
+    let (sku, regular) = other_product(&t, &host, "").await;
+    let (status, pin) = t.pin(&host, &sku, regular - 1, 100).await;
+    assert_eq!(status, 201, "{pin}");
+    let (me, other) = (t.shopper(1, GUOMAO).await, t.shopper(2, GUOMAO).await);
+    let (status, order) = t.buy(&me, &sku, 20, "first").await;
+    assert_eq!(status, 201, "{order}");
+    // Noon plus five minutes: a share of a live cap is held briefly.
+    assert_eq!(order["pay_before"], "2026-11-25T04:05:00Z");
+    // A second hold on the same pin while the first is unpaid: refused.
+    let (status, second) = t.buy(&me, &sku, 20, "second").await;
+    assert_eq!(status, 429, "{second}");
+    assert_eq!(second["error"]["code"], "too_many_unpaid");
+    assert_eq!(t.sold(&sku).await, 20);
+    // Letting it go and grabbing it straight back: refused for a while.
+    let id = order["id"].as_str().expect("id");
+    let (status, _) = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/orders/{id}/cancel"),
+            Some(&me.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(t.sold(&sku).await, 0, "the cap came back");
+    let (status, again) = t.buy(&me, &sku, 20, "third").await;
+    assert_eq!(status, 429, "{again}");
+    assert_eq!(again["error"]["code"], "too_many_requests");
+    // Everybody else buys as before.
+    let (status, theirs) = t.buy(&other, &sku, 20, "theirs").await;
+    assert_eq!(status, 201, "{theirs}");
+}
+
+#[tokio::test]
+async fn one_client_sending_likes_as_fast_as_it_can_gets_about_a_batch_a_second() {
+    let t = spawn().await;
+    let before = t.get(&format!("/v1/live/rooms/{ROOM}")).await["likes"]
+        .as_u64()
+        .expect("likes");
+    let like = |ip: &'static str| {
+        t.http
+            .post(format!("{}/v1/live/rooms/{ROOM}/likes", t.root))
+            .header(jishi_api::headers::CLIENT_IP, ip)
+            .json(&json!({ "count": 100 }))
+            .send()
+    };
+    for _ in 0..40 {
+        let res = like("203.0.113.7").await.expect("like");
+        // Shed silently: the page has nothing to do about it.
+        assert_eq!(res.status().as_u16(), 202);
+    }
+    let res = like("198.51.100.1").await.expect("like");
+    assert_eq!(res.status().as_u16(), 202);
+    // Written by the next flush (about a second).
+    let likes = || async { t.get(&format!("/v1/live/rooms/{ROOM}")).await["likes"].as_u64() };
+    let deadline = Instant::now() + PATIENCE;
+    while likes().await.expect("likes") < before + 300 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Another flush or two, for anything else that counted.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let added = likes().await.expect("likes") - before;
+    // The first client's two batches (three if a second passed meanwhile) and the other's one,
+    // a hundred taps each: not forty of them.
+    assert!(added == 300 || added == 400, "{added}");
+}
