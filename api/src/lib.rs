@@ -18,6 +18,7 @@ pub mod live;
 pub mod money;
 pub mod orders;
 pub mod person;
+pub mod routes;
 pub mod stores;
 pub mod text;
 pub mod time;

@@ -93,11 +93,15 @@ impl PlatformClient {
         &self,
         client: Option<std::net::IpAddr>,
     ) -> Result<jishi_api::auth::Session, ApiError> {
-        let mut request = self.http.post(self.url("/v1/sessions")).json(&());
+        let mut request = self
+            .http
+            .post(self.url(jishi_api::routes::SESSIONS.pattern()))
+            .json(&());
         if let Some(ip) = client {
             request = request.header(jishi_api::headers::CLIENT_IP, ip.to_string());
         }
-        self.read(request, "/v1/sessions").await
+        self.read(request, jishi_api::routes::SESSIONS.pattern())
+            .await
     }
 
     async fn read<T: DeserializeOwned>(

@@ -1,6 +1,6 @@
 //! The embedded reference platform: the source of truth for stores, catalogue and stock.
 //!
-//! It speaks the v1 HTTP API of PRODUCT.md over a real socket, whether it runs in-process beside the
+//! It speaks the v1 HTTP API (docs/API.md) over a real socket, whether it runs in-process beside the
 //! server (`spawn_on_loopback`) or as its own `jishi-platform` process. Only this crate touches SQLite.
 
 pub mod accounts;

@@ -13,7 +13,7 @@ use jishi_api::cart::{Cart, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::i18n::td_string;
 use jishi_app::lang::{api_error_message, Locale};
-use jishi_app::links::{encode, safe_next};
+use jishi_app::links::safe_next;
 use jishi_app::platform_client::ShopperSession;
 use serde::Deserialize;
 
@@ -80,7 +80,7 @@ async fn apply(
             (created.token.clone(), Some(created.token))
         }
     };
-    let path = format!("/v1/cart/{}", encode(&form.store));
+    let path = jishi_api::routes::CART.path(&[&form.store]);
     let current: Cart = state.platform.get_as(&path, &token).await?;
     let mut items: Vec<ItemInput> = current
         .items

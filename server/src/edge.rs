@@ -20,7 +20,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     let probe = state
         .platform
         .http()
-        .get(state.platform.url("/healthz"))
+        .get(state.platform.url(jishi_api::routes::HEALTHZ.pattern()))
         .timeout(HEALTH_TIMEOUT)
         .send()
         .await;

@@ -17,7 +17,6 @@ use jishi_api::ApiError;
 use jishi_app::embed::{Embedded, EMBED_COOKIE, EMBED_MINI_PROGRAM, EMBED_QUERY};
 use jishi_app::i18n::td_string;
 use jishi_app::lang::{api_error_message, Locale};
-use jishi_app::links::encode;
 use jishi_app::platform_client::ShopperSession;
 use serde::Deserialize;
 
@@ -109,7 +108,7 @@ pub async fn sandbox_pay_page(
     let Some(axum::Extension(ShopperSession(token))) = session else {
         return signed_out(l);
     };
-    let path = format!("/v1/orders/{}", encode(&q.order));
+    let path = jishi_api::routes::ORDER.path(&[&q.order]);
     match state.platform.get_as::<Order>(&path, &token).await {
         Ok(order) => {
             let id = escape(&order.id);
@@ -141,7 +140,7 @@ pub async fn sandbox_pay(
     let Some(axum::Extension(ShopperSession(token))) = session else {
         return signed_out(l);
     };
-    let path = format!("/v1/orders/{}/pay", encode(&q.order));
+    let path = jishi_api::routes::PAY_ORDER.path(&[&q.order]);
     let body = PayOrder {
         method: PayMethod::Sandbox,
     };

@@ -30,6 +30,7 @@ use jishi_api::auth::Me;
 use jishi_api::events::{resume_point, ResumeQuery};
 use jishi_api::headers::{LAST_EVENT_ID, SHUTDOWN_EVENT};
 use jishi_api::live::{LiveEvent, RoomView, ViewerReport, LIVE_EVENT};
+use jishi_api::routes;
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::platform_client::PlatformClient;
 use jishi_app::platform_client::ShopperSession;
@@ -292,7 +293,7 @@ impl LiveHub {
         let answer = self
             .platform
             .http()
-            .get(self.platform.url("/v1/me"))
+            .get(self.platform.url(routes::ME.pattern()))
             .bearer_auth(token)
             .send()
             .await
@@ -326,7 +327,7 @@ impl LiveHub {
             };
             let url = self
                 .platform
-                .url(&format!("/v1/live/rooms/{}/events", relay.room_id));
+                .url(&routes::LIVE_EVENTS.path(&[&relay.room_id]));
             // The shared client's 10 s cap is for answers; this stream lives as long as the room.
             let mut request = self.platform.http().get(url).timeout(UPSTREAM_MAX);
             if let Some(id) = last_id {
@@ -404,9 +405,7 @@ impl LiveHub {
     /// that resumes here from another instance: without them it would miss what happened while
     /// it reconnected. `None` if the platform cannot give them all (the viewer gets a snapshot).
     async fn catch_up(&self, room_id: &str, after: u64, upto: u64) -> Option<Vec<Frame>> {
-        let url = self
-            .platform
-            .url(&format!("/v1/live/rooms/{room_id}/events"));
+        let url = self.platform.url(&routes::LIVE_EVENTS.path(&[room_id]));
         let read = async {
             let res = self
                 .platform
@@ -501,7 +500,7 @@ impl LiveHub {
                     instance: self.instance.clone(),
                     count: count as u64,
                 };
-                let url = self.platform.url(&format!("/v1/live/rooms/{room}/viewers"));
+                let url = self.platform.url(&routes::LIVE_VIEWERS.path(&[&room]));
                 if let Err(e) = self.platform.http().put(url).json(&report).send().await {
                     tracing::debug!(room = %room, error = %e, "viewer report failed");
                 }

@@ -212,7 +212,11 @@ async fn require_host(
     let res = state
         .platform
         .http()
-        .get(state.platform.url(&format!("/v1/live/rooms/{room}/host")))
+        .get(
+            state
+                .platform
+                .url(&jishi_api::routes::LIVE_HOST.path(&[room])),
+        )
         .bearer_auth(token)
         .send()
         .await

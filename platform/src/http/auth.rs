@@ -13,15 +13,19 @@ use crate::Platform;
 use jishi_api::auth::{AddressesResponse, Me, NewAddress};
 
 use super::*;
+use jishi_api::routes;
 
 pub fn router() -> Router<Platform> {
     Router::new()
-        .route("/v1/sessions", post(new_session))
-        .route("/v1/auth/sms-code", post(sms_code))
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/me", get(me))
-        .route("/v1/me/addresses", get(list_addresses).post(add_address))
+        .route(routes::SESSIONS.pattern(), post(new_session))
+        .route(routes::SMS_CODE.pattern(), post(sms_code))
+        .route(routes::LOGIN.pattern(), post(login))
+        .route(routes::LOGOUT.pattern(), post(logout))
+        .route(routes::ME.pattern(), get(me))
+        .route(
+            routes::MY_ADDRESSES.pattern(),
+            get(list_addresses).post(add_address),
+        )
 }
 
 /// `POST /v1/sessions`: an anonymous session. Within the client address's allowance when the

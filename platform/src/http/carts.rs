@@ -10,11 +10,12 @@ use crate::error::Result;
 use crate::{carts, Platform};
 
 use super::*;
+use jishi_api::routes;
 
 pub fn router() -> Router<Platform> {
     Router::new()
-        .route("/v1/carts", get(list_carts))
-        .route("/v1/cart/{store_id}", get(get_cart).put(put_cart))
+        .route(routes::CARTS.pattern(), get(list_carts))
+        .route(routes::CART.pattern(), get(get_cart).put(put_cart))
 }
 
 async fn list_carts(

@@ -12,9 +12,10 @@ use crate::event_log::Log;
 use crate::{feed, orders, Platform};
 
 use super::*;
+use jishi_api::routes;
 
 pub fn router() -> Router<Platform> {
-    Router::new().route("/v1/orders/{id}/events", get(order_events))
+    Router::new().route(routes::ORDER_EVENTS.pattern(), get(order_events))
 }
 
 /// `GET /v1/orders/{id}/events`: the order's events as SSE, from the resume point on, until the

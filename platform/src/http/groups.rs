@@ -14,14 +14,15 @@ use crate::event_log::Log;
 use crate::{feed, groups, Platform};
 
 use super::*;
+use jishi_api::routes;
 
 pub fn router() -> Router<Platform> {
     Router::new()
-        .route("/v1/groups", post(start_group))
-        .route("/v1/groups/{id}", get(get_group))
-        .route("/v1/groups/{id}/join", post(join_group))
-        .route("/v1/groups/{id}/events", get(group_events))
-        .route("/v1/me/groups", get(my_groups))
+        .route(routes::GROUPS.pattern(), post(start_group))
+        .route(routes::GROUP.pattern(), get(get_group))
+        .route(routes::JOIN_GROUP.pattern(), post(join_group))
+        .route(routes::GROUP_EVENTS.pattern(), get(group_events))
+        .route(routes::MY_GROUPS.pattern(), get(my_groups))
 }
 
 async fn start_group(

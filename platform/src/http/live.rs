@@ -20,26 +20,24 @@ use crate::event_log::Log;
 use crate::{feed, live, Platform};
 
 use super::*;
+use jishi_api::routes;
 
 pub fn router() -> Router<Platform> {
     Router::new()
-        .route("/v1/live/rooms", get(list_rooms))
-        .route("/v1/live/rooms/{id}", get(get_room))
-        .route("/v1/live/rooms/{id}/events", get(room_events))
-        .route("/v1/live/rooms/{id}/comments", post(post_comment))
-        .route(
-            "/v1/live/rooms/{id}/comments/{comment_id}",
-            delete(hide_comment),
-        )
-        .route("/v1/live/rooms/{id}/likes", post(post_likes))
-        .route("/v1/live/rooms/{id}/viewers", put(put_viewers))
-        .route("/v1/live/rooms/{id}/orders", post(post_order))
-        .route("/v1/live/rooms/{id}/quote", get(get_quote))
-        .route("/v1/live/rooms/{id}/pins", post(post_pin))
-        .route("/v1/live/rooms/{id}/pins/{sku}", delete(delete_pin))
-        .route("/v1/live/rooms/{id}/status", post(post_status))
-        .route("/v1/live/rooms/{id}/settings", put(put_settings))
-        .route("/v1/live/rooms/{id}/host", get(host_console))
+        .route(routes::LIVE_ROOMS.pattern(), get(list_rooms))
+        .route(routes::LIVE_ROOM.pattern(), get(get_room))
+        .route(routes::LIVE_EVENTS.pattern(), get(room_events))
+        .route(routes::LIVE_COMMENTS.pattern(), post(post_comment))
+        .route(routes::LIVE_COMMENT.pattern(), delete(hide_comment))
+        .route(routes::LIVE_LIKES.pattern(), post(post_likes))
+        .route(routes::LIVE_VIEWERS.pattern(), put(put_viewers))
+        .route(routes::LIVE_ORDERS.pattern(), post(post_order))
+        .route(routes::LIVE_QUOTE.pattern(), get(get_quote))
+        .route(routes::LIVE_PINS.pattern(), post(post_pin))
+        .route(routes::LIVE_PIN.pattern(), delete(delete_pin))
+        .route(routes::LIVE_STATUS.pattern(), post(post_status))
+        .route(routes::LIVE_SETTINGS.pattern(), put(put_settings))
+        .route(routes::LIVE_HOST.pattern(), get(host_console))
 }
 
 async fn list_rooms(

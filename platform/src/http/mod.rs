@@ -1,4 +1,4 @@
-//! The v1 HTTP API (PRODUCT.md). Handlers are thin: validate with `jishi_api`, ask the index or SQLite.
+//! The v1 HTTP API (docs/API.md; paths from `jishi_api::routes`). Handlers are thin: validate with `jishi_api`, ask the index or SQLite.
 //! One router per resource (`stores`, `auth`, `carts`, `orders`, `events`, `live`, `groups`), merged here with the
 //! extractors they share and `/healthz`.
 
@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::routing::get;
 use axum::{Json, Router};
-use jishi_api::{ApiError, ErrorCode};
+use jishi_api::{routes, ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 use tower_http::trace::TraceLayer;
 
@@ -33,7 +33,7 @@ pub fn router(platform: Platform) -> Router {
         .merge(events::router())
         .merge(live::router())
         .merge(groups::router())
-        .route("/healthz", get(healthz))
+        .route(routes::HEALTHZ.pattern(), get(healthz))
         .fallback(|| async { PlatformError::from(ApiError::not_found("没有这个接口")) })
         .layer(TraceLayer::new_for_http())
         .with_state(platform)

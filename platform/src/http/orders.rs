@@ -14,13 +14,14 @@ use crate::{orders, Platform};
 use jishi_api::orders::{Order, OrdersResponse};
 
 use super::*;
+use jishi_api::routes;
 
 pub fn router() -> Router<Platform> {
     Router::new()
-        .route("/v1/orders", get(list_orders).post(place_order))
-        .route("/v1/orders/{id}", get(get_order))
-        .route("/v1/orders/{id}/pay", post(pay_order))
-        .route("/v1/orders/{id}/cancel", post(cancel_order))
+        .route(routes::ORDERS.pattern(), get(list_orders).post(place_order))
+        .route(routes::ORDER.pattern(), get(get_order))
+        .route(routes::PAY_ORDER.pattern(), post(pay_order))
+        .route(routes::CANCEL_ORDER.pattern(), post(cancel_order))
 }
 
 async fn place_order(
@@ -94,7 +95,7 @@ async fn pay_order(
     );
     p.notify(Log::Order, &[id]);
     if let Some(group_id) = &order.group_id {
-        p.notify(Log::Group, &[group_id.clone()]);
+        p.notify_one(Log::Group, group_id);
     }
     Ok(Json(order))
 }
@@ -108,7 +109,7 @@ async fn cancel_order(
     let order = named(&p, orders::cancel(p.pool(), user, &id, p.now_unix()).await?);
     p.notify(Log::Order, &[id]);
     if let Some(group_id) = &order.group_id {
-        p.notify(Log::Group, &[group_id.clone()]);
+        p.notify_one(Log::Group, group_id);
     }
     Ok(Json(order))
 }

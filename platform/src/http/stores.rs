@@ -16,16 +16,17 @@ use crate::stores::{opening, StoreIndex};
 use crate::{catalog, orders, Platform};
 
 use super::*;
+use jishi_api::routes;
 
 /// How many of the nearest delivering stores a product search looks through.
 const SEARCH_STORE_LIMIT: usize = 300;
 
 pub fn router() -> Router<Platform> {
     Router::new()
-        .route("/v1/stores/nearby", get(nearby))
-        .route("/v1/stores/{id}", get(store_detail))
-        .route("/v1/stores/{id}/products", get(store_products))
-        .route("/v1/products/search", get(search))
+        .route(routes::STORES_NEARBY.pattern(), get(nearby))
+        .route(routes::STORE.pattern(), get(store_detail))
+        .route(routes::STORE_PRODUCTS.pattern(), get(store_products))
+        .route(routes::PRODUCT_SEARCH.pattern(), get(search))
 }
 
 async fn nearby(

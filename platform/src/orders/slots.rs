@@ -63,7 +63,7 @@ pub(super) fn validate_slot(slot: Slot, store: &StoreProfile, now: i64) -> Resul
     };
     match slot {
         Slot::Asap => {
-            // A closed store takes scheduled orders only (PRODUCT.md: listed, greyed, can be booked).
+            // A closed store takes scheduled orders only (listed, greyed, can be booked: docs/API.md).
             if !store.hours.is_open(to_store_local(now_t)) {
                 return Err(ApiError::new(
                     ErrorCode::InvalidState,
