@@ -308,11 +308,42 @@ fn bind_events<'q>(
     query
 }
 
-fn events_json(group_id: &str, events: &[GroupEvent]) -> Result<Vec<String>> {
-    events
+/// What a taken seat writes besides its order: the `member_joined` and `seats_left` events, the
+/// key's answer (the group with the member's order) and the member's name as stored.
+struct Taken {
+    events: Vec<String>,
+    reply: String,
+    name: String,
+}
+
+impl Taken {
+    fn new(group_id: &str, group: Group, order: &Order, member: &GroupMember) -> Result<Self> {
+        let events = [
+            GroupEvent::MemberJoined {
+                member: member.clone(),
+            },
+            GroupEvent::SeatsLeft {
+                seats_left: group.seats_left,
+            },
+        ]
         .iter()
         .map(|e| event_log::to_json(Log::Group, group_id, e))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+        let what = format!("group {group_id}");
+        let reply = to_reply(
+            &what,
+            &GroupOrder {
+                group,
+                order: order.clone(),
+            },
+        )?;
+        let name = to_reply(&what, &member.name)?;
+        Ok(Taken {
+            events,
+            reply,
+            name,
+        })
+    }
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> PlatformError {
@@ -384,27 +415,8 @@ async fn open_group(
         ships_at: None,
         now: None,
     };
-    let events = events_json(
-        &group_id,
-        &[
-            GroupEvent::MemberJoined {
-                member: member.clone(),
-            },
-            GroupEvent::SeatsLeft {
-                seats_left: group.seats_left,
-            },
-        ],
-    )?;
-    let what = format!("group {group_id}");
-    let reply = to_reply(
-        &what,
-        &GroupOrder {
-            group,
-            order: order.clone(),
-        },
-    )?;
-    let new = new_order(&order, seat, &reply);
-    let name = to_reply(&what, &member.name)?;
+    let taken = Taken::new(&group_id, group, &order, &member)?;
+    let new = new_order(&order, seat, &taken.reply);
     // The group, the order, its line, the stored answer, the seat and the events: one round trip.
     let sql = format!(
         "INSERT INTO buy_groups (id, store_id, sku, size, group_price_fen, regular_price_fen, status,
@@ -425,13 +437,14 @@ async fn open_group(
         .bind(seat.now)
         .bind(deadline)
         .bind(seat.now);
-    let query = bind_seat(query, &new, seat, &member, &name);
-    let stored = bind_events(query, &group_id, &events, seat.now)
+    let query = bind_seat(query, &new, seat, &member, &taken.name);
+    let stored = bind_events(query, &group_id, &taken.events, seat.now)
         .execute(&mut *conn)
         .await?;
     // The group, the order's rows and seat, two events.
+    let what = format!("group {group_id}");
     expect_rows(stored.rows_affected(), 1 + seat_rows(&order) + 2, what)?;
-    Ok(reply)
+    Ok(taken.reply)
 }
 
 /// Why `row` takes nobody at `now`, if it does not.
@@ -497,35 +510,17 @@ async fn take_seat(
         user_id: seat.user_id.clone(),
     });
     let group = row.wire(index, seat.now);
-    let events = events_json(
-        group_id,
-        &[
-            GroupEvent::MemberJoined {
-                member: member.clone(),
-            },
-            GroupEvent::SeatsLeft {
-                seats_left: group.seats_left,
-            },
-        ],
-    )?;
-    let what = format!("group {group_id}");
-    let reply = to_reply(
-        &what,
-        &GroupOrder {
-            group,
-            order: order.clone(),
-        },
-    )?;
-    let new = new_order(&order, seat, &reply);
-    let name = to_reply(&what, &member.name)?;
+    let taken = Taken::new(group_id, group, &order, &member)?;
+    let new = new_order(&order, seat, &taken.reply);
     let sql = format!("{}; {APPEND_SQL}; {APPEND_SQL}", seat_sql());
-    let query = bind_seat(sqlx::query(&sql), &new, seat, &member, &name);
-    let stored = bind_events(query, group_id, &events, seat.now)
+    let query = bind_seat(sqlx::query(&sql), &new, seat, &member, &taken.name);
+    let stored = bind_events(query, group_id, &taken.events, seat.now)
         .execute(&mut *conn)
         .await?;
     // The order's rows and seat, two events.
+    let what = format!("group {group_id}");
     expect_rows(stored.rows_affected(), seat_rows(&order) + 2, what)?;
-    Ok(reply)
+    Ok(taken.reply)
 }
 
 #[cfg(test)]
