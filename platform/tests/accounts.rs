@@ -29,6 +29,9 @@ async fn spawn(seed: Seed, demo: bool) -> TestPlatform {
     .await
 }
 
+/// The refusal of a code that is wrong, expired or used up (`platform/src/accounts.rs`).
+const WRONG_CODE: &str = "验证码不对或已过期，请重新获取";
+
 /// What sign-in needs of the platform here.
 impl TestPlatform {
     /// Asks for a code from client address `ip`.
@@ -183,12 +186,47 @@ async fn a_wrong_guess_costs_every_live_code_an_attempt() {
     while wrong == second {
         wrong = other_than(&wrong);
     }
-    for _ in 0..5 {
-        assert_eq!(t.login(phone, &wrong, "10.0.0.3").await.0, 400);
+    // Each live code's attempts, oldest first, and whether it is still unexpired.
+    let codes = || async {
+        sqlx::query_as::<_, (String, i64, bool)>(
+            "SELECT code, attempts, expires_at > ? FROM sms_codes WHERE phone = ? ORDER BY expires_at",
+        )
+        .bind(t.platform.now_unix())
+        .bind(phone)
+        .fetch_all(t.platform.pool())
+        .await
+        .expect("codes")
+    };
+    // The refusal of a code the platform no longer accepts: 400 with its wording (not 429, not
+    // a malformed code).
+    let refused = |(status, body): (u16, Value)| {
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{body}");
+        assert_eq!(body["error"]["message"], WRONG_CODE, "{body}");
+    };
+    for guess in 1..=5 {
+        refused(t.login(phone, &wrong, "10.0.0.3").await);
+        // The guess cost both codes an attempt.
+        assert_eq!(
+            codes().await,
+            [(first.clone(), guess, true), (second.clone(), guess, true)],
+            "after guess {guess}"
+        );
     }
-    // Two codes in flight give no more than five guesses in all.
-    assert_eq!(t.login(phone, &first, "10.0.0.3").await.0, 400);
-    assert_eq!(t.login(phone, &second, "10.0.0.3").await.0, 400);
+    // Two codes in flight give no more than five guesses in all: both are used up (still within
+    // their five minutes, so not expired), and the right codes are refused as a wrong one is.
+    refused(t.login(phone, &first, "10.0.0.3").await);
+    refused(t.login(phone, &second, "10.0.0.3").await);
+    assert_eq!(
+        codes().await,
+        [(first.clone(), 5, true), (second.clone(), 5, true)],
+        "used up, not expired, and never used to sign in"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM users").await,
+        0,
+        "nobody signed in"
+    );
 }
 
 #[tokio::test]
