@@ -765,7 +765,7 @@ async fn a_shopper_holds_one_unpaid_share_of_a_pin_for_minutes_and_cannot_grab_i
     assert_eq!(t.sold(&sku).await, 20);
     // Letting it go and grabbing it straight back: refused for a while.
     let id = order["id"].as_str().expect("id");
-    let (status, _) = t.try_cancel(&me, &id).await;
+    let (status, _) = t.try_cancel(&me, id).await;
     assert_eq!(status, 200);
     assert_eq!(t.sold(&sku).await, 0, "the cap came back");
     let (status, again) = t.buy(&me, &sku, 20, "third").await;

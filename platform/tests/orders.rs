@@ -308,11 +308,11 @@ async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_noth
         .await;
     assert_eq!(status, 404);
 
-    let (status, cancelled) = t.try_cancel(&s, &id).await;
+    let (status, cancelled) = t.try_cancel(&s, id).await;
     assert_eq!(status, 200);
     assert_eq!(cancelled["status"], "refunded");
     assert_eq!(t.stock(&store, &sku).await, 5);
-    let (status, _) = t.try_cancel(&s, &id).await;
+    let (status, _) = t.try_cancel(&s, id).await;
     assert_eq!(status, 409);
     assert_eq!(
         t.stock(&store, &sku).await,

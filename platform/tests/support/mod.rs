@@ -599,16 +599,20 @@ impl PlatformProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the platform binary starts");
-        let root = format!("http://127.0.0.1:{port}");
+        let process = Self {
+            child,
+            root: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let answer = http.get(format!("{root}/healthz")).send().await;
+            let answer = http.get(format!("{}/healthz", process.root)).send().await;
             if answer.is_ok_and(|r| r.status().is_success()) {
-                return Self { child, root };
+                return process;
             }
             assert!(
                 Instant::now() < deadline,
-                "platform did not become healthy on {root}"
+                "platform did not become healthy on {}",
+                process.root
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -628,6 +632,14 @@ impl PlatformProcess {
             .expect("kill runs");
         assert!(status.success());
         self.child.wait().expect("the platform exits")
+    }
+}
+
+/// However the test ends, the process does not outlive it.
+impl Drop for PlatformProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
