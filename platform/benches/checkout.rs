@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 
 use jishi_platform::db::Durability;
 use jishi_platform::orders::{OrderLimits, RateLimit};
-use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
+use jishi_platform::Clock;
 use serde_json::{json, Value};
 
 // Shared with the tests: this benchmark uses only some of it.
 #[allow(dead_code)]
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+use support::{TestPlatform, GUOMAO};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -25,11 +27,7 @@ const ORDERS: usize = 20_000;
 const INITIAL_STOCK: i64 = 15_000;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
+    support::block_on(async {
         // Alternated, so neither setting always runs on a warmer machine.
         for (name, durability) in [
             ("full", Durability::Full),
@@ -44,60 +42,38 @@ fn main() {
 
 async fn measure(name: &str, durability: Durability) {
     {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let platform = Platform::open(PlatformConfig {
-            durability,
-            seed: Seed::Beijing { seed: DEMO_SEED },
-            clock: Clock::System,
+        let t = TestPlatform::spawn_with(|c| {
+            c.durability = durability;
+            c.clock = Clock::System;
             // Far above what 64 shoppers at ~15 orders/s each (all from one address) send: this
             // measures checkout, not the limiter, which still runs on every order.
-            order_limits: OrderLimits {
+            c.order_limits = OrderLimits {
                 per_shopper: RateLimit::new(1_000, Duration::from_millis(1)),
                 per_client: RateLimit::new(100_000, Duration::from_micros(10)),
-            },
-            ..PlatformConfig::demo(format!(
-                "sqlite://{}",
-                dir.path().join("checkout.db").display()
-            ))
+            };
         })
-        .await
-        .expect("platform");
-        let base = format!(
-            "http://{}",
-            platform.clone().spawn_on_loopback().await.expect("bind")
-        );
+        .await;
+        let (platform, base) = (&t.platform, t.root.clone());
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(CLIENTS)
             .build()
             .expect("client");
 
-        let store = support::open_store_without_minimum(&http, &base, (39.9088, 116.4605)).await;
-        let sku: String = sqlx::query_scalar(
-            "SELECT sku FROM store_products WHERE store_id = ? ORDER BY sku LIMIT 1",
-        )
-        .bind(&store)
-        .fetch_one(platform.pool())
-        .await
-        .expect("sku");
-        sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
-            .bind(INITIAL_STOCK)
-            .bind(&store)
-            .bind(&sku)
-            .execute(platform.pool())
-            .await
-            .expect("stock");
+        let store = t.open_store().await;
+        let sku = t.first_sku(&store).await;
+        t.set_stock(&store, &sku, INITIAL_STOCK).await;
 
         let mut shoppers = Vec::new();
         for n in 0..CLIENTS {
             let (phone, ip) = (format!("135{n:08}"), format!("192.0.2.{}", n % 250));
-            shoppers.push(support::sign_in(&http, &base, &phone, &ip, (39.9088, 116.4605)).await);
+            shoppers.push(t.sign_in(&phone, &ip, GUOMAO).await);
         }
 
         let started = Instant::now();
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let tasks: Vec<_> = shoppers
             .into_iter()
-            .map(|(token, address_id)| {
+            .map(|support::Shopper { token, address_id, .. }| {
                 let (http, base, store, sku, next) =
                     (http.clone(), base.clone(), store.clone(), sku.clone(), next.clone());
                 tokio::spawn(async move {
@@ -159,13 +135,7 @@ async fn measure(name: &str, durability: Durability) {
         latencies.sort_unstable();
         let pct =
             |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
-        let stock: i64 =
-            sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
-                .bind(&store)
-                .bind(&sku)
-                .fetch_one(platform.pool())
-                .await
-                .expect("stock");
+        let stock = t.stock(&store, &sku).await;
         let ordered: i64 =
             sqlx::query_scalar("SELECT COALESCE(SUM(quantity), 0) FROM order_items WHERE sku = ?")
                 .bind(&sku)

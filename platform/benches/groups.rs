@@ -8,15 +8,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY};
 use jishi_platform::orders::{OrderLimits, RateLimit};
-use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
+use jishi_platform::Clock;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 // Shared with the tests: this benchmark uses only some of it.
 #[allow(dead_code)]
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+use support::{Request, Shopper, TestPlatform, GUOMAO};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -28,23 +30,14 @@ const SIZE: usize = 5;
 /// Shoppers racing for each group's free seats (twice the seats).
 const RACERS: usize = 8;
 const INITIAL_STOCK: i64 = 1_000_000;
-const GUOMAO: (f64, f64) = (39.9088, 116.4605);
 
-struct Shopper {
-    token: String,
-    address_id: String,
-    ip: String,
+/// Pays `order` in the sandbox as `s`: the answer, or `None` if none came.
+async fn pay(http: &reqwest::Client, base: &str, s: &Shopper, order: &str) -> Option<(u16, Value)> {
+    let url = format!("{base}/v1/orders/{order}/pay");
+    post(http, url, s, None, json!({ "method": "sandbox" })).await
 }
 
-async fn shopper(http: &reqwest::Client, base: &str, phone: String, ip: String) -> Shopper {
-    let (token, address_id) = support::sign_in(http, base, &phone, &ip, GUOMAO).await;
-    Shopper {
-        token,
-        address_id,
-        ip,
-    }
-}
-
+/// `POST url` as `s`: the answer, or `None` if none came.
 async fn post(
     http: &reqwest::Client,
     url: String,
@@ -52,118 +45,46 @@ async fn post(
     key: Option<String>,
     body: Value,
 ) -> Option<(u16, Value)> {
-    let mut req = http
-        .post(url)
-        .bearer_auth(&s.token)
-        .header(CLIENT_IP, &s.ip)
-        .json(&body);
-    if let Some(key) = key {
-        req = req.header(IDEMPOTENCY_KEY, key);
-    }
-    let res = req.send().await.ok()?;
-    let status = res.status().as_u16();
-    Some((status, res.json().await.unwrap_or(Value::Null)))
-}
-
-/// The first open store near 国贸 with an offered product: (store, sku).
-async fn offer(http: &reqwest::Client, base: &str) -> (String, String) {
-    let nearby: Value = http
-        .get(format!(
-            "{base}/v1/stores/nearby?lat={}&lng={}&open_now=true&sort=distance&limit=100",
-            GUOMAO.0, GUOMAO.1
-        ))
-        .send()
+    Request::to(http, Method::POST, url)
+        .by(s)
+        .key(key.as_deref())
+        .json(body)
+        .try_send()
         .await
-        .expect("nearby")
-        .json()
-        .await
-        .expect("json");
-    for store in nearby["stores"].as_array().expect("stores") {
-        let id = store["id"].as_str().expect("id");
-        let products: Value = http
-            .get(format!("{base}/v1/stores/{id}/products?limit=200"))
-            .send()
-            .await
-            .expect("products")
-            .json()
-            .await
-            .expect("json");
-        if let Some(p) = products["products"]
-            .as_array()
-            .expect("products")
-            .iter()
-            .find(|p| !p["group"].is_null())
-        {
-            return (id.to_owned(), p["sku"].as_str().expect("sku").to_owned());
-        }
-    }
-    panic!("no store near 国贸 offers a group buy");
+        .ok()
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().expect("temp dir");
+    support::block_on(async {
         let plenty = RateLimit::new(1_000_000, Duration::from_micros(1));
-        let platform = Platform::open(PlatformConfig {
-            seed: Seed::Beijing { seed: DEMO_SEED },
-            clock: Clock::System,
+        let t = TestPlatform::spawn_with(|c| {
+            c.clock = Clock::System;
             // This measures seats, not the limiter (which still runs on every join).
-            order_limits: OrderLimits {
+            c.order_limits = OrderLimits {
                 per_shopper: plenty,
                 per_client: plenty,
-            },
-            ..PlatformConfig::demo(format!(
-                "sqlite://{}",
-                dir.path().join("groups.db").display()
-            ))
+            };
         })
-        .await
-        .expect("platform");
-        let base = format!(
-            "http://{}",
-            platform.clone().spawn_on_loopback().await.expect("bind")
-        );
+        .await;
+        let (platform, base) = (&t.platform, t.root.clone());
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(JOINERS)
             .build()
             .expect("client");
-        let (store, sku) = offer(&http, &base).await;
-        sqlx::query("UPDATE group_offers SET size = ? WHERE store_id = ? AND sku = ?")
-            .bind(SIZE as i64)
-            .bind(&store)
-            .bind(&sku)
-            .execute(platform.pool())
-            .await
-            .expect("size");
-        sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
-            .bind(INITIAL_STOCK)
-            .bind(&store)
-            .bind(&sku)
-            .execute(platform.pool())
-            .await
-            .expect("stock");
+        let (store, product) = support::first_group_offer(&http, &base).await;
+        let sku = product["sku"].as_str().expect("sku").to_owned();
+        support::set_group_size(platform.pool(), &store, &sku, SIZE as i64).await;
+        t.set_stock(&store, &sku, INITIAL_STOCK).await;
 
         let mut starters = Vec::new();
         for n in 0..STARTERS {
-            starters.push(
-                shopper(&http, &base, format!("133{n:08}"), format!("198.51.100.{n}")).await,
-            );
+            let (phone, ip) = (format!("133{n:08}"), format!("198.51.100.{n}"));
+            starters.push(t.sign_in(&phone, &ip, GUOMAO).await);
         }
         let mut joiners = Vec::new();
         for n in 0..JOINERS {
-            joiners.push(
-                shopper(
-                    &http,
-                    &base,
-                    format!("134{n:08}"),
-                    format!("192.0.2.{}", n % 250),
-                )
-                .await,
-            );
+            let (phone, ip) = (format!("134{n:08}"), format!("192.0.2.{}", n % 250));
+            joiners.push(t.sign_in(&phone, &ip, GUOMAO).await);
         }
 
         // The groups, started and paid (so they are open), a few starters at a time.
@@ -171,8 +92,13 @@ fn main() {
         let tasks: Vec<_> = starters
             .into_iter()
             .map(|s| {
-                let (http, base, store, sku, next) =
-                    (http.clone(), base.clone(), store.clone(), sku.clone(), next.clone());
+                let (http, base, store, sku, next) = (
+                    http.clone(),
+                    base.clone(),
+                    store.clone(),
+                    sku.clone(),
+                    next.clone(),
+                );
                 tokio::spawn(async move {
                     let mut groups = Vec::new();
                     loop {
@@ -180,22 +106,20 @@ fn main() {
                         if i >= GROUPS {
                             return groups;
                         }
-                        let body = json!({ "store_id": store, "sku": sku, "address_id": s.address_id });
-                        let (status, started) =
-                            post(&http, format!("{base}/v1/groups"), &s, Some(format!("g{i}")), body)
-                                .await
-                                .expect("start");
-                        assert_eq!(status, 201, "{started}");
-                        let order = started["order"]["id"].as_str().expect("order");
-                        let (status, paid) = post(
+                        let body =
+                            json!({ "store_id": store, "sku": sku, "address_id": s.address_id });
+                        let (status, started) = post(
                             &http,
-                            format!("{base}/v1/orders/{order}/pay"),
+                            format!("{base}/v1/groups"),
                             &s,
-                            None,
-                            json!({ "method": "sandbox" }),
+                            Some(format!("g{i}")),
+                            body,
                         )
                         .await
-                        .expect("pay");
+                        .expect("start");
+                        assert_eq!(status, 201, "{started}");
+                        let order = started["order"]["id"].as_str().expect("order");
+                        let (status, paid) = pay(&http, &base, &s, order).await.expect("pay");
                         assert_eq!(status, 200, "{paid}");
                         groups.push((i, started["group"]["id"].as_str().expect("id").to_owned()));
                     }
@@ -221,7 +145,8 @@ fn main() {
                     (http.clone(), base.clone(), groups.clone(), next.clone());
                 tokio::spawn(async move {
                     let mut latencies = Vec::new();
-                    let (mut joined, mut full, mut refused, mut failed) = (0usize, 0usize, 0usize, 0usize);
+                    let (mut joined, mut full, mut refused, mut failed) =
+                        (0usize, 0usize, 0usize, 0usize);
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= GROUPS * RACERS {
@@ -241,15 +166,9 @@ fn main() {
                         match answer {
                             Some((201, body)) => {
                                 let order = body["order"]["id"].as_str().unwrap_or_default();
-                                let paid = post(
-                                    &http,
-                                    format!("{base}/v1/orders/{order}/pay"),
-                                    &s,
-                                    None,
-                                    json!({ "method": "sandbox" }),
-                                )
-                                .await
-                                .is_some_and(|(status, _)| status == 200);
+                                let paid = pay(&http, &base, &s, order)
+                                    .await
+                                    .is_some_and(|(status, _)| status == 200);
                                 if paid {
                                     joined += 1;
                                 } else {
@@ -277,7 +196,8 @@ fn main() {
         }
         let wall = started.elapsed();
         latencies.sort_unstable();
-        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
+        let pct =
+            |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
 
         let pool = platform.pool();
         let overfilled: i64 = sqlx::query_scalar(
@@ -297,13 +217,7 @@ fn main() {
                 .fetch_one(pool)
                 .await
                 .expect("formed");
-        let stock: i64 =
-            sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
-                .bind(&store)
-                .bind(&sku)
-                .fetch_one(pool)
-                .await
-                .expect("stock");
+        let stock = t.stock(&store, &sku).await;
         let reserved: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM orders WHERE group_id IS NOT NULL AND stock_returned = 0",
         )
@@ -323,7 +237,10 @@ fn main() {
         println!("group_other_refusals: {refused}");
         println!("group_failures: {failed}");
         println!("group_formed: {formed}");
-        println!("group_joins_per_s: {:.0}", joined as f64 / wall.as_secs_f64());
+        println!(
+            "group_joins_per_s: {:.0}",
+            joined as f64 / wall.as_secs_f64()
+        );
         println!(
             "group_join_attempts_per_s: {:.0}",
             (GROUPS * RACERS) as f64 / wall.as_secs_f64()

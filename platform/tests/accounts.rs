@@ -6,101 +6,44 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
-use jishi_api::headers::CLIENT_IP;
 use jishi_platform::housekeeping::{self, PURGE_BATCH};
-use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
+use jishi_platform::{Seed, DEMO_SEED};
+use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const NOON: &str = "2026-11-25T12:00:00+08:00";
+// Shared helpers: this file uses only some of them.
+#[allow(dead_code)]
+mod support;
 
-struct TestPlatform {
-    root: String,
-    platform: Platform,
-    clock: Clock,
-    db_path: std::path::PathBuf,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+use support::{manual_clock, TestPlatform};
 
-/// A platform on a fresh database with a manual clock at `NOON`.
+/// A platform on a fresh database with a manual clock at `NOON`, seeded with `seed`, showing codes
+/// in its answers if `demo`.
 async fn spawn(seed: Seed, demo: bool) -> TestPlatform {
-    let (platform, clock, db_path, dir) = open(seed, demo).await;
-    let addr = platform.clone().spawn_on_loopback().await.expect("binds");
-    TestPlatform {
-        root: format!("http://{addr}"),
-        platform,
-        clock,
-        db_path,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-async fn open(seed: Seed, demo: bool) -> (Platform, Clock, std::path::PathBuf, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("accounts.db");
-    let clock = Clock::manual_from_rfc3339(NOON).expect("instant");
-    let platform = Platform::open(PlatformConfig {
-        seed,
-        clock,
-        demo,
-        ..PlatformConfig::demo(format!("sqlite://{}", db_path.display()))
+    TestPlatform::spawn_with(|c| {
+        c.seed = seed;
+        c.demo = demo;
+        c.clock = manual_clock();
     })
     .await
-    .expect("platform opens");
-    (platform, clock, db_path, dir)
 }
 
+/// The refusal of a code that is wrong, expired or used up (`platform/src/accounts.rs`).
+const WRONG_CODE: &str = "验证码不对或已过期，请重新获取";
+
+/// What sign-in needs of the platform here.
 impl TestPlatform {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        ip: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}/v1{path}", self.root));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(ip) = ip {
-            req = req.header(CLIENT_IP, ip);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn advance(&self, by: Duration) {
-        assert!(self.clock.advance(by), "the test clock is manual");
-    }
-
-    async fn anonymous_session(&self) -> String {
-        let (status, body) = self
-            .call(reqwest::Method::POST, "/sessions", None, None, None)
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["token"].as_str().expect("token").to_owned()
+    /// Asks for a code from client address `ip`.
+    async fn request_code(&self, phone: &str, ip: &str) -> (u16, Value) {
+        self.request(Method::POST, "/v1/auth/sms-code")
+            .ip(ip)
+            .json(json!({ "phone": phone }))
+            .send()
+            .await
     }
 
     /// Asks for a code; returns its `demo_code` (demo mode only).
-    async fn request_code(&self, phone: &str, ip: &str) -> (u16, Value) {
-        self.call(
-            reqwest::Method::POST,
-            "/auth/sms-code",
-            None,
-            Some(ip),
-            Some(json!({ "phone": phone })),
-        )
-        .await
-    }
-
     async fn demo_code(&self, phone: &str, ip: &str) -> String {
         let (status, body) = self.request_code(phone, ip).await;
         assert_eq!(status, 202, "{body}");
@@ -108,26 +51,15 @@ impl TestPlatform {
     }
 
     async fn login(&self, phone: &str, code: &str, ip: &str) -> (u16, Value) {
-        self.call(
-            reqwest::Method::POST,
-            "/auth/login",
-            None,
-            Some(ip),
-            Some(json!({ "phone": phone, "code": code })),
-        )
-        .await
+        self.request(Method::POST, "/v1/auth/login")
+            .ip(ip)
+            .json(json!({ "phone": phone, "code": code }))
+            .send()
+            .await
     }
 
     async fn me(&self, token: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, "/me", Some(token), None, None)
-            .await
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(self.platform.pool())
-            .await
-            .expect("count")
+        self.call(Method::GET, "/v1/me", Some(token), None).await
     }
 }
 
@@ -169,11 +101,7 @@ async fn the_sessions_table_holds_no_raw_token() {
         );
     }
     // What is stored is each token's SHA-256, read back through a connection of our own.
-    let side = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("sqlite://{}", t.db_path.display()))
-        .await
-        .expect("side connection");
+    let side = support::side_connection(&format!("sqlite://{}", t.db_path.display())).await;
     let hashes: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions ORDER BY id")
         .fetch_all(&side)
         .await
@@ -258,12 +186,47 @@ async fn a_wrong_guess_costs_every_live_code_an_attempt() {
     while wrong == second {
         wrong = other_than(&wrong);
     }
-    for _ in 0..5 {
-        assert_eq!(t.login(phone, &wrong, "10.0.0.3").await.0, 400);
+    // Each live code's attempts, oldest first, and whether it is still unexpired.
+    let codes = || async {
+        sqlx::query_as::<_, (String, i64, bool)>(
+            "SELECT code, attempts, expires_at > ? FROM sms_codes WHERE phone = ? ORDER BY expires_at",
+        )
+        .bind(t.platform.now_unix())
+        .bind(phone)
+        .fetch_all(t.platform.pool())
+        .await
+        .expect("codes")
+    };
+    // The refusal of a code the platform no longer accepts: 400 with its wording (not 429, not
+    // a malformed code).
+    let refused = |(status, body): (u16, Value)| {
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{body}");
+        assert_eq!(body["error"]["message"], WRONG_CODE, "{body}");
+    };
+    for guess in 1..=5 {
+        refused(t.login(phone, &wrong, "10.0.0.3").await);
+        // The guess cost both codes an attempt.
+        assert_eq!(
+            codes().await,
+            [(first.clone(), guess, true), (second.clone(), guess, true)],
+            "after guess {guess}"
+        );
     }
-    // Two codes in flight give no more than five guesses in all.
-    assert_eq!(t.login(phone, &first, "10.0.0.3").await.0, 400);
-    assert_eq!(t.login(phone, &second, "10.0.0.3").await.0, 400);
+    // Two codes in flight give no more than five guesses in all: both are used up (still within
+    // their five minutes, so not expired), and the right codes are refused as a wrong one is.
+    refused(t.login(phone, &first, "10.0.0.3").await);
+    refused(t.login(phone, &second, "10.0.0.3").await);
+    assert_eq!(
+        codes().await,
+        [(first.clone(), 5, true), (second.clone(), 5, true)],
+        "used up, not expired, and never used to sign in"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM users").await,
+        0,
+        "nobody signed in"
+    );
 }
 
 #[tokio::test]
@@ -402,10 +365,9 @@ async fn purge_removes_what_lapsed_in_batches_and_keeps_what_lives() {
     let anonymous = t.anonymous_session().await;
     let (status, body) = t
         .call(
-            reqwest::Method::PUT,
-            &format!("/cart/{store}"),
+            Method::PUT,
+            &format!("/v1/cart/{store}"),
             Some(&anonymous),
-            None,
             Some(json!({ "items": [{ "sku": sku, "quantity": 1 }] })),
         )
         .await;
@@ -416,10 +378,9 @@ async fn purge_removes_what_lapsed_in_batches_and_keeps_what_lives() {
     let user = session["token"].as_str().expect("token").to_owned();
     let (status, body) = t
         .call(
-            reqwest::Method::PUT,
-            &format!("/cart/{store}"),
+            Method::PUT,
+            &format!("/v1/cart/{store}"),
             Some(&user),
-            None,
             Some(json!({ "items": [{ "sku": sku, "quantity": 2 }] })),
         )
         .await;
@@ -554,13 +515,7 @@ async fn purge_removes_what_lapsed_in_batches_and_keeps_what_lives() {
     assert_eq!(keys, ["in-flight", "recent"]);
     for (token, quantity) in [(&anonymous, 1), (&user, 2)] {
         let (status, cart) = t
-            .call(
-                reqwest::Method::GET,
-                &format!("/cart/{store}"),
-                Some(token),
-                None,
-                None,
-            )
+            .call(Method::GET, &format!("/v1/cart/{store}"), Some(token), None)
             .await;
         assert_eq!(status, 200, "{cart}");
         assert_eq!(cart["items"][0]["quantity"], quantity);
@@ -579,29 +534,24 @@ async fn purge_removes_what_lapsed_in_batches_and_keeps_what_lives() {
 
 #[tokio::test]
 async fn the_janitor_purges_once_the_platform_serves() {
-    let (platform, _clock, _path, _dir) = open(Seed::None, true).await;
-    let now = platform.now_unix();
+    let opened = TestPlatform::open_with(|c| {
+        c.seed = Seed::None;
+        c.clock = manual_clock();
+    })
+    .await;
+    let now = opened.platform.now_unix();
     insert_many(
-        platform.pool(),
+        opened.platform.pool(),
         10,
         "sms_codes (phone, code, expires_at, attempts)",
         &format!("'1360000' || i, '123456', {}, 0", now - 1),
     )
     .await;
-    platform.clone().spawn_on_loopback().await.expect("binds");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sms_codes")
-            .fetch_one(platform.pool())
-            .await
-            .expect("count");
-        if left == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the janitor did not purge lapsed codes"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let t = opened.serve().await;
+    support::eventually(
+        std::time::Duration::from_secs(20),
+        "the janitor did not purge lapsed codes",
+        || async { t.count("SELECT COUNT(*) FROM sms_codes").await == 0 },
+    )
+    .await;
 }

@@ -4,45 +4,22 @@
 //! resume, masked members, and a kill -9 of the platform binary in the middle of formations.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use jishi_api::groups::GROUP_EVENT;
-use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY, LAST_EVENT_ID};
-use jishi_platform::orders::{OrderLimits, RateLimit};
-use jishi_platform::{Clock, Platform, PlatformConfig};
+use jishi_platform::PlatformConfig;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 // Shared helpers: this file uses only some of them.
 #[allow(dead_code)]
 mod support;
 
-const GUOMAO: (f64, f64) = (39.9088, 116.4605);
-/// Shanghai: no Beijing store delivers there.
-const SHANGHAI: (f64, f64) = (31.2304, 121.4737);
-/// Wednesday noon in Beijing: most stores are open.
-const NOON: &str = "2026-11-25T12:00:00+08:00";
-/// No dispatch step happens during a test unless it asks for one.
-const NEVER: Duration = Duration::from_secs(3600);
-/// Long enough for anything that should happen; only a hang reaches it.
-const PATIENCE: Duration = Duration::from_secs(20);
-/// The address every test shopper saves (`support::sign_in`): it must never leave the platform.
-const ADDRESS_DETAIL: &str = "建国门外大街 1 号";
-
-struct TestPlatform {
-    root: String,
-    platform: Platform,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-struct Shopper {
-    token: String,
-    address_id: String,
-    phone: String,
-    ip: String,
-}
+use support::{
+    manual_clock, Events, PlatformProcess, Request, Shopper, TestPlatform, ADDRESS_DETAIL, GUOMAO,
+    NEVER, PATIENCE, SHANGHAI,
+};
 
 /// A store's offer: the store, the SKU, and the regular and group prices.
 #[derive(Debug, Clone)]
@@ -54,34 +31,30 @@ struct Offer {
     size: i64,
 }
 
+impl Offer {
+    /// The offer of `product` (as a store's products answer shows it) at `store`.
+    fn of(store: &str, product: &Value) -> Self {
+        Offer {
+            store: store.to_owned(),
+            sku: product["sku"].as_str().expect("sku").to_owned(),
+            regular_fen: product["price_fen"].as_i64().expect("price"),
+            price_fen: product["group"]["price_fen"].as_i64().expect("group price"),
+            size: product["group"]["size"].as_i64().expect("size"),
+        }
+    }
+}
+
 async fn spawn() -> TestPlatform {
     spawn_with(|_| {}).await
 }
 
-/// A demo platform on a fresh database file, fixed at `NOON`, with no order rate limits and no
-/// dispatch steps, changed by `adjust`.
+/// The shared test platform with no dispatch steps (unless `adjust` sets them).
 async fn spawn_with(adjust: impl FnOnce(&mut PlatformConfig)) -> TestPlatform {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("groups.db").display());
-    let plenty = RateLimit::new(1_000_000, Duration::from_millis(1));
-    let mut config = PlatformConfig {
-        clock: Clock::fixed_from_rfc3339(NOON).expect("instant"),
-        order_limits: OrderLimits {
-            per_shopper: plenty,
-            per_client: plenty,
-        },
-        dispatch_step: NEVER,
-        ..PlatformConfig::demo(url)
-    };
-    adjust(&mut config);
-    let platform = Platform::open(config).await.expect("platform opens");
-    let addr = platform.clone().spawn_on_loopback().await.expect("binds");
-    TestPlatform {
-        root: format!("http://{addr}"),
-        platform,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    TestPlatform::spawn_with(|c| {
+        c.dispatch_step = NEVER;
+        adjust(c);
+    })
+    .await
 }
 
 /// The tables a group write touches, counted.
@@ -95,97 +68,38 @@ struct Rows {
     stock: i64,
 }
 
+/// Group buys on the shared test platform.
 impl TestPlatform {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        support::call(&self.http, &self.root, method, path, token, body).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(reqwest::Method::GET, path, None, None).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    async fn shopper(&self, n: u32, at: (f64, f64)) -> Shopper {
-        let (phone, ip) = (
-            format!("136{n:08}"),
-            format!("10.3.{}.{}", n / 250, n % 250),
-        );
-        let (token, address_id) = support::sign_in(&self.http, &self.root, &phone, &ip, at).await;
-        Shopper {
-            token,
-            address_id,
-            phone,
-            ip,
-        }
-    }
-
     /// A store near GUOMAO, open now, with an offer on a product: the offer, set to `size` seats
     /// and `stock` in stock.
     async fn offer(&self, size: i64, stock: i64) -> Offer {
         let offer = find_offer(&self.http, &self.root).await;
-        let pool = self.platform.pool();
-        sqlx::query("UPDATE group_offers SET size = ? WHERE store_id = ? AND sku = ?")
-            .bind(size)
-            .bind(&offer.store)
-            .bind(&offer.sku)
-            .execute(pool)
-            .await
-            .expect("size set");
-        self.set_stock(&offer, stock).await;
+        support::set_group_size(self.platform.pool(), &offer.store, &offer.sku, size).await;
+        self.set_stock(&offer.store, &offer.sku, stock).await;
         Offer { size, ..offer }
     }
 
-    async fn set_stock(&self, offer: &Offer, stock: i64) {
-        sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
-            .bind(stock)
-            .bind(&offer.store)
-            .bind(&offer.sku)
-            .execute(self.platform.pool())
-            .await
-            .expect("stock set");
-    }
-
-    async fn stock(&self, offer: &Offer) -> i64 {
-        sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
-            .bind(&offer.store)
-            .bind(&offer.sku)
-            .fetch_one(self.platform.pool())
-            .await
-            .expect("stock")
-    }
-
-    async fn scalar(&self, sql: &str, bind: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .bind(bind)
-            .fetch_one(self.platform.pool())
-            .await
-            .expect("query")
+    async fn stock_of(&self, offer: &Offer) -> i64 {
+        self.stock(&offer.store, &offer.sku).await
     }
 
     async fn rows(&self, offer: &Offer) -> Rows {
-        let count = |table: &'static str| async move {
-            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(self.platform.pool())
-                .await
-                .expect("count")
-        };
+        let count = |table: &'static str| self.count_rows(table);
         Rows {
             groups: count("buy_groups").await,
             members: count("group_members").await,
             events: count("event_log WHERE log = 'group'").await,
             orders: count("orders").await,
             order_items: count("order_items").await,
-            stock: self.stock(offer).await,
+            stock: self.stock_of(offer).await,
         }
     }
 
+    async fn count_rows(&self, table: &str) -> i64 {
+        self.count(&format!("SELECT COUNT(*) FROM {table}")).await
+    }
+
+    /// `POST path` as `s` (from their client address), with an Idempotency-Key if given.
     async fn post(
         &self,
         s: &Shopper,
@@ -193,20 +107,12 @@ impl TestPlatform {
         key: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.root))
-            .bearer_auth(&s.token)
-            .header(CLIENT_IP, &s.ip);
-        if let Some(k) = key {
-            req = req.header(IDEMPOTENCY_KEY, k);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        self.request(Method::POST, path)
+            .by(s)
+            .key(key)
+            .json(body)
+            .send()
+            .await
     }
 
     async fn start_raw(&self, s: &Shopper, key: &str, body: Value) -> (u16, Value) {
@@ -248,31 +154,6 @@ impl TestPlatform {
         joined["order"]["id"].as_str().expect("order").to_owned()
     }
 
-    async fn try_pay(&self, s: &Shopper, order: &str) -> (u16, Value) {
-        let body = json!({ "method": "sandbox" });
-        self.post(s, &format!("/v1/orders/{order}/pay"), None, Some(body))
-            .await
-    }
-
-    async fn pay(&self, s: &Shopper, order: &str) {
-        let (status, paid) = self.try_pay(s, order).await;
-        assert_eq!(status, 200, "{paid}");
-        assert_eq!(paid["status"], "paid");
-    }
-
-    async fn order_status(&self, s: &Shopper, order: &str) -> String {
-        let (status, body) = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/orders/{order}"),
-                Some(&s.token),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["status"].as_str().expect("status").to_owned()
-    }
-
     async fn group(&self, id: &str) -> Value {
         self.get(&format!("/v1/groups/{id}")).await
     }
@@ -290,87 +171,22 @@ impl TestPlatform {
         }
     }
 
-    async fn stream(&self, group: &str, last_event_id: Option<u64>) -> GroupStream {
-        let mut req = self
-            .http
-            .get(format!("{}/v1/groups/{group}/events", self.root));
-        if let Some(last) = last_event_id {
-            req = req.header(LAST_EVENT_ID, last.to_string());
-        }
-        GroupStream(support::Sse::new(req.send().await.expect("events request")))
+    /// The group's event stream, resumed after `last_event_id` if given.
+    async fn stream(&self, group: &str, last_event_id: Option<u64>) -> Events {
+        let last = last_event_id.map(|l| l.to_string());
+        let res = self
+            .request(Method::GET, &format!("/v1/groups/{group}/events"))
+            .last_event_id(last.as_deref())
+            .response()
+            .await;
+        Events::new(res, GROUP_EVENT)
     }
 }
 
 /// The first store near GUOMAO (open now) with an offered product, as the products answer says.
 async fn find_offer(http: &reqwest::Client, root: &str) -> Offer {
-    let nearby: Value = http
-        .get(format!(
-            "{root}/v1/stores/nearby?lat={}&lng={}&open_now=true&sort=distance&limit=100",
-            GUOMAO.0, GUOMAO.1
-        ))
-        .send()
-        .await
-        .expect("nearby")
-        .json()
-        .await
-        .expect("json");
-    for store in nearby["stores"].as_array().expect("stores") {
-        let id = store["id"].as_str().expect("id");
-        let products: Value = http
-            .get(format!("{root}/v1/stores/{id}/products?limit=200"))
-            .send()
-            .await
-            .expect("products")
-            .json()
-            .await
-            .expect("json");
-        let offered = products["products"]
-            .as_array()
-            .expect("products")
-            .iter()
-            .find(|p| !p["group"].is_null());
-        if let Some(p) = offered {
-            return Offer {
-                store: id.to_owned(),
-                sku: p["sku"].as_str().expect("sku").to_owned(),
-                regular_fen: p["price_fen"].as_i64().expect("price"),
-                price_fen: p["group"]["price_fen"].as_i64().expect("group price"),
-                size: p["group"]["size"].as_i64().expect("size"),
-            };
-        }
-    }
-    panic!("no store near 国贸 offers a group buy");
-}
-
-/// A group's event stream.
-struct GroupStream(support::Sse);
-
-/// One group event: its SSE id and its JSON.
-#[derive(Debug)]
-struct Frame {
-    id: Option<u64>,
-    data: Value,
-}
-
-impl Frame {
-    fn kind(&self) -> &str {
-        self.data["type"].as_str().unwrap_or_default()
-    }
-}
-
-impl GroupStream {
-    async fn next(&mut self) -> Option<Frame> {
-        let frame = self.0.next(Instant::now() + PATIENCE).await?;
-        assert_eq!(frame.event, GROUP_EVENT, "{frame:?}");
-        Some(Frame {
-            id: frame.id,
-            data: frame.json(),
-        })
-    }
-
-    async fn expect(&mut self) -> Frame {
-        self.next().await.expect("the stream is open")
-    }
+    let (store, product) = support::first_group_offer(http, root).await;
+    Offer::of(&store, &product)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -380,7 +196,7 @@ async fn fifty_joiners_for_the_last_two_seats_make_exactly_two_orders_every_roun
     let starter = t.shopper(0, GUOMAO).await;
     let joiners = join_all((1..=50).map(|n| t.shopper(n, GUOMAO))).await;
     for round in 0..20 {
-        let stock = t.stock(&offer).await;
+        let stock = t.stock_of(&offer).await;
         let (group, _) = t
             .open_group(&starter, &offer, &format!("start{round}"))
             .await;
@@ -396,10 +212,7 @@ async fn fifty_joiners_for_the_last_two_seats_make_exactly_two_orders_every_roun
             .filter(|(_, (status, _))| *status == 201)
             .map(|(s, (_, body))| (s, body))
             .collect();
-        let full = results
-            .iter()
-            .filter(|(s, b)| *s == 409 && b["error"]["code"] == "group_full")
-            .count();
+        let (_, full) = support::tally(&results, "group_full");
         assert_eq!(
             winners.len(),
             2,
@@ -421,7 +234,7 @@ async fn fifty_joiners_for_the_last_two_seats_make_exactly_two_orders_every_roun
             .scalar("SELECT COUNT(*) FROM orders WHERE group_id = ?", &group)
             .await;
         assert_eq!(orders, 3, "round {round}: the starter's and two joiners'");
-        assert_eq!(stock - t.stock(&offer).await, 3, "round {round}");
+        assert_eq!(stock - t.stock_of(&offer).await, 3, "round {round}");
         let g = t.group(&group).await;
         assert_eq!(
             (g["seats_left"].as_i64(), g["joinable"].as_bool()),
@@ -444,7 +257,7 @@ async fn fifty_joiners_for_the_last_two_seats_make_exactly_two_orders_every_roun
 
 #[tokio::test]
 async fn an_unfilled_group_expires_at_its_deadline_refunds_the_paid_and_returns_stock_once() {
-    let clock = Clock::manual_from_rfc3339(NOON).expect("instant");
+    let clock = manual_clock();
     let t = spawn_with(|c| {
         c.clock = clock;
         c.group_ttl = Duration::from_secs(60);
@@ -460,7 +273,7 @@ async fn an_unfilled_group_expires_at_its_deadline_refunds_the_paid_and_returns_
     let paid_order = t.joined(&paid, &group, "j1").await;
     t.pay(&paid, &paid_order).await;
     let unpaid_order = t.joined(&unpaid, &group, "j2").await;
-    assert_eq!(t.stock(&offer).await, 47);
+    assert_eq!(t.stock_of(&offer).await, 47);
     let created = t.group(&group).await;
     assert_eq!(created["seats_left"], 1);
     let deadline = jishi_api::time::parse_utc(created["deadline"].as_str().expect("deadline"))
@@ -474,7 +287,7 @@ async fn an_unfilled_group_expires_at_its_deadline_refunds_the_paid_and_returns_
     assert_eq!(t.order_status(&starter, &starter_order).await, "refunded");
     assert_eq!(t.order_status(&paid, &paid_order).await, "refunded");
     assert_eq!(t.order_status(&unpaid, &unpaid_order).await, "cancelled");
-    assert_eq!(t.stock(&offer).await, 50, "every reservation returned");
+    assert_eq!(t.stock_of(&offer).await, 50, "every reservation returned");
     // Nobody is charged: the unpaid member cannot pay any more, and late comers cannot join.
     let (status, body) = t.try_pay(&unpaid, &unpaid_order).await;
     assert_eq!(status, 409, "{body}");
@@ -494,7 +307,7 @@ async fn an_unfilled_group_expires_at_its_deadline_refunds_the_paid_and_returns_
     jishi_platform::orders::expire_unpaid(pool, later)
         .await
         .expect("reaper");
-    assert_eq!(t.stock(&offer).await, 50, "returned exactly once");
+    assert_eq!(t.stock_of(&offer).await, 50, "returned exactly once");
     let events: Vec<String> = sqlx::query_scalar(
         "SELECT json FROM event_log WHERE log = 'group' AND key = ? ORDER BY seq",
     )
@@ -527,7 +340,7 @@ async fn two_expiry_runs_at_once_expire_each_group_once_and_return_its_stock_onc
         }
         groups.push(group);
     }
-    assert_eq!(t.stock(&offer).await, 100 - 12);
+    assert_eq!(t.stock_of(&offer).await, 100 - 12);
     // Past every deadline (the platform's own clock stands still: only these runs see it).
     let later = t.platform.now_unix() + 25 * 3600;
     let pool = t.platform.pool();
@@ -543,7 +356,11 @@ async fn two_expiry_runs_at_once_expire_each_group_once_and_return_its_stock_onc
         "each group expired by one run: {a:?} {b:?}"
     );
     assert_eq!(both.len(), groups.len());
-    assert_eq!(t.stock(&offer).await, 100, "every seat's stock back once");
+    assert_eq!(
+        t.stock_of(&offer).await,
+        100,
+        "every seat's stock back once"
+    );
     let by_status: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, COUNT(*) FROM orders WHERE group_id IS NOT NULL GROUP BY status ORDER BY status",
     )
@@ -622,12 +439,8 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
     let other = t.shopper(2, GUOMAO).await;
     let far = t.shopper(3, SHANGHAI).await;
     let third = t.shopper(4, GUOMAO).await;
-    let anonymous: Value = t
-        .call(reqwest::Method::POST, "/v1/sessions", None, None)
-        .await
-        .1;
     let anonymous = Shopper {
-        token: anonymous["token"].as_str().expect("token").to_owned(),
+        token: t.anonymous_session().await,
         address_id: starter.address_id.clone(),
         phone: String::new(),
         ip: "10.3.9.9".into(),
@@ -859,9 +672,7 @@ async fn bad_starts_and_joins_are_refused_clearly_and_write_nothing() {
         .await;
     assert_eq!(status, 400);
     assert_eq!(t.rows(&offer).await, before, "nothing written");
-    let (status, _) = t
-        .call(reqwest::Method::GET, "/v1/groups/grp_nope", None, None)
-        .await;
+    let (status, _) = t.call(Method::GET, "/v1/groups/grp_nope", None, None).await;
     assert_eq!(status, 404);
 }
 
@@ -941,7 +752,7 @@ async fn a_stream_sees_joins_payments_seats_and_formation_in_order_and_resumes_e
     assert_eq!(fresh.data["group"]["status"], "formed");
     let (status, _) = t
         .call(
-            reqwest::Method::GET,
+            Method::GET,
             &format!("/v1/groups/{group}/events?last_event_id=abc"),
             None,
             None,
@@ -965,13 +776,13 @@ async fn a_freed_seat_can_be_taken_again_and_a_starter_who_never_pays_ends_the_g
     let snapshot = stream.expect().await;
     assert_eq!(snapshot.data["group"]["seats_left"], 0);
     // a's order lapses unpaid: the seat frees and its stock goes back.
-    let stock = t.stock(&offer).await;
+    let stock = t.stock_of(&offer).await;
     let lapse = t.platform.now_unix() + 16 * 60;
     let expired = jishi_platform::orders::expire_unpaid(t.platform.pool(), lapse)
         .await
         .expect("reaper");
     assert_eq!(expired, vec![a_order.clone()]);
-    assert_eq!(t.stock(&offer).await, stock + 1);
+    assert_eq!(t.stock_of(&offer).await, stock + 1);
     let left = stream.expect().await;
     assert_eq!(
         (left.kind(), left.data["seat"].as_i64()),
@@ -994,7 +805,7 @@ async fn a_freed_seat_can_be_taken_again_and_a_starter_who_never_pays_ends_the_g
     assert_eq!(t.group(&group).await["status"], "formed");
     // a sees the freed seat among their groups, with its cancelled order.
     let (status, mine) = t
-        .call(reqwest::Method::GET, "/v1/me/groups", Some(&a.token), None)
+        .call(Method::GET, "/v1/me/groups", Some(&a.token), None)
         .await;
     assert_eq!(status, 200, "{mine}");
     assert_eq!(mine["groups"][0]["order_id"], a_order.as_str());
@@ -1006,16 +817,14 @@ async fn a_freed_seat_can_be_taken_again_and_a_starter_who_never_pays_ends_the_g
     assert_eq!(status, 201, "{started}");
     let never = started["group"]["id"].as_str().expect("id").to_owned();
     let order = started["order"]["id"].as_str().expect("id").to_owned();
-    let stock = t.stock(&offer).await;
-    let (status, cancelled) = t
-        .post(&a, &format!("/v1/orders/{order}/cancel"), None, None)
-        .await;
+    let stock = t.stock_of(&offer).await;
+    let (status, cancelled) = t.try_cancel(&a, &order).await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["group_id"], never.as_str());
     let ended = t.group(&never).await;
     assert_eq!(ended["status"], "expired");
     assert_eq!(ended["joinable"], false);
-    assert_eq!(t.stock(&offer).await, stock + 1);
+    assert_eq!(t.stock_of(&offer).await, stock + 1);
     // The stream of an ended group: the snapshot, then the end; resumed at its end, the final
     // event again, then the end.
     let mut stream = t.stream(&never, None).await;
@@ -1030,9 +839,7 @@ async fn a_freed_seat_can_be_taken_again_and_a_starter_who_never_pays_ends_the_g
     let (other_group, _) = t.open_group(&b, &offer, "again").await;
     let order = t.joined(&starter, &other_group, "again").await;
     t.pay(&starter, &order).await;
-    let (status, refunded) = t
-        .post(&starter, &format!("/v1/orders/{order}/cancel"), None, None)
-        .await;
+    let (status, refunded) = t.try_cancel(&starter, &order).await;
     assert_eq!(status, 200, "{refunded}");
     assert_eq!(refunded["status"], "refunded");
     assert_eq!(t.group(&other_group).await["status"], "formed");
@@ -1094,12 +901,7 @@ async fn products_and_search_carry_the_offer_and_my_groups_list_my_orders() {
     let (group, starter_order) = t.open_group(&starter, &offer, "start").await;
     let order = t.joined(&joiner, &group, "join").await;
     let (status, mine) = t
-        .call(
-            reqwest::Method::GET,
-            "/v1/me/groups",
-            Some(&joiner.token),
-            None,
-        )
+        .call(Method::GET, "/v1/me/groups", Some(&joiner.token), None)
         .await;
     assert_eq!(status, 200, "{mine}");
     let groups = mine["groups"].as_array().expect("groups");
@@ -1115,14 +917,12 @@ async fn products_and_search_carry_the_offer_and_my_groups_list_my_orders() {
         !mine.to_string().contains(&starter_order),
         "not the starter's order"
     );
-    let (status, _) = t
-        .call(reqwest::Method::GET, "/v1/me/groups", None, None)
-        .await;
+    let (status, _) = t.call(Method::GET, "/v1/me/groups", None, None).await;
     assert_eq!(status, 401);
     // The order knows its group.
     let (_, o) = t
         .call(
-            reqwest::Method::GET,
+            Method::GET,
             &format!("/v1/orders/{order}"),
             Some(&joiner.token),
             None,
@@ -1170,13 +970,9 @@ async fn a_group_shows_masked_names_and_never_a_members_phone_or_address() {
     let mut fresh = t.stream(&group, None).await;
     streamed.push_str(&fresh.expect().await.data.to_string());
     let (_, theirs) = t
-        .call(
-            reqwest::Method::GET,
-            "/v1/me/groups",
-            Some(&members[1].token),
-            None,
-        )
+        .call(Method::GET, "/v1/me/groups", Some(&members[1].token), None)
         .await;
+    let where_they_are = (GUOMAO.0.to_string(), GUOMAO.1.to_string());
     for text in [public.to_string(), streamed] {
         for s in &members {
             // The phone whole or nearly whole, the address, where it is, who they are.
@@ -1187,8 +983,8 @@ async fn a_group_shows_masked_names_and_never_a_members_phone_or_address() {
         for leak in [
             ADDRESS_DETAIL,
             "建国门",
-            "39.9088",
-            "116.4605",
+            &where_they_are.0,
+            &where_they_are.1,
             "usr_",
             "adr_",
             "ord_",
@@ -1208,42 +1004,6 @@ async fn a_group_shows_masked_names_and_never_a_members_phone_or_address() {
 // ---------------------------------------------------------------------------------------------
 // The platform binary killed in the middle of formations
 // ---------------------------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-    l.local_addr().expect("address").port()
-}
-
-fn start_process(db: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_jishi-platform"))
-        .env("PLATFORM_ADDR", format!("127.0.0.1:{port}"))
-        .env("JISHI_DB", db)
-        .env("JISHI_DEMO", "1")
-        // Orders stay where payment puts them: the check below reads `paid` and the hold.
-        .env("JISHI_DISPATCH_STEP_MS", "3600000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the platform binary starts")
-}
-
-async fn wait_healthy(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("platform did not become healthy on port {port}");
-}
 
 /// Every group is whole: formed exactly when every seat is held and paid, with every order paid
 /// and released to dispatch and one `formed` event; forming otherwise, with its orders held.
@@ -1296,101 +1056,63 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("crash.db").display());
     let http = reqwest::Client::new();
-    let port = free_port();
-    let mut child = start_process(&db, port);
-    wait_healthy(&http, port).await;
-    let base = format!("http://127.0.0.1:{port}");
+    // Orders stay where payment puts them: the check below reads `paid` and the hold.
+    let stay = [("JISHI_DISPATCH_STEP_MS", "3600000")];
+    let mut process = PlatformProcess::start(&http, &db, &stay).await;
+    let base = process.root.clone();
     let offer = find_offer(&http, &base).await;
-    let side = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            std::str::FromStr::from_str(&db)
-                .map(|o: sqlx::sqlite::SqliteConnectOptions| {
-                    o.busy_timeout(Duration::from_secs(10))
-                })
-                .expect("options"),
-        )
-        .await
-        .expect("side connection");
-    sqlx::query("UPDATE group_offers SET size = 2 WHERE store_id = ? AND sku = ?")
-        .bind(&offer.store)
-        .bind(&offer.sku)
-        .execute(&side)
-        .await
-        .expect("size");
-    sqlx::query("UPDATE store_products SET stock = 100000 WHERE store_id = ? AND sku = ?")
-        .bind(&offer.store)
-        .bind(&offer.sku)
-        .execute(&side)
-        .await
-        .expect("stock");
+    let side = support::side_connection(&db).await;
+    support::set_group_size(&side, &offer.store, &offer.sku, 2).await;
+    support::set_stock(&side, &offer.store, &offer.sku, 100_000).await;
 
     // Each shopper starts a group (paid: open) and joins the next shopper's (unpaid).
     const N: usize = 150;
     let shoppers: Vec<Shopper> = join_all((0..N).map(|n| {
+        let phone = format!("136{:08}", 5000 + n);
+        let ip = format!("10.4.{}.{}", n / 250, n % 250);
         let (http, base) = (&http, &base);
-        async move {
-            let (phone, ip) = (
-                format!("136{:08}", 5000 + n),
-                format!("10.4.{}.{}", n / 250, n % 250),
-            );
-            let (token, address_id) = support::sign_in(http, base, &phone, &ip, GUOMAO).await;
-            Shopper {
-                token,
-                address_id,
-                phone,
-                ip,
-            }
-        }
+        async move { support::sign_in(http, base, &phone, &ip, GUOMAO).await }
     }))
     .await;
     let post = |s: &Shopper, path: String, key: Option<String>, body: Value| {
-        let mut req = http
-            .post(format!("{base}{path}"))
-            .bearer_auth(&s.token)
-            .header(CLIENT_IP, &s.ip);
-        if let Some(k) = key {
-            req = req.header(IDEMPOTENCY_KEY, k);
-        }
-        req.json(&body).send()
+        Request::to(&http, Method::POST, format!("{base}{path}"))
+            .by(s)
+            .key(key.as_deref())
+            .json(body)
+            .send()
     };
     let mut groups = Vec::new();
     for (i, s) in shoppers.iter().enumerate() {
-        let res = post(
+        let (status, started) = post(
             s,
             "/v1/groups".into(),
             Some(format!("start{i}")),
             json!({ "store_id": offer.store, "sku": offer.sku, "address_id": s.address_id }),
         )
-        .await
-        .expect("start");
-        assert_eq!(res.status().as_u16(), 201);
-        let started: Value = res.json().await.expect("json");
+        .await;
+        assert_eq!(status, 201, "{started}");
         let order = started["order"]["id"].as_str().expect("order").to_owned();
-        let paid = post(
+        let (status, paid) = post(
             s,
             format!("/v1/orders/{order}/pay"),
             None,
             json!({ "method": "sandbox" }),
         )
-        .await
-        .expect("pay");
-        assert_eq!(paid.status().as_u16(), 200);
+        .await;
+        assert_eq!(status, 200, "{paid}");
         groups.push(started["group"]["id"].as_str().expect("group").to_owned());
     }
     let mut joins = Vec::new();
     for (i, s) in shoppers.iter().enumerate() {
         let group = &groups[(i + 1) % N];
-        let res = post(
+        let (status, joined) = post(
             s,
             format!("/v1/groups/{group}/join"),
             Some(format!("join{i}")),
             json!({ "address_id": s.address_id }),
         )
-        .await
-        .expect("join");
-        assert_eq!(res.status().as_u16(), 201);
-        let joined: Value = res.json().await.expect("json");
+        .await;
+        assert_eq!(status, 201, "{joined}");
         joins.push(joined["order"]["id"].as_str().expect("order").to_owned());
     }
 
@@ -1424,8 +1146,7 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
     while acked.load(std::sync::atomic::Ordering::SeqCst) < 20 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    child.kill().expect("kill -9");
-    let _ = child.wait();
+    process.kill();
     let mut acknowledged = Vec::new();
     for task in tasks {
         if let Ok(Some(order)) = task.await {
@@ -1447,10 +1168,8 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
     side.close().await;
 
     // After a restart every acknowledged payment is there and its group is formed.
-    let port = free_port();
-    let mut child = start_process(&db, port);
-    wait_healthy(&http, port).await;
-    let base = format!("http://127.0.0.1:{port}");
+    let mut process = PlatformProcess::start(&http, &db, &stay).await;
+    let base = process.root.clone();
     let by_order: std::collections::HashMap<&String, (&Shopper, &String)> = joins
         .iter()
         .zip(shoppers.iter().zip(0..N))
@@ -1480,15 +1199,8 @@ async fn a_kill_9_mid_formation_loses_no_payment_and_never_half_forms_a_group() 
             .expect("json");
         assert_eq!(g["status"], "formed", "{group}");
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let side = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&db)
-        .await
-        .expect("side connection");
+    let _ = process.terminate();
+    let side = support::side_connection(&db).await;
     assert_no_group_half_formed(&side).await;
 }
 
@@ -1503,9 +1215,7 @@ async fn a_seat_is_held_a_few_minutes_and_a_seat_let_go_cannot_be_taken_again_at
     // Noon plus five minutes, not the quarter of an hour an ordinary order has.
     assert_eq!(joined["order"]["pay_before"], "2026-11-25T04:05:00Z");
     let order = joined["order"]["id"].as_str().expect("id").to_owned();
-    let (status, _) = t
-        .post(&a, &format!("/v1/orders/{order}/cancel"), None, None)
-        .await;
+    let (status, _) = t.try_cancel(&a, &order).await;
     assert_eq!(status, 200);
     // Letting the seat go and taking it straight back would hold it for ever: refused a while.
     let (status, again) = t.join(&a, &group, "a2").await;
@@ -1526,13 +1236,14 @@ async fn a_seat_is_held_a_few_minutes_and_a_seat_let_go_cannot_be_taken_again_at
 /// A store with a group offer near 国贸 that closes in the evening (not 24 hours, not a night
 /// store), with `size` seats: the offer and today's (Wednesday's) closing minute.
 async fn evening_closing_offer(t: &TestPlatform, size: i64) -> (Offer, u16) {
-    let nearby = t
-        .get(&format!(
-            "/v1/stores/nearby?lat={}&lng={}&open_now=true&sort=distance&limit=100",
-            GUOMAO.0, GUOMAO.1
-        ))
-        .await;
-    for store in nearby["stores"].as_array().expect("stores") {
+    let nearby = support::nearby(
+        &t.http,
+        &t.root,
+        GUOMAO,
+        "&open_now=true&sort=distance&limit=100",
+    )
+    .await;
+    for store in nearby {
         if store["is_24h"] == true || store["night"] == true {
             continue;
         }
@@ -1555,20 +1266,11 @@ async fn evening_closing_offer(t: &TestPlatform, size: i64) -> (Offer, u16) {
             continue;
         }
         let offer = Offer {
-            store: id.to_owned(),
-            sku: p["sku"].as_str().expect("sku").to_owned(),
-            regular_fen: p["price_fen"].as_i64().expect("price"),
-            price_fen: p["group"]["price_fen"].as_i64().expect("group price"),
             size,
+            ..Offer::of(id, p)
         };
-        sqlx::query("UPDATE group_offers SET size = ? WHERE store_id = ? AND sku = ?")
-            .bind(size)
-            .bind(&offer.store)
-            .bind(&offer.sku)
-            .execute(t.platform.pool())
-            .await
-            .expect("size set");
-        t.set_stock(&offer, 100).await;
+        support::set_group_size(t.platform.pool(), &offer.store, &offer.sku, size).await;
+        t.set_stock(&offer.store, &offer.sku, 100).await;
         return (offer, close);
     }
     panic!("no store near 国贸 with a group offer closes in the evening");
@@ -1576,7 +1278,7 @@ async fn evening_closing_offer(t: &TestPlatform, size: i64) -> (Offer, u16) {
 
 #[tokio::test]
 async fn joining_needs_the_store_open_and_a_group_formed_after_closing_ships_at_the_opening() {
-    let clock = Clock::manual_from_rfc3339(NOON).expect("instant");
+    let clock = manual_clock();
     let t = spawn_with(|c| c.clock = clock).await;
     let (offer, close) = evening_closing_offer(&t, 2).await;
     let (starter, other_starter, a, b) = (

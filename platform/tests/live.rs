@@ -7,116 +7,40 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use jishi_api::headers::{IDEMPOTENCY_KEY, LAST_EVENT_ID};
 use jishi_api::live::LIVE_EVENT;
-use jishi_platform::orders::{OrderLimits, RateLimit};
-use jishi_platform::{Clock, Platform, PlatformConfig, DEMO_HOSTS};
+use jishi_platform::DEMO_HOSTS;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 // Shared helpers: this file uses only some of them.
 #[allow(dead_code)]
 mod support;
 
-const GUOMAO: (f64, f64) = (39.9088, 116.4605);
-/// Shanghai: no Beijing store delivers there.
-const SHANGHAI: (f64, f64) = (31.2304, 121.4737);
+use support::{Event, Events, Shopper, TestPlatform, GUOMAO, PATIENCE, SHANGHAI};
+
 const ROOM: &str = "live_bj1";
-/// Long enough for anything that should happen; only a hang reaches it.
-const PATIENCE: Duration = Duration::from_secs(15);
 
-struct TestPlatform {
-    root: String,
-    platform: Platform,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-struct Shopper {
-    token: String,
-    address_id: String,
-}
-
-async fn spawn() -> TestPlatform {
-    spawn_with(|_| {}).await
-}
-
-/// A demo platform on a fresh database file, fixed at Wednesday noon, with no order rate limits.
-async fn spawn_with(adjust: impl FnOnce(&mut PlatformConfig)) -> TestPlatform {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("live.db").display());
-    let plenty = RateLimit::new(1_000_000, Duration::from_millis(1));
-    let mut config = PlatformConfig {
-        clock: Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("instant"),
-        order_limits: OrderLimits {
-            per_shopper: plenty,
-            per_client: plenty,
-        },
-        ..PlatformConfig::demo(url)
-    };
-    adjust(&mut config);
-    let platform = Platform::open(config).await.expect("platform opens");
-    let addr = platform.clone().spawn_on_loopback().await.expect("binds");
-    TestPlatform {
-        root: format!("http://{addr}"),
-        platform,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
+/// Live rooms on the shared test platform.
 impl TestPlatform {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        support::call(&self.http, &self.root, method, path, token, body).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(reqwest::Method::GET, path, None, None).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    /// A shopper signed in with their own phone and client address, with an address at `at`.
-    async fn shopper(&self, n: u32, at: (f64, f64)) -> Shopper {
-        let (phone, ip) = (
-            format!("137{n:08}"),
-            format!("10.1.{}.{}", n / 250, n % 250),
-        );
-        let (token, address_id) = support::sign_in(&self.http, &self.root, &phone, &ip, at).await;
-        Shopper { token, address_id }
-    }
-
     /// The host of demo room `n` (0-based), signed in.
     async fn host(&self, n: usize) -> Shopper {
-        let ip = format!("10.2.0.{n}");
-        let (token, address_id) =
-            support::sign_in(&self.http, &self.root, DEMO_HOSTS[n], &ip, GUOMAO).await;
-        Shopper { token, address_id }
+        self.sign_in(DEMO_HOSTS[n], &format!("10.2.0.{n}"), GUOMAO)
+            .await
     }
 
     async fn buy(&self, s: &Shopper, sku: &str, quantity: u32, key: &str) -> (u16, Value) {
-        let res = self
-            .http
-            .post(format!("{}/v1/live/rooms/{ROOM}/orders", self.root))
-            .bearer_auth(&s.token)
-            .header(IDEMPOTENCY_KEY, key)
-            .json(&json!({ "sku": sku, "quantity": quantity, "address_id": s.address_id }))
+        self.request(Method::POST, &format!("/v1/live/rooms/{ROOM}/orders"))
+            .token(s.token.as_str())
+            .key(key)
+            .json(json!({ "sku": sku, "quantity": quantity, "address_id": s.address_id }))
             .send()
             .await
-            .expect("buy request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     /// `GET …/quote`: where a buy of `quantity` would come from now.
     async fn quote(&self, s: &Shopper, sku: &str, quantity: u32) -> (u16, Value) {
         self.call(
-            reqwest::Method::GET,
+            Method::GET,
             &format!(
                 "/v1/live/rooms/{ROOM}/quote?sku={sku}&quantity={quantity}&address_id={}",
                 s.address_id
@@ -129,7 +53,7 @@ impl TestPlatform {
 
     async fn pin(&self, host: &Shopper, sku: &str, price: i64, cap: u32) -> (u16, Value) {
         self.call(
-            reqwest::Method::POST,
+            Method::POST,
             &format!("/v1/live/rooms/{ROOM}/pins"),
             Some(&host.token),
             Some(json!({ "sku": sku, "live_price_fen": price, "stock_cap": cap })),
@@ -139,7 +63,7 @@ impl TestPlatform {
 
     async fn comment(&self, s: Option<&Shopper>, text: &str) -> (u16, Value) {
         self.call(
-            reqwest::Method::POST,
+            Method::POST,
             &format!("/v1/live/rooms/{ROOM}/comments"),
             s.map(|s| s.token.as_str()),
             Some(json!({ "text": text })),
@@ -150,14 +74,6 @@ impl TestPlatform {
     /// The room's current pin.
     async fn pinned(&self) -> Value {
         self.get(&format!("/v1/live/rooms/{ROOM}")).await["pinned"].clone()
-    }
-
-    async fn scalar(&self, sql: &str, bind: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .bind(bind)
-            .fetch_one(self.platform.pool())
-            .await
-            .expect("query")
     }
 
     async fn total_stock(&self, sku: &str) -> i64 {
@@ -189,22 +105,19 @@ impl TestPlatform {
         .iter()
         .enumerate()
         {
-            out[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(self.platform.pool())
-                .await
-                .expect("count");
+            out[i] = self.count(&format!("SELECT COUNT(*) FROM {table}")).await;
         }
         out
     }
 
-    async fn stream(&self, room: &str, last_event_id: Option<&str>) -> LiveStream {
-        let mut req = self
-            .http
-            .get(format!("{}/v1/live/rooms/{room}/events", self.root));
-        if let Some(last) = last_event_id {
-            req = req.header(LAST_EVENT_ID, last);
-        }
-        LiveStream(support::Sse::new(req.send().await.expect("events request")))
+    /// The room's event stream, resumed after `last_event_id` if given.
+    async fn stream(&self, room: &str, last_event_id: Option<&str>) -> Events {
+        let res = self
+            .request(Method::GET, &format!("/v1/live/rooms/{room}/events"))
+            .last_event_id(last_event_id)
+            .response()
+            .await;
+        Events::new(res, LIVE_EVENT)
     }
 
     /// Stock of every store carrying `sku` set to `stock`.
@@ -218,46 +131,17 @@ impl TestPlatform {
     }
 }
 
-/// One live event: its SSE id and its JSON.
-#[derive(Debug)]
-struct Frame {
-    id: Option<u64>,
-    data: Value,
-}
-
-impl Frame {
-    fn kind(&self) -> &str {
-        self.data["type"].as_str().unwrap_or_default()
-    }
-}
-
-/// A room's event stream.
-struct LiveStream(support::Sse);
-
-impl LiveStream {
-    /// The next frame; panics if none comes within `PATIENCE`.
-    async fn next(&mut self) -> Frame {
-        let frame = self
-            .0
-            .next(Instant::now() + PATIENCE)
-            .await
-            .expect("the stream is open");
-        assert_eq!(frame.event, LIVE_EVENT);
-        Frame {
-            id: frame.id,
-            data: frame.json(),
-        }
-    }
-
-    /// The next durable frame (one with an id), skipping `stats`.
-    async fn next_durable(&mut self) -> Frame {
+/// What only these tests read of a room's stream.
+impl Events {
+    /// The next durable event (one with an id), skipping `stats`.
+    async fn next_durable(&mut self) -> Event {
         loop {
-            let frame = self.next().await;
-            if frame.kind() != "stats" {
-                assert!(frame.id.is_some(), "durable events carry an id: {frame:?}");
-                return frame;
+            let event = self.expect().await;
+            if event.kind() != "stats" {
+                assert!(event.id.is_some(), "durable events carry an id: {event:?}");
+                return event;
             }
-            assert!(frame.id.is_none(), "stats carry no id");
+            assert!(event.id.is_none(), "stats carry no id");
         }
     }
 }
@@ -266,7 +150,7 @@ impl LiveStream {
 async fn other_product(t: &TestPlatform, host: &Shopper, except: &str) -> (String, i64) {
     let (status, console) = t
         .call(
-            reqwest::Method::GET,
+            Method::GET,
             &format!("/v1/live/rooms/{ROOM}/host"),
             Some(&host.token),
             None,
@@ -288,10 +172,10 @@ async fn other_product(t: &TestPlatform, host: &Shopper, except: &str) -> (Strin
 
 #[tokio::test]
 async fn the_stream_starts_with_a_snapshot_carries_the_hosts_pins_and_resumes_exactly() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let host = t.host(0).await;
     let mut stream = t.stream(ROOM, None).await;
-    let first = stream.next().await;
+    let first = stream.expect().await;
     assert_eq!(first.kind(), "snapshot", "{first:?}");
     let snapshot_id = first.id.expect("the snapshot has an id");
     assert_eq!(first.data["room"]["id"], ROOM);
@@ -328,7 +212,7 @@ async fn the_stream_starts_with_a_snapshot_carries_the_hosts_pins_and_resumes_ex
 
     // A resume point ahead of the log gets a fresh snapshot, which shows the new pin.
     let mut ahead = t.stream(ROOM, Some("999999")).await;
-    let fresh = ahead.next().await;
+    let fresh = ahead.expect().await;
     assert_eq!(fresh.kind(), "snapshot");
     assert_eq!(fresh.id, Some(snapshot_id + 3));
     assert_eq!(fresh.data["room"]["pinned"]["sku"], sku.as_str());
@@ -337,7 +221,7 @@ async fn the_stream_starts_with_a_snapshot_carries_the_hosts_pins_and_resumes_ex
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_buyers_for_a_cap_of_thirty_make_exactly_thirty_orders() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let host = t.host(0).await;
     let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
     let regular = t.pinned().await["price_fen"].as_i64().expect("price");
@@ -352,15 +236,7 @@ async fn two_hundred_buyers_for_a_cap_of_thirty_make_exactly_thirty_orders() {
         async move { t.buy(s, sku, 1, &key).await }
     }))
     .await;
-    let created: Vec<&Value> = results
-        .iter()
-        .filter(|(s, _)| *s == 201)
-        .map(|(_, b)| b)
-        .collect();
-    let sold_out = results
-        .iter()
-        .filter(|(s, b)| *s == 409 && b["error"]["code"] == "sold_out")
-        .count();
+    let (created, sold_out) = support::tally(&results, "sold_out");
     assert_eq!(
         created.len(),
         30,
@@ -389,7 +265,7 @@ async fn two_hundred_buyers_for_a_cap_of_thirty_make_exactly_thirty_orders() {
         .expect("a buyer");
     let (status, paid) = t
         .call(
-            reqwest::Method::POST,
+            Method::POST,
             &format!("/v1/orders/{}/pay", order["id"].as_str().expect("id")),
             Some(&buyer.token),
             Some(json!({ "method": "sandbox" })),
@@ -401,14 +277,15 @@ async fn two_hundred_buyers_for_a_cap_of_thirty_make_exactly_thirty_orders() {
 
 /// Open stores delivering to `at` that carry `sku`, nearest first.
 async fn nearest_carrying(t: &TestPlatform, sku: &str, at: (f64, f64)) -> Vec<String> {
-    let nearby = t
-        .get(&format!(
-            "/v1/stores/nearby?lat={}&lng={}&sort=distance&open_now=true&limit=100",
-            at.0, at.1
-        ))
-        .await;
+    let nearby = support::nearby(
+        &t.http,
+        &t.root,
+        at,
+        "&sort=distance&open_now=true&limit=100",
+    )
+    .await;
     let mut out = Vec::new();
-    for s in nearby["stores"].as_array().expect("stores") {
+    for s in &nearby {
         let id = s["id"].as_str().expect("id");
         let carries: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM store_products WHERE store_id = ? AND sku = ?",
@@ -425,30 +302,15 @@ async fn nearest_carrying(t: &TestPlatform, sku: &str, at: (f64, f64)) -> Vec<St
     out
 }
 
-async fn stock_at(t: &TestPlatform, store: &str, sku: &str) -> i64 {
-    sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
-        .bind(store)
-        .bind(sku)
-        .fetch_one(t.platform.pool())
-        .await
-        .expect("stock")
-}
-
 #[tokio::test]
 async fn once_the_nearest_store_is_out_the_next_nearest_fulfils_and_no_stock_goes_negative() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
     let stores = nearest_carrying(&t, &sku, GUOMAO).await;
     assert!(stores.len() >= 2, "{stores:?}");
     t.set_all_stock(&sku, 0).await;
     for (store, stock) in [(&stores[0], 2), (&stores[1], 3)] {
-        sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
-            .bind(stock)
-            .bind(store)
-            .bind(&sku)
-            .execute(t.platform.pool())
-            .await
-            .expect("stock set");
+        t.set_stock(store, &sku, stock).await;
     }
     // The quote names the store a buy would come from, and moves on with the stock.
     let asker = t.shopper(50, GUOMAO).await;
@@ -485,8 +347,8 @@ async fn once_the_nearest_store_is_out_the_next_nearest_fulfils_and_no_stock_goe
         fulfilled_by,
         [&stores[0], &stores[0], &stores[1], &stores[1], &stores[1]].map(|s| s.to_owned())
     );
-    assert_eq!(stock_at(&t, &stores[0], &sku).await, 0);
-    assert_eq!(stock_at(&t, &stores[1], &sku).await, 0);
+    assert_eq!(t.stock(&stores[0], &sku).await, 0);
+    assert_eq!(t.stock(&stores[1], &sku).await, 0);
     let negative = t
         .scalar(
             "SELECT COUNT(*) FROM store_products WHERE sku = ? AND stock < 0",
@@ -500,7 +362,7 @@ async fn once_the_nearest_store_is_out_the_next_nearest_fulfils_and_no_stock_goe
 
 #[tokio::test]
 async fn an_address_no_store_reaches_is_not_deliverable() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
     let far = t.shopper(1, SHANGHAI).await;
     let before = t.rows().await;
@@ -521,7 +383,7 @@ async fn an_address_no_store_reaches_is_not_deliverable() {
 
 #[tokio::test]
 async fn bad_input_is_refused_with_the_right_status_and_writes_nothing() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let host = t.host(0).await;
     let viewer = t.shopper(1, GUOMAO).await;
     let pinned = t.pinned().await;
@@ -555,7 +417,7 @@ async fn bad_input_is_refused_with_the_right_status_and_writes_nothing() {
     }
     let (status, _) = t
         .call(
-            reqwest::Method::POST,
+            Method::POST,
             &format!("/v1/live/rooms/{ROOM}/likes"),
             None,
             Some(json!({ "count": 0 })),
@@ -564,7 +426,7 @@ async fn bad_input_is_refused_with_the_right_status_and_writes_nothing() {
     assert_eq!(status, 400);
     let (status, _) = t
         .call(
-            reqwest::Method::PUT,
+            Method::PUT,
             &format!("/v1/live/rooms/{ROOM}/settings"),
             Some(&host.token),
             Some(json!({ "message": "好".repeat(101), "slow_mode": false })),
@@ -582,15 +444,13 @@ async fn bad_input_is_refused_with_the_right_status_and_writes_nothing() {
         body["author"]["last_digits"].as_str().map(str::len),
         Some(4)
     );
-    let (status, _) = t
-        .call(reqwest::Method::GET, "/v1/live/rooms/nope", None, None)
-        .await;
+    let (status, _) = t.call(Method::GET, "/v1/live/rooms/nope", None, None).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn comments_are_rate_limited_except_for_the_host_and_hidden_ones_leave_the_snapshot() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let host = t.host(0).await;
     let viewer = t.shopper(1, GUOMAO).await;
     let mut ids = Vec::new();
@@ -608,7 +468,7 @@ async fn comments_are_rate_limited_except_for_the_host_and_hidden_ones_leave_the
     }
 
     let mut stream = t.stream(ROOM, None).await;
-    let snapshot = stream.next().await;
+    let snapshot = stream.expect().await;
     assert_eq!(snapshot.kind(), "snapshot");
     assert_eq!(
         snapshot.data["comments"]
@@ -619,7 +479,7 @@ async fn comments_are_rate_limited_except_for_the_host_and_hidden_ones_leave_the
     );
     let (status, _) = t
         .call(
-            reqwest::Method::DELETE,
+            Method::DELETE,
             &format!("/v1/live/rooms/{ROOM}/comments/{}", ids[1]),
             Some(&viewer.token),
             None,
@@ -628,7 +488,7 @@ async fn comments_are_rate_limited_except_for_the_host_and_hidden_ones_leave_the
     assert_eq!(status, 403, "only the host hides");
     let (status, _) = t
         .call(
-            reqwest::Method::DELETE,
+            Method::DELETE,
             &format!("/v1/live/rooms/{ROOM}/comments/{}", ids[1]),
             Some(&host.token),
             None,
@@ -639,7 +499,7 @@ async fn comments_are_rate_limited_except_for_the_host_and_hidden_ones_leave_the
     assert_eq!(hidden.kind(), "comment_hidden");
     assert_eq!(hidden.data["id"], ids[1]);
     let mut fresh = t.stream(ROOM, None).await;
-    let snapshot = fresh.next().await;
+    let snapshot = fresh.expect().await;
     let shown: Vec<u64> = snapshot.data["comments"]
         .as_array()
         .expect("comments")
@@ -653,14 +513,14 @@ async fn comments_are_rate_limited_except_for_the_host_and_hidden_ones_leave_the
 
 #[tokio::test]
 async fn many_like_batches_make_few_stats_events_and_an_exact_total() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let mut stream = t.stream(ROOM, None).await;
-    assert_eq!(stream.next().await.kind(), "snapshot");
+    assert_eq!(stream.expect().await.kind(), "snapshot");
     let batches = 50;
     for _ in 0..batches {
         let (status, _) = t
             .call(
-                reqwest::Method::POST,
+                Method::POST,
                 &format!("/v1/live/rooms/{ROOM}/likes"),
                 None,
                 Some(json!({ "count": 10 })),
@@ -671,7 +531,7 @@ async fn many_like_batches_make_few_stats_events_and_an_exact_total() {
     }
     let mut stats = 0;
     loop {
-        let frame = stream.next().await;
+        let frame = stream.expect().await;
         assert_eq!(frame.kind(), "stats", "{frame:?}");
         assert!(frame.id.is_none());
         stats += 1;
@@ -693,13 +553,14 @@ async fn many_like_batches_make_few_stats_events_and_an_exact_total() {
 
 #[tokio::test]
 async fn viewer_reports_of_two_instances_are_summed_and_a_stale_one_expires() {
-    let t = spawn_with(|c| c.live_limits.viewer_ttl = Duration::from_millis(2000)).await;
+    let t =
+        TestPlatform::spawn_with(|c| c.live_limits.viewer_ttl = Duration::from_millis(2000)).await;
     let report = |instance: &'static str, count: u64| {
         let t = &t;
         async move {
             let (status, body) = t
                 .call(
-                    reqwest::Method::PUT,
+                    Method::PUT,
                     &format!("/v1/live/rooms/{ROOM}/viewers"),
                     None,
                     Some(json!({ "instance": instance, "count": count })),
@@ -714,18 +575,18 @@ async fn viewer_reports_of_two_instances_are_summed_and_a_stale_one_expires() {
     report("web-2", 4).await;
     assert_eq!(viewers().await, 7);
     let mut stream = t.stream(ROOM, None).await;
-    assert_eq!(stream.next().await.data["room"]["viewer_count"], 7);
+    assert_eq!(stream.expect().await.data["room"]["viewer_count"], 7);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     report("web-1", 5).await;
     assert_eq!(viewers().await, 9);
-    let stats = stream.next().await;
+    let stats = stream.expect().await;
     assert_eq!(stats.kind(), "stats");
     assert_eq!(stats.data["viewer_count"], 9);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(viewers().await, 5, "web-2's report is stale");
     let (status, _) = t
         .call(
-            reqwest::Method::PUT,
+            Method::PUT,
             "/v1/live/rooms/nope/viewers",
             None,
             Some(json!({ "instance": "web-1", "count": 1 })),
@@ -736,7 +597,7 @@ async fn viewer_reports_of_two_instances_are_summed_and_a_stale_one_expires() {
 
 #[tokio::test]
 async fn cancelling_a_live_order_returns_the_stock_and_the_cap_once() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
     t.set_all_stock(&sku, 10).await;
     let stock = t.total_stock(&sku).await;
@@ -745,8 +606,8 @@ async fn cancelling_a_live_order_returns_the_stock_and_the_cap_once() {
     assert_eq!(status, 201, "{order}");
     assert_eq!(t.sold(&sku).await, 2);
     assert_eq!(t.total_stock(&sku).await, stock - 2);
-    let path = format!("/v1/orders/{}/cancel", order["id"].as_str().expect("id"));
-    let cancel = || t.call(reqwest::Method::POST, &path, Some(&s.token), None);
+    let id = order["id"].as_str().expect("id");
+    let cancel = || t.try_cancel(&s, id);
     let (status, cancelled) = cancel().await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["status"], "cancelled");
@@ -785,7 +646,7 @@ async fn cancelling_a_live_order_returns_the_stock_and_the_cap_once() {
 
 #[tokio::test]
 async fn one_idempotency_key_makes_one_live_order() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let sku = t.pinned().await["sku"].as_str().expect("sku").to_owned();
     let s = t.shopper(1, GUOMAO).await;
     let first = t.buy(&s, &sku, 1, "same-key").await;
@@ -814,7 +675,7 @@ async fn one_idempotency_key_makes_one_live_order() {
     let id = first.1["id"].as_str().expect("id");
     let (status, mine) = t
         .call(
-            reqwest::Method::GET,
+            Method::GET,
             &format!("/v1/orders/{id}"),
             Some(&s.token),
             None,
@@ -826,7 +687,7 @@ async fn one_idempotency_key_makes_one_live_order() {
 
 #[tokio::test]
 async fn the_room_list_puts_rooms_that_deliver_to_the_point_first() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let all = t.get("/v1/live/rooms").await;
     assert_eq!(all["rooms"].as_array().expect("rooms").len(), 3);
     let near = t
@@ -850,7 +711,8 @@ async fn the_room_list_puts_rooms_that_deliver_to_the_point_first() {
 
 #[tokio::test]
 async fn playback_and_ingest_urls_come_from_the_media_base() {
-    let t = spawn_with(|c| c.media_base = Some("https://media.example.com".into())).await;
+    let t =
+        TestPlatform::spawn_with(|c| c.media_base = Some("https://media.example.com".into())).await;
     let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
     assert_eq!(
         room["playback"],
@@ -860,7 +722,7 @@ async fn playback_and_ingest_urls_come_from_the_media_base() {
     let host = t.host(0).await;
     let (status, console) = t
         .call(
-            reqwest::Method::GET,
+            Method::GET,
             &format!("/v1/live/rooms/{ROOM}/host?q=%E8%8B%B9"),
             Some(&host.token),
             None,
@@ -875,7 +737,7 @@ async fn playback_and_ingest_urls_come_from_the_media_base() {
     let other = t.host(1).await;
     let (status, _) = t
         .call(
-            reqwest::Method::GET,
+            Method::GET,
             &format!("/v1/live/rooms/{ROOM}/host"),
             Some(&other.token),
             None,
@@ -886,7 +748,7 @@ async fn playback_and_ingest_urls_come_from_the_media_base() {
 
 #[tokio::test]
 async fn a_shopper_holds_one_unpaid_share_of_a_pin_for_minutes_and_cannot_grab_it_back_at_once() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let host = t.host(0).await;
     let (sku, regular) = other_product(&t, &host, "").await;
     let (status, pin) = t.pin(&host, &sku, regular - 1, 100).await;
@@ -903,14 +765,7 @@ async fn a_shopper_holds_one_unpaid_share_of_a_pin_for_minutes_and_cannot_grab_i
     assert_eq!(t.sold(&sku).await, 20);
     // Letting it go and grabbing it straight back: refused for a while.
     let id = order["id"].as_str().expect("id");
-    let (status, _) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/v1/orders/{id}/cancel"),
-            Some(&me.token),
-            None,
-        )
-        .await;
+    let (status, _) = t.try_cancel(&me, id).await;
     assert_eq!(status, 200);
     assert_eq!(t.sold(&sku).await, 0, "the cap came back");
     let (status, again) = t.buy(&me, &sku, 20, "third").await;
@@ -923,24 +778,21 @@ async fn a_shopper_holds_one_unpaid_share_of_a_pin_for_minutes_and_cannot_grab_i
 
 #[tokio::test]
 async fn one_client_sending_likes_as_fast_as_it_can_gets_about_a_batch_a_second() {
-    let t = spawn().await;
+    let t = TestPlatform::spawn().await;
     let before = t.get(&format!("/v1/live/rooms/{ROOM}")).await["likes"]
         .as_u64()
         .expect("likes");
     let like = |ip: &'static str| {
-        t.http
-            .post(format!("{}/v1/live/rooms/{ROOM}/likes", t.root))
-            .header(jishi_api::headers::CLIENT_IP, ip)
-            .json(&json!({ "count": 100 }))
+        t.request(Method::POST, &format!("/v1/live/rooms/{ROOM}/likes"))
+            .ip(ip)
+            .json(json!({ "count": 100 }))
             .send()
     };
     for _ in 0..40 {
-        let res = like("203.0.113.7").await.expect("like");
         // Shed silently: the page has nothing to do about it.
-        assert_eq!(res.status().as_u16(), 202);
+        assert_eq!(like("203.0.113.7").await.0, 202);
     }
-    let res = like("198.51.100.1").await.expect("like");
-    assert_eq!(res.status().as_u16(), 202);
+    assert_eq!(like("198.51.100.1").await.0, 202);
     // Written by the next flush (about a second).
     let likes = || async { t.get(&format!("/v1/live/rooms/{ROOM}")).await["likes"].as_u64() };
     let deadline = Instant::now() + PATIENCE;

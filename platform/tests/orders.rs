@@ -2,163 +2,44 @@
 //! expired exactly once, and nobody else's.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY};
 use jishi_platform::orders::{OrderLimits, RateLimit};
-use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
+use jishi_platform::Clock;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 // Shared helpers: this file uses only some of them.
 #[allow(dead_code)]
 mod support;
 
-const GUOMAO: (f64, f64) = (39.9088, 116.4605);
+use support::{unix, Shopper, Sse, TestPlatform, GUOMAO, PATIENCE};
 
-struct TestPlatform {
-    base: String,
-    platform: Platform,
-    http: reqwest::Client,
-    database_url: String,
-    _dir: tempfile::TempDir,
-}
-
-/// Wednesday noon in Beijing: the platform's fixed clock unless a test says otherwise.
-const NOON: &str = "2026-11-25T12:00:00+08:00";
-
-/// Order rate limits no test reaches unless it is about them.
-fn unlimited() -> OrderLimits {
-    let plenty = RateLimit::new(1_000_000, std::time::Duration::from_millis(1));
-    OrderLimits {
-        per_shopper: plenty,
-        per_client: plenty,
-    }
-}
+/// 12:20 in Beijing, the day of `support::NOON`.
+const TWENTY_PAST: &str = "2026-11-25T12:20:00+08:00";
 
 async fn spawn() -> TestPlatform {
-    spawn_with(|_| {}).await
+    TestPlatform::spawn().await
 }
 
-async fn spawn_with_step(dispatch_step: std::time::Duration) -> TestPlatform {
-    spawn_with(|c| c.dispatch_step = dispatch_step).await
+async fn spawn_with_step(dispatch_step: Duration) -> TestPlatform {
+    TestPlatform::spawn_with(|c| c.dispatch_step = dispatch_step).await
 }
 
-/// A platform on a fresh database file, fixed at `NOON`, with the test's changes to its config.
-async fn spawn_with(adjust: impl FnOnce(&mut PlatformConfig)) -> TestPlatform {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}", dir.path().join("orders.db").display());
-    open_on(dir, database_url, adjust).await
-}
-
-async fn open_on(
-    dir: tempfile::TempDir,
-    database_url: String,
-    adjust: impl FnOnce(&mut PlatformConfig),
-) -> TestPlatform {
-    let mut config = PlatformConfig {
-        seed: Seed::Beijing { seed: DEMO_SEED },
-        clock: Clock::fixed_from_rfc3339(NOON).expect("instant"),
-        order_limits: unlimited(),
-        ..PlatformConfig::demo(database_url.clone())
-    };
-    adjust(&mut config);
-    let platform = Platform::open(config).await.expect("platform opens");
-    let addr = platform.clone().spawn_on_loopback().await.expect("binds");
-    TestPlatform {
-        base: format!("http://{addr}/v1"),
-        platform,
-        http: reqwest::Client::new(),
-        database_url,
-        _dir: dir,
-    }
-}
-
-struct Shopper {
-    token: String,
-    address_id: String,
-}
-
+/// Orders on the shared test platform.
 impl TestPlatform {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        support::call(&self.http, &self.base, method, path, token, body).await
-    }
-
-    /// Signs a new shopper in through the SMS flow and saves an address at `at`.
-    async fn shopper(&self, n: u32, at: (f64, f64)) -> Shopper {
-        let root = self.base.trim_end_matches("/v1");
-        let (phone, ip) = (
-            format!("139{n:08}"),
-            format!("10.0.{}.{}", n / 250, n % 250),
-        );
-        let (token, address_id) = support::sign_in(&self.http, root, &phone, &ip, at).await;
-        Shopper { token, address_id }
-    }
-
     /// A store delivering to GUOMAO with no minimum order, and one of its SKUs.
     async fn store_and_sku(&self) -> (String, String) {
-        let root = self.base.trim_end_matches("/v1");
-        let store = support::open_store_without_minimum(&self.http, root, GUOMAO).await;
+        let store = self.open_store().await;
         let sku = self.first_sku(&store).await;
         (store, sku)
     }
 
-    /// The first SKU a store lists.
-    async fn first_sku(&self, store: &str) -> String {
-        let (_, products) = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/stores/{store}/products?limit=1"),
-                None,
-                None,
-            )
-            .await;
-        products["products"][0]["sku"]
-            .as_str()
-            .expect("sku")
-            .to_owned()
-    }
-
-    async fn set_stock(&self, store: &str, sku: &str, stock: i64) {
-        sqlx::query("UPDATE store_products SET stock = ? WHERE store_id = ? AND sku = ?")
-            .bind(stock)
-            .bind(store)
-            .bind(sku)
-            .execute(self.platform.pool())
-            .await
-            .expect("stock set");
-    }
-
-    async fn stock(&self, store: &str, sku: &str) -> i64 {
-        sqlx::query_scalar("SELECT stock FROM store_products WHERE store_id = ? AND sku = ?")
-            .bind(store)
-            .bind(sku)
-            .fetch_one(self.platform.pool())
-            .await
-            .expect("stock")
-    }
-
-    async fn pay(&self, shopper: &Shopper, id: &str) -> (u16, Value) {
-        let path = format!("/orders/{id}/pay");
-        let body = json!({ "method": "sandbox" });
-        self.call(
-            reqwest::Method::POST,
-            &path,
-            Some(&shopper.token),
-            Some(body),
-        )
-        .await
-    }
-
     async fn cart(&self, shopper: &Shopper, store: &str) -> Value {
-        let path = format!("/cart/{store}");
+        let path = format!("/v1/cart/{store}");
         let (status, cart) = self
-            .call(reqwest::Method::GET, &path, Some(&shopper.token), None)
+            .call(Method::GET, &path, Some(&shopper.token), None)
             .await;
         assert_eq!(status, 200, "{cart}");
         cart
@@ -166,6 +47,20 @@ impl TestPlatform {
 
     async fn order(&self, shopper: &Shopper, key: Option<&str>, body: &Value) -> (u16, Value) {
         self.order_from(shopper, key, body, None).await
+    }
+
+    /// `s` orders `quantity` of `sku` at `store`, as soon as possible, under Idempotency-Key
+    /// `key`.
+    async fn order_of(
+        &self,
+        s: &Shopper,
+        key: &str,
+        store: &str,
+        sku: &str,
+        quantity: i64,
+    ) -> (u16, Value) {
+        let body = order_body(store, sku, quantity, &s.address_id);
+        self.order(s, Some(key), &body).await
     }
 
     /// Places an order as the server would for a shopper at client address `ip`.
@@ -176,42 +71,22 @@ impl TestPlatform {
         body: &Value,
         ip: Option<&str>,
     ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/orders", self.base))
-            .bearer_auth(&shopper.token)
-            .json(body);
-        if let Some(k) = key {
-            req = req.header(IDEMPOTENCY_KEY, k);
-        }
-        if let Some(ip) = ip {
-            req = req.header(CLIENT_IP, ip);
-        }
-        let res = req.send().await.expect("order request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        self.request(Method::POST, "/v1/orders")
+            .token(shopper.token.as_str())
+            .key(key)
+            .ip(ip)
+            .json(body.clone())
+            .send()
+            .await
     }
+}
 
-    async fn status_of(&self, shopper: &Shopper, id: &str) -> String {
-        let (status, order) = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/orders/{id}"),
-                Some(&shopper.token),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{order}");
-        order["status"].as_str().expect("status").to_owned()
-    }
-
-    /// Stops this platform (its database connections closed) and opens a new one on the same
-    /// database file, as a restarted process would.
-    async fn restart(self, adjust: impl FnOnce(&mut PlatformConfig)) -> TestPlatform {
-        self.platform.pool().close().await;
-        drop(self.platform);
-        open_on(self._dir, self.database_url, adjust).await
-    }
+/// A store delivering to GUOMAO with `stock` of one of its SKUs, and shopper 1: (store, sku,
+/// shopper).
+async fn stocked(t: &TestPlatform, stock: i64) -> (String, String, Shopper) {
+    let (store, sku) = t.store_and_sku().await;
+    t.set_stock(&store, &sku, stock).await;
+    (store, sku, t.shopper(1, GUOMAO).await)
 }
 
 fn order_body(store: &str, sku: &str, quantity: i64, address_id: &str) -> Value {
@@ -232,15 +107,7 @@ async fn two_hundred_buyers_for_fifty_in_stock_make_exactly_fifty_orders_every_r
             async move { t.order(s, Some(&key), &body).await }
         }))
         .await;
-        let created: Vec<&Value> = results
-            .iter()
-            .filter(|(s, _)| *s == 201)
-            .map(|(_, b)| b)
-            .collect();
-        let sold_out = results
-            .iter()
-            .filter(|(s, b)| *s == 409 && b["error"]["code"] == "sold_out")
-            .count();
+        let (created, sold_out) = support::tally(&results, "sold_out");
         assert_eq!(
             created.len(),
             50,
@@ -262,7 +129,7 @@ async fn two_hundred_buyers_for_fifty_in_stock_make_exactly_fifty_orders_every_r
                 .iter()
                 .zip(&results)
                 .filter(|(_, r)| r.0 == 201)
-                .map(|(s, (_, order))| t.pay(s, order["id"].as_str().unwrap())),
+                .map(|(s, (_, order))| t.try_pay(s, order["id"].as_str().unwrap())),
         )
         .await;
         assert!(
@@ -275,9 +142,7 @@ async fn two_hundred_buyers_for_fifty_in_stock_make_exactly_fifty_orders_every_r
 #[tokio::test]
 async fn one_idempotency_key_makes_one_order_however_often_it_is_sent() {
     let t = spawn().await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 30).await;
-    let s = t.shopper(1, GUOMAO).await;
+    let (store, sku, s) = stocked(&t, 30).await;
     let body = order_body(&store, &sku, 2, &s.address_id);
 
     let results = join_all((0..20).map(|_| t.order(&s, Some("key-1"), &body))).await;
@@ -301,13 +166,7 @@ async fn one_idempotency_key_makes_one_order_however_often_it_is_sent() {
     assert!(ids.contains(again["id"].as_str().unwrap()));
 
     // The same key with a different body is refused; no key at all is refused.
-    let (status, err) = t
-        .order(
-            &s,
-            Some("key-1"),
-            &order_body(&store, &sku, 3, &s.address_id),
-        )
-        .await;
+    let (status, err) = t.order_of(&s, "key-1", &store, &sku, 3).await;
     assert_eq!(status, 422, "{err}");
     assert_eq!(err["error"]["code"], "idempotency_key_reused");
     let (status, err) = t.order(&s, None, &body).await;
@@ -318,19 +177,13 @@ async fn one_idempotency_key_makes_one_order_however_often_it_is_sent() {
         .contains("Idempotency-Key"));
 
     let (_, list) = t
-        .call(reqwest::Method::GET, "/orders", Some(&s.token), None)
+        .call(Method::GET, "/v1/orders", Some(&s.token), None)
         .await;
     assert_eq!(list["orders"].as_array().unwrap().len(), 1);
 
     // Keys are the user's own: another shopper may use the same key for their own order.
     let other = t.shopper(2, GUOMAO).await;
-    let (status, theirs) = t
-        .order(
-            &other,
-            Some("key-1"),
-            &order_body(&store, &sku, 2, &other.address_id),
-        )
-        .await;
+    let (status, theirs) = t.order_of(&other, "key-1", &store, &sku, 2).await;
     assert_eq!(status, 201);
     assert!(!ids.contains(theirs["id"].as_str().unwrap()));
 }
@@ -338,12 +191,8 @@ async fn one_idempotency_key_makes_one_order_however_often_it_is_sent() {
 #[tokio::test]
 async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
     let t = spawn().await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 10).await;
-    let s = t.shopper(1, GUOMAO).await;
-    let (status, first) = t
-        .order(&s, Some("k"), &order_body(&store, &sku, 4, &s.address_id))
-        .await;
+    let (store, sku, s) = stocked(&t, 10).await;
+    let (status, first) = t.order_of(&s, "k", &store, &sku, 4).await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(t.stock(&store, &sku).await, 6);
 
@@ -370,28 +219,22 @@ async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
     );
 
     // A second order is still unpaid when the platform stops; it lapses while it is down.
-    let (status, second) = t
-        .order(&s, Some("k2"), &order_body(&store, &sku, 3, &s.address_id))
-        .await;
+    let (status, second) = t.order_of(&s, "k2", &store, &sku, 3).await;
     assert_eq!(status, 201, "{second}");
     assert_eq!(t.stock(&store, &sku).await, 7);
 
     // Restarted on the same database file, 20 minutes on: its reaper runs at start and returns
     // the second order's stock, and nothing of the first one again.
     let t = t
-        .restart(|c| {
-            c.clock = Clock::fixed_from_rfc3339("2026-11-25T12:20:00+08:00").expect("instant")
-        })
+        .restart(|c| c.clock = Clock::fixed_from_rfc3339(TWENTY_PAST).expect("instant"))
         .await;
     let second_id = second["id"].as_str().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while t.status_of(&s, second_id).await != "cancelled" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the restarted reaper expires the order"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    support::eventually(
+        Duration::from_secs(30),
+        "the restarted reaper expires the order",
+        || async { t.order_status(&s, second_id).await == "cancelled" },
+    )
+    .await;
     assert_eq!(
         t.stock(&store, &sku).await,
         10,
@@ -408,13 +251,11 @@ async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
     assert_eq!(t.stock(&store, &sku).await, 10);
 
     let first_id = first["id"].as_str().unwrap();
-    assert_eq!(t.status_of(&s, first_id).await, "cancelled");
-    let (status, _) = t.pay(&s, first_id).await;
+    assert_eq!(t.order_status(&s, first_id).await, "cancelled");
+    let (status, _) = t.try_pay(&s, first_id).await;
     assert_eq!(status, 409, "an expired order cannot be paid");
     // The stored answers survived the restart: the first key still replays its order.
-    let (status, replay) = t
-        .order(&s, Some("k"), &order_body(&store, &sku, 4, &s.address_id))
-        .await;
+    let (status, replay) = t.order_of(&s, "k", &store, &sku, 4).await;
     assert_eq!(status, 201);
     assert_eq!(replay["id"], first["id"]);
 }
@@ -422,12 +263,8 @@ async fn unpaid_orders_expire_once_even_with_two_reapers_and_after_a_restart() {
 #[tokio::test]
 async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_nothing() {
     let t = spawn().await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 5).await;
-    let s = t.shopper(1, GUOMAO).await;
-    let (_, order) = t
-        .order(&s, Some("k"), &order_body(&store, &sku, 2, &s.address_id))
-        .await;
+    let (store, sku, s) = stocked(&t, 5).await;
+    let (_, order) = t.order_of(&s, "k", &store, &sku, 2).await;
     let id = order["id"].as_str().unwrap();
     assert_eq!(order["status"], "pending_payment");
     assert_eq!(
@@ -435,7 +272,7 @@ async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_noth
         order["items_fen"].as_i64().unwrap() + order["delivery_fee_fen"].as_i64().unwrap()
     );
 
-    let (status, paid) = t.pay(&s, id).await;
+    let (status, paid) = t.try_pay(&s, id).await;
     assert_eq!(status, 200);
     assert_eq!(paid["status"], "paid");
     // The answer is the whole order, as placed.
@@ -455,8 +292,8 @@ async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_noth
 
     let intruder = t.shopper(2, GUOMAO).await;
     for (method, path) in [
-        (reqwest::Method::GET, format!("/orders/{id}")),
-        (reqwest::Method::POST, format!("/orders/{id}/cancel")),
+        (Method::GET, format!("/v1/orders/{id}")),
+        (Method::POST, format!("/v1/orders/{id}/cancel")),
     ] {
         let (status, body) = t.call(method, &path, Some(&intruder.token), None).await;
         assert_eq!(status, 404, "{path}: {body}");
@@ -471,25 +308,11 @@ async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_noth
         .await;
     assert_eq!(status, 404);
 
-    let (status, cancelled) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/orders/{id}/cancel"),
-            Some(&s.token),
-            None,
-        )
-        .await;
+    let (status, cancelled) = t.try_cancel(&s, id).await;
     assert_eq!(status, 200);
     assert_eq!(cancelled["status"], "refunded");
     assert_eq!(t.stock(&store, &sku).await, 5);
-    let (status, _) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/orders/{id}/cancel"),
-            Some(&s.token),
-            None,
-        )
-        .await;
+    let (status, _) = t.try_cancel(&s, id).await;
     assert_eq!(status, 409);
     assert_eq!(
         t.stock(&store, &sku).await,
@@ -501,9 +324,7 @@ async fn pay_then_cancel_refunds_and_returns_stock_once_and_other_users_see_noth
 #[tokio::test]
 async fn bad_orders_are_refused_with_a_message_and_write_nothing() {
     let t = spawn().await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 5).await;
-    let s = t.shopper(1, GUOMAO).await;
+    let (store, sku, s) = stocked(&t, 5).await;
     let far = t.shopper(2, (40.2, 116.9)).await;
     let cases: Vec<(Value, u16, &str)> = vec![
         (
@@ -545,13 +366,7 @@ async fn bad_orders_are_refused_with_a_message_and_write_nothing() {
         assert_eq!(err["error"]["code"], code, "case {i}");
         assert!(err["error"]["message"].as_str().unwrap().chars().count() > 3);
     }
-    let (status, err) = t
-        .order(
-            &far,
-            Some("far"),
-            &order_body(&store, &sku, 1, &far.address_id),
-        )
-        .await;
+    let (status, err) = t.order_of(&far, "far", &store, &sku, 1).await;
     assert_eq!(status, 422);
     assert_eq!(err["error"]["code"], "out_of_delivery_range");
     assert!(err["error"]["message"]
@@ -561,7 +376,7 @@ async fn bad_orders_are_refused_with_a_message_and_write_nothing() {
 
     let res = t
         .http
-        .post(format!("{}/orders", t.base))
+        .post(format!("{}/v1/orders", t.root))
         .bearer_auth(&s.token)
         .header("idempotency-key", "malformed")
         .header("content-type", "application/json")
@@ -577,7 +392,7 @@ async fn bad_orders_are_refused_with_a_message_and_write_nothing() {
         .order(
             &Shopper {
                 token: "forged".into(),
-                address_id: s.address_id.clone(),
+                ..s.clone()
             },
             Some("x"),
             &order_body(&store, &sku, 1, &s.address_id),
@@ -587,7 +402,7 @@ async fn bad_orders_are_refused_with_a_message_and_write_nothing() {
 
     assert_eq!(t.stock(&store, &sku).await, 5, "nothing was reserved");
     let (_, list) = t
-        .call(reqwest::Method::GET, "/orders", Some(&s.token), None)
+        .call(Method::GET, "/v1/orders", Some(&s.token), None)
         .await;
     assert!(list["orders"].as_array().unwrap().is_empty());
 }
@@ -597,13 +412,11 @@ async fn a_cart_follows_the_shopper_from_anonymous_to_signed_in() {
     let t = spawn().await;
     let (store, sku) = t.store_and_sku().await;
     t.set_stock(&store, &sku, 3).await;
-    let (status, anon) = t.call(reqwest::Method::POST, "/sessions", None, None).await;
-    assert_eq!(status, 201);
-    let anon = anon["token"].as_str().unwrap().to_owned();
+    let anon = t.anonymous_session().await;
     let (status, cart) = t
         .call(
-            reqwest::Method::PUT,
-            &format!("/cart/{store}"),
+            Method::PUT,
+            &format!("/v1/cart/{store}"),
             Some(&anon),
             Some(json!({ "items": [{ "sku": sku, "quantity": 7 }] })),
         )
@@ -613,52 +426,38 @@ async fn a_cart_follows_the_shopper_from_anonymous_to_signed_in() {
 
     // Sign in with the anonymous session: the cart comes along.
     let phone = "13900000077";
-    let (_, sent) = t
-        .call(
-            reqwest::Method::POST,
-            "/auth/sms-code",
-            None,
-            Some(json!({ "phone": phone })),
-        )
-        .await;
+    let ask_for_code = || {
+        let body = json!({ "phone": phone });
+        t.call(Method::POST, "/v1/auth/sms-code", None, Some(body))
+    };
+    let (_, sent) = ask_for_code().await;
     let code = sent["demo_code"].as_str().unwrap();
     let (status, session) = t
         .call(
-            reqwest::Method::POST,
-            "/auth/login",
+            Method::POST,
+            "/v1/auth/login",
             Some(&anon),
             Some(json!({ "phone": phone, "code": code })),
         )
         .await;
     assert_eq!(status, 200);
     let user = session["token"].as_str().unwrap();
-    let (_, carts) = t
-        .call(reqwest::Method::GET, "/carts", Some(user), None)
-        .await;
+    let (_, carts) = t.call(Method::GET, "/v1/carts", Some(user), None).await;
     assert_eq!(carts["carts"][0]["items"][0]["sku"], sku.as_str());
-    let (status, _) = t
-        .call(reqwest::Method::GET, "/carts", Some(&anon), None)
-        .await;
+    let (status, _) = t.call(Method::GET, "/v1/carts", Some(&anon), None).await;
     assert_eq!(status, 401, "the anonymous session ended with sign-in");
 
     // A used code does not work twice, and a second code within the minute is refused.
     let (status, _) = t
         .call(
-            reqwest::Method::POST,
-            "/auth/login",
+            Method::POST,
+            "/v1/auth/login",
             None,
             Some(json!({ "phone": phone, "code": code })),
         )
         .await;
     assert_eq!(status, 400);
-    let (status, err) = t
-        .call(
-            reqwest::Method::POST,
-            "/auth/sms-code",
-            None,
-            Some(json!({ "phone": phone })),
-        )
-        .await;
+    let (status, err) = ask_for_code().await;
     assert_eq!(status, 429, "{err}");
     assert_eq!(err["error"]["code"], "too_many_requests");
 }
@@ -669,8 +468,8 @@ async fn what_was_ordered_leaves_the_cart_and_the_rest_stays() {
     let (store, sku) = t.store_and_sku().await;
     let (_, products) = t
         .call(
-            reqwest::Method::GET,
-            &format!("/stores/{store}/products?limit=60"),
+            Method::GET,
+            &format!("/v1/stores/{store}/products?limit=60"),
             None,
             None,
         )
@@ -687,20 +486,14 @@ async fn what_was_ordered_leaves_the_cart_and_the_rest_stays() {
     let shopper = t.shopper(31, GUOMAO).await;
     let (status, _) = t
         .call(
-            reqwest::Method::PUT,
-            &format!("/cart/{store}"),
+            Method::PUT,
+            &format!("/v1/cart/{store}"),
             Some(&shopper.token),
             Some(json!({ "items": [{ "sku": sku, "quantity": 2 }, { "sku": other, "quantity": 1 }] })),
         )
         .await;
     assert_eq!(status, 200);
-    let (status, order) = t
-        .order(
-            &shopper,
-            Some("cart-1"),
-            &order_body(&store, &sku, 2, &shopper.address_id),
-        )
-        .await;
+    let (status, order) = t.order_of(&shopper, "cart-1", &store, &sku, 2).await;
     assert_eq!(status, 201, "{order}");
     let cart = t.cart(&shopper, &store).await;
     let left: Vec<&str> = cart["items"]
@@ -713,65 +506,32 @@ async fn what_was_ordered_leaves_the_cart_and_the_rest_stays() {
 
     // A refused order leaves the cart alone.
     t.set_stock(&store, &other, 0).await;
-    let (status, _) = t
-        .order(
-            &shopper,
-            Some("cart-2"),
-            &order_body(&store, &other, 1, &shopper.address_id),
-        )
-        .await;
+    let (status, _) = t.order_of(&shopper, "cart-2", &store, &other, 1).await;
     assert_eq!(status, 409);
     let cart = t.cart(&shopper, &store).await;
     assert_eq!(cart["items"][0]["sku"], other.as_str());
 }
 
-/// Reads SSE frames until the stream ends: (id, data) pairs.
+/// Reads SSE frames until the stream ends (within `PATIENCE`): (id, data) of those with an id.
 async fn read_events(res: reqwest::Response) -> Vec<(u64, Value)> {
-    use futures::StreamExt;
-    let mut out = Vec::new();
-    let mut buf = String::new();
-    let mut body = res.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-        while let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            let id = frame
-                .lines()
-                .find_map(|l| l.strip_prefix("id: "))
-                .map(|v| v.parse().expect("numeric id"));
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: "));
-            if let (Some(id), Some(data)) = (id, data) {
-                out.push((id, serde_json::from_str(data).expect("json event")));
-            }
-        }
-    }
-    out
+    Sse::new(res)
+        .read_to_end(Instant::now() + PATIENCE)
+        .await
+        .into_iter()
+        .filter_map(|f| Some((f.id?, f.json())))
+        .collect()
 }
 
 #[tokio::test]
 async fn a_paid_order_is_tracked_to_the_door_and_a_reconnect_resumes_without_gaps_or_repeats() {
-    let t = spawn_with_step(std::time::Duration::from_millis(20)).await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 5).await;
-    let s = t.shopper(1, GUOMAO).await;
-    let (_, order) = t
-        .order(
-            &s,
-            Some("track"),
-            &order_body(&store, &sku, 1, &s.address_id),
-        )
-        .await;
+    let t = spawn_with_step(Duration::from_millis(20)).await;
+    let (store, sku, s) = stocked(&t, 5).await;
+    let (_, order) = t.order_of(&s, "track", &store, &sku, 1).await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let (status, _) = t.pay(&s, &id).await;
+    let (status, _) = t.try_pay(&s, &id).await;
     assert_eq!(status, 200);
 
-    let res = t
-        .http
-        .get(format!("{}/orders/{id}/events", t.base))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .unwrap();
+    let res = t.order_events(&s, &id, None).await;
     assert_eq!(res.status().as_u16(), 200);
     assert!(res.headers()["content-type"]
         .to_str()
@@ -827,51 +587,27 @@ async fn a_paid_order_is_tracked_to_the_door_and_a_reconnect_resumes_without_gap
     assert_eq!(*etas.last().unwrap(), 0);
 
     // A reconnect after event 5 gets 6.. exactly.
-    let res = t
-        .http
-        .get(format!("{}/orders/{id}/events", t.base))
-        .bearer_auth(&s.token)
-        .header("last-event-id", "5")
-        .send()
-        .await
-        .unwrap();
+    let res = t.order_events(&s, &id, Some("5")).await;
     let resumed: Vec<u64> = read_events(res).await.iter().map(|(id, _)| *id).collect();
     assert_eq!(resumed, (6..=seqs.len() as u64).collect::<Vec<_>>());
 
     // Too late to cancel, and nobody else can watch.
-    let (status, _) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/orders/{id}/cancel"),
-            Some(&s.token),
-            None,
-        )
-        .await;
+    let (status, _) = t.try_cancel(&s, &id).await;
     assert_eq!(status, 409);
     let other = t.shopper(2, GUOMAO).await;
-    let res = t
-        .http
-        .get(format!("{}/orders/{id}/events", t.base))
-        .bearer_auth(&other.token)
-        .send()
-        .await
-        .unwrap();
+    let res = t.order_events(&other, &id, None).await;
     assert_eq!(res.status().as_u16(), 404);
 }
 
 async fn pending_payment(t: &TestPlatform) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'pending_payment'")
-        .fetch_one(t.platform.pool())
+    t.count("SELECT COUNT(*) FROM orders WHERE status = 'pending_payment'")
         .await
-        .expect("count")
 }
 
 #[tokio::test]
 async fn a_fourth_unpaid_order_is_refused_until_one_is_paid_or_cancelled() {
     let t = spawn().await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 20).await;
-    let s = t.shopper(1, GUOMAO).await;
+    let (store, sku, s) = stocked(&t, 20).await;
     let body = order_body(&store, &sku, 1, &s.address_id);
     let mut ids = Vec::new();
     for n in 0..3 {
@@ -894,31 +630,18 @@ async fn a_fourth_unpaid_order_is_refused_until_one_is_paid_or_cancelled() {
     assert_eq!(replay["id"], ids[0].as_str());
     // Another shopper is not held back.
     let other = t.shopper(2, GUOMAO).await;
-    let (status, _) = t
-        .order(
-            &other,
-            Some("u3"),
-            &order_body(&store, &sku, 1, &other.address_id),
-        )
-        .await;
+    let (status, _) = t.order_of(&other, "u3", &store, &sku, 1).await;
     assert_eq!(status, 201);
 
     // Paying one frees a place: the refused request, sent again with its key, now goes through.
-    let (status, _) = t.pay(&s, &ids[0]).await;
+    let (status, _) = t.try_pay(&s, &ids[0]).await;
     assert_eq!(status, 200);
     let (status, fourth) = t.order(&s, Some("u3"), &body).await;
     assert_eq!(status, 201, "{fourth}");
     let (status, err) = t.order(&s, Some("u4"), &body).await;
     assert_eq!(status, 429, "{err}");
     // So does cancelling one.
-    let (status, _) = t
-        .call(
-            reqwest::Method::POST,
-            &format!("/orders/{}/cancel", ids[1]),
-            Some(&s.token),
-            None,
-        )
-        .await;
+    let (status, _) = t.try_cancel(&s, &ids[1]).await;
     assert_eq!(status, 200);
     let (status, fifth) = t.order(&s, Some("u4"), &body).await;
     assert_eq!(status, 201, "{fifth}");
@@ -927,9 +650,7 @@ async fn a_fourth_unpaid_order_is_refused_until_one_is_paid_or_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_orders_of_one_shopper_never_leave_more_than_three_unpaid() {
     let t = spawn().await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 50).await;
-    let s = t.shopper(1, GUOMAO).await;
+    let (store, sku, s) = stocked(&t, 50).await;
     let body = order_body(&store, &sku, 1, &s.address_id);
     let results = join_all((0..20).map(|n| {
         let (t, s, body) = (&t, &s, &body);
@@ -948,8 +669,8 @@ async fn concurrent_orders_of_one_shopper_never_leave_more_than_three_unpaid() {
 
 #[tokio::test]
 async fn order_creation_is_rate_limited_per_shopper_and_per_client_address() {
-    let hour = std::time::Duration::from_secs(3600);
-    let t = spawn_with(|c| {
+    let hour = Duration::from_secs(3600);
+    let t = TestPlatform::spawn_with(|c| {
         c.order_limits = OrderLimits {
             per_shopper: RateLimit::new(4, hour),
             per_client: RateLimit::new(6, hour),
@@ -1044,31 +765,17 @@ async fn a_mass_expiry_goes_in_chunks_and_returns_all_stock_once() {
 /// A store's detail as the checkout page gets it (its slots among them).
 async fn store_detail(t: &TestPlatform, store: &str) -> Value {
     let (status, detail) = t
-        .call(
-            reqwest::Method::GET,
-            &format!("/stores/{store}"),
-            None,
-            None,
-        )
+        .call(Method::GET, &format!("/v1/stores/{store}"), None, None)
         .await;
     assert_eq!(status, 200, "{detail}");
     detail
 }
 
-fn unix(rfc3339: &str) -> i64 {
-    Clock::fixed_from_rfc3339(rfc3339)
-        .expect("instant")
-        .now()
-        .timestamp()
-}
-
 #[tokio::test]
 async fn a_scheduled_order_waits_in_paid_until_its_slot_start_minus_its_eta() {
     // The background dispatcher stays out of the way; the test steps dispatch itself.
-    let t = spawn_with_step(std::time::Duration::from_secs(3600)).await;
-    let (store, sku) = t.store_and_sku().await;
-    t.set_stock(&store, &sku, 10).await;
-    let s = t.shopper(1, GUOMAO).await;
+    let t = spawn_with_step(Duration::from_secs(3600)).await;
+    let (store, sku, s) = stocked(&t, 10).await;
     let detail = store_detail(&t, &store).await;
     // A slot at least two hours on, as the checkout page offers it.
     let now = t.platform.now_unix();
@@ -1084,22 +791,20 @@ async fn a_scheduled_order_waits_in_paid_until_its_slot_start_minus_its_eta() {
     let (status, scheduled) = t.order(&s, Some("later"), &scheduled_body).await;
     assert_eq!(status, 201, "{scheduled}");
     assert_eq!(scheduled["slot"], slot.as_str(), "the slot as sent");
-    let (status, asap) = t
-        .order(&s, Some("now"), &order_body(&store, &sku, 1, &s.address_id))
-        .await;
+    let (status, asap) = t.order_of(&s, "now", &store, &sku, 1).await;
     assert_eq!(status, 201, "{asap}");
     let (scheduled, asap) = (
         scheduled["id"].as_str().unwrap().to_owned(),
         asap["id"].as_str().unwrap().to_owned(),
     );
     for id in [&scheduled, &asap] {
-        assert_eq!(t.pay(&s, id).await.0, 200);
+        assert_eq!(t.try_pay(&s, id).await.0, 200);
     }
 
     let eta_min = t
         .call(
-            reqwest::Method::GET,
-            &format!("/orders/{scheduled}"),
+            Method::GET,
+            &format!("/v1/orders/{scheduled}"),
             Some(&s.token),
             None,
         )
@@ -1113,32 +818,28 @@ async fn a_scheduled_order_waits_in_paid_until_its_slot_start_minus_its_eta() {
     for step in 0..3 {
         tick(now + step * 60).await.expect("tick");
     }
-    assert_eq!(t.status_of(&s, &asap).await, "ready", "ASAP moves at once");
-    assert_eq!(t.status_of(&s, &scheduled).await, "paid");
+    assert_eq!(
+        t.order_status(&s, &asap).await,
+        "ready",
+        "ASAP moves at once"
+    );
+    assert_eq!(t.order_status(&s, &scheduled).await, "paid");
     tick(leave_at - 60).await.expect("tick");
-    assert_eq!(t.status_of(&s, &scheduled).await, "paid", "not yet");
+    assert_eq!(t.order_status(&s, &scheduled).await, "paid", "not yet");
     tick(leave_at).await.expect("tick");
     assert_eq!(
-        t.status_of(&s, &scheduled).await,
+        t.order_status(&s, &scheduled).await,
         "accepted",
         "on its way to the slot"
     );
     tick(leave_at + 60).await.expect("tick");
-    assert_eq!(t.status_of(&s, &scheduled).await, "picking");
+    assert_eq!(t.order_status(&s, &scheduled).await, "picking");
 }
 
 /// A store delivering to GUOMAO with no minimum order whose detail satisfies `pick`, and one of
 /// its SKUs with stock.
 async fn store_where(t: &TestPlatform, pick: impl Fn(&Value) -> bool) -> (String, String, Value) {
-    let (_, nearby) = t
-        .call(
-            reqwest::Method::GET,
-            &format!("/stores/nearby?lat={}&lng={}&limit=100", GUOMAO.0, GUOMAO.1),
-            None,
-            None,
-        )
-        .await;
-    for s in nearby["stores"].as_array().expect("stores") {
+    for s in support::nearby(&t.http, &t.root, GUOMAO, "&limit=100").await {
         if s["min_order_fen"] != 0 {
             continue;
         }
@@ -1166,8 +867,8 @@ async fn assert_slot_refused(t: &TestPlatform, s: &Shopper, store: &str, sku: &s
 #[tokio::test]
 async fn only_the_slots_on_offer_can_be_booked() {
     // 12:20 in Beijing: the first slot on offer starts at 13:00.
-    let t = spawn_with(|c| {
-        c.clock = Clock::fixed_from_rfc3339("2026-11-25T12:20:00+08:00").expect("instant")
+    let t = TestPlatform::spawn_with(|c| {
+        c.clock = Clock::fixed_from_rfc3339(TWENTY_PAST).expect("instant")
     })
     .await;
     let s = t.shopper(1, GUOMAO).await;

@@ -19,13 +19,17 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jishi_app::platform_client::PlatformClient;
-use jishi_app::SiteConfig;
-use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
-use jishi_server::{router, serve, AppState, Edge, Limits, Shutdown};
-use leptos::prelude::LeptosOptions;
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+use jishi_platform::Clock;
+use jishi_server::{Limits, Shutdown};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// Shared with the tests: this benchmark uses only some of it.
+#[allow(dead_code)]
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -78,39 +82,18 @@ fn main() {
 async fn server(files: u64) {
     let viewers = env_usize("JISHI_FANOUT_VIEWERS", 40_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let platform = Platform::open(PlatformConfig {
-        seed: Seed::Beijing { seed: DEMO_SEED },
-        clock: Clock::System,
-        ..PlatformConfig::demo(format!(
-            "sqlite://{}",
-            dir.path().join("fanout.db").display()
-        ))
+    let (_platform, platform_url) = support::spawn_platform(|c| {
+        c.database_url = format!("sqlite://{}", dir.path().join("fanout.db").display());
+        c.clock = Clock::System;
     })
-    .await
-    .expect("platform opens");
-    let platform_url = format!(
-        "http://{}",
-        platform.spawn_on_loopback().await.expect("platform binds")
-    );
+    .await;
     let limits = Limits {
         max_connections: viewers + 1_000,
         ..Limits::default()
     };
-    let shutdown = Shutdown::default();
-    let client = PlatformClient::new(&platform_url).expect("client");
-    let state = AppState {
-        leptos_options: LeptosOptions::builder().output_name("jishi").build(),
-        platform: client.clone(),
-        site: SiteConfig::default(),
-        edge: Edge::new(Vec::new(), limits.clone(), shutdown.clone()),
-        media: None,
-        live: jishi_server::live::LiveHub::new(client, "bench".into(), shutdown.clone()),
-    };
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", 0))
+    let port = support::spawn_server_with(&platform_url, limits, Vec::new(), Shutdown::default())
         .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(serve(listener, router(state), limits, shutdown));
+        .port();
 
     let rooms: Value = reqwest::get(format!("{platform_url}/v1/live/rooms"))
         .await
@@ -159,44 +142,34 @@ async fn server(files: u64) {
     let _ = child.wait();
 }
 
-/// Where each pin round's frame shows in one viewer's stream: each round has its own cap
-/// (1000 + round), which marks its frame.
-struct Marks {
-    viewer: usize,
-    rounds: usize,
-    carry: String,
+/// The round whose pin `data` shows: each round has its own cap (1000 + round), which marks
+/// its frame.
+fn round_of(data: &str, rounds: usize) -> Option<usize> {
+    let at = data.find("\"stock_cap\":")? + "\"stock_cap\":".len();
+    let digits: String = data[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let cap: usize = digits.parse().ok()?;
+    (1000..1000 + rounds).contains(&cap).then(|| cap - 1000)
 }
 
-impl Marks {
-    fn new(viewer: usize, rounds: usize) -> Self {
-        Marks {
-            viewer,
-            rounds,
-            carry: String::new(),
-        }
-    }
-
-    /// Takes in bytes read at this moment and notes the rounds whose frame they complete.
-    fn note(&mut self, bytes: &[u8], base: Instant, arrivals: &[AtomicU64]) {
+/// Reads one viewer's stream to its end, noting in `arrivals` when each pin round's frame
+/// arrives. `body` is the SSE body, or the whole HTTP/1.1 answer: its head and its chunk sizes
+/// are lines an SSE reader passes over (no `data:` field among them).
+async fn watch<B: AsRef<[u8]>, E>(
+    body: impl Stream<Item = Result<B, E>>,
+    viewer: usize,
+    rounds: usize,
+    base: Instant,
+    arrivals: &[AtomicU64],
+) {
+    let mut events = std::pin::pin!(body.eventsource());
+    while let Some(Ok(event)) = events.next().await {
         let at = base.elapsed().as_nanos() as u64;
-        self.carry.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(i) = self.carry.find("\"stock_cap\":") {
-            let rest = &self.carry[i + 12..];
-            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-            if digits.len() == rest.len() {
-                break; // the number may continue in the next read
-            }
-            if let Ok(cap) = digits.parse::<usize>() {
-                if (1000..1000 + self.rounds).contains(&cap) {
-                    let slot = &arrivals[self.viewer * self.rounds + cap - 1000];
-                    let _ = slot.compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
-                }
-            }
-            self.carry.drain(..i + 12);
-        }
-        if self.carry.len() > 4096 {
-            let keep = self.carry.len() - 64;
-            self.carry.drain(..keep);
+        if let Some(round) = round_of(&event.data, rounds) {
+            let slot = &arrivals[viewer * rounds + round];
+            let _ = slot.compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 }
@@ -258,11 +231,14 @@ async fn h2_viewers(
                 return;
             };
             connected.fetch_add(1, Ordering::Relaxed);
-            let mut marks = Marks::new(viewer, rounds);
-            while let Some(Ok(chunk)) = body.data().await {
-                let _ = body.flow_control().release_capacity(chunk.len());
-                marks.note(&chunk, base, &arrivals);
-            }
+            let chunks = futures::stream::poll_fn(move |cx| {
+                let chunk = futures::ready!(body.poll_data(cx));
+                if let Some(Ok(chunk)) = &chunk {
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                }
+                std::task::Poll::Ready(chunk)
+            });
+            watch(chunks, viewer, rounds, base, &arrivals).await;
         }));
     }
     drop(permit);
@@ -332,27 +308,30 @@ async fn viewers() {
                 if n == 0 || !buf.starts_with(b"HTTP/1.1 200") {
                     return Err(std::io::Error::other("refused"));
                 }
+                buf.truncate(n);
                 Ok::<_, std::io::Error>((stream, buf))
             })
             .await
             .unwrap_or_else(|_| Err(std::io::Error::other("no answer")));
-            let Ok((mut stream, mut buf)) = stream else {
+            let Ok((stream, buf)) = stream else {
                 failed.fetch_add(1, Ordering::Relaxed);
                 return;
             };
             connected.fetch_add(1, Ordering::Relaxed);
             drop(permit);
-            buf.truncate(1024);
-            buf.shrink_to_fit();
-            let mut marks = Marks::new(viewer, rounds);
-            loop {
-                buf.resize(1024, 0);
-                let n = match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                marks.note(&buf[..n], base, &arrivals);
-            }
+            // What the first read brought (the head and the snapshot), then the rest as it comes.
+            let first = futures::stream::iter([Ok(buf)]);
+            let rest = futures::stream::unfold(stream, |mut stream| async move {
+                let mut buf = vec![0u8; 1024];
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok::<_, std::io::Error>(buf), stream))
+                    }
+                }
+            });
+            watch(first.chain(rest), viewer, rounds, base, &arrivals).await;
         }));
     }
     // Everyone connected or refused.
@@ -377,38 +356,14 @@ async fn viewers() {
         .build()
         .expect("client");
     let host = jishi_platform::DEMO_HOSTS[0];
-    let sent: Value = http
-        .post(format!("{platform}/v1/auth/sms-code"))
-        .json(&json!({ "phone": host }))
-        .send()
+    let session: Value = support::log_in(&http, &format!("{platform}/v1"), host)
         .await
-        .expect("sms code")
-        .json()
-        .await
-        .expect("json");
-    let session: Value = http
-        .post(format!("{platform}/v1/auth/login"))
-        .json(&json!({ "phone": host, "code": sent["demo_code"] }))
-        .send()
-        .await
-        .expect("login")
         .json()
         .await
         .expect("json");
     let token = session["token"].as_str().expect("host token").to_owned();
-    let room_now: Value = http
-        .get(format!("{platform}/v1/live/rooms/{room}"))
-        .send()
-        .await
-        .expect("room")
-        .json()
-        .await
-        .expect("json");
-    let sku = room_now["pinned"]["sku"]
-        .as_str()
-        .expect("a pinned sku")
-        .to_owned();
-    let price = room_now["pinned"]["price_fen"].as_i64().expect("price");
+    let room_url = format!("{platform}/v1/live/rooms/{room}");
+    let (sku, price) = support::pinned_product(&http, &room_url).await;
 
     let mut latencies = Vec::new();
     for round in 0..rounds {

@@ -16,15 +16,16 @@ use std::time::{Duration, Instant};
 
 use jishi_api::stores::NearbyQuery;
 use jishi_api::LatLng;
-use jishi_app::platform_client::PlatformClient;
-use jishi_app::SiteConfig;
 use jishi_platform::demo::scaled_stores;
 use jishi_platform::stores::StoreIndex;
-use jishi_platform::{Clock, Platform, PlatformConfig, Seed, DEMO_SEED};
-use jishi_server::{router, serve, AppState, Edge, Limits, Shutdown};
-use leptos::prelude::LeptosOptions;
+use jishi_platform::{Seed, DEMO_SEED};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+// Shared with the tests: this benchmark uses only some of it.
+#[allow(dead_code)]
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 // Many small short-lived allocations per request from many threads: mimalloc avoids glibc's arena
 // lock contention seen in profiles under load.
@@ -57,7 +58,7 @@ fn query_points(index_stores: &[(f64, f64)], n: usize, rng: &mut ChaCha8Rng) -> 
 
 fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let clock = Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("valid instant");
+    let clock = support::frozen_clock();
 
     let started = Instant::now();
     let stores = scaled_stores(STORES, DEMO_SEED);
@@ -106,44 +107,17 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = format!("sqlite://{}", dir.path().join("bench.db").display());
         let t = Instant::now();
-        let platform = Platform::open(PlatformConfig {
-            database_url: db,
-            seed: Seed::Scaled {
+        let (_platform, platform_url) = support::spawn_platform(|c| {
+            c.database_url = db;
+            c.seed = Seed::Scaled {
                 stores: STORES,
                 seed: DEMO_SEED,
-            },
-            clock,
-            ..PlatformConfig::demo("")
+            };
+            c.clock = clock;
         })
-        .await
-        .expect("platform opens");
+        .await;
         println!("platform_seed_and_open_ms: {}", t.elapsed().as_millis());
-        let platform_addr = platform.spawn_on_loopback().await.expect("platform binds");
-        let state = AppState {
-            leptos_options: LeptosOptions::builder().output_name("jishi").build(),
-            platform: PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
-            site: SiteConfig::default(),
-            edge: Edge::new(Vec::new(), Limits::default(), Shutdown::default()),
-            media: None,
-            live: jishi_server::live::LiveHub::new(
-                PlatformClient::new(&format!("http://{platform_addr}")).expect("client"),
-                "bench".into(),
-                Shutdown::default(),
-            ),
-        };
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind");
-        let server_addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = serve(
-                listener,
-                router(state),
-                Limits::default(),
-                Shutdown::default(),
-            )
-            .await;
-        });
+        let server_addr = support::spawn_server(&platform_url).await;
 
         let paths: Vec<String> = query_points(&locations, HTTP_REQUESTS, &mut rng)
             .iter()

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use jishi_server::{Limits, Shutdown};
-use reqwest::Method;
+use jishi_server::Limits;
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const ROOM: &str = "live_bj1";
 const A: &str = "203.0.113.7";
@@ -15,17 +14,9 @@ const B: &str = "198.51.100.1";
 
 /// A server behind a trusted proxy on loopback, with `limits`.
 async fn behind_proxy(limits: Limits) -> TestApp {
-    let platform = format!(
-        "http://{}",
-        spawn_platform_with_step(Duration::from_secs(3600)).await
-    );
-    let trusted = jishi_server::settings::parse_trusted_proxies("127.0.0.1").unwrap();
-    let server = spawn_server_with(&platform, limits, trusted, Shutdown::default()).await;
-    TestApp {
-        platform,
-        server: format!("http://{server}"),
-        http: reqwest::Client::new(),
-    }
+    let platform = spawn_platform_with_step(Duration::from_secs(3600)).await;
+    let server = spawn_server_behind_proxy(&platform, limits).await;
+    TestApp::of(&platform, server)
 }
 
 /// Opens a stream at `path` as `client` with `cookie`; the response (its body still open).
@@ -56,14 +47,7 @@ async fn minted(app: &TestApp, client: &str, store: &str) -> Result<String, u16>
     if !res.status().is_success() {
         return Err(res.status().as_u16());
     }
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    Ok(cookie)
+    Ok(set_cookie(&res).expect("a session cookie"))
 }
 
 async fn viewer_count(app: &TestApp, want: u64) -> Value {
@@ -137,20 +121,7 @@ async fn paid_order_as(app: &TestApp, shopper: &mut Browser<'_>) -> String {
     let (store, sku) = store_and_sku(app).await;
     let address = shopper.add_address("家", "国贸 1 号").await;
     let key = format!("abuse-{}", rand::random::<u32>());
-    let (status, order) = shopper
-        .send(
-            Method::POST,
-            "/orders",
-            Some(json!({
-                "store_id": store,
-                "items": [{ "sku": sku, "quantity": 1 }],
-                "address_id": address["id"],
-                "slot": "asap",
-            })),
-            &[("idempotency-key", &key)],
-        )
-        .await;
-    assert_eq!(status, 201, "{order}");
+    let order = shopper.order_one(&store, &sku, &address["id"], &key).await;
     let id = order["id"].as_str().expect("id").to_owned();
     shopper.pay(&id).await;
     id

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with_step, store_and_sku, Browser};
+use crate::support::{event_id, spawn_app, spawn_app_with_step, store_and_sku, Browser, Sse};
 
 #[tokio::test]
 async fn a_first_visit_gets_an_anonymous_cart_that_survives_sign_in_and_the_token_stays_in_the_cookie(
@@ -179,16 +179,11 @@ async fn checkout_through_the_server_and_nobody_else_sees_the_order() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/event-stream"));
-    let frames = event_frames_until(res, 1).await;
-    let (first_id, first) = &frames[0];
+    let events = Sse::new(res).until(WITHIN, |e| e.id == "1").await;
+    let first = &events[0];
     assert!(
-        *first_id == 1 && first.contains("\"status\":\"paid\""),
-        "{first}"
+        event_id(first) == Some(1) && first.data.contains("\"status\":\"paid\""),
+        "{first:?}"
     );
 
     // Without any cookie, orders need a signed-in shopper.
@@ -212,34 +207,16 @@ async fn the_session_endpoint_is_not_exposed_to_browsers() {
     assert_eq!(status, 404);
 }
 
-/// Reads SSE frames from a response until the one with id `last`: (id, frame text), in order.
-async fn event_frames_until(res: reqwest::Response, last: u64) -> Vec<(u64, String)> {
-    use futures::StreamExt;
-    let mut body = res.bytes_stream();
-    let (mut text, mut frames) = (String::new(), Vec::new());
-    while frames.last().map(|(id, _)| *id) != Some(last) {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("stream open")
-            .expect("chunk");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = text.find("\n\n") {
-            let frame: String = text.drain(..end + 2).collect();
-            if let Some(id) = frame.lines().find_map(|l| l.strip_prefix("id: ")) {
-                let id = id.trim().parse().expect("numeric id");
-                frames.push((id, frame));
-            }
-        }
-    }
-    frames
-}
+/// Long enough for any stream here to have sent what it should.
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The ids of a response's events, up to the one with id `last`.
 async fn event_ids_until(res: reqwest::Response, last: u64) -> Vec<u64> {
-    event_frames_until(res, last)
+    Sse::new(res)
+        .until(WITHIN, |e| event_id(e) == Some(last))
         .await
-        .into_iter()
-        .map(|(id, _)| id)
+        .iter()
+        .filter_map(event_id)
         .collect()
 }
 
@@ -250,16 +227,9 @@ async fn tracking_through_the_server_resumes_after_last_event_id_without_gaps_or
     let mut shopper = Browser::new(&app);
     shopper.sign_in("13700000005").await;
     let address = shopper.add_address("家", "光华路 1 号").await;
-    let body = json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address["id"], "slot": "asap" });
-    let (status, order) = shopper
-        .send(
-            Method::POST,
-            "/orders",
-            Some(body),
-            &[("idempotency-key", "track-1")],
-        )
+    let order = shopper
+        .order_one(&store, &sku, &address["id"], "track-1")
         .await;
-    assert_eq!(status, 201, "{order}");
     let id = order["id"].as_str().unwrap().to_owned();
     shopper.pay(&id).await;
 

@@ -8,7 +8,7 @@ use jishi_app::assets::{LEAFLET_CSS, LEAFLET_JS};
 use jishi_server::{Limits, Shutdown};
 use reqwest::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, LAST_MODIFIED, VARY};
 
-use crate::helpers::{spawn_platform_with_step, spawn_server_on_site, TestApp, GUOMAO};
+use crate::support::{spawn_platform_with_step, spawn_server_on_site, TestApp, GUOMAO};
 
 /// cargo-leptos's names, as `hash-files` writes them (22 base64url characters of MD5).
 const WASM: &str = "/pkg/jishi.Qm9vdHN0cmFwX2hhc2hfXw.wasm";
@@ -51,10 +51,7 @@ impl Site {
         assert!(report.written.len() >= 8, "{report:?}");
         assert!(!root.path().join("noise.txt.gz").exists());
 
-        let platform = format!(
-            "http://{}",
-            spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
-        );
+        let platform = spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await;
         let server = spawn_server_on_site(
             &platform,
             root.path().to_str().expect("a UTF-8 temp path"),
@@ -65,11 +62,7 @@ impl Site {
         .await;
         Self {
             root,
-            app: TestApp {
-                platform,
-                server: format!("http://{server}"),
-                http: reqwest::Client::new(),
-            },
+            app: TestApp::of(&platform, server),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The steppers' no-script form: `POST /forms/cart` (`server/src/cart_form.rs`).
 
-use crate::helpers::{spawn_app, store_and_sku, TestApp};
+use crate::support::{lat_lng, spawn_app, store_and_sku, TestApp, GUOMAO};
 
 async fn post_form(
     app: &TestApp,
@@ -44,7 +44,10 @@ async fn quantity_in_cart(app: &TestApp, store: &str, sku: &str, cookie: &str) -
 async fn a_form_post_sets_one_quantity_creates_the_session_and_goes_back() {
     let app = spawn_app().await;
     let (store, sku) = store_and_sku(&app).await;
-    let back = format!("/store/{store}?lat=39.9088&lng=116.4605&category=%E9%A5%AE%E6%96%99");
+    let back = format!(
+        "/store/{store}?{}&category=%E9%A5%AE%E6%96%99",
+        lat_lng(GUOMAO)
+    );
     let res = post_form(
         &app,
         &[

@@ -4,15 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures::StreamExt;
-use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{
-    dead_url, spawn_app, spawn_platform_with_step, spawn_server_with, store_and_sku, Browser,
-    TestApp,
+use crate::support::{
+    dead_url, lat_lng, spawn_app, spawn_platform_with_step, spawn_server_with, store_and_sku,
+    Browser, Sse, TestApp, GUOMAO,
 };
 use jishi_server::{Limits, Shutdown};
 
@@ -88,10 +86,10 @@ async fn reads_without_a_cookie_create_no_session() {
         "/api/v1/me/addresses".to_owned(),
         "/api/v1/orders".to_owned(),
         "/api/v1/orders/ord_0000000000000000".to_owned(),
-        "/api/v1/stores/nearby?lat=39.9088&lng=116.4605".to_owned(),
+        format!("/api/v1/stores/nearby?{}", lat_lng(GUOMAO)),
         format!("/api/v1/stores/{store}"),
         format!("/api/v1/stores/{store}/products"),
-        "/api/v1/products/search?q=milk&lat=39.9088&lng=116.4605".to_owned(),
+        format!("/api/v1/products/search?q=milk&{}", lat_lng(GUOMAO)),
     ];
     let mut count = 0;
     for round in 0..2 {
@@ -176,10 +174,7 @@ async fn per_shopper_answers_are_not_stored_and_every_answer_has_the_security_he
 
 #[tokio::test]
 async fn forwarded_headers_count_only_from_trusted_proxies_and_over_tls_only_the_host_cookie() {
-    let platform = format!(
-        "http://{}",
-        spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
-    );
+    let platform = spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await;
     let untrusted =
         spawn_server_with(&platform, Limits::default(), vec![], Shutdown::default()).await;
     let trusted = spawn_server_with(
@@ -189,11 +184,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies_and_over_tls_only_the
         Shutdown::default(),
     )
     .await;
-    let app = TestApp {
-        platform: platform.clone(),
-        server: format!("http://{untrusted}"),
-        http: reqwest::Client::new(),
-    };
+    let app = TestApp::of(&platform, untrusted);
     let (store, sku) = store_and_sku(&app).await;
     let put_cart = |server: SocketAddr, cookie: Option<String>| {
         let mut req = app
@@ -322,17 +313,8 @@ async fn paid_order<'a>(app: &'a TestApp, phone: &str) -> (Browser<'a>, String) 
     let mut shopper = Browser::new(app);
     shopper.sign_in(phone).await;
     let address = shopper.add_address("家", "光华路 1 号").await;
-    let body = json!({ "store_id": store, "items": [{ "sku": sku, "quantity": 1 }], "address_id": address["id"], "slot": "asap" });
     let key = format!("stream-{phone}");
-    let (status, order) = shopper
-        .send(
-            Method::POST,
-            "/orders",
-            Some(body),
-            &[("idempotency-key", &key)],
-        )
-        .await;
-    assert_eq!(status, 201, "{order}");
+    let order = shopper.order_one(&store, &sku, &address["id"], &key).await;
     let id = order["id"].as_str().unwrap().to_owned();
     shopper.pay(&id).await;
     (shopper, id)
@@ -340,21 +322,14 @@ async fn paid_order<'a>(app: &'a TestApp, phone: &str) -> (Browser<'a>, String) 
 
 #[tokio::test]
 async fn streams_past_the_servers_cap_get_503_and_shutdown_ends_open_streams() {
-    let platform = format!(
-        "http://{}",
-        spawn_platform_with_step(Duration::from_secs(3600)).await
-    );
+    let platform = spawn_platform_with_step(Duration::from_secs(3600)).await;
     let shutdown = Shutdown::default();
     let limits = Limits {
         max_streams: 2,
         ..Limits::default()
     };
     let server = spawn_server_with(&platform, limits, vec![], shutdown.clone()).await;
-    let app = TestApp {
-        platform,
-        server: format!("http://{server}"),
-        http: reqwest::Client::new(),
-    };
+    let app = TestApp::of(&platform, server);
     let (shopper, id) = paid_order(&app, "13700000031").await;
     let cookie = shopper.cookie.clone().unwrap();
     let open = || {
@@ -388,14 +363,8 @@ async fn streams_past_the_servers_cap_get_503_and_shutdown_ends_open_streams() {
     // Shutdown: both open streams end with the shutdown event.
     shutdown.trigger();
     for res in [first, again] {
-        let mut body = res.bytes_stream();
-        let mut text = String::new();
-        while let Ok(Some(Ok(chunk))) =
-            tokio::time::timeout(Duration::from_secs(10), body.next()).await
-        {
-            text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        assert!(text.contains("event: shutdown"), "{text}");
+        let events = Sse::new(res).rest(Duration::from_secs(10)).await;
+        assert!(events.iter().any(|e| e.event == "shutdown"), "{events:?}");
     }
 }
 

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use jishi_platform::{Platform, PlatformConfig, DEMO_HOSTS};
+use jishi_platform::{Platform, DEMO_HOSTS};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const ROOM: &str = "live_bj1";
 
@@ -19,8 +18,8 @@ fn next_viewer() -> u8 {
 
 /// An open viewer stream and what it has received so far.
 struct Viewer {
-    body: futures::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
-    seen: String,
+    sse: Sse,
+    seen: Vec<Event>,
 }
 
 impl Viewer {
@@ -41,46 +40,37 @@ impl Viewer {
             "text/event-stream"
         );
         Viewer {
-            body: res.bytes_stream().boxed(),
-            seen: String::new(),
+            sse: Sse::new(res),
+            seen: Vec::new(),
         }
     }
 
-    /// Reads until `needle` has arrived (5 s at most); returns everything read so far.
-    async fn until(&mut self, needle: &str) -> &str {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while !self.seen.contains(needle) {
-            let chunk = tokio::time::timeout_at(deadline, self.body.next())
-                .await
-                .unwrap_or_else(|_| panic!("no {needle:?} within 5 s; got {}", self.seen))
-                .expect("the stream stays open")
-                .expect("a chunk");
-            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+    /// Reads until an event with `needle` has arrived (5 s at most); returns every event read so
+    /// far.
+    async fn until(&mut self, needle: &str) -> &[Event] {
+        if !any_has(&self.seen, needle) {
+            let more = self
+                .sse
+                .until(Duration::from_secs(5), |e| e.data.contains(needle))
+                .await;
+            self.seen.extend(more);
         }
         &self.seen
     }
 }
 
-/// The SSE id of the first frame whose data contains `needle`.
-fn id_of(stream: &str, needle: &str) -> u64 {
-    stream
-        .split("\n\n")
-        .find(|frame| frame.contains(needle))
-        .and_then(|frame| frame.lines().find_map(|l| l.strip_prefix("id: ")))
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("no frame with an id holds {needle:?}: {stream}"))
+/// The SSE id of the first event whose data contains `needle`.
+fn id_of(events: &[Event], needle: &str) -> u64 {
+    events
+        .iter()
+        .find(|e| e.data.contains(needle))
+        .and_then(event_id)
+        .unwrap_or_else(|| panic!("no event with an id holds {needle:?}: {events:?}"))
 }
 
 /// A server that believes `X-Forwarded-For` from loopback, as behind nginx.
 async fn behind_proxy(platform_url: &str) -> std::net::SocketAddr {
-    let trusted = jishi_server::settings::parse_trusted_proxies("127.0.0.1").expect("proxies");
-    spawn_server_with(
-        platform_url,
-        jishi_server::Limits::default(),
-        trusted,
-        jishi_server::Shutdown::default(),
-    )
-    .await
+    spawn_server_behind_proxy(platform_url, jishi_server::Limits::default()).await
 }
 
 async fn wait_for_streams(platform: &Platform, want: usize) {
@@ -98,16 +88,7 @@ async fn wait_for_streams(platform: &Platform, want: usize) {
 
 #[tokio::test]
 async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subscription_each() {
-    let platform = Platform::open(PlatformConfig {
-        clock: frozen_clock(),
-        ..PlatformConfig::demo("sqlite::memory:")
-    })
-    .await
-    .expect("platform opens");
-    let platform_url = format!(
-        "http://{}",
-        platform.clone().spawn_on_loopback().await.expect("binds")
-    );
+    let (platform, platform_url) = spawn_platform(|_| {}).await;
     let mut servers = Vec::new();
     for _ in 0..3 {
         servers.push(format!("http://{}", behind_proxy(&platform_url).await));
@@ -130,15 +111,8 @@ async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subsc
     };
     let mut host = Browser::new(&host_app);
     host.sign_in(DEMO_HOSTS[0]).await;
-    let (status, room) = host_app
-        .get_json(&host_app.api(&format!("/live/rooms/{ROOM}")))
-        .await;
-    assert_eq!(status, 200, "{room}");
-    let sku = room["pinned"]["sku"]
-        .as_str()
-        .expect("a demo pin")
-        .to_owned();
-    let price = room["pinned"]["price_fen"].as_i64().expect("price");
+    let room_url = host_app.api(&format!("/live/rooms/{ROOM}"));
+    let (sku, price) = pinned_product(&host_app.http, &room_url).await;
     // A first event, so that a viewer can hold an id from before the pin (ids start at 1).
     let (status, hello) = host
         .send(
@@ -161,36 +135,39 @@ async fn a_pin_through_one_instance_reaches_viewers_on_the_others_over_one_subsc
 
     for viewer in &mut viewers {
         let seen = viewer.until("\"stock_cap\":77").await;
-        assert!(seen.contains("\"type\":\"pinned\""), "{seen}");
+        assert!(any_has(seen, "\"type\":\"pinned\""), "{seen:?}");
     }
     // Still one subscription per instance; a viewer on instance 1 adds the third.
     assert_eq!(platform.live().open_streams(ROOM), 2);
     let mut third = Viewer::open(&servers[0], None).await;
-    let snapshot = third.until("\"type\":\"snapshot\"").await.to_owned();
+    let snapshot = third.until("\"type\":\"snapshot\"").await;
     assert!(
-        snapshot.contains("\"stock_cap\":77"),
-        "a new viewer's snapshot has the pin: {snapshot}"
+        any_has(snapshot, "\"stock_cap\":77"),
+        "a new viewer's snapshot has the pin: {snapshot:?}"
     );
     wait_for_streams(&platform, 3).await;
 
     // A viewer that reconnects with the id before the pin gets the pin again, and only once.
     let pinned_id = id_of(&viewers[0].seen, "\"stock_cap\":77");
     let mut resumed = Viewer::open(&servers[2], Some(&(pinned_id - 1).to_string())).await;
-    let seen = resumed.until("\"stock_cap\":77").await.to_owned();
+    let seen = resumed.until("\"stock_cap\":77").await;
     assert!(
-        !seen.contains("\"type\":\"snapshot\""),
-        "resumed, not restarted: {seen}"
+        !any_has(seen, "\"type\":\"snapshot\""),
+        "resumed, not restarted: {seen:?}"
     );
-    assert_eq!(seen.matches("\"stock_cap\":77").count(), 1, "{seen}");
+    assert_eq!(times_in(seen, "\"stock_cap\":77"), 1, "{seen:?}");
 
     // The same on an instance that has never had the room (its viewer was on one that died):
     // the missed pin comes from the platform, not a fresh snapshot.
     let fresh = format!("http://{}", behind_proxy(&platform_url).await);
     let mut moved = Viewer::open(&fresh, Some(&(pinned_id - 1).to_string())).await;
-    let seen = moved.until("\"stock_cap\":77").await.to_owned();
-    assert!(!seen.contains("\"type\":\"snapshot\""), "caught up: {seen}");
-    assert_eq!(id_of(&seen, "\"stock_cap\":77"), pinned_id, "{seen}");
-    assert_eq!(seen.matches("\"stock_cap\":77").count(), 1, "{seen}");
+    let seen = moved.until("\"stock_cap\":77").await;
+    assert!(
+        !any_has(seen, "\"type\":\"snapshot\""),
+        "caught up: {seen:?}"
+    );
+    assert_eq!(id_of(seen, "\"stock_cap\":77"), pinned_id, "{seen:?}");
+    assert_eq!(times_in(seen, "\"stock_cap\":77"), 1, "{seen:?}");
 
     // Viewer counts: every instance reports, the platform sums (7 viewers in all, each at an
     // address of its own).

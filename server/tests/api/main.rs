@@ -7,9 +7,13 @@ mod assets;
 mod cart_form;
 mod groups;
 mod hardening;
-mod helpers;
 mod live;
 mod nearby;
 mod page_cache;
 mod pages;
 mod proxy;
+
+// The server tests' one harness, shared with `tests/process` and the benchmarks.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod support;

@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use crate::helpers::{spawn_app, GUOMAO};
+use crate::support::{spawn_app, GUOMAO};
 
 fn nearby(lat: f64, lng: f64, extra: &str) -> String {
     format!("/stores/nearby?lat={lat}&lng={lng}{extra}")

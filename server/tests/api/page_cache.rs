@@ -4,25 +4,18 @@ use std::time::Duration;
 
 use jishi_server::{Limits, Shutdown};
 
-use crate::helpers::{
+use crate::support::{
     spawn_platform_with_step, spawn_server_with, store_and_sku, Browser, TestApp, GUOMAO,
 };
 
 async fn app_with_page_cache(ttl: Duration) -> TestApp {
-    let platform = format!(
-        "http://{}",
-        spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
-    );
+    let platform = spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await;
     let limits = Limits {
         page_cache_ttl: ttl,
         ..Limits::default()
     };
     let server = spawn_server_with(&platform, limits, Vec::new(), Shutdown::default()).await;
-    TestApp {
-        platform,
-        server: format!("http://{server}"),
-        http: reqwest::Client::new(),
-    }
+    TestApp::of(&platform, server)
 }
 
 struct Page {

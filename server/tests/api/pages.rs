@@ -1,7 +1,7 @@
 use jishi_api::catalog::ProductsResponse;
 use jishi_api::money::format_yuan;
 
-use crate::helpers::{spawn_app, GUOMAO};
+use crate::support::{spawn_app, GUOMAO};
 
 #[tokio::test]
 async fn the_home_page_is_server_rendered_with_store_cards_for_the_point() {

@@ -1,4 +1,4 @@
-use crate::helpers::{dead_url, spawn_app, spawn_server, TestApp, GUOMAO};
+use crate::support::{dead_url, spawn_app, spawn_server, TestApp, GUOMAO};
 
 async fn assert_bad_request(app: &TestApp, url: &str, needle: &str) {
     let (status, body) = app.get_json(url).await;

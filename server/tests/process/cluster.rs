@@ -8,17 +8,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eventsource_stream::Eventsource;
 use futures::StreamExt;
-use jishi_platform::{Clock, Platform, PlatformConfig, DEMO_HOSTS};
+use jishi_api::live::LiveEvent;
+use jishi_platform::DEMO_HOSTS;
 use serde_json::{json, Value};
 
-use super::free_port;
+use crate::support::{self, free_port, GUOMAO};
 
 const ROOM: &str = "live_bj1";
 const BUYERS: usize = 5;
 /// Orders per buyer: within a shopper's burst of 10.
 const ORDERS_EACH: usize = 8;
-const GUOMAO: (f64, f64) = (39.9088, 116.4605);
 
 /// A child process killed when the test ends, however it ends.
 struct Killed(Child);
@@ -44,17 +45,11 @@ impl Drop for Nginx {
 
 fn start_server(port: u16, platform: &str, instance: usize, site: &std::path::Path) -> Killed {
     Killed(
-        Command::new(env!("CARGO_BIN_EXE_jishi-server"))
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("LEPTOS_OUTPUT_NAME", "jishi")
-            .env("LEPTOS_SITE_ROOT", site)
+        support::server_command(port, site)
             .env("PLATFORM_URL", platform)
             .env("JISHI_INSTANCE", format!("srv-{instance}"))
             .env("TRUSTED_PROXIES", "127.0.0.1/32")
             .env("JISHI_MEDIA_URL", "none")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("the server binary starts"),
     )
@@ -89,19 +84,6 @@ fn start_nginx(port: u16, upstreams: &[u16], work: &std::path::Path) -> Nginx {
         .spawn()
         .expect("nginx runs (scripts/setup.sh --browser installs nginx-light)");
     Nginx(child)
-}
-
-async fn healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{base} never became healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// One request through nginx, repeated (with the same Idempotency-Key) until an instance
@@ -153,13 +135,7 @@ async fn sign_in(http: &reqwest::Client, base: &str, phone: &str) -> String {
         .await
         .expect("login");
     assert!(res.status().is_success(), "{}", res.status());
-    res.headers()["set-cookie"]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned()
+    support::set_cookie(&res).expect("a session cookie")
 }
 
 /// What one viewer received: the durable ids in order, and how often it reconnected.
@@ -185,26 +161,24 @@ async fn watch(http: reqwest::Client, base: String, seen: Arc<Mutex<Watched>>) {
         }
         if let Ok(res) = req.send().await {
             if res.status().is_success() {
-                let mut body = res.bytes_stream();
-                let mut buffer = String::new();
-                while let Some(Ok(chunk)) = body.next().await {
-                    buffer.push_str(&String::from_utf8_lossy(&chunk));
-                    while let Some(end) = buffer.find("\n\n") {
-                        let frame: String = buffer.drain(..end + 2).collect();
-                        let id = frame
-                            .lines()
-                            .find_map(|l| l.strip_prefix("id: "))
-                            .and_then(|id| id.parse::<u64>().ok());
-                        let mut w = seen.lock().expect("lock");
-                        if frame.contains("\"type\":\"snapshot\"") && last.is_some() {
-                            w.late_snapshots += 1;
-                        }
-                        if let Some(id) = id {
-                            w.ids.push(id);
-                            last = Some(id);
-                        }
-                        w.text.push_str(&frame);
+                let mut events = res.bytes_stream().eventsource();
+                while let Some(Ok(event)) = events.next().await {
+                    let live: Option<LiveEvent> = serde_json::from_str(&event.data).ok();
+                    // Every live event but `stats` carries an id of its own (a parser reports
+                    // the last one seen for an event without).
+                    let id = match live {
+                        Some(LiveEvent::Stats { .. }) => None,
+                        _ => support::event_id(&event),
+                    };
+                    let mut w = seen.lock().expect("lock");
+                    if matches!(live, Some(LiveEvent::Snapshot { .. })) && last.is_some() {
+                        w.late_snapshots += 1;
                     }
+                    if let Some(id) = id {
+                        w.ids.push(id);
+                        last = Some(id);
+                    }
+                    w.text.push_str(&format!("{event:?}\n"));
                 }
             }
         }
@@ -215,16 +189,7 @@ async fn watch(http: reqwest::Client, base: String, seen: Arc<Mutex<Watched>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_an_instance_behind_nginx_loses_no_order_and_its_viewers_resume_without_gaps() {
-    let platform = Platform::open(PlatformConfig {
-        clock: Clock::fixed_from_rfc3339("2026-11-25T12:00:00+08:00").expect("instant"),
-        ..PlatformConfig::demo("sqlite::memory:")
-    })
-    .await
-    .expect("platform opens");
-    let platform_url = format!(
-        "http://{}",
-        platform.clone().spawn_on_loopback().await.expect("binds")
-    );
+    let (platform, platform_url) = support::spawn_platform(|_| {}).await;
     let site = tempfile::tempdir().expect("temp dir");
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut servers: Vec<Option<Killed>> = ports
@@ -234,29 +199,19 @@ async fn killing_an_instance_behind_nginx_loses_no_order_and_its_viewers_resume_
         .collect();
     let http = reqwest::Client::new();
     for p in &ports {
-        healthy(&http, &format!("http://127.0.0.1:{p}")).await;
+        let base = format!("http://127.0.0.1:{p}");
+        support::wait_healthy(&http, &base, Duration::from_secs(60)).await;
     }
     let work = tempfile::tempdir().expect("temp dir");
     let nginx_port = free_port();
     let _nginx = start_nginx(nginx_port, &ports, work.path());
     let base = format!("http://127.0.0.1:{nginx_port}");
-    healthy(&http, &base).await;
+    support::wait_healthy(&http, &base, Duration::from_secs(60)).await;
 
     // The host pins the room's product with a cap far above what the buyers take.
     let host = sign_in(&http, &base, DEMO_HOSTS[0]).await;
-    let room: Value = http
-        .get(format!("{base}/api/v1/live/rooms/{ROOM}"))
-        .send()
-        .await
-        .expect("room")
-        .json()
-        .await
-        .expect("json");
-    let sku = room["pinned"]["sku"]
-        .as_str()
-        .expect("a demo pin")
-        .to_owned();
-    let price = room["pinned"]["price_fen"].as_i64().expect("price");
+    let room_url = format!("{base}/api/v1/live/rooms/{ROOM}");
+    let (sku, price) = support::pinned_product(&http, &room_url).await;
     let (status, pin) = until_answered(
         &http,
         &base,
