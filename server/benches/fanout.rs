@@ -87,8 +87,12 @@ async fn server(files: u64) {
         c.clock = Clock::System;
     })
     .await;
+    // Every simulated viewer comes from one loopback address, and room streams count against the
+    // server's stream cap and the client address's: both must hold them all here.
     let limits = Limits {
         max_connections: viewers + 1_000,
+        max_streams: viewers + 1_000,
+        max_streams_per_client: viewers + 1_000,
         ..Limits::default()
     };
     let port = support::spawn_server_with(&platform_url, limits, Vec::new(), Shutdown::default())
