@@ -18,7 +18,8 @@
 //!
 //! Modules: [`gateway`] (state and requests), [`commands`] (the children's command lines),
 //! [`ports`] (ports and folders, several gateways per machine), [`proc`] (supervised children),
-//! [`janus`] (Janus's HTTP API), [`janus_conf`], [`sdp`], [`settings`], [`http`], [`error`].
+//! [`janus`] (Janus's HTTP API), [`janus_conf`], [`sdp`], [`settings`], [`http`], [`error`],
+//! [`testing`] (for tests that need Janus).
 //! The contract shared with the shop (room ids, HLS names, answers) is `jishi_api::media`.
 
 pub mod commands;
@@ -31,6 +32,7 @@ pub mod ports;
 pub mod proc;
 pub mod sdp;
 pub mod settings;
+pub mod testing;
 
 pub use error::MediaError;
 pub use gateway::Gateway;

@@ -90,7 +90,20 @@ pub async fn spawn_server_on_site(
     trusted_proxies: Vec<ipnet::IpNet>,
     shutdown: Shutdown,
 ) -> SocketAddr {
-    let state = AppState {
+    let state = test_state(platform_url, site_root, &limits, trusted_proxies, &shutdown);
+    serve_state(state, limits, shutdown).await
+}
+
+/// A server's state: the platform at `platform_url`, the site's files under `site_root`, no
+/// video (set `media` to a gateway's URL for it).
+pub fn test_state(
+    platform_url: &str,
+    site_root: &str,
+    limits: &Limits,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    shutdown: &Shutdown,
+) -> AppState {
+    AppState {
         leptos_options: LeptosOptions::builder()
             .output_name("jishi")
             .site_root(site_root)
@@ -104,7 +117,11 @@ pub async fn spawn_server_on_site(
             format!("test-{}", rand::random::<u32>()),
             shutdown.clone(),
         ),
-    };
+    }
+}
+
+/// Serves `state` on a loopback port with the binary's accept loop.
+pub async fn serve_state(state: AppState, limits: Limits, shutdown: Shutdown) -> SocketAddr {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("server binds");

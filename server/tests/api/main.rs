@@ -8,6 +8,7 @@ mod groups;
 mod hardening;
 mod helpers;
 mod live;
+mod media;
 mod nearby;
 mod page_cache;
 mod pages;
