@@ -16,6 +16,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::MediaError;
@@ -142,10 +143,17 @@ fn try_lock(path: &Path) -> std::io::Result<Option<File>> {
         .truncate(false)
         .open(path)
         .or_else(|_| File::open(path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    // SAFETY: flock(2) on a descriptor we own; no memory involved. (flock, not fcntl: the lock
+    // belongs to this open file, so a second gateway in the same process is refused too.)
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if locked == 0 {
+        return Ok(Some(file));
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(None)
+    } else {
+        Err(e)
     }
 }
 
