@@ -5,10 +5,26 @@
 
 mod support;
 
+use std::process::Child;
 use std::time::Duration;
 
 use reqwest::Method;
-use support::{media_tools, push_rtmp, start_gateway, Ports};
+use support::{media_tools, push_rtmp, start_gateway, Gateway, Ports};
+
+/// Pushes to `obs-1` with `key` until the room is published (20 s at most); the pusher.
+async fn publish_with(gw: &Gateway, key: &str) -> Child {
+    // Like OBS, the pusher tries again when the listener is not up yet: the gateway answers as
+    // soon as it has started ffmpeg, which takes a moment to listen.
+    let target = format!("rtmp://127.0.0.1:42400/live/{key}");
+    let mut push = push_rtmp(&target);
+    gw.wait_publishing("obs-1", true, Duration::from_secs(20), || {
+        if let Ok(Some(_)) = push.try_wait() {
+            push = push_rtmp(&target);
+        }
+    })
+    .await;
+    push
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rtmp_push_with_the_broadcasts_key_publishes_the_room_and_the_next_broadcast_has_another_key(
@@ -35,16 +51,7 @@ async fn an_rtmp_push_with_the_broadcasts_key_publishes_the_room_and_the_next_br
     assert_eq!(again, ingest);
     assert_eq!(gw.room("obs-1").await["rtmp_url"], url.as_str());
 
-    // Like OBS, the pusher tries again when the listener is not up yet: the gateway answers as
-    // soon as it has started ffmpeg, which takes a moment to listen.
-    let target = format!("rtmp://127.0.0.1:42400/live/{key}");
-    let mut push = push_rtmp(&target);
-    gw.wait_publishing("obs-1", true, Duration::from_secs(20), || {
-        if let Ok(Some(_)) = push.try_wait() {
-            push = push_rtmp(&target);
-        }
-    })
-    .await;
+    let mut push = publish_with(&gw, &key).await;
     let listed = gw.playlist("obs-1", Duration::from_secs(20)).await;
     assert!(listed.contains("#EXTINF"), "{listed}");
 
@@ -76,14 +83,7 @@ async fn an_rtmp_push_with_the_broadcasts_key_publishes_the_room_and_the_next_br
     );
     let _ = stale.kill();
     let _ = stale.wait();
-    let target = format!("rtmp://127.0.0.1:42400/live/{new_key}");
-    let mut push = push_rtmp(&target);
-    gw.wait_publishing("obs-1", true, Duration::from_secs(20), || {
-        if let Ok(Some(_)) = push.try_wait() {
-            push = push_rtmp(&target);
-        }
-    })
-    .await;
+    let mut push = publish_with(&gw, &new_key).await;
     let _ = push.kill();
     let _ = push.wait();
 }

@@ -12,9 +12,9 @@ use jishi_api::media::RoomId;
 
 use super::slots::{client_key, Holder};
 use super::state::{Kind, Publisher, Resource, Source};
-use super::{random_key, Gateway};
+use super::{random_key, Gateway, Reservation};
 use crate::error::MediaError;
-use crate::janus::{Feed, JanusError, Joined, Jsep, Session, VideoRoom, VIDEOROOM};
+use crate::janus::{Feed, JanusError, Joined, Jsep, PluginReply, Session, VideoRoom, VIDEOROOM};
 
 /// A viewer that got an offer and never answered is dropped after this.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
@@ -24,6 +24,75 @@ fn no_jsep(what: &str) -> MediaError {
 }
 
 impl Gateway {
+    /// A new Janus session with a VideoRoom handle, `body` (and `jsep`) sent on it, and what
+    /// `read` makes of the reply; the session is destroyed if any of it fails.
+    async fn open<T>(
+        &self,
+        body: &VideoRoom,
+        jsep: Option<&Jsep>,
+        read: impl FnOnce(PluginReply) -> Result<T, MediaError>,
+    ) -> Result<(Session, u64, T), MediaError> {
+        let session = self.janus.session().await?;
+        let result = async {
+            let handle = session.attach(VIDEOROOM).await?;
+            let reply = session.message(handle, body, jsep).await?;
+            Ok::<_, MediaError>((handle, read(reply)?))
+        }
+        .await;
+        match result {
+            Ok((handle, read)) => Ok((session, handle, read)),
+            Err(e) => {
+                session.destroy().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps a session set up in `room` under a new id, with the slot it reserved; a publisher
+    /// joins the room's publishers. When Janus restarted meanwhile (its rooms are gone) the
+    /// session is destroyed instead (and the slot goes back with the reservation).
+    async fn keep(
+        self: &Arc<Self>,
+        room: &RoomId,
+        session: Session,
+        handle: u64,
+        kind: Kind,
+        slot: Reservation,
+        publisher: Option<Publisher>,
+    ) -> Result<String, MediaError> {
+        let id = random_key(16);
+        // Publishers send from the outset; a viewer once it answers.
+        let started = Arc::new(AtomicBool::new(matches!(kind, Kind::Publisher { .. })));
+        let kept = {
+            let mut st = self.state();
+            let alive = st.ready && st.rooms.contains_key(room);
+            if alive {
+                if let (Some(p), Some(r)) = (publisher, st.rooms.get_mut(room)) {
+                    r.publishers.push(p);
+                }
+                st.resources.insert(
+                    id.clone(),
+                    Resource {
+                        room: room.clone(),
+                        session: session.clone(),
+                        handle,
+                        kind,
+                        started: started.clone(),
+                        holder: slot.holder(),
+                    },
+                );
+            }
+            alive
+        };
+        if !kept {
+            session.destroy().await;
+            return Err(MediaError::NotReady);
+        }
+        let viewer = matches!(kind, Kind::Viewer { .. });
+        self.watch(id.clone(), session, viewer.then_some(started));
+        Ok(id)
+    }
+
     /// `POST /whip/{room}`: a WebRTC host publishes; returns the session id and the SDP answer.
     pub async fn publish(
         self: &Arc<Self>,
@@ -35,34 +104,21 @@ impl Gateway {
             let mut ops = self.ops.lock().await;
             self.ensure_room(&mut ops, room).await?
         };
-        let session = self.janus.session().await?;
-        let result = async {
-            let handle = session.attach(VIDEOROOM).await?;
-            let reply = session
-                .message(
-                    handle,
-                    &VideoRoom::Joinandconfigure {
-                        room: janus_id,
-                        ptype: "publisher",
-                        display: "host".into(),
-                        audio: true,
-                        video: true,
-                    },
-                    Some(&Jsep::complete("offer", offer)),
-                )
-                .await?;
-            let joined: Joined = reply.parse()?;
-            let answer = reply.jsep.ok_or_else(|| no_jsep("answer"))?;
-            Ok::<_, MediaError>((handle, joined, answer.sdp))
-        }
-        .await;
-        let (handle, joined, answer) = match result {
-            Ok(ok) => ok,
-            Err(e) => {
-                session.destroy().await;
-                return Err(e);
-            }
+        let offer = Jsep::complete("offer", offer);
+        let join = VideoRoom::Joinandconfigure {
+            room: janus_id,
+            ptype: "publisher",
+            display: "host".into(),
+            audio: true,
+            video: true,
         };
+        let (session, handle, (joined, answer)) = self
+            .open(&join, Some(&offer), |reply| {
+                let joined: Joined = reply.parse()?;
+                let answer = reply.jsep.ok_or_else(|| no_jsep("answer"))?;
+                Ok((joined, answer.sdp))
+            })
+            .await?;
         let mid = |kind: &str| {
             joined
                 .streams
@@ -76,34 +132,10 @@ impl Gateway {
             audio_mid: mid("audio"),
             video_mid: mid("video"),
         };
-        let id = random_key(16);
-        let inserted = {
-            let mut st = self.state();
-            match st.rooms.get_mut(room) {
-                Some(r) => {
-                    r.publishers.push(publisher);
-                    st.resources.insert(
-                        id.clone(),
-                        Resource {
-                            room: room.clone(),
-                            session: session.clone(),
-                            handle,
-                            kind: Kind::Publisher { id: joined.id },
-                            started: Arc::new(AtomicBool::new(true)),
-                            holder: slot.holder(),
-                        },
-                    );
-                    true
-                }
-                None => false,
-            }
-        };
-        if !inserted {
-            // Janus restarted meanwhile (the slot went back with the reservation).
-            session.destroy().await;
-            return Err(MediaError::NotReady);
-        }
-        self.watch(id.clone(), session, None);
+        let kind = Kind::Publisher { id: joined.id };
+        let id = self
+            .keep(room, session, handle, kind, slot, Some(publisher))
+            .await?;
         let (gw, r) = (self.clone(), room.clone());
         tokio::spawn(async move { gw.refresh_hls(&r).await });
         tracing::info!(%room, publisher = joined.id, "whip publisher joined");
@@ -132,57 +164,18 @@ impl Gateway {
             room: room.clone(),
             client: client.map(client_key),
         })?;
-        let session = self.janus.session().await?;
-        let result = async {
-            let handle = session.attach(VIDEOROOM).await?;
-            let reply = session
-                .message(
-                    handle,
-                    &VideoRoom::Join {
-                        room: janus_id,
-                        ptype: "subscriber",
-                        streams: vec![Feed { feed }],
-                    },
-                    None,
-                )
-                .await?;
-            let offer = reply.jsep.ok_or_else(|| no_jsep("offer"))?;
-            Ok::<_, MediaError>((handle, offer.sdp))
-        }
-        .await;
-        let (handle, offer) = match result {
-            Ok(ok) => ok,
-            Err(e) => {
-                session.destroy().await;
-                return Err(e);
-            }
+        let join = VideoRoom::Join {
+            room: janus_id,
+            ptype: "subscriber",
+            streams: vec![Feed { feed }],
         };
-        let id = random_key(16);
-        let started = Arc::new(AtomicBool::new(false));
-        let inserted = {
-            let mut st = self.state();
-            // Janus restarted meanwhile: its rooms are gone, and so is this session.
-            let alive = st.ready && st.rooms.contains_key(room);
-            if alive {
-                st.resources.insert(
-                    id.clone(),
-                    Resource {
-                        room: room.clone(),
-                        session: session.clone(),
-                        handle,
-                        kind: Kind::Viewer { feed },
-                        started: started.clone(),
-                        holder: slot.holder(),
-                    },
-                );
-            }
-            alive
-        };
-        if !inserted {
-            session.destroy().await;
-            return Err(MediaError::NotReady);
-        }
-        self.watch(id.clone(), session, Some(started));
+        let (session, handle, offer) = self
+            .open(&join, None, |reply| {
+                Ok(reply.jsep.ok_or_else(|| no_jsep("offer"))?.sdp)
+            })
+            .await?;
+        let kind = Kind::Viewer { feed };
+        let id = self.keep(room, session, handle, kind, slot, None).await?;
         Ok((id, offer))
     }
 
