@@ -166,6 +166,13 @@ async fn whep_is_capped_per_client_and_hosts_keep_their_slots() {
         .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "busy");
+    // One of A's sessions ends: A may have one again.
+    let (status, _) = gw.call(Method::DELETE, &a_sessions[0], &[]).await;
+    assert_eq!(status, 200);
+    let (status, body) = gw
+        .call(Method::POST, "/whep/demo-2", &from("198.51.100.7"))
+        .await;
+    assert_eq!(status, 201, "{body}");
     // A host still goes live: a publisher's slot is kept.
     let res = gw
         .http
@@ -176,13 +183,6 @@ async fn whep_is_capped_per_client_and_hosts_keep_their_slots() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    // One of A's sessions ends: A may have one again.
-    let (status, _) = gw.call(Method::DELETE, &a_sessions[0], &[]).await;
-    assert_eq!(status, 200);
-    let (status, body) = gw
-        .call(Method::POST, "/whep/demo-2", &from("198.51.100.7"))
-        .await;
-    assert_eq!(status, 201, "{body}");
 }
 
 /// A second gateway with default ports on a machine where one runs: each takes its own free

@@ -93,7 +93,7 @@ pub fn start_gateway(demo_rooms: &str, ports: Ports, env: &[(&str, &str)]) -> Ga
         .env("JISHI_MEDIA_DEMO_ROOMS", demo_rooms)
         .env("RUST_LOG", "info,jishi_media=debug")
         .env_remove("PLATFORM_URL")
-        .stdout(Stdio::null())
+        .stdout(log.try_clone().unwrap())
         .stderr(log);
     for var in [
         "JISHI_MEDIA_JANUS_PORT",
