@@ -162,7 +162,7 @@ impl Gateway {
         };
         let slot = self.reserve(Holder::Viewer {
             room: room.clone(),
-            client: client.map(client_key),
+            client: client.and_then(client_key),
         })?;
         let join = VideoRoom::Join {
             room: janus_id,

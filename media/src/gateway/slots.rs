@@ -45,24 +45,28 @@ pub enum Holder {
     Publisher,
     Viewer {
         room: RoomId,
-        /// The client's key ([`client_key`]); `None` when the caller did not say.
+        /// The client's key ([`client_key`]); `None` when the caller did not say (or loopback).
         client: Option<IpAddr>,
     },
 }
 
 /// The address a client's sessions are counted under: IPv4 as is (also when IPv4-mapped), IPv6
-/// by its /64.
-pub fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
+/// by its /64. `None` for loopback: a viewer on this machine (a developer, the browser tests), or
+/// a server that cannot tell its viewers apart (a proxy on this machine missing from its
+/// `TRUSTED_PROXIES`), where one cap for everyone would send every viewer but four to HLS.
+pub fn client_key(ip: IpAddr) -> Option<IpAddr> {
+    let key = match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
+            None if v6.is_loopback() => return None,
             None => {
                 let s = v6.segments();
                 IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
             }
         },
-    }
+    };
+    (!key.is_loopback()).then_some(key)
 }
 
 /// The slots in use.
@@ -157,7 +161,7 @@ mod tests {
     fn viewer(room: &str, client: &str) -> Holder {
         Holder::Viewer {
             room: RoomId::parse(room).unwrap(),
-            client: Some(client_key(client.parse().unwrap())),
+            client: client_key(client.parse().unwrap()),
         }
     }
 
@@ -185,7 +189,7 @@ mod tests {
         // One of the four ends: that client may have one again.
         s.give_back(&a);
         assert_eq!(code(s.take(&CAPS, &a)), "ok");
-        assert_eq!(s.of_client(&client_key("198.51.100.7".parse().unwrap())), 4);
+        assert_eq!(s.of_client(&"198.51.100.7".parse().unwrap()), 4);
         // A caller that names no client is not counted per client.
         let anonymous = Holder::Viewer {
             room: RoomId::parse("r2").unwrap(),
@@ -209,8 +213,21 @@ mod tests {
         assert_eq!(code(s.take(&CAPS, &viewer("r1", "2001:db8:1:3::1"))), "ok");
         assert_eq!(
             client_key("::ffff:198.51.100.7".parse().unwrap()),
-            "198.51.100.7".parse::<IpAddr>().unwrap()
+            Some("198.51.100.7".parse::<IpAddr>().unwrap())
         );
+    }
+
+    #[test]
+    fn loopback_viewers_are_not_capped_per_address() {
+        for ip in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            assert_eq!(client_key(ip.parse().unwrap()), None, "{ip}");
+        }
+        let mut s = Slots::default();
+        for _ in 0..6 {
+            assert_eq!(code(s.take(&CAPS, &viewer("r1", "127.0.0.1"))), "ok");
+        }
+        // The room's cap still holds.
+        assert_eq!(code(s.take(&CAPS, &viewer("r1", "::1"))), "room_full");
     }
 
     #[test]
