@@ -612,6 +612,28 @@ mod tests {
     }
 
     #[test]
+    fn the_media_refusals_read_plainly_in_both_languages() {
+        use crate::lang::{error_code_message, Locale};
+        for code in [
+            ErrorCode::NoPublisher,
+            ErrorCode::RoomFull,
+            ErrorCode::Busy,
+            ErrorCode::UnsupportedMediaType,
+        ] {
+            let (zh, en) = (
+                error_code_message(code, Locale::zh_CN),
+                error_code_message(code, Locale::en),
+            );
+            assert!(!zh.is_empty() && !en.is_empty() && zh != en, "{code:?}");
+            assert!(en.is_ascii(), "{code:?}: {en}");
+        }
+        assert_eq!(
+            error_code_message(ErrorCode::NoPublisher, Locale::zh_CN),
+            "视频暂不可用：主播还没有开始推流。"
+        );
+    }
+
+    #[test]
     fn states_and_transports_read_as_the_page_marks_them() {
         let states = [
             (PlayerState::Connecting, "connecting"),
