@@ -20,6 +20,8 @@ pub enum ErrorCode {
     /// An order can no longer make this move (e.g. cancel after pick-up).
     InvalidState,
     PayloadTooLarge,
+    /// A body in a format the endpoint does not take (WHIP/WHEP want `application/sdp`).
+    UnsupportedMediaType,
     /// The request's body did not arrive in time (a slow or stalled client).
     RequestTimeout,
     /// The same Idempotency-Key with a different request body.
@@ -36,6 +38,14 @@ pub enum ErrorCode {
     /// The group takes nobody now: not yet opened by its starter's payment, formed, or over.
     GroupClosed,
     TooManyRequests,
+    /// A live room's video: nobody (host, OBS or demo feed) publishes now. Players say so and
+    /// try again later.
+    NoPublisher,
+    /// A live room's video: the room has as many WebRTC viewers as the media gateway takes
+    /// (players fall back to HLS).
+    RoomFull,
+    /// The media gateway has as many sessions as it takes (players fall back to HLS).
+    Busy,
     /// The shopper already has the maximum number of unpaid orders (`orders::MAX_UNPAID_ORDERS`).
     TooManyUnpaid,
     PlatformUnavailable,
@@ -51,7 +61,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => 400,
             ErrorCode::Unauthorized | ErrorCode::SessionExpired => 401,
             ErrorCode::Forbidden => 403,
-            ErrorCode::NotFound => 404,
+            ErrorCode::NotFound | ErrorCode::NoPublisher => 404,
             ErrorCode::SoldOut
             | ErrorCode::RequestInProgress
             | ErrorCode::InvalidState
@@ -60,13 +70,17 @@ impl ErrorCode {
             | ErrorCode::GroupClosed => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::IdempotencyKeyReused
             | ErrorCode::OutOfDeliveryRange
             | ErrorCode::NotDeliverable => 422,
             ErrorCode::TooManyRequests | ErrorCode::TooManyUnpaid => 429,
             ErrorCode::Internal => 500,
             ErrorCode::BadGateway => 502,
-            ErrorCode::PlatformUnavailable | ErrorCode::Overloaded => 503,
+            ErrorCode::PlatformUnavailable
+            | ErrorCode::Overloaded
+            | ErrorCode::RoomFull
+            | ErrorCode::Busy => 503,
         }
     }
 }
@@ -140,5 +154,24 @@ mod tests {
             serde_json::to_value(ErrorCode::GroupFull).unwrap(),
             "group_full"
         );
+        // The media gateway's refusals that players tell apart.
+        for (code, status, wire) in [
+            (ErrorCode::NoPublisher, 404, "no_publisher"),
+            (ErrorCode::RoomFull, 503, "room_full"),
+            (ErrorCode::Busy, 503, "busy"),
+            (
+                ErrorCode::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
+            (ErrorCode::TooManyRequests, 429, "too_many_requests"),
+        ] {
+            assert_eq!(code.http_status(), status, "{code:?}");
+            assert_eq!(serde_json::to_value(code).unwrap(), wire);
+            assert_eq!(
+                serde_json::from_value::<ErrorCode>(serde_json::json!(wire)).unwrap(),
+                code
+            );
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod headers;
 pub mod hours;
 pub mod live;
+pub mod media;
 pub mod money;
 pub mod orders;
 pub mod person;

@@ -436,16 +436,19 @@ impl RoomSettings {
     }
 }
 
-/// Where the host's encoder pushes the room's video (RTMP with the stream key, or WHIP).
+/// Where the host's video goes in: the browser's camera over WHIP, and where the console asks
+/// for an RTMP address and stream key for OBS. The key is never stored: the media gateway makes
+/// a random one each time the room's RTMP listener starts, and only that one is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingest {
-    pub rtmp_url: String,
-    pub stream_key: String,
     pub whip_url: String,
+    /// `POST` here (the room's host only) → [`RtmpEndpoint`].
+    pub rtmp_request_url: String,
 }
 
 /// Where OBS sends a room's video: what the media gateway's `POST /rtmp/{room}` answers (through
-/// the shop, `POST /media/rtmp/{room}`, for the room's host only).
+/// the shop, `POST /media/rtmp/{room}`, for the room's host only). The key is this broadcast's
+/// (random, new each time the room's listener starts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RtmpEndpoint {
     pub rtmp_url: String,

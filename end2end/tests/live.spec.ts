@@ -92,6 +92,12 @@ test('a host pins a product; a viewer sees it live, comments safely, buys and pa
   await host.getByTestId('rtmp-show').click();
   await expect(host.getByTestId('ingest-rtmp-url')).toHaveText(/^rtmp:\/\/[^/]+:\d+\/live$/);
   await expect(host.getByTestId('ingest-stream-key')).toHaveText(/^\S{16,}$/);
+  // The key is this broadcast's: ending it and asking again gives another.
+  const firstKey = await host.getByTestId('ingest-stream-key').textContent();
+  await host.getByTestId('rtmp-end').click();
+  await host.getByTestId('rtmp-show').click();
+  await expect(host.getByTestId('ingest-stream-key')).toHaveText(/^\S{16,}$/);
+  await expect(host.getByTestId('ingest-stream-key')).not.toHaveText(firstKey ?? '');
 
   // Start from no pin, so the viewer sees one appear.
   if (await host.getByTestId('unpin').isVisible()) {

@@ -1,5 +1,6 @@
 //! The gateway's HTTP API (see the crate docs and README for the routes).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -8,10 +9,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use jishi_api::media::{HlsFile, RoomId};
 
 use crate::error::MediaError;
 use crate::gateway::Gateway;
-use crate::rooms::{is_segment_name, RoomId};
 use crate::sdp;
 
 pub const SDP: &str = "application/sdp";
@@ -28,10 +29,22 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/hls/{room}/{file}", get(hls))
         .route("/rooms/{room}", get(room))
-        .route("/rtmp/{room}", post(rtmp))
+        .route("/rtmp/{room}", post(rtmp).delete(rtmp_stop))
         .fallback(|| async { MediaError::NoRoom })
         .layer(DefaultBodyLimit::max(sdp::MAX_SDP))
         .with_state(gw)
+}
+
+/// The viewer's address as the shop's server believes it (`x-jishi-client-ip`); `None` when the
+/// caller does not say (then no per-client cap applies).
+pub fn client_ip(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get(jishi_api::headers::CLIENT_IP)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn sdp_body<'a>(headers: &HeaderMap, body: &'a Bytes) -> Result<&'a str, MediaError> {
@@ -92,9 +105,10 @@ async fn whip_delete(
 async fn whep(
     State(gw): State<Arc<Gateway>>,
     Path(room): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, MediaError> {
     let room = RoomId::parse(&room)?;
-    let (id, offer) = gw.view(&room).await?;
+    let (id, offer) = gw.view(&room, client_ip(&headers)).await?;
     Ok(created(format!("/whep/{room}/{id}"), offer))
 }
 
@@ -118,19 +132,21 @@ async fn whep_delete(
     Ok(StatusCode::OK)
 }
 
+/// Content type and cache policy of an HLS file.
+fn hls_headers(file: HlsFile) -> (&'static str, &'static str) {
+    match file {
+        HlsFile::Playlist => ("application/vnd.apple.mpegurl", "no-cache"),
+        // A segment never changes once listed; it is deleted after the playlist moves on.
+        HlsFile::Segment => ("video/mp2t", "max-age=60"),
+    }
+}
+
 async fn hls(
     State(gw): State<Arc<Gateway>>,
     Path((room, file)): Path<(String, String)>,
 ) -> Result<Response, MediaError> {
     let room = RoomId::parse(&room)?;
-    let (content_type, cache) = if file == "index.m3u8" {
-        ("application/vnd.apple.mpegurl", "no-cache")
-    } else if is_segment_name(&file) {
-        // A segment never changes once listed; it is deleted after the playlist moves on.
-        ("video/mp2t", "max-age=60")
-    } else {
-        return Err(MediaError::NoRoom);
-    };
+    let (content_type, cache) = hls_headers(HlsFile::parse(&file).ok_or(MediaError::NoRoom)?);
     let bytes = match tokio::fs::read(gw.hls_file(&room, &file)).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MediaError::NoPublisher),
@@ -160,4 +176,44 @@ async fn rtmp(
 ) -> Result<Response, MediaError> {
     let room = RoomId::parse(&room)?;
     Ok(Json(gw.rtmp(&room).await?).into_response())
+}
+
+async fn rtmp_stop(
+    State(gw): State<Arc<Gateway>>,
+    Path(room): Path<String>,
+) -> Result<StatusCode, MediaError> {
+    gw.rtmp_stop(&RoomId::parse(&room)?).await?;
+    Ok(StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_address_comes_from_the_shops_header_only() {
+        let mut h = HeaderMap::new();
+        assert_eq!(client_ip(&h), None);
+        h.insert(
+            "x-jishi-client-ip",
+            HeaderValue::from_static(" 198.51.100.7 "),
+        );
+        assert_eq!(client_ip(&h), Some("198.51.100.7".parse().unwrap()));
+        h.insert("x-jishi-client-ip", HeaderValue::from_static("2001:db8::1"));
+        assert_eq!(client_ip(&h), Some("2001:db8::1".parse().unwrap()));
+        h.insert(
+            "x-jishi-client-ip",
+            HeaderValue::from_static("not an address"),
+        );
+        assert_eq!(client_ip(&h), None);
+    }
+
+    #[test]
+    fn playlists_are_never_cached_and_segments_a_minute() {
+        assert_eq!(
+            hls_headers(HlsFile::Playlist),
+            ("application/vnd.apple.mpegurl", "no-cache")
+        );
+        assert_eq!(hls_headers(HlsFile::Segment), ("video/mp2t", "max-age=60"));
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ports::Layout;
 use crate::settings::Settings;
 
 const TEMPLATES: [(&str, &str); 4] = [
@@ -49,8 +50,8 @@ pub fn disable_list(folder: &Path) -> String {
 }
 
 /// Writes the configs into `<dir>/janus/` and returns that folder (what `janus -F` takes).
-pub fn render(settings: &Settings) -> std::io::Result<PathBuf> {
-    let folder = settings.dir.join("janus");
+pub fn render(settings: &Settings, layout: &Layout) -> std::io::Result<PathBuf> {
+    let folder = layout.dir.join("janus");
     std::fs::create_dir_all(&folder)?;
     let lib = &settings.janus_lib;
     let enforce = match &settings.iface {
@@ -62,14 +63,14 @@ pub fn render(settings: &Settings) -> std::io::Result<PathBuf> {
         ("lib", lib.display().to_string()),
         (
             "rtp_port_range",
-            format!("{}-{}", settings.rtp_ports.0, settings.rtp_ports.1),
+            format!("{}-{}", layout.rtp_ports.0, layout.rtp_ports.1),
         ),
         ("ice_enforce_list", enforce),
         ("plugins_disable", disable_list(&lib.join("plugins"))),
         ("transports_disable", disable_list(&lib.join("transports"))),
         ("loggers_disable", disable_list(&lib.join("loggers"))),
         ("events_disable", disable_list(&lib.join("events"))),
-        ("http_port", settings.janus_port.to_string()),
+        ("http_port", layout.janus_port.to_string()),
     ];
     for (name, template) in TEMPLATES {
         std::fs::write(folder.join(name), fill(template, &values))?;
@@ -108,11 +109,10 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::from_vars(|_| None).unwrap();
-        settings.dir = dir.path().to_owned();
         settings.janus_lib = lib.path().to_owned();
-        settings.janus_port = 4321;
         settings.iface = Some("eth7".into());
-        let folder = render(&settings).unwrap();
+        let layout = Layout::fixed(4321, (20000, 20999), (21000, 21999), dir.path().to_owned());
+        let folder = render(&settings, &layout).unwrap();
         let main = std::fs::read_to_string(folder.join("janus.jcfg")).unwrap();
         assert!(!main.contains("{{"), "{main}");
         assert!(main.contains("ice_enforce_list = \"eth7\""));
@@ -124,7 +124,8 @@ mod tests {
         assert!(http.contains("port = 4321") && http.contains("ip = \"127.0.0.1\""));
         assert!(folder.join("janus.plugin.videoroom.jcfg").exists());
         settings.iface = None;
-        let main = std::fs::read_to_string(render(&settings).unwrap().join("janus.jcfg")).unwrap();
+        let main = std::fs::read_to_string(render(&settings, &layout).unwrap().join("janus.jcfg"))
+            .unwrap();
         assert!(!main.contains("ice_enforce_list ="));
     }
 }

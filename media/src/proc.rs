@@ -4,8 +4,10 @@
 //! not reach it behind our back, and we can signal the group), `kill_on_drop` (dropping its
 //! handle kills it), and with `PR_SET_PDEATHSIG = SIGKILL` (the kernel kills it if the gateway
 //! dies without cleaning up, even by SIGKILL). [`Supervised`] restarts a child that exits, with
-//! backoff, until it is stopped; stopping sends SIGTERM to the group, then SIGKILL after 2 s.
+//! exponential [`Backoff`] (capped; a child that ran long enough starts again from the first
+//! step), until it is stopped; stopping sends SIGTERM to the group, then SIGKILL after 2 s.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,9 +20,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// A command for a child that dies with the gateway (see the module docs).
-pub fn command(program: &Path) -> Command {
+pub fn command(program: &Path, args: Vec<OsString>) -> Command {
     let mut c = Command::new(program);
-    c.kill_on_drop(true)
+    c.args(args)
+        .kill_on_drop(true)
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -71,6 +74,48 @@ pub enum Line {
 
 type LineFn = Box<dyn Fn(&str) -> Line + Send + Sync>;
 type EventFn = Box<dyn Fn() + Send + Sync>;
+type CheckFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// The waits between a child's runs: `first`, doubled after each run shorter than `stable`, at
+/// most `cap`; a run of `stable` or longer starts the schedule again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub first: Duration,
+    pub cap: Duration,
+    pub stable: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub const fn new(first: Duration, cap: Duration, stable: Duration) -> Backoff {
+        Backoff {
+            first,
+            cap,
+            stable,
+            next: first,
+        }
+    }
+
+    /// Janus and most ffmpeg children: 0.5 s, 1 s, 2 s … up to a minute; a minute of running
+    /// counts as healthy.
+    pub const fn children() -> Backoff {
+        Backoff::new(
+            Duration::from_millis(500),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        )
+    }
+
+    /// How long to wait before the next start, after a run of `ran`.
+    pub fn after(&mut self, ran: Duration) -> Duration {
+        if ran >= self.stable {
+            self.next = self.first;
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.cap);
+        wait
+    }
+}
 
 /// What a supervised child is and how to watch it.
 pub struct Spec {
@@ -83,6 +128,29 @@ pub struct Spec {
     /// Called after each start and after each exit.
     pub on_start: Option<EventFn>,
     pub on_exit: Option<EventFn>,
+    /// Asked before each start: an `Err` (e.g. "port 3288 is taken") is logged as is and counts
+    /// as a failed run (the next try waits its backoff).
+    pub check: Option<CheckFn>,
+    pub restart: Backoff,
+}
+
+impl Spec {
+    /// A child started by `make`, restarted with [`Backoff::children`], nothing else watched.
+    pub fn new(
+        name: impl Into<String>,
+        make: impl Fn() -> Command + Send + Sync + 'static,
+    ) -> Spec {
+        Spec {
+            name: name.into(),
+            make: Box::new(make),
+            on_line: None,
+            log: None,
+            on_start: None,
+            on_exit: None,
+            check: None,
+            restart: Backoff::children(),
+        }
+    }
 }
 
 /// A child restarted until stopped. Dropping it stops it too (in the background).
@@ -144,8 +212,17 @@ async fn next_line(lines: &mut Option<Lines<BufReader<ChildStderr>>>) -> Option<
 }
 
 async fn run(spec: Spec, mut stop: oneshot::Receiver<()>, pid: Arc<AtomicU32>) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = spec.restart;
     loop {
+        let started = Instant::now();
+        if let Some(Err(why)) = spec.check.as_ref().map(|check| check()) {
+            tracing::error!(name = %spec.name, "not started: {why}");
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(backoff.after(started.elapsed())) => {}
+            }
+            continue;
+        }
         let mut cmd = (spec.make)();
         if spec.on_line.is_some() {
             cmd.stderr(Stdio::piped());
@@ -164,7 +241,6 @@ async fn run(spec: Spec, mut stop: oneshot::Receiver<()>, pid: Arc<AtomicU32>) {
                 Err(e) => tracing::warn!(name = %spec.name, "log {}: {e}", path.display()),
             }
         }
-        let started = Instant::now();
         match cmd.spawn() {
             Err(e) => tracing::error!(name = %spec.name, "cannot start: {e}"),
             Ok(mut child) => {
@@ -200,13 +276,85 @@ async fn run(spec: Spec, mut stop: oneshot::Receiver<()>, pid: Arc<AtomicU32>) {
                 }
             }
         }
-        if started.elapsed() > Duration::from_secs(10) {
-            backoff = Duration::from_millis(500);
-        }
+        let wait = backoff.after(started.elapsed());
+        tracing::debug!(name = %spec.name, "next start in {wait:?}");
         tokio::select! {
             _ = &mut stop => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_exponentially_to_a_cap_and_start_over_after_a_healthy_run() {
+        let mut b = Backoff::children();
+        let quick = Duration::from_millis(300);
+        let waits: Vec<u64> = (0..10).map(|_| b.after(quick).as_millis() as u64).collect();
+        assert_eq!(
+            waits,
+            [500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+        );
+        // Runs shorter than a minute (Janus crashing after 20 s, say) keep backing off.
+        assert_eq!(b.after(Duration::from_secs(20)), Duration::from_secs(60));
+        // A minute of running: healthy, so the next failure is retried soon again.
+        assert_eq!(b.after(Duration::from_secs(61)), Duration::from_millis(500));
+        assert_eq!(b.after(quick), Duration::from_secs(1));
+        let mut fast = Backoff::new(
+            Duration::from_millis(250),
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+        );
+        let waits: Vec<u64> = (0..6)
+            .map(|_| fast.after(quick).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, [250, 500, 1_000, 2_000, 2_000, 2_000]);
+    }
+
+    #[tokio::test]
+    async fn a_child_that_keeps_failing_is_started_ever_less_often() {
+        let starts = Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+        let seen = starts.clone();
+        let mut spec = Spec::new("false", || command(Path::new("false"), Vec::new()));
+        spec.restart = Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(400),
+            Duration::from_secs(60),
+        );
+        spec.on_start = Some(Box::new(move || seen.lock().unwrap().push(Instant::now())));
+        let child = Supervised::start(spec);
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+        child.stop().await;
+        let starts = starts.lock().unwrap().clone();
+        // 0, +50, +100, +200, +400, +400 ms (plus the runs): 5 or 6 starts, not 26.
+        assert!((4..=7).contains(&starts.len()), "{} starts", starts.len());
+        let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.windows(2)
+                .all(|g| g[1] + Duration::from_millis(30) >= g[0]),
+            "{gaps:?}"
+        );
+        assert!(
+            gaps.last().unwrap() >= &Duration::from_millis(390),
+            "{gaps:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_check_is_a_failed_run_and_the_child_is_not_started() {
+        let started = Arc::new(AtomicU32::new(0));
+        let count = started.clone();
+        let mut spec = Spec::new("true", || command(Path::new("true"), Vec::new()));
+        spec.check = Some(Box::new(|| Err("port 3288 is taken".into())));
+        spec.on_start = Some(Box::new(move || {
+            count.fetch_add(1, Ordering::Relaxed);
+        }));
+        let child = Supervised::start(spec);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        child.stop().await;
+        assert_eq!(started.load(Ordering::Relaxed), 0);
     }
 }

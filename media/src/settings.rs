@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 
-use crate::rooms::RoomId;
+use jishi_api::media::RoomId;
 
 /// How RTMP video reaches Janus: re-encoded to H.264 baseline (any OBS settings work, ~1 core per
 /// 720p stream) or copied (OBS must send baseline/constrained H.264 without B-frames).
@@ -17,13 +17,15 @@ pub enum RtmpVideo {
 pub struct Settings {
     /// `MEDIA_ADDR`: where the gateway's HTTP API listens (loopback by default: it trusts its caller).
     pub addr: SocketAddr,
-    /// `JISHI_MEDIA_JANUS_PORT`: Janus's HTTP API, always on 127.0.0.1.
-    pub janus_port: u16,
+    /// `JISHI_MEDIA_JANUS_PORT`: Janus's HTTP API, always on 127.0.0.1. `None` (unset): a free
+    /// port taken at start.
+    pub janus_port: Option<u16>,
     /// `JISHI_MEDIA_RTP_PORTS` (`lo-hi`): Janus's WebRTC media ports (open these to viewers).
-    pub rtp_ports: (u16, u16),
+    /// `None` (unset): the range of the gateway's instance on this machine (see [`crate::ports`]).
+    pub rtp_ports: Option<(u16, u16)>,
     /// `JISHI_MEDIA_LOCAL_PORTS` (`lo-hi`): loopback UDP ports for RTP between ffmpeg and Janus
-    /// (demo/RTMP feeds into Janus, Janus's forwards to the HLS muxers).
-    pub local_ports: (u16, u16),
+    /// (demo/RTMP feeds into Janus, Janus's forwards to the HLS muxers). `None`: the instance's.
+    pub local_ports: Option<(u16, u16)>,
     /// `JISHI_MEDIA_RTMP_PORT`: the first RTMP listener port; each room asking for RTMP ingest gets
     /// the next one.
     pub rtmp_port: u16,
@@ -34,7 +36,8 @@ pub struct Settings {
     /// `JISHI_MEDIA_RTMP_VIDEO`: `transcode` (default) or `copy`.
     pub rtmp_video: RtmpVideo,
     /// `JISHI_MEDIA_DIR`: runtime directory (rendered Janus configs, Janus log, HLS output).
-    pub dir: PathBuf,
+    /// `None`: `$TMPDIR/jishi-media/<instance>`.
+    pub dir: Option<PathBuf>,
     /// `JISHI_MEDIA_DEMO_ROOMS`: rooms fed a looping test source from the start. `None` when unset
     /// (then, with `PLATFORM_URL`, the platform's live rooms are used).
     pub demo_rooms: Option<Vec<RoomId>>,
@@ -52,6 +55,13 @@ pub struct Settings {
     /// WHIP + WHEP sessions, default 2000).
     pub max_viewers_per_room: usize,
     pub max_sessions: usize,
+    /// `JISHI_MEDIA_MAX_PER_CLIENT` (default 4): WHEP sessions one client address holds at once
+    /// (IPv6: one /64); `0`: no cap. Past it `429`; the player then uses HLS, which holds no
+    /// session, so viewers sharing one address (an office, a carrier's NAT) still watch.
+    pub max_per_client: usize,
+    /// `JISHI_MEDIA_PUBLISHER_SLOTS` (default a twentieth of the sessions, at least 1): sessions
+    /// viewers may not take, so a host can always go live.
+    pub publisher_slots: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -98,24 +108,26 @@ impl Settings {
             get("MEDIA_ADDR"),
             SocketAddr::from(([127, 0, 0, 1], 3200)),
         )?;
-        let janus_port = parse(
-            "JISHI_MEDIA_JANUS_PORT",
-            get("JISHI_MEDIA_JANUS_PORT"),
-            3288,
-        )?;
-        let rtp_ports = match get("JISHI_MEDIA_RTP_PORTS") {
-            None => (20000, 20999),
-            Some(s) => parse_range(&s).ok_or_else(|| bad("JISHI_MEDIA_RTP_PORTS", s))?,
+        let janus_port = get("JISHI_MEDIA_JANUS_PORT")
+            .map(|p| match p.parse::<u16>() {
+                Ok(port) if port > 0 => Ok(port),
+                _ => Err(bad("JISHI_MEDIA_JANUS_PORT", format!("cannot parse {p:?}"))),
+            })
+            .transpose()?;
+        let range = |name: &'static str| {
+            get(name)
+                .map(|s| parse_range(&s).ok_or_else(|| bad(name, s)))
+                .transpose()
         };
-        let local_ports = match get("JISHI_MEDIA_LOCAL_PORTS") {
-            None => (21000, 21999),
-            Some(s) => parse_range(&s).ok_or_else(|| bad("JISHI_MEDIA_LOCAL_PORTS", s))?,
-        };
-        if rtp_ports.0 <= local_ports.1 && local_ports.0 <= rtp_ports.1 {
-            return Err(bad(
-                "JISHI_MEDIA_LOCAL_PORTS",
-                "overlaps JISHI_MEDIA_RTP_PORTS",
-            ));
+        let rtp_ports = range("JISHI_MEDIA_RTP_PORTS")?;
+        let local_ports = range("JISHI_MEDIA_LOCAL_PORTS")?;
+        if let (Some(rtp), Some(local)) = (rtp_ports, local_ports) {
+            if rtp.0 <= local.1 && local.0 <= rtp.1 {
+                return Err(bad(
+                    "JISHI_MEDIA_LOCAL_PORTS",
+                    "overlaps JISHI_MEDIA_RTP_PORTS",
+                ));
+            }
         }
         let rtmp_port = parse("JISHI_MEDIA_RTMP_PORT", get("JISHI_MEDIA_RTMP_PORT"), 1935)?;
         let rtmp_bind = parse(
@@ -128,9 +140,23 @@ impl Settings {
             Some("copy") => RtmpVideo::Copy,
             Some(other) => return Err(bad("JISHI_MEDIA_RTMP_VIDEO", other)),
         };
-        let dir = get("JISHI_MEDIA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| std::env::temp_dir().join("jishi-media"));
+        let dir = get("JISHI_MEDIA_DIR").map(PathBuf::from);
+        let max_sessions = parse(
+            "JISHI_MEDIA_MAX_SESSIONS",
+            get("JISHI_MEDIA_MAX_SESSIONS"),
+            2000,
+        )?;
+        let publisher_slots = parse(
+            "JISHI_MEDIA_PUBLISHER_SLOTS",
+            get("JISHI_MEDIA_PUBLISHER_SLOTS"),
+            (max_sessions / 20).max(1),
+        )?;
+        if publisher_slots == 0 || publisher_slots >= max_sessions {
+            return Err(bad(
+                "JISHI_MEDIA_PUBLISHER_SLOTS",
+                "must be at least 1 and fewer than JISHI_MEDIA_MAX_SESSIONS",
+            ));
+        }
         let demo_rooms = match var("JISHI_MEDIA_DEMO_ROOMS") {
             None => None,
             Some(list) => Some(parse_room_list(&list)?),
@@ -166,18 +192,20 @@ impl Settings {
                 get("JISHI_MEDIA_MAX_VIEWERS"),
                 500,
             )?,
-            max_sessions: parse(
-                "JISHI_MEDIA_MAX_SESSIONS",
-                get("JISHI_MEDIA_MAX_SESSIONS"),
-                2000,
+            max_sessions,
+            max_per_client: parse(
+                "JISHI_MEDIA_MAX_PER_CLIENT",
+                get("JISHI_MEDIA_MAX_PER_CLIENT"),
+                4,
             )?,
+            publisher_slots,
         })
     }
+}
 
-    /// Janus's HTTP API root.
-    pub fn janus_url(&self) -> String {
-        format!("http://127.0.0.1:{}/janus", self.janus_port)
-    }
+/// Janus's HTTP API root on loopback `port`.
+pub fn janus_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/janus")
 }
 
 /// `"20000-20999"` → `(20000, 20999)`; needs at least 16 ports, not port 0.
@@ -257,11 +285,16 @@ mod tests {
     fn defaults() {
         let s = from(&[]).unwrap();
         assert_eq!(s.addr, "127.0.0.1:3200".parse().unwrap());
-        assert_eq!(s.janus_port, 3288);
-        assert_eq!(s.rtp_ports, (20000, 20999));
+        // Ports and folder unset: chosen at start (crate::ports), so two gateways never clash.
+        assert_eq!(s.janus_port, None);
+        assert_eq!(s.rtp_ports, None);
+        assert_eq!(s.local_ports, None);
+        assert_eq!(s.dir, None);
         assert_eq!(s.rtmp_video, RtmpVideo::Transcode);
         assert!(s.demo_rooms.is_none());
-        assert_eq!(s.janus_url(), "http://127.0.0.1:3288/janus");
+        assert_eq!(janus_url(3288), "http://127.0.0.1:3288/janus");
+        assert_eq!((s.max_sessions, s.max_viewers_per_room), (2000, 500));
+        assert_eq!((s.max_per_client, s.publisher_slots), (4, 100));
     }
 
     #[test]
@@ -298,11 +331,44 @@ mod tests {
             "MEDIA_ADDR"
         );
         assert_eq!(
-            from(&[("JISHI_MEDIA_LOCAL_PORTS", "20500-20600")])
-                .unwrap_err()
-                .name,
+            from(&[
+                ("JISHI_MEDIA_RTP_PORTS", "20000-20999"),
+                ("JISHI_MEDIA_LOCAL_PORTS", "20500-20600")
+            ])
+            .unwrap_err()
+            .name,
             "JISHI_MEDIA_LOCAL_PORTS"
         );
+        let s = from(&[
+            ("JISHI_MEDIA_JANUS_PORT", "4321"),
+            ("JISHI_MEDIA_RTP_PORTS", "30000-30099"),
+            ("JISHI_MEDIA_DIR", "/tmp/jm"),
+            ("JISHI_MEDIA_MAX_SESSIONS", "10"),
+            ("JISHI_MEDIA_MAX_PER_CLIENT", "0"),
+        ])
+        .unwrap();
+        assert_eq!(s.janus_port, Some(4321));
+        assert_eq!(s.rtp_ports, Some((30000, 30099)));
+        assert_eq!(s.dir.as_deref(), Some(std::path::Path::new("/tmp/jm")));
+        assert_eq!(
+            (s.max_sessions, s.publisher_slots, s.max_per_client),
+            (10, 1, 0)
+        );
+        assert_eq!(
+            from(&[("JISHI_MEDIA_JANUS_PORT", "0")]).unwrap_err().name,
+            "JISHI_MEDIA_JANUS_PORT"
+        );
+        for slots in ["0", "10"] {
+            assert_eq!(
+                from(&[
+                    ("JISHI_MEDIA_MAX_SESSIONS", "10"),
+                    ("JISHI_MEDIA_PUBLISHER_SLOTS", slots)
+                ])
+                .unwrap_err()
+                .name,
+                "JISHI_MEDIA_PUBLISHER_SLOTS"
+            );
+        }
     }
 
     #[test]

@@ -1,187 +1,27 @@
-//! The gateway binary with a real Janus and ffmpeg: demo room → WHEP offer, HLS, errors, and no
-//! child left after SIGTERM. Skipped (with the reason printed) where Janus or ffmpeg is missing.
+//! The gateway binary with a real Janus and ffmpeg: demo room → WHEP offer, HLS, errors, the
+//! session caps, two gateways on one machine, and no child left after SIGTERM. Needs Janus and
+//! ffmpeg (fails without them; `JISHI_SKIP_MEDIA=1` skips: see `support`).
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use jishi_media::sdp;
-
-fn tools_missing() -> Option<String> {
-    if !Path::new("/usr/bin/janus").exists() {
-        return Some("/usr/bin/janus is not installed (apt-get install janus)".into());
-    }
-    let ffmpeg = Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !ffmpeg.map(|s| s.success()).unwrap_or(false) {
-        return Some("ffmpeg is not installed (apt-get install ffmpeg)".into());
-    }
-    None
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The children of `pid` with their command names, from /proc.
-fn children(pid: u32) -> Vec<(u32, String)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let comm = stat[stat.find('(').unwrap_or(0) + 1..close].to_owned();
-        let ppid: u32 = stat[close + 2..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        if ppid == pid {
-            out.push((child, comm));
-        }
-    }
-    out
-}
-
-fn alive_as(pid: u32, comm: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.contains(&format!("({comm})")) && !s.contains(") Z "))
-        .unwrap_or(false)
-}
-
-struct Gateway {
-    child: Child,
-    base: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// `ports`: the first of 500 UDP/TCP ports of its own (tests run side by side).
-fn start_gateway(demo_rooms: &str, ports: u16) -> Gateway {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_tcp_port();
-    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_jishi-media"))
-        .env("MEDIA_ADDR", format!("127.0.0.1:{port}"))
-        .env("JISHI_MEDIA_JANUS_PORT", free_tcp_port().to_string())
-        .env(
-            "JISHI_MEDIA_RTP_PORTS",
-            format!("{}-{}", ports, ports + 199),
-        )
-        .env(
-            "JISHI_MEDIA_LOCAL_PORTS",
-            format!("{}-{}", ports + 200, ports + 399),
-        )
-        .env("JISHI_MEDIA_RTMP_PORT", (ports + 400).to_string())
-        .env("JISHI_MEDIA_DIR", dir.path())
-        .env("JISHI_MEDIA_DEMO_ROOMS", demo_rooms)
-        .env("RUST_LOG", "info,jishi_media=debug")
-        .env_remove("PLATFORM_URL")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Gateway {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        dir,
-    }
-}
-
-/// Healthy once Janus answers and the demo rooms are set up (20 s at most).
-async fn healthy(http: &reqwest::Client, gw: &Gateway) {
-    let started = Instant::now();
-    loop {
-        let ok = http
-            .get(format!("{}/healthz", gw.base))
-            .send()
-            .await
-            .map(|r| r.status() == 200)
-            .unwrap_or(false);
-        if ok {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "not healthy in 20 s; log:\n{}",
-            std::fs::read_to_string(gw.dir.path().join("gateway.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    eprintln!("healthy after {} ms", started.elapsed().as_millis());
-}
-
-/// A playlist of `room` with at least 2 segments, within `limit`.
-async fn playlist(http: &reqwest::Client, gw: &Gateway, room: &str, limit: Duration) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        let res = http
-            .get(format!("{}/hls/{room}/index.m3u8", gw.base))
-            .send()
-            .await
-            .unwrap();
-        if res.status() == 200 {
-            assert_eq!(
-                res.headers()["content-type"],
-                "application/vnd.apple.mpegurl"
-            );
-            assert_eq!(res.headers()["cache-control"], "no-cache");
-            let text = res.text().await.unwrap();
-            if text.lines().filter(|l| l.ends_with(".ts")).count() >= 2 {
-                return text;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no HLS playlist with 2 segments for {room} in {limit:?}; log:\n{}",
-            std::fs::read_to_string(gw.dir.path().join("gateway.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
+use reqwest::Method;
+use support::{alive_as, children, media_tools, start_gateway, whip_offer, Ports};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_room_whep_hls_errors_and_clean_shutdown() {
-    if let Some(reason) = tools_missing() {
-        eprintln!("SKIPPED: {reason}");
+    if !media_tools() {
         return;
     }
-    let mut gw = start_gateway("demo-1", 41000);
-    let http = reqwest::Client::new();
+    let mut gw = start_gateway("demo-1", Ports::From(41000), &[]);
     let started = Instant::now();
-    healthy(&http, &gw).await;
+    gw.healthy().await;
 
     // WHEP (server offer): 201, Location, an offer with H.264 video, Opus audio, candidates.
     let t = Instant::now();
-    let res = http
-        .post(format!("{}/whep/demo-1", gw.base))
-        .send()
-        .await
-        .unwrap();
+    let res = gw.http.post(gw.url("/whep/demo-1")).send().await.unwrap();
     let setup_ms = t.elapsed().as_millis();
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["content-type"], "application/sdp");
@@ -192,62 +32,40 @@ async fn demo_room_whep_hls_errors_and_clean_shutdown() {
     assert!(sdp::has_codec(&offer, "audio", "opus"), "{offer}");
     assert!(sdp::candidates(&offer) >= 1, "{offer}");
     eprintln!("whep offer in {setup_ms} ms");
-    let room: serde_json::Value = http
-        .get(format!("{}/rooms/demo-1", gw.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let room = gw.room("demo-1").await;
     assert_eq!(room["publishing"], true);
     assert_eq!(room["viewers"], 1);
+    assert_eq!(room["rtmp_url"], serde_json::Value::Null);
     // A PATCH that is not SDP is refused; DELETE ends the viewer.
-    let res = http
-        .patch(format!("{}{location}", gw.base))
+    let res = gw
+        .http
+        .patch(gw.url(&location))
         .header("content-type", "text/plain")
         .body("v=0")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 415);
-    let res = http
-        .delete(format!("{}{location}", gw.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let res = http
-        .delete(format!("{}{location}", gw.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+    for expected in [200, 404] {
+        let (status, _) = gw.call(Method::DELETE, &location, &[]).await;
+        assert_eq!(status, expected);
+    }
 
     // Unknown room, bad room id, no HLS for it: JSON errors.
-    let res = http
-        .post(format!("{}/whep/no-such-room", gw.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let (status, body) = gw.call(Method::POST, "/whep/no-such-room", &[]).await;
+    assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
     assert!(body["error"]["message"].is_string());
-    let res = http
-        .post(format!("{}/whep/bad.id", gw.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    let res = http
-        .get(format!("{}/hls/no-such-room/index.m3u8", gw.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let res = http
-        .post(format!("{}/whip/room-1", gw.base))
+    let (status, body) = gw.call(Method::POST, "/whep/bad.id", &[]).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "bad_request");
+    let (status, _) = gw
+        .call(Method::GET, "/hls/no-such-room/index.m3u8", &[])
+        .await;
+    assert_eq!(status, 404);
+    let res = gw
+        .http
+        .post(gw.url("/whip/room-1"))
         .header("content-type", "application/sdp")
         .body("not sdp")
         .send()
@@ -256,14 +74,15 @@ async fn demo_room_whep_hls_errors_and_clean_shutdown() {
     assert_eq!(res.status(), 400);
 
     // HLS: a playlist with at least 2 segments within 15 s of the start.
-    let playlist = playlist(&http, &gw, "demo-1", Duration::from_secs(15)).await;
+    let playlist = gw.playlist("demo-1", Duration::from_secs(15)).await;
     eprintln!(
         "hls: 2 segments {} ms after start",
         started.elapsed().as_millis()
     );
     let segment = playlist.lines().rfind(|l| l.ends_with(".ts")).unwrap();
-    let res = http
-        .get(format!("{}/hls/demo-1/{segment}", gw.base))
+    let res = gw
+        .http
+        .get(gw.url(&format!("/hls/demo-1/{segment}")))
         .send()
         .await
         .unwrap();
@@ -302,100 +121,90 @@ async fn demo_room_whep_hls_errors_and_clean_shutdown() {
     }
 }
 
-/// What OBS does: `POST /rtmp/{room}` gives an address and key, an RTMP client pushes H.264 and
-/// AAC there, the room is published from it and its HLS plays.
+/// Viewers from one address hold 4 WHEP sessions at most (then 429); other addresses still get
+/// in; viewers never take the publishers' slots, so a host still goes live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_rtmp_push_with_the_given_key_publishes_the_room() {
-    if let Some(reason) = tools_missing() {
-        eprintln!("SKIPPED: {reason}");
+async fn whep_is_capped_per_client_and_hosts_keep_their_slots() {
+    if !media_tools() {
         return;
     }
-    let gw = start_gateway("", 42000);
-    let http = reqwest::Client::new();
-    healthy(&http, &gw).await;
-    let ingest: serde_json::Value = http
-        .post(format!("{}/rtmp/obs-1", gw.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = ingest["rtmp_url"].as_str().expect("rtmp_url");
-    let key = ingest["stream_key"].as_str().expect("stream_key");
-    assert!(
-        url.starts_with("rtmp://") && url.ends_with(":42400/live"),
-        "{ingest}"
+    let gw = start_gateway(
+        "demo-2",
+        Ports::From(43000),
+        &[
+            ("JISHI_MEDIA_MAX_SESSIONS", "7"),
+            ("JISHI_MEDIA_PUBLISHER_SLOTS", "2"),
+            ("JISHI_MEDIA_MAX_PER_CLIENT", "4"),
+        ],
     );
-    assert!(key.len() >= 16, "{ingest}");
-    // Asking again gives the same listener and key.
-    let again: serde_json::Value = http
-        .post(format!("{}/rtmp/obs-1", gw.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(again, ingest);
-
-    // Like OBS, the pusher tries again when the listener is not up yet: the gateway answers as
-    // soon as it has started ffmpeg, which takes a moment to listen.
-    let push_once = || {
-        Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-re"])
-            .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-tune",
-                "zerolatency",
-            ])
-            .args([
-                "-profile:v",
-                "baseline",
-                "-g",
-                "25",
-                "-c:a",
-                "aac",
-                "-t",
-                "30",
-            ])
-            .args(["-f", "flv"])
-            .arg(format!("rtmp://127.0.0.1:42400/live/{key}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap()
-    };
-    let mut push = push_once();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let room: serde_json::Value = http
-            .get(format!("{}/rooms/obs-1", gw.base))
+    gw.healthy().await;
+    let from = |ip: &'static str| [("x-jishi-client-ip", ip)];
+    let mut a_sessions = Vec::new();
+    for n in 0..4 {
+        let res = gw
+            .http
+            .post(gw.url("/whep/demo-2"))
+            .header("x-jishi-client-ip", "198.51.100.7")
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
-        if room["publishing"] == true {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the RTMP push never published the room: {room}"
-        );
-        if let Ok(Some(_)) = push.try_wait() {
-            push = push_once();
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(res.status(), 201, "viewer {n} from A");
+        a_sessions.push(res.headers()["location"].to_str().unwrap().to_owned());
     }
-    let listed = playlist(&http, &gw, "obs-1", Duration::from_secs(20)).await;
-    assert!(listed.contains("#EXTINF"), "{listed}");
-    let _ = push.kill();
-    let _ = push.wait();
+    let (status, body) = gw
+        .call(Method::POST, "/whep/demo-2", &from("198.51.100.7"))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    // Another address still gets in: the 5th viewer, all that viewers may hold (7 − 2).
+    let (status, body) = gw
+        .call(Method::POST, "/whep/demo-2", &from("198.51.100.8"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = gw
+        .call(Method::POST, "/whep/demo-2", &from("203.0.113.9"))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "busy");
+    // One of A's sessions ends: A may have one again.
+    let (status, _) = gw.call(Method::DELETE, &a_sessions[0], &[]).await;
+    assert_eq!(status, 200);
+    let (status, body) = gw
+        .call(Method::POST, "/whep/demo-2", &from("198.51.100.7"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // A host still goes live: a publisher's slot is kept.
+    let res = gw
+        .http
+        .post(gw.url("/whip/demo-2"))
+        .header("content-type", "application/sdp")
+        .body(whip_offer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
+/// A second gateway with default ports on a machine where one runs: each takes its own free
+/// ports and folder, and both serve video (before, the second's Janus found 3288 and 20000+
+/// taken and was restarted without end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_machine_both_serve() {
+    if !media_tools() {
+        return;
+    }
+    let first = start_gateway("shop-1", Ports::Free, &[]);
+    first.healthy().await;
+    let second = start_gateway("shop-1", Ports::Free, &[]);
+    second.healthy().await;
+    for gw in [&first, &second] {
+        let (status, body) = gw.call(Method::POST, "/whep/shop-1", &[]).await;
+        assert_eq!(status, 201, "{body}; log:\n{}", gw.log());
+        gw.playlist("shop-1", Duration::from_secs(20)).await;
+    }
+    // Janus was started once in each (no restarts).
+    for gw in [&first, &second] {
+        let log = gw.log();
+        assert_eq!(log.matches("janus ready").count(), 1, "{log}");
+    }
 }

@@ -537,12 +537,7 @@ pub async fn events(
     session: Option<Extension<ShopperSession>>,
     headers: HeaderMap,
 ) -> Result<Response, ProxyError> {
-    if room_id.is_empty()
-        || room_id.len() > 64
-        || !room_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-    {
+    if !jishi_api::media::is_room_id(&room_id) {
         return Err(ApiError::not_found("没有这个直播间").into());
     }
     let query: ResumeQuery =

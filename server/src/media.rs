@@ -12,9 +12,11 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use jishi_api::media::{is_room_id, is_session_id, HlsFile};
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::platform_client::ShopperSession;
 
+use crate::client::ClientInfo;
 use crate::proxy::ProxyError;
 use crate::{AppState, Shutdown};
 
@@ -80,7 +82,7 @@ pub async fn start_media(
             if settings.demo_rooms.is_none() {
                 let rooms = demo_rooms
                     .iter()
-                    .filter_map(|r| jishi_media::rooms::RoomId::parse(r).ok())
+                    .filter_map(|r| jishi_api::media::RoomId::parse(r).ok())
                     .collect();
                 settings.demo_rooms = Some(rooms);
             }
@@ -101,7 +103,8 @@ pub async fn start_media(
             let gateway = match jishi_media::Gateway::start(settings).await {
                 Ok(g) => g,
                 Err(e) => {
-                    tracing::warn!(error = %e, "live video off: the media gateway did not start");
+                    // e.g. "JISHI_MEDIA_JANUS_PORT 3288 is taken by another process …"
+                    tracing::warn!("live video off: the media gateway did not start: {e}");
                     return None;
                 }
             };
@@ -140,6 +143,7 @@ enum MediaRoute {
     Publish,
     Unpublish,
     Rtmp,
+    StopRtmp,
     View,
     Answer,
     StopViewing,
@@ -150,36 +154,26 @@ impl MediaRoute {
     fn host_only(self) -> bool {
         matches!(
             self,
-            MediaRoute::Publish | MediaRoute::Unpublish | MediaRoute::Rtmp
+            MediaRoute::Publish | MediaRoute::Unpublish | MediaRoute::Rtmp | MediaRoute::StopRtmp
         )
     }
-}
-
-fn plain_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-}
-
-fn hls_file(s: &str) -> bool {
-    s == "index.m3u8"
-        || s.strip_prefix("seg")
-            .and_then(|n| n.strip_suffix(".ts"))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The route and room of a raw path after `/media/`, or `None` (404).
 fn parse(method: &Method, raw: &str) -> Option<(MediaRoute, String)> {
     let segments: Vec<&str> = raw.split('/').collect();
+    let session = |room: &str, id: &str| is_room_id(room) && is_session_id(id);
     let route = match (method.as_str(), segments.as_slice()) {
-        ("POST", ["whip", room]) if plain_id(room) => MediaRoute::Publish,
-        ("DELETE", ["whip", room, id]) if plain_id(room) && plain_id(id) => MediaRoute::Unpublish,
-        ("POST", ["rtmp", room]) if plain_id(room) => MediaRoute::Rtmp,
-        ("POST", ["whep", room]) if plain_id(room) => MediaRoute::View,
-        ("PATCH", ["whep", room, id]) if plain_id(room) && plain_id(id) => MediaRoute::Answer,
-        ("DELETE", ["whep", room, id]) if plain_id(room) && plain_id(id) => MediaRoute::StopViewing,
-        ("GET" | "HEAD", ["hls", room, file]) if plain_id(room) && hls_file(file) => {
+        ("POST", ["whip", room]) if is_room_id(room) => MediaRoute::Publish,
+        ("DELETE", ["whip", room, id]) if session(room, id) => MediaRoute::Unpublish,
+        ("POST", ["rtmp", room]) if is_room_id(room) => MediaRoute::Rtmp,
+        ("DELETE", ["rtmp", room]) if is_room_id(room) => MediaRoute::StopRtmp,
+        ("POST", ["whep", room]) if is_room_id(room) => MediaRoute::View,
+        ("PATCH", ["whep", room, id]) if session(room, id) => MediaRoute::Answer,
+        ("DELETE", ["whep", room, id]) if session(room, id) => MediaRoute::StopViewing,
+        ("GET" | "HEAD", ["hls", room, file])
+            if is_room_id(room) && HlsFile::parse(file).is_some() =>
+        {
             MediaRoute::Hls
         }
         _ => return None,
@@ -258,6 +252,13 @@ pub async fn forward(
     }
     let method = request.method().clone();
     let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+    // The gateway caps WHEP sessions per client: the address this server believes (its
+    // TRUSTED_PROXIES), never a header the browser wrote.
+    let client_ip = request
+        .extensions()
+        .get::<ClientInfo>()
+        .and_then(|c| c.ip)
+        .and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok());
     let body = axum::body::to_bytes(request.into_body(), MAX_SDP_BYTES)
         .await
         .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, "请求体太大"))?;
@@ -268,6 +269,9 @@ pub async fn forward(
         .body(body);
     if let Some(ct) = content_type {
         outgoing = outgoing.header(header::CONTENT_TYPE, ct);
+    }
+    if let Some(ip) = client_ip {
+        outgoing = outgoing.header(jishi_api::headers::CLIENT_IP, ip);
     }
     let answer = outgoing.send().await.map_err(|e| {
         tracing::warn!(error = %e, "media gateway unreachable");
@@ -326,9 +330,14 @@ mod tests {
             ok(Method::GET, "hls/live_bj1/seg1764.ts").map(|x| x.0),
             Some(MediaRoute::Hls)
         );
+        assert_eq!(
+            ok(Method::DELETE, "rtmp/live_bj1").map(|x| x.0),
+            Some(MediaRoute::StopRtmp)
+        );
         for (m, p) in [
             (Method::GET, "hls/live_bj1/../../etc/passwd"),
             (Method::GET, "hls/live_bj1/seg.ts"),
+            (Method::GET, "hls/live_bj1/seg123456789012345678901.ts"),
             (Method::GET, "hls/live_bj1/x.m3u8"),
             (Method::GET, "rooms/live_bj1"),
             (Method::GET, "healthz"),
@@ -340,6 +349,7 @@ mod tests {
             assert!(parse(&m, p).is_none(), "{m} {p}");
         }
         assert!(MediaRoute::Publish.host_only() && MediaRoute::Rtmp.host_only());
+        assert!(MediaRoute::StopRtmp.host_only());
         assert!(!MediaRoute::View.host_only() && !MediaRoute::Hls.host_only());
     }
 

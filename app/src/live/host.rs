@@ -228,7 +228,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
             <HostComments ui/>
             <Sales book/>
             <Settings ui/>
-            <IngestPanel ingest room_id=ui.room_id.get_value()/>
+            <IngestPanel ingest/>
         </div>
     }
     .into_any()
@@ -503,10 +503,12 @@ fn Settings(ui: Ui) -> impl IntoView {
     .into_any()
 }
 
-/// Where the host's encoder sends the video. Without an ingest (none configured), the camera
-/// section's plain message.
+/// Where the host's video goes in: the camera (WHIP), and for OBS an RTMP address and stream key
+/// asked of the media gateway when the host wants them (`POST {rtmp_request_url}`, the room's
+/// host only; a new key per broadcast, ended with `DELETE`). Without an ingest (none
+/// configured), the camera section's plain message.
 #[component]
-fn IngestPanel(ingest: Option<Ingest>, room_id: String) -> impl IntoView {
+fn IngestPanel(ingest: Option<Ingest>) -> impl IntoView {
     let l = locale();
     view! {
         <section class="host-panel" aria-labelledby="ingest-heading" data-testid="ingest">
@@ -517,13 +519,7 @@ fn IngestPanel(ingest: Option<Ingest>, room_id: String) -> impl IntoView {
                     <CameraPublisher whip_url=i.whip_url/>
                     <h3>{td_string!(l, host.ingest.obs_heading)}</h3>
                     <p class="hint">{td_string!(l, host.ingest.obs_hint)}</p>
-                    {if i.rtmp_url.is_empty() {
-                        // The shop's own gateway: its RTMP listener starts when the host asks.
-                        view! { <RtmpOnRequest room_id/> }.into_any()
-                    } else {
-                        let endpoint = RtmpEndpoint { rtmp_url: i.rtmp_url, stream_key: i.stream_key };
-                        view! { <RtmpDetails endpoint/> }.into_any()
-                    }}
+                    <RtmpOnRequest url=i.rtmp_request_url/>
                 }.into_any(),
                 None => view! {
                     <p class="hint" data-testid="ingest-unavailable">{td_string!(l, host.ingest.unavailable)}</p>
@@ -547,22 +543,33 @@ fn RtmpDetails(endpoint: RtmpEndpoint) -> impl IntoView {
     }
 }
 
-/// A button that opens the room's RTMP listener on the shop's media gateway and shows where to
-/// send (`POST /media/rtmp/{room}`, the room's host only).
+/// A button that opens the room's RTMP listener on the media gateway and shows where to send
+/// (`POST {url}`), and one that ends it (`DELETE {url}`: the key stops working; the next
+/// broadcast gets another).
 #[component]
-fn RtmpOnRequest(room_id: String) -> impl IntoView {
+fn RtmpOnRequest(url: String) -> impl IntoView {
     let endpoint = RwSignal::new(None::<RtmpEndpoint>);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let path = StoredValue::new(format!("/rtmp/{}", encode(&room_id)));
+    let url = StoredValue::new(url);
     let ask = move |_| {
-        let path = path.get_value();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api_client::post_media::<RtmpEndpoint>(&path).await {
+            match super::video::ask_rtmp(url.get_value()).await {
                 Ok(e) => endpoint.set(Some(e)),
-                Err(e) => error.set(Some(e.message())),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let end = move |_| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match super::video::end_rtmp(url.get_value()).await {
+                Ok(()) => endpoint.set(None),
+                Err(e) => error.set(Some(e)),
             }
             busy.set(false);
         });
@@ -570,7 +577,11 @@ fn RtmpOnRequest(room_id: String) -> impl IntoView {
     let l = locale();
     view! {
         {move || match endpoint.get() {
-            Some(endpoint) => view! { <RtmpDetails endpoint/> }.into_any(),
+            Some(endpoint) => view! {
+                <RtmpDetails endpoint/>
+                <button type="button" class="secondary" data-testid="rtmp-end" disabled=busy
+                    on:click=end>{td_string!(l, host.ingest.end_rtmp)}</button>
+            }.into_any(),
             None => view! {
                 <button type="button" class="secondary" data-testid="rtmp-show" disabled=busy
                     on:click=ask>{td_string!(l, host.ingest.show_rtmp)}</button>
@@ -594,9 +605,8 @@ mod tests {
                 ..crate::live::fixtures::room()
             },
             ingest: Some(Ingest {
-                rtmp_url: "rtmp://127.0.0.1/live".into(),
-                stream_key: "key-1".into(),
                 whip_url: "/media/whip/live_1".into(),
+                rtmp_request_url: "/media/rtmp/live_1".into(),
             }),
             sales: vec![super::super::SalesLine {
                 sku: "s1".into(),
@@ -619,7 +629,6 @@ mod tests {
             r#"data-testid="host-sales""#,
             r#"data-testid="host-revenue" data-fen="5980""#,
             r#"data-testid="host-viewers""#,
-            "rtmp://127.0.0.1/live",
             // The browser's camera, publishing over WHIP.
             r#"data-testid="start-publish""#,
             r#"data-testid="publish-state" data-state="idle""#,
@@ -630,19 +639,23 @@ mod tests {
             assert!(html.contains(hook), "{hook} in {html}");
         }
         assert!(!html.contains(r#"data-testid="end-live""#));
-        assert!(!html.contains(r#"data-testid="rtmp-show""#));
     }
 
     #[test]
-    fn with_the_shops_own_gateway_the_rtmp_address_is_asked_for() {
+    fn the_rtmp_address_and_key_are_asked_of_the_gateway_never_stored() {
         let ingest = Some(Ingest {
-            rtmp_url: String::new(),
-            stream_key: String::new(),
             whip_url: "/media/whip/live_1".into(),
+            rtmp_request_url: "/media/rtmp/live_1".into(),
         });
-        let html = Owner::new()
-            .with(|| view! { <IngestPanel ingest room_id="live_1".to_owned()/> }.to_html());
+        let html = Owner::new().with(|| view! { <IngestPanel ingest/> }.to_html());
         assert!(html.contains(r#"data-testid="rtmp-show""#), "{html}");
         assert!(!html.contains("ingest-rtmp-url"), "{html}");
+        assert!(!html.contains("ingest-stream-key"), "{html}");
+        let html = Owner::new().with(|| view! { <IngestPanel ingest=None/> }.to_html());
+        assert!(
+            html.contains(r#"data-testid="ingest-unavailable""#),
+            "{html}"
+        );
+        assert!(!html.contains(r#"data-testid="rtmp-show""#), "{html}");
     }
 }

@@ -597,7 +597,7 @@ mod tests {
     fn the_host_console_reads_the_contract_shape() {
         let json = serde_json::json!({
             "room": serde_json::to_value(room()).unwrap(),
-            "ingest": {"rtmp_url": "rtmp://x/live", "stream_key": "k", "whip_url": "https://x/whip"},
+            "ingest": {"whip_url": "https://x/whip", "rtmp_request_url": "https://x/rtmp/r1"},
             "sales": [{"sku": "s1", "name": "n", "quantity": 2, "revenue_fen": 1600}],
             "revenue_fen": 1600,
             "catalogue": [{"sku": "s1", "name": "n", "price_fen": 1000, "stores": 4}]

@@ -56,16 +56,15 @@ pub async fn seed_rooms(pool: &SqlitePool, now: i64) -> Result<()> {
         .execute(&mut *tx)
         .await?;
         let inserted = sqlx::query(
-            "INSERT INTO live_rooms (id, host_user_id, host_name, title, status, city, stream_key,
-                 created_at, updated_at)
-             SELECT ?, id, ?, ?, 'live', ?, ?, ?, ? FROM users WHERE phone = ?
+            "INSERT INTO live_rooms (id, host_user_id, host_name, title, status, city, created_at,
+                 updated_at)
+             SELECT ?, id, ?, ?, 'live', ?, ?, ? FROM users WHERE phone = ?
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(host_name)
         .bind(title)
         .bind(CITY)
-        .bind(format!("demo-{id}"))
         .bind(now)
         .bind(now)
         .bind(phone)

@@ -47,13 +47,12 @@ pub struct RoomRow {
     pub title: String,
     pub status: RoomStatus,
     pub city: String,
-    pub stream_key: String,
     pub likes: u64,
     pub slow_mode: bool,
     pub message: Option<String>,
 }
 
-const ROOM_SQL: &str = "SELECT id, host_user_id, host_name, title, status, city, stream_key, likes,
+const ROOM_SQL: &str = "SELECT id, host_user_id, host_name, title, status, city, likes,
     slow_mode, message FROM live_rooms";
 
 fn room_from(row: &SqliteRow) -> Result<RoomRow> {
@@ -69,7 +68,6 @@ fn room_from(row: &SqliteRow) -> Result<RoomRow> {
         title: row.try_get("title")?,
         status,
         city: row.try_get("city")?,
-        stream_key: row.try_get("stream_key")?,
         likes: u64::try_from(row.try_get::<i64, _>("likes")?).unwrap_or(0),
         slow_mode: row.try_get::<i64, _>("slow_mode")? == 1,
         message: row.try_get("message")?,
@@ -136,42 +134,28 @@ pub(crate) async fn pin_of(
 
 /// Where viewers play the room and where the host pushes it, from where browsers reach the media
 /// server (`JISHI_MEDIA_BASE`, `/media` behind the shop's server); `None` without one. The one
-/// place that knows the media server's paths. The RTMP URL needs a host name: with a relative
-/// base it is empty (the console then shows browser publishing only).
-pub fn media_urls(
-    media_base: Option<&str>,
-    room_id: &str,
-    stream_key: &str,
-) -> Option<(Playback, Ingest)> {
+/// place that knows the media server's paths. No RTMP address or stream key: the console asks
+/// the gateway for them (`rtmp_request_url`), which makes a random key per broadcast.
+pub fn media_urls(media_base: Option<&str>, room_id: &str) -> Option<(Playback, Ingest)> {
     let base = media_base?.trim_end_matches('/');
-    // RTMP goes to the same host on its own port (1935).
-    let host = base
-        .split_once("://")
-        .map_or(base, |(_, rest)| rest)
-        .split(['/', ':'])
-        .next()
-        .unwrap_or_default();
-    let rtmp_url = if host.is_empty() {
-        String::new()
-    } else {
-        format!("rtmp://{host}:1935/live")
-    };
     Some((
         Playback {
             whep: Some(format!("{base}/whep/{room_id}")),
-            hls: Some(format!("{base}/hls/{room_id}/index.m3u8")),
+            hls: Some(format!(
+                "{base}/hls/{room_id}/{}",
+                jishi_api::media::HLS_PLAYLIST
+            )),
         },
         Ingest {
-            rtmp_url,
-            stream_key: stream_key.to_owned(),
             whip_url: format!("{base}/whip/{room_id}"),
+            rtmp_request_url: format!("{base}/rtmp/{room_id}"),
         },
     ))
 }
 
 fn live_room(p: &Platform, row: RoomRow, pinned: Option<Pin>) -> LiveRoom {
     LiveRoom {
-        playback: media_urls(p.media_base(), &row.id, &row.stream_key).map(|(play, _)| play),
+        playback: media_urls(p.media_base(), &row.id).map(|(play, _)| play),
         viewer_count: p.live().viewers(&row.id),
         title: row.title,
         status: row.status,
@@ -369,7 +353,7 @@ pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result
         .collect::<Result<Vec<_>>>()?;
     let pin = current_pin(&mut conn, &row.id).await?;
     drop(conn);
-    let ingest = media_urls(p.media_base(), &row.id, &row.stream_key).map(|(_, ingest)| ingest);
+    let ingest = media_urls(p.media_base(), &row.id).map(|(_, ingest)| ingest);
     Ok(HostConsole {
         room: live_room(p, row, pin),
         ingest,

@@ -8,6 +8,7 @@ mod cart_form;
 mod groups;
 mod hardening;
 mod live;
+mod media;
 mod nearby;
 mod page_cache;
 mod pages;

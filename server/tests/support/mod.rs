@@ -202,9 +202,13 @@ pub fn app_state(platform_url: &str, site_root: &str, edge: Edge, instance: Stri
 
 /// A server at `edge`, served by the same accept loop as the binary.
 async fn spawn_server_at_edge(platform_url: &str, site_root: &str, edge: Edge) -> SocketAddr {
-    let (limits, shutdown) = (edge.limits.clone(), edge.shutdown.clone());
     let instance = format!("test-{}", rand::random::<u32>());
-    let state = app_state(platform_url, site_root, edge, instance);
+    serve_state(app_state(platform_url, site_root, edge, instance)).await
+}
+
+/// Serves `state` on a loopback port with the binary's accept loop.
+pub async fn serve_state(state: AppState) -> SocketAddr {
+    let (limits, shutdown) = (state.edge.limits.clone(), state.edge.shutdown.clone());
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("server binds");
