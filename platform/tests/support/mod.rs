@@ -605,7 +605,12 @@ impl PlatformProcess {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let answer = http.get(format!("{}/healthz", process.root)).send().await;
+            // Bounded: a port taken meanwhile by something that never answers must not hang here.
+            let answer = http
+                .get(format!("{}/healthz", process.root))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
             if answer.is_ok_and(|r| r.status().is_success()) {
                 return process;
             }

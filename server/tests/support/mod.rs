@@ -51,7 +51,12 @@ pub async fn dead_url() -> String {
 pub async fn wait_healthy(http: &reqwest::Client, base: &str, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let answer = http.get(format!("{base}/healthz")).send().await;
+        // Bounded: a port taken meanwhile by something that never answers must not hang here.
+        let answer = http
+            .get(format!("{base}/healthz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
         if answer.is_ok_and(|r| r.status().is_success()) {
             return;
         }
