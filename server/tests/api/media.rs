@@ -19,10 +19,7 @@ const ROOM: &str = "live_bj1";
 /// The platform, a gateway with `live_bj1` looping its demo feed and room for 7 sessions (2 of
 /// them hosts' only, 4 per client), and a server that believes `X-Forwarded-For` from loopback.
 async fn spawn_video_app() -> (TestApp, Arc<Gateway>, tempfile::TempDir) {
-    let platform = format!(
-        "http://{}",
-        spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await
-    );
+    let platform = spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await;
     let dir = tempfile::tempdir().expect("a folder");
     let folder = dir.path().display().to_string();
     let settings = Settings::from_vars(|k| {
