@@ -88,6 +88,47 @@ pub fn new_idempotency_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The `Idempotency-Key` of one attempt at a write that must happen at most once (placing an
+/// order, starting or joining a group), for request bodies of type `B`.
+///
+/// A retry of the same attempt (a lost answer, a double click) sends the key again, so the
+/// platform answers it once.
+#[derive(Debug, Clone)]
+pub struct AttemptKey<B> {
+    last: Option<(B, String)>,
+}
+
+impl<B> Default for AttemptKey<B> {
+    fn default() -> Self {
+        Self { last: None }
+    }
+}
+
+impl<B: Clone + PartialEq> AttemptKey<B> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The key to send `body` with (a new random one when there is none yet).
+    pub fn key(&mut self, body: &B) -> String {
+        self.key_with(body, new_idempotency_key)
+    }
+
+    fn key_with(&mut self, body: &B, new_key: impl FnOnce() -> String) -> String {
+        let key = match &self.last {
+            Some((_, key)) => key.clone(),
+            None => new_key(),
+        };
+        self.last = Some((body.clone(), key.clone()));
+        key
+    }
+
+    /// What the platform answered to the attempt.
+    pub fn answered<T>(&mut self, answer: &Result<T, AppError>) {
+        let _ = answer;
+    }
+}
+
 #[cfg(feature = "hydrate")]
 fn network_error() -> AppError {
     AppError::Api(ApiError::new(
@@ -147,5 +188,61 @@ mod browser {
                 format!("服务器出错了（{}），请稍后重试", response.status()),
             )),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jishi_api::ErrorCode;
+
+    /// Keys "k1", "k2", … in the order they are made.
+    fn keys() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("k{n}")
+        }
+    }
+
+    fn refused(code: ErrorCode) -> Result<(), AppError> {
+        Err(AppError::Api(ApiError::new(code, "m")))
+    }
+
+    #[test]
+    fn an_attempt_keeps_its_key_while_the_body_is_the_same() {
+        let mut make = keys();
+        let mut attempt = AttemptKey::new();
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+        // The answer was lost (the network, the platform): the retry is the same attempt.
+        attempt.answered(&refused(ErrorCode::PlatformUnavailable));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+        attempt.answered(&refused(ErrorCode::RequestInProgress));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+    }
+
+    #[test]
+    fn another_body_is_another_attempt() {
+        let mut make = keys();
+        let mut attempt = AttemptKey::new();
+        assert_eq!(attempt.key_with(&"adr_far", &mut make), "k1");
+        // Refused (the store does not deliver there); the shopper picks another address.
+        attempt.answered(&refused(ErrorCode::NotDeliverable));
+        assert_eq!(attempt.key_with(&"adr_near", &mut make), "k2");
+        // Even with no answer to the first: a changed body never reuses a key.
+        assert_eq!(attempt.key_with(&"adr_far", &mut make), "k3");
+    }
+
+    #[test]
+    fn a_settled_attempt_is_not_sent_again() {
+        let mut make = keys();
+        let mut attempt = AttemptKey::new();
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+        attempt.answered(&Ok::<(), AppError>(()));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k2");
+        // A refusal settles it too (nothing was made): trying again is a new attempt, not a
+        // replay of the stored refusal.
+        attempt.answered(&refused(ErrorCode::TooManyUnpaid));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k3");
     }
 }

@@ -1,5 +1,5 @@
 import { APIRequestContext, Browser, BrowserContext, expect, Page, test } from '@playwright/test';
-import { addressAtGuomao, failOnPageErrors, GUOMAO, hydrated, signInThroughApi, submitSignIn } from './helpers';
+import { addressAtGuomao, failOnPageErrors, GUOMAO, hydrated, signInThroughApi, submitSignIn, WANGJING } from './helpers';
 
 async function newShopper(browser: Browser, baseURL: string | undefined): Promise<BrowserContext> {
   return browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
@@ -103,6 +103,56 @@ test('a group of three: A starts and pays, B and C join from the link, all watch
   await expect(pages[0].locator(`[data-testid=my-group][href="${link}"]`)).toHaveAttribute('data-status', /formed|fulfilled/);
   for (const e of errors) expect(e).toEqual([]);
   await Promise.all([a.close(), b.close(), c.close()]);
+});
+
+/** A group of three near 国贸, started and paid for through the API by a new shopper. */
+async function anOpenGroup(starter: APIRequestContext): Promise<string> {
+  const phone = await signInThroughApi(starter, '134');
+  const address = await addressAtGuomao(starter);
+  const offer = await anOffer(starter);
+  const started = await starter.post('/api/v1/groups', {
+    data: { store_id: offer.store, sku: offer.sku, address_id: address },
+    headers: { 'Idempotency-Key': `open-group-${phone}` },
+  });
+  expect(started.status()).toBe(201);
+  const { group, order } = await started.json();
+  expect((await starter.post(`/api/v1/orders/${order.id}/pay`, { data: { method: 'sandbox' } })).status()).toBe(200);
+  return group.id;
+}
+
+test('a join refused for an address the store does not reach, then another address: the join goes through', async ({
+  page,
+  playwright,
+  baseURL,
+}) => {
+  const errors = failOnPageErrors(page);
+  const starter = await playwright.request.newContext({ baseURL });
+  const group = await anOpenGroup(starter);
+  await starter.dispose();
+  await signInThroughApi(page.request, '133');
+  // 望京 is about 10 km from 国贸: outside any store's delivery radius there.
+  const far = await page.request.post('/api/v1/me/addresses', {
+    data: { label: '公司', detail: '望京街 10 号', lat: WANGJING.latitude, lng: WANGJING.longitude },
+  });
+  expect(far.status()).toBe(201);
+  const farId = (await far.json()).id;
+  const near = await addressAtGuomao(page.request);
+
+  await page.goto(`/group/${group}`);
+  await hydrated(page);
+  await page.getByTestId('join-group').click();
+  await page.locator(`[data-testid=address-option][data-address-id="${farId}"] input`).check();
+  await page.getByTestId('join-confirm').click();
+  await expect(page.getByTestId('group-error')).toBeVisible();
+  await expect(page.getByTestId('group-joined')).toHaveCount(0);
+
+  // Another address is another request: it must not be refused as a reused key.
+  await page.locator(`[data-testid=address-option][data-address-id="${near}"] input`).check();
+  await page.getByTestId('join-confirm').click();
+  await expect(page.getByTestId('group-joined')).toBeVisible();
+  await expect(page.getByTestId('group-error')).toHaveCount(0);
+  await expect(page.getByTestId('group-members')).toHaveAttribute('data-count', '2');
+  expect(errors).toEqual([]);
 });
 
 test('when the countdown ends the page says so, and a screen reader hears it', async ({ browser, baseURL }) => {

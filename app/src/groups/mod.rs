@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
-use crate::api_client::{self, Method};
+use crate::api_client::{self, AttemptKey, Method};
 use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
@@ -333,9 +333,8 @@ fn MyPart(
     let choosing = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    // Made on the first click (in the browser): one key for this page's attempt, so a retry after
-    // a lost answer gets the first answer back.
-    let key = StoredValue::new(None::<String>);
+    // One key for this page's attempt, so a retry after a lost answer gets the first answer back.
+    let attempt = StoredValue::new(AttemptKey::<JoinGroup>::new());
     let l = locale();
     let join = move |_| {
         let Some(address_id) = chosen.get_untracked() else {
@@ -351,17 +350,16 @@ fn MyPart(
             "/groups/{}/join",
             encode(&group.with_untracked(|g| g.id.clone()))
         );
-        let idem = key
-            .get_value()
-            .unwrap_or_else(api_client::new_idempotency_key);
-        key.set_value(Some(idem.clone()));
-        let key = idem;
+        let key = attempt
+            .try_update_value(|a| a.key(&body))
+            .unwrap_or_default();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
             let joined =
                 api_client::send::<GroupOrder, _>(Method::Post, &path, Some(&body), Some(&key))
                     .await;
+            attempt.update_value(|a| a.answered(&joined));
             match joined {
                 // Inside a mini-program the host pays; the seat shows paid once back in front.
                 Ok(joined) if crate::embed::hand_payment_to_host(&joined.order.id) => {
@@ -669,9 +667,8 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
     let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    // Made on the first click (in the browser): one key for this page's attempt, so a retry after
-    // a lost answer gets the first answer back.
-    let key = StoredValue::new(None::<String>);
+    // One key for this page's attempt, so a retry after a lost answer gets the first answer back.
+    let attempt = StoredValue::new(AttemptKey::<NewGroup>::new());
     let request = StoredValue::new((store_id, product.sku.clone()));
     let l = locale();
     let start = move |_| {
@@ -691,22 +688,17 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             error.set(Some(api_error_message(&e, l)));
             return;
         }
-        let idem = key
-            .get_value()
-            .unwrap_or_else(api_client::new_idempotency_key);
-        key.set_value(Some(idem.clone()));
-        let key = idem;
+        let key = attempt
+            .try_update_value(|a| a.key(&body))
+            .unwrap_or_default();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api_client::send::<GroupOrder, _>(
-                Method::Post,
-                "/groups",
-                Some(&body),
-                Some(&key),
-            )
-            .await
-            {
+            let started =
+                api_client::send::<GroupOrder, _>(Method::Post, "/groups", Some(&body), Some(&key))
+                    .await;
+            attempt.update_value(|a| a.answered(&started));
+            match started {
                 Ok(started) => {
                     // Paying opens the group; if it fails, the group page offers it again.
                     let _ = pay(&started.order.id).await;
