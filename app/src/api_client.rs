@@ -91,8 +91,12 @@ pub fn new_idempotency_key() -> String {
 /// The `Idempotency-Key` of one attempt at a write that must happen at most once (placing an
 /// order, starting or joining a group), for request bodies of type `B`.
 ///
-/// A retry of the same attempt (a lost answer, a double click) sends the key again, so the
-/// platform answers it once.
+/// The same body while its answer is unknown (lost on the way, a 5xx, `request_in_progress`) is
+/// the same attempt: it is sent with the same key, so the platform places it once and a retry
+/// gets the first answer back. Another body is another attempt with a new key (the platform
+/// refuses a key with a different body: `idempotency_key_reused`). An answer settles an attempt
+/// (success, or a refusal, after which nothing was made), so trying again is a new attempt, not
+/// a replay of the stored refusal.
 #[derive(Debug, Clone)]
 pub struct AttemptKey<B> {
     last: Option<(B, String)>,
@@ -109,24 +113,54 @@ impl<B: Clone + PartialEq> AttemptKey<B> {
         Self::default()
     }
 
-    /// The key to send `body` with (a new random one when there is none yet).
+    /// The key to send `body` with.
     pub fn key(&mut self, body: &B) -> String {
         self.key_with(body, new_idempotency_key)
     }
 
     fn key_with(&mut self, body: &B, new_key: impl FnOnce() -> String) -> String {
         let key = match &self.last {
-            Some((_, key)) => key.clone(),
-            None => new_key(),
+            Some((last, key)) if last == body => key.clone(),
+            _ => new_key(),
         };
         self.last = Some((body.clone(), key.clone()));
         key
     }
 
-    /// What the platform answered to the attempt.
+    /// What the platform answered to the attempt last keyed.
     pub fn answered<T>(&mut self, answer: &Result<T, AppError>) {
-        let _ = answer;
+        if settles(answer) {
+            self.last = None;
+        }
     }
+}
+
+/// Whether an answer says for certain what became of a write: a success, or a 4xx refusal
+/// (nothing was made), except `request_in_progress` (the first request is still running).
+fn settles<T>(answer: &Result<T, AppError>) -> bool {
+    match answer {
+        Ok(_) => true,
+        Err(AppError::Api(e)) => {
+            e.code.http_status() < 500 && e.code != jishi_api::ErrorCode::RequestInProgress
+        }
+        Err(AppError::ServerFn(_)) => false,
+    }
+}
+
+/// `POST`s `body` to `path` as one attempt of `attempt`: with its key, and telling it the answer.
+pub async fn post_once<
+    T: DeserializeOwned,
+    B: Serialize + Clone + PartialEq + Send + Sync + 'static,
+>(
+    path: &str,
+    body: &B,
+    attempt: leptos::prelude::StoredValue<AttemptKey<B>>,
+) -> Result<T, AppError> {
+    use leptos::prelude::*;
+    let key = attempt.try_update_value(|a| a.key(body));
+    let answer = send(Method::Post, path, Some(body), key.as_deref()).await;
+    attempt.update_value(|a| a.answered(&answer));
+    answer
 }
 
 #[cfg(feature = "hydrate")]

@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
-use crate::api_client::{self, AttemptKey, Method};
+use crate::api_client::{self, AttemptKey};
 use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
@@ -350,17 +350,10 @@ fn MyPart(
             "/groups/{}/join",
             encode(&group.with_untracked(|g| g.id.clone()))
         );
-        let key = attempt
-            .try_update_value(|a| a.key(&body))
-            .unwrap_or_default();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let joined =
-                api_client::send::<GroupOrder, _>(Method::Post, &path, Some(&body), Some(&key))
-                    .await;
-            attempt.update_value(|a| a.answered(&joined));
-            match joined {
+            match api_client::post_once::<GroupOrder, _>(&path, &body, attempt).await {
                 // Inside a mini-program the host pays; the seat shows paid once back in front.
                 Ok(joined) if crate::embed::hand_payment_to_host(&joined.order.id) => {
                     mine.set(Some(MySeat {
@@ -688,17 +681,10 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             error.set(Some(api_error_message(&e, l)));
             return;
         }
-        let key = attempt
-            .try_update_value(|a| a.key(&body))
-            .unwrap_or_default();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let started =
-                api_client::send::<GroupOrder, _>(Method::Post, "/groups", Some(&body), Some(&key))
-                    .await;
-            attempt.update_value(|a| a.answered(&started));
-            match started {
+            match api_client::post_once::<GroupOrder, _>("/groups", &body, attempt).await {
                 Ok(started) => {
                     // Paying opens the group; if it fails, the group page offers it again.
                     let _ = pay(&started.order.id).await;

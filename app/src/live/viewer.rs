@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api_client::{self, Method};
+use crate::api_client::{self, AttemptKey};
 use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
@@ -442,9 +442,9 @@ fn BuySheet(
     let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
     let error = RwSignal::new(None::<(&'static str, String)>);
     let placing = RwSignal::new(false);
-    // One key per distinct order: a retry after a lost answer gets the first order back; another
-    // quantity or address is another order and gets a new key.
-    let attempt = StoredValue::new(None::<(LiveOrderRequest, String)>);
+    // A retry after a lost answer gets the first order back; another quantity or address is
+    // another order.
+    let attempt = StoredValue::new(AttemptKey::<LiveOrderRequest>::new());
     let max = move || pinned.with(|p| max_quantity(p.as_ref()));
 
     // Which store would deliver, and when: asked again whenever the product, the quantity or
@@ -508,17 +508,11 @@ fn BuySheet(
             error.set(Some(("other", api_error_message(&e, l))));
             return;
         }
-        let key = attempt.with_value(|a| match a {
-            Some((b, key)) if *b == body => key.clone(),
-            _ => api_client::new_idempotency_key(),
-        });
-        attempt.set_value(Some((body.clone(), key.clone())));
         placing.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
             let path = room_api(&room_id.get_value(), "orders");
-            let placed =
-                api_client::send::<Order, _>(Method::Post, &path, Some(&body), Some(&key)).await;
+            let placed = api_client::post_once::<Order, _>(&path, &body, attempt).await;
             match placed {
                 // Inside a mini-program the host pays; the order page reads it again on return.
                 Ok(order) if crate::embed::hand_payment_to_host(&order.id) => {

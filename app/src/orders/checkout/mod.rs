@@ -19,6 +19,7 @@ use leptos::prelude::*;
 use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
+use crate::api_client::{post_once, AttemptKey};
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::i18n::td_string;
@@ -128,9 +129,9 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     let slot = RwSignal::new(detail.with_value(|d| initial_slot(d.open_now, &d.slots)));
     let error = RwSignal::new(None::<String>);
     let placing = RwSignal::new(false);
-    // One key per distinct order body: a retry after a lost answer replays the first order instead
-    // of placing a second; a changed address or slot is a new order and gets a new key.
-    let attempt = StoredValue::new(None::<(PlaceOrder, String)>);
+    // A retry after a lost answer replays the first order instead of placing a second; a changed
+    // address or slot is a new order.
+    let attempt = StoredValue::new(AttemptKey::<PlaceOrder>::new());
 
     let chosen_address = move || {
         let id = chosen.get()?;
@@ -177,21 +178,10 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             address_id,
             slot,
         };
-        let key = attempt.with_value(|a| match a {
-            Some((b, key)) if *b == body => key.clone(),
-            _ => crate::api_client::new_idempotency_key(),
-        });
-        attempt.set_value(Some((body.clone(), key.clone())));
         placing.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let answer = crate::api_client::send::<Order, _>(
-                crate::api_client::Method::Post,
-                "/orders",
-                Some(&body),
-                Some(&key),
-            )
-            .await;
+            let answer = post_once::<Order, _>("/orders", &body, attempt).await;
             match answer {
                 Ok(order) => crate::auth::go_to(&order_href(&order.id)),
                 Err(e) => {
