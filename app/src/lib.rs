@@ -1,6 +1,7 @@
 //! Jishi's pages and components. Compiled twice: with `ssr` into the server (rendering HTML and
 //! running server functions) and with `hydrate` into the browser's wasm.
 
+pub mod account;
 pub mod api_client;
 pub mod assets;
 pub mod auth;
@@ -28,7 +29,8 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::auth::{MePage, SignInPage};
+use crate::account::MePage;
+use crate::auth::SignInPage;
 use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
 use crate::components::{IslandsLoader, NotFound, SiteFooter, SiteHeader};

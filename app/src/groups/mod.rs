@@ -20,16 +20,8 @@ use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, beijing_date_time, group_status_label, locale, Locale};
-use crate::links::{encode, order_href, sign_in_href};
+use crate::links::{encode, go_to, group_href, group_start_href, order_href, sign_in_href, HOME};
 use crate::orders::checkout::addresses::NewAddressForm;
-
-pub fn group_href(id: &str) -> String {
-    format!("/group/{}", encode(id))
-}
-
-pub fn start_href(store_id: &str, sku: &str) -> String {
-    format!("/store/{}/group/{}", encode(store_id), encode(sku))
-}
 
 /// The shopper's own seat in a group: their order and its state.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -96,7 +88,7 @@ pub fn GroupPage() -> impl IntoView {
                     Err(e) if e.is_not_found() => view! {
                         <Title text=titled(td_string!(l, groups.not_found))/>
                         <ErrorNotice error=e heading=td_string!(l, groups.not_found)/>
-                        <p><a href="/">{td_string!(l, groups.browse_nearby)}</a></p>
+                        <p><a href=HOME>{td_string!(l, groups.browse_nearby)}</a></p>
                     }.into_any(),
                     Err(e) => view! {
                         <Title text=titled(td_string!(l, groups.unavailable))/>
@@ -446,7 +438,7 @@ fn MyPart(
             }.into_any())}
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> }.into_any())}
             {move || (status_is(group, GroupStatus::Forming) && !group.with(|g| g.joinable) && mine.with(Option::is_none)).then(|| view! {
-                <p class="hint"><a href=start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>{td_string!(l, groups.start_own)}</a></p>
+                <p class="hint"><a href=group_start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>{td_string!(l, groups.start_own)}</a></p>
             }.into_any())}
         </div>
     }
@@ -655,7 +647,7 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
         addresses,
     } = data;
     let offer = product.group;
-    let here = start_href(&store_id, &product.sku);
+    let here = group_start_href(&store_id, &product.sku);
     let addresses = RwSignal::new(addresses);
     let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
     let busy = RwSignal::new(false);
@@ -688,7 +680,7 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
                 Ok(started) => {
                     // Paying opens the group; if it fails, the group page offers it again.
                     let _ = pay(&started.order.id).await;
-                    crate::auth::go_to(&group_href(&started.group.id));
+                    go_to(&group_href(&started.group.id));
                 }
                 Err(e) => {
                     error.set(Some(e.message()));
@@ -738,14 +730,5 @@ mod tests {
         assert_eq!(countdown_text(86_400_000.0, zh), "还剩 24:00:00");
         assert_eq!(countdown_text(3_723_000.0, zh), "还剩 01:02:03");
         assert_eq!(countdown_text(3_723_000.0, Locale::en), "01:02:03 left");
-    }
-
-    #[test]
-    fn links_are_encoded() {
-        assert_eq!(group_href("grp_1"), "/group/grp_1");
-        assert_eq!(
-            start_href("bj00312", "P000207"),
-            "/store/bj00312/group/P000207"
-        );
     }
 }

@@ -20,13 +20,10 @@ use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale, room_status_label};
-use crate::links::{order_href, sign_in_href};
+use crate::links::{go_to, live_href, live_list_href, order_href, sign_in_href};
 use crate::orders::checkout::addresses::NewAddressForm;
 
-use super::{
-    apply_event, format_count, list_href, live_href, now_ms, room_api, stock_text, ticker_line,
-    LikeBatcher,
-};
+use super::{apply_event, format_count, now_ms, room_api, stock_text, ticker_line, LikeBatcher};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveRoomPageData {
@@ -72,7 +69,7 @@ pub fn LiveRoomPage() -> impl IntoView {
                     Err(e) if e.is_not_found() => view! {
                         <Title text=page_title(td_string!(l, live.room.not_found))/>
                         <ErrorNotice error=e heading=td_string!(l, live.room.not_found)/>
-                        <p><a href=list_href(at)>{td_string!(l, live.room.other_rooms)}</a></p>
+                        <p><a href=live_list_href(at)>{td_string!(l, live.room.other_rooms)}</a></p>
                     }.into_any(),
                     Err(e) => view! {
                         <Title text=page_title(td_string!(l, live.unavailable))/>
@@ -516,7 +513,7 @@ fn BuySheet(
             match placed {
                 // Inside a mini-program the host pays; the order page reads it again on return.
                 Ok(order) if crate::embed::hand_payment_to_host(&order.id) => {
-                    crate::auth::go_to(&order_href(&order.id));
+                    go_to(&order_href(&order.id));
                 }
                 Ok(order) => {
                     // Pay at once (sandbox). If paying fails the order page offers it again.
@@ -528,7 +525,7 @@ fn BuySheet(
                         },
                     )
                     .await;
-                    crate::auth::go_to(&order_href(&order.id));
+                    go_to(&order_href(&order.id));
                 }
                 Err(e) => {
                     error.set(Some((buy_error_code(&e), e.message())));

@@ -183,7 +183,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let answer = post_once::<Order, _>("/orders", &body, attempt).await;
             match answer {
-                Ok(order) => crate::auth::go_to(&order_href(&order.id)),
+                Ok(order) => crate::links::go_to(&order_href(&order.id)),
                 Err(e) => {
                     error.set(Some(e.message()));
                     placing.set(false);
