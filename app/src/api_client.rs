@@ -40,6 +40,9 @@ pub async fn post_media<T: DeserializeOwned>(path: &str) -> Result<T, AppError> 
     send_to::<T, ()>(Method::Post, &format!("/media{path}"), None, None).await
 }
 
+/// The shopper's saved addresses (`GET`, and `POST` to add one).
+pub const MY_ADDRESSES: &str = "/me/addresses";
+
 /// `path` is under `/api/v1`, e.g. `/cart/s1`.
 pub async fn send<T: DeserializeOwned, B: Serialize>(
     method: Method,

@@ -2,6 +2,7 @@
 //! running server functions) and with `hydrate` into the browser's wasm.
 
 pub mod account;
+pub mod addresses;
 pub mod api_client;
 pub mod assets;
 pub mod auth;

@@ -15,13 +15,13 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
+use crate::addresses::{first_choice, AddressChooser};
 use crate::api_client::{self, AttemptKey};
 use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, beijing_date_time, group_status_label, locale, Locale};
 use crate::links::{encode, go_to, group_href, group_start_href, order_href, sign_in_href, HOME};
-use crate::orders::checkout::addresses::NewAddressForm;
 
 /// The shopper's own seat in a group: their order and its state.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -321,7 +321,7 @@ fn MyPart(
     addresses: Vec<Address>,
 ) -> impl IntoView {
     let addresses = RwSignal::new(addresses);
-    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
     let choosing = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -430,7 +430,7 @@ fn MyPart(
                 }.into_any(),
             }}
             {move || choosing.get().then(|| view! {
-                <AddressChoice addresses chosen/>
+                <AddressChooser addresses chosen legend=td_string!(l, groups.address_legend) testid="group-addresses" start=None/>
                 <button type="button" class="primary big" data-testid="join-confirm"
                     disabled=move || busy.get() || chosen.get().is_none() on:click=join>
                     {move || if busy.get() { td_string!(l, groups.joining) } else { td_string!(l, groups.join_and_pay) }}
@@ -441,37 +441,6 @@ fn MyPart(
                 <p class="hint"><a href=group_start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>{td_string!(l, groups.start_own)}</a></p>
             }.into_any())}
         </div>
-    }
-    .into_any()
-}
-
-/// The shopper's saved addresses to pick from, and a new one on the map.
-#[component]
-fn AddressChoice(
-    addresses: RwSignal<Vec<Address>>,
-    chosen: RwSignal<Option<String>>,
-) -> impl IntoView {
-    let on_added = move |a: Address| {
-        chosen.set(Some(a.id.clone()));
-        addresses.update(|list| list.insert(0, a));
-    };
-    let l = locale();
-    view! {
-        <fieldset class="addresses" data-testid="group-addresses">
-            <legend>{td_string!(l, groups.address_legend)}</legend>
-            {move || addresses.get().into_iter().map(|a| {
-                let id = a.id.clone();
-                view! {
-                    <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
-                        <input type="radio" name="group-address"
-                            prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
-                            on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
-                        <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                    </label>
-                }
-            }).collect_view()}
-            <NewAddressForm start=None on_added/>
-        </fieldset>
     }
     .into_any()
 }
@@ -649,7 +618,7 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
     let offer = product.group;
     let here = group_start_href(&store_id, &product.sku);
     let addresses = RwSignal::new(addresses);
-    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     // One key for this page's attempt, so a retry after a lost answer gets the first answer back.
@@ -702,7 +671,7 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             <p class="hint">{td_string!(l, groups.start_hint)}</p>
             {if signed_in {
                 view! {
-                    <AddressChoice addresses chosen/>
+                    <AddressChooser addresses chosen legend=td_string!(l, groups.address_legend) testid="group-addresses" start=None/>
                     <button type="button" class="primary big" data-testid="start-group-submit"
                         disabled=move || busy.get() || chosen.get().is_none() on:click=start>
                         {move || if busy.get() { td_string!(l, groups.starting) } else { td_string!(l, groups.start_and_pay) }}

@@ -15,13 +15,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::addresses::{first_choice, AddressChooser};
 use crate::api_client::{self, AttemptKey};
 use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale, room_status_label};
 use crate::links::{go_to, live_href, live_list_href, order_href, sign_in_href};
-use crate::orders::checkout::addresses::NewAddressForm;
 
 use super::{apply_event, format_count, now_ms, room_api, stock_text, ticker_line, LikeBatcher};
 
@@ -436,7 +436,7 @@ fn BuySheet(
 ) -> impl IntoView {
     let l = locale();
     let quantity = RwSignal::new(1u32);
-    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
     let error = RwSignal::new(None::<(&'static str, String)>);
     let placing = RwSignal::new(false);
     // A retry after a lost answer gets the first order back; another quantity or address is
@@ -480,10 +480,6 @@ fn BuySheet(
         });
     });
 
-    let on_added = move |a: Address| {
-        chosen.set(Some(a.id.clone()));
-        addresses.update(|list| list.insert(0, a));
-    };
     let place = move |_| {
         let Some(pin) = pinned.get_untracked() else {
             error.set(Some(("other", td_string!(l, live.buy.unpinned).to_owned())));
@@ -552,24 +548,7 @@ fn BuySheet(
                         quantity.set(n.clamp(1, max()));
                     }/>
             </label>
-            <fieldset class="addresses" data-testid="addresses">
-                <legend>{td_string!(l, live.buy.addresses)}</legend>
-                {move || addresses.with(Vec::is_empty).then(|| view! {
-                    <p class="hint">{td_string!(l, live.buy.no_addresses)}</p>
-                })}
-                {move || addresses.get().into_iter().map(|a| {
-                    let id = a.id.clone();
-                    view! {
-                        <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
-                            <input type="radio" name="live-address"
-                                prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
-                                on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
-                            <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                        </label>
-                    }
-                }).collect_view()}
-                <NewAddressForm start=at on_added/>
-            </fieldset>
+            <AddressChooser addresses chosen legend=td_string!(l, live.buy.addresses) testid="addresses" start=at/>
             <p class="buy-estimate" data-testid="buy-estimate" aria-live="polite"
                 data-state=move || match estimate.get() { Some(Ok(_)) => "ok", Some(Err((code, _))) => code, None => "none" }>
                 {move || match estimate.get() {

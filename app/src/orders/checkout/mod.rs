@@ -1,11 +1,10 @@
-//! `/checkout/:store`: the form is the cart's lines, then its parts (the address list with the map
-//! picker in `addresses`, the slot picker in `slots`, the price breakdown in `breakdown`), then
-//! placing the order exactly once.
+//! `/checkout/:store`: the form is the cart's lines, then its parts (the address chooser with the
+//! map picker, `crate::addresses`; the slot picker in `slots`; the price breakdown in
+//! `breakdown`), then placing the order exactly once.
 //!
 //! The parts return `AnyView`: nested in the form, their full view types overflow the compiler's
 //! query depth limit where the server crate renders the app.
 
-pub(crate) mod addresses;
 mod breakdown;
 mod slots;
 
@@ -19,6 +18,7 @@ use leptos::prelude::*;
 use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
+use crate::addresses::{first_choice, AddressChooser};
 use crate::api_client::{post_once, AttemptKey};
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
@@ -26,7 +26,6 @@ use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale};
 use crate::links::{checkout_href, order_href, sign_in_href, store_href};
 
-use addresses::{first_deliverable, AddressList};
 use breakdown::PriceBreakdown;
 use slots::{initial_slot, SlotPicker};
 
@@ -123,7 +122,8 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     });
     let detail = StoredValue::new(detail);
     let cart = StoredValue::new(cart);
-    let chosen = RwSignal::new(detail.with_value(|d| first_deliverable(d, &addresses)));
+    let chosen = RwSignal::new(detail.with_value(|d| first_choice(Some(&d.store), &addresses)));
+    let store = StoredValue::new(detail.with_value(|d| d.store.clone()));
     let addresses = RwSignal::new(addresses);
     let open_now = detail.with_value(|d| d.open_now);
     let slot = RwSignal::new(detail.with_value(|d| initial_slot(d.open_now, &d.slots)));
@@ -215,7 +215,8 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
         <section class="checkout" data-testid="checkout" data-store-id=detail.with_value(|d| d.store.id.clone())>
             <h2>{detail.with_value(|d| d.store.name.clone())}</h2>
             <ul class="checkout-lines">{lines}</ul>
-            <AddressList detail addresses chosen start=at.or(store_point)/>
+            <AddressChooser addresses chosen legend=td_string!(l, orders.address.legend) testid="addresses"
+                start=at.or(store_point) store/>
             <SlotPicker chosen=slot slots open_now eta_min/>
             <PriceBreakdown items_fen fee_fen=fee/>
             {below_minimum.then(|| view! {
