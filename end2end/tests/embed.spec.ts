@@ -179,3 +179,42 @@ test('a live room shares itself with what is pinned, for the host to pass on', a
   }
   await ctx.close();
 });
+
+test('a live buy inside a mini-program: the host pays while the sheet shows the time left, then the order', async ({
+  browser,
+  baseURL,
+}) => {
+  const ctx = await miniProgram(browser, baseURL);
+  const page = await ctx.newPage();
+  await signInThroughApi(page.request, '137');
+  const address = await addressAtGuomao(page.request);
+  await page.goto('/live/live_bj2');
+  await hydrated(page);
+  await page.getByTestId('buy-now').click();
+  const sheet = page.getByTestId('buy-sheet');
+  await sheet.locator(`[data-testid=address-option][data-address-id="${address}"] input`).check();
+  await expect(sheet.getByTestId('buy-estimate')).toHaveAttribute('data-state', 'ok');
+  await sheet.getByTestId('place-and-pay').click();
+
+  // Handed to the host's pay page; meanwhile the sheet shows the order waiting, and for how long.
+  await expect.poll(async () => (await hostCalls(page)).filter(([m]) => m === 'navigateTo').length).toBe(1);
+  const [, url] = (await hostCalls(page)).find(([m]) => m === 'navigateTo')!;
+  const order = new URL(String(url), 'https://host.invalid').searchParams.get('order')!;
+  expect(order).toMatch(/^ord_/);
+  await expect(sheet.getByTestId('paying-in-host')).toBeVisible();
+  await expect(sheet.getByTestId('pay-countdown')).toBeVisible();
+  await expect(sheet.getByTestId('pay-countdown')).toHaveAttribute('data-pay-before', /Z$/);
+
+  const host = await ctx.newPage();
+  await host.goto(`/sandbox/mini-program/pay?order=${order}`);
+  await host.getByTestId('host-pay-confirm').click();
+  await expect(host.getByTestId('host-paid')).toHaveAttribute('data-order-id', order);
+  await host.close();
+
+  // Back in front: the order is read again, paid, and its page opens.
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await page.waitForURL(`**/orders/${order}`);
+  await hydrated(page);
+  await expect(page.getByTestId('order-status')).not.toHaveAttribute('data-status', 'pending_payment');
+  await ctx.close();
+});
