@@ -285,6 +285,7 @@ async fn place_live(
         pay_before: Some(rfc3339(b.now + PAYMENT_WINDOW_S)),
         eta_min: quote.eta_min,
         group_id: None,
+        now: None,
     };
     let corrupt = |e: serde_json::Error| PlatformError::CorruptRow {
         what: format!("order {}", order.id),

@@ -87,6 +87,7 @@ pub(super) async fn place_in(
         pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
         eta_min: quote.eta_min,
         group_id: None,
+        now: None,
     };
     let reply = serde_json::to_string(&order).map_err(|e| PlatformError::CorruptRow {
         what: format!("order {}", order.id),
