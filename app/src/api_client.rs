@@ -42,6 +42,35 @@ pub async fn post_media<T: DeserializeOwned>(path: &str) -> Result<T, AppError> 
 
 /// The shopper's saved addresses (`GET`, and `POST` to add one).
 pub const MY_ADDRESSES: &str = "/me/addresses";
+/// Placing an order (`POST`, with an `Idempotency-Key`).
+pub const ORDERS: &str = "/orders";
+/// Starting a group (`POST`, with an `Idempotency-Key`).
+pub const GROUPS: &str = "/groups";
+
+/// An order's API path, or an action's on it: `order_path("ord_1", "pay")` is
+/// `/orders/ord_1/pay`, `order_path("ord_1", "")` the order itself.
+pub fn order_path(id: &str, action: &str) -> String {
+    resource_path(ORDERS, id, action)
+}
+
+/// A group's API path, or an action's on it (`join`, `events`).
+pub fn group_path(id: &str, action: &str) -> String {
+    resource_path(GROUPS, id, action)
+}
+
+fn resource_path(collection: &str, id: &str, action: &str) -> String {
+    let id = crate::links::encode(id);
+    if action.is_empty() {
+        format!("{collection}/{id}")
+    } else {
+        format!("{collection}/{id}/{action}")
+    }
+}
+
+/// The URL on this origin of an API path (what an `EventSource` opens).
+pub fn api_url(path: &str) -> String {
+    format!("/api/v1{path}")
+}
 
 /// `path` is under `/api/v1`, e.g. `/cart/s1`.
 pub async fn send<T: DeserializeOwned, B: Serialize>(
@@ -50,7 +79,7 @@ pub async fn send<T: DeserializeOwned, B: Serialize>(
     body: Option<&B>,
     idempotency_key: Option<&str>,
 ) -> Result<T, AppError> {
-    send_to(method, &format!("/api/v1{path}"), body, idempotency_key).await
+    send_to(method, &api_url(path), body, idempotency_key).await
 }
 
 /// `url` is a path on this origin.
@@ -244,6 +273,17 @@ mod tests {
 
     fn refused(code: ErrorCode) -> Result<(), AppError> {
         Err(AppError::Api(ApiError::new(code, "m")))
+    }
+
+    #[test]
+    fn api_paths_encode_their_ids() {
+        assert_eq!(order_path("ord 1/x", ""), "/orders/ord%201%2Fx");
+        assert_eq!(order_path("ord_1", "pay"), "/orders/ord_1/pay");
+        assert_eq!(group_path("grp?1", "join"), "/groups/grp%3F1/join");
+        assert_eq!(
+            api_url(&group_path("g", "events")),
+            "/api/v1/groups/g/events"
+        );
     }
 
     #[test]

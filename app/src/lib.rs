@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod clock;
 pub mod components;
 pub mod embed;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod live;
 pub mod location;
 pub mod map;
 pub mod orders;
+pub mod pay;
 #[cfg(feature = "ssr")]
 pub mod platform_client;
 pub mod stores;

@@ -10,31 +10,29 @@ use jishi_api::groups::{Group, GroupOrder, GroupStatus, JoinGroup, NewGroup};
 #[cfg(feature = "hydrate")]
 use jishi_api::groups::{GroupEvent, GROUP_EVENT};
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder};
+use jishi_api::orders::{Order, OrderStatus};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
 use crate::addresses::{first_choice, AddressChooser};
-use crate::api_client::{self, AttemptKey};
+#[cfg(feature = "hydrate")]
+use crate::api_client::api_url;
+use crate::api_client::{self, group_path, AttemptKey};
+use crate::clock::{clock_skew_ms, hh_mm_ss, ms_until, time_left};
 use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, beijing_date_time, group_status_label, locale, Locale};
-use crate::links::{encode, go_to, group_href, group_start_href, order_href, sign_in_href, HOME};
-
-/// The shopper's own seat in a group: their order and its state.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MySeat {
-    pub order_id: String,
-    pub order_status: OrderStatus,
-}
+use crate::links::{go_to, group_href, group_start_href, order_href, sign_in_href, HOME};
+use crate::pay::{pay_order, PayPanel, Payment};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupPageData {
     pub group: Group,
     pub signed_in: bool,
-    pub mine: Option<MySeat>,
+    /// The shopper's own seat: their order in the group.
+    pub mine: Option<Order>,
     pub addresses: Vec<Address>,
 }
 
@@ -44,7 +42,7 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
     use jishi_api::groups::MyGroupsResponse;
     let client = from_context()?;
     let no_query: [(&str, &str); 0] = [];
-    let path = format!("/v1/groups/{}", encode(&id));
+    let path = format!("/v1{}", group_path(&id, ""));
     let (group, shopper, mine) = futures::join!(
         client.get::<Group>(&path, &no_query),
         shopper_addresses(),
@@ -52,18 +50,25 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
     );
     let group = group?;
     let (signed_in, addresses) = shopper?;
-    let mine = if signed_in {
+    let seat = if signed_in {
         mine?.and_then(|m| {
             m.groups
                 .into_iter()
                 .find(|g: &jishi_api::groups::MyGroup| g.group.id == group.id)
-                .map(|g| MySeat {
-                    order_id: g.order_id,
-                    order_status: g.order_status,
-                })
         })
     } else {
         None
+    };
+    // The order itself: while it waits for payment, the page counts down to its `pay_before`.
+    let mine = match seat {
+        Some(seat) => {
+            get_as_shopper::<Order>(&format!(
+                "/v1{}",
+                api_client::order_path(&seat.order_id, "")
+            ))
+            .await?
+        }
+        None => None,
     };
     Ok(GroupPageData {
         group,
@@ -142,44 +147,12 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
     .into_any()
 }
 
-/// Milliseconds from now to an RFC 3339 instant, now being the platform's clock: `skew_ms` is
-/// the platform's time less this device's (0 on the server, where nothing counts down).
-fn ms_until(rfc3339: &str, skew_ms: f64) -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::parse(rfc3339) - (js_sys::Date::now() + skew_ms)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (rfc3339, skew_ms);
-        0.0
-    }
-}
-
-/// The platform's clock less this device's, from the `now` the group came with.
-fn clock_skew_ms(platform_now: Option<&str>) -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        platform_now
-            .map(|now| js_sys::Date::parse(now) - js_sys::Date::now())
-            .filter(|skew| skew.is_finite())
-            .unwrap_or(0.0)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = platform_now;
-        0.0
-    }
-}
-
 /// "还剩 05:07:09" / "05:07:09 left" (hours may pass 24), or "已截止" / "Closed".
 pub fn countdown_text(ms_left: f64, l: Locale) -> String {
     if ms_left <= 0.0 {
         return td_string!(l, groups.countdown_over).to_owned();
     }
-    let s = (ms_left / 1000.0).ceil() as u64;
-    let hms = format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-    td_string!(l, groups.countdown_left, hms = hms)
+    td_string!(l, groups.countdown_left, hms = hh_mm_ss(ms_left))
 }
 
 /// The island: members, status, countdown, join and share.
@@ -196,7 +169,8 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     let deadline = StoredValue::new(group.deadline.clone());
     let skew = clock_skew_ms(group.now.as_deref());
     let group = RwSignal::new(group);
-    let mine = RwSignal::new(mine);
+    // The shopper's seat: paying it, and the time left to.
+    let payment = Payment::new(mine, skew);
     let connected = RwSignal::new(false);
     let status = Memo::new(move |_| group.with(|g| g.status));
     let l = locale();
@@ -205,7 +179,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
         stream.flatten().or_else(|| {
             crate::events::EventStream::open(
-                &format!("/api/v1/groups/{}/events", encode(&group_id.get_value())),
+                &api_url(&group_path(&group_id.get_value(), "events")),
                 GROUP_EVENT,
                 move |event: GroupEvent| {
                     let _ = group.try_update(|g| g.apply(&event));
@@ -218,23 +192,16 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     });
 
     // The countdown, redrawn every second in the browser.
-    // The server has no ticking clock to show: the deadline itself, until the browser counts.
-    let left = RwSignal::new(if cfg!(feature = "hydrate") {
-        countdown_text(ms_until(&deadline.get_value(), skew), l)
-    } else {
-        let when = beijing_date_time(&deadline.get_value(), l).unwrap_or_default();
-        td_string!(l, groups.deadline_at, when = when)
-    });
-    #[cfg(feature = "hydrate")]
-    {
-        let tick = move || {
-            let _ = left.try_set(countdown_text(ms_until(&deadline.get_value(), skew), l));
-        };
-        tick();
-        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
-            on_cleanup(move || handle.clear());
+    let left = time_left(move || Some(ms_until(&deadline.get_value(), skew)));
+    let countdown = move || match left.get() {
+        Some(ms) => countdown_text(ms, l),
+        // The server has no ticking clock to show: the deadline itself, until the browser counts.
+        None => {
+            let when = beijing_date_time(&deadline.get_value(), l).unwrap_or_default();
+            td_string!(l, groups.deadline_at, when = when)
         }
-    }
+    };
+    let closed = move || left.get().is_some_and(|ms| ms <= 0.0);
 
     // Inside a mini-program, what the host shares follows the group: seats left, or formed.
     #[cfg(feature = "hydrate")]
@@ -270,7 +237,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 </span>" "
                 <span data-testid="group-countdown" data-deadline=deadline.get_value() role="timer">
                     {move || match status.get() {
-                        GroupStatus::Forming => left.get(),
+                        GroupStatus::Forming => countdown(),
                         GroupStatus::Formed | GroupStatus::Fulfilled => td_string!(l, groups.formed_delivering).to_owned(),
                         GroupStatus::Expired => td_string!(l, groups.expired_refunded).to_owned(),
                     }}
@@ -279,7 +246,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 // and the group forming or expiring, are announced here.
                 <span class="visually-hidden" role="status" data-testid="group-announcement">
                     {move || match status.get() {
-                        GroupStatus::Forming if left.with(|t| t == td_string!(l, groups.countdown_over)) => {
+                        GroupStatus::Forming if closed() => {
                             td_string!(l, groups.closed_announcement)
                         }
                         GroupStatus::Forming => "",
@@ -305,7 +272,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                     </li>
                 }).collect_view()}
             </ol>
-            <MyPart group mine signed_in addresses/>
+            <MyPart group payment signed_in addresses/>
             <ShareButton group/>
         </section>
     }
@@ -316,10 +283,11 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
 #[component]
 fn MyPart(
     group: RwSignal<Group>,
-    mine: RwSignal<Option<MySeat>>,
+    payment: Payment,
     signed_in: bool,
     addresses: Vec<Address>,
 ) -> impl IntoView {
+    let mine = payment.order();
     let addresses = RwSignal::new(addresses);
     let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
     let choosing = RwSignal::new(false);
@@ -338,67 +306,17 @@ fn MyPart(
             error.set(Some(api_error_message(&e, l)));
             return;
         }
-        let path = format!(
-            "/groups/{}/join",
-            encode(&group.with_untracked(|g| g.id.clone()))
-        );
+        let path = group_path(&group.with_untracked(|g| g.id.clone()), "join");
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
             match api_client::post_once::<GroupOrder, _>(&path, &body, attempt).await {
-                // Inside a mini-program the host pays; the seat shows paid once back in front.
-                Ok(joined) if crate::embed::hand_payment_to_host(&joined.order.id) => {
-                    mine.set(Some(MySeat {
-                        order_id: joined.order.id,
-                        order_status: joined.order.status,
-                    }));
-                    choosing.set(false);
-                }
                 Ok(joined) => {
-                    let order = pay(&joined.order.id).await.unwrap_or(joined.order);
-                    mine.set(Some(MySeat {
-                        order_id: order.id,
-                        order_status: order.status,
-                    }));
                     choosing.set(false);
+                    // The seat is held until it is paid: pay at once (or the host app does).
+                    payment.show(joined.order);
+                    payment.pay();
                 }
-                Err(e) => error.set(Some(e.message())),
-            }
-            busy.set(false);
-        });
-    };
-    crate::embed::on_foreground(move || {
-        let Some(seat) = mine.get_untracked() else {
-            return;
-        };
-        if seat.order_status != OrderStatus::PendingPayment {
-            return;
-        }
-        leptos::task::spawn_local(async move {
-            let path = format!("/orders/{}", encode(&seat.order_id));
-            if let Ok(order) = api_client::get::<Order>(&path).await {
-                mine.set(Some(MySeat {
-                    order_id: order.id,
-                    order_status: order.status,
-                }));
-            }
-        });
-    });
-    let pay_mine = move |_| {
-        let Some(seat) = mine.get_untracked() else {
-            return;
-        };
-        if crate::embed::hand_payment_to_host(&seat.order_id) {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match pay(&seat.order_id).await {
-                Ok(order) => mine.set(Some(MySeat {
-                    order_id: order.id,
-                    order_status: order.status,
-                })),
                 Err(e) => error.set(Some(e.message())),
             }
             busy.set(false);
@@ -407,16 +325,12 @@ fn MyPart(
     let here = move || group_href(&group.with(|g| g.id.clone()));
     view! {
         <div class="group-actions">
-            {move || match (mine.get(), signed_in) {
-                (Some(seat), _) => view! {
+            {move || match (mine.with(|o| o.as_ref().map(|o| (o.id.clone(), o.status))), signed_in) {
+                (Some((order_id, order_status)), _) => view! {
                     <p class="notice" data-testid="group-joined">
-                        {if seat.order_status == OrderStatus::PendingPayment { td_string!(l, groups.joined_unpaid) } else { td_string!(l, groups.joined) }}
-                        " "<a data-testid="my-group-order" href=order_href(&seat.order_id)>{td_string!(l, groups.view_my_order)}</a>
+                        {if order_status == OrderStatus::PendingPayment { td_string!(l, groups.joined_unpaid) } else { td_string!(l, groups.joined) }}
+                        " "<a data-testid="my-group-order" href=order_href(&order_id)>{td_string!(l, groups.view_my_order)}</a>
                     </p>
-                    {(seat.order_status == OrderStatus::PendingPayment).then(|| view! {
-                        <button type="button" class="primary big" data-testid="pay-group-order" disabled=busy
-                            on:click=pay_mine>{td_string!(l, groups.pay_sandbox)}</button>
-                    })}
                 }.into_any(),
                 (None, false) => view! {
                     <a class="button primary big" data-testid="join-group" href=sign_in_href(&here())>{td_string!(l, groups.sign_in_to_join)}</a>
@@ -436,6 +350,7 @@ fn MyPart(
                     {move || if busy.get() { td_string!(l, groups.joining) } else { td_string!(l, groups.join_and_pay) }}
                 </button>
             }.into_any())}
+            <PayPanel payment testid="pay-group-order"/>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> }.into_any())}
             {move || (status_is(group, GroupStatus::Forming) && !group.with(|g| g.joinable) && mine.with(Option::is_none)).then(|| view! {
                 <p class="hint"><a href=group_start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>{td_string!(l, groups.start_own)}</a></p>
@@ -456,17 +371,6 @@ fn group_closed_text(g: &Group, l: Locale) -> &'static str {
         GroupStatus::Forming => td_string!(l, groups.after_initiator_pays),
         status => group_status_label(status, l),
     }
-}
-
-/// Pays an order in the sandbox.
-async fn pay(order_id: &str) -> Result<Order, AppError> {
-    api_client::post::<Order, _>(
-        &format!("/orders/{}/pay", encode(order_id)),
-        &PayOrder {
-            method: PayMethod::Sandbox,
-        },
-    )
-    .await
 }
 
 /// Web Share where the browser has it, else the link to the clipboard.
@@ -554,7 +458,7 @@ pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, 
     use crate::platform_client::{from_context, shopper_addresses};
     use jishi_api::catalog::ProductsResponse;
     let client = from_context()?;
-    let path = format!("/v1/stores/{}/products", encode(&store_id));
+    let path = format!("/v1/stores/{}/products", crate::links::encode(&store_id));
     let (products, shopper) = futures::join!(
         client.get::<ProductsResponse>(&path, &[("limit", "200")]),
         shopper_addresses(),
@@ -645,10 +549,10 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api_client::post_once::<GroupOrder, _>("/groups", &body, attempt).await {
+            match api_client::post_once::<GroupOrder, _>(api_client::GROUPS, &body, attempt).await {
                 Ok(started) => {
                     // Paying opens the group; if it fails, the group page offers it again.
-                    let _ = pay(&started.order.id).await;
+                    let _ = pay_order(&started.order.id).await;
                     go_to(&group_href(&started.group.id));
                 }
                 Err(e) => {

@@ -279,18 +279,6 @@ pub(crate) fn mark_private() {
     }
 }
 
-/// Milliseconds since the epoch in the browser (0 on the server, where no handler runs).
-pub(crate) fn now_ms() -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        0.0
-    }
-}
-
 /// What the live pages' tests start from (changed field by field with `..`).
 #[cfg(test)]
 pub(crate) mod fixtures {

@@ -9,7 +9,7 @@ use jishi_api::live::{
     RoomStatus, RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
 };
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, PayMethod, PayOrder};
+use jishi_api::orders::{Order, OrderStatus};
 use jishi_api::{ErrorCode, LatLng};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,13 +17,15 @@ use leptos_router::hooks::use_params_map;
 
 use crate::addresses::{first_choice, AddressChooser};
 use crate::api_client::{self, AttemptKey};
+use crate::clock::now_ms;
 use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale, room_status_label};
 use crate::links::{go_to, live_href, live_list_href, order_href, sign_in_href};
+use crate::pay::{PayPanel, Payment};
 
-use super::{apply_event, format_count, now_ms, room_api, stock_text, ticker_line, LikeBatcher};
+use super::{apply_event, format_count, room_api, stock_text, ticker_line, LikeBatcher};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveRoomPageData {
@@ -217,6 +219,8 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
 
     let sheet_open = RwSignal::new(false);
     let addresses = RwSignal::new(addresses);
+    // What the buy sheet places: paying it (here, or the host app inside a mini-program).
+    let payment = Payment::new(None, 0.0);
 
     let pin_card = move || {
         pinned.get().map(|p| {
@@ -285,7 +289,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 {move || last_sale.get().map(|s| ticker_line(&s, l))}
             </p>
             {move || sheet_open.get().then(|| view! {
-                <BuySheet room_id pinned addresses at open=sheet_open/>
+                <BuySheet room_id pinned addresses at open=sheet_open payment/>
             })}
             <section class="live-comments" aria-labelledby="comments-heading">
                 <h2 id="comments-heading">{td_string!(l, live.comments.heading)}</h2>
@@ -433,6 +437,7 @@ fn BuySheet(
     addresses: RwSignal<Vec<Address>>,
     at: Option<LatLng>,
     open: RwSignal<bool>,
+    payment: Payment,
 ) -> impl IntoView {
     let l = locale();
     let quantity = RwSignal::new(1u32);
@@ -505,35 +510,33 @@ fn BuySheet(
         error.set(None);
         leptos::task::spawn_local(async move {
             let path = room_api(&room_id.get_value(), "orders");
-            let placed = api_client::post_once::<Order, _>(&path, &body, attempt).await;
-            match placed {
-                // Inside a mini-program the host pays; the order page reads it again on return.
-                Ok(order) if crate::embed::hand_payment_to_host(&order.id) => {
-                    go_to(&order_href(&order.id));
-                }
+            match api_client::post_once::<Order, _>(&path, &body, attempt).await {
                 Ok(order) => {
-                    // Pay at once (sandbox). If paying fails the order page offers it again.
-                    let pay = format!("/orders/{}/pay", crate::links::encode(&order.id));
-                    let _ = api_client::post::<Order, _>(
-                        &pay,
-                        &PayOrder {
-                            method: PayMethod::Sandbox,
-                        },
-                    )
-                    .await;
-                    go_to(&order_href(&order.id));
+                    // Pay at once (or the host app does); the sheet shows the order meanwhile.
+                    payment.show(order);
+                    payment.pay();
                 }
-                Err(e) => {
-                    error.set(Some((buy_error_code(&e), e.message())));
-                    placing.set(false);
-                }
+                Err(e) => error.set(Some((buy_error_code(&e), e.message()))),
             }
+            placing.set(false);
         });
     };
+    // The order placed here, while it waits for payment, and once paid (then its page opens).
+    let placed = Memo::new(move |_| {
+        payment.order().with(|o| {
+            o.as_ref()
+                .filter(|o| o.status == OrderStatus::PendingPayment || o.status.is_paid())
+                .map(|o| (o.id.clone(), o.status.is_paid()))
+        })
+    });
+    Effect::new(move |_| {
+        if let Some((id, true)) = placed.get() {
+            go_to(&order_href(&id));
+        }
+    });
 
-    view! {
-        <section class="buy-sheet" data-testid="buy-sheet" role="dialog" aria-labelledby="buy-sheet-heading">
-            <h2 id="buy-sheet-heading">{td_string!(l, live.room.buy_now)}</h2>
+    let buy_form = move || {
+        view! {
             {move || pinned.get().map(|p| view! {
                 <p class="buy-product">
                     <span class="product-name">{p.name.clone()}</span>" "
@@ -576,6 +579,24 @@ fn BuySheet(
                 on:click=place>
                 {move || if placing.get() { td_string!(l, live.buy.placing) } else { td_string!(l, live.buy.place) }}
             </button>
+        }
+        .into_any()
+    };
+
+    view! {
+        <section class="buy-sheet" data-testid="buy-sheet" role="dialog" aria-labelledby="buy-sheet-heading">
+            <h2 id="buy-sheet-heading">{td_string!(l, live.room.buy_now)}</h2>
+            {move || match placed.get() {
+                Some((id, paid)) => view! {
+                    <p class="notice" data-testid="buy-placed" data-order-id=id.clone()>
+                        {if paid { td_string!(l, live.buy.paid_opening) } else { td_string!(l, live.buy.placed_unpaid) }}
+                        " "<a href=order_href(&id)>{td_string!(l, live.buy.view_order)}</a>
+                    </p>
+                    <PayPanel payment testid="pay"/>
+                }
+                .into_any(),
+                None => buy_form(),
+            }}
             <button type="button" class="secondary" data-testid="close-sheet" on:click=move |_| open.set(false)>{td_string!(l, live.buy.cancel)}</button>
         </section>
     }
