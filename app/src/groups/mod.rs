@@ -456,11 +456,15 @@ pub struct StartPageData {
 #[server]
 pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, AppError> {
     use crate::platform_client::{from_context, shopper_addresses};
-    use jishi_api::catalog::ProductsResponse;
+    use jishi_api::catalog::{ProductsQueryRaw, ProductsResponse, MAX_PRODUCTS_LIMIT};
     let client = from_context()?;
+    let all_products = ProductsQueryRaw {
+        limit: Some(MAX_PRODUCTS_LIMIT.to_string()),
+        ..ProductsQueryRaw::default()
+    };
     let path = format!("/v1/stores/{}/products", crate::links::encode(&store_id));
     let (products, shopper) = futures::join!(
-        client.get::<ProductsResponse>(&path, &[("limit", "200")]),
+        client.get::<ProductsResponse>(&path, &all_products),
         shopper_addresses(),
     );
     let product = products?

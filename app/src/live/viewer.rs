@@ -413,13 +413,19 @@ fn CommentForm(
     }
 }
 
-/// A failed buy as the sheet shows it: the code (for tests and styles) and the platform's words.
-fn buy_error_code(e: &AppError) -> &'static str {
+/// A failed buy as the sheet shows it: the code (for tests and styles: the wire's for the
+/// refusals the sheet expects, else "other") and the platform's words.
+fn buy_error_code(e: &AppError) -> String {
     match e {
-        AppError::Api(a) if a.code == ErrorCode::SoldOut => "sold_out",
-        AppError::Api(a) if a.code == ErrorCode::NotDeliverable => "not_deliverable",
-        AppError::Api(a) if a.code == ErrorCode::Unauthorized => "unauthorized",
-        _ => "other",
+        AppError::Api(a)
+            if matches!(
+                a.code,
+                ErrorCode::SoldOut | ErrorCode::NotDeliverable | ErrorCode::Unauthorized
+            ) =>
+        {
+            crate::error::wire_code(a.code)
+        }
+        _ => "other".to_owned(),
     }
 }
 
@@ -442,7 +448,7 @@ fn BuySheet(
     let l = locale();
     let quantity = RwSignal::new(1u32);
     let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
-    let error = RwSignal::new(None::<(&'static str, String)>);
+    let error = RwSignal::new(None::<(String, String)>);
     let placing = RwSignal::new(false);
     // A retry after a lost answer gets the first order back; another quantity or address is
     // another order.
@@ -451,7 +457,7 @@ fn BuySheet(
 
     // Which store would deliver, and when: asked again whenever the product, the quantity or
     // the address changes; only the latest answer is shown.
-    let estimate = RwSignal::new(None::<Result<LiveQuote, (&'static str, String)>>);
+    let estimate = RwSignal::new(None::<Result<LiveQuote, (String, String)>>);
     let asked = StoredValue::new(0u64);
     Effect::new(move |_| {
         let (Some(pin), Some(address_id)) = (pinned.get(), chosen.get()) else {
@@ -487,12 +493,15 @@ fn BuySheet(
 
     let place = move |_| {
         let Some(pin) = pinned.get_untracked() else {
-            error.set(Some(("other", td_string!(l, live.buy.unpinned).to_owned())));
+            error.set(Some((
+                "other".to_owned(),
+                td_string!(l, live.buy.unpinned).to_owned(),
+            )));
             return;
         };
         let Some(address_id) = chosen.get_untracked() else {
             error.set(Some((
-                "other",
+                "other".to_owned(),
                 td_string!(l, live.buy.choose_address).to_owned(),
             )));
             return;
@@ -503,7 +512,7 @@ fn BuySheet(
             address_id,
         };
         if let Err(e) = body.validate() {
-            error.set(Some(("other", api_error_message(&e, l))));
+            error.set(Some(("other".to_owned(), api_error_message(&e, l))));
             return;
         }
         placing.set(true);
@@ -553,7 +562,7 @@ fn BuySheet(
             </label>
             <AddressChooser addresses chosen legend=td_string!(l, live.buy.addresses) testid="addresses" start=at/>
             <p class="buy-estimate" data-testid="buy-estimate" aria-live="polite"
-                data-state=move || match estimate.get() { Some(Ok(_)) => "ok", Some(Err((code, _))) => code, None => "none" }>
+                data-state=move || match estimate.get() { Some(Ok(_)) => "ok".to_owned(), Some(Err((code, _))) => code, None => "none".to_owned() }>
                 {move || match estimate.get() {
                     Some(Ok(q)) => td_string!(
                         l,
