@@ -22,7 +22,7 @@ pub enum Paid {
     /// The host app's pay page has it (inside a mini-program).
     ByHost,
     /// Paid here in the sandbox (the order as it is now), or refused.
-    Here(Result<Order, AppError>),
+    Here(Box<Result<Order, AppError>>),
 }
 
 /// Pays `order_id`: hands it to the host app inside a mini-program, else pays in the sandbox.
@@ -33,7 +33,9 @@ pub async fn pay_order(order_id: &str) -> Paid {
     let body = PayOrder {
         method: PayMethod::Sandbox,
     };
-    Paid::Here(api_client::post::<Order, _>(&order_path(order_id, "pay"), &body).await)
+    Paid::Here(Box::new(
+        api_client::post::<Order, _>(&order_path(order_id, "pay"), &body).await,
+    ))
 }
 
 /// One order's payment on a page: the order as last read, and how paying it goes.
@@ -111,8 +113,10 @@ impl Payment {
         leptos::task::spawn_local(async move {
             match pay_order(&id).await {
                 Paid::ByHost => self.handed_to_host.set(true),
-                Paid::Here(Ok(order)) => self.show(order),
-                Paid::Here(Err(e)) => self.error.set(Some(e.message())),
+                Paid::Here(answer) => match *answer {
+                    Ok(order) => self.show(order),
+                    Err(e) => self.error.set(Some(e.message())),
+                },
             }
             self.busy.set(false);
         });
