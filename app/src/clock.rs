@@ -72,15 +72,17 @@ fn whole_seconds(ms: f64) -> u64 {
 }
 
 /// The milliseconds `left` answers, asked again every second in the browser. `None` on the
-/// server and whenever `left` has nothing to count.
+/// server, whenever `left` has nothing to count, and until the island has hydrated: hydration
+/// must meet the markup the server rendered, so the browser starts counting just after.
 pub fn time_left(left: impl Fn() -> Option<f64> + 'static) -> ReadSignal<Option<f64>> {
     let shown = RwSignal::new(None);
     #[cfg(feature = "hydrate")]
     {
+        let left = std::rc::Rc::new(left);
         let tick = move || {
             let _ = shown.try_set(left());
         };
-        tick();
+        set_timeout(tick.clone(), std::time::Duration::ZERO);
         if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
             on_cleanup(move || handle.clear());
         }

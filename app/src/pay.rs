@@ -188,7 +188,7 @@ pub fn PayPanel(payment: Payment, testid: &'static str) -> impl IntoView {
                 </p>
                 // The timer is not read out each second; its end is, here.
                 <p class="visually-hidden" role="status" data-testid="pay-announcement">
-                    {move || over().then(|| td_string!(l, orders.pay.time_up))}
+                    {move || if over() { td_string!(l, orders.pay.time_up) } else { "" }}
                 </p>
                 <button type="button" class="primary big" data-testid=testid disabled=payment.busy
                     on:click=move |_| payment.pay()>
