@@ -284,6 +284,10 @@ pub struct Order {
     /// The group buy this order is a seat of (`GET /v1/groups/{id}`); absent for other orders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// The platform's clock when this answer was made (RFC 3339, UTC): the time left to pay
+    /// (`pay_before`) is counted from it, so a phone whose clock is off still shows it right.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
 }
 
 /// `GET /v1/orders`: the shopper's orders, newest first.

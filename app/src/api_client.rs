@@ -40,6 +40,38 @@ pub async fn post_media<T: DeserializeOwned>(path: &str) -> Result<T, AppError> 
     send_to::<T, ()>(Method::Post, &format!("/media{path}"), None, None).await
 }
 
+/// The shopper's saved addresses (`GET`, and `POST` to add one).
+pub const MY_ADDRESSES: &str = "/me/addresses";
+/// Placing an order (`POST`, with an `Idempotency-Key`).
+pub const ORDERS: &str = "/orders";
+/// Starting a group (`POST`, with an `Idempotency-Key`).
+pub const GROUPS: &str = "/groups";
+
+/// An order's API path, or an action's on it: `order_path("ord_1", "pay")` is
+/// `/orders/ord_1/pay`, `order_path("ord_1", "")` the order itself.
+pub fn order_path(id: &str, action: &str) -> String {
+    resource_path(ORDERS, id, action)
+}
+
+/// A group's API path, or an action's on it (`join`, `events`).
+pub fn group_path(id: &str, action: &str) -> String {
+    resource_path(GROUPS, id, action)
+}
+
+fn resource_path(collection: &str, id: &str, action: &str) -> String {
+    let id = crate::links::encode(id);
+    if action.is_empty() {
+        format!("{collection}/{id}")
+    } else {
+        format!("{collection}/{id}/{action}")
+    }
+}
+
+/// The URL on this origin of an API path (what an `EventSource` opens).
+pub fn api_url(path: &str) -> String {
+    format!("/api/v1{path}")
+}
+
 /// `path` is under `/api/v1`, e.g. `/cart/s1`.
 pub async fn send<T: DeserializeOwned, B: Serialize>(
     method: Method,
@@ -47,7 +79,7 @@ pub async fn send<T: DeserializeOwned, B: Serialize>(
     body: Option<&B>,
     idempotency_key: Option<&str>,
 ) -> Result<T, AppError> {
-    send_to(method, &format!("/api/v1{path}"), body, idempotency_key).await
+    send_to(method, &api_url(path), body, idempotency_key).await
 }
 
 /// `url` is a path on this origin.
@@ -86,6 +118,81 @@ pub fn new_idempotency_key() -> String {
         bytes[8..].copy_from_slice(&r);
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `Idempotency-Key` of one attempt at a write that must happen at most once (placing an
+/// order, starting or joining a group), for request bodies of type `B`.
+///
+/// The same body while its answer is unknown (lost on the way, a 5xx, `request_in_progress`) is
+/// the same attempt: it is sent with the same key, so the platform places it once and a retry
+/// gets the first answer back. Another body is another attempt with a new key (the platform
+/// refuses a key with a different body: `idempotency_key_reused`). An answer settles an attempt
+/// (success, or a refusal, after which nothing was made), so trying again is a new attempt, not
+/// a replay of the stored refusal.
+#[derive(Debug, Clone)]
+pub struct AttemptKey<B> {
+    last: Option<(B, String)>,
+}
+
+impl<B> Default for AttemptKey<B> {
+    fn default() -> Self {
+        Self { last: None }
+    }
+}
+
+impl<B: Clone + PartialEq> AttemptKey<B> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The key to send `body` with.
+    pub fn key(&mut self, body: &B) -> String {
+        self.key_with(body, new_idempotency_key)
+    }
+
+    fn key_with(&mut self, body: &B, new_key: impl FnOnce() -> String) -> String {
+        let key = match &self.last {
+            Some((last, key)) if last == body => key.clone(),
+            _ => new_key(),
+        };
+        self.last = Some((body.clone(), key.clone()));
+        key
+    }
+
+    /// What the platform answered to the attempt last keyed.
+    pub fn answered<T>(&mut self, answer: &Result<T, AppError>) {
+        if settles(answer) {
+            self.last = None;
+        }
+    }
+}
+
+/// Whether an answer says for certain what became of a write: a success, or a 4xx refusal
+/// (nothing was made), except `request_in_progress` (the first request is still running).
+fn settles<T>(answer: &Result<T, AppError>) -> bool {
+    match answer {
+        Ok(_) => true,
+        Err(AppError::Api(e)) => {
+            e.code.http_status() < 500 && e.code != jishi_api::ErrorCode::RequestInProgress
+        }
+        Err(AppError::ServerFn(_)) => false,
+    }
+}
+
+/// `POST`s `body` to `path` as one attempt of `attempt`: with its key, and telling it the answer.
+pub async fn post_once<
+    T: DeserializeOwned,
+    B: Serialize + Clone + PartialEq + Send + Sync + 'static,
+>(
+    path: &str,
+    body: &B,
+    attempt: leptos::prelude::StoredValue<AttemptKey<B>>,
+) -> Result<T, AppError> {
+    use leptos::prelude::*;
+    let key = attempt.try_update_value(|a| a.key(body));
+    let answer = send(Method::Post, path, Some(body), key.as_deref()).await;
+    attempt.update_value(|a| a.answered(&answer));
+    answer
 }
 
 #[cfg(feature = "hydrate")]
@@ -147,5 +254,72 @@ mod browser {
                 format!("服务器出错了（{}），请稍后重试", response.status()),
             )),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jishi_api::ErrorCode;
+
+    /// Keys "k1", "k2", … in the order they are made.
+    fn keys() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("k{n}")
+        }
+    }
+
+    fn refused(code: ErrorCode) -> Result<(), AppError> {
+        Err(AppError::Api(ApiError::new(code, "m")))
+    }
+
+    #[test]
+    fn api_paths_encode_their_ids() {
+        assert_eq!(order_path("ord 1/x", ""), "/orders/ord%201%2Fx");
+        assert_eq!(order_path("ord_1", "pay"), "/orders/ord_1/pay");
+        assert_eq!(group_path("grp?1", "join"), "/groups/grp%3F1/join");
+        assert_eq!(
+            api_url(&group_path("g", "events")),
+            "/api/v1/groups/g/events"
+        );
+    }
+
+    #[test]
+    fn an_attempt_keeps_its_key_while_the_body_is_the_same() {
+        let mut make = keys();
+        let mut attempt = AttemptKey::new();
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+        // The answer was lost (the network, the platform): the retry is the same attempt.
+        attempt.answered(&refused(ErrorCode::PlatformUnavailable));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+        attempt.answered(&refused(ErrorCode::RequestInProgress));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+    }
+
+    #[test]
+    fn another_body_is_another_attempt() {
+        let mut make = keys();
+        let mut attempt = AttemptKey::new();
+        assert_eq!(attempt.key_with(&"adr_far", &mut make), "k1");
+        // Refused (the store does not deliver there); the shopper picks another address.
+        attempt.answered(&refused(ErrorCode::NotDeliverable));
+        assert_eq!(attempt.key_with(&"adr_near", &mut make), "k2");
+        // Even with no answer to the first: a changed body never reuses a key.
+        assert_eq!(attempt.key_with(&"adr_far", &mut make), "k3");
+    }
+
+    #[test]
+    fn a_settled_attempt_is_not_sent_again() {
+        let mut make = keys();
+        let mut attempt = AttemptKey::new();
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k1");
+        attempt.answered(&Ok::<(), AppError>(()));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k2");
+        // A refusal settles it too (nothing was made): trying again is a new attempt, not a
+        // replay of the stored refusal.
+        attempt.answered(&refused(ErrorCode::TooManyUnpaid));
+        assert_eq!(attempt.key_with(&"adr_1", &mut make), "k3");
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::error::{set_response_status, AppError};
 use crate::i18n::td_string;
 use crate::lang::{describe_point, locale, switch_href, tag, Locale};
-use crate::links::{coord, home_href};
+use crate::links::{cart_href, coord, home_at, live_list_href, CHANGE_LOCATION, HOME, ME, SEARCH};
 
 /// The point in the current URL, if it has a valid one.
 pub fn use_location() -> Memo<Option<LatLng>> {
@@ -20,20 +20,20 @@ pub fn use_location() -> Memo<Option<LatLng>> {
 pub fn SiteHeader() -> impl IntoView {
     let at = use_location();
     let query = use_query_map();
-    let home = move || at.get().map(home_href).unwrap_or_else(|| "/".to_owned());
+    let home = move || home_at(at.get());
     let search_q = move || query.with(|q| q.get("q").unwrap_or_default());
     let l = locale();
     view! {
         <header class="site-header">
             <a class="brand" href=home aria-label=td_string!(l, common.home_label)>{td_string!(l, common.brand)}</a>
-            <a class="location" data-testid="location" href="/?change=1" title=td_string!(l, common.change_location)>
+            <a class="location" data-testid="location" href=CHANGE_LOCATION title=td_string!(l, common.change_location)>
                 <span class="pin">{td_string!(l, common.deliver_to)}</span>
                 {move || match at.get() {
                     Some(p) => describe_point(p, l),
                     None => td_string!(l, common.choose_location).to_owned(),
                 }}
             </a>
-            <form class="site-search" method="get" action="/search" role="search" aria-label=td_string!(l, common.search_site)>
+            <form class="site-search" method="get" action=SEARCH role="search" aria-label=td_string!(l, common.search_site)>
                 {move || at.get().map(|p| view! {
                     <input type="hidden" name="lat" value=coord(p.lat())/>
                     <input type="hidden" name="lng" value=coord(p.lng())/>
@@ -43,9 +43,9 @@ pub fn SiteHeader() -> impl IntoView {
                 <button type="submit">{td_string!(l, common.search)}</button>
             </form>
             <nav class="account-links">
-                <a href=move || crate::links::with_point("/live", at.get()) data-testid="live-link">{td_string!(l, common.nav_live)}</a>
-                <a href=move || crate::links::with_point("/cart", at.get()) data-testid="cart-link">{td_string!(l, common.nav_cart)}</a>
-                <a href="/me" data-testid="me-link">{td_string!(l, common.nav_me)}</a>
+                <a href=move || live_list_href(at.get()) data-testid="live-link">{td_string!(l, common.nav_live)}</a>
+                <a href=move || cart_href(at.get()) data-testid="cart-link">{td_string!(l, common.nav_cart)}</a>
+                <a href=ME data-testid="me-link">{td_string!(l, common.nav_me)}</a>
             </nav>
         </header>
     }
@@ -114,7 +114,7 @@ pub fn ErrorNotice(
             {heading.map(|h| view! { <h1>{h}</h1> })}
             <p>{error.message()}</p>
             <p>
-                <a href="/?change=1">{td_string!(l, common.rechoose_location)}</a>" · "
+                <a href=CHANGE_LOCATION>{td_string!(l, common.rechoose_location)}</a>" · "
                 <a href="">{td_string!(l, common.retry)}</a>
             </p>
         </section>
@@ -135,7 +135,7 @@ pub fn NotFound() -> impl IntoView {
         <section class="notice" data-testid="not-found">
             <h1>{td_string!(l, common.not_found_title)}</h1>
             <p>{td_string!(l, common.not_found_text)}</p>
-            <p><a href="/">{td_string!(l, common.not_found_home)}</a></p>
+            <p><a href=HOME>{td_string!(l, common.not_found_home)}</a></p>
         </section>
     }
 }

@@ -49,6 +49,14 @@ impl AppError {
     }
 }
 
+/// An error code as the wire spells it (`sold_out`): `ErrorCode`'s own serialisation.
+pub fn wire_code(code: ErrorCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{code:?}"),
+    }
+}
+
 /// During server rendering, make the HTTP response carry the error's status (a missing store is a
 /// real 404, not a 200 page that says so). In the browser there is no response to set.
 pub fn set_response_status(_status: u16) {
@@ -57,5 +65,19 @@ pub fn set_response_status(_status: u16) {
         if let Ok(status) = http::StatusCode::from_u16(_status) {
             options.set_status(status);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_as_on_the_wire() {
+        assert_eq!(wire_code(ErrorCode::SoldOut), "sold_out");
+        assert_eq!(
+            wire_code(ErrorCode::IdempotencyKeyReused),
+            "idempotency_key_reused"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! An event stream in the browser (a live room's, a group's): a plain `EventSource`. The browser
+//! An event stream in the browser (an order's, a live room's, a group's; the event names are the
+//! api crate's: `ORDER_EVENT`, `LIVE_EVENT`, `GROUP_EVENT`): a plain `EventSource`. The browser
 //! reconnects by itself (after an error, or after the server's `shutdown` event and close) and
 //! sends `Last-Event-ID`, so durable events resume with no gap.
 
@@ -35,13 +36,30 @@ mod browser {
             on_event: impl Fn(T) + 'static,
             on_connected: impl Fn(bool) + Clone + 'static,
         ) -> Option<Self> {
+            Self::open_until(url, name, |_: &T| false, on_event, on_connected)
+        }
+
+        /// As [`EventStream::open`], closing the stream after the event `is_last` says is the
+        /// last (otherwise the browser reconnects when the server ends the stream).
+        pub fn open_until<T: DeserializeOwned + 'static>(
+            url: &str,
+            name: &str,
+            is_last: impl Fn(&T) -> bool + 'static,
+            on_event: impl Fn(T) + 'static,
+            on_connected: impl Fn(bool) + Clone + 'static,
+        ) -> Option<Self> {
             let source = EventSource::new(url).ok()?;
+            let closer = source.clone();
             let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
                 let Some(text) = e.data().as_string() else {
                     return;
                 };
                 if let Ok(event) = serde_json::from_str::<T>(&text) {
+                    let last = is_last(&event);
                     on_event(event);
+                    if last {
+                        closer.close();
+                    }
                 }
             });
             let opened = on_connected.clone();

@@ -1,11 +1,14 @@
 //! Jishi's pages and components. Compiled twice: with `ssr` into the server (rendering HTML and
 //! running server functions) and with `hydrate` into the browser's wasm.
 
+pub mod account;
+pub mod addresses;
 pub mod api_client;
 pub mod assets;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod clock;
 pub mod components;
 pub mod embed;
 pub mod error;
@@ -17,6 +20,7 @@ pub mod live;
 pub mod location;
 pub mod map;
 pub mod orders;
+pub mod pay;
 #[cfg(feature = "ssr")]
 pub mod platform_client;
 pub mod stores;
@@ -28,7 +32,8 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::auth::{MePage, SignInPage};
+use crate::account::MePage;
+use crate::auth::SignInPage;
 use crate::cart::CartPage;
 use crate::catalog::{SearchPage, StorePage};
 use crate::components::{IslandsLoader, NotFound, SiteFooter, SiteHeader};

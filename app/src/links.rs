@@ -1,7 +1,30 @@
-//! Building the app's own URLs. Location and filters live in the query string so every page is
-//! shareable and server-rendered for its point.
+//! The app's own URLs: every page's href is built here (and [`go_to`] leaves for one), so no
+//! module imports a page module for a link. Location and filters live in the query string so
+//! every page is shareable and server-rendered for its point.
 
 use jishi_api::LatLng;
+
+/// The home page (nearby stores) with no point: it asks for one.
+pub const HOME: &str = "/";
+/// The home page's location chooser.
+pub const CHANGE_LOCATION: &str = "/?change=1";
+/// The shopper's account: orders, groups, addresses, language.
+pub const ME: &str = "/me";
+/// Products in stores near the shopper (`?q=`, the header's search form).
+pub const SEARCH: &str = "/search";
+const SIGN_IN: &str = "/login";
+const CART: &str = "/cart";
+const LIVE: &str = "/live";
+
+/// Leaves for `href` with a full page load, so every page renders again with the new cookie.
+pub fn go_to(href: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(href);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = href;
+}
 
 /// Percent-encodes a query value (UTF-8; everything but RFC 3986 unreserved characters).
 pub fn encode(value: &str) -> String {
@@ -40,8 +63,12 @@ pub fn at_pairs(at: LatLng) -> [(&'static str, String); 2] {
 }
 
 pub fn home_href(at: LatLng) -> String {
-    let [lat, lng] = at_pairs(at);
-    href("/", &[(lat.0, Some(&lat.1)), (lng.0, Some(&lng.1))])
+    with_point(HOME, Some(at))
+}
+
+/// The home page for the shopper's point, when known.
+pub fn home_at(at: Option<LatLng>) -> String {
+    with_point(HOME, at)
 }
 
 /// `path` carrying the shopper's point, when known, so the next page renders for it.
@@ -55,8 +82,17 @@ pub fn with_point(path: &str, at: Option<LatLng>) -> String {
     }
 }
 
+/// `/store/{id}`, the path alone (filters and the point are added to it).
+pub fn store_path(id: &str) -> String {
+    format!("/store/{}", encode(id))
+}
+
 pub fn store_href(id: &str, at: Option<LatLng>) -> String {
-    with_point(&format!("/store/{}", encode(id)), at)
+    with_point(&store_path(id), at)
+}
+
+pub fn cart_href(at: Option<LatLng>) -> String {
+    with_point(CART, at)
 }
 
 pub fn checkout_href(store_id: &str, at: Option<LatLng>) -> String {
@@ -67,9 +103,34 @@ pub fn order_href(id: &str) -> String {
     format!("/orders/{}", encode(id))
 }
 
+/// `/group/{id}`: a group buy's shareable page.
+pub fn group_href(id: &str) -> String {
+    format!("/group/{}", encode(id))
+}
+
+/// `/store/{id}/group/{sku}`: starting a group on a store's offer.
+pub fn group_start_href(store_id: &str, sku: &str) -> String {
+    format!("{}/group/{}", store_path(store_id), encode(sku))
+}
+
+/// `/live`, the rooms live now, carrying the shopper's point when known.
+pub fn live_list_href(at: Option<LatLng>) -> String {
+    with_point(LIVE, at)
+}
+
+/// `/live/{id}`, carrying the shopper's point when known.
+pub fn live_href(id: &str, at: Option<LatLng>) -> String {
+    with_point(&format!("{LIVE}/{}", encode(id)), at)
+}
+
+/// `/live/{id}/host`: the room's host console.
+pub fn live_host_href(id: &str) -> String {
+    format!("{LIVE}/{}/host", encode(id))
+}
+
 /// The sign-in page, coming back to `next` (a path on this site) afterwards.
 pub fn sign_in_href(next: &str) -> String {
-    href("/login", &[("next", Some(next))])
+    href(SIGN_IN, &[("next", Some(next))])
 }
 
 /// Only a path on this site may be a post-sign-in destination (no open redirects).
@@ -81,7 +142,7 @@ pub fn sign_in_href(next: &str) -> String {
 /// anything that could leave the site, or an empty `next`, goes to `/me`.
 pub fn safe_next(next: Option<&str>) -> String {
     next.and_then(same_origin_path)
-        .unwrap_or_else(|| "/me".to_owned())
+        .unwrap_or_else(|| ME.to_owned())
 }
 
 /// `input` resolved against `https://<this site>/` as a WHATWG URL parser would (the `url`
@@ -388,6 +449,37 @@ mod tests {
         assert_eq!(encode("牛奶"), "%E7%89%9B%E5%A5%B6");
         assert_eq!(encode("a&b=c d"), "a%26b%3Dc%20d");
         assert_eq!(encode("s000123.x-y_z~"), "s000123.x-y_z~");
+    }
+
+    #[test]
+    fn links_are_encoded() {
+        // Ids are opaque: whatever they hold stays one path segment.
+        assert_eq!(group_href("grp 1/é?#"), "/group/grp%201%2F%C3%A9%3F%23");
+        assert_eq!(
+            group_start_href("bj/0 1", "P&0=1"),
+            "/store/bj%2F0%201/group/P%260%3D1"
+        );
+        assert_eq!(group_href("grp_1"), "/group/grp_1");
+        assert_eq!(order_href("ord_1/../x"), "/orders/ord_1%2F..%2Fx");
+        assert_eq!(store_path("s 1"), "/store/s%201");
+        let at = LatLng::new(39.9088, 116.4605).unwrap();
+        assert_eq!(live_host_href("r/1"), "/live/r%2F1/host");
+        assert_eq!(live_list_href(None), "/live");
+        assert_eq!(cart_href(Some(at)), "/cart?lat=39.908800&lng=116.460500");
+        assert_eq!(home_at(None), "/");
+        assert_eq!(home_at(Some(at)), home_href(at));
+        assert_eq!(sign_in_href("/me?a=1"), "/login?next=%2Fme%3Fa%3D1");
+    }
+
+    #[test]
+    fn live_links_encode_the_room_id_and_keep_the_point() {
+        let at = LatLng::new(39.9088, 116.4605).unwrap();
+        assert_eq!(live_href("r 1", None), "/live/r%201");
+        assert_eq!(
+            live_href("r1", Some(at)),
+            "/live/r1?lat=39.908800&lng=116.460500"
+        );
+        assert_eq!(live_host_href("r1"), "/live/r1/host");
     }
 
     #[test]

@@ -5,9 +5,9 @@ use jishi_api::areas::BEIJING_AREAS;
 use jishi_api::LatLng;
 use leptos::prelude::*;
 
-use crate::auth::go_to;
 use crate::i18n::td_string;
 use crate::lang::{area_name, locale};
+use crate::links::go_to;
 use crate::links::home_href;
 use crate::map::PickMap;
 

@@ -2,8 +2,8 @@
 // host's JS-SDK and our bridge) from the mini-program user agent or ?embed=miniprogram, keeps the
 // mode in a cookie, hands payment to the host and posts share data. The host is a stub
 // `wx.miniProgram` that records calls; the sandbox's stand-in host pay page completes payment.
-import { APIRequestContext, Browser, BrowserContext, expect, Page, test } from '@playwright/test';
-import { addressAtGuomao, GUOMAO, homeAt, hydrated, signInThroughApi } from './helpers';
+import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
+import { addressAtGuomao, GUOMAO, homeAt, hydrated, signInThroughApi, unpaidOrder } from './helpers';
 
 const MINI_PROGRAM_UA =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 ' +
@@ -38,23 +38,6 @@ async function expectEmbedded(page: Page): Promise<void> {
   await expect(page.locator('.site-header')).toHaveCount(0);
   await expect(page.locator('.site-footer')).toHaveCount(0);
   await expect(page.locator('h1')).toHaveCount(1);
-}
-
-/** Signs the context's shopper in through the API and places an unpaid order near 国贸. */
-async function unpaidOrder(api: APIRequestContext): Promise<string> {
-  const phone = await signInThroughApi(api, '137');
-  const address = await addressAtGuomao(api);
-  const nearby = await (await api.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=20`)).json();
-  const store = nearby.stores.find((s: { open_now: boolean }) => s.open_now);
-  const { products } = await (await api.get(`/api/v1/stores/${store.id}/products?limit=200`)).json();
-  const product = products.find((p: { stock: number; price_fen: number }) => p.stock * p.price_fen >= store.min_order_fen);
-  const quantity = Math.max(1, Math.ceil(store.min_order_fen / product.price_fen));
-  const placed = await api.post('/api/v1/orders', {
-    data: { store_id: store.id, items: [{ sku: product.sku, quantity }], address_id: address, slot: 'asap' },
-    headers: { 'Idempotency-Key': `embed-${phone}` },
-  });
-  expect(placed.status()).toBe(201);
-  return (await placed.json()).id;
 }
 
 test('a mini-program user agent gets embed pages: no header or footer, the bridge confirmed, links keep the mode, shares posted', async ({
@@ -97,7 +80,7 @@ test('a mini-program user agent gets embed pages: no header or footer, the bridg
 test('pay hands over to the host; back in front, the order shows paid', async ({ browser, baseURL }) => {
   const ctx = await miniProgram(browser, baseURL);
   const page = await ctx.newPage();
-  const order = await unpaidOrder(page.request);
+  const order = await unpaidOrder(page.request, '137');
   await page.goto(`/orders/${order}`);
   await hydrated(page);
   await expectEmbedded(page);
@@ -131,7 +114,7 @@ test('?embed=miniprogram in a plain browser: embed pages, and every bridge call 
 }) => {
   const ctx = await browser.newContext({ baseURL });
   const page = await ctx.newPage();
-  const order = await unpaidOrder(page.request);
+  const order = await unpaidOrder(page.request, '137');
   await page.goto(`/orders/${order}?embed=miniprogram`);
   await hydrated(page);
   await expectEmbedded(page);
@@ -177,5 +160,44 @@ test('a live room shares itself with what is pinned, for the host to pass on', a
     const shares = (await hostCalls(page)).filter(([m]) => m === 'postMessage').map(([, d]) => (d as { title: string }).title);
     expect(shares.at(-1)).toContain(name);
   }
+  await ctx.close();
+});
+
+test('a live buy inside a mini-program: the host pays while the sheet shows the time left, then the order', async ({
+  browser,
+  baseURL,
+}) => {
+  const ctx = await miniProgram(browser, baseURL);
+  const page = await ctx.newPage();
+  await signInThroughApi(page.request, '137');
+  const address = await addressAtGuomao(page.request);
+  await page.goto('/live/live_bj2');
+  await hydrated(page);
+  await page.getByTestId('buy-now').click();
+  const sheet = page.getByTestId('buy-sheet');
+  await sheet.locator(`[data-testid=address-option][data-address-id="${address}"] input`).check();
+  await expect(sheet.getByTestId('buy-estimate')).toHaveAttribute('data-state', 'ok');
+  await sheet.getByTestId('place-and-pay').click();
+
+  // Handed to the host's pay page; meanwhile the sheet shows the order waiting, and for how long.
+  await expect.poll(async () => (await hostCalls(page)).filter(([m]) => m === 'navigateTo').length).toBe(1);
+  const [, url] = (await hostCalls(page)).find(([m]) => m === 'navigateTo')!;
+  const order = new URL(String(url), 'https://host.invalid').searchParams.get('order')!;
+  expect(order).toMatch(/^ord_/);
+  await expect(sheet.getByTestId('paying-in-host')).toBeVisible();
+  await expect(sheet.getByTestId('pay-countdown')).toBeVisible();
+  await expect(sheet.getByTestId('pay-countdown')).toHaveAttribute('data-pay-before', /Z$/);
+
+  const host = await ctx.newPage();
+  await host.goto(`/sandbox/mini-program/pay?order=${order}`);
+  await host.getByTestId('host-pay-confirm').click();
+  await expect(host.getByTestId('host-paid')).toHaveAttribute('data-order-id', order);
+  await host.close();
+
+  // Back in front: the order is read again, paid, and its page opens.
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await page.waitForURL(`**/orders/${order}`);
+  await hydrated(page);
+  await expect(page.getByTestId('order-status')).not.toHaveAttribute('data-status', 'pending_payment');
   await ctx.close();
 });

@@ -1,5 +1,5 @@
-import { APIRequestContext, Browser, BrowserContext, expect, Page, test } from '@playwright/test';
-import { addressAtGuomao, failOnPageErrors, GUOMAO, hydrated, signInThroughApi, submitSignIn } from './helpers';
+import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
+import { addressAtGuomao, failOnPageErrors, GUOMAO, groupOffer, hydrated, openGroup, signInThroughApi, submitSignIn, WANGJING } from './helpers';
 
 async function newShopper(browser: Browser, baseURL: string | undefined): Promise<BrowserContext> {
   return browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
@@ -12,21 +12,6 @@ async function signInTo(page: Page, next: string): Promise<void> {
   await submitSignIn(page, '135');
   await page.waitForURL((u) => u.pathname + u.search === next);
   await hydrated(page);
-}
-
-/** An open store delivering to 国贸 with a group offer on a product in stock. */
-async function anOffer(request: APIRequestContext): Promise<{ store: string; sku: string; size: number }> {
-  const nearby = await (
-    await request.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=100`)
-  ).json();
-  for (const s of nearby.stores.filter((s: { open_now: boolean }) => s.open_now)) {
-    const page = await (await request.get(`/api/v1/stores/${s.id}/products?limit=200`)).json();
-    const p = page.products.find(
-      (p: { group: { size: number } | null; stock: number }) => p.group && p.group.size === 3 && p.stock >= 5,
-    );
-    if (p) return { store: s.id, sku: p.sku, size: p.group.size };
-  }
-  throw new Error('no group offer of 3 near 国贸 in the demo city');
 }
 
 async function joinAndPay(page: Page, link: string): Promise<void> {
@@ -48,7 +33,7 @@ test('a group of three: A starts and pays, B and C join from the link, all watch
   const [a, b, c] = [await newShopper(browser, baseURL), await newShopper(browser, baseURL), await newShopper(browser, baseURL)];
   const pages = [await a.newPage(), await b.newPage(), await c.newPage()];
   const errors = pages.map(failOnPageErrors);
-  const offer = await anOffer(pages[0].request);
+  const offer = await groupOffer(pages[0].request);
 
   // The store page offers it.
   await pages[0].goto(`/store/${offer.store}?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}`);
@@ -105,6 +90,41 @@ test('a group of three: A starts and pays, B and C join from the link, all watch
   await Promise.all([a.close(), b.close(), c.close()]);
 });
 
+test('a join refused for an address the store does not reach, then another address: the join goes through', async ({
+  page,
+  playwright,
+  baseURL,
+}) => {
+  const errors = failOnPageErrors(page);
+  const starter = await playwright.request.newContext({ baseURL });
+  const group = await openGroup(starter, '134');
+  await starter.dispose();
+  await signInThroughApi(page.request, '133');
+  // 望京 is about 10 km from 国贸: outside any store's delivery radius there.
+  const far = await page.request.post('/api/v1/me/addresses', {
+    data: { label: '公司', detail: '望京街 10 号', lat: WANGJING.latitude, lng: WANGJING.longitude },
+  });
+  expect(far.status()).toBe(201);
+  const farId = (await far.json()).id;
+  const near = await addressAtGuomao(page.request);
+
+  await page.goto(`/group/${group}`);
+  await hydrated(page);
+  await page.getByTestId('join-group').click();
+  await page.locator(`[data-testid=address-option][data-address-id="${farId}"] input`).check();
+  await page.getByTestId('join-confirm').click();
+  await expect(page.getByTestId('group-error')).toBeVisible();
+  await expect(page.getByTestId('group-joined')).toHaveCount(0);
+
+  // Another address is another request: it must not be refused as a reused key.
+  await page.locator(`[data-testid=address-option][data-address-id="${near}"] input`).check();
+  await page.getByTestId('join-confirm').click();
+  await expect(page.getByTestId('group-joined')).toBeVisible();
+  await expect(page.getByTestId('group-error')).toHaveCount(0);
+  await expect(page.getByTestId('group-members')).toHaveAttribute('data-count', '2');
+  expect(errors).toEqual([]);
+});
+
 test('when the countdown ends the page says so, and a screen reader hears it', async ({ browser, baseURL }) => {
   const ctx = await newShopper(browser, baseURL);
   const page = await ctx.newPage();
@@ -113,7 +133,7 @@ test('when the countdown ends the page says so, and a screen reader hears it', a
   const api = page.request;
   const phone = await signInThroughApi(api, '136');
   const address = await addressAtGuomao(api);
-  const offer = await anOffer(api);
+  const offer = await groupOffer(api);
   const started = await api.post('/api/v1/groups', {
     data: { store_id: offer.store, sku: offer.sku, address_id: address },
     headers: { 'Idempotency-Key': `countdown-${phone}` },

@@ -100,3 +100,52 @@ export async function addressAtGuomao(api: APIRequestContext, detail = '建国�
   expect(saved.status()).toBe(201);
   return (await saved.json()).id;
 }
+
+/** Signs in a new number (`prefix` as for `freshPhone`) and places an unpaid order near 国贸 from
+ * the first open store, enough of one product for its minimum order; the order's id. */
+export async function unpaidOrder(api: APIRequestContext, prefix: string): Promise<string> {
+  const phone = await signInThroughApi(api, prefix);
+  const address = await addressAtGuomao(api);
+  const nearby = await (await api.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=20`)).json();
+  const store = nearby.stores.find((s: { open_now: boolean }) => s.open_now);
+  const { products } = await (await api.get(`/api/v1/stores/${store.id}/products?limit=200`)).json();
+  const product = products.find((p: { stock: number; price_fen: number }) => p.stock * p.price_fen >= store.min_order_fen);
+  const quantity = Math.max(1, Math.ceil(store.min_order_fen / product.price_fen));
+  const placed = await api.post('/api/v1/orders', {
+    data: { store_id: store.id, items: [{ sku: product.sku, quantity }], address_id: address, slot: 'asap' },
+    headers: { 'Idempotency-Key': `unpaid-${phone}` },
+  });
+  expect(placed.status()).toBe(201);
+  return (await placed.json()).id;
+}
+
+/** An open store delivering to 国贸 with a group offer of 3 on a product in stock. */
+export async function groupOffer(api: APIRequestContext): Promise<{ store: string; sku: string; size: number }> {
+  const nearby = await (
+    await api.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=100`)
+  ).json();
+  for (const s of nearby.stores.filter((s: { open_now: boolean }) => s.open_now)) {
+    const page = await (await api.get(`/api/v1/stores/${s.id}/products?limit=200`)).json();
+    const p = page.products.find(
+      (p: { group: { size: number } | null; stock: number }) => p.group && p.group.size === 3 && p.stock >= 5,
+    );
+    if (p) return { store: s.id, sku: p.sku, size: p.group.size };
+  }
+  throw new Error('no group offer of 3 near 国贸 in the demo city');
+}
+
+/** A group of three near 国贸, started and paid for (so open to others) by a new shopper signed
+ * in on `starter` (`prefix` as for `freshPhone`); the group's id. */
+export async function openGroup(starter: APIRequestContext, prefix: string): Promise<string> {
+  const phone = await signInThroughApi(starter, prefix);
+  const address = await addressAtGuomao(starter);
+  const offer = await groupOffer(starter);
+  const started = await starter.post('/api/v1/groups', {
+    data: { store_id: offer.store, sku: offer.sku, address_id: address },
+    headers: { 'Idempotency-Key': `open-group-${phone}` },
+  });
+  expect(started.status()).toBe(201);
+  const { group, order } = await started.json();
+  expect((await starter.post(`/api/v1/orders/${order.id}/pay`, { data: { method: 'sandbox' } })).status()).toBe(200);
+  return group.id;
+}

@@ -2,7 +2,7 @@
 // and pay, a live-room buy, and joining a group. Every element that takes the focus on the way
 // shows it (a ring of at least 2 px). The add-to-cart journey is in a11y.spec.ts.
 import { APIRequestContext, expect, Locator, Page, test } from '@playwright/test';
-import { addressAtGuomao, GUOMAO, hydrated, signInThroughApi } from './helpers';
+import { addressAtGuomao, GUOMAO, hydrated, openGroup, signInThroughApi } from './helpers';
 
 /** Presses Tab until `target` has the focus (at most `max` times), checking each focus ring. */
 async function tabTo(page: Page, target: Locator, max = 120): Promise<void> {
@@ -81,31 +81,12 @@ test('buy the pinned product in a live room with the keyboard alone', async ({ p
 test('join a group with the keyboard alone', async ({ page, playwright, baseURL }) => {
   // The starter opens a group of three through the API and pays for it.
   const starter = await playwright.request.newContext({ baseURL });
-  await signInThroughApi(starter, '157');
-  const starterAddress = await addressAtGuomao(starter);
-  const nearby = await (await starter.get(`/api/v1/stores/nearby?lat=${GUOMAO.latitude}&lng=${GUOMAO.longitude}&limit=100`)).json();
-  let offer: { store: string; sku: string } | undefined;
-  for (const s of nearby.stores.filter((s: { open_now: boolean }) => s.open_now)) {
-    const { products } = await (await starter.get(`/api/v1/stores/${s.id}/products?limit=200`)).json();
-    const p = products.find((p: { group: { size: number } | null; stock: number }) => p.group && p.group.size === 3 && p.stock >= 5);
-    if (p) {
-      offer = { store: s.id, sku: p.sku };
-      break;
-    }
-  }
-  expect(offer).toBeTruthy();
-  const started = await starter.post('/api/v1/groups', {
-    data: { store_id: offer!.store, sku: offer!.sku, address_id: starterAddress },
-    headers: { 'Idempotency-Key': `kbd-group-${Date.now()}` },
-  });
-  expect(started.status()).toBe(201);
-  const { group, order } = await started.json();
-  expect((await starter.post(`/api/v1/orders/${order.id}/pay`, { data: { method: 'sandbox' } })).status()).toBe(200);
+  const group = await openGroup(starter, '157');
   await starter.dispose();
 
   await signInThroughApi(page.request, '156');
   const address = await addressAtGuomao(page.request);
-  await page.goto(`/group/${group.id}`);
+  await page.goto(`/group/${group}`);
   await hydrated(page);
   await tabTo(page, page.getByTestId('join-group'));
   await page.keyboard.press('Enter');

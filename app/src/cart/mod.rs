@@ -252,7 +252,7 @@ pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
     view! {
         <aside class="cart-bar" data-testid="cart-bar" data-syncing=move || cart.syncing().to_string()
             class:empty=move || cart.count() == 0 aria-label=td_string!(l, common.nav_cart)>
-            <a class="cart-link" href=crate::links::with_point("/cart", at)>
+            <a class="cart-link" href=crate::links::cart_href(at)>
                 {td_string!(l, cart.count_before)}<span class="count" data-testid="cart-count">{move || cart.count()}</span>{td_string!(l, cart.count_after)}
             </a>
             // The new count and total, read out after each change.
@@ -297,7 +297,7 @@ pub fn CartPage() -> impl IntoView {
                     Ok(r) if r.carts.iter().all(|c| c.items.is_empty()) => view! {
                         <section class="notice empty" data-testid="empty-cart">
                             <p>{td_string!(l, cart.empty)}</p>
-                            <p><a href=at.get_untracked().map(crate::links::home_href).unwrap_or_else(|| "/".into())>{td_string!(l, cart.browse_nearby)}</a></p>
+                            <p><a href=crate::links::home_at(at.get_untracked())>{td_string!(l, cart.browse_nearby)}</a></p>
                         </section>
                     }.into_any(),
                     Ok(r) => r.carts.into_iter().filter(|c| !c.items.is_empty())
@@ -345,7 +345,7 @@ fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
                 }}</span>
                 {cart.fees.as_ref().map(|f| view! { <span>{describe_fees(f, l)}</span> })}
             </p>
-            <CartScope store_id=store_id.clone() cart=Some(cart.clone()) back=crate::links::with_point("/cart", at)>
+            <CartScope store_id=store_id.clone() cart=Some(cart.clone()) back=crate::links::cart_href(at)>
                 <ul class="cart-lines">{rows()}</ul>
                 <CartBar min_order_fen at/>
             </CartScope>

@@ -120,7 +120,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
     let l = locale();
     let store = detail.store.clone();
     let base = store_href(&store.id, at);
-    let store_path = format!("/store/{}", crate::links::encode(&store.id));
+    let store_path = crate::links::store_path(&store.id);
     let with_query = move |pairs: &[(&str, Option<&str>)]| {
         let mut all: Vec<(&str, Option<&str>)> = Vec::new();
         let lat = at.map(|p| coord(p.lat()));
@@ -188,7 +188,7 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
             </p>
             {store.category.installs_next_day().then(|| view! { <p class="note">{td_string!(l, catalog.installs_next_day)}</p> })}
             <p class="address">{store.address.clone()}</p>
-            <a class="back" href=at.map(crate::links::home_href).unwrap_or_else(|| "/".into())>{td_string!(l, catalog.back_to_stores)}</a>
+            <a class="back" href=crate::links::home_at(at)>{td_string!(l, catalog.back_to_stores)}</a>
         </section>
         <form class="store-search" method="get" action=base.clone() role="search" aria-label=td_string!(l, catalog.search_in_store)>
             {at.map(|p| view! {
@@ -228,7 +228,7 @@ fn ProductCard(product: Product, store_id: String) -> impl IntoView {
     let state = product.stock_state();
     // The store's group-buy offer: a plain link to start a group (no wasm needed).
     let group = product.group.map(|g| {
-        let href = crate::groups::start_href(&store_id, &product.sku);
+        let href = crate::links::group_start_href(&store_id, &product.sku);
         view! {
             <a class="group-offer" data-testid="start-group" href=href>
                 {td_string!(l, catalog.group_offer, size = g.size, price = format_yuan(g.price_fen))}
@@ -296,7 +296,7 @@ pub fn SearchPage() -> impl IntoView {
                 let at = at.get_untracked();
                 match (results.await, at) {
                     (_, None) => view! {
-                        <p class="notice" data-testid="need-location">{td_string!(l, catalog.need_location)}<a href="/?change=1">{td_string!(l, common.choose_location)}</a></p>
+                        <p class="notice" data-testid="need-location">{td_string!(l, catalog.need_location)}<a href=crate::links::CHANGE_LOCATION>{td_string!(l, common.choose_location)}</a></p>
                     }.into_any(),
                     (Ok(None), _) => view! { <p class="notice">{td_string!(l, catalog.search_hint)}</p> }.into_any(),
                     (Ok(Some(r)), Some(at)) => view! { <SearchResults response=r at/> }.into_any(),
@@ -316,7 +316,7 @@ fn SearchResults(response: SearchResponse, at: LatLng) -> impl IntoView {
                 <p>{td_string!(l, catalog.no_hits)}</p>
                 <p>
                     {td_string!(l, catalog.rephrase_or)}
-                    <a href="/?change=1">{td_string!(l, catalog.other_area)}</a>
+                    <a href=crate::links::CHANGE_LOCATION>{td_string!(l, catalog.other_area)}</a>
                     {td_string!(l, catalog.sentence_end)}
                 </p>
             </section>
@@ -327,7 +327,7 @@ fn SearchResults(response: SearchResponse, at: LatLng) -> impl IntoView {
         <ul class="search-results" data-testid="search-results">
             {response.results.into_iter().map(|hit| {
                 let href = href(
-                    &format!("/store/{}", crate::links::encode(&hit.store.id)),
+                    &crate::links::store_path(&hit.store.id),
                     &[("lat", Some(&coord(at.lat()))), ("lng", Some(&coord(at.lng()))), ("q", Some(&hit.product.name))],
                 );
                 let state = hit.product.stock_state();

@@ -10,39 +10,29 @@ use jishi_api::groups::{Group, GroupOrder, GroupStatus, JoinGroup, NewGroup};
 #[cfg(feature = "hydrate")]
 use jishi_api::groups::{GroupEvent, GROUP_EVENT};
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder};
+use jishi_api::orders::{Order, OrderStatus};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
-use crate::api_client::{self, Method};
+use crate::addresses::{first_choice, AddressChooser};
+#[cfg(feature = "hydrate")]
+use crate::api_client::api_url;
+use crate::api_client::{self, group_path, AttemptKey};
+use crate::clock::{clock_skew_ms, hh_mm_ss, ms_until, time_left};
 use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, beijing_date_time, group_status_label, locale, Locale};
-use crate::links::{encode, order_href, sign_in_href};
-use crate::orders::checkout::addresses::NewAddressForm;
-
-pub fn group_href(id: &str) -> String {
-    format!("/group/{}", encode(id))
-}
-
-pub fn start_href(store_id: &str, sku: &str) -> String {
-    format!("/store/{}/group/{}", encode(store_id), encode(sku))
-}
-
-/// The shopper's own seat in a group: their order and its state.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MySeat {
-    pub order_id: String,
-    pub order_status: OrderStatus,
-}
+use crate::links::{go_to, group_href, group_start_href, order_href, sign_in_href, HOME};
+use crate::pay::{pay_order, PayPanel, Payment};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupPageData {
     pub group: Group,
     pub signed_in: bool,
-    pub mine: Option<MySeat>,
+    /// The shopper's own seat: their order in the group.
+    pub mine: Option<Order>,
     pub addresses: Vec<Address>,
 }
 
@@ -52,7 +42,7 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
     use jishi_api::groups::MyGroupsResponse;
     let client = from_context()?;
     let no_query: [(&str, &str); 0] = [];
-    let path = format!("/v1/groups/{}", encode(&id));
+    let path = format!("/v1{}", group_path(&id, ""));
     let (group, shopper, mine) = futures::join!(
         client.get::<Group>(&path, &no_query),
         shopper_addresses(),
@@ -60,18 +50,25 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
     );
     let group = group?;
     let (signed_in, addresses) = shopper?;
-    let mine = if signed_in {
+    let seat = if signed_in {
         mine?.and_then(|m| {
             m.groups
                 .into_iter()
                 .find(|g: &jishi_api::groups::MyGroup| g.group.id == group.id)
-                .map(|g| MySeat {
-                    order_id: g.order_id,
-                    order_status: g.order_status,
-                })
         })
     } else {
         None
+    };
+    // The order itself: while it waits for payment, the page counts down to its `pay_before`.
+    let mine = match seat {
+        Some(seat) => {
+            get_as_shopper::<Order>(&format!(
+                "/v1{}",
+                api_client::order_path(&seat.order_id, "")
+            ))
+            .await?
+        }
+        None => None,
     };
     Ok(GroupPageData {
         group,
@@ -96,7 +93,7 @@ pub fn GroupPage() -> impl IntoView {
                     Err(e) if e.is_not_found() => view! {
                         <Title text=titled(td_string!(l, groups.not_found))/>
                         <ErrorNotice error=e heading=td_string!(l, groups.not_found)/>
-                        <p><a href="/">{td_string!(l, groups.browse_nearby)}</a></p>
+                        <p><a href=HOME>{td_string!(l, groups.browse_nearby)}</a></p>
                     }.into_any(),
                     Err(e) => view! {
                         <Title text=titled(td_string!(l, groups.unavailable))/>
@@ -150,44 +147,12 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
     .into_any()
 }
 
-/// Milliseconds from now to an RFC 3339 instant, now being the platform's clock: `skew_ms` is
-/// the platform's time less this device's (0 on the server, where nothing counts down).
-fn ms_until(rfc3339: &str, skew_ms: f64) -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::parse(rfc3339) - (js_sys::Date::now() + skew_ms)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (rfc3339, skew_ms);
-        0.0
-    }
-}
-
-/// The platform's clock less this device's, from the `now` the group came with.
-fn clock_skew_ms(platform_now: Option<&str>) -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        platform_now
-            .map(|now| js_sys::Date::parse(now) - js_sys::Date::now())
-            .filter(|skew| skew.is_finite())
-            .unwrap_or(0.0)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = platform_now;
-        0.0
-    }
-}
-
 /// "还剩 05:07:09" / "05:07:09 left" (hours may pass 24), or "已截止" / "Closed".
 pub fn countdown_text(ms_left: f64, l: Locale) -> String {
     if ms_left <= 0.0 {
         return td_string!(l, groups.countdown_over).to_owned();
     }
-    let s = (ms_left / 1000.0).ceil() as u64;
-    let hms = format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-    td_string!(l, groups.countdown_left, hms = hms)
+    td_string!(l, groups.countdown_left, hms = hh_mm_ss(ms_left))
 }
 
 /// The island: members, status, countdown, join and share.
@@ -204,7 +169,8 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     let deadline = StoredValue::new(group.deadline.clone());
     let skew = clock_skew_ms(group.now.as_deref());
     let group = RwSignal::new(group);
-    let mine = RwSignal::new(mine);
+    // The shopper's seat: paying it, and the time left to.
+    let payment = Payment::new(mine, skew);
     let connected = RwSignal::new(false);
     let status = Memo::new(move |_| group.with(|g| g.status));
     let l = locale();
@@ -213,7 +179,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
         stream.flatten().or_else(|| {
             crate::events::EventStream::open(
-                &format!("/api/v1/groups/{}/events", encode(&group_id.get_value())),
+                &api_url(&group_path(&group_id.get_value(), "events")),
                 GROUP_EVENT,
                 move |event: GroupEvent| {
                     let _ = group.try_update(|g| g.apply(&event));
@@ -226,23 +192,16 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     });
 
     // The countdown, redrawn every second in the browser.
-    // The server has no ticking clock to show: the deadline itself, until the browser counts.
-    let left = RwSignal::new(if cfg!(feature = "hydrate") {
-        countdown_text(ms_until(&deadline.get_value(), skew), l)
-    } else {
-        let when = beijing_date_time(&deadline.get_value(), l).unwrap_or_default();
-        td_string!(l, groups.deadline_at, when = when)
-    });
-    #[cfg(feature = "hydrate")]
-    {
-        let tick = move || {
-            let _ = left.try_set(countdown_text(ms_until(&deadline.get_value(), skew), l));
-        };
-        tick();
-        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
-            on_cleanup(move || handle.clear());
+    let left = time_left(move || Some(ms_until(&deadline.get_value(), skew)));
+    let countdown = move || match left.get() {
+        Some(ms) => countdown_text(ms, l),
+        // The server has no ticking clock to show: the deadline itself, until the browser counts.
+        None => {
+            let when = beijing_date_time(&deadline.get_value(), l).unwrap_or_default();
+            td_string!(l, groups.deadline_at, when = when)
         }
-    }
+    };
+    let closed = move || left.get().is_some_and(|ms| ms <= 0.0);
 
     // Inside a mini-program, what the host shares follows the group: seats left, or formed.
     #[cfg(feature = "hydrate")]
@@ -278,7 +237,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 </span>" "
                 <span data-testid="group-countdown" data-deadline=deadline.get_value() role="timer">
                     {move || match status.get() {
-                        GroupStatus::Forming => left.get(),
+                        GroupStatus::Forming => countdown(),
                         GroupStatus::Formed | GroupStatus::Fulfilled => td_string!(l, groups.formed_delivering).to_owned(),
                         GroupStatus::Expired => td_string!(l, groups.expired_refunded).to_owned(),
                     }}
@@ -287,7 +246,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 // and the group forming or expiring, are announced here.
                 <span class="visually-hidden" role="status" data-testid="group-announcement">
                     {move || match status.get() {
-                        GroupStatus::Forming if left.with(|t| t == td_string!(l, groups.countdown_over)) => {
+                        GroupStatus::Forming if closed() => {
                             td_string!(l, groups.closed_announcement)
                         }
                         GroupStatus::Forming => "",
@@ -313,7 +272,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                     </li>
                 }).collect_view()}
             </ol>
-            <MyPart group mine signed_in addresses/>
+            <MyPart group payment signed_in addresses/>
             <ShareButton group/>
         </section>
     }
@@ -324,18 +283,18 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
 #[component]
 fn MyPart(
     group: RwSignal<Group>,
-    mine: RwSignal<Option<MySeat>>,
+    payment: Payment,
     signed_in: bool,
     addresses: Vec<Address>,
 ) -> impl IntoView {
+    let mine = payment.order();
     let addresses = RwSignal::new(addresses);
-    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
     let choosing = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    // Made on the first click (in the browser): one key for this page's attempt, so a retry after
-    // a lost answer gets the first answer back.
-    let key = StoredValue::new(None::<String>);
+    // One key for this page's attempt, so a retry after a lost answer gets the first answer back.
+    let attempt = StoredValue::new(AttemptKey::<JoinGroup>::new());
     let l = locale();
     let join = move |_| {
         let Some(address_id) = chosen.get_untracked() else {
@@ -347,75 +306,17 @@ fn MyPart(
             error.set(Some(api_error_message(&e, l)));
             return;
         }
-        let path = format!(
-            "/groups/{}/join",
-            encode(&group.with_untracked(|g| g.id.clone()))
-        );
-        let idem = key
-            .get_value()
-            .unwrap_or_else(api_client::new_idempotency_key);
-        key.set_value(Some(idem.clone()));
-        let key = idem;
+        let path = group_path(&group.with_untracked(|g| g.id.clone()), "join");
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let joined =
-                api_client::send::<GroupOrder, _>(Method::Post, &path, Some(&body), Some(&key))
-                    .await;
-            match joined {
-                // Inside a mini-program the host pays; the seat shows paid once back in front.
-                Ok(joined) if crate::embed::hand_payment_to_host(&joined.order.id) => {
-                    mine.set(Some(MySeat {
-                        order_id: joined.order.id,
-                        order_status: joined.order.status,
-                    }));
-                    choosing.set(false);
-                }
+            match api_client::post_once::<GroupOrder, _>(&path, &body, attempt).await {
                 Ok(joined) => {
-                    let order = pay(&joined.order.id).await.unwrap_or(joined.order);
-                    mine.set(Some(MySeat {
-                        order_id: order.id,
-                        order_status: order.status,
-                    }));
                     choosing.set(false);
+                    // The seat is held until it is paid: pay at once (or the host app does).
+                    payment.show(joined.order);
+                    payment.pay();
                 }
-                Err(e) => error.set(Some(e.message())),
-            }
-            busy.set(false);
-        });
-    };
-    crate::embed::on_foreground(move || {
-        let Some(seat) = mine.get_untracked() else {
-            return;
-        };
-        if seat.order_status != OrderStatus::PendingPayment {
-            return;
-        }
-        leptos::task::spawn_local(async move {
-            let path = format!("/orders/{}", encode(&seat.order_id));
-            if let Ok(order) = api_client::get::<Order>(&path).await {
-                mine.set(Some(MySeat {
-                    order_id: order.id,
-                    order_status: order.status,
-                }));
-            }
-        });
-    });
-    let pay_mine = move |_| {
-        let Some(seat) = mine.get_untracked() else {
-            return;
-        };
-        if crate::embed::hand_payment_to_host(&seat.order_id) {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match pay(&seat.order_id).await {
-                Ok(order) => mine.set(Some(MySeat {
-                    order_id: order.id,
-                    order_status: order.status,
-                })),
                 Err(e) => error.set(Some(e.message())),
             }
             busy.set(false);
@@ -424,16 +325,12 @@ fn MyPart(
     let here = move || group_href(&group.with(|g| g.id.clone()));
     view! {
         <div class="group-actions">
-            {move || match (mine.get(), signed_in) {
-                (Some(seat), _) => view! {
+            {move || match (mine.with(|o| o.as_ref().map(|o| (o.id.clone(), o.status))), signed_in) {
+                (Some((order_id, order_status)), _) => view! {
                     <p class="notice" data-testid="group-joined">
-                        {if seat.order_status == OrderStatus::PendingPayment { td_string!(l, groups.joined_unpaid) } else { td_string!(l, groups.joined) }}
-                        " "<a data-testid="my-group-order" href=order_href(&seat.order_id)>{td_string!(l, groups.view_my_order)}</a>
+                        {if order_status == OrderStatus::PendingPayment { td_string!(l, groups.joined_unpaid) } else { td_string!(l, groups.joined) }}
+                        " "<a data-testid="my-group-order" href=order_href(&order_id)>{td_string!(l, groups.view_my_order)}</a>
                     </p>
-                    {(seat.order_status == OrderStatus::PendingPayment).then(|| view! {
-                        <button type="button" class="primary big" data-testid="pay-group-order" disabled=busy
-                            on:click=pay_mine>{td_string!(l, groups.pay_sandbox)}</button>
-                    })}
                 }.into_any(),
                 (None, false) => view! {
                     <a class="button primary big" data-testid="join-group" href=sign_in_href(&here())>{td_string!(l, groups.sign_in_to_join)}</a>
@@ -447,48 +344,18 @@ fn MyPart(
                 }.into_any(),
             }}
             {move || choosing.get().then(|| view! {
-                <AddressChoice addresses chosen/>
+                <AddressChooser addresses chosen legend=td_string!(l, groups.address_legend) testid="group-addresses" start=None/>
                 <button type="button" class="primary big" data-testid="join-confirm"
                     disabled=move || busy.get() || chosen.get().is_none() on:click=join>
                     {move || if busy.get() { td_string!(l, groups.joining) } else { td_string!(l, groups.join_and_pay) }}
                 </button>
             }.into_any())}
+            <PayPanel payment testid="pay-group-order"/>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="group-error">{e}</p> }.into_any())}
             {move || (status_is(group, GroupStatus::Forming) && !group.with(|g| g.joinable) && mine.with(Option::is_none)).then(|| view! {
-                <p class="hint"><a href=start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>{td_string!(l, groups.start_own)}</a></p>
+                <p class="hint"><a href=group_start_href(&group.with(|g| g.store_id.clone()), &group.with(|g| g.sku.clone()))>{td_string!(l, groups.start_own)}</a></p>
             }.into_any())}
         </div>
-    }
-    .into_any()
-}
-
-/// The shopper's saved addresses to pick from, and a new one on the map.
-#[component]
-fn AddressChoice(
-    addresses: RwSignal<Vec<Address>>,
-    chosen: RwSignal<Option<String>>,
-) -> impl IntoView {
-    let on_added = move |a: Address| {
-        chosen.set(Some(a.id.clone()));
-        addresses.update(|list| list.insert(0, a));
-    };
-    let l = locale();
-    view! {
-        <fieldset class="addresses" data-testid="group-addresses">
-            <legend>{td_string!(l, groups.address_legend)}</legend>
-            {move || addresses.get().into_iter().map(|a| {
-                let id = a.id.clone();
-                view! {
-                    <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
-                        <input type="radio" name="group-address"
-                            prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
-                            on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
-                        <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                    </label>
-                }
-            }).collect_view()}
-            <NewAddressForm start=None on_added/>
-        </fieldset>
     }
     .into_any()
 }
@@ -504,17 +371,6 @@ fn group_closed_text(g: &Group, l: Locale) -> &'static str {
         GroupStatus::Forming => td_string!(l, groups.after_initiator_pays),
         status => group_status_label(status, l),
     }
-}
-
-/// Pays an order in the sandbox.
-async fn pay(order_id: &str) -> Result<Order, AppError> {
-    api_client::post::<Order, _>(
-        &format!("/orders/{}/pay", encode(order_id)),
-        &PayOrder {
-            method: PayMethod::Sandbox,
-        },
-    )
-    .await
 }
 
 /// Web Share where the browser has it, else the link to the clipboard.
@@ -600,11 +456,15 @@ pub struct StartPageData {
 #[server]
 pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, AppError> {
     use crate::platform_client::{from_context, shopper_addresses};
-    use jishi_api::catalog::ProductsResponse;
+    use jishi_api::catalog::{ProductsQueryRaw, ProductsResponse, MAX_PRODUCTS_LIMIT};
     let client = from_context()?;
-    let path = format!("/v1/stores/{}/products", encode(&store_id));
+    let all_products = ProductsQueryRaw {
+        limit: Some(MAX_PRODUCTS_LIMIT.to_string()),
+        ..ProductsQueryRaw::default()
+    };
+    let path = format!("/v1/stores/{}/products", crate::links::encode(&store_id));
     let (products, shopper) = futures::join!(
-        client.get::<ProductsResponse>(&path, &[("limit", "200")]),
+        client.get::<ProductsResponse>(&path, &all_products),
         shopper_addresses(),
     );
     let product = products?
@@ -664,14 +524,13 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
         addresses,
     } = data;
     let offer = product.group;
-    let here = start_href(&store_id, &product.sku);
+    let here = group_start_href(&store_id, &product.sku);
     let addresses = RwSignal::new(addresses);
-    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
+    let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    // Made on the first click (in the browser): one key for this page's attempt, so a retry after
-    // a lost answer gets the first answer back.
-    let key = StoredValue::new(None::<String>);
+    // One key for this page's attempt, so a retry after a lost answer gets the first answer back.
+    let attempt = StoredValue::new(AttemptKey::<NewGroup>::new());
     let request = StoredValue::new((store_id, product.sku.clone()));
     let l = locale();
     let start = move |_| {
@@ -691,26 +550,14 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             error.set(Some(api_error_message(&e, l)));
             return;
         }
-        let idem = key
-            .get_value()
-            .unwrap_or_else(api_client::new_idempotency_key);
-        key.set_value(Some(idem.clone()));
-        let key = idem;
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api_client::send::<GroupOrder, _>(
-                Method::Post,
-                "/groups",
-                Some(&body),
-                Some(&key),
-            )
-            .await
-            {
+            match api_client::post_once::<GroupOrder, _>(api_client::GROUPS, &body, attempt).await {
                 Ok(started) => {
                     // Paying opens the group; if it fails, the group page offers it again.
-                    let _ = pay(&started.order.id).await;
-                    crate::auth::go_to(&group_href(&started.group.id));
+                    let _ = pay_order(&started.order.id).await;
+                    go_to(&group_href(&started.group.id));
                 }
                 Err(e) => {
                     error.set(Some(e.message()));
@@ -732,7 +579,7 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
             <p class="hint">{td_string!(l, groups.start_hint)}</p>
             {if signed_in {
                 view! {
-                    <AddressChoice addresses chosen/>
+                    <AddressChooser addresses chosen legend=td_string!(l, groups.address_legend) testid="group-addresses" start=None/>
                     <button type="button" class="primary big" data-testid="start-group-submit"
                         disabled=move || busy.get() || chosen.get().is_none() on:click=start>
                         {move || if busy.get() { td_string!(l, groups.starting) } else { td_string!(l, groups.start_and_pay) }}
@@ -760,14 +607,5 @@ mod tests {
         assert_eq!(countdown_text(86_400_000.0, zh), "还剩 24:00:00");
         assert_eq!(countdown_text(3_723_000.0, zh), "还剩 01:02:03");
         assert_eq!(countdown_text(3_723_000.0, Locale::en), "01:02:03 left");
-    }
-
-    #[test]
-    fn links_are_encoded() {
-        assert_eq!(group_href("grp_1"), "/group/grp_1");
-        assert_eq!(
-            start_href("bj00312", "P000207"),
-            "/store/bj00312/group/P000207"
-        );
     }
 }

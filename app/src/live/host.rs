@@ -20,13 +20,12 @@ use crate::components::ErrorNotice;
 use crate::error::{set_response_status, AppError};
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale, room_status_label};
-use crate::links::{encode, sign_in_href};
+use crate::links::{encode, live_host_href, live_href, sign_in_href};
 
 use super::video::CameraPublisher;
 use super::{
-    apply_event, format_count, host_href, live_href, mark_private, parse_yuan, room_api,
-    search_catalogue, suggested_live_price, yuan_input, CatalogueItem, HostConsole, Ingest,
-    RoomSettings, SalesBook,
+    apply_event, format_count, mark_private, parse_yuan, room_api, search_catalogue,
+    suggested_live_price, yuan_input, CatalogueItem, HostConsole, Ingest, RoomSettings, SalesBook,
 };
 
 /// Catalogue rows shown at once (the search narrows them).
@@ -68,7 +67,7 @@ pub fn HostConsolePage() -> impl IntoView {
                         <section class="notice" data-testid="sign-in-first">
                             <h1>{td_string!(l, host.page.sign_in_first)}</h1>
                             <p>{td_string!(l, host.page.sign_in_text)}</p>
-                            <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href(&host_href(&id))>{td_string!(l, host.page.sign_in_phone)}</a></p>
+                            <p><a class="button primary" data-testid="sign-in-link" href=sign_in_href(&live_host_href(&id))>{td_string!(l, host.page.sign_in_phone)}</a></p>
                         </section>
                     }.into_any(),
                     Err(AppError::Api(e)) if e.code == ErrorCode::Forbidden => {

@@ -12,9 +12,9 @@ use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{locale, room_status_label};
-use crate::links::{format_distance, with_point};
+use crate::links::{format_distance, home_at, live_href, live_list_href, CHANGE_LOCATION};
 
-use super::{format_count, list_href, live_href};
+use super::format_count;
 
 /// The rooms for a point (live rooms that can deliver there first), or all rooms without one.
 #[server(input = Json)]
@@ -42,7 +42,7 @@ pub fn LiveListPage() -> impl IntoView {
         {move || at.get().is_none().then(|| view! {
             <p class="notice" data-testid="live-no-location">
                 {td_string!(l, live.list.no_location_before)}
-                <a href="/?change=1">{td_string!(l, live.list.no_location_link)}</a>
+                <a href=CHANGE_LOCATION>{td_string!(l, live.list.no_location_link)}</a>
                 {td_string!(l, live.list.no_location_after)}
             </p>
         })}
@@ -54,7 +54,7 @@ pub fn LiveListPage() -> impl IntoView {
                         <section class="notice empty" data-testid="live-empty">
                             <h2>{td_string!(l, live.list.empty_heading)}</h2>
                             <p>{td_string!(l, live.list.empty_text)}</p>
-                            <p><a class="button primary" href=with_point("/", at)>{td_string!(l, live.list.empty_stores)}</a></p>
+                            <p><a class="button primary" href=home_at(at)>{td_string!(l, live.list.empty_stores)}</a></p>
                         </section>
                     }.into_any(),
                     Ok(r) => view! {
@@ -128,7 +128,7 @@ pub fn LiveStrip(at: LatLng) -> impl IntoView {
                         <ul class="live-strip-list">
                             {live.into_iter().map(|room| view! { <RoomCard room at=Some(at)/> }).collect_view()}
                         </ul>
-                        <a class="more" href=list_href(Some(at))>{td_string!(l, live.list.all_rooms)}</a>
+                        <a class="more" href=live_list_href(Some(at))>{td_string!(l, live.list.all_rooms)}</a>
                     </section>
                 }
                 .into_any()

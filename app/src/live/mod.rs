@@ -17,27 +17,11 @@ pub use list::{LiveListPage, LiveStrip};
 pub use viewer::LiveRoomPage;
 
 use jishi_api::live::{LiveEvent, Pin, RoomView, Sale, MAX_LIKES_PER_BATCH};
-use jishi_api::LatLng;
 use serde::{Deserialize, Serialize};
 
 use crate::i18n::td_string;
 use crate::lang::Locale;
-use crate::links::{encode, with_point};
-
-/// `/live/{id}`, carrying the shopper's point when known.
-pub fn live_href(id: &str, at: Option<LatLng>) -> String {
-    with_point(&format!("/live/{}", encode(id)), at)
-}
-
-/// `/live/{id}/host`.
-pub fn host_href(id: &str) -> String {
-    format!("/live/{}/host", encode(id))
-}
-
-/// `/live`, carrying the shopper's point when known.
-pub fn list_href(at: Option<LatLng>) -> String {
-    with_point("/live", at)
-}
+use crate::links::encode;
 
 /// The room's event stream through the server's fan-out.
 #[cfg(feature = "hydrate")]
@@ -295,18 +279,6 @@ pub(crate) fn mark_private() {
     }
 }
 
-/// Milliseconds since the epoch in the browser (0 on the server, where no handler runs).
-pub(crate) fn now_ms() -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        0.0
-    }
-}
-
 /// What the live pages' tests start from (changed field by field with `..`).
 #[cfg(test)]
 pub(crate) mod fixtures {
@@ -373,14 +345,8 @@ mod tests {
     }
 
     #[test]
-    fn links_encode_the_room_id_and_keep_the_point() {
-        let at = LatLng::new(39.9088, 116.4605).unwrap();
-        assert_eq!(live_href("r 1", None), "/live/r%201");
-        assert_eq!(
-            live_href("r1", Some(at)),
-            "/live/r1?lat=39.908800&lng=116.460500"
-        );
-        assert_eq!(host_href("r1"), "/live/r1/host");
+    fn api_paths_encode_the_room_id() {
+        assert_eq!(room_api("r 1", "likes"), "/live/rooms/r%201/likes");
         assert_eq!(room_api("r1", "comments"), "/live/rooms/r1/comments");
         assert_eq!(room_api("r1", ""), "/live/rooms/r1");
     }

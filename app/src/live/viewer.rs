@@ -9,24 +9,23 @@ use jishi_api::live::{
     RoomStatus, RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
 };
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, PayMethod, PayOrder};
+use jishi_api::orders::{Order, OrderStatus};
 use jishi_api::{ErrorCode, LatLng};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api_client::{self, Method};
+use crate::addresses::{first_choice, AddressChooser};
+use crate::api_client::{self, AttemptKey};
+use crate::clock::now_ms;
 use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale, room_status_label};
-use crate::links::{order_href, sign_in_href};
-use crate::orders::checkout::addresses::NewAddressForm;
+use crate::links::{go_to, live_href, live_list_href, order_href, sign_in_href};
+use crate::pay::{PayPanel, Payment};
 
-use super::{
-    apply_event, format_count, list_href, live_href, now_ms, room_api, stock_text, ticker_line,
-    LikeBatcher,
-};
+use super::{apply_event, format_count, room_api, stock_text, ticker_line, LikeBatcher};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveRoomPageData {
@@ -72,7 +71,7 @@ pub fn LiveRoomPage() -> impl IntoView {
                     Err(e) if e.is_not_found() => view! {
                         <Title text=page_title(td_string!(l, live.room.not_found))/>
                         <ErrorNotice error=e heading=td_string!(l, live.room.not_found)/>
-                        <p><a href=list_href(at)>{td_string!(l, live.room.other_rooms)}</a></p>
+                        <p><a href=live_list_href(at)>{td_string!(l, live.room.other_rooms)}</a></p>
                     }.into_any(),
                     Err(e) => view! {
                         <Title text=page_title(td_string!(l, live.unavailable))/>
@@ -220,6 +219,8 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
 
     let sheet_open = RwSignal::new(false);
     let addresses = RwSignal::new(addresses);
+    // What the buy sheet places: paying it (here, or the host app inside a mini-program).
+    let payment = Payment::new(None, 0.0);
 
     let pin_card = move || {
         pinned.get().map(|p| {
@@ -288,7 +289,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 {move || last_sale.get().map(|s| ticker_line(&s, l))}
             </p>
             {move || sheet_open.get().then(|| view! {
-                <BuySheet room_id pinned addresses at open=sheet_open/>
+                <BuySheet room_id pinned addresses at open=sheet_open payment/>
             })}
             <section class="live-comments" aria-labelledby="comments-heading">
                 <h2 id="comments-heading">{td_string!(l, live.comments.heading)}</h2>
@@ -412,13 +413,19 @@ fn CommentForm(
     }
 }
 
-/// A failed buy as the sheet shows it: the code (for tests and styles) and the platform's words.
-fn buy_error_code(e: &AppError) -> &'static str {
+/// A failed buy as the sheet shows it: the code (for tests and styles: the wire's for the
+/// refusals the sheet expects, else "other") and the platform's words.
+fn buy_error_code(e: &AppError) -> String {
     match e {
-        AppError::Api(a) if a.code == ErrorCode::SoldOut => "sold_out",
-        AppError::Api(a) if a.code == ErrorCode::NotDeliverable => "not_deliverable",
-        AppError::Api(a) if a.code == ErrorCode::Unauthorized => "unauthorized",
-        _ => "other",
+        AppError::Api(a)
+            if matches!(
+                a.code,
+                ErrorCode::SoldOut | ErrorCode::NotDeliverable | ErrorCode::Unauthorized
+            ) =>
+        {
+            crate::error::wire_code(a.code)
+        }
+        _ => "other".to_owned(),
     }
 }
 
@@ -436,20 +443,21 @@ fn BuySheet(
     addresses: RwSignal<Vec<Address>>,
     at: Option<LatLng>,
     open: RwSignal<bool>,
+    payment: Payment,
 ) -> impl IntoView {
     let l = locale();
     let quantity = RwSignal::new(1u32);
-    let chosen = RwSignal::new(addresses.with_untracked(|a| a.first().map(|a| a.id.clone())));
-    let error = RwSignal::new(None::<(&'static str, String)>);
+    let chosen = RwSignal::new(addresses.with_untracked(|a| first_choice(None, a)));
+    let error = RwSignal::new(None::<(String, String)>);
     let placing = RwSignal::new(false);
-    // One key per distinct order: a retry after a lost answer gets the first order back; another
-    // quantity or address is another order and gets a new key.
-    let attempt = StoredValue::new(None::<(LiveOrderRequest, String)>);
+    // A retry after a lost answer gets the first order back; another quantity or address is
+    // another order.
+    let attempt = StoredValue::new(AttemptKey::<LiveOrderRequest>::new());
     let max = move || pinned.with(|p| max_quantity(p.as_ref()));
 
     // Which store would deliver, and when: asked again whenever the product, the quantity or
     // the address changes; only the latest answer is shown.
-    let estimate = RwSignal::new(None::<Result<LiveQuote, (&'static str, String)>>);
+    let estimate = RwSignal::new(None::<Result<LiveQuote, (String, String)>>);
     let asked = StoredValue::new(0u64);
     Effect::new(move |_| {
         let (Some(pin), Some(address_id)) = (pinned.get(), chosen.get()) else {
@@ -483,18 +491,17 @@ fn BuySheet(
         });
     });
 
-    let on_added = move |a: Address| {
-        chosen.set(Some(a.id.clone()));
-        addresses.update(|list| list.insert(0, a));
-    };
     let place = move |_| {
         let Some(pin) = pinned.get_untracked() else {
-            error.set(Some(("other", td_string!(l, live.buy.unpinned).to_owned())));
+            error.set(Some((
+                "other".to_owned(),
+                td_string!(l, live.buy.unpinned).to_owned(),
+            )));
             return;
         };
         let Some(address_id) = chosen.get_untracked() else {
             error.set(Some((
-                "other",
+                "other".to_owned(),
                 td_string!(l, live.buy.choose_address).to_owned(),
             )));
             return;
@@ -505,48 +512,40 @@ fn BuySheet(
             address_id,
         };
         if let Err(e) = body.validate() {
-            error.set(Some(("other", api_error_message(&e, l))));
+            error.set(Some(("other".to_owned(), api_error_message(&e, l))));
             return;
         }
-        let key = attempt.with_value(|a| match a {
-            Some((b, key)) if *b == body => key.clone(),
-            _ => api_client::new_idempotency_key(),
-        });
-        attempt.set_value(Some((body.clone(), key.clone())));
         placing.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
             let path = room_api(&room_id.get_value(), "orders");
-            let placed =
-                api_client::send::<Order, _>(Method::Post, &path, Some(&body), Some(&key)).await;
-            match placed {
-                // Inside a mini-program the host pays; the order page reads it again on return.
-                Ok(order) if crate::embed::hand_payment_to_host(&order.id) => {
-                    crate::auth::go_to(&order_href(&order.id));
-                }
+            match api_client::post_once::<Order, _>(&path, &body, attempt).await {
                 Ok(order) => {
-                    // Pay at once (sandbox). If paying fails the order page offers it again.
-                    let pay = format!("/orders/{}/pay", crate::links::encode(&order.id));
-                    let _ = api_client::post::<Order, _>(
-                        &pay,
-                        &PayOrder {
-                            method: PayMethod::Sandbox,
-                        },
-                    )
-                    .await;
-                    crate::auth::go_to(&order_href(&order.id));
+                    // Pay at once (or the host app does); the sheet shows the order meanwhile.
+                    payment.show(order);
+                    payment.pay();
                 }
-                Err(e) => {
-                    error.set(Some((buy_error_code(&e), e.message())));
-                    placing.set(false);
-                }
+                Err(e) => error.set(Some((buy_error_code(&e), e.message()))),
             }
+            placing.set(false);
         });
     };
+    // The order placed here, while it waits for payment, and once paid (then its page opens).
+    let placed = Memo::new(move |_| {
+        payment.order().with(|o| {
+            o.as_ref()
+                .filter(|o| o.status == OrderStatus::PendingPayment || o.status.is_paid())
+                .map(|o| (o.id.clone(), o.status.is_paid()))
+        })
+    });
+    Effect::new(move |_| {
+        if let Some((id, true)) = placed.get() {
+            go_to(&order_href(&id));
+        }
+    });
 
-    view! {
-        <section class="buy-sheet" data-testid="buy-sheet" role="dialog" aria-labelledby="buy-sheet-heading">
-            <h2 id="buy-sheet-heading">{td_string!(l, live.room.buy_now)}</h2>
+    let buy_form = move || {
+        view! {
             {move || pinned.get().map(|p| view! {
                 <p class="buy-product">
                     <span class="product-name">{p.name.clone()}</span>" "
@@ -561,26 +560,9 @@ fn BuySheet(
                         quantity.set(n.clamp(1, max()));
                     }/>
             </label>
-            <fieldset class="addresses" data-testid="addresses">
-                <legend>{td_string!(l, live.buy.addresses)}</legend>
-                {move || addresses.with(Vec::is_empty).then(|| view! {
-                    <p class="hint">{td_string!(l, live.buy.no_addresses)}</p>
-                })}
-                {move || addresses.get().into_iter().map(|a| {
-                    let id = a.id.clone();
-                    view! {
-                        <label class="address-option" data-testid="address-option" data-address-id=a.id.clone()>
-                            <input type="radio" name="live-address"
-                                prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
-                                on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
-                            <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                        </label>
-                    }
-                }).collect_view()}
-                <NewAddressForm start=at on_added/>
-            </fieldset>
+            <AddressChooser addresses chosen legend=td_string!(l, live.buy.addresses) testid="addresses" start=at/>
             <p class="buy-estimate" data-testid="buy-estimate" aria-live="polite"
-                data-state=move || match estimate.get() { Some(Ok(_)) => "ok", Some(Err((code, _))) => code, None => "none" }>
+                data-state=move || match estimate.get() { Some(Ok(_)) => "ok".to_owned(), Some(Err((code, _))) => code, None => "none".to_owned() }>
                 {move || match estimate.get() {
                     Some(Ok(q)) => td_string!(
                         l,
@@ -606,6 +588,24 @@ fn BuySheet(
                 on:click=place>
                 {move || if placing.get() { td_string!(l, live.buy.placing) } else { td_string!(l, live.buy.place) }}
             </button>
+        }
+        .into_any()
+    };
+
+    view! {
+        <section class="buy-sheet" data-testid="buy-sheet" role="dialog" aria-labelledby="buy-sheet-heading">
+            <h2 id="buy-sheet-heading">{td_string!(l, live.room.buy_now)}</h2>
+            {move || match placed.get() {
+                Some((id, paid)) => view! {
+                    <p class="notice" data-testid="buy-placed" data-order-id=id.clone()>
+                        {if paid { td_string!(l, live.buy.paid_opening) } else { td_string!(l, live.buy.placed_unpaid) }}
+                        " "<a href=order_href(&id)>{td_string!(l, live.buy.view_order)}</a>
+                    </p>
+                    <PayPanel payment testid="pay"/>
+                }
+                .into_any(),
+                None => buy_form(),
+            }}
             <button type="button" class="secondary" data-testid="close-sheet" on:click=move |_| open.set(false)>{td_string!(l, live.buy.cancel)}</button>
         </section>
     }

@@ -1,22 +1,31 @@
-//! `/orders/:id`: pay, the status timeline, the live ETA and the rider on the map, pushed from the
-//! platform as server-sent events through our server. The browser's `EventSource` reconnects by
-//! itself and sends `Last-Event-ID`, so the platform resumes after the last event it delivered.
+//! `/orders/:id`: pay (`crate::pay`), the status timeline, the live ETA and the rider on the map,
+//! pushed from the platform as server-sent events through our server (`crate::events`). The
+//! browser's `EventSource` reconnects by itself and sends `Last-Event-ID`, so the platform resumes
+//! after the last event it delivered.
 
 use jishi_api::auth::Address;
+#[cfg(feature = "hydrate")]
+use jishi_api::headers::ORDER_EVENT;
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder, RiderPosition, Slot};
+#[cfg(feature = "hydrate")]
+use jishi_api::orders::OrderEvent;
+use jishi_api::orders::{Order, OrderStatus, RiderPosition, Slot};
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
 use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
+#[cfg(feature = "hydrate")]
+use crate::api_client::api_url;
+use crate::api_client::order_path;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{beijing_date_time, locale, order_status_label};
-use crate::links::{encode, sign_in_href};
+use crate::links::sign_in_href;
 use crate::map::OrderMap;
+use crate::pay::{PayPanel, Payment};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderPageData {
@@ -30,9 +39,9 @@ pub struct OrderPageData {
 pub async fn order_page(id: String) -> Result<Option<OrderPageData>, AppError> {
     use crate::platform_client::{from_context, get_as_shopper};
     use jishi_api::auth::AddressesResponse;
-    let order_path = format!("/v1/orders/{}", encode(&id));
+    let path = format!("/v1{}", order_path(&id, ""));
     let (order, addresses) = futures::join!(
-        get_as_shopper::<Order>(&order_path),
+        get_as_shopper::<Order>(&path),
         get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
     );
     let Some(order) = order? else {
@@ -41,7 +50,7 @@ pub async fn order_page(id: String) -> Result<Option<OrderPageData>, AppError> {
     let address =
         addresses?.and_then(|a| a.addresses.into_iter().find(|a| a.id == order.address_id));
     let no_query: [(&str, &str); 0] = [];
-    let store_path = format!("/v1/stores/{}", encode(&order.store_id));
+    let store_path = format!("/v1/stores/{}", crate::links::encode(&order.store_id));
     let store = from_context()?
         .get::<StoreDetail>(&store_path, &no_query)
         .await?;
@@ -118,7 +127,17 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     let step_times = RwSignal::new(Vec::<(OrderStatus, String)>::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let total_fen = order.total_fen;
+
+    // Paying it (here, or by the host app inside a mini-program): whatever the platform answers
+    // about the order shows here.
+    let payment = Payment::new(Some(order.clone()), 0.0);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(o) = payment.order().get() {
+            status.set(o.status);
+            eta.set(o.eta_min);
+        }
+    });
 
     // Follow the order once it is paid and until it is finished.
     #[cfg(feature = "hydrate")]
@@ -127,15 +146,17 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         s.is_paid() && !s.is_final()
     });
     #[cfg(feature = "hydrate")]
-    Effect::new(move |stream: Option<Option<browser::OrderStream>>| {
+    Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
         let keep = stream.flatten();
         if !live.get() {
             return None;
         }
         keep.or_else(|| {
-            browser::OrderStream::open(
-                &id.get_value(),
-                move |event: jishi_api::orders::OrderEvent| {
+            crate::events::EventStream::open_until(
+                &api_url(&order_path(&id.get_value(), "events")),
+                ORDER_EVENT,
+                |event: &OrderEvent| event.status.is_final(),
+                move |event: OrderEvent| {
                     let _ = status.try_set(event.status);
                     let _ = eta.try_set(event.eta_min);
                     if let Some(t) = jishi_api::time::beijing_hm(&event.at) {
@@ -148,61 +169,18 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                         let _ = rider.try_set(event.rider);
                     }
                 },
+                |_| {},
             )
         })
     });
 
-    // Inside a mini-program the host app pays (a web-view cannot): its pay page opens, and when
-    // this page is back in front the order is read again, to show it paid.
-    let handed_to_host = RwSignal::new(false);
-    let reread = move || {
-        leptos::task::spawn_local(async move {
-            let path = format!("/orders/{}", encode(&id.get_value()));
-            match crate::api_client::get::<Order>(&path).await {
-                Ok(o) => {
-                    status.set(o.status);
-                    eta.set(o.eta_min);
-                    if o.status != OrderStatus::PendingPayment {
-                        handed_to_host.set(false);
-                    }
-                }
-                Err(e) => error.set(Some(e.message())),
-            }
-        });
-    };
-    // Also an order that arrived unpaid from elsewhere (a live buy hands over before opening
-    // this page): the host may have paid it meanwhile.
-    crate::embed::on_foreground(move || {
-        if handed_to_host.get_untracked() || status.get_untracked() == OrderStatus::PendingPayment {
-            reread();
-        }
-    });
-    let pay = move |_| {
-        if crate::embed::hand_payment_to_host(&id.get_value()) {
-            handed_to_host.set(true);
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            let path = format!("/orders/{}/pay", encode(&id.get_value()));
-            let body = PayOrder {
-                method: PayMethod::Sandbox,
-            };
-            match crate::api_client::post::<Order, _>(&path, &body).await {
-                Ok(o) => status.set(o.status),
-                Err(e) => error.set(Some(e.message())),
-            }
-            busy.set(false);
-        });
-    };
     let cancel = move |_| {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let path = format!("/orders/{}/cancel", encode(&id.get_value()));
+            let path = order_path(&id.get_value(), "cancel");
             match crate::api_client::post::<Order, _>(&path, &()).await {
-                Ok(o) => status.set(o.status),
+                Ok(o) => payment.show(o),
                 Err(e) => error.set(Some(e.message())),
             }
             busy.set(false);
@@ -274,15 +252,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             </p>
             <p class="eta" data-testid="order-eta" data-eta-min=move || eta.get()>{eta_text}</p>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="order-error">{e}</p> })}
-            {move || (status.get() == OrderStatus::PendingPayment).then(|| view! {
-                <p class="hint">{td_string!(l, orders.tracking.pay_hint)}</p>
-                <button type="button" class="primary big" data-testid="pay" disabled=busy on:click=pay>
-                    {td_string!(l, orders.tracking.pay, amount = format_yuan(total_fen))}
-                </button>
-                {move || handed_to_host.get().then(|| view! {
-                    <p class="hint" data-testid="paying-in-host">{td_string!(l, orders.tracking.paying_in_host)}</p>
-                })}
-            })}
+            <PayPanel payment testid="pay"/>
             {move || status.get().cancellable().then(|| view! {
                 <button type="button" class="secondary" data-testid="cancel-order" disabled=busy on:click=cancel>{td_string!(l, orders.tracking.cancel)}</button>
             })}
@@ -304,54 +274,5 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             })}</p>
             {placed_at.map(|t| view! { <p class="hint">{t}</p> })}
         </section>
-    }
-}
-
-#[cfg(feature = "hydrate")]
-mod browser {
-    use jishi_api::orders::OrderEvent;
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    use web_sys::{EventSource, MessageEvent};
-
-    /// An open `EventSource` on the order's events; closed when dropped (leaving the page, or the
-    /// effect holding it finding the order finished).
-    pub struct OrderStream {
-        source: EventSource,
-        _on_event: Closure<dyn FnMut(MessageEvent)>,
-    }
-
-    impl Drop for OrderStream {
-        fn drop(&mut self) {
-            self.source.close();
-        }
-    }
-
-    impl OrderStream {
-        pub fn open(id: &str, on_event: impl Fn(OrderEvent) + 'static) -> Option<Self> {
-            let url = format!("/api/v1/orders/{}/events", crate::links::encode(id));
-            let source = EventSource::new(&url).ok()?;
-            let closer = source.clone();
-            let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                let Some(text) = e.data().as_string() else {
-                    return;
-                };
-                if let Ok(event) = serde_json::from_str::<OrderEvent>(&text) {
-                    let last = event.status.is_final();
-                    on_event(event);
-                    if last {
-                        // Otherwise the browser would reconnect when the server ends the stream.
-                        closer.close();
-                    }
-                }
-            });
-            source
-                .add_event_listener_with_callback("order", handler.as_ref().unchecked_ref())
-                .ok()?;
-            Some(Self {
-                source,
-                _on_event: handler,
-            })
-        }
     }
 }

@@ -44,7 +44,7 @@ fn raw_from_params(q: &ParamsMap) -> NearbyQueryRaw {
 /// The home page's URL for a set of filters (the cursor is dropped: a new filter starts at page one).
 fn filter_href(raw: &NearbyQueryRaw) -> String {
     href(
-        "/",
+        crate::links::HOME,
         &[
             ("lat", raw.lat.as_deref()),
             ("lng", raw.lng.as_deref()),
@@ -224,7 +224,7 @@ fn EmptyResults(raw: NearbyQueryRaw) -> impl IntoView {
                 {widen.map(|h| view! { <li><a href=h>{td_string!(l, stores.widen)}</a></li> })}
                 {all_open.map(|h| view! { <li><a href=h>{td_string!(l, stores.include_closed)}</a></li> })}
                 {all_categories.map(|h| view! { <li><a href=h>{td_string!(l, stores.all_categories)}</a></li> })}
-                <li><a href="/?change=1">{td_string!(l, stores.other_area)}</a></li>
+                <li><a href=crate::links::CHANGE_LOCATION>{td_string!(l, stores.other_area)}</a></li>
             </ul>
         </section>
     }

@@ -104,6 +104,7 @@ fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) 
         // The platform's handlers name the store from the index; rows keep only its id.
         store_name: String::new(),
         group_id: row.try_get("group_id")?,
+        now: None,
         id,
     })
 }

@@ -93,6 +93,7 @@ pub(super) async fn place_in(
         pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
         eta_min: quote.eta_min,
         group_id: None,
+        now: None,
     };
     let reply = to_reply(&format!("order {}", order.id), &order)?;
     let new = NewOrder {

@@ -1,11 +1,10 @@
-//! `/checkout/:store`: the form is the cart's lines, then its parts (the address list with the map
-//! picker in `addresses`, the slot picker in `slots`, the price breakdown in `breakdown`), then
-//! placing the order exactly once.
+//! `/checkout/:store`: the form is the cart's lines, then its parts (the address chooser with the
+//! map picker, `crate::addresses`; the slot picker in `slots`; the price breakdown in
+//! `breakdown`), then placing the order exactly once.
 //!
 //! The parts return `AnyView`: nested in the form, their full view types overflow the compiler's
 //! query depth limit where the server crate renders the app.
 
-pub(crate) mod addresses;
 mod breakdown;
 mod slots;
 
@@ -19,13 +18,14 @@ use leptos::prelude::*;
 use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
+use crate::addresses::{first_choice, AddressChooser};
+use crate::api_client::{post_once, AttemptKey};
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale};
 use crate::links::{checkout_href, order_href, sign_in_href, store_href};
 
-use addresses::{first_deliverable, AddressList};
 use breakdown::PriceBreakdown;
 use slots::{initial_slot, SlotPicker};
 
@@ -122,15 +122,16 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     });
     let detail = StoredValue::new(detail);
     let cart = StoredValue::new(cart);
-    let chosen = RwSignal::new(detail.with_value(|d| first_deliverable(d, &addresses)));
+    let chosen = RwSignal::new(detail.with_value(|d| first_choice(Some(&d.store), &addresses)));
+    let store = StoredValue::new(detail.with_value(|d| d.store.clone()));
     let addresses = RwSignal::new(addresses);
     let open_now = detail.with_value(|d| d.open_now);
     let slot = RwSignal::new(detail.with_value(|d| initial_slot(d.open_now, &d.slots)));
     let error = RwSignal::new(None::<String>);
     let placing = RwSignal::new(false);
-    // One key per distinct order body: a retry after a lost answer replays the first order instead
-    // of placing a second; a changed address or slot is a new order and gets a new key.
-    let attempt = StoredValue::new(None::<(PlaceOrder, String)>);
+    // A retry after a lost answer replays the first order instead of placing a second; a changed
+    // address or slot is a new order.
+    let attempt = StoredValue::new(AttemptKey::<PlaceOrder>::new());
 
     let chosen_address = move || {
         let id = chosen.get()?;
@@ -177,23 +178,12 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             address_id,
             slot,
         };
-        let key = attempt.with_value(|a| match a {
-            Some((b, key)) if *b == body => key.clone(),
-            _ => crate::api_client::new_idempotency_key(),
-        });
-        attempt.set_value(Some((body.clone(), key.clone())));
         placing.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let answer = crate::api_client::send::<Order, _>(
-                crate::api_client::Method::Post,
-                "/orders",
-                Some(&body),
-                Some(&key),
-            )
-            .await;
+            let answer = post_once::<Order, _>("/orders", &body, attempt).await;
             match answer {
-                Ok(order) => crate::auth::go_to(&order_href(&order.id)),
+                Ok(order) => crate::links::go_to(&order_href(&order.id)),
                 Err(e) => {
                     error.set(Some(e.message()));
                     placing.set(false);
@@ -225,7 +215,8 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
         <section class="checkout" data-testid="checkout" data-store-id=detail.with_value(|d| d.store.id.clone())>
             <h2>{detail.with_value(|d| d.store.name.clone())}</h2>
             <ul class="checkout-lines">{lines}</ul>
-            <AddressList detail addresses chosen start=at.or(store_point)/>
+            <AddressChooser addresses chosen legend=td_string!(l, orders.address.legend) testid="addresses"
+                start=at.or(store_point) store/>
             <SlotPicker chosen=slot slots open_now eta_min/>
             <PriceBreakdown items_fen fee_fen=fee/>
             {below_minimum.then(|| view! {

@@ -1,6 +1,7 @@
 //! The checkout's delivery time: as soon as possible (only while the store is open) or one of
 //! the store's 30-minute slots.
 
+use jishi_api::orders::Slot;
 use jishi_api::stores::DeliverySlot;
 use leptos::prelude::*;
 
@@ -11,7 +12,7 @@ use crate::lang::{locale, Locale};
 pub(super) fn initial_slot(open_now: bool, slots: &[DeliverySlot]) -> String {
     match slots.first() {
         Some(s) if !open_now => s.start.clone(),
-        _ => "asap".to_owned(),
+        _ => Slot::Asap.to_string(),
     }
 }
 
@@ -26,7 +27,7 @@ fn slot_label(s: &DeliverySlot, l: Locale) -> String {
     }
 }
 
-/// Sets `chosen` (`PlaceOrder::slot`): "asap" or a slot's start. `eta_min` is the estimate to
+/// Sets `chosen` (`PlaceOrder::slot`): `Slot::Asap` ("asap") or a slot's start. `eta_min` is the estimate to
 /// the chosen address.
 #[component]
 pub(super) fn SlotPicker(
@@ -36,12 +37,17 @@ pub(super) fn SlotPicker(
     eta_min: Signal<Option<u32>>,
 ) -> impl IntoView {
     let l = locale();
+    let asap = Slot::Asap.to_string();
+    let is_asap = {
+        let asap = asap.clone();
+        move || chosen.with(|c| *c == asap)
+    };
     view! {
         <fieldset class="slots">
             <legend>{td_string!(l, orders.slots.legend)}</legend>
             <label>
-                <input type="radio" name="slot" data-testid="slot-asap" prop:checked=move || chosen.get() == "asap"
-                    disabled=!open_now on:change=move |_| chosen.set("asap".to_owned())/>
+                <input type="radio" name="slot" data-testid="slot-asap" prop:checked=is_asap.clone()
+                    disabled=!open_now on:change=move |_| chosen.set(asap.clone())/>
                 {move || match (open_now, eta_min.get()) {
                     (false, _) => td_string!(l, orders.slots.asap_closed).to_owned(),
                     (true, Some(eta)) => td_string!(l, orders.slots.asap_eta, eta = eta),
@@ -53,7 +59,7 @@ pub(super) fn SlotPicker(
                 view! {
                     <label>
                         <input type="radio" name="slot" data-testid="slot-scheduled"
-                            prop:checked=move || chosen.get() != "asap"
+                            prop:checked=move || !is_asap()
                             on:change=move |_| chosen.set(first.clone())/>
                         {td_string!(l, orders.slots.scheduled)}" "
                         <select data-testid="slot-select" aria-label=td_string!(l, orders.slots.select_label)

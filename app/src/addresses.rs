@@ -1,8 +1,10 @@
-//! The checkout's address list: saved addresses (those out of the store's range shown but not
-//! choosable) and a new address picked on the map.
+//! Choosing a delivery address, the one way every page asks for one (checkout, the live buy
+//! sheet, starting and joining a group): the shopper's saved addresses, and a new one picked on
+//! the map plus text. Where the page knows the store (checkout), addresses out of its reach are
+//! shown but cannot be chosen.
 
 use jishi_api::auth::{Address, NewAddress};
-use jishi_api::stores::StoreDetail;
+use jishi_api::stores::StoreProfile;
 use jishi_api::LatLng;
 use leptos::prelude::*;
 
@@ -11,56 +13,71 @@ use crate::lang::{api_error_message, locale};
 use crate::links::format_distance;
 use crate::map::AddressPickMap;
 
-/// Which saved address is chosen at first: the first the store delivers to.
-pub(super) fn first_deliverable(detail: &StoreDetail, addresses: &[Address]) -> Option<String> {
+/// Whether `store` delivers to `a`.
+pub fn delivers(store: &StoreProfile, a: &Address) -> bool {
+    LatLng::new(a.lat, a.lng).is_ok_and(|p| store.quote(p).delivers)
+}
+
+/// Which saved address is chosen at first: the first `store` delivers to (any, when the page
+/// does not know the store: the platform decides).
+pub fn first_choice(store: Option<&StoreProfile>, addresses: &[Address]) -> Option<String> {
     addresses
         .iter()
-        .find(|a| delivers(detail, a))
+        .find(|a| store.is_none_or(|s| delivers(s, a)))
         .map(|a| a.id.clone())
 }
 
-fn delivers(detail: &StoreDetail, a: &Address) -> bool {
-    LatLng::new(a.lat, a.lng).is_ok_and(|p| detail.store.quote(p).delivers)
-}
-
-/// The saved addresses as choices for `chosen`, and the form adding one (chosen when the store
-/// delivers there).
+/// The saved addresses as choices for `chosen`, and the form adding one (chosen when it can be).
 #[component]
-pub(super) fn AddressList(
-    detail: StoredValue<StoreDetail>,
+pub fn AddressChooser(
     addresses: RwSignal<Vec<Address>>,
     chosen: RwSignal<Option<String>>,
+    /// The fieldset's legend.
+    legend: &'static str,
+    /// The fieldset's `data-testid`.
+    testid: &'static str,
     /// Where the new address's map starts.
     start: Option<LatLng>,
+    /// The store that will deliver, when the page knows it: each address shows its distance,
+    /// and those out of range cannot be chosen.
+    #[prop(optional)]
+    store: Option<StoredValue<StoreProfile>>,
 ) -> impl IntoView {
+    let reachable = move |a: &Address| store.is_none_or(|s| s.with_value(|s| delivers(s, a)));
     let on_added = move |a: Address| {
-        let ok = detail.with_value(|d| delivers(d, &a));
-        if ok {
+        if reachable(&a) {
             chosen.set(Some(a.id.clone()));
         }
         addresses.update(|list| list.insert(0, a));
     };
     let l = locale();
     view! {
-        <fieldset class="addresses" data-testid="addresses">
-            <legend>{td_string!(l, orders.address.legend)}</legend>
+        <fieldset class="addresses" data-testid=testid>
+            <legend>{legend}</legend>
+            {move || addresses.with(Vec::is_empty).then(|| view! {
+                <p class="hint">{td_string!(l, orders.address.none_saved)}</p>
+            })}
             {move || addresses.get().into_iter().map(|a| {
-                let q = LatLng::new(a.lat, a.lng).ok().map(|p| detail.with_value(|d| d.store.quote(p)));
-                let ok = q.is_some_and(|q| q.delivers);
+                let quote = store.and_then(|s| {
+                    let p = LatLng::new(a.lat, a.lng).ok()?;
+                    Some(s.with_value(|s| (s.quote(p), f64::from(s.delivery_radius_m) / 1000.0)))
+                });
+                let ok = reachable(&a);
                 let id = a.id.clone();
-                let radius_km = detail.with_value(|d| f64::from(d.store.delivery_radius_m) / 1000.0);
                 view! {
                     <label class="address-option" class:unreachable=!ok data-testid="address-option"
-                        data-address-id=a.id.clone() data-delivers=ok.to_string()>
+                        data-address-id=a.id.clone() data-delivers=store.is_some().then(|| ok.to_string())>
                         <input type="radio" name="address" disabled=!ok
                             prop:checked={let id = id.clone(); move || chosen.get().as_deref() == Some(id.as_str())}
                             on:change={let id = id.clone(); move |_| chosen.set(Some(id.clone()))}/>
                         <strong>{a.label.clone()}</strong>" "{a.detail.clone()}
-                        {q.map(|q| view! { <span class="distance">{format!(" · {}", td_string!(l, orders.address.distance, distance = format_distance(q.distance_m)))}</span> })}
-                        {(!ok).then(|| view! {
-                            <span class="warn" data-testid="address-out-of-range">
-                                {td_string!(l, orders.address.out_of_range, km = format!("{radius_km:.1}"))}
-                            </span>
+                        {quote.map(|(q, radius_km)| view! {
+                            <span class="distance">{format!(" · {}", td_string!(l, orders.address.distance, distance = format_distance(q.distance_m)))}</span>
+                            {(!q.delivers).then(|| view! {
+                                <span class="warn" data-testid="address-out-of-range">
+                                    {td_string!(l, orders.address.out_of_range, km = format!("{radius_km:.1}"))}
+                                </span>
+                            })}
                         })}
                     </label>
                 }
@@ -71,9 +88,9 @@ pub(super) fn AddressList(
     .into_any()
 }
 
-/// A new address: a point on the map (starting at the shopper's location) plus text.
+/// A new address: a point on the map (starting at `start`) plus text.
 #[component]
-pub(crate) fn NewAddressForm(
+fn NewAddressForm(
     start: Option<LatLng>,
     on_added: impl Fn(Address) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -104,7 +121,9 @@ pub(crate) fn NewAddressForm(
         error.set(None);
         let on_added = on_added.clone();
         leptos::task::spawn_local(async move {
-            match crate::api_client::post::<Address, _>("/me/addresses", &body).await {
+            match crate::api_client::post::<Address, _>(crate::api_client::MY_ADDRESSES, &body)
+                .await
+            {
                 Ok(a) => {
                     detail_text.set(String::new());
                     on_added(a);
