@@ -121,8 +121,11 @@ fn NewAddressForm(
         error.set(None);
         let on_added = on_added.clone();
         leptos::task::spawn_local(async move {
-            match crate::api_client::post::<Address, _>(crate::api_client::MY_ADDRESSES, &body)
-                .await
+            match crate::api_client::post::<Address, _>(
+                jishi_api::routes::MY_ADDRESSES.pattern(),
+                &body,
+            )
+            .await
             {
                 Ok(a) => {
                     detail_text.set(String::new());

@@ -40,39 +40,13 @@ pub async fn post_media<T: DeserializeOwned>(path: &str) -> Result<T, AppError> 
     send_to::<T, ()>(Method::Post, &format!("/media{path}"), None, None).await
 }
 
-/// The shopper's saved addresses (`GET`, and `POST` to add one).
-pub const MY_ADDRESSES: &str = "/me/addresses";
-/// Placing an order (`POST`, with an `Idempotency-Key`).
-pub const ORDERS: &str = "/orders";
-/// Starting a group (`POST`, with an `Idempotency-Key`).
-pub const GROUPS: &str = "/groups";
-
-/// An order's API path, or an action's on it: `order_path("ord_1", "pay")` is
-/// `/orders/ord_1/pay`, `order_path("ord_1", "")` the order itself.
-pub fn order_path(id: &str, action: &str) -> String {
-    resource_path(ORDERS, id, action)
+/// The URL on this origin of a v1 path (`jishi_api::routes`, e.g. `/v1/orders/o1/events`): the
+/// server's proxy at `/api` (what an `EventSource` opens).
+pub fn api_url(v1_path: &str) -> String {
+    format!("/api{v1_path}")
 }
 
-/// A group's API path, or an action's on it (`join`, `events`).
-pub fn group_path(id: &str, action: &str) -> String {
-    resource_path(GROUPS, id, action)
-}
-
-fn resource_path(collection: &str, id: &str, action: &str) -> String {
-    let id = crate::links::encode(id);
-    if action.is_empty() {
-        format!("{collection}/{id}")
-    } else {
-        format!("{collection}/{id}/{action}")
-    }
-}
-
-/// The URL on this origin of an API path (what an `EventSource` opens).
-pub fn api_url(path: &str) -> String {
-    format!("/api/v1{path}")
-}
-
-/// `path` is under `/api/v1`, e.g. `/cart/s1`.
+/// `path` is a v1 path from `jishi_api::routes` (e.g. `/v1/cart/s1`), sent to the server's proxy.
 pub async fn send<T: DeserializeOwned, B: Serialize>(
     method: Method,
     path: &str,
@@ -276,12 +250,18 @@ mod tests {
     }
 
     #[test]
-    fn api_paths_encode_their_ids() {
-        assert_eq!(order_path("ord 1/x", ""), "/orders/ord%201%2Fx");
-        assert_eq!(order_path("ord_1", "pay"), "/orders/ord_1/pay");
-        assert_eq!(group_path("grp?1", "join"), "/groups/grp%3F1/join");
+    fn api_paths_are_the_v1_routes_under_the_proxy_with_their_ids_encoded() {
+        use jishi_api::routes;
         assert_eq!(
-            api_url(&group_path("g", "events")),
+            api_url(&routes::ORDER.path(&["ord 1/x"])),
+            "/api/v1/orders/ord%201%2Fx"
+        );
+        assert_eq!(
+            api_url(&routes::JOIN_GROUP.path(&["grp?1"])),
+            "/api/v1/groups/grp%3F1/join"
+        );
+        assert_eq!(
+            api_url(&routes::GROUP_EVENTS.path(&["g"])),
             "/api/v1/groups/g/events"
         );
     }

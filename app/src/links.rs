@@ -26,19 +26,8 @@ pub fn go_to(href: &str) {
     let _ = href;
 }
 
-/// Percent-encodes a query value (UTF-8; everything but RFC 3986 unreserved characters).
-pub fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+/// Percent-encodes a path segment or query value: the api's one rule, which the API paths use too.
+pub use jishi_api::routes::encode;
 
 /// `path?k=v&…` from the pairs that have a value.
 pub fn href(path: &str, pairs: &[(&str, Option<&str>)]) -> String {

@@ -11,11 +11,12 @@ use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, OrderStatus, PayMethod, PayOrder};
 use leptos::prelude::*;
 
-use crate::api_client::{self, order_path};
+use crate::api_client;
 use crate::clock::{clock_skew_ms, mm_ss, ms_until, time_left};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{beijing_time, locale};
+use jishi_api::routes;
 
 /// What became of paying.
 pub enum Paid {
@@ -34,7 +35,7 @@ pub async fn pay_order(order_id: &str) -> Paid {
         method: PayMethod::Sandbox,
     };
     Paid::Here(Box::new(
-        api_client::post::<Order, _>(&order_path(order_id, "pay"), &body).await,
+        api_client::post::<Order, _>(&routes::PAY_ORDER.path(&[order_id]), &body).await,
     ))
 }
 
@@ -130,7 +131,7 @@ impl Payment {
             return;
         };
         leptos::task::spawn_local(async move {
-            match api_client::get::<Order>(&order_path(&id, "")).await {
+            match api_client::get::<Order>(&routes::ORDER.path(&[&id])).await {
                 Ok(order) => self.show(order),
                 Err(e) => self.error.set(Some(e.message())),
             }

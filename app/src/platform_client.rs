@@ -196,8 +196,8 @@ pub async fn get_as_shopper<T: DeserializeOwned>(path: &str) -> Result<Option<T>
 pub async fn shopper_addresses() -> Result<(bool, Vec<jishi_api::auth::Address>), ApiError> {
     use jishi_api::auth::{AddressesResponse, Me};
     let (me, addresses) = futures::join!(
-        get_as_shopper::<Me>("/v1/me"),
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+        get_as_shopper::<Me>(jishi_api::routes::ME.pattern()),
+        get_as_shopper::<AddressesResponse>(jishi_api::routes::MY_ADDRESSES.pattern()),
     );
     let signed_in = me?.and_then(|m| m.user).is_some();
     let addresses = if signed_in {

@@ -32,10 +32,12 @@ pub async fn me_page() -> Result<MePageData, AppError> {
     use jishi_api::orders::OrdersResponse;
     // Orders and addresses need a signed-in shopper; before sign-in they come back as `None`.
     let (me, orders, groups, addresses) = futures::join!(
-        get_as_shopper::<Me>("/v1/me"),
-        get_as_shopper::<OrdersResponse>("/v1/orders"),
-        get_as_shopper::<jishi_api::groups::MyGroupsResponse>("/v1/me/groups"),
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+        get_as_shopper::<Me>(jishi_api::routes::ME.pattern()),
+        get_as_shopper::<OrdersResponse>(jishi_api::routes::ORDERS.pattern()),
+        get_as_shopper::<jishi_api::groups::MyGroupsResponse>(
+            jishi_api::routes::MY_GROUPS.pattern()
+        ),
+        get_as_shopper::<AddressesResponse>(jishi_api::routes::MY_ADDRESSES.pattern()),
     );
     Ok(MePageData {
         user: me?.and_then(|m| m.user),

@@ -1,6 +1,7 @@
 //! Signing in with a phone number and an SMS code (`/login`), and signing out.
 
 use jishi_api::auth::{parse_code, LoginRequest, Me, Phone, SmsCodeRequest, SmsCodeSent};
+use jishi_api::routes;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -46,7 +47,8 @@ fn SignInForm(next: String) -> impl IntoView {
             let body = SmsCodeRequest {
                 phone: phone.as_str().to_owned(),
             };
-            match crate::api_client::post::<SmsCodeSent, _>("/auth/sms-code", &body).await {
+            match crate::api_client::post::<SmsCodeSent, _>(routes::SMS_CODE.pattern(), &body).await
+            {
                 Ok(s) => sent.set(Some(s)),
                 Err(e) => error.set(Some(e.message())),
             }
@@ -69,7 +71,7 @@ fn SignInForm(next: String) -> impl IntoView {
                 phone: phone.as_str().to_owned(),
                 code,
             };
-            match crate::api_client::post::<Me, _>("/auth/login", &body).await {
+            match crate::api_client::post::<Me, _>(routes::LOGIN.pattern(), &body).await {
                 Ok(_) => go_to(&next),
                 Err(e) => {
                     error.set(Some(e.message()));
@@ -116,7 +118,7 @@ pub fn SignOutButton() -> impl IntoView {
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
             // Whatever the answer, the cookie is cleared by the server on this path.
-            let _ = crate::api_client::post::<(), _>("/auth/logout", &()).await;
+            let _ = crate::api_client::post::<(), _>(routes::LOGOUT.pattern(), &()).await;
             go_to(ME);
         });
     };

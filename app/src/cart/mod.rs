@@ -13,7 +13,7 @@ use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{locale, Locale};
-use crate::links::{checkout_href, encode, store_href};
+use crate::links::{checkout_href, store_href};
 
 /// One store's cart as the page sees it.
 ///
@@ -130,7 +130,7 @@ impl CartSync {
                         })
                         .collect(),
                 };
-                let path = format!("/cart/{}", encode(&self.store_id.get_value()));
+                let path = jishi_api::routes::CART.path(&[&self.store_id.get_value()]);
                 let answer = crate::api_client::put::<Cart, _>(&path, &body).await;
                 if self.dirty.try_get_value() == Some(true) {
                     self.dirty.set_value(false);
@@ -277,7 +277,7 @@ pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
 #[server]
 pub async fn load_carts() -> Result<CartsResponse, AppError> {
     Ok(
-        crate::platform_client::get_as_shopper::<CartsResponse>("/v1/carts")
+        crate::platform_client::get_as_shopper::<CartsResponse>(jishi_api::routes::CARTS.pattern())
             .await?
             .unwrap_or(CartsResponse { carts: vec![] }),
     )

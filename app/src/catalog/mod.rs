@@ -44,14 +44,13 @@ pub async fn store_page(
         (lat, lng) => Some(LatLng::parse(lat, lng)?),
     };
     let client = crate::platform_client::from_context()?;
-    let id_path = crate::links::encode(&id);
     let point: Vec<(&str, String)> = at
         .map(|p| vec![("lat", coord(p.lat())), ("lng", coord(p.lng()))])
         .unwrap_or_default();
-    let detail_path = format!("/v1/stores/{id_path}");
-    let products_path = format!("/v1/stores/{id_path}/products");
+    let detail_path = jishi_api::routes::STORE.path(&[&id]);
+    let products_path = jishi_api::routes::STORE_PRODUCTS.path(&[&id]);
     let products_raw = products.to_raw();
-    let cart_path = format!("/v1/cart/{id_path}");
+    let cart_path = jishi_api::routes::CART.path(&[&id]);
     let (detail, products, cart) = futures::join!(
         client.get::<StoreDetail>(&detail_path, &point),
         client.get::<ProductsResponse>(&products_path, &products_raw),
@@ -254,7 +253,9 @@ pub async fn search_products(query: SearchQueryRaw) -> Result<SearchResponse, Ap
     use jishi_api::catalog::SearchQuery;
     let q = SearchQuery::parse(&query)?;
     let client = crate::platform_client::from_context()?;
-    Ok(client.get("/v1/products/search", &q.to_raw()).await?)
+    Ok(client
+        .get(jishi_api::routes::PRODUCT_SEARCH.pattern(), &q.to_raw())
+        .await?)
 }
 
 #[component]

@@ -18,7 +18,7 @@ use leptos_router::hooks::use_params_map;
 use crate::addresses::{first_choice, AddressChooser};
 #[cfg(feature = "hydrate")]
 use crate::api_client::api_url;
-use crate::api_client::{self, group_path, AttemptKey};
+use crate::api_client::{self, AttemptKey};
 use crate::clock::{clock_skew_ms, hh_mm_ss, ms_until, time_left};
 use crate::components::{ErrorNotice, LeafletAssets};
 use crate::error::AppError;
@@ -26,6 +26,7 @@ use crate::i18n::td_string;
 use crate::lang::{api_error_message, beijing_date_time, group_status_label, locale, Locale};
 use crate::links::{go_to, group_href, group_start_href, order_href, sign_in_href, HOME};
 use crate::pay::{pay_order, PayPanel, Payment};
+use jishi_api::routes;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupPageData {
@@ -42,11 +43,11 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
     use jishi_api::groups::MyGroupsResponse;
     let client = from_context()?;
     let no_query: [(&str, &str); 0] = [];
-    let path = format!("/v1{}", group_path(&id, ""));
+    let path = routes::GROUP.path(&[&id]);
     let (group, shopper, mine) = futures::join!(
         client.get::<Group>(&path, &no_query),
         shopper_addresses(),
-        get_as_shopper::<MyGroupsResponse>("/v1/me/groups"),
+        get_as_shopper::<MyGroupsResponse>(routes::MY_GROUPS.pattern()),
     );
     let group = group?;
     let (signed_in, addresses) = shopper?;
@@ -62,11 +63,8 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
     // The order itself: while it waits for payment, the page counts down to its `pay_before`.
     let mine = match seat {
         Some(seat) => {
-            get_as_shopper::<Order>(&format!(
-                "/v1{}",
-                api_client::order_path(&seat.order_id, "")
-            ))
-            .await?
+            get_as_shopper::<Order>(&format!("/v1{}", routes::ORDER.path(&[&seat.order_id])))
+                .await?
         }
         None => None,
     };
@@ -179,7 +177,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
         stream.flatten().or_else(|| {
             crate::events::EventStream::open(
-                &api_url(&group_path(&group_id.get_value(), "events")),
+                &api_url(&routes::GROUP_EVENTS.path(&[&group_id.get_value()])),
                 GROUP_EVENT,
                 move |event: GroupEvent| {
                     let _ = group.try_update(|g| g.apply(&event));
@@ -226,6 +224,14 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
     });
 
     let members = Memo::new(move |_| group.with(|g| g.members.clone()));
+    // Formed after its store closed: the orders go out at its next opening, and the page says when.
+    let formed_text = move || {
+        let ships_at = group.with(|g| g.ships_at.clone());
+        match ships_at.and_then(|t| crate::lang::beijing_date_time(&t, l)) {
+            Some(time) => td_string!(l, groups.formed_ships_at, time = time).to_string(),
+            None => td_string!(l, groups.formed_delivering).to_owned(),
+        }
+    };
     let empty_seats = Memo::new(move |_| group.with(|g| g.seats_left));
 
     view! {
@@ -238,7 +244,7 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 <span data-testid="group-countdown" data-deadline=deadline.get_value() role="timer">
                     {move || match status.get() {
                         GroupStatus::Forming => countdown(),
-                        GroupStatus::Formed | GroupStatus::Fulfilled => td_string!(l, groups.formed_delivering).to_owned(),
+                        GroupStatus::Formed | GroupStatus::Fulfilled => formed_text(),
                         GroupStatus::Expired => td_string!(l, groups.expired_refunded).to_owned(),
                     }}
                 </span>
@@ -247,11 +253,11 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 <span class="visually-hidden" role="status" data-testid="group-announcement">
                     {move || match status.get() {
                         GroupStatus::Forming if closed() => {
-                            td_string!(l, groups.closed_announcement)
+                            td_string!(l, groups.closed_announcement).to_owned()
                         }
-                        GroupStatus::Forming => "",
-                        GroupStatus::Formed | GroupStatus::Fulfilled => td_string!(l, groups.formed_delivering),
-                        GroupStatus::Expired => td_string!(l, groups.expired_refunded),
+                        GroupStatus::Forming => String::new(),
+                        GroupStatus::Formed | GroupStatus::Fulfilled => formed_text(),
+                        GroupStatus::Expired => td_string!(l, groups.expired_refunded).to_owned(),
                     }}
                 </span>
             </p>
@@ -306,7 +312,7 @@ fn MyPart(
             error.set(Some(api_error_message(&e, l)));
             return;
         }
-        let path = group_path(&group.with_untracked(|g| g.id.clone()), "join");
+        let path = routes::JOIN_GROUP.path(&[&group.with_untracked(|g| g.id.clone())]);
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
@@ -462,7 +468,7 @@ pub async fn start_page(store_id: String, sku: String) -> Result<StartPageData, 
         limit: Some(MAX_PRODUCTS_LIMIT.to_string()),
         ..ProductsQueryRaw::default()
     };
-    let path = format!("/v1/stores/{}/products", crate::links::encode(&store_id));
+    let path = routes::STORE_PRODUCTS.path(&[&store_id]);
     let (products, shopper) = futures::join!(
         client.get::<ProductsResponse>(&path, &all_products),
         shopper_addresses(),
@@ -553,7 +559,9 @@ fn StartGroup(data: StartPageData) -> impl IntoView {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api_client::post_once::<GroupOrder, _>(api_client::GROUPS, &body, attempt).await {
+            match api_client::post_once::<GroupOrder, _>(routes::GROUPS.pattern(), &body, attempt)
+                .await
+            {
                 Ok(started) => {
                     // Paying opens the group; if it fails, the group page offers it again.
                     let _ = pay_order(&started.order.id).await;

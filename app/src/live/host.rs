@@ -9,7 +9,7 @@ use jishi_api::live::{
     LiveEvent, NewPin, Pin, RoomStatus, RoomView, RtmpEndpoint, StatusChange, MAX_STOCK_CAP,
 };
 use jishi_api::money::format_yuan;
-use jishi_api::ErrorCode;
+use jishi_api::{routes, ErrorCode};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -20,12 +20,12 @@ use crate::components::ErrorNotice;
 use crate::error::{set_response_status, AppError};
 use crate::i18n::td_string;
 use crate::lang::{api_error_message, locale, room_status_label};
-use crate::links::{encode, live_host_href, live_href, sign_in_href};
+use crate::links::{live_host_href, live_href, sign_in_href};
 
 use super::video::CameraPublisher;
 use super::{
-    apply_event, format_count, mark_private, parse_yuan, room_api, search_catalogue,
-    suggested_live_price, yuan_input, CatalogueItem, HostConsole, Ingest, RoomSettings, SalesBook,
+    apply_event, format_count, mark_private, parse_yuan, search_catalogue, suggested_live_price,
+    yuan_input, CatalogueItem, HostConsole, Ingest, RoomSettings, SalesBook,
 };
 
 /// Catalogue rows shown at once (the search narrows them).
@@ -36,7 +36,7 @@ const CATALOGUE_ROWS: usize = 40;
 #[server]
 pub async fn host_console_page(id: String) -> Result<Option<HostConsole>, AppError> {
     use crate::platform_client::get_as_shopper;
-    let path = format!("/v1{}", room_api(&id, "host"));
+    let path = routes::LIVE_HOST.path(&[&id]);
     Ok(get_as_shopper::<HostConsole>(&path).await?)
 }
 
@@ -122,8 +122,13 @@ struct Ui {
 }
 
 impl Ui {
-    fn path(&self, rest: &str) -> String {
-        room_api(&self.room_id.get_value(), rest)
+    /// The v1 path of `route` for this room (and `more`, e.g. a pin's SKU).
+    fn path(&self, route: routes::Route, more: &[&str]) -> String {
+        let room = self.room_id.get_value();
+        let args: Vec<&str> = std::iter::once(room.as_str())
+            .chain(more.iter().copied())
+            .collect();
+        route.path(&args)
     }
     /// What the stream will also say, shown now.
     fn apply(&self, event: LiveEvent) {
@@ -185,7 +190,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
     let l = locale();
 
     let set_status = move |to: RoomStatus| {
-        let path = ui.path("status");
+        let path = ui.path(routes::LIVE_STATUS, &[]);
         act(
             ui,
             async move { api_client::post::<IgnoredAny, _>(&path, &StatusChange { status: to }).await },
@@ -237,7 +242,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
 fn CurrentPin(ui: Ui) -> impl IntoView {
     let pinned = Memo::new(move |_| ui.view.with(|v| v.room.pinned.clone()));
     let unpin = move |sku: String| {
-        let path = ui.path(&format!("pins/{}", encode(&sku)));
+        let path = ui.path(routes::LIVE_PIN, &[&sku]);
         act(
             ui,
             async move { api_client::delete::<IgnoredAny>(&path).await },
@@ -353,7 +358,7 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
             )));
             return;
         }
-        let path = ui.path("pins");
+        let path = ui.path(routes::LIVE_PINS, &[]);
         act(
             ui,
             async move { api_client::post::<Pin, _>(&path, &body).await },
@@ -396,7 +401,7 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
 fn HostComments(ui: Ui) -> impl IntoView {
     let comments = Memo::new(move |_| ui.view.with(|v| v.comments.clone()));
     let hide = move |id: u64| {
-        let path = ui.path(&format!("comments/{id}"));
+        let path = ui.path(routes::LIVE_COMMENT, &[&id.to_string()]);
         act(
             ui,
             async move { api_client::delete::<IgnoredAny>(&path).await },
@@ -468,7 +473,7 @@ fn Settings(ui: Ui) -> impl IntoView {
             message: (!text.is_empty()).then_some(text),
             slow_mode: slow_mode.get_untracked(),
         };
-        let path = ui.path("settings");
+        let path = ui.path(routes::LIVE_SETTINGS, &[]);
         let sent = body.clone();
         act(
             ui,

@@ -22,7 +22,9 @@ pub async fn live_rooms(at: Option<LatLng>) -> Result<RoomsResponse, AppError> {
     use crate::links::at_pairs;
     let client = crate::platform_client::from_context()?;
     let query: Vec<(&str, String)> = at.map(|p| at_pairs(p).to_vec()).unwrap_or_default();
-    Ok(client.get("/v1/live/rooms", &query).await?)
+    Ok(client
+        .get(jishi_api::routes::LIVE_ROOMS.pattern(), &query)
+        .await?)
 }
 
 #[component]

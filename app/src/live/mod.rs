@@ -21,21 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::i18n::td_string;
 use crate::lang::Locale;
-use crate::links::encode;
 
 /// The room's event stream through the server's fan-out.
 #[cfg(feature = "hydrate")]
 pub(crate) fn room_events_url(room_id: &str) -> String {
-    format!("/api/v1{}", room_api(room_id, "events"))
-}
-
-/// The `/api/v1` path of something in a room, e.g. `room_api("r1", "comments")`.
-pub(crate) fn room_api(room_id: &str, rest: &str) -> String {
-    if rest.is_empty() {
-        format!("/live/rooms/{}", encode(room_id))
-    } else {
-        format!("/live/rooms/{}/{rest}", encode(room_id))
-    }
+    crate::api_client::api_url(&jishi_api::routes::LIVE_EVENTS.path(&[room_id]))
 }
 
 /// The sales ticker's line: "尾号 1234 刚刚买了 2 件" / "ending 1234 just bought 2".
@@ -342,13 +332,6 @@ mod tests {
             quantity: q,
             amount_fen: 0,
         }
-    }
-
-    #[test]
-    fn api_paths_encode_the_room_id() {
-        assert_eq!(room_api("r 1", "likes"), "/live/rooms/r%201/likes");
-        assert_eq!(room_api("r1", "comments"), "/live/rooms/r1/comments");
-        assert_eq!(room_api("r1", ""), "/live/rooms/r1");
     }
 
     #[test]

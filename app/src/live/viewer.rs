@@ -25,7 +25,8 @@ use crate::lang::{api_error_message, locale, room_status_label};
 use crate::links::{go_to, live_href, live_list_href, order_href, sign_in_href};
 use crate::pay::{PayPanel, Payment};
 
-use super::{apply_event, format_count, room_api, stock_text, ticker_line, LikeBatcher};
+use super::{apply_event, format_count, stock_text, ticker_line, LikeBatcher};
+use jishi_api::routes;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveRoomPageData {
@@ -39,7 +40,7 @@ pub struct LiveRoomPageData {
 pub async fn live_room_page(id: String) -> Result<LiveRoomPageData, AppError> {
     use crate::platform_client::{from_context, shopper_addresses};
     let client = from_context()?;
-    let path = format!("/v1{}", room_api(&id, ""));
+    let path = routes::LIVE_ROOM.path(&[&id]);
     let no_query: [(&str, &str); 0] = [];
     let (room, shopper) = futures::join!(
         client.get::<LiveRoom>(&path, &no_query),
@@ -326,7 +327,7 @@ fn schedule_likes(
                 return;
             };
             leptos::task::spawn_local(async move {
-                let path = room_api(&room_id.get_value(), "likes");
+                let path = routes::LIVE_LIKES.path(&[&room_id.get_value()]);
                 let _ = api_client::post::<serde::de::IgnoredAny, _>(
                     &path,
                     &jishi_api::live::LikeBatch { count },
@@ -387,7 +388,7 @@ fn CommentForm(
         sending.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let path = room_api(&room_id.get_value(), "comments");
+            let path = routes::LIVE_COMMENTS.path(&[&room_id.get_value()]);
             match api_client::post::<Comment, _>(&path, &body).await {
                 Ok(comment) => {
                     text.set(String::new());
@@ -476,7 +477,7 @@ fn BuySheet(
         asked.set_value(n);
         let path = format!(
             "{}?sku={}&quantity={}&address_id={}",
-            room_api(&room_id.get_value(), "quote"),
+            routes::LIVE_QUOTE.path(&[&room_id.get_value()]),
             crate::links::encode(&query.sku),
             query.quantity,
             crate::links::encode(&query.address_id),
@@ -518,7 +519,7 @@ fn BuySheet(
         placing.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let path = room_api(&room_id.get_value(), "orders");
+            let path = routes::LIVE_ORDERS.path(&[&room_id.get_value()]);
             match api_client::post_once::<Order, _>(&path, &body, attempt).await {
                 Ok(order) => {
                     // Pay at once (or the host app does); the sheet shows the order meanwhile.

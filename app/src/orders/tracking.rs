@@ -10,6 +10,7 @@ use jishi_api::money::format_yuan;
 #[cfg(feature = "hydrate")]
 use jishi_api::orders::OrderEvent;
 use jishi_api::orders::{Order, OrderStatus, RiderPosition, Slot};
+use jishi_api::routes;
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
@@ -18,7 +19,6 @@ use leptos_router::hooks::use_params_map;
 
 #[cfg(feature = "hydrate")]
 use crate::api_client::api_url;
-use crate::api_client::order_path;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
 use crate::i18n::td_string;
@@ -39,10 +39,10 @@ pub struct OrderPageData {
 pub async fn order_page(id: String) -> Result<Option<OrderPageData>, AppError> {
     use crate::platform_client::{from_context, get_as_shopper};
     use jishi_api::auth::AddressesResponse;
-    let path = format!("/v1{}", order_path(&id, ""));
+    let path = routes::ORDER.path(&[&id]);
     let (order, addresses) = futures::join!(
         get_as_shopper::<Order>(&path),
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+        get_as_shopper::<AddressesResponse>(routes::MY_ADDRESSES.pattern()),
     );
     let Some(order) = order? else {
         return Ok(None);
@@ -50,7 +50,7 @@ pub async fn order_page(id: String) -> Result<Option<OrderPageData>, AppError> {
     let address =
         addresses?.and_then(|a| a.addresses.into_iter().find(|a| a.id == order.address_id));
     let no_query: [(&str, &str); 0] = [];
-    let store_path = format!("/v1/stores/{}", crate::links::encode(&order.store_id));
+    let store_path = routes::STORE.path(&[&order.store_id]);
     let store = from_context()?
         .get::<StoreDetail>(&store_path, &no_query)
         .await?;
@@ -153,7 +153,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         }
         keep.or_else(|| {
             crate::events::EventStream::open_until(
-                &api_url(&order_path(&id.get_value(), "events")),
+                &api_url(&routes::ORDER_EVENTS.path(&[&id.get_value()])),
                 ORDER_EVENT,
                 |event: &OrderEvent| event.status.is_final(),
                 move |event: OrderEvent| {
@@ -178,7 +178,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let path = order_path(&id.get_value(), "cancel");
+            let path = routes::CANCEL_ORDER.path(&[&id.get_value()]);
             match crate::api_client::post::<Order, _>(&path, &()).await {
                 Ok(o) => payment.show(o),
                 Err(e) => error.set(Some(e.message())),

@@ -25,7 +25,9 @@ pub async fn nearby_stores(query: NearbyQueryRaw) -> Result<NearbyResponse, AppE
     use jishi_api::stores::NearbyQuery;
     let q = NearbyQuery::parse(&query)?;
     let client = crate::platform_client::from_context()?;
-    Ok(client.get("/v1/stores/nearby", &q.to_raw()).await?)
+    Ok(client
+        .get(jishi_api::routes::STORES_NEARBY.pattern(), &q.to_raw())
+        .await?)
 }
 
 fn raw_from_params(q: &ParamsMap) -> NearbyQueryRaw {

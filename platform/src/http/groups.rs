@@ -38,6 +38,7 @@ async fn start_group(
     p.order_limiter().check(user, &client_ip(&headers))?;
     Ok(groups::seats::start(&p, user, &key, body)
         .await?
+        .at(p.now_unix())
         .into_response())
 }
 
@@ -54,7 +55,7 @@ async fn join_group(
     p.order_limiter().check(user, &client_ip(&headers))?;
     let reply = groups::seats::join(&p, &id, user, &key, body).await?;
     p.notify(Log::Group, &[id]);
-    Ok(reply.into_response())
+    Ok(reply.at(p.now_unix()).into_response())
 }
 
 async fn get_group(State(p): State<Platform>, Path(id): Path<String>) -> Result<Json<Group>> {

@@ -120,6 +120,7 @@ async fn post_order(
     p.order_limiter().check(user, &client_ip(&headers))?;
     Ok(live::buy::buy(&p, &id, user, &key, body)
         .await?
+        .at(p.now_unix())
         .into_response())
 }
 

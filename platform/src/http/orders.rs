@@ -42,14 +42,17 @@ async fn place_order(
         p.now_unix(),
     )
     .await?;
-    Ok(reply.into_response())
+    Ok(reply.at(p.now_unix()).into_response())
 }
 
 /// Orders keep the store's id; its name comes from the index (stores do not change while we run).
+/// The order as answered: its store's name (rows keep only the id), and the platform's clock now,
+/// for the time left to pay.
 fn named(p: &Platform, mut order: Order) -> Order {
     if let Some(store) = p.index().get(&order.store_id) {
         order.store_name = store.name.clone();
     }
+    order.now = Some(crate::clock::rfc3339_utc(p.now_unix()));
     order
 }
 

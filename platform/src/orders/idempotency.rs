@@ -25,6 +25,32 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The answer as sent now: a created order (alone, or in a group's answer) carries the
+    /// platform's clock at this moment (`Order.now`), so a countdown to `pay_before` is right on
+    /// a phone whose clock is off, and on a replay too. Stored answers never hold it.
+    pub fn at(self, now: i64) -> Reply {
+        if self.status != 201 {
+            return self;
+        }
+        let Ok(mut answer) = serde_json::from_str::<serde_json::Value>(&self.body) else {
+            return self;
+        };
+        let order = match answer.get_mut("order") {
+            Some(order) => order,
+            None => &mut answer,
+        };
+        match order.as_object_mut() {
+            Some(fields) if fields.contains_key("pay_before") => {
+                fields.insert("now".into(), crate::clock::rfc3339_utc(now).into());
+            }
+            _ => return self,
+        }
+        Reply {
+            status: self.status,
+            body: answer.to_string(),
+        }
+    }
+
     fn from_error(e: &ApiError) -> Self {
         Reply {
             status: e.http_status(),
@@ -285,4 +311,37 @@ async fn examine_claim(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            body: body.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_created_order_is_answered_with_the_platforms_clock_alone_or_in_a_group() {
+        // 2026-11-25 04:00:00 UTC.
+        let now = 1_795_579_200;
+        let order = serde_json::json!({ "id": "ord_1", "pay_before": "2026-11-25T04:05:00Z" });
+        let alone: serde_json::Value =
+            serde_json::from_str(&reply(201, order.clone()).at(now).body).unwrap();
+        assert_eq!(alone["now"], "2026-11-25T04:00:00Z");
+        assert_eq!(alone["id"], "ord_1");
+        let grouped = serde_json::json!({ "group": { "id": "grp_1" }, "order": order });
+        let grouped: serde_json::Value =
+            serde_json::from_str(&reply(201, grouped).at(now).body).unwrap();
+        assert_eq!(grouped["order"]["now"], "2026-11-25T04:00:00Z");
+        assert!(grouped["group"].get("now").is_none());
+        // Refusals and anything else go out as stored.
+        let refused = reply(409, serde_json::json!({ "error": { "code": "sold_out" } }));
+        assert_eq!(refused.clone().at(now), refused);
+        let odd = reply(201, serde_json::json!({ "something": 1 }));
+        assert_eq!(odd.clone().at(now), odd);
+    }
 }

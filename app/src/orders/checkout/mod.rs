@@ -39,19 +39,17 @@ pub struct CheckoutData {
 
 #[server]
 pub async fn checkout_page(store_id: String) -> Result<CheckoutData, AppError> {
-    use crate::links::encode;
     use crate::platform_client::{from_context, get_as_shopper};
     use jishi_api::auth::{AddressesResponse, Me};
-    let id = encode(&store_id);
     let client = from_context()?;
-    let detail_path = format!("/v1/stores/{id}");
-    let cart_path = format!("/v1/cart/{id}");
+    let detail_path = jishi_api::routes::STORE.path(&[&store_id]);
+    let cart_path = jishi_api::routes::CART.path(&[&store_id]);
     let no_query: [(&str, &str); 0] = [];
     let (detail, cart, me, addresses) = futures::join!(
         client.get::<StoreDetail>(&detail_path, &no_query),
         get_as_shopper::<Cart>(&cart_path),
-        get_as_shopper::<Me>("/v1/me"),
-        get_as_shopper::<AddressesResponse>("/v1/me/addresses"),
+        get_as_shopper::<Me>(jishi_api::routes::ME.pattern()),
+        get_as_shopper::<AddressesResponse>(jishi_api::routes::MY_ADDRESSES.pattern()),
     );
     Ok(CheckoutData {
         detail: detail?,
