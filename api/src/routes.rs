@@ -93,6 +93,70 @@ pub const JOIN_GROUP: Route = Route("/v1/groups/{id}/join");
 pub const GROUP_EVENTS: Route = Route("/v1/groups/{id}/events");
 pub const MY_GROUPS: Route = Route("/v1/me/groups");
 
+/// Every route above: what `is_known` matches against.
+pub const ALL: &[Route] = &[
+    HEALTHZ,
+    STORES_NEARBY,
+    STORE,
+    STORE_PRODUCTS,
+    PRODUCT_SEARCH,
+    SESSIONS,
+    SMS_CODE,
+    LOGIN,
+    LOGOUT,
+    ME,
+    MY_ADDRESSES,
+    CARTS,
+    CART,
+    ORDERS,
+    ORDER,
+    PAY_ORDER,
+    CANCEL_ORDER,
+    ORDER_EVENTS,
+    LIVE_ROOMS,
+    LIVE_ROOM,
+    LIVE_EVENTS,
+    LIVE_COMMENTS,
+    LIVE_COMMENT,
+    LIVE_LIKES,
+    LIVE_VIEWERS,
+    LIVE_ORDERS,
+    LIVE_QUOTE,
+    LIVE_PINS,
+    LIVE_PIN,
+    LIVE_STATUS,
+    LIVE_SETTINGS,
+    LIVE_HOST,
+    GROUPS,
+    GROUP,
+    JOIN_GROUP,
+    GROUP_EVENTS,
+    MY_GROUPS,
+];
+
+impl Route {
+    /// Whether a concrete path (a query string allowed) is one this pattern matches.
+    pub fn matches(self, path: &str) -> bool {
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        let mut want = self.0.split('/');
+        let mut have = path.split('/');
+        loop {
+            match (want.next(), have.next()) {
+                (None, None) => return true,
+                (Some(w), Some(h)) if w.starts_with('{') && !h.is_empty() => {}
+                (Some(w), Some(h)) if w == h => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// Whether a path is one of the API's: the clients check theirs in debug builds, so a path
+/// built by hand (`/orders`, `/v1/v1/…`) fails the tests instead of answering 404 in the shop.
+pub fn is_known(path: &str) -> bool {
+    ALL.iter().any(|r| r.matches(path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +173,17 @@ mod tests {
         assert_eq!(ORDER.pattern(), "/v1/orders/{id}");
         assert_eq!(encode("a b&c=d"), "a%20b%26c%3Dd");
         assert_eq!(encode("-_.~Az09"), "-_.~Az09");
+    }
+
+    #[test]
+    fn only_the_api_s_own_paths_are_known() {
+        assert!(is_known(&ORDER.path(&["ord_1"])));
+        assert!(is_known(&LIVE_PIN.path(&["live_bj1", "P 1/2"])));
+        assert!(is_known("/v1/live/rooms/r1/quote?sku=a&quantity=1"));
+        assert!(is_known(ORDERS.pattern()));
+        assert!(!is_known("/orders"));
+        assert!(!is_known("/v1/v1/orders/ord_1"));
+        assert!(!is_known("/v1/orders//pay"));
+        assert!(!is_known("/v1/orders/ord_1/pay/extra"));
     }
 }

@@ -43,6 +43,10 @@ pub async fn post_media<T: DeserializeOwned>(path: &str) -> Result<T, AppError> 
 /// The URL on this origin of a v1 path (`jishi_api::routes`, e.g. `/v1/orders/o1/events`): the
 /// server's proxy at `/api` (what an `EventSource` opens).
 pub fn api_url(v1_path: &str) -> String {
+    debug_assert!(
+        jishi_api::routes::is_known(v1_path),
+        "not an API path: {v1_path}"
+    );
     format!("/api{v1_path}")
 }
 

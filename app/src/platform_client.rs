@@ -37,6 +37,7 @@ impl PlatformClient {
 
     /// Full URL for an API path such as `/v1/stores/nearby`.
     pub fn url(&self, path: &str) -> String {
+        debug_assert!(jishi_api::routes::is_known(path), "not an API path: {path}");
         format!("{}{}", self.base, path)
     }
 

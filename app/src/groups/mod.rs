@@ -62,10 +62,7 @@ pub async fn group_page(id: String) -> Result<GroupPageData, AppError> {
     };
     // The order itself: while it waits for payment, the page counts down to its `pay_before`.
     let mine = match seat {
-        Some(seat) => {
-            get_as_shopper::<Order>(&format!("/v1{}", routes::ORDER.path(&[&seat.order_id])))
-                .await?
-        }
+        Some(seat) => get_as_shopper::<Order>(&routes::ORDER.path(&[&seat.order_id])).await?,
         None => None,
     };
     Ok(GroupPageData {

@@ -78,6 +78,11 @@ async fn a_group_starts_streams_and_fills_through_the_server() {
         assert!(html.contains(hook), "{hook} in {html}");
     }
     assert!(!html.contains("13600000701"), "no phone on the page");
+    // A member's own page also reads their order (a second read: it once went to a path the
+    // platform does not have, and the page said so instead).
+    let (status, html) = starter.page(&format!("/group/{id}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(r#"data-testid="group-joined""#), "{html}");
 
     // Anyone may read it and follow it, with no cookie.
     let (status, group) = app.get_json(&app.api(&format!("/groups/{id}"))).await;

@@ -179,7 +179,8 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
         placing.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let answer = post_once::<Order, _>("/orders", &body, attempt).await;
+            let answer =
+                post_once::<Order, _>(jishi_api::routes::ORDERS.pattern(), &body, attempt).await;
             match answer {
                 Ok(order) => crate::links::go_to(&order_href(&order.id)),
                 Err(e) => {
