@@ -260,53 +260,72 @@ impl NearbyQuery {
 }
 
 /// Position after the last row of a page. Keyset, not offset, so a page never repeats or skips a
-/// store when the list shifts between requests.
+/// store when the list shifts between requests. Open stores come first in either order (a shopper
+/// wants what can come now), so the position says which of the two runs it is in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cursor {
-    /// Sorted by (eta, distance, id).
+    /// Sorted by (closed, eta, distance, id).
     Eta {
+        closed: bool,
         eta_min: u32,
         distance_m: u32,
         id: String,
     },
-    /// Sorted by (distance, id).
-    Distance { distance_m: u32, id: String },
+    /// Sorted by (closed, distance, id).
+    Distance {
+        closed: bool,
+        distance_m: u32,
+        id: String,
+    },
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
         match self {
             Cursor::Eta {
+                closed,
                 eta_min,
                 distance_m,
                 id,
-            } => format!("e.{eta_min}.{distance_m}.{id}"),
-            Cursor::Distance { distance_m, id } => format!("d.{distance_m}.{id}"),
+            } => format!("e.{}.{eta_min}.{distance_m}.{id}", u8::from(*closed)),
+            Cursor::Distance {
+                closed,
+                distance_m,
+                id,
+            } => format!("d.{}.{distance_m}.{id}", u8::from(*closed)),
         }
     }
 
     pub fn parse(s: &str, sort: Sort) -> Result<Self, ApiError> {
         let bad = || ApiError::bad_request("翻页游标 cursor 无效，请从第一页重新加载");
-        let mut parts = s.splitn(4, '.');
-        let cursor = match (parts.next(), sort) {
-            (Some("e"), Sort::Eta) => {
-                let eta_min = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-                let distance_m = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let (kind, rest) = s.split_once('.').ok_or_else(bad)?;
+        let (closed, rest) = match rest.split_once('.') {
+            Some(("0", rest)) => (false, rest),
+            Some(("1", rest)) => (true, rest),
+            _ => return Err(bad()),
+        };
+        let number = |v: Option<&str>| v.and_then(|v| v.parse().ok()).ok_or_else(bad);
+        let cursor = match (kind, sort) {
+            ("e", Sort::Eta) => {
+                let mut parts = rest.splitn(3, '.');
+                let eta_min = number(parts.next())?;
+                let distance_m = number(parts.next())?;
                 let id = parts.next().filter(|v| !v.is_empty()).ok_or_else(bad)?;
                 Cursor::Eta {
+                    closed,
                     eta_min,
                     distance_m,
                     id: id.to_owned(),
                 }
             }
-            (Some("d"), Sort::Distance) => {
-                let distance_m = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-                let id = parts.next().filter(|v| !v.is_empty()).ok_or_else(bad)?;
-                if parts.next().is_some() {
+            ("d", Sort::Distance) => {
+                let (distance_m, id) = rest.split_once('.').ok_or_else(bad)?;
+                if id.is_empty() || id.contains('.') {
                     return Err(bad());
                 }
                 Cursor::Distance {
-                    distance_m,
+                    closed,
+                    distance_m: number(Some(distance_m))?,
                     id: id.to_owned(),
                 }
             }
@@ -317,13 +336,16 @@ impl Cursor {
 
     /// The cursor that points just past `store` in the given sort order.
     pub fn after(store: &StoreSummary, sort: Sort) -> Self {
+        let closed = !store.open_now;
         match sort {
             Sort::Eta => Cursor::Eta {
+                closed,
                 eta_min: store.eta_min,
                 distance_m: store.distance_m,
                 id: store.id.clone(),
             },
             Sort::Distance => Cursor::Distance {
+                closed,
                 distance_m: store.distance_m,
                 id: store.id.clone(),
             },
@@ -431,7 +453,7 @@ mod tests {
             ("open_now", "1"),
             ("sort", "distance"),
             ("limit", "5"),
-            ("cursor", "d.1200.s000042"),
+            ("cursor", "d.0.1200.s000042"),
         ]))
         .unwrap();
         assert_eq!(NearbyQuery::parse(&q.to_raw()).unwrap(), q);
@@ -439,15 +461,37 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_must_match_the_sort() {
-        let c = Cursor::Eta {
-            eta_min: 31,
-            distance_m: 2500,
-            id: "s000001".into(),
-        };
-        assert_eq!(Cursor::parse(&c.encode(), Sort::Eta).unwrap(), c);
-        assert!(Cursor::parse(&c.encode(), Sort::Distance).is_err());
-        assert!(Cursor::parse("e.1.2.", Sort::Eta).is_err());
-        assert!(Cursor::parse("d.x.s1", Sort::Distance).is_err());
+        for closed in [false, true] {
+            let c = Cursor::Eta {
+                closed,
+                eta_min: 31,
+                distance_m: 2500,
+                id: "s000001".into(),
+            };
+            assert_eq!(Cursor::parse(&c.encode(), Sort::Eta).unwrap(), c);
+            assert!(Cursor::parse(&c.encode(), Sort::Distance).is_err());
+            let d = Cursor::Distance {
+                closed,
+                distance_m: 2500,
+                id: "s000001".into(),
+            };
+            assert_eq!(Cursor::parse(&d.encode(), Sort::Distance).unwrap(), d);
+        }
+        assert_eq!(
+            Cursor::parse("e.1.31.2500.s1", Sort::Eta).unwrap(),
+            Cursor::Eta {
+                closed: true,
+                eta_min: 31,
+                distance_m: 2500,
+                id: "s1".into(),
+            }
+        );
+        for bad in ["e.0.1.2.", "e.1.2.s1", "e.2.1.2.s1", "e", "e.0", ""] {
+            assert!(Cursor::parse(bad, Sort::Eta).is_err(), "{bad}");
+        }
+        for bad in ["d.0.x.s1", "d.1200.s1", "d.0.1200.", "d.0.1200.s.1"] {
+            assert!(Cursor::parse(bad, Sort::Distance).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -62,6 +62,23 @@ export function isSortedAscending(xs: number[]): boolean {
   return xs.every((x, i) => i === 0 || xs[i - 1] <= x);
 }
 
+/** Whether the store cards come open ones first, then closed ones, each run ascending by `attr`
+ * (`data-eta-min` or `data-distance-m`): how the list is sorted. */
+export async function storesListedOpenFirst(page: Page, attr: string): Promise<boolean> {
+  const cards = await page.locator('[data-testid=store-card]').evaluateAll(
+    (els, a) => els.map((e) => ({ open: e.getAttribute('data-open') === 'true', n: Number(e.getAttribute(a as string)) })),
+    attr,
+  );
+  const firstClosed = cards.findIndex((c) => !c.open);
+  const open = firstClosed === -1 ? cards : cards.slice(0, firstClosed);
+  const closed = firstClosed === -1 ? [] : cards.slice(firstClosed);
+  return (
+    closed.every((c) => !c.open) &&
+    isSortedAscending(open.map((c) => c.n)) &&
+    isSortedAscending(closed.map((c) => c.n))
+  );
+}
+
 /** A phone number no other test uses: `prefix` (one per spec file) plus digits from the clock and
  * a counter. The platform allows one SMS per number per minute. */
 let phoneSeq = 0;

@@ -42,6 +42,7 @@ pub struct StoreIndex {
 /// A store that delivers to the query point, with its sort key.
 struct Candidate {
     idx: u32,
+    closed: bool,
     distance_m: u32,
     eta_min: u32,
 }
@@ -131,6 +132,8 @@ impl StoreIndex {
     }
 
     /// Every store that delivers to the query point, filtered, sorted, one page after the cursor.
+    /// Open stores come first, then closed ones (which take scheduled orders), each run in `q.sort`
+    /// order: at night a shopper wants what can come now.
     ///
     /// Dense city centres put thousands of delivering stores around a point, and haversine is the
     /// costly part. So each candidate first gets bounds on its sort key from the cheap planar
@@ -139,7 +142,7 @@ impl StoreIndex {
         let rough = self.delivering_roughly(q, now);
         let from = HaversineFrom::new(q.at);
         let limit = q.limit as usize;
-        let cursor_key = q.cursor.as_ref().map(|c| cursor_key(c, q.sort));
+        let cursor_key = q.cursor.as_ref().map(cursor_key);
         // Candidates that certainly deliver and certainly come after the cursor: the (limit+1)-th
         // smallest upper bound among them caps the keys that can still make this page.
         let mut certain: Vec<Key> = rough
@@ -150,7 +153,7 @@ impl StoreIndex {
         let threshold = if certain.len() > limit {
             *certain.select_nth_unstable(limit).1
         } else {
-            (u32::MAX, u32::MAX)
+            (u32::MAX, u32::MAX, u32::MAX)
         };
         let mut candidates: Vec<Candidate> = rough
             .iter()
@@ -222,14 +225,16 @@ impl StoreIndex {
                 if q.category.is_some_and(|c| c != info.category) {
                     return;
                 }
-                if q.open_now && !self.stores[info.idx as usize].hours.is_open(now) {
+                let closed = !self.stores[info.idx as usize].hours.is_open(now);
+                if q.open_now && closed {
                     return;
                 }
                 rough.push(Rough {
                     pos,
                     limit_m,
-                    lo: info.key(q.sort, lo_m),
-                    hi: info.key(q.sort, hi_m),
+                    closed,
+                    lo: info.key(q.sort, closed, lo_m),
+                    hi: info.key(q.sort, closed, hi_m),
                 });
             },
         );
@@ -241,48 +246,49 @@ impl StoreIndex {
     }
 
     fn compare(&self, a: &Candidate, b: &Candidate, sort: Sort) -> Ordering {
-        let numbers = match sort {
-            Sort::Eta => (a.eta_min, a.distance_m).cmp(&(b.eta_min, b.distance_m)),
-            Sort::Distance => a.distance_m.cmp(&b.distance_m),
-        };
-        numbers.then_with(|| self.id(a).cmp(self.id(b)))
+        key(sort, a.closed, a.eta_min, a.distance_m)
+            .cmp(&key(sort, b.closed, b.eta_min, b.distance_m))
+            .then_with(|| self.id(a).cmp(self.id(b)))
     }
 
     fn compare_to_cursor(&self, c: &Candidate, cursor: &Cursor) -> Ordering {
-        match cursor {
-            Cursor::Eta {
-                eta_min,
-                distance_m,
-                id,
-            } => (c.eta_min, c.distance_m)
-                .cmp(&(*eta_min, *distance_m))
-                .then_with(|| self.id(c).cmp(id)),
-            Cursor::Distance { distance_m, id } => c
-                .distance_m
-                .cmp(distance_m)
-                .then_with(|| self.id(c).cmp(id)),
-        }
+        let (Cursor::Eta { id, .. } | Cursor::Distance { id, .. }) = cursor;
+        key(sort_of(cursor), c.closed, c.eta_min, c.distance_m)
+            .cmp(&cursor_key(cursor))
+            .then_with(|| self.id(c).cmp(id))
     }
 }
 
-/// Sort key: (ETA, distance) for ETA order, (0, distance) for distance order; ties go by id.
-type Key = (u32, u32);
+/// Sort key: (closed, ETA, distance) for ETA order, (closed, 0, distance) for distance order;
+/// ties go by id.
+type Key = (u32, u32, u32);
 
-fn key(sort: Sort, eta_min: u32, distance_m: u32) -> Key {
+fn key(sort: Sort, closed: bool, eta_min: u32, distance_m: u32) -> Key {
+    let closed = u32::from(closed);
     match sort {
-        Sort::Eta => (eta_min, distance_m),
-        Sort::Distance => (0, distance_m),
+        Sort::Eta => (closed, eta_min, distance_m),
+        Sort::Distance => (closed, 0, distance_m),
     }
 }
 
-fn cursor_key(cursor: &Cursor, sort: Sort) -> Key {
+fn sort_of(cursor: &Cursor) -> Sort {
+    match cursor {
+        Cursor::Eta { .. } => Sort::Eta,
+        Cursor::Distance { .. } => Sort::Distance,
+    }
+}
+
+fn cursor_key(cursor: &Cursor) -> Key {
     match cursor {
         Cursor::Eta {
+            closed,
             eta_min,
             distance_m,
             ..
-        } => key(sort, *eta_min, *distance_m),
-        Cursor::Distance { distance_m, .. } => key(sort, 0, *distance_m),
+        } => key(Sort::Eta, *closed, *eta_min, *distance_m),
+        Cursor::Distance {
+            closed, distance_m, ..
+        } => key(Sort::Distance, *closed, 0, *distance_m),
     }
 }
 
@@ -300,14 +306,15 @@ struct Rough {
     /// Position in the grid.
     pos: u32,
     limit_m: u32,
+    closed: bool,
     lo: Key,
     hi: Key,
 }
 
 impl Rough {
     fn certainly_delivers(&self) -> bool {
-        // The key's second part is the distance in either order.
-        self.hi.1 <= self.limit_m
+        // The key's last part is the distance in either order.
+        self.hi.2 <= self.limit_m
     }
     /// The exact haversine check; `None` if the store does not deliver after all.
     fn exact(&self, grid: &PointGrid<PointInfo>, from: &HaversineFrom) -> Option<Candidate> {
@@ -315,6 +322,7 @@ impl Rough {
         let distance_m = from.distance_m(lat, lng, info.cos_lat).round() as u32;
         (distance_m <= self.limit_m).then(|| Candidate {
             idx: info.idx,
+            closed: self.closed,
             distance_m,
             eta_min: info.eta(distance_m),
         })
@@ -331,10 +339,10 @@ impl PointInfo {
         )
     }
     /// ETA grows with distance, so bounds on the distance bound the whole key.
-    fn key(&self, sort: Sort, distance_m: u32) -> Key {
+    fn key(&self, sort: Sort, closed: bool, distance_m: u32) -> Key {
         match sort {
-            Sort::Eta => key(sort, self.eta(distance_m), distance_m),
-            Sort::Distance => key(sort, 0, distance_m),
+            Sort::Eta => key(sort, closed, self.eta(distance_m), distance_m),
+            Sort::Distance => key(sort, closed, 0, distance_m),
         }
     }
 }
@@ -508,6 +516,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn at_night_open_stores_come_first_and_closed_ones_follow_in_the_same_order() {
+        // 23:30 on a Wednesday: a near pharmacy has closed, a farther 24-hour store is open.
+        let late = LocalTime::new(2, 23 * 60 + 30);
+        let mut pharmacy = store("pharmacy", 300.0, 5_000, Category::Pharmacy);
+        pharmacy.hours = WeeklyHours::every_day("07:00-22:00".parse().unwrap());
+        let mut shop = store("shop", 900.0, 5_000, Category::Supermarket);
+        shop.hours = WeeklyHours::every_day("07:00-22:00".parse().unwrap());
+        let mut all_day = store("24h", 2_000.0, 5_000, Category::Supermarket);
+        all_day.hours = WeeklyHours::every_day(DayHours::ALL_DAY);
+        let mut night = store("night", 2_500.0, 5_000, Category::Liquor);
+        night.hours = WeeklyHours::every_day("18:00-02:00".parse().unwrap());
+        let index = StoreIndex::build(vec![pharmacy, shop, all_day, night]);
+        for sort in [Sort::Eta, Sort::Distance] {
+            let mut q = query();
+            q.sort = sort;
+            let all = index.nearby(&q, late);
+            assert_eq!(ids(&all), ["24h", "night", "pharmacy", "shop"], "{sort:?}");
+            assert!(all.stores[..2].iter().all(|s| s.open_now));
+            assert!(all.stores[2..]
+                .iter()
+                .all(|s| !s.open_now && s.opens.is_some()));
+            assert_eq!(index.all_delivering(&q, late), all.stores);
+            // One store a page: the cursor crosses from the open run to the closed one.
+            q.limit = 1;
+            let mut paged = Vec::new();
+            loop {
+                let r = index.nearby(&q, late);
+                paged.extend(r.stores.into_iter().map(|s| s.id));
+                match r.next_cursor {
+                    Some(c) => q.cursor = Some(Cursor::parse(&c, sort).unwrap()),
+                    None => break,
+                }
+            }
+            assert_eq!(paged, ["24h", "night", "pharmacy", "shop"], "{sort:?}");
+        }
+        // At noon all four but the night bar are open: by ETA, the nearest first.
+        let q = query();
+        assert_eq!(
+            ids(&index.nearby(&q, NOON_WEDNESDAY)),
+            ["pharmacy", "shop", "24h", "night"]
+        );
+    }
+
+    #[test]
     fn pages_cover_every_store_exactly_once_in_order() {
         let stores: Vec<_> = (0..57)
             .map(|i| {
@@ -583,14 +635,15 @@ pub(crate) mod tests {
                 .into_iter()
                 .map(|s| s.id)
                 .collect();
-            let mut brute: Vec<(u32, String)> = stores
+            // Open stores first, then closed ones, each by distance.
+            let mut brute: Vec<(bool, u32, String)> = stores
                 .iter()
-                .map(|s| (s.quote(at).distance_m, s.id.clone(), s.delivery_radius_m))
-                .filter(|(d, _, r)| d <= r)
-                .map(|(d, id, _)| (d, id))
+                .map(|s| (s.quote(at).distance_m, s.id.clone(), s.delivery_radius_m, s))
+                .filter(|(d, _, r, _)| d <= r)
+                .map(|(d, id, _, s)| (!s.hours.is_open(NOON_WEDNESDAY), d, id))
                 .collect();
             brute.sort();
-            let brute: Vec<String> = brute.into_iter().map(|(_, id)| id).collect();
+            let brute: Vec<String> = brute.into_iter().map(|(_, _, id)| id).collect();
             assert!(!brute.is_empty());
             assert_eq!(from_index, brute, "at {lat},{lng}");
         }

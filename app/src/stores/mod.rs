@@ -260,6 +260,8 @@ fn StoreCard(store: StoreSummary, at: LatLng) -> impl IntoView {
                 </div>
                 <div class="badges">
                     <span class="badge status" class:open=store.open_now data-testid="store-status">{status}</span>
+                    // A closed store still delivers later: the list puts it after the open ones.
+                    {(!store.open_now).then(|| view! { <span class="badge scheduled" data-testid="badge-scheduled">{td_string!(l, stores.badge_scheduled)}</span> })}
                     {hour_delivery.then(|| view! { <span class="badge hour">{td_string!(l, stores.hour_delivery)}</span> })}
                     {store.is_24h.then(|| view! { <span class="badge h24" data-testid="badge-24h">{td_string!(l, stores.badge_24h)}</span> })}
                     {(store.night && !store.is_24h).then(|| view! { <span class="badge night" data-testid="badge-night">{td_string!(l, stores.badge_night)}</span> })}

@@ -1,7 +1,7 @@
 use jishi_api::catalog::ProductsResponse;
 use jishi_api::money::format_yuan;
 
-use crate::support::{spawn_app, GUOMAO};
+use crate::support::{spawn_app, spawn_platform, spawn_server, TestApp, GUOMAO};
 
 #[tokio::test]
 async fn the_home_page_is_server_rendered_with_store_cards_for_the_point() {
@@ -38,6 +38,57 @@ async fn the_home_page_is_server_rendered_with_store_cards_for_the_point() {
     assert!(html.contains("data-testid=\"store-map\""));
     assert_eq!(html.matches("<h1").count(), 1);
     assert!(html.contains("国贸"));
+}
+
+#[tokio::test]
+async fn late_at_night_the_home_page_lists_open_stores_first_and_closed_ones_take_scheduled_orders()
+{
+    let (_platform, url) = spawn_platform(|c| {
+        c.clock = jishi_platform::Clock::fixed_from_rfc3339("2026-11-25T23:30:00+08:00")
+            .expect("a valid instant");
+    })
+    .await;
+    let app = TestApp::of(&url, spawn_server(&url).await);
+    for sort in ["eta", "distance"] {
+        let page = format!(
+            "{}/?lat={}&lng={}&sort={sort}",
+            app.server, GUOMAO.0, GUOMAO.1
+        );
+        let html = app
+            .http
+            .get(&page)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // Each card's opening tag and what follows it, up to the next card.
+        let cards: Vec<&str> = html.split(r#"data-testid="store-card""#).skip(1).collect();
+        let open: Vec<bool> = cards
+            .iter()
+            .map(|card| {
+                let tag_end = card.find('>').unwrap_or(card.len());
+                card[..tag_end].contains(r#"data-open="true""#)
+            })
+            .collect();
+        assert!(open.len() >= 10, "{sort}: {html}");
+        let first_closed = open
+            .iter()
+            .position(|o| !o)
+            .expect("a closed store near 国贸 at 23:30");
+        assert!(first_closed > 0, "{sort}: an open store comes first");
+        assert!(
+            open[first_closed..].iter().all(|o| !o),
+            "{sort}: every open store before every closed one: {open:?}"
+        );
+        for card in &cards[first_closed..] {
+            assert!(card.contains(r#"data-testid="badge-scheduled""#), "{card}");
+        }
+        for card in &cards[..first_closed] {
+            assert!(!card.contains(r#"data-testid="badge-scheduled""#), "{card}");
+        }
+    }
 }
 
 #[tokio::test]
