@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cart::ItemInput;
 use crate::error::ApiError;
+use crate::text::{shown_text, TextRefusal};
 
 /// Unpaid orders give their stock back after this long.
 pub const PAYMENT_WINDOW_S: i64 = 15 * 60;
@@ -23,6 +24,8 @@ pub const MAX_UNPAID_ORDERS: i64 = 3;
 
 /// Length of a delivery slot; slots start on the hour or the half hour.
 pub const SLOT_S: i64 = 30 * 60;
+/// A delivery note (备注) for the store and the rider, in characters.
+pub const MAX_NOTE_CHARS: usize = 100;
 
 /// When to deliver: as soon as possible, or in the 30-minute slot that starts at a time.
 /// On the wire: `"asap"` or the slot's RFC 3339 start (sent back in UTC, `…Z`).
@@ -251,6 +254,36 @@ pub struct PlaceOrder {
     pub items: Vec<ItemInput>,
     pub address_id: String,
     pub slot: Slot,
+    /// A delivery note (备注): plain text on one line, as comments are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl PlaceOrder {
+    /// The note to keep: `None` when there is none (absent or blank), else trimmed and checked
+    /// like a comment (no control or hiding characters, at most `MAX_NOTE_CHARS`).
+    pub fn note(&self) -> Result<Option<String>, ApiError> {
+        delivery_note(self.note.as_deref().unwrap_or(""))
+    }
+}
+
+/// A delivery note as typed: `None` when blank, else the rules of [`PlaceOrder::note`].
+pub fn delivery_note(raw: &str) -> Result<Option<String>, ApiError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    match shown_text(raw, MAX_NOTE_CHARS) {
+        Ok(text) => Ok(Some(text.to_owned())),
+        // Only marks or other invisible letters: nothing a rider could read.
+        Err(TextRefusal::Empty) => Err(ApiError::bad_request("备注里没有能看到的文字")),
+        Err(TextRefusal::TooLong) => Err(ApiError::bad_request(format!(
+            "备注最多 {MAX_NOTE_CHARS} 个字"
+        ))),
+        Err(TextRefusal::Control) => Err(ApiError::bad_request("备注不能包含控制字符或换行")),
+        Err(TextRefusal::Hidden) => Err(ApiError::bad_request(
+            "备注不能包含隐藏或改变文字方向的字符",
+        )),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,6 +317,9 @@ pub struct Order {
     /// The group buy this order is a seat of (`GET /v1/groups/{id}`); absent for other orders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// The shopper's delivery note, if they left one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The platform's clock when this answer was made (RFC 3339, UTC): the time left to pay
     /// (`pay_before`) is counted from it, so a phone whose clock is off still shows it right.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -349,6 +385,35 @@ pub fn parse_idempotency_key(raw: Option<&str>) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delivery_note_is_optional_one_line_and_visible() {
+        assert_eq!(delivery_note(""), Ok(None));
+        assert_eq!(delivery_note("  "), Ok(None));
+        assert_eq!(
+            delivery_note(" 放门口，别按门铃 🔔 "),
+            Ok(Some("放门口，别按门铃 🔔".into()))
+        );
+        assert_eq!(
+            delivery_note(&"好".repeat(MAX_NOTE_CHARS)).map(|n| n.map(|n| n.chars().count())),
+            Ok(Some(MAX_NOTE_CHARS))
+        );
+        for bad in [
+            "好".repeat(MAX_NOTE_CHARS + 1),
+            "\u{200b}\u{200b}".into(),
+            "放门口 \u{202e}gnp.exe".into(),
+            "第一行\n第二行".into(),
+        ] {
+            let refused = delivery_note(&bad).expect_err(&bad);
+            assert_eq!(refused.code, crate::ErrorCode::BadRequest, "{bad:?}");
+        }
+        // Absent on the wire is no note; an old client's body stays what it was.
+        let body: PlaceOrder =
+            serde_json::from_str(r#"{"store_id":"s","items":[],"address_id":"a","slot":"asap"}"#)
+                .unwrap();
+        assert_eq!(body.note().unwrap(), None);
+        assert!(!serde_json::to_string(&body).unwrap().contains("note"));
+    }
 
     #[test]
     fn the_delivery_path_advances_one_step_at_a_time() {

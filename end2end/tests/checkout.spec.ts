@@ -131,8 +131,16 @@ test('shop before signing in, sign in, check out ASAP, pay, and watch the rider 
   expect(items).toBeGreaterThan(0);
   expect(total).toBe(items + fee);
 
+  // A note that hides text is refused before anything is sent; a plain one travels with the order.
+  const note = page.getByTestId('order-note');
+  await note.fill('放门口 \u202egnp.exe');
+  await page.getByTestId('place-order').click();
+  await expect(page.getByTestId('checkout-error')).toBeVisible();
+  await expect(page).toHaveURL(/\/checkout\//);
+  await note.fill('放门口，别按门铃');
   await page.getByTestId('place-order').click();
   await page.waitForURL(/\/orders\/ord_/);
+  await expect(page.getByTestId('order-note')).toHaveText('备注：放门口，别按门铃');
   const status = page.getByTestId('order-status');
   await expect(status).toHaveAttribute('data-status', 'pending_payment');
   // A live region: each new status is read out.

@@ -106,10 +106,12 @@ test('a browser that asks for English shops in English, from the home page to a 
   await page.goto(`/checkout/${store.id}`);
   await hydrated(page);
   await expectEnglish(page);
+  await page.getByTestId('order-note').fill('Leave it at the door');
   await page.getByTestId('place-order').click();
   await page.waitForURL(/\/orders\/ord_/);
   await hydrated(page);
   await expectEnglish(page);
+  await expect(page.getByTestId('order-note')).toHaveText('Note: Leave it at the door');
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'pending_payment');
   await page.getByTestId('pay').click();
   await expect(page.getByTestId('order-status')).not.toHaveAttribute('data-status', 'pending_payment');

@@ -93,6 +93,48 @@ fn order_body(store: &str, sku: &str, quantity: i64, address_id: &str) -> Value 
     json!({ "store_id": store, "items": [{ "sku": sku, "quantity": quantity }], "address_id": address_id, "slot": "asap" })
 }
 
+/// One of `sku` with a delivery note.
+fn with_note(store: &str, sku: &str, address_id: &str, note: &str) -> Value {
+    let mut body = order_body(store, sku, 1, address_id);
+    body["note"] = json!(note);
+    body
+}
+
+#[tokio::test]
+async fn a_delivery_note_is_kept_with_the_order_and_read_back() {
+    let t = spawn().await;
+    let (store, sku, s) = stocked(&t, 5).await;
+    let (status, order) = t
+        .order(
+            &s,
+            Some("note-1"),
+            &with_note(&store, &sku, &s.address_id, "  放门口，别按门铃 🔔 "),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["note"], "放门口，别按门铃 🔔");
+    let id = order["id"].as_str().unwrap();
+    let (_, read) = t
+        .call(
+            Method::GET,
+            &format!("/v1/orders/{id}"),
+            Some(&s.token),
+            None,
+        )
+        .await;
+    assert_eq!(read["note"], "放门口，别按门铃 🔔");
+    // A blank note is no note: absent from the order.
+    let (status, plain) = t
+        .order(
+            &s,
+            Some("note-2"),
+            &with_note(&store, &sku, &s.address_id, "   "),
+        )
+        .await;
+    assert_eq!(status, 201, "{plain}");
+    assert!(plain.get("note").is_none(), "{plain}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_buyers_for_fifty_in_stock_make_exactly_fifty_orders_every_round() {
     let t = spawn().await;
@@ -356,6 +398,27 @@ async fn bad_orders_are_refused_with_a_message_and_write_nothing() {
         ),
         (
             json!({ "store_id": store, "items": [{"sku": sku, "quantity": 1}], "address_id": s.address_id, "slot": "tomorrow-ish"}),
+            400,
+            "bad_request",
+        ),
+        // Delivery notes under the comments' rules: nothing hidden, one line, 100 characters.
+        (
+            with_note(&store, &sku, &s.address_id, "\u{200b}\u{200b}"),
+            400,
+            "bad_request",
+        ),
+        (
+            with_note(&store, &sku, &s.address_id, "放门口 \u{202e}gnp.exe"),
+            400,
+            "bad_request",
+        ),
+        (
+            with_note(&store, &sku, &s.address_id, "一\n二"),
+            400,
+            "bad_request",
+        ),
+        (
+            with_note(&store, &sku, &s.address_id, &"好".repeat(101)),
             400,
             "bad_request",
         ),

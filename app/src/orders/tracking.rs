@@ -272,6 +272,9 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             <p data-testid="order-slot">{slot_text}{address.map(|a| {
                 format!(" · {}", td_string!(l, orders.tracking.deliver_to, label = a.label, detail = a.detail))
             })}</p>
+            {order.note.clone().map(|note| view! {
+                <p class="order-note" data-testid="order-note">{td_string!(l, orders.tracking.note, note = note)}</p>
+            })}
             {placed_at.map(|t| view! { <p class="hint">{t}</p> })}
         </section>
     }

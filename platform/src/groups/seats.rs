@@ -246,6 +246,7 @@ fn member_order(
         pay_before: Some(rfc3339(now + SCARCE_HOLD_S)),
         eta_min: quote.eta_min,
         group_id: Some(group_id.to_owned()),
+        note: None,
         now: None,
     }
 }

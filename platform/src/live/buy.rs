@@ -278,6 +278,7 @@ async fn place_live(
         pay_before: Some(rfc3339(expires_at)),
         eta_min: quote.eta_min,
         group_id: None,
+        note: None,
         now: None,
     };
     let what = format!("live order {}", order.id);

@@ -35,7 +35,7 @@ pub use limits::{OrderLimiter, OrderLimits, RateLimit};
 pub use slots::delivery_slots;
 
 /// What `order_from_row` reads.
-const ORDER_COLUMNS: &str = "id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min, group_id";
+const ORDER_COLUMNS: &str = "id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min, group_id, note";
 
 async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     let row = sqlx::query(&format!(
@@ -104,6 +104,7 @@ fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) 
         // The platform's handlers name the store from the index; rows keep only its id.
         store_name: String::new(),
         group_id: row.try_get("group_id")?,
+        note: row.try_get("note")?,
         now: None,
         id,
     })

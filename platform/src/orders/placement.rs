@@ -29,6 +29,7 @@ pub(super) async fn place_in(
     now: i64,
 ) -> Result<String> {
     let items = Items::parse(&body.items, false)?;
+    let note = body.note()?;
     let store = index
         .get(&body.store_id)
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
@@ -93,6 +94,7 @@ pub(super) async fn place_in(
         pay_before: Some(rfc3339(now + PAYMENT_WINDOW_S)),
         eta_min: quote.eta_min,
         group_id: None,
+        note,
         now: None,
     };
     let reply = to_reply(&format!("order {}", order.id), &order)?;

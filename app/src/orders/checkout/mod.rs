@@ -127,6 +127,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     let slot = RwSignal::new(detail.with_value(|d| initial_slot(d.open_now, &d.slots)));
     let error = RwSignal::new(None::<String>);
     let placing = RwSignal::new(false);
+    let note = RwSignal::new(String::new());
     // A retry after a lost answer replays the first order instead of placing a second; a changed
     // address or slot is a new order.
     let attempt = StoredValue::new(AttemptKey::<PlaceOrder>::new());
@@ -162,6 +163,14 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
                 return;
             }
         };
+        // Checked here as the platform checks it, so a refused note is said before anything is sent.
+        let note = match jishi_api::orders::delivery_note(&note.get_untracked()) {
+            Ok(note) => note,
+            Err(e) => {
+                error.set(Some(api_error_message(&e, l)));
+                return;
+            }
+        };
         let body = PlaceOrder {
             store_id: detail.with_value(|d| d.store.id.clone()),
             items: cart.with_value(|c| {
@@ -175,6 +184,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             }),
             address_id,
             slot,
+            note,
         };
         placing.set(true);
         error.set(None);
@@ -217,6 +227,13 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             <AddressChooser addresses chosen legend=td_string!(l, orders.address.legend) testid="addresses"
                 start=at.or(store_point) store/>
             <SlotPicker chosen=slot slots open_now eta_min/>
+            <label class="order-note-field">
+                <span>{td_string!(l, orders.checkout.note_label)}</span>
+                // One line of plain text: a line break is refused like any control character.
+                <input type="text" data-testid="order-note" maxlength=jishi_api::orders::MAX_NOTE_CHARS
+                    autocomplete="off" placeholder=td_string!(l, orders.checkout.note_placeholder)
+                    prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/>
+            </label>
             <PriceBreakdown items_fen fee_fen=fee/>
             {below_minimum.then(|| view! {
                 <p class="notice warn" data-testid="below-minimum">
