@@ -13,6 +13,18 @@ printf '\n== Rust unit and integration tests\n'
 # older commits too, never with one thread; ARCHITECTURE.md, "Testing").
 timeout 1800 cargo test --workspace --lib --bins --tests -- --test-threads=1
 
+# At the end, pass or fail: the tools this build used and the wasm it shipped, so page weights
+# measured on two machines can be compared (one CI build reported a main wasm 25 KB larger than
+# the same commit built here, with the same tools as far as we know).
+shipped() {
+  printf '\n== toolchain and shipped wasm\n'
+  rustc -V; cargo leptos --version 2>/dev/null || true; node -v
+  printf 'wasm-opt: %s (%s)\n' "$(command -v wasm-opt)" "$(wasm-opt --version 2>/dev/null)"
+  env | grep -E '^(RUSTFLAGS|CARGO_|LEPTOS_)' | sort || true
+  ls -l "$JISHI_ROOT"/target/site/pkg/*.wasm 2>/dev/null || true
+}
+trap shipped EXIT
+
 printf '\n== release build (server + hydrate wasm, precompressed site files)\n'
 cargo leptos build --release --split
 cargo run --release --quiet -p jishi-precompress -- target/site
