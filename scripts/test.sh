@@ -21,7 +21,8 @@ shipped() {
   rustc -V; cargo leptos --version 2>/dev/null || true; node -v
   printf 'wasm-opt: %s (%s)\n' "$(command -v wasm-opt)" "$(wasm-opt --version 2>/dev/null)"
   env | grep -E '^(RUSTFLAGS|CARGO_|LEPTOS_)' | sort || true
-  ls -l "$JISHI_ROOT"/target/site/pkg/*.wasm 2>/dev/null || true
+  # The main wasm and its brotli form (written by jishi-precompress).
+  ls -l "$JISHI_ROOT"/target/site/pkg/jishi.*.wasm* 2>/dev/null || true
 }
 trap shipped EXIT
 
