@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::person::Person;
-use crate::text::shown_field;
+use crate::text::{shown_text, TextRefusal};
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 200;
@@ -262,7 +262,17 @@ impl NewComment {
     /// The comment's text to keep: trimmed, not empty, at most `MAX_COMMENT_CHARS` characters, no
     /// control characters. Markup is allowed as text: it is escaped wherever it is shown.
     pub fn validate(&self) -> Result<String, ApiError> {
-        shown_field(&self.text, MAX_COMMENT_CHARS, "评论")
+        match shown_text(&self.text, MAX_COMMENT_CHARS) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(TextRefusal::Empty) => Err(ApiError::bad_request("评论不能为空")),
+            Err(TextRefusal::TooLong) => Err(ApiError::bad_request(format!(
+                "评论最多 {MAX_COMMENT_CHARS} 个字"
+            ))),
+            Err(TextRefusal::Control) => Err(ApiError::bad_request("评论不能包含控制字符或换行")),
+            Err(TextRefusal::Hidden) => Err(ApiError::bad_request(
+                "评论不能包含隐藏或改变文字方向的字符",
+            )),
+        }
     }
 }
 
@@ -412,7 +422,17 @@ impl RoomSettings {
         let Some(raw) = self.message.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(None);
         };
-        shown_field(raw, MAX_MESSAGE_CHARS, "公告").map(Some)
+        match shown_text(raw, MAX_MESSAGE_CHARS) {
+            Ok(text) => Ok(Some(text.to_owned())),
+            Err(TextRefusal::Empty) => Err(ApiError::bad_request("公告里没有看得见的文字")),
+            Err(TextRefusal::TooLong) => Err(ApiError::bad_request(format!(
+                "公告最多 {MAX_MESSAGE_CHARS} 个字"
+            ))),
+            Err(TextRefusal::Control) => Err(ApiError::bad_request("公告不能包含控制字符或换行")),
+            Err(TextRefusal::Hidden) => Err(ApiError::bad_request(
+                "公告不能包含隐藏或改变文字方向的字符",
+            )),
+        }
     }
 }
 
@@ -535,7 +555,7 @@ mod tests {
         assert!(c("\u{200b}\u{200b}")
             .unwrap_err()
             .message
-            .contains("没有看得见的文字"));
+            .contains("不能为空"));
         assert!(c("领取红包 \u{202e}gnp.exe")
             .unwrap_err()
             .message

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cart::ItemInput;
 use crate::error::ApiError;
-use crate::text::shown_field;
+use crate::text::{shown_text, TextRefusal};
 
 /// Unpaid orders give their stock back after this long.
 pub const PAYMENT_WINDOW_S: i64 = 15 * 60;
@@ -272,7 +272,18 @@ pub fn delivery_note(raw: &str) -> Result<Option<String>, ApiError> {
     if raw.trim().is_empty() {
         return Ok(None);
     }
-    shown_field(raw, MAX_NOTE_CHARS, "备注").map(Some)
+    match shown_text(raw, MAX_NOTE_CHARS) {
+        Ok(text) => Ok(Some(text.to_owned())),
+        // Only marks or other invisible letters: nothing a rider could read.
+        Err(TextRefusal::Empty) => Err(ApiError::bad_request("备注里没有能看到的文字")),
+        Err(TextRefusal::TooLong) => Err(ApiError::bad_request(format!(
+            "备注最多 {MAX_NOTE_CHARS} 个字"
+        ))),
+        Err(TextRefusal::Control) => Err(ApiError::bad_request("备注不能包含控制字符或换行")),
+        Err(TextRefusal::Hidden) => Err(ApiError::bad_request(
+            "备注不能包含隐藏或改变文字方向的字符",
+        )),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,6 @@
 //! are how those emoji are written. The categories come from `unicode-properties`, not a table of
 //! our own.
 
-use crate::error::ApiError;
 use unicode_properties::{
     GeneralCategory, GeneralCategoryGroup, UnicodeEmoji, UnicodeGeneralCategory,
 };
@@ -75,21 +74,6 @@ fn is_visible(c: char) -> bool {
             | GeneralCategoryGroup::Punctuation
             | GeneralCategoryGroup::Symbol
     )
-}
-
-/// [`shown_text`] for a field people read, refused as a `400` that names the field (`what`:
-/// 评论, 公告, 备注) and says what to change. One wording for every such field.
-pub fn shown_field(raw: &str, max_chars: usize, what: &str) -> Result<String, ApiError> {
-    shown_text(raw, max_chars)
-        .map(str::to_owned)
-        .map_err(|refusal| {
-            ApiError::bad_request(match refusal {
-                TextRefusal::Empty => format!("{what}里没有看得见的文字"),
-                TextRefusal::TooLong => format!("{what}最多 {max_chars} 个字"),
-                TextRefusal::Control => format!("{what}不能包含控制字符或换行"),
-                TextRefusal::Hidden => format!("{what}不能包含隐藏或改变文字方向的字符"),
-            })
-        })
 }
 
 /// The text to keep, trimmed: refused when it has a control or hiding format character, shows
