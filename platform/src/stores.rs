@@ -241,7 +241,6 @@ impl StoreIndex {
                 rough.push(Rough {
                     pos,
                     limit_m,
-                    closed,
                     lo: info.key(q.sort, closed, lo_m),
                     hi: info.key(q.sort, closed, hi_m),
                 });
@@ -315,7 +314,6 @@ struct Rough {
     /// Position in the grid.
     pos: u32,
     limit_m: u32,
-    closed: bool,
     lo: Key,
     hi: Key,
 }
@@ -325,13 +323,17 @@ impl Rough {
         // The key's last part is the distance in either order.
         self.hi.2 <= self.limit_m
     }
+    /// The key's first part: closed stores sort after open ones.
+    fn closed(&self) -> bool {
+        self.lo.0 == 1
+    }
     /// The exact haversine check; `None` if the store does not deliver after all.
     fn exact(&self, grid: &PointGrid<PointInfo>, from: &HaversineFrom) -> Option<Candidate> {
         let (lat, lng, info) = grid.get(self.pos);
         let distance_m = from.distance_m(lat, lng, info.cos_lat).round() as u32;
         (distance_m <= self.limit_m).then(|| Candidate {
             idx: info.idx,
-            closed: self.closed,
+            closed: self.closed(),
             distance_m,
             eta_min: info.eta(distance_m),
         })
