@@ -30,6 +30,8 @@ function shop(port: number, extra: Record<string, string>) {
       JISHI_TILE_URL: 'none',
       // Deliveries in seconds instead of the demo's two minutes: 15 steps of 300 ms.
       JISHI_DISPATCH_STEP_MS: '300',
+      // No shelf comes up short by itself: tests that want a shortage ask for one.
+      JISHI_SHORTAGE_PER_MILLE: '0',
       RUST_LOG: 'warn',
       ...extra,
     },

@@ -111,6 +111,48 @@ pub struct CartsResponse {
     pub carts: Vec<Cart>,
 }
 
+/// `POST /v1/orders/{id}/reorder` (再来一单): the order's store's cart, filled with what of the
+/// order is still listed and in stock at today's prices, and what changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reorder {
+    pub store_id: String,
+    /// The cart's lines after filling.
+    pub items: Vec<CartLine>,
+    pub changes: Vec<ReorderChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReorderChange {
+    pub sku: String,
+    /// The product's name as it was ordered.
+    pub name: String,
+    pub change: ReorderChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReorderChangeKind {
+    /// Listed but none in stock: left out of the cart.
+    SoldOut,
+    /// The store no longer sells it: left out of the cart.
+    Unlisted,
+    /// In the cart at a higher price than ordered.
+    PriceUp,
+    /// In the cart at a lower price than ordered.
+    PriceDown,
+}
+
+impl ReorderChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReorderChangeKind::SoldOut => "sold_out",
+            ReorderChangeKind::Unlisted => "unlisted",
+            ReorderChangeKind::PriceUp => "price_up",
+            ReorderChangeKind::PriceDown => "price_down",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

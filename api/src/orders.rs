@@ -26,6 +26,11 @@ pub const MAX_UNPAID_ORDERS: i64 = 3;
 pub const SLOT_S: i64 = 30 * 60;
 /// A delivery note (备注) for the store and the rider, in characters.
 pub const MAX_NOTE_CHARS: usize = 100;
+/// How long an order waits in `awaiting_shopper` for the shopper's answer; then what is still
+/// unanswered ships as `ship_rest` would.
+pub const SHORTAGE_ANSWER_S: i64 = 5 * 60;
+/// Substitutes offered for one short line, at most.
+pub const MAX_SUBSTITUTES: usize = 3;
 
 /// When to deliver: as soon as possible, or in the 30-minute slot that starts at a time.
 /// On the wire: `"asap"` or the slot's RFC 3339 start (sent back in UTC, `…Z`).
@@ -164,6 +169,9 @@ pub enum OrderStatus {
     Delivered,
     Cancelled,
     Refunded,
+    /// Picking found lines short and the shopper asked to be asked (`Shortage::AskMe`): the order
+    /// waits for their answer, at most `SHORTAGE_ANSWER_S`. Off the delivery path.
+    AwaitingShopper,
 }
 
 impl OrderStatus {
@@ -193,13 +201,18 @@ impl OrderStatus {
             OrderStatus::Delivered => "delivered",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Refunded => "refunded",
+            OrderStatus::AwaitingShopper => "awaiting_shopper",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         OrderStatus::PATH
             .into_iter()
-            .chain([OrderStatus::Cancelled, OrderStatus::Refunded])
+            .chain([
+                OrderStatus::Cancelled,
+                OrderStatus::Refunded,
+                OrderStatus::AwaitingShopper,
+            ])
             .find(|st| st.as_str() == s)
     }
 
@@ -216,6 +229,7 @@ impl OrderStatus {
             OrderStatus::Delivered => "已送达",
             OrderStatus::Cancelled => "已取消",
             OrderStatus::Refunded => "已退款",
+            OrderStatus::AwaitingShopper => "缺货待确认",
         }
     }
 
@@ -235,6 +249,7 @@ impl OrderStatus {
                 | OrderStatus::Picking
                 | OrderStatus::Ready
                 | OrderStatus::RiderAssigned
+                | OrderStatus::AwaitingShopper
         )
     }
 
@@ -257,6 +272,139 @@ pub struct PlaceOrder {
     /// A delivery note (备注): plain text on one line, as comments are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What to do if the store's shelf is short of a line when it picks.
+    #[serde(default)]
+    pub shortage: Shortage,
+}
+
+/// The shopper's choice, at checkout, for a line the store finds short while picking (缺货).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shortage {
+    /// Deliver what there is and refund what is short.
+    #[default]
+    ShipRest,
+    /// Wait for the shopper: they take a substitute or refuse (refund), within
+    /// `SHORTAGE_ANSWER_S`; unanswered lines then ship as `ShipRest`.
+    AskMe,
+    /// Cancel the whole order and refund all of it.
+    CancelAll,
+}
+
+impl Shortage {
+    pub const ALL: [Shortage; 3] = [Shortage::ShipRest, Shortage::AskMe, Shortage::CancelAll];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shortage::ShipRest => "ship_rest",
+            Shortage::AskMe => "ask_me",
+            Shortage::CancelAll => "cancel_all",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Shortage::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// Why money went back (`Refund::reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    /// A line the shelf was short of: the units not delivered.
+    Short,
+    /// A cheaper substitute the shopper took: the difference.
+    Substituted,
+    /// Nothing was left to deliver, so the delivery fee too.
+    DeliveryFee,
+    /// The order was cancelled after payment (by the shopper, by `cancel_all`, or its group expired).
+    Cancelled,
+    /// An after-sales request was approved.
+    AfterSales,
+}
+
+impl RefundReason {
+    pub const ALL: [RefundReason; 5] = [
+        RefundReason::Short,
+        RefundReason::Substituted,
+        RefundReason::DeliveryFee,
+        RefundReason::Cancelled,
+        RefundReason::AfterSales,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundReason::Short => "short",
+            RefundReason::Substituted => "substituted",
+            RefundReason::DeliveryFee => "delivery_fee",
+            RefundReason::Cancelled => "cancelled",
+            RefundReason::AfterSales => "after_sales",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        RefundReason::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+}
+
+/// Money paid back on an order: its own record, in fen, never more than was paid for its line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub fen: i64,
+    pub reason: RefundReason,
+    /// The line it is for; none for the delivery fee or a whole order's rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// A line the store came up short of while picking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShortLine {
+    pub sku: String,
+    pub name: String,
+    /// Units the shelf did not have.
+    pub missing: u32,
+    /// `None` while the shopper is asked; otherwise what happened to the missing units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ShortOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ShortOutcome {
+    /// Refunded (the shopper refused, did not answer, or chose `ship_rest`/`cancel_all`).
+    Refunded,
+    /// Replaced by this substitute.
+    Substituted { sku: String },
+}
+
+/// A substitute the platform proposes for a short line: same store, same aisle, in stock, at the
+/// same price or lower.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Substitute {
+    pub for_sku: String,
+    pub sku: String,
+    pub name: String,
+    pub price_fen: i64,
+}
+
+/// `POST /v1/orders/{id}/shortage`: the shopper's answer for one short line: a substitute's SKU,
+/// or `null` to refuse (the missing units are refunded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShortageAnswer {
+    pub for_sku: String,
+    pub sku: Option<String>,
+}
+
+/// `POST /v1/demo/orders/{id}/short` (demo mode only, the owner only, before picking): that line
+/// comes up `missing` units short when the store picks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoShort {
+    pub sku: String,
+    pub missing: u32,
 }
 
 impl PlaceOrder {
@@ -292,6 +440,33 @@ pub struct OrderLine {
     pub name: String,
     pub price_fen: i64,
     pub quantity: u32,
+    /// Units the shelf was short of (not delivered).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub short: u32,
+    /// The short line this one replaces, for a substitute the shopper took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substitute_for: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An order event's `change`: what picking and refunds changed on the order, each field in full
+/// as the order now carries it, so a page open on the order follows it live (`Order::apply`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderChange {
+    pub items: Vec<OrderLine>,
+    #[serde(default)]
+    pub short: Vec<ShortLine>,
+    #[serde(default)]
+    pub substitutes: Vec<Substitute>,
+    #[serde(default)]
+    pub answer_before: Option<String>,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    #[serde(default)]
+    pub refunded_fen: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -320,6 +495,24 @@ pub struct Order {
     /// The shopper's delivery note, if they left one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the shopper chose for a line the shelf is short of.
+    #[serde(default)]
+    pub shortage: Shortage,
+    /// Lines the store came up short of while picking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub short: Vec<ShortLine>,
+    /// Offers open while the order is `awaiting_shopper`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substitutes: Vec<Substitute>,
+    /// Until when the shopper may answer (RFC 3339, UTC), while `awaiting_shopper`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_before: Option<String>,
+    /// Money paid back, oldest first.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    /// The sum of `refunds`.
+    #[serde(default)]
+    pub refunded_fen: i64,
     /// The platform's clock when this answer was made (RFC 3339, UTC): the time left to pay
     /// (`pay_before`) is counted from it, so a phone whose clock is off still shows it right.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,6 +541,39 @@ pub struct OrderEvent {
     pub rider: Option<RiderPosition>,
     /// RFC 3339, UTC.
     pub at: String,
+    /// The order's lines and money after this step, when the step changed them (a shortage
+    /// found or answered, a refund).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<OrderChange>,
+}
+
+impl Order {
+    /// The order after an event's `change`.
+    pub fn apply(&mut self, change: OrderChange) {
+        self.items = change.items;
+        self.short = change.short;
+        self.substitutes = change.substitutes;
+        self.answer_before = change.answer_before;
+        self.refunds = change.refunds;
+        self.refunded_fen = change.refunded_fen;
+    }
+
+    /// What an event carries when its step changed the order's lines or money.
+    pub fn change(&self) -> OrderChange {
+        OrderChange {
+            items: self.items.clone(),
+            short: self.short.clone(),
+            substitutes: self.substitutes.clone(),
+            answer_before: self.answer_before.clone(),
+            refunds: self.refunds.clone(),
+            refunded_fen: self.refunded_fen,
+        }
+    }
+
+    /// Fen the shopper has paid and not had back.
+    pub fn kept_fen(&self) -> i64 {
+        self.total_fen - self.refunded_fen
+    }
 }
 
 impl OrderStatus {

@@ -69,6 +69,12 @@ pub const ORDER: Route = Route("/v1/orders/{id}");
 pub const PAY_ORDER: Route = Route("/v1/orders/{id}/pay");
 pub const CANCEL_ORDER: Route = Route("/v1/orders/{id}/cancel");
 pub const ORDER_EVENTS: Route = Route("/v1/orders/{id}/events");
+/// The shopper's answer for a short line while the order is `awaiting_shopper`.
+pub const ORDER_SHORTAGE: Route = Route("/v1/orders/{id}/shortage");
+/// Fills the order's store's cart with what is still listed and in stock.
+pub const REORDER: Route = Route("/v1/orders/{id}/reorder");
+/// Demo mode only: makes a line of the order come up short at picking.
+pub const DEMO_ORDER_SHORT: Route = Route("/v1/demo/orders/{id}/short");
 
 pub const LIVE_ROOMS: Route = Route("/v1/live/rooms");
 pub const LIVE_ROOM: Route = Route("/v1/live/rooms/{id}");
@@ -113,6 +119,9 @@ pub const ALL: &[Route] = &[
     PAY_ORDER,
     CANCEL_ORDER,
     ORDER_EVENTS,
+    ORDER_SHORTAGE,
+    REORDER,
+    DEMO_ORDER_SHORT,
     LIVE_ROOMS,
     LIVE_ROOM,
     LIVE_EVENTS,

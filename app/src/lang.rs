@@ -190,6 +190,29 @@ pub fn order_status_label(s: jishi_api::orders::OrderStatus, l: Locale) -> &'sta
         Delivered => td_string!(l, orders.status.delivered),
         Cancelled => td_string!(l, orders.status.cancelled),
         Refunded => td_string!(l, orders.status.refunded),
+        AwaitingShopper => td_string!(l, orders.status.awaiting_shopper),
+    }
+}
+
+/// Why money went back on an order (order page, `/me`).
+pub fn refund_reason_label(r: jishi_api::orders::RefundReason, l: Locale) -> &'static str {
+    use jishi_api::orders::RefundReason::*;
+    match r {
+        Short => td_string!(l, orders.refund.short),
+        Substituted => td_string!(l, orders.refund.substituted),
+        DeliveryFee => td_string!(l, orders.refund.delivery_fee),
+        Cancelled => td_string!(l, orders.refund.cancelled),
+        AfterSales => td_string!(l, orders.refund.after_sales),
+    }
+}
+
+/// The shopper's choice for a short line (checkout, order page).
+pub fn shortage_label(s: jishi_api::orders::Shortage, l: Locale) -> &'static str {
+    use jishi_api::orders::Shortage::*;
+    match s {
+        ShipRest => td_string!(l, orders.shortage.ship_rest),
+        AskMe => td_string!(l, orders.shortage.ask_me),
+        CancelAll => td_string!(l, orders.shortage.cancel_all),
     }
 }
 

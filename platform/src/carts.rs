@@ -1,6 +1,9 @@
 //! Carts, one per (owner, store), kept by the platform so they survive reloads, tabs and sign-in.
 
-use jishi_api::cart::{Cart, CartLine, CartsResponse, Items, PutCart};
+use jishi_api::cart::{
+    Cart, CartLine, CartsResponse, Items, PutCart, Reorder, ReorderChange, ReorderChangeKind,
+    MAX_QUANTITY_PER_ITEM as MAX_QUANTITY,
+};
 use jishi_api::{ApiError, ErrorCode};
 use sqlx::{Row, SqlitePool};
 
@@ -101,6 +104,74 @@ pub async fn put(
     }
     tx.commit().await?;
     get(pool, index, owner, store_id).await
+}
+
+/// Reorder (再来一单): fills the user's cart at the order's store with the order's lines (a
+/// substitute's original line, not the substitute) that the store still lists and has in stock,
+/// each at least at the quantity ordered (lowered to the stock), and says what changed: sold
+/// out or no longer listed (left out), dearer or cheaper than ordered. Another user's order is
+/// not found. Asking twice leaves the same cart.
+pub async fn reorder(
+    pool: &SqlitePool,
+    index: &StoreIndex,
+    user_id: &str,
+    order_id: &str,
+    now: i64,
+) -> Result<Reorder> {
+    let order = crate::orders::get(pool, user_id, order_id).await?;
+    let mut changes = Vec::new();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for line in order.items.iter().filter(|l| l.substitute_for.is_none()) {
+        let listed: Option<(i64, u32)> = sqlx::query_as(
+            "SELECT price_fen, stock FROM store_products WHERE store_id = ? AND sku = ?",
+        )
+        .bind(&order.store_id)
+        .bind(&line.sku)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let change = |change| ReorderChange {
+            sku: line.sku.clone(),
+            name: line.name.clone(),
+            change,
+        };
+        let (price_fen, stock) = match listed {
+            None => {
+                changes.push(change(ReorderChangeKind::Unlisted));
+                continue;
+            }
+            Some((_, 0)) => {
+                changes.push(change(ReorderChangeKind::SoldOut));
+                continue;
+            }
+            Some(listed) => listed,
+        };
+        match price_fen.cmp(&line.price_fen) {
+            std::cmp::Ordering::Greater => changes.push(change(ReorderChangeKind::PriceUp)),
+            std::cmp::Ordering::Less => changes.push(change(ReorderChangeKind::PriceDown)),
+            std::cmp::Ordering::Equal => {}
+        }
+        let quantity = line.quantity.min(stock).min(MAX_QUANTITY);
+        sqlx::query(
+            "INSERT INTO cart_items (owner, store_id, sku, quantity, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (owner, store_id, sku)
+             DO UPDATE SET quantity = MAX(quantity, MIN(?4, ?6)), updated_at = ?5",
+        )
+        .bind(user_id)
+        .bind(&order.store_id)
+        .bind(&line.sku)
+        .bind(quantity)
+        .bind(now)
+        .bind(stock.min(MAX_QUANTITY))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let cart = get(pool, index, user_id, &order.store_id).await?;
+    Ok(Reorder {
+        store_id: cart.store_id,
+        items: cart.items,
+        changes,
+    })
 }
 
 /// Every non-empty cart of the owner, most recently changed first.

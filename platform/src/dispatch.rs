@@ -8,13 +8,14 @@
 //! ETA, a group-buy order until its group forms (`groups::HELD` until then). The delivery that
 //! completes a formed group fulfils it, in the same job.
 
-use jishi_api::orders::{OrderEvent, OrderStatus, RiderPosition};
+use jishi_api::orders::{OrderChange, OrderEvent, OrderStatus, RiderPosition};
 use std::sync::Arc;
 
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::Result;
 use crate::event_log::{self, Log, APPEND_SQL};
+use crate::orders::shortage;
 use crate::stores::StoreIndex;
 use crate::writer::Writer;
 
@@ -33,12 +34,25 @@ pub(crate) fn event_json(
     rider: Option<RiderPosition>,
     now: i64,
 ) -> Result<String> {
+    change_event_json(order_id, status, eta_min, rider, None, now)
+}
+
+/// `event_json` for a step that also changed the order's lines or money (`OrderEvent::change`).
+fn change_event_json(
+    order_id: &str,
+    status: OrderStatus,
+    eta_min: u32,
+    rider: Option<RiderPosition>,
+    change: Option<OrderChange>,
+    now: i64,
+) -> Result<String> {
     let event = OrderEvent {
         seq: 0,
         status,
         eta_min,
         rider,
         at: rfc3339(now),
+        change,
     };
     event_log::to_json(Log::Order, order_id, &event)
 }
@@ -52,10 +66,36 @@ pub async fn record(
     rider: Option<RiderPosition>,
     now: i64,
 ) -> Result<()> {
-    let json = event_json(order_id, status, eta_min, rider, now)?;
+    record_change(conn, order_id, status, eta_min, rider, None, now).await
+}
+
+/// `record` for a step that also changed the order's lines or money.
+pub(crate) async fn record_change(
+    conn: &mut SqliteConnection,
+    order_id: &str,
+    status: OrderStatus,
+    eta_min: u32,
+    rider: Option<RiderPosition>,
+    change: Option<OrderChange>,
+    now: i64,
+) -> Result<()> {
+    let json = change_event_json(order_id, status, eta_min, rider, change, now)?;
     let query = event_log::bind_append(sqlx::query(APPEND_SQL), Log::Order, order_id, &json, now);
     query.execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Minutes left when an order reaches `status` (with the rider `progress` steps along while
+/// delivering), from its first estimate `eta0`: the share of the delivery's steps still to go.
+pub(crate) fn eta_at(eta0: i64, status: OrderStatus, progress: i64) -> u32 {
+    let done_steps = match status {
+        OrderStatus::Delivering => 6 + progress,
+        OrderStatus::Delivered => TOTAL_STEPS,
+        // Waiting for the shopper's answer counts as still picking.
+        OrderStatus::AwaitingShopper => 2,
+        n => OrderStatus::PATH.iter().position(|s| *s == n).unwrap_or(1) as i64 - 1,
+    };
+    ((eta0 * (TOTAL_STEPS - done_steps)) as f64 / TOTAL_STEPS as f64).ceil() as u32
 }
 
 fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> RiderPosition {
@@ -80,13 +120,25 @@ pub struct Moved {
 /// Advances every order in progress by one step. A scheduled order stays `paid` until its
 /// `dispatch_at` (its slot's start minus its ETA): it is not delivered early; a group order until
 /// its group forms. Runs on the checkout writer, one chunk per job, so checkouts go in between.
-pub async fn tick(writer: &Writer, index: &Arc<StoreIndex>, now: i64) -> Result<Moved> {
+///
+/// Out of `picking`, an order the shelf comes up short on (see `orders::shortage`) follows the
+/// shopper's choice instead; `shortage_per_mille` is the demo's rate of such orders.
+pub async fn tick(
+    writer: &Writer,
+    index: &Arc<StoreIndex>,
+    shortage_per_mille: u16,
+    now: i64,
+) -> Result<Moved> {
     let mut moved = Moved::default();
     let mut after = String::new();
     loop {
         let (index, from) = (index.clone(), after.clone());
         let (chunk, last) = writer
-            .run(move |conn| Box::pin(async move { tick_chunk(conn, &index, now, &from).await }))
+            .run(move |conn| {
+                Box::pin(
+                    async move { tick_chunk(conn, &index, shortage_per_mille, now, &from).await },
+                )
+            })
             .await?;
         moved.orders.extend(chunk.orders);
         moved.groups.extend(chunk.groups);
@@ -101,16 +153,21 @@ pub async fn tick(writer: &Writer, index: &Arc<StoreIndex>, now: i64) -> Result<
 async fn tick_chunk(
     conn: &mut SqliteConnection,
     index: &StoreIndex,
+    shortage_per_mille: u16,
     now: i64,
     after: &str,
 ) -> Result<(Moved, Option<String>)> {
     let rows = sqlx::query(
-        "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, o.group_id, a.lat, a.lng
+        "SELECT o.id, o.store_id, o.status, o.eta_min, o.rider_progress, o.group_id, a.lat, a.lng,
+                o.status = 'picking' AND EXISTS (SELECT 1 FROM order_items oi
+                    WHERE oi.order_id = o.id AND oi.planned_short > 0) AS planned_short
          FROM orders o JOIN addresses a ON a.id = o.address_id
-         WHERE o.status IN ('paid', 'accepted', 'picking', 'ready', 'rider_assigned', 'picked_up', 'delivering')
-           AND (o.status <> 'paid' OR o.dispatch_at IS NULL OR o.dispatch_at <= ?)
-           AND o.id > ?
-         ORDER BY o.id LIMIT ?",
+         WHERE o.status IN ('paid', 'accepted', 'picking', 'ready', 'rider_assigned', 'picked_up',
+                            'delivering', 'awaiting_shopper')
+           AND (o.status <> 'paid' OR o.dispatch_at IS NULL OR o.dispatch_at <= ?1)
+           AND (o.status <> 'awaiting_shopper' OR o.answer_before <= ?1)
+           AND o.id > ?2
+         ORDER BY o.id LIMIT ?3",
     )
     .bind(now)
     .bind(after)
@@ -126,12 +183,26 @@ async fn tick_chunk(
     let mut steps = Vec::with_capacity(rows.len());
     // (order, group) for group orders this chunk delivers: their group may be fulfilled.
     let mut delivering_groups = Vec::new();
+    // Orders that leave picking short, or stop waiting for their shopper: moved one by one.
+    let mut short_picks = Vec::new();
+    let mut timed_out = Vec::new();
     for row in &rows {
         let id: String = row.try_get("id")?;
         let store_id: String = row.try_get("store_id")?;
         let Some(status) = OrderStatus::parse(&row.try_get::<String, _>("status")?) else {
             continue;
         };
+        if status == OrderStatus::AwaitingShopper {
+            timed_out.push(id);
+            continue;
+        }
+        if status == OrderStatus::Picking
+            && (row.try_get::<bool, _>("planned_short")?
+                || shortage::demo_short_line(&id, shortage_per_mille, 1).is_some())
+        {
+            short_picks.push(id);
+            continue;
+        }
         let Some(store) = index.get(&store_id) else {
             continue;
         };
@@ -148,12 +219,7 @@ async fn tick_chunk(
                 None => continue,
             },
         };
-        let done_steps = match next {
-            OrderStatus::Delivering => 6 + next_progress,
-            OrderStatus::Delivered => TOTAL_STEPS,
-            n => OrderStatus::PATH.iter().position(|s| *s == n).unwrap_or(1) as i64 - 1,
-        };
-        let eta = ((eta0 * (TOTAL_STEPS - done_steps)) as f64 / TOTAL_STEPS as f64).ceil() as u32;
+        let eta = eta_at(eta0, next, next_progress);
         let rider = match next {
             // Riding to the shop from a little way off.
             OrderStatus::RiderAssigned => Some(RiderPosition {
@@ -175,8 +241,25 @@ async fn tick_chunk(
         }
         steps.push((id, status, progress, next, next_progress, eta, rider));
     }
+    let mut moved = Vec::new();
+    for id in short_picks {
+        if shortage::pick(conn, &id, shortage_per_mille, now).await? {
+            moved.push(id);
+        }
+    }
+    for id in timed_out {
+        if shortage::time_out(conn, &id, now).await? {
+            moved.push(id);
+        }
+    }
     if steps.is_empty() {
-        return Ok((Moved::default(), last));
+        return Ok((
+            Moved {
+                orders: moved,
+                groups: Vec::new(),
+            },
+            last,
+        ));
     }
     let one = format!(
         "UPDATE orders SET status = ?, rider_progress = ?, updated_at = ?
@@ -199,12 +282,9 @@ async fn tick_chunk(
             .bind(progress);
         query = event_log::bind_append(query, Log::Order, id, json, now);
     }
-    let moved = query
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>("id"))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    for row in query.fetch_all(&mut *conn).await? {
+        moved.push(row.try_get::<String, _>("id")?);
+    }
     let mut groups: Vec<String> = delivering_groups
         .into_iter()
         .filter(|(order, _)| moved.contains(order))

@@ -166,6 +166,7 @@ mod tests {
             eta_min: 30,
             rider: None,
             at: "2026-11-25T04:00:00Z".into(),
+            change: None,
         };
         append(
             &mut conn,

@@ -74,6 +74,9 @@ pub struct PlatformConfig {
     /// How SQLite syncs commits: `Full` (the default) keeps every commit through a power cut;
     /// `Normal` is only for comparing the cost in the checkout benchmark.
     pub durability: db::Durability,
+    /// Orders in a thousand whose picking comes up a unit short (`JISHI_SHORTAGE_PER_MILLE`;
+    /// `orders::shortage::DEMO_SHORTAGE_PER_MILLE` in the demo, 0 in tests that do not ask).
+    pub shortage_per_mille: u16,
 }
 
 /// Anonymous sessions per client address: 60 at once, then one every 10 seconds (360 an hour),
@@ -99,6 +102,7 @@ impl PlatformConfig {
             group_ttl: DEFAULT_GROUP_TTL,
             sessions_per_client: SESSIONS_PER_CLIENT,
             durability: db::Durability::Full,
+            shortage_per_mille: orders::shortage::DEMO_SHORTAGE_PER_MILLE,
         }
     }
 
@@ -106,7 +110,8 @@ impl PlatformConfig {
     /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock) and
     /// `JISHI_DEMO` (`0` hides SMS codes from API answers) and `JISHI_DISPATCH_STEP_MS` (the
     /// dispatch simulator's time scale) and `JISHI_MEDIA_BASE` (where browsers reach the live rooms' media server)
-    /// and `JISHI_GROUP_TTL_S` (seconds a group buy has to fill; shorter for demos and tests).
+    /// and `JISHI_GROUP_TTL_S` (seconds a group buy has to fill; shorter for demos and tests)
+    /// and `JISHI_SHORTAGE_PER_MILLE` (orders in a thousand that picking finds a unit short, 0–1000).
     pub fn from_env() -> Result<Self, String> {
         let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
         let seed = match std::env::var("JISHI_SEED").as_deref() {
@@ -137,7 +142,19 @@ impl PlatformConfig {
             Ok(s) => parse_group_ttl(&s)?,
             Err(_) => DEFAULT_GROUP_TTL,
         };
+        let shortage_per_mille = match std::env::var("JISHI_SHORTAGE_PER_MILLE") {
+            Ok(raw) => match raw.trim().parse::<u16>() {
+                Ok(n @ 0..=1000) => n,
+                _ => {
+                    return Err(format!(
+                        "JISHI_SHORTAGE_PER_MILLE must be 0 to 1000, not {raw:?}"
+                    ))
+                }
+            },
+            Err(_) => orders::shortage::DEMO_SHORTAGE_PER_MILLE,
+        };
         Ok(Self {
+            shortage_per_mille,
             database_url,
             seed,
             clock,
@@ -205,6 +222,7 @@ struct Inner {
     live: live::Hub,
     media_base: Option<String>,
     group_ttl: std::time::Duration,
+    shortage_per_mille: u16,
 }
 
 /// How often unpaid orders past their payment window are looked for.
@@ -252,6 +270,7 @@ impl Platform {
                 live: live::Hub::new(config.live_limits),
                 media_base: config.media_base,
                 group_ttl: config.group_ttl,
+                shortage_per_mille: config.shortage_per_mille,
             }),
         })
     }
@@ -302,6 +321,7 @@ impl Platform {
                         match dispatch::tick(
                             platform.writer(),
                             platform.index(),
+                            platform.inner.shortage_per_mille,
                             platform.now_unix(),
                         )
                         .await

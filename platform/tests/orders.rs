@@ -877,7 +877,7 @@ async fn a_scheduled_order_waits_in_paid_until_its_slot_start_minus_its_eta() {
         .unwrap();
     let leave_at = unix(&slot) - eta_min * 60;
     let tick =
-        |at: i64| jishi_platform::dispatch::tick(t.platform.writer(), t.platform.index(), at);
+        |at: i64| jishi_platform::dispatch::tick(t.platform.writer(), t.platform.index(), 0, at);
     for step in 0..3 {
         tick(now + step * 60).await.expect("tick");
     }

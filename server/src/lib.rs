@@ -66,6 +66,8 @@ pub struct Edge {
     /// Whether the sandbox's stand-in for a mini-program host's pay page is served: only beside
     /// the embedded platform in demo mode, never in front of a real one.
     pub sandbox: bool,
+    /// Whether the platform's demo routes (`/v1/demo/…`) are forwarded: in demo mode only.
+    pub demo: bool,
     pub shutdown: Shutdown,
     /// Pages anonymous shoppers share, reused for `limits.page_cache_ttl`.
     pub page_cache: page_cache::PageCache,
@@ -120,12 +122,19 @@ impl Edge {
         self
     }
 
+    /// Forwards the demo routes (see `demo`).
+    pub fn with_demo(mut self, on: bool) -> Self {
+        self.demo = on;
+        self
+    }
+
     pub fn new(trusted_proxies: Vec<IpNet>, limits: Limits, shutdown: Shutdown) -> Self {
         Self {
             trusted_proxies: trusted_proxies.into(),
             streams: Arc::new(Semaphore::new(limits.max_streams)),
             client_streams: jishi_platform::streams::Slots::default(),
             sandbox: false,
+            demo: false,
             page_cache: page_cache::PageCache::new(limits.page_cache_ttl),
             limits,
             shutdown,

@@ -94,7 +94,8 @@ async fn run() -> Result<(), StartError> {
             shutdown.clone(),
         )
         // The sandbox pays orders on a click: only beside the embedded platform's sandbox.
-        .with_sandbox(matches!(settings.platform, PlatformSource::Embedded(_)) && settings.demo),
+        .with_sandbox(matches!(settings.platform, PlatformSource::Embedded(_)) && settings.demo)
+        .with_demo(settings.demo),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

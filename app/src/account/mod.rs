@@ -12,7 +12,8 @@ use crate::components::ErrorNotice;
 use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{
-    beijing_date_time, group_status_label, locale, order_status_label, switch_href, tag, Locale,
+    beijing_date_time, group_status_label, locale, order_status_label, refund_reason_label,
+    switch_href, tag, Locale,
 };
 use crate::links::{group_href, order_href, sign_in_href, ME};
 
@@ -116,6 +117,15 @@ fn MeView(data: MePageData) -> impl IntoView {
                             <span class="store-name">{o.store_name.clone()}</span>
                             <span class="status">{order_status_label(o.status, l)}</span>
                             <span class="price">{format_yuan(o.total_fen)}</span>
+                            {(o.refunded_fen > 0).then(|| {
+                                let mut why: Vec<&str> = o.refunds.iter().map(|r| refund_reason_label(r.reason, l)).collect();
+                                why.dedup();
+                                view! {
+                                    <span class="refunded" data-testid="order-row-refunded" data-fen=o.refunded_fen>
+                                        {format!("{} {} · {}", td_string!(l, orders.refund.total), format_yuan(o.refunded_fen), why.join(if l == Locale::en { ", " } else { "、" }))}
+                                    </span>
+                                }
+                            })}
                             <span class="items">{td_string!(l, auth.item_count, count = o.items.iter().map(|i| i.quantity).sum::<u32>())}</span>
                             <span class="when" title=td_string!(l, common.beijing_time)>{beijing_date_time(&o.created_at, l).unwrap_or_default()}</span>
                         </a>

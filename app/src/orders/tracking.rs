@@ -6,7 +6,6 @@
 use jishi_api::auth::Address;
 #[cfg(feature = "hydrate")]
 use jishi_api::headers::ORDER_EVENT;
-use jishi_api::money::format_yuan;
 #[cfg(feature = "hydrate")]
 use jishi_api::orders::OrderEvent;
 use jishi_api::orders::{Order, OrderStatus, RiderPosition, Slot};
@@ -17,6 +16,7 @@ use leptos::prelude::*;
 use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
+use super::changes::{OrderLines, PaidAndRefunded, ReorderButton, ShortageNote, ShortageQuestion};
 #[cfg(feature = "hydrate")]
 use crate::api_client::api_url;
 use crate::components::ErrorNotice;
@@ -106,6 +106,11 @@ fn timeline() -> &'static [OrderStatus] {
 }
 
 fn step_index(s: OrderStatus) -> Option<usize> {
+    // Waiting for the shopper's answer about a short line is part of picking.
+    let s = match s {
+        OrderStatus::AwaitingShopper => OrderStatus::Picking,
+        s => s,
+    };
     timeline().iter().position(|t| *t == s)
 }
 
@@ -120,6 +125,8 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         address,
     } = data;
     let id = StoredValue::new(order.id.clone());
+    // The order as it now is: its lines and money follow the events that change them.
+    let current = RwSignal::new(order.clone());
     let status = RwSignal::new(order.status);
     let eta = RwSignal::new(order.eta_min);
     let rider = RwSignal::new(None::<RiderPosition>);
@@ -136,6 +143,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         if let Some(o) = payment.order().get() {
             status.set(o.status);
             eta.set(o.eta_min);
+            current.set(o);
         }
     });
 
@@ -168,10 +176,24 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                     if event.rider.is_some() || event.status.is_final() {
                         let _ = rider.try_set(event.rider);
                     }
+                    if let Some(change) = event.change {
+                        let _ = current.try_update(|o| {
+                            o.status = event.status;
+                            o.apply(change);
+                        });
+                    }
                 },
                 |_| {},
             )
         })
+    });
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let answered = current.with(|o| o.status);
+        if answered != status.get_untracked() {
+            status.set(answered);
+        }
     });
 
     let cancel = move |_| {
@@ -217,19 +239,6 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             }
         })
         .collect_view();
-    let lines = order
-        .items
-        .iter()
-        .map(|line| {
-            view! {
-                <li>
-                    <span class="product-name">{line.name.clone()}</span>
-                    <span class="quantity">{format!("× {}", line.quantity)}</span>
-                    <span class="price">{format_yuan(line.price_fen * i64::from(line.quantity))}</span>
-                </li>
-            }
-        })
-        .collect_view();
     let store_at = LatLng::new(store.store.lat, store.store.lng).ok();
     let home = address
         .as_ref()
@@ -244,6 +253,25 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     let placed_at = beijing_date_time(&order.created_at, l)
         .map(|t| td_string!(l, orders.tracking.placed_at, t = t));
 
+    // Type-erased: the page's view type is otherwise too deep for the compiler.
+    let detail = view! {
+        <section class="order-detail">
+            <h2>{order.store_name.clone()}</h2>
+            <ul class="checkout-lines"><OrderLines order=current/></ul>
+            <PaidAndRefunded order=current/>
+            <ShortageNote order=current min_order_fen=store.store.min_order_fen/>
+            <p data-testid="order-slot">{slot_text}{address.map(|a| {
+                format!(" · {}", td_string!(l, orders.tracking.deliver_to, label = a.label, detail = a.detail))
+            })}</p>
+            {order.note.clone().map(|note| view! {
+                <p class="order-note" data-testid="order-note">{td_string!(l, orders.tracking.note, note = note)}</p>
+            })}
+            {placed_at.map(|t| view! { <p class="hint">{t}</p> })}
+            {(order.status != OrderStatus::PendingPayment).then(|| view! { <ReorderButton order_id=order.id.clone()/> })}
+        </section>
+    }
+    .into_any();
+
     view! {
         <h1>{move || order_status_label(status.get(), l)}</h1>
         <section class="order-summary" data-testid="order" data-order-id=order.id.clone()>
@@ -253,6 +281,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             <p class="eta" data-testid="order-eta" data-eta-min=move || eta.get()>{eta_text}</p>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="order-error">{e}</p> })}
             <PayPanel payment testid="pay"/>
+            <ShortageQuestion order=current/>
             {move || status.get().cancellable().then(|| view! {
                 <button type="button" class="secondary" data-testid="cancel-order" disabled=busy on:click=cancel>{td_string!(l, orders.tracking.cancel)}</button>
             })}
@@ -261,21 +290,6 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         {store_at.map(|s| view! {
             <OrderMap store=s home rider=rider.into()/>
         })}
-        <section class="order-detail">
-            <h2>{order.store_name.clone()}</h2>
-            <ul class="checkout-lines">{lines}</ul>
-            <dl class="price-breakdown">
-                <dt>{td_string!(l, orders.price.items)}</dt><dd>{format_yuan(order.items_fen)}</dd>
-                <dt>{td_string!(l, orders.price.fee)}</dt><dd>{format_yuan(order.delivery_fee_fen)}</dd>
-                <dt>{td_string!(l, orders.price.total)}</dt><dd class="total">{format_yuan(order.total_fen)}</dd>
-            </dl>
-            <p data-testid="order-slot">{slot_text}{address.map(|a| {
-                format!(" · {}", td_string!(l, orders.tracking.deliver_to, label = a.label, detail = a.detail))
-            })}</p>
-            {order.note.clone().map(|note| view! {
-                <p class="order-note" data-testid="order-note">{td_string!(l, orders.tracking.note, note = note)}</p>
-            })}
-            {placed_at.map(|t| view! { <p class="hint">{t}</p> })}
-        </section>
+        {detail}
     }
 }

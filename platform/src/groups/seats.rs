@@ -10,7 +10,7 @@ use jishi_api::groups::{
     GroupOffer, GroupOrder, GroupStatus, JoinGroup, NewGroup,
 };
 use jishi_api::hours::LocalTime;
-use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot, SCARCE_HOLD_S};
+use jishi_api::orders::{Order, OrderLine, OrderStatus, Shortage, Slot, SCARCE_HOLD_S};
 use jishi_api::person::Person;
 use jishi_api::stores::{DeliveryQuote, StoreProfile};
 use jishi_api::{ApiError, ErrorCode, LatLng};
@@ -247,6 +247,12 @@ fn member_order(
         eta_min: quote.eta_min,
         group_id: Some(group_id.to_owned()),
         note: None,
+        shortage: Shortage::default(),
+        short: Vec::new(),
+        substitutes: Vec::new(),
+        answer_before: None,
+        refunds: Vec::new(),
+        refunded_fen: 0,
         now: None,
     }
 }
@@ -387,6 +393,8 @@ async fn open_group(
         name,
         price_fen: offer.offer.price_fen,
         quantity: QUANTITY,
+        short: 0,
+        substitute_for: None,
     };
     let order = member_order(store, &quote, address, line, &group_id, seat.now);
     let member = GroupMember {
@@ -497,6 +505,8 @@ async fn take_seat(
         name,
         price_fen: row.group_price_fen,
         quantity: QUANTITY,
+        short: 0,
+        substitute_for: None,
     };
     let order = member_order(store, &quote, address, line, group_id, seat.now);
     let member = GroupMember {

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jishi_api::orders::{PayOrder, PlaceOrder};
+use jishi_api::orders::{DemoShort, PayOrder, PlaceOrder, ShortageAnswer};
 
 use crate::accounts::Caller;
 use crate::error::Result;
@@ -22,6 +22,9 @@ pub fn router() -> Router<Platform> {
         .route(routes::ORDER.pattern(), get(get_order))
         .route(routes::PAY_ORDER.pattern(), post(pay_order))
         .route(routes::CANCEL_ORDER.pattern(), post(cancel_order))
+        .route(routes::ORDER_SHORTAGE.pattern(), post(answer_shortage))
+        .route(routes::REORDER.pattern(), post(reorder))
+        .route(routes::DEMO_ORDER_SHORT.pattern(), post(demo_short))
 }
 
 async fn place_order(
@@ -115,4 +118,45 @@ async fn cancel_order(
         p.notify_one(Log::Group, group_id);
     }
     Ok(Json(order))
+}
+
+/// The shopper's answer for a short line while the order waits for it.
+async fn answer_shortage(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ShortageAnswer>,
+) -> Result<Json<Order>> {
+    let user = caller.require_user()?;
+    let order = orders::shortage::answer(p.pool(), user, &id, &body, p.now_unix()).await?;
+    p.notify(Log::Order, &[id]);
+    Ok(Json(named(&p, order)))
+}
+
+/// 再来一单: the order's store's cart filled again.
+async fn reorder(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<jishi_api::cart::Reorder>> {
+    let user = caller.require_user()?;
+    Ok(Json(
+        crate::carts::reorder(p.pool(), p.index(), user, &id, p.now_unix()).await?,
+    ))
+}
+
+/// Demo mode only: a line of the caller's order comes up short at picking. Not found otherwise,
+/// as if the route did not exist.
+async fn demo_short(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DemoShort>,
+) -> Result<Json<Order>> {
+    if !p.demo() {
+        return Err(jishi_api::ApiError::not_found("没有这个接口").into());
+    }
+    let user = caller.require_user()?;
+    let order = orders::shortage::plan(p.pool(), user, &id, &body).await?;
+    Ok(Json(named(&p, order)))
 }

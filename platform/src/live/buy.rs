@@ -6,7 +6,7 @@
 //! the `sale` event: all of it commits together, or only the key's stored refusal does.
 
 use jishi_api::live::{not_deliverable, LiveEvent, LiveOrderRequest, LiveQuote, Sale};
-use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot, SCARCE_HOLD_S};
+use jishi_api::orders::{Order, OrderLine, OrderStatus, Shortage, Slot, SCARCE_HOLD_S};
 use jishi_api::person::Person;
 use jishi_api::stores::{NearbyQuery, Sort};
 use jishi_api::{ApiError, ErrorCode, LatLng};
@@ -268,6 +268,8 @@ async fn place_live(
             name: capped.try_get("name")?,
             price_fen: live_price_fen,
             quantity,
+            short: 0,
+            substitute_for: None,
         }],
         items_fen,
         delivery_fee_fen,
@@ -279,6 +281,12 @@ async fn place_live(
         eta_min: quote.eta_min,
         group_id: None,
         note: None,
+        shortage: Shortage::default(),
+        short: Vec::new(),
+        substitutes: Vec::new(),
+        answer_before: None,
+        refunds: Vec::new(),
+        refunded_fen: 0,
         now: None,
     };
     let what = format!("live order {}", order.id);

@@ -3,11 +3,11 @@
 //! group when it is paid or released (`groups::lifecycle`), in the same transaction.
 
 use jishi_api::live::LiveEvent;
-use jishi_api::orders::{Order, OrderStatus, PayMethod};
+use jishi_api::orders::{Order, OrderStatus, PayMethod, RefundReason};
 use jishi_api::{ApiError, ErrorCode};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{load, order_from, ORDER_COLUMNS, ORDER_LINES_SQL};
+use super::{load, order_from, refunds, ORDER_COLUMNS, ORDER_LINES_SQL};
 use crate::dispatch;
 use crate::error::Result;
 use crate::event_log::{self, Log, APPEND_SQL};
@@ -122,10 +122,18 @@ pub(crate) async fn release(
     let Some(group_id) = changed else {
         return Ok(false);
     };
-    dispatch::record(conn, id, to, 0, None, now).await?;
+    if to == OrderStatus::Refunded {
+        // A paid order: whatever was not paid back yet goes back now, and the event says so.
+        refunds::refund_rest(conn, id, RefundReason::Cancelled, now).await?;
+        let change = super::load_on(conn, id).await?.change();
+        dispatch::record_change(conn, id, to, 0, None, Some(change), now).await?;
+    } else {
+        dispatch::record(conn, id, to, 0, None, now).await?;
+    }
+    // Units the shelf was short of never left it: they do not go back.
     sqlx::query(
         "UPDATE store_products SET stock = stock + (
-             SELECT oi.quantity FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)
+             SELECT oi.quantity - oi.short FROM order_items oi WHERE oi.order_id = ?1 AND oi.sku = store_products.sku)
          WHERE store_id = (SELECT store_id FROM orders WHERE id = ?1)
            AND sku IN (SELECT sku FROM order_items WHERE order_id = ?1)",
     )

@@ -18,12 +18,17 @@ pub(crate) mod idempotency;
 mod lifecycle;
 pub(crate) mod limits;
 pub(crate) mod placement;
+pub(crate) mod refunds;
+pub mod shortage;
 mod slots;
 pub(crate) mod write;
 
-use jishi_api::orders::{Order, OrderLine, OrderStatus, Slot};
+use jishi_api::orders::{
+    Order, OrderLine, OrderStatus, Refund, RefundReason, ShortLine, ShortOutcome, Shortage, Slot,
+    Substitute,
+};
 use jishi_api::ApiError;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
@@ -35,7 +40,7 @@ pub use limits::{OrderLimiter, OrderLimits, RateLimit};
 pub use slots::delivery_slots;
 
 /// What `order_from_row` reads.
-const ORDER_COLUMNS: &str = "id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min, group_id, note";
+const ORDER_COLUMNS: &str = "id, store_id, status, address_id, slot, items_fen, delivery_fee_fen, total_fen, created_at, expires_at, eta_min, group_id, note, shortage, answer_before";
 
 async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     let row = sqlx::query(&format!(
@@ -50,17 +55,82 @@ async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     order_from_row(pool, &row).await
 }
 
+/// The order as it now is, on the caller's connection (inside its transaction): what an event
+/// that changed its lines or money carries.
+pub(crate) async fn load_on(conn: &mut SqliteConnection, id: &str) -> Result<Order> {
+    let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?"))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let lines = sqlx::query(ORDER_LINES_SQL)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut order = order_from(&row, &lines)?;
+    add_refunds_and_offers(conn, &mut order).await?;
+    Ok(order)
+}
+
 /// An order's lines; one plain `?` (the order id), so it can follow other statements in one query.
+/// A substitute line comes right after the short line it replaces.
 const ORDER_LINES_SQL: &str =
-    "SELECT sku, name, price_fen, quantity FROM order_items WHERE order_id = ? ORDER BY sku";
+    "SELECT sku, name, price_fen, quantity, short, short_outcome, substitute_for FROM order_items
+     WHERE order_id = ? ORDER BY COALESCE(substitute_for, sku), substitute_for IS NOT NULL, sku";
 
 async fn order_from_row(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> Result<Order> {
     let id: String = row.try_get("id")?;
+    let mut conn = pool.acquire().await?;
     let lines = sqlx::query(ORDER_LINES_SQL)
         .bind(&id)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
-    order_from(row, &lines)
+    let mut order = order_from(row, &lines)?;
+    add_refunds_and_offers(&mut conn, &mut order).await?;
+    Ok(order)
+}
+
+/// The order's refunds and, while it waits for the shopper, the substitutes on offer.
+async fn add_refunds_and_offers(conn: &mut SqliteConnection, order: &mut Order) -> Result<()> {
+    let refunds = sqlx::query(
+        "SELECT id, sku, fen, reason, created_at FROM refunds WHERE order_id = ?
+         ORDER BY created_at, rowid",
+    )
+    .bind(&order.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &refunds {
+        let reason: String = r.try_get("reason")?;
+        let reason = RefundReason::parse(&reason).ok_or_else(|| PlatformError::CorruptRow {
+            what: format!("refund of order {}", order.id),
+            detail: format!("reason {reason}"),
+        })?;
+        order.refunds.push(Refund {
+            id: r.try_get("id")?,
+            fen: r.try_get("fen")?,
+            reason,
+            sku: r.try_get("sku")?,
+            at: rfc3339(r.try_get("created_at")?),
+        });
+    }
+    order.refunded_fen = order.refunds.iter().map(|r| r.fen).sum();
+    if order.status == OrderStatus::AwaitingShopper {
+        let offers = sqlx::query(
+            "SELECT for_sku, sku, name, price_fen FROM order_substitutes WHERE order_id = ?
+             ORDER BY for_sku, rank",
+        )
+        .bind(&order.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for o in &offers {
+            order.substitutes.push(Substitute {
+                for_sku: o.try_get("for_sku")?,
+                sku: o.try_get("sku")?,
+                name: o.try_get("name")?,
+                price_fen: o.try_get("price_fen")?,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) -> Result<Order> {
@@ -75,18 +145,34 @@ fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) 
         what: format!("order {id}"),
         detail: format!("slot {slot}"),
     })?;
-    let items = lines
-        .iter()
-        .map(|r| {
-            Ok(OrderLine {
-                sku: r.try_get("sku")?,
-                name: r.try_get("name")?,
-                price_fen: r.try_get("price_fen")?,
-                quantity: r.try_get("quantity")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut short = Vec::new();
+    let mut items = Vec::with_capacity(lines.len());
+    for r in lines {
+        let line = OrderLine {
+            sku: r.try_get("sku")?,
+            name: r.try_get("name")?,
+            price_fen: r.try_get("price_fen")?,
+            quantity: r.try_get("quantity")?,
+            short: r.try_get("short")?,
+            substitute_for: r.try_get("substitute_for")?,
+        };
+        if line.short > 0 {
+            let outcome: Option<String> = r.try_get("short_outcome")?;
+            short.push(ShortLine {
+                sku: line.sku.clone(),
+                name: line.name.clone(),
+                missing: line.short,
+                outcome: outcome.map(|o| match o.as_str() {
+                    shortage::REFUNDED => ShortOutcome::Refunded,
+                    _ => ShortOutcome::Substituted { sku: o },
+                }),
+            });
+        }
+        items.push(line);
+    }
     let expires_at: Option<i64> = row.try_get("expires_at")?;
+    let policy: String = row.try_get("shortage")?;
+    let answer_before: Option<i64> = row.try_get("answer_before")?;
     Ok(Order {
         store_id: row.try_get("store_id")?,
         status,
@@ -105,6 +191,17 @@ fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) 
         store_name: String::new(),
         group_id: row.try_get("group_id")?,
         note: row.try_get("note")?,
+        shortage: Shortage::parse(&policy).ok_or_else(|| PlatformError::CorruptRow {
+            what: format!("order {id}"),
+            detail: format!("shortage {policy}"),
+        })?,
+        short,
+        substitutes: Vec::new(),
+        answer_before: answer_before
+            .filter(|_| status == OrderStatus::AwaitingShopper)
+            .map(rfc3339),
+        refunds: Vec::new(),
+        refunded_fen: 0,
         now: None,
         id,
     })

@@ -60,6 +60,8 @@ pub(super) async fn place_in(
             name,
             price_fen,
             quantity: *quantity,
+            short: 0,
+            substitute_for: None,
         });
     }
     let items_fen: i64 = lines
@@ -95,6 +97,12 @@ pub(super) async fn place_in(
         eta_min: quote.eta_min,
         group_id: None,
         note,
+        shortage: body.shortage,
+        short: Vec::new(),
+        substitutes: Vec::new(),
+        answer_before: None,
+        refunds: Vec::new(),
+        refunded_fen: 0,
         now: None,
     };
     let reply = to_reply(&format!("order {}", order.id), &order)?;

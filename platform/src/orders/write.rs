@@ -171,8 +171,8 @@ pub(crate) fn order_sql(lines: usize) -> String {
     format!(
         "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen,
              delivery_fee_fen, total_fen, created_at, expires_at, updated_at, eta_min, dispatch_at,
-             group_id, note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+             group_id, note, shortage)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
          INSERT INTO order_items (order_id, sku, name, price_fen, quantity) VALUES {};
          UPDATE idempotency_keys SET status = 201, response = ? WHERE user_id = ? AND key = ?",
         vec!["(?, ?, ?, ?, ?)"; lines].join(", ")
@@ -203,7 +203,8 @@ pub(crate) fn bind_order<'q>(query: Query<'q>, o: &'q NewOrder<'q>) -> Query<'q>
         .bind(order.eta_min)
         .bind(o.dispatch_at)
         .bind(order.group_id.as_deref())
-        .bind(order.note.as_deref());
+        .bind(order.note.as_deref())
+        .bind(order.shortage.as_str());
     for line in &order.items {
         query = query
             .bind(&order.id)

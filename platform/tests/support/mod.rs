@@ -155,6 +155,8 @@ fn config(database_url: String, adjust: impl FnOnce(&mut PlatformConfig)) -> Pla
     let mut config = PlatformConfig {
         clock: frozen_clock(),
         order_limits: unlimited_orders(),
+        // Shelves short only where a test asks (`POST /v1/demo/orders/{id}/short`).
+        shortage_per_mille: 0,
         ..PlatformConfig::demo(database_url)
     };
     adjust(&mut config);

@@ -96,6 +96,9 @@ pub async fn forward(
         .unwrap_or_default()
         .to_owned();
     let route = Route::parse(&method, &raw)?;
+    if route.endpoint.is_demo_only() && !state.edge.demo {
+        return Err(ApiError::not_found("没有这个接口").into());
+    }
     validate_query(route.endpoint, query.as_deref())?;
 
     let client = request

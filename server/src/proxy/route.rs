@@ -28,6 +28,10 @@ pub enum Endpoint {
     PayOrder,
     CancelOrder,
     OrderEvents,
+    OrderShortage,
+    Reorder,
+    /// `/v1/demo/…`: forwarded only when the server runs in demo mode.
+    DemoOrderShort,
     LiveRooms,
     LiveRoom,
     LiveComments,
@@ -71,6 +75,9 @@ impl Endpoint {
                 | PayOrder
                 | CancelOrder
                 | OrderEvents
+                | OrderShortage
+                | Reorder
+                | DemoOrderShort
                 | LiveComments
                 | LiveComment
                 | LiveOrders
@@ -90,6 +97,11 @@ impl Endpoint {
     /// Event streams: held open, so they count against the server's stream cap.
     pub fn is_event_stream(self) -> bool {
         matches!(self, Endpoint::OrderEvents | Endpoint::GroupEvents)
+    }
+
+    /// Test and demo levers (`/v1/demo/…`): never forwarded outside demo mode.
+    pub fn is_demo_only(self) -> bool {
+        self == Endpoint::DemoOrderShort
     }
 
     /// Writes that may act for an anonymous shopper, so a first one gets a session. Reads never
@@ -146,6 +158,9 @@ impl Route {
             ("POST", ["orders", _, "pay"]) => PayOrder,
             ("POST", ["orders", _, "cancel"]) => CancelOrder,
             ("GET", ["orders", _, "events"]) => OrderEvents,
+            ("POST", ["orders", _, "shortage"]) => OrderShortage,
+            ("POST", ["orders", _, "reorder"]) => Reorder,
+            ("POST", ["demo", "orders", _, "short"]) => DemoOrderShort,
             // A room's events are served by the server's own fan-out (`crate::live`), not here;
             // viewer reports are between the server and the platform only.
             ("GET", ["live", "rooms"]) => LiveRooms,
@@ -218,6 +233,22 @@ mod tests {
             .unwrap()
             .endpoint
             .is_per_shopper());
+    }
+
+    #[test]
+    fn order_routes_are_forwarded_and_demo_routes_are_marked() {
+        let answer = Route::parse(&Method::POST, "orders/ord_1/shortage").unwrap();
+        assert_eq!(answer.endpoint, Endpoint::OrderShortage);
+        assert!(answer.endpoint.is_per_shopper() && !answer.endpoint.is_demo_only());
+        let reorder = Route::parse(&Method::POST, "orders/ord_1/reorder").unwrap();
+        assert_eq!(reorder.upstream_path, "/v1/orders/ord_1/reorder");
+        let demo = Route::parse(&Method::POST, "demo/orders/ord_1/short").unwrap();
+        assert!(demo.endpoint.is_demo_only());
+        assert_eq!(demo.upstream_path, "/v1/demo/orders/ord_1/short");
+        assert_eq!(
+            code(Method::GET, "demo/orders/ord_1/short"),
+            ErrorCode::NotFound
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use crate::support::{dead_url, spawn_app, spawn_server, TestApp, GUOMAO};
+use crate::support::{dead_url, spawn_app, spawn_sandbox_app, spawn_server, TestApp, GUOMAO};
 
 async fn assert_bad_request(app: &TestApp, url: &str, needle: &str) {
     let (status, body) = app.get_json(url).await;
@@ -41,6 +41,22 @@ async fn unknown_store_and_unknown_endpoint_are_404_json() {
     let (status, body) = app.get_json(&app.api("/no/such/thing")).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn demo_routes_are_forwarded_only_in_demo_mode() {
+    let url = |app: &TestApp| app.api("/demo/orders/ord_0000000000000001/short");
+    let body = serde_json::json!({ "sku": "x", "missing": 1 });
+    // Not in demo mode: the server does not forward it, whatever the platform would do.
+    let app = spawn_app().await;
+    let res = app.http.post(url(&app)).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let answer: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "not_found");
+    // In demo mode it reaches the platform, which wants a signed-in shopper.
+    let demo = spawn_sandbox_app().await;
+    let res = demo.http.post(url(&demo)).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 401);
 }
 
 #[tokio::test]

@@ -74,6 +74,7 @@ pub async fn wait_healthy(http: &reqwest::Client, base: &str, within: Duration) 
 pub async fn spawn_platform(adjust: impl FnOnce(&mut PlatformConfig)) -> (Platform, String) {
     let mut config = PlatformConfig {
         clock: frozen_clock(),
+        shortage_per_mille: 0,
         ..PlatformConfig::demo("sqlite::memory:")
     };
     adjust(&mut config);
@@ -179,7 +180,9 @@ pub async fn spawn_server_on_site(
 /// in demo mode.
 pub async fn spawn_sandbox_app() -> TestApp {
     let platform = spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await;
-    let edge = Edge::new(Vec::new(), Limits::default(), Shutdown::default()).with_sandbox(true);
+    let edge = Edge::new(Vec::new(), Limits::default(), Shutdown::default())
+        .with_sandbox(true)
+        .with_demo(true);
     let server = spawn_server_at_edge(&platform, "target/site", edge).await;
     TestApp::of(&platform, server)
 }

@@ -11,7 +11,7 @@ mod slots;
 use jishi_api::auth::Address;
 use jishi_api::cart::{Cart, ItemInput};
 use jishi_api::money::format_yuan;
-use jishi_api::orders::{Order, PlaceOrder, Slot};
+use jishi_api::orders::{Order, PlaceOrder, Shortage, Slot};
 use jishi_api::stores::StoreDetail;
 use jishi_api::LatLng;
 use leptos::prelude::*;
@@ -23,7 +23,7 @@ use crate::api_client::{post_once, AttemptKey};
 use crate::components::{use_location, ErrorNotice};
 use crate::error::AppError;
 use crate::i18n::td_string;
-use crate::lang::{api_error_message, locale};
+use crate::lang::{api_error_message, locale, shortage_label};
 use crate::links::{checkout_href, order_href, sign_in_href, store_href};
 
 use breakdown::PriceBreakdown;
@@ -128,6 +128,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let placing = RwSignal::new(false);
     let note = RwSignal::new(String::new());
+    let shortage = RwSignal::new(Shortage::default());
     // A retry after a lost answer replays the first order instead of placing a second; a changed
     // address or slot is a new order.
     let attempt = StoredValue::new(AttemptKey::<PlaceOrder>::new());
@@ -185,6 +186,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             address_id,
             slot,
             note,
+            shortage: shortage.get_untracked(),
         };
         placing.set(true);
         error.set(None);
@@ -234,6 +236,17 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
                     autocomplete="off" placeholder=td_string!(l, orders.checkout.note_placeholder)
                     prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/>
             </label>
+            <fieldset class="shortage-choice" data-testid="shortage-choice">
+                <legend>{td_string!(l, orders.checkout.shortage_legend)}</legend>
+                {Shortage::ALL.into_iter().map(|choice| view! {
+                    <label>
+                        <input type="radio" name="shortage" value=choice.as_str()
+                            prop:checked=move || shortage.get() == choice
+                            on:change=move |_| shortage.set(choice)/>
+                        <span>{shortage_label(choice, l)}</span>
+                    </label>
+                }).collect_view()}
+            </fieldset>
             <PriceBreakdown items_fen fee_fen=fee/>
             {below_minimum.then(|| view! {
                 <p class="notice warn" data-testid="below-minimum">
