@@ -3,6 +3,7 @@
 //!
 //! Invariant: no I/O, no async runtime, no HTTP types. It compiles for `wasm32-unknown-unknown`.
 
+pub mod after_sales;
 pub mod areas;
 pub mod auth;
 pub mod cart;

@@ -513,6 +513,9 @@ pub struct Order {
     /// The sum of `refunds`.
     #[serde(default)]
     pub refunded_fen: i64,
+    /// After-sales requests made on it, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_sales: Vec<crate::after_sales::AfterSales>,
     /// The platform's clock when this answer was made (RFC 3339, UTC): the time left to pay
     /// (`pay_before`) is counted from it, so a phone whose clock is off still shows it right.
     #[serde(default, skip_serializing_if = "Option::is_none")]

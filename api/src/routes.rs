@@ -73,6 +73,12 @@ pub const ORDER_EVENTS: Route = Route("/v1/orders/{id}/events");
 pub const ORDER_SHORTAGE: Route = Route("/v1/orders/{id}/shortage");
 /// Fills the order's store's cart with what is still listed and in stock.
 pub const REORDER: Route = Route("/v1/orders/{id}/reorder");
+/// A request for money back after delivery (multipart: lines, reason, note, photos).
+pub const AFTER_SALES: Route = Route("/v1/orders/{id}/after-sales");
+/// A stored after-sales photo: its order's owner only.
+pub const AFTER_SALES_PHOTO: Route = Route("/v1/after-sales/photos/{token}");
+/// Demo mode only: decides an after-sales request in review.
+pub const DEMO_AFTER_SALES_DECISION: Route = Route("/v1/demo/after-sales/{id}/decision");
 /// Demo mode only: makes a line of the order come up short at picking.
 pub const DEMO_ORDER_SHORT: Route = Route("/v1/demo/orders/{id}/short");
 
@@ -122,6 +128,9 @@ pub const ALL: &[Route] = &[
     ORDER_SHORTAGE,
     REORDER,
     DEMO_ORDER_SHORT,
+    AFTER_SALES,
+    AFTER_SALES_PHOTO,
+    DEMO_AFTER_SALES_DECISION,
     LIVE_ROOMS,
     LIVE_ROOM,
     LIVE_EVENTS,

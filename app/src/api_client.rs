@@ -81,6 +81,16 @@ async fn send_to<T: DeserializeOwned, B: Serialize>(
     }
 }
 
+/// `POST`s a multipart form to a v1 path (after-sales, with its photos).
+#[cfg(feature = "hydrate")]
+pub async fn post_form<T: DeserializeOwned>(
+    path: &str,
+    form: web_sys::FormData,
+    idempotency_key: &str,
+) -> Result<T, AppError> {
+    browser::send_form(&api_url(path), form, idempotency_key).await
+}
+
 /// A random `Idempotency-Key` (128 bits from the browser's CSPRNG, hex).
 pub fn new_idempotency_key() -> String {
     let mut bytes = [0u8; 16];
@@ -213,6 +223,25 @@ mod browser {
             None => builder.build(),
         }
         .map_err(|_| network_error())?;
+        answer(request).await
+    }
+
+    /// `POST` of a multipart form (after-sales photos) with an Idempotency-Key.
+    pub async fn send_form<T: DeserializeOwned>(
+        url: &str,
+        form: web_sys::FormData,
+        idempotency_key: &str,
+    ) -> Result<T, AppError> {
+        // No content-type here: the browser sets multipart/form-data with its boundary.
+        let request = Request::post(url)
+            .header("accept", "application/json")
+            .header(jishi_api::headers::IDEMPOTENCY_KEY, idempotency_key)
+            .body(form)
+            .map_err(|_| network_error())?;
+        answer(request).await
+    }
+
+    async fn answer<T: DeserializeOwned>(request: Request) -> Result<T, AppError> {
         let response = request.send().await.map_err(|_| network_error())?;
         let text = response.text().await.map_err(|_| network_error())?;
         if response.ok() {

@@ -134,6 +134,7 @@ pub fn ShortageQuestion(order: RwSignal<Order>) -> impl IntoView {
                     {move || error.get().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
                 </section>
             }
+            .into_any()
         })
     }
 }
@@ -171,6 +172,7 @@ pub fn PaidAndRefunded(order: RwSignal<Order>) -> impl IntoView {
                     {kept}
                 </dl>
             }
+            .into_any()
         })
     }
 }
@@ -250,5 +252,167 @@ pub fn ReorderButton(order_id: String) -> impl IntoView {
                 }
             })}
         </div>
+    }
+    .into_any()
+}
+
+/// After delivery (售后): the requests made so far, and a form for a new one — lines and
+/// quantities, a reason, a note and up to three photos — sent as a multipart form. The refund,
+/// when approved at once, shows in the order's money straight away.
+#[component]
+pub fn AfterSalesPanel(order: RwSignal<Order>) -> impl IntoView {
+    use jishi_api::after_sales::{AfterSalesReason, AfterSalesStatus};
+    let l = locale();
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    // Units asked about per line (0: not asked).
+    let chosen = RwSignal::new(Vec::<(String, u32)>::new());
+    // Made in the browser on the first submit (never while rendering on the server), kept until
+    // that request is answered, so a resubmit after a lost answer replays it.
+    let key = StoredValue::new(None::<String>);
+    let reason_label = move |r: AfterSalesReason| match r {
+        AfterSalesReason::Missing => td_string!(l, orders.after_sales.missing),
+        AfterSalesReason::Damaged => td_string!(l, orders.after_sales.damaged),
+        AfterSalesReason::Wrong => td_string!(l, orders.after_sales.wrong),
+        AfterSalesReason::Quality => td_string!(l, orders.after_sales.quality),
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let lines: Vec<jishi_api::after_sales::AfterSalesLine> = chosen.with(|c| {
+            c.iter()
+                .filter(|(_, q)| *q > 0)
+                .map(|(sku, quantity)| jishi_api::after_sales::AfterSalesLine {
+                    sku: sku.clone(),
+                    quantity: *quantity,
+                })
+                .collect()
+        });
+        if lines.is_empty() {
+            error.set(Some(
+                td_string!(l, orders.after_sales.choose_line).to_owned(),
+            ));
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(form) = form_ref.get_untracked() else {
+                return;
+            };
+            let Ok(data) = web_sys::FormData::new_with_form(&form) else {
+                return;
+            };
+            if data.get_all("photo").length() as usize > jishi_api::after_sales::MAX_PHOTOS {
+                error.set(Some(
+                    td_string!(l, orders.after_sales.too_many_photos).to_owned(),
+                ));
+                return;
+            }
+            let _ = data.set_with_str("lines", &serde_json::to_string(&lines).unwrap_or_default());
+            busy.set(true);
+            error.set(None);
+            let id = order.with_untracked(|o| o.id.clone());
+            leptos::task::spawn_local(async move {
+                let path = routes::AFTER_SALES.path(&[&id]);
+                let attempt = key
+                    .get_value()
+                    .unwrap_or_else(crate::api_client::new_idempotency_key);
+                key.set_value(Some(attempt.clone()));
+                let sent = crate::api_client::post_form::<jishi_api::after_sales::AfterSales>(
+                    &path, data, &attempt,
+                )
+                .await;
+                // Answered either way: the next request is a new one.
+                key.set_value(None);
+                match sent {
+                    Ok(_) => {
+                        if let Ok(o) =
+                            crate::api_client::get::<Order>(&routes::ORDER.path(&[&id])).await
+                        {
+                            order.set(o);
+                        }
+                        chosen.set(Vec::new());
+                        form.reset();
+                    }
+                    Err(e) => error.set(Some(e.message())),
+                }
+                busy.set(false);
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (lines, form_ref, busy, key);
+    };
+    move || {
+        let o = order.get();
+        (o.status == OrderStatus::Delivered).then(|| {
+            let requests = o
+                .after_sales
+                .iter()
+                .map(|a| {
+                    let text = match a.status {
+                        AfterSalesStatus::Approved => td_string!(l, orders.after_sales.approved, amount = format_yuan(a.refund_fen)),
+                        AfterSalesStatus::Reviewing => td_string!(l, orders.after_sales.reviewing).to_owned(),
+                        AfterSalesStatus::Rejected => td_string!(l, orders.after_sales.rejected).to_owned(),
+                    };
+                    view! { <li data-testid="after-sales-request" data-status=a.status.as_str() data-refund-fen=a.refund_fen>{text}</li> }
+                })
+                .collect_view();
+            let lines = o
+                .items
+                .iter()
+                .filter(|i| i.quantity > i.short)
+                .map(|i| {
+                    let sku = i.sku.clone();
+                    let most = i.quantity - i.short;
+                    let label = td_string!(l, orders.after_sales.quantity, name = i.name.clone());
+                    view! {
+                        <label class="after-sales-line">
+                            <span>{label}</span>
+                            <select data-testid="after-sales-quantity" data-sku=sku.clone() on:change=move |ev| {
+                                let q: u32 = event_target_value(&ev).parse().unwrap_or(0);
+                                let sku = sku.clone();
+                                chosen.update(|c| {
+                                    c.retain(|(s, _)| *s != sku);
+                                    c.push((sku, q));
+                                });
+                            }>
+                                {(0..=most).map(|q| view! { <option value=q>{q}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    }
+                })
+                .collect_view();
+            let reasons = AfterSalesReason::ALL
+                .into_iter()
+                .map(|r| view! { <option value=r.as_str()>{reason_label(r)}</option> })
+                .collect_view();
+            view! {
+                <section class="after-sales" data-testid="after-sales" aria-labelledby="after-sales-heading">
+                    <h2 id="after-sales-heading">{td_string!(l, orders.after_sales.heading)}</h2>
+                    <ul class="after-sales-requests">{requests}</ul>
+                    <p class="hint">{td_string!(l, orders.after_sales.intro)}</p>
+                    <form node_ref=form_ref on:submit=submit>
+                        {lines}
+                        <label>
+                            <span>{td_string!(l, orders.after_sales.reason)}</span>
+                            <select name="reason" data-testid="after-sales-reason">{reasons}</select>
+                        </label>
+                        <label>
+                            <span>{td_string!(l, orders.after_sales.note)}</span>
+                            <input type="text" name="note" maxlength=jishi_api::after_sales::MAX_NOTE_CHARS autocomplete="off"/>
+                        </label>
+                        <label>
+                            <span>{td_string!(l, orders.after_sales.photos)}</span>
+                            <input type="file" name="photo" multiple accept="image/jpeg,image/png,image/webp" data-testid="after-sales-photo"/>
+                        </label>
+                        {move || error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="after-sales-error">{e}</p> })}
+                        <button type="submit" class="primary" data-testid="after-sales-submit" disabled=busy>
+                            {move || if busy.get() { td_string!(l, orders.after_sales.busy) } else { td_string!(l, orders.after_sales.submit) }}
+                        </button>
+                    </form>
+                </section>
+            }
+            .into_any()
+        })
     }
 }

@@ -16,7 +16,9 @@ use leptos::prelude::*;
 use leptos_meta::{Script, Stylesheet, Title};
 use leptos_router::hooks::use_params_map;
 
-use super::changes::{OrderLines, PaidAndRefunded, ReorderButton, ShortageNote, ShortageQuestion};
+use super::changes::{
+    AfterSalesPanel, OrderLines, PaidAndRefunded, ReorderButton, ShortageNote, ShortageQuestion,
+};
 #[cfg(feature = "hydrate")]
 use crate::api_client::api_url;
 use crate::components::ErrorNotice;
@@ -176,12 +178,12 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                     if event.rider.is_some() || event.status.is_final() {
                         let _ = rider.try_set(event.rider);
                     }
-                    if let Some(change) = event.change {
-                        let _ = current.try_update(|o| {
-                            o.status = event.status;
+                    let _ = current.try_update(|o| {
+                        o.status = event.status;
+                        if let Some(change) = event.change {
                             o.apply(change);
-                        });
-                    }
+                        }
+                    });
                 },
                 |_| {},
             )
@@ -253,6 +255,9 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     let placed_at = beijing_date_time(&order.created_at, l)
         .map(|t| td_string!(l, orders.tracking.placed_at, t = t));
 
+    // Reorder is offered once the order is paid (or over): a bool memo, so the button is not
+    // rebuilt at every step of the delivery.
+    let placed = Memo::new(move |_| current.with(|o| o.status != OrderStatus::PendingPayment));
     // Type-erased: the page's view type is otherwise too deep for the compiler.
     let detail = view! {
         <section class="order-detail">
@@ -267,7 +272,8 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
                 <p class="order-note" data-testid="order-note">{td_string!(l, orders.tracking.note, note = note)}</p>
             })}
             {placed_at.map(|t| view! { <p class="hint">{t}</p> })}
-            {(order.status != OrderStatus::PendingPayment).then(|| view! { <ReorderButton order_id=order.id.clone()/> })}
+            <AfterSalesPanel order=current/>
+            {move || placed.get().then(|| view! { <ReorderButton order_id=id.get_value()/> })}
         </section>
     }
     .into_any();

@@ -253,6 +253,7 @@ fn member_order(
         answer_before: None,
         refunds: Vec::new(),
         refunded_fen: 0,
+        after_sales: Vec::new(),
         now: None,
     }
 }

@@ -1,6 +1,6 @@
 //! Placing, listing, paying and cancelling orders.
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +25,17 @@ pub fn router() -> Router<Platform> {
         .route(routes::ORDER_SHORTAGE.pattern(), post(answer_shortage))
         .route(routes::REORDER.pattern(), post(reorder))
         .route(routes::DEMO_ORDER_SHORT.pattern(), post(demo_short))
+        .route(
+            routes::AFTER_SALES.pattern(),
+            post(after_sales).layer(DefaultBodyLimit::max(
+                jishi_api::after_sales::MAX_REQUEST_BYTES,
+            )),
+        )
+        .route(routes::AFTER_SALES_PHOTO.pattern(), get(after_sales_photo))
+        .route(
+            routes::DEMO_AFTER_SALES_DECISION.pattern(),
+            post(demo_after_sales_decision),
+        )
 }
 
 async fn place_order(
@@ -159,4 +170,87 @@ async fn demo_short(
     let user = caller.require_user()?;
     let order = orders::shortage::plan(p.pool(), user, &id, &body).await?;
     Ok(Json(named(&p, order)))
+}
+
+/// 售后: a multipart form (`lines`, `reason`, `note`, `photo` ×0–3) with an Idempotency-Key.
+async fn after_sales(
+    State(p): State<Platform>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Response> {
+    use jishi_api::after_sales::{MAX_PHOTOS, MAX_PHOTO_BYTES};
+    use jishi_api::ErrorCode;
+    let user = caller.require_user()?;
+    let key = idempotency_key(&headers)?;
+    let bad_form = || jishi_api::ApiError::bad_request("售后申请应为 multipart/form-data 表单");
+    let mut form = orders::after_sales::Form::default();
+    while let Some(mut field) = multipart.next_field().await.map_err(|_| bad_form())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        // Read in chunks, so an oversized photo is refused without holding more than the cap.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|_| bad_form())? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_PHOTO_BYTES {
+                return Err(jishi_api::ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("每张照片最大 {} MB", MAX_PHOTO_BYTES / 1024 / 1024),
+                )
+                .into());
+            }
+        }
+        let text = || String::from_utf8(bytes.clone()).map_err(|_| bad_form());
+        match name.as_str() {
+            "lines" => form.lines = text()?,
+            "reason" => form.reason = text()?,
+            "note" => form.note = text()?,
+            "photo" if form.photos.len() >= MAX_PHOTOS => {
+                return Err(jishi_api::ApiError::bad_request(format!(
+                    "最多上传 {MAX_PHOTOS} 张照片"
+                ))
+                .into())
+            }
+            "photo" => form.photos.push(bytes),
+            _ => {}
+        }
+    }
+    let answer =
+        orders::after_sales::request(p.pool(), user, &id, &key, form, p.now_unix()).await?;
+    p.notify(Log::Order, &[id]);
+    Ok((axum::http::StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// An after-sales photo, for the order's owner only; never stored by a shared cache.
+async fn after_sales_photo(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    let user = caller.require_user()?;
+    let jpeg = orders::after_sales::photo(p.pool(), user, &token).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/jpeg"),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+/// Demo mode only: decides an after-sales request in review (its order's owner may).
+async fn demo_after_sales_decision(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<jishi_api::after_sales::AfterSalesDecision>,
+) -> Result<Json<jishi_api::after_sales::AfterSales>> {
+    if !p.demo() {
+        return Err(jishi_api::ApiError::not_found("没有这个接口").into());
+    }
+    let user = caller.require_user()?;
+    Ok(Json(
+        orders::after_sales::decide(p.pool(), user, &id, body.approve, p.now_unix()).await?,
+    ))
 }

@@ -287,6 +287,7 @@ async fn place_live(
         answer_before: None,
         refunds: Vec::new(),
         refunded_fen: 0,
+        after_sales: Vec::new(),
         now: None,
     };
     let what = format!("live order {}", order.id);

@@ -14,6 +14,7 @@
 //!
 //! Reading orders back (below) is shared by all of them.
 
+pub mod after_sales;
 pub(crate) mod idempotency;
 mod lifecycle;
 pub(crate) mod limits;
@@ -113,6 +114,9 @@ async fn add_refunds_and_offers(conn: &mut SqliteConnection, order: &mut Order) 
         });
     }
     order.refunded_fen = order.refunds.iter().map(|r| r.fen).sum();
+    if order.status == OrderStatus::Delivered {
+        order.after_sales = after_sales::of_order(conn, &order.id).await?;
+    }
     if order.status == OrderStatus::AwaitingShopper {
         let offers = sqlx::query(
             "SELECT for_sku, sku, name, price_fen FROM order_substitutes WHERE order_id = ?
@@ -202,6 +206,7 @@ fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) 
             .map(rfc3339),
         refunds: Vec::new(),
         refunded_fen: 0,
+        after_sales: Vec::new(),
         now: None,
         id,
     })

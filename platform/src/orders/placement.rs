@@ -103,6 +103,7 @@ pub(super) async fn place_in(
         answer_before: None,
         refunds: Vec::new(),
         refunded_fen: 0,
+        after_sales: Vec::new(),
         now: None,
     };
     let reply = to_reply(&format!("order {}", order.id), &order)?;

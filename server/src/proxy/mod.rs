@@ -143,6 +143,7 @@ pub async fn forward(
         client_ip: client.ip,
         token,
         is_stream: stream_permit.is_some(),
+        body_limit: route.endpoint.body_limit(),
     };
     let answer = upstream::send(&state, outgoing, request, stream_permit).await?;
     let status = answer.status;

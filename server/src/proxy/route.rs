@@ -30,8 +30,11 @@ pub enum Endpoint {
     OrderEvents,
     OrderShortage,
     Reorder,
+    AfterSales,
+    AfterSalesPhoto,
     /// `/v1/demo/…`: forwarded only when the server runs in demo mode.
     DemoOrderShort,
+    DemoAfterSalesDecision,
     LiveRooms,
     LiveRoom,
     LiveComments,
@@ -78,6 +81,9 @@ impl Endpoint {
                 | OrderShortage
                 | Reorder
                 | DemoOrderShort
+                | AfterSales
+                | AfterSalesPhoto
+                | DemoAfterSalesDecision
                 | LiveComments
                 | LiveComment
                 | LiveOrders
@@ -101,7 +107,19 @@ impl Endpoint {
 
     /// Test and demo levers (`/v1/demo/…`): never forwarded outside demo mode.
     pub fn is_demo_only(self) -> bool {
-        self == Endpoint::DemoOrderShort
+        matches!(
+            self,
+            Endpoint::DemoOrderShort | Endpoint::DemoAfterSalesDecision
+        )
+    }
+
+    /// The largest request body forwarded: after-sales photos get their own cap (and are
+    /// streamed through, never held whole); everything else `MAX_BODY_BYTES`.
+    pub fn body_limit(self) -> usize {
+        match self {
+            Endpoint::AfterSales => jishi_api::after_sales::MAX_REQUEST_BYTES,
+            _ => super::MAX_BODY_BYTES,
+        }
     }
 
     /// Writes that may act for an anonymous shopper, so a first one gets a session. Reads never
@@ -161,6 +179,9 @@ impl Route {
             ("POST", ["orders", _, "shortage"]) => OrderShortage,
             ("POST", ["orders", _, "reorder"]) => Reorder,
             ("POST", ["demo", "orders", _, "short"]) => DemoOrderShort,
+            ("POST", ["orders", _, "after-sales"]) => AfterSales,
+            ("GET", ["after-sales", "photos", _]) => AfterSalesPhoto,
+            ("POST", ["demo", "after-sales", _, "decision"]) => DemoAfterSalesDecision,
             // A room's events are served by the server's own fan-out (`crate::live`), not here;
             // viewer reports are between the server and the platform only.
             ("GET", ["live", "rooms"]) => LiveRooms,

@@ -1,6 +1,8 @@
 //! The upstream hop: the request as the platform gets it, and its answer as the browser gets it.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -37,6 +39,8 @@ pub struct Outgoing {
     pub client_ip: Option<IpAddr>,
     pub token: Option<String>,
     pub is_stream: bool,
+    /// The request body's cap (`Endpoint::body_limit`); above `MAX_BODY_BYTES` it is streamed.
+    pub body_limit: usize,
 }
 
 pub struct Answer {
@@ -72,7 +76,13 @@ pub async fn send(
     {
         headers.insert(header::AUTHORIZATION, auth);
     }
-    let body = read_body(request, state.edge.limits.body_read_timeout).await?;
+    // Set when a streamed body passed its cap on the way, so the failed send is a 413.
+    let too_large = Arc::new(AtomicBool::new(false));
+    let body = if out.body_limit > MAX_BODY_BYTES {
+        streamed_body(request, out.body_limit, too_large.clone())?
+    } else {
+        reqwest::Body::from(read_body(request, state.edge.limits.body_read_timeout).await?)
+    };
 
     let mut upstream = state
         .platform
@@ -84,7 +94,13 @@ pub async fn send(
         // An event stream stays open while the order moves; the client's 10 s cap is for answers.
         upstream = upstream.timeout(EVENT_STREAM_MAX);
     }
-    let upstream = upstream.send().await.map_err(|e| upstream_error(&e))?;
+    let upstream = upstream.send().await.map_err(|e| {
+        if too_large.load(Ordering::Relaxed) {
+            payload_too_large(out.body_limit)
+        } else {
+            upstream_error(&e).into()
+        }
+    })?;
     let status = StatusCode::from_u16(upstream.status().as_u16())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_server_error() {
@@ -115,6 +131,43 @@ pub async fn send(
         headers,
         body,
     })
+}
+
+/// A large body (after-sales photos) passed on as it arrives, never held whole: refused at once
+/// when it declares more than `limit`, and cut off (`too_large` set) when it sends more.
+fn streamed_body(
+    request: Request,
+    limit: usize,
+    too_large: Arc<AtomicBool>,
+) -> Result<reqwest::Body, ProxyError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(payload_too_large(limit));
+    }
+    let mut seen = 0usize;
+    let chunks = request.into_body().into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+        seen += chunk.len();
+        if seen > limit {
+            too_large.store(true, Ordering::Relaxed);
+            let over: Box<dyn std::error::Error + Send + Sync> =
+                "request body over its limit".into();
+            return Err(over);
+        }
+        Ok(chunk)
+    });
+    Ok(reqwest::Body::wrap_stream(chunks))
+}
+
+fn payload_too_large(limit: usize) -> ProxyError {
+    ProxyError(ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("请求体过大（上限 {} KB）", limit / 1024),
+    ))
 }
 
 async fn read_body(request: Request, limit: Duration) -> Result<Bytes, ProxyError> {

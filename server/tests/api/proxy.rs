@@ -1,4 +1,6 @@
-use crate::support::{dead_url, spawn_app, spawn_sandbox_app, spawn_server, TestApp, GUOMAO};
+use crate::support::{
+    dead_url, log_in, set_cookie, spawn_app, spawn_sandbox_app, spawn_server, TestApp, GUOMAO,
+};
 
 async fn assert_bad_request(app: &TestApp, url: &str, needle: &str) {
     let (status, body) = app.get_json(url).await;
@@ -104,6 +106,59 @@ async fn an_oversized_body_is_refused_with_413_json() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn after_sales_photos_pass_the_proxy_streamed_up_to_their_own_cap_and_no_further() {
+    let app = spawn_app().await;
+    let login = log_in(&app.http, &app.api(""), "13700000077").await;
+    let cookie = set_cookie(&login).expect("a session cookie");
+    let url = app.api("/orders/ord_0000000000000001/after-sales");
+    let form = |photo: Vec<u8>| {
+        reqwest::multipart::Form::new()
+            .text("lines", r#"[{"sku":"x","quantity":1}]"#)
+            .text("reason", "damaged")
+            .part("photo", reqwest::multipart::Part::bytes(photo))
+    };
+    // 1 MB, far over the 64 KB elsewhere: it reaches the platform, which finds no such order.
+    let res = app
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("idempotency-key", "k1")
+        .multipart(form(vec![7; 1024 * 1024]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "{:?}", res.text().await);
+    // Declared over the route's cap: refused at the proxy before anything is read.
+    let res = app
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("idempotency-key", "k2")
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body(vec![b'x'; jishi_api::after_sales::MAX_REQUEST_BYTES + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    // Sent in chunks with no length: cut off at the cap.
+    let chunks =
+        futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1024 * 1024])));
+    let res = app
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("idempotency-key", "k3")
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large");
 }
