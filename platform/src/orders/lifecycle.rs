@@ -172,16 +172,7 @@ pub(crate) async fn release(
 /// The shopper cancels before the rider has the goods; a paid order is refunded.
 pub async fn cancel(pool: &SqlitePool, user_id: &str, id: &str, now: i64) -> Result<Order> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let status = status
-        .as_deref()
-        .and_then(OrderStatus::parse)
-        .ok_or_else(|| ApiError::not_found("找不到这个订单"))?;
+    let status = super::owned_status(&mut tx, user_id, id).await?;
     if !status.cancellable() {
         return Err(ApiError::new(
             ErrorCode::InvalidState,

@@ -56,6 +56,25 @@ async fn load(pool: &SqlitePool, user_id: &str, id: &str) -> Result<Order> {
     order_from_row(pool, &row).await
 }
 
+/// The status of the user's order, inside the caller's transaction; another user's order is
+/// indistinguishable from a missing one.
+pub(crate) async fn owned_status(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    id: &str,
+) -> Result<OrderStatus> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    status
+        .as_deref()
+        .and_then(OrderStatus::parse)
+        .ok_or_else(|| ApiError::not_found("找不到这个订单").into())
+}
+
 /// The order as it now is, on the caller's connection (inside its transaction): what an event
 /// that changed its lines or money carries.
 pub(crate) async fn load_on(conn: &mut SqliteConnection, id: &str) -> Result<Order> {

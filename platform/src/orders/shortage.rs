@@ -52,16 +52,7 @@ pub fn demo_short_line(order_id: &str, per_mille: u16, lines: usize) -> Option<u
 /// `missing` units short when the store picks. Only before picking starts.
 pub async fn plan(pool: &SqlitePool, user_id: &str, id: &str, body: &DemoShort) -> Result<Order> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let status = status
-        .as_deref()
-        .and_then(OrderStatus::parse)
-        .ok_or_else(|| ApiError::not_found("找不到这个订单"))?;
+    let status = super::owned_status(&mut tx, user_id, id).await?;
     if !matches!(
         status,
         OrderStatus::PendingPayment | OrderStatus::Paid | OrderStatus::Accepted
