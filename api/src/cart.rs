@@ -89,6 +89,8 @@ pub struct CartLine {
     /// The store's current stock, so the page can say "only 3 left".
     pub stock: u32,
     pub line_fen: i64,
+    #[serde(default)]
+    pub image: Option<crate::catalog::Image>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

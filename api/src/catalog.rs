@@ -26,6 +26,22 @@ pub struct Product {
     /// The store's group-buy offer on it (`null`: none).
     #[serde(default)]
     pub group: Option<crate::groups::GroupOffer>,
+    /// Its picture (`null`: none; pages show the product without one).
+    #[serde(default)]
+    pub image: Option<Image>,
+}
+
+/// A product's picture. `src` and every URL in `srcset` carry a hash of the file's content, so a
+/// cache may keep them for ever; `width`/`height` are the intrinsic size (for the aspect ratio
+/// before it loads). Text for `alt` is the product's name. Another platform's URLs pass through
+/// the server as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub src: String,
+    pub width: u32,
+    pub height: u32,
+    /// HTML `srcset` syntax: `<url> 96w, <url> 192w, …`.
+    pub srcset: String,
 }
 
 /// What a shopper sees about stock.
@@ -212,6 +228,7 @@ mod tests {
             stock,
             unit: "瓶".into(),
             group: None,
+            image: None,
         }
     }
 

@@ -127,6 +127,9 @@ pub struct Group {
     pub sku: String,
     pub store_id: String,
     pub product_name: String,
+    /// The product's picture (also the shared group's `og:image`).
+    #[serde(default)]
+    pub product_image: Option<crate::catalog::Image>,
     /// The product's unit ("瓶", "盒").
     pub unit: String,
     pub store_name: String,
@@ -396,6 +399,7 @@ mod tests {
             sku: "P1".into(),
             store_id: "bj00001".into(),
             product_name: "n".into(),
+            product_image: None,
             unit: "瓶".into(),
             store_name: "s".into(),
             ships_at: None,

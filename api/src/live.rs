@@ -83,6 +83,8 @@ pub struct Pin {
     pub sold: u32,
     /// What viewers can still buy in this room: the cap less what sold.
     pub stock_left: u32,
+    #[serde(default)]
+    pub image: Option<crate::catalog::Image>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -515,6 +517,7 @@ mod tests {
             stock_cap: 30,
             sold: 0,
             stock_left: 30,
+            image: None,
         }
     }
 

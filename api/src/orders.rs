@@ -446,6 +446,9 @@ pub struct OrderLine {
     /// The short line this one replaces, for a substitute the shopper took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub substitute_for: Option<String>,
+    /// The product's picture, on orders read back (`GET`, events); a placement's reply has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::catalog::Image>,
 }
 
 fn is_zero(n: &u32) -> bool {

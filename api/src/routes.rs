@@ -53,6 +53,8 @@ pub const STORES_NEARBY: Route = Route("/v1/stores/nearby");
 pub const STORE: Route = Route("/v1/stores/{id}");
 pub const STORE_PRODUCTS: Route = Route("/v1/stores/{id}/products");
 pub const PRODUCT_SEARCH: Route = Route("/v1/products/search");
+/// A product picture at one width (`{file}` = `<content hash>-<width>.webp`): immutable.
+pub const IMAGE: Route = Route("/v1/images/{file}");
 
 pub const SESSIONS: Route = Route("/v1/sessions");
 pub const SMS_CODE: Route = Route("/v1/auth/sms-code");
@@ -112,6 +114,7 @@ pub const ALL: &[Route] = &[
     STORE,
     STORE_PRODUCTS,
     PRODUCT_SEARCH,
+    IMAGE,
     SESSIONS,
     SMS_CODE,
     LOGIN,

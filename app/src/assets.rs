@@ -20,3 +20,76 @@ pub const HLS_JS: &str = "/hls/hls.min.cfc70cc9e9.js";
 pub const WX_JS: &str = "/wx/jweixin.e30fa514a3.js";
 /// Our bridge to the mini-program host (`window.jishiHost`: pay hand-off, share), after the SDK.
 pub const WX_BRIDGE_JS: &str = "/wx/bridge.62bc7079eb.js";
+
+/// `window[global]` once the script at `src` has run: adds its `<script>` the first time (later
+/// callers wait for the same one) and gives up after `timeout_ms`. For the vendored libraries only
+/// some moments need (Leaflet when a map is about to show, hls.js when a stream needs it).
+#[cfg(feature = "hydrate")]
+pub async fn script_global(
+    src: &str,
+    global: &str,
+    timeout_ms: f64,
+) -> Option<wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsCast;
+    let window = web_sys::window()?;
+    let present = || {
+        js_sys::Reflect::get(&window, &global.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    };
+    if let Some(v) = present() {
+        return Some(v);
+    }
+    let document = window.document()?;
+    if document
+        .query_selector(&format!("script[src=\"{src}\"]"))
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        let script: web_sys::HtmlScriptElement =
+            document.create_element("script").ok()?.dyn_into().ok()?;
+        script.set_src(src);
+        script.set_async(true);
+        document.head()?.append_child(&script).ok()?;
+    }
+    let until = js_sys::Date::now() + timeout_ms;
+    while js_sys::Date::now() < until {
+        if let Some(v) = present() {
+            return Some(v);
+        }
+        sleep_ms(50).await;
+    }
+    None
+}
+
+/// Adds `<link rel=stylesheet href>` to the page unless it is there.
+#[cfg(feature = "hydrate")]
+pub fn add_stylesheet(href: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let selector = format!("link[href=\"{href}\"]");
+    if document.query_selector(&selector).ok().flatten().is_some() {
+        return;
+    }
+    if let (Ok(link), Some(head)) = (document.create_element("link"), document.head()) {
+        let _ = link.set_attribute("rel", "stylesheet");
+        let _ = link.set_attribute("href", href);
+        let _ = head.append_child(&link);
+    }
+}
+
+/// Resolves after `ms` milliseconds (a browser timer).
+#[cfg(feature = "hydrate")]
+pub async fn sleep_ms(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                i32::try_from(ms).unwrap_or(i32::MAX),
+            );
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

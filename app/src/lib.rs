@@ -21,6 +21,7 @@ pub mod location;
 pub mod map;
 pub mod orders;
 pub mod pay;
+pub mod picture;
 #[cfg(feature = "ssr")]
 pub mod platform_client;
 pub mod stores;

@@ -47,7 +47,7 @@ pub fn StoreMap(center: LatLng, pins: Vec<StorePin>) -> impl IntoView {
         Effect::new(move |_| {
             if let Some(el) = node.get() {
                 let pins = pins.clone();
-                browser::when_attached(&el, move |el| browser::store_map(el, center, &pins));
+                browser::when_about_to_show(&el, move |el| browser::store_map(el, center, &pins));
             }
         });
     }
@@ -67,7 +67,7 @@ pub fn PickMap(on_pick: impl Fn(LatLng) + Clone + 'static) -> impl IntoView {
     Effect::new(move |_| {
         if let Some(el) = node.get() {
             let on_pick = on_pick.clone();
-            browser::when_attached(&el, move |el| browser::pick_map(el, on_pick));
+            browser::when_about_to_show(&el, move |el| browser::pick_map(el, on_pick));
         }
     });
     #[cfg(not(feature = "hydrate"))]
@@ -211,6 +211,71 @@ mod browser {
             }
         }
         attempt(el.clone(), Box::new(init), 120);
+    }
+
+    /// `when_attached`, then also waiting until the map is about to scroll into view (half a
+    /// screen away) and for Leaflet, which these pages do not load before: 37 KB that a shopper who
+    /// never scrolls to the map never fetches. Pages that load Leaflet themselves skip that wait.
+    pub fn when_about_to_show(
+        el: &web_sys::HtmlElement,
+        init: impl FnOnce(&web_sys::HtmlElement) + 'static,
+    ) {
+        when_attached(el, move |el| {
+            let map_el = el.clone();
+            on_first_sight(el, move || {
+                crate::assets::add_stylesheet(crate::assets::LEAFLET_CSS);
+                leptos::task::spawn_local(async move {
+                    let leaflet =
+                        crate::assets::script_global(crate::assets::LEAFLET_JS, "L", 30_000.0);
+                    if leaflet.await.is_some() {
+                        init(&map_el);
+                    }
+                });
+            });
+        });
+    }
+
+    /// Runs `f` once `el` comes within half a screen of the viewport (at once where the browser
+    /// has no IntersectionObserver).
+    fn on_first_sight(el: &web_sys::HtmlElement, f: impl FnOnce() + 'static) {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        use web_sys::{IntersectionObserver, IntersectionObserverEntry, IntersectionObserverInit};
+
+        let f = Rc::new(Cell::new(Some(Box::new(f) as Box<dyn FnOnce()>)));
+        let fire = {
+            let f = f.clone();
+            move || {
+                if let Some(f) = f.take() {
+                    f();
+                }
+            }
+        };
+        let callback = Closure::<dyn FnMut(js_sys::Array, IntersectionObserver)>::new({
+            let fire = fire.clone();
+            move |entries: js_sys::Array, observer: IntersectionObserver| {
+                let seen = entries.iter().any(|e| {
+                    e.dyn_into::<IntersectionObserverEntry>()
+                        .is_ok_and(|e| e.is_intersecting())
+                });
+                if seen {
+                    observer.disconnect();
+                    fire();
+                }
+            }
+        });
+        let options = IntersectionObserverInit::new();
+        options.set_root_margin("50% 0px 50% 0px");
+        match IntersectionObserver::new_with_options(callback.as_ref().unchecked_ref(), &options) {
+            Ok(observer) => {
+                observer.observe(el);
+                // Lives as long as the page: one per map.
+                callback.forget();
+            }
+            Err(_) => fire(),
+        }
     }
 
     fn prefers_reduced_motion() -> bool {

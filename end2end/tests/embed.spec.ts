@@ -157,8 +157,10 @@ test('a live room shares itself with what is pinned, for the host to pass on', a
     .toBe(true);
   if ((await pinned.count()) > 0) {
     const name = (await pinned.locator('.product-name').textContent())!.trim();
-    const shares = (await hostCalls(page)).filter(([m]) => m === 'postMessage').map(([, d]) => (d as { title: string }).title);
-    expect(shares.at(-1)).toContain(name);
+    const shares = (await hostCalls(page)).filter(([m]) => m === 'postMessage').map(([, d]) => d as { title: string; imageUrl: string });
+    expect(shares.at(-1)!.title).toContain(name);
+    // The share card's picture is the pinned product's, as an absolute URL.
+    expect(shares.at(-1)!.imageUrl).toMatch(/^http:\/\/[^/]+\/api\/v1\/images\/[0-9a-f]{16}-192\.webp$/);
   }
   await ctx.close();
 });

@@ -27,6 +27,8 @@ test('the page hydrates without errors or CSP violations', async ({ page }) => {
   const res = await page.goto(homeAt(GUOMAO));
   expect(res?.headers()['content-security-policy']).toContain("'wasm-unsafe-eval'");
   await hydrated(page);
+  // The map loads Leaflet once it is about to show.
+  await page.getByTestId('store-map').scrollIntoViewIfNeeded();
   await expect(page.getByTestId('store-map')).toHaveClass(/leaflet-container/);
   expect(errors).toEqual([]);
   expect(violations).toEqual([]);
@@ -87,6 +89,7 @@ test('the map shows you and a marker for every listed store', async ({ page }) =
   await hydrated(page);
   const cards = await page.getByTestId('store-card').count();
   const map = page.getByTestId('store-map');
+  await map.scrollIntoViewIfNeeded();
   await expect(map).toHaveClass(/leaflet-container/);
   await expect(map.locator('path.store-marker')).toHaveCount(cards);
   await expect(map.locator('path.you-marker')).toHaveCount(1);
@@ -114,6 +117,7 @@ test('when geolocation is denied a point can be picked on the map', async ({ bro
   await page.goto('/');
   await hydrated(page);
   const map = page.getByTestId('pick-map');
+  await map.scrollIntoViewIfNeeded();
   await expect(map).toHaveClass(/leaflet-container/);
   await map.click({ position: { x: 150, y: 150 } });
   await expect(page).toHaveURL(/\?lat=\d+\.\d+&lng=\d+\.\d+/);

@@ -20,7 +20,7 @@ pub async fn get(
         .get(store_id)
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {store_id}")))?;
     let rows = sqlx::query(
-        "SELECT c.sku, p.name, p.unit, sp.price_fen, c.quantity, sp.stock
+        "SELECT c.sku, p.name, p.unit, p.picture, sp.price_fen, c.quantity, sp.stock
          FROM cart_items c
          JOIN store_products sp ON sp.store_id = c.store_id AND sp.sku = c.sku
          JOIN products p ON p.sku = c.sku
@@ -43,6 +43,7 @@ pub async fn get(
                 quantity,
                 stock: r.try_get("stock")?,
                 line_fen: price_fen * i64::from(quantity),
+                image: crate::pictures::image(r.try_get::<Option<&str>, _>("picture")?),
             })
         })
         .collect::<Result<Vec<_>>>()?;

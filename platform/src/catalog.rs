@@ -19,6 +19,7 @@ fn product_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Product> {
         price_fen: row.try_get("price_fen")?,
         stock: row.try_get("stock")?,
         unit: row.try_get("unit")?,
+        image: crate::pictures::image(row.try_get::<Option<&str>, _>("picture")?),
     })
 }
 
@@ -39,7 +40,7 @@ pub async fn store_products(
 ) -> Result<ProductsResponse> {
     let pattern = q.q.as_deref().map(like_pattern);
     let rows = sqlx::query(
-        "SELECT sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit,
+        "SELECT sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit, p.picture,
                 go.size AS group_size, go.price_fen AS group_price_fen
          FROM store_products sp JOIN products p ON p.sku = sp.sku
          LEFT JOIN group_offers go ON go.store_id = sp.store_id AND go.sku = sp.sku
@@ -96,7 +97,7 @@ pub async fn in_stock_matching(
     // One bound JSON array instead of a variable-length IN list: a single prepared statement.
     let ids = serde_json::Value::from(store_ids.to_vec()).to_string();
     let rows = sqlx::query(
-        "SELECT sp.store_id, sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit,
+        "SELECT sp.store_id, sp.sku, p.name, p.aisle, sp.price_fen, sp.stock, p.unit, p.picture,
                 go.size AS group_size, go.price_fen AS group_price_fen
          FROM products p JOIN store_products sp ON sp.sku = p.sku
          LEFT JOIN group_offers go ON go.store_id = sp.store_id AND go.sku = sp.sku

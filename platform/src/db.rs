@@ -134,14 +134,16 @@ pub async fn insert_catalog(
         insert.build().execute(&mut *tx).await?;
     }
     for chunk in products.chunks(INSERT_CHUNK) {
-        let mut insert =
-            QueryBuilder::<Sqlite>::new("INSERT INTO products (sku, name, category, aisle, unit) ");
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO products (sku, name, category, aisle, unit, picture) ",
+        );
         insert.push_values(chunk, |mut row, p| {
             row.push_bind(&p.sku)
                 .push_bind(&p.name)
                 .push_bind(p.category.slug())
                 .push_bind(&p.aisle)
-                .push_bind(&p.unit);
+                .push_bind(&p.unit)
+                .push_bind(&p.picture);
         });
         insert.build().execute(&mut *tx).await?;
     }
@@ -159,6 +161,30 @@ pub async fn insert_catalog(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Gives products seeded before pictures existed (migration 0014) the catalogue's picture; a
+/// product that has one keeps it.
+pub async fn backfill_pictures(pool: &SqlitePool, products: &[CatalogProduct]) -> Result<u64> {
+    let missing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE picture IS NULL")
+        .fetch_one(pool)
+        .await?;
+    if missing == 0 {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    let mut filled = 0;
+    for p in products {
+        filled +=
+            sqlx::query("UPDATE products SET picture = ?1 WHERE sku = ?2 AND picture IS NULL")
+                .bind(&p.picture)
+                .bind(&p.sku)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(filled)
 }
 
 /// Every store, for the in-memory index.

@@ -19,6 +19,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod live;
 pub mod orders;
+pub mod pictures;
 pub mod stores;
 pub mod streams;
 pub mod writer;
@@ -77,6 +78,9 @@ pub struct PlatformConfig {
     /// Orders in a thousand whose picking comes up a unit short (`JISHI_SHORTAGE_PER_MILLE`;
     /// `orders::shortage::DEMO_SHORTAGE_PER_MILLE` in the demo, 0 in tests that do not ask).
     pub shortage_per_mille: u16,
+    /// Where browsers fetch product pictures (`JISHI_IMAGE_BASE`; `pictures::DEFAULT_IMAGE_BASE`,
+    /// the shop server's proxy of this API, by default): a CDN in front of `/v1/images` goes here.
+    pub image_base: String,
 }
 
 /// Anonymous sessions per client address: 60 at once, then one every 10 seconds (360 an hour),
@@ -103,6 +107,7 @@ impl PlatformConfig {
             sessions_per_client: SESSIONS_PER_CLIENT,
             durability: db::Durability::Full,
             shortage_per_mille: orders::shortage::DEMO_SHORTAGE_PER_MILLE,
+            image_base: pictures::DEFAULT_IMAGE_BASE.to_owned(),
         }
     }
 
@@ -111,7 +116,8 @@ impl PlatformConfig {
     /// `JISHI_DEMO` (`0` hides SMS codes from API answers) and `JISHI_DISPATCH_STEP_MS` (the
     /// dispatch simulator's time scale) and `JISHI_MEDIA_BASE` (where browsers reach the live rooms' media server)
     /// and `JISHI_GROUP_TTL_S` (seconds a group buy has to fill; shorter for demos and tests)
-    /// and `JISHI_SHORTAGE_PER_MILLE` (orders in a thousand that picking finds a unit short, 0–1000).
+    /// and `JISHI_SHORTAGE_PER_MILLE` (orders in a thousand that picking finds a unit short, 0–1000)
+    /// and `JISHI_IMAGE_BASE` (where browsers fetch product pictures).
     pub fn from_env() -> Result<Self, String> {
         let database_url = std::env::var("JISHI_DB").unwrap_or_else(|_| "sqlite://jishi.db".into());
         let seed = match std::env::var("JISHI_SEED").as_deref() {
@@ -169,6 +175,11 @@ impl PlatformConfig {
             group_ttl,
             sessions_per_client: SESSIONS_PER_CLIENT,
             durability: db::Durability::Full,
+            image_base: std::env::var("JISHI_IMAGE_BASE")
+                .ok()
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| pictures::DEFAULT_IMAGE_BASE.to_owned()),
         })
     }
 }
@@ -231,6 +242,7 @@ const REAPER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 impl Platform {
     /// Opens the database, migrates, seeds an empty one, and builds the store index.
     pub async fn open(config: PlatformConfig) -> Result<Self, PlatformError> {
+        pictures::set_base(&config.image_base);
         let pool = db::open_with(&config.database_url, config.durability).await?;
         if db::store_count(&pool).await? == 0 {
             match config.seed {
@@ -246,6 +258,8 @@ impl Platform {
             }
         }
         if let Seed::Beijing { .. } = config.seed {
+            // A demo database seeded before pictures existed gets them.
+            db::backfill_pictures(&pool, &demo::catalogue_products()).await?;
             // Also for an existing demo database: adds only the rooms that are missing.
             live::demo::seed_rooms(&pool, config.clock.now().timestamp()).await?;
             // Likewise: offers once, for a demo database that has none yet.

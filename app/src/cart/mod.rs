@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{locale, Locale};
 use crate::links::{checkout_href, store_href};
+use crate::picture::ProductImage;
 
 /// One store's cart as the page sees it.
 ///
@@ -323,6 +324,7 @@ fn StoreCart(cart: Cart, at: Option<LatLng>) -> impl IntoView {
                 .map(|line| {
                     view! {
                         <li class="cart-line" data-testid="cart-line" data-sku=line.sku.clone()>
+                            <ProductImage image=line.image.clone() alt=line.name.clone() px=crate::catalog::LIST_PICTURE_PX/>
                             <span class="product-name">{line.name.clone()}</span>
                             <span class="price">{format!("{}/{}", format_yuan(line.price_fen), line.unit)}</span>
                             {(line.quantity > line.stock).then(|| view! { <span class="warn">{td_string!(l, cart.stock_left, stock = line.stock)}</span> })}

@@ -19,6 +19,7 @@ use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::lang::{category_label, locale, Locale};
 use crate::links::{coord, format_distance, href, store_href};
+use crate::picture::{Loading, ProductImage};
 use crate::stores::{fee_text, min_order_text, status_text};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -209,7 +210,10 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
                     } else {
                         view! {
                             <ul class="product-grid">
-                                {products.products.into_iter().map(|p| view! { <ProductCard product=p store_id=store.id.clone()/> }).collect_view()}
+                                {products.products.into_iter().enumerate().map(|(i, p)| {
+                                    let loading = if i < FIRST_SCREEN_CARDS { Loading::Eager } else { Loading::Lazy };
+                                    view! { <ProductCard product=p store_id=store.id.clone() loading/> }
+                                }).collect_view()}
                             </ul>
                         }.into_any()
                     }}
@@ -221,8 +225,16 @@ fn StoreView(data: StorePageData, at: Option<LatLng>, request: ProductsQueryRaw)
     }
 }
 
+/// Product cards a 360×640 phone shows before scrolling (their pictures load at once, the rest
+/// lazily).
+const FIRST_SCREEN_CARDS: usize = 4;
+
+/// A product picture's width in lists (cards, search results, cart and order lines); the style
+/// sheet's `.pic-64` is the same box.
+pub const LIST_PICTURE_PX: u32 = 64;
+
 #[component]
-fn ProductCard(product: Product, store_id: String) -> impl IntoView {
+fn ProductCard(product: Product, store_id: String, loading: Loading) -> impl IntoView {
     let l = locale();
     let state = product.stock_state();
     // The store's group-buy offer: a plain link to start a group (no wasm needed).
@@ -237,6 +249,7 @@ fn ProductCard(product: Product, store_id: String) -> impl IntoView {
     view! {
         <li class="product-card" class:sold-out=state == StockState::SoldOut data-testid="product-card"
             data-sku=product.sku.clone() data-stock=product.stock data-price-fen=product.price_fen>
+            <ProductImage image=product.image.clone() alt=product.name.clone() px=LIST_PICTURE_PX loading/>
             <span class="product-name">{product.name.clone()}</span>
             <span class="product-unit">{format!("/{}", product.unit)}</span>
             <span class="price" data-testid="price">{format_yuan(product.price_fen)}</span>
@@ -326,7 +339,7 @@ fn SearchResults(response: SearchResponse, at: LatLng) -> impl IntoView {
     }
     view! {
         <ul class="search-results" data-testid="search-results">
-            {response.results.into_iter().map(|hit| {
+            {response.results.into_iter().enumerate().map(|(i, hit)| {
                 let href = href(
                     &crate::links::store_path(&hit.store.id),
                     &[("lat", Some(&coord(at.lat()))), ("lng", Some(&coord(at.lng()))), ("q", Some(&hit.product.name))],
@@ -336,15 +349,20 @@ fn SearchResults(response: SearchResponse, at: LatLng) -> impl IntoView {
                     <li>
                         <a class="search-hit" href=href data-testid="search-result" data-store-id=hit.store.id.clone()
                             data-sku=hit.product.sku.clone() data-eta-min=hit.store.eta_min data-price-fen=hit.product.price_fen>
+                            <ProductImage image=hit.product.image.clone() alt=hit.product.name.clone() px=LIST_PICTURE_PX
+                                loading=if i < FIRST_SCREEN_CARDS { Loading::Eager } else { Loading::Lazy }/>
                             <span class="product-name">{hit.product.name.clone()}</span>
                             <span class="price">{format_yuan(hit.product.price_fen)}</span>
                             <span class=format!("stock {}", state.slug())>{stock_label(state, l)}</span>
-                            <span class="store-name">{hit.store.name.clone()}</span>
-                            <span class="eta">{td_string!(l, stores.eta_min, min = hit.store.eta_min)}</span>
-                            <span class="distance">{format_distance(hit.store.distance_m)}</span>
-                            {(!hit.store.open_now).then(|| view! {
-                                <span class="badge status">{status_text(false, hit.store.opens, hit.store.opens_at.as_deref(), l)}</span>
-                            })}
+                            // The store on a line of its own, under the name and price.
+                            <span class="hit-store">
+                                <span class="store-name">{hit.store.name.clone()}</span>
+                                <span class="eta">{td_string!(l, stores.eta_min, min = hit.store.eta_min)}</span>
+                                <span class="distance">{format_distance(hit.store.distance_m)}</span>
+                                {(!hit.store.open_now).then(|| view! {
+                                    <span class="badge status">{status_text(false, hit.store.opens, hit.store.opens_at.as_deref(), l)}</span>
+                                })}
+                            </span>
                         </a>
                     </li>
                 }

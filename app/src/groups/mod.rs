@@ -120,6 +120,10 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
         regular = format_yuan(g.regular_price_fen)
     );
     let signed_in = data.signed_in;
+    let og_image = g.product_image.as_ref().map(|i| {
+        let origin = crate::picture::request_origin();
+        view! { <Meta property="og:image" content=crate::picture::absolute(&i.src, &origin)/> }
+    });
     view! {
         <Title text=format!("{title} · {}", td_string!(l, common.brand))/>
         <LeafletAssets when=signed_in/>
@@ -127,8 +131,11 @@ fn GroupSummary(data: GroupPageData) -> impl IntoView {
         <Meta property="og:title" content=title.clone()/>
         <Meta property="og:description" content=description.clone()/>
         <Meta property="og:type" content="website"/>
+        {og_image}
         <Meta name="description" content=description/>
         <header class="group-header">
+            <crate::picture::ProductImage image=g.product_image.clone() alt=g.product_name.clone()
+                px=crate::picture::CARD_PICTURE_PX loading=crate::picture::Loading::Eager/>
             <h1 data-testid="group-product">{g.product_name.clone()}</h1>
             <p class="group-store">{td_string!(l, groups.store_unit, store = &g.store_name, unit = &g.unit)}</p>
             <p class="group-prices">
@@ -217,7 +224,8 @@ fn GroupView(data: GroupPageData) -> impl IntoView {
                 status = group_status_label(g.status, l)
             ),
         });
-        crate::embed::share_with_host(&title, &group_href(&group_id.get_value()), "");
+        let image = group.with(|g| crate::picture::share_url(g.product_image.as_ref()));
+        crate::embed::share_with_host(&title, &group_href(&group_id.get_value()), &image);
     });
 
     let members = Memo::new(move |_| group.with(|g| g.members.clone()));

@@ -303,6 +303,7 @@ pub(crate) mod fixtures {
             stock_cap: 100,
             sold: 3,
             stock_left: 97,
+            image: None,
         }
     }
 }
@@ -322,6 +323,7 @@ mod tests {
             stock_cap: 30,
             sold: 0,
             stock_left: 30,
+            image: None,
         }
     }
 

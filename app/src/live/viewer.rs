@@ -173,7 +173,9 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let title = view.with_untracked(|v| v.room.title.clone());
-        let title = match pinned.get() {
+        let pin = pinned.get();
+        let image = crate::picture::share_url(pin.as_ref().and_then(|p| p.image.as_ref()));
+        let title = match pin {
             Some(p) => td_string!(
                 l,
                 live.room.share_title,
@@ -183,7 +185,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             ),
             None => title,
         };
-        crate::embed::share_with_host(&title, &room_href, "");
+        crate::embed::share_with_host(&title, &room_href, &image);
     });
 
     #[cfg(feature = "hydrate")]
@@ -230,6 +232,8 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 <section class="pinned-product" data-testid="pinned-product" data-sku=p.sku.clone()
                     data-stock-left=p.stock_left>
                     <p class="pinned-label">{td_string!(l, live.room.pin_label)}</p>
+                    <crate::picture::ProductImage image=p.image.clone() alt=p.name.clone()
+                        px=crate::picture::CARD_PICTURE_PX loading=crate::picture::Loading::Eager/>
                     <h2 class="product-name">{p.name.clone()}</h2>
                     <p class="prices">
                         <span class="live-price" data-testid="live-price" data-fen=p.live_price_fen>
@@ -627,6 +631,7 @@ mod tests {
             stock_cap: 100,
             sold: 0,
             stock_left: left,
+            image: None,
         };
         assert_eq!(max_quantity(None), 1);
         assert_eq!(max_quantity(Some(&pin(0))), 1);

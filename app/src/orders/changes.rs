@@ -2,6 +2,7 @@
 //! (the shopper's choice, substitutes offered, taken or refused), the refunds, and reorder
 //! (再来一单). Parts of the order page's island (`tracking::OrderView`), following its order.
 
+use crate::picture::ProductImage;
 use jishi_api::cart::{Reorder, ReorderChangeKind};
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, OrderStatus, ShortOutcome, ShortageAnswer};
@@ -48,6 +49,7 @@ pub fn OrderLines(order: RwSignal<Order>) -> impl IntoView {
                     });
                     view! {
                         <li data-sku=line.sku.clone() class:substitute=line.substitute_for.is_some()>
+                            <ProductImage image=line.image.clone() alt=line.name.clone() px=crate::picture::LINE_PICTURE_PX/>
                             <span class="product-name">{line.name.clone()}</span>
                             <span class="quantity">{format!("× {}", line.quantity)}</span>
                             <span class="price">{format_yuan(line.price_fen * i64::from(line.quantity))}</span>

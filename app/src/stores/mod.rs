@@ -6,7 +6,7 @@ use jishi_api::stores::{NearbyQueryRaw, NearbyResponse, Sort, StoreSummary};
 use jishi_api::{Category, LatLng};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use leptos_meta::{Script, Stylesheet, Title};
+use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
@@ -90,9 +90,7 @@ pub fn HomePage() -> impl IntoView {
     );
     view! {
         <Title text=title/>
-        // Every state of this page can show a map (the picker's or the stores').
-        <Script src=crate::assets::LEAFLET_JS defer="defer"/>
-        <Stylesheet href=crate::assets::LEAFLET_CSS/>
+        // Its maps (the picker's, the stores') load Leaflet when about to show: see `map.rs`.
         <Show when=has_point fallback=move || view! {
             <h1>{td_string!(l, stores.choose_location)}</h1>
             <p class="lead">{td_string!(l, stores.lead)}</p>

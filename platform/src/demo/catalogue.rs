@@ -9,7 +9,15 @@ use jishi_api::Category;
 /// The catalogue as shipped; the format is described at the top of the file.
 pub const CATALOGUE_TSV: &str = include_str!("catalogue.tsv");
 
-const COLUMNS: [&str; 6] = ["sku", "category", "aisle", "name", "unit", "price_fen"];
+const COLUMNS: [&str; 7] = [
+    "sku",
+    "category",
+    "aisle",
+    "name",
+    "unit",
+    "price_fen",
+    "picture",
+];
 
 /// A catalogue product (same SKU can be sold by many stores at different prices).
 #[derive(Debug, Clone, PartialEq)]
@@ -20,18 +28,21 @@ pub struct CatalogProduct {
     pub aisle: String,
     pub unit: String,
     pub base_price_fen: i64,
+    /// The stem of its picture's file in `demo/pictures/` (`1f34e` for 🍎): the emoji's code
+    /// points in lower-case hex, joined by `-`.
+    pub picture: String,
 }
 
 /// What is wrong with a catalogue text; `line` is 1-based, as an editor shows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogueError {
     #[error(
-        "no header line (expected `sku<TAB>category<TAB>aisle<TAB>name<TAB>unit<TAB>price_fen`)"
+        "no header line (expected `sku<TAB>category<TAB>aisle<TAB>name<TAB>unit<TAB>price_fen<TAB>picture`)"
     )]
     MissingHeader,
-    #[error("line {line}: the header should be `sku<TAB>category<TAB>aisle<TAB>name<TAB>unit<TAB>price_fen`, found {found:?}")]
+    #[error("line {line}: the header should be `sku<TAB>category<TAB>aisle<TAB>name<TAB>unit<TAB>price_fen<TAB>picture`, found {found:?}")]
     Header { line: usize, found: String },
-    #[error("line {line}: expected 6 tab-separated columns, found {found}")]
+    #[error("line {line}: expected 7 tab-separated columns, found {found}")]
     Columns { line: usize, found: usize },
     #[error("line {line}: column `{column}` is empty")]
     Empty { line: usize, column: &'static str },
@@ -78,7 +89,7 @@ pub fn parse_catalogue(text: &str) -> Result<Vec<CatalogProduct>, CatalogueError
     let mut aisles: HashMap<Category, (String, HashSet<String>)> = HashMap::new();
     for (line, row) in rows {
         let fields: Vec<&str> = row.split('\t').map(str::trim).collect();
-        let [sku, slug, aisle, name, unit, price] = fields[..] else {
+        let [sku, slug, aisle, name, unit, price, picture] = fields[..] else {
             return Err(CatalogueError::Columns {
                 line,
                 found: fields.len(),
@@ -136,12 +147,23 @@ pub fn parse_catalogue(text: &str) -> Result<Vec<CatalogProduct>, CatalogueError
             aisle: aisle.to_owned(),
             unit: unit.to_owned(),
             base_price_fen,
+            picture: picture_stem(picture),
         });
     }
     if let Some(c) = Category::ALL.into_iter().find(|c| !aisles.contains_key(c)) {
         return Err(CatalogueError::EmptyCategory(c.slug()));
     }
     Ok(products)
+}
+
+/// The file stem of an emoji's picture: its code points in lower-case hex joined by `-`, as the
+/// npm package names its files (`🍎` → `1f34e`, `❤️` → `2764-fe0f`).
+pub fn picture_stem(emoji: &str) -> String {
+    emoji
+        .chars()
+        .map(|c| format!("{:x}", u32::from(c)))
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// The shipped catalogue. It is compiled in and `the_shipped_catalogue_parses` checks it, so the
@@ -157,14 +179,14 @@ pub(super) fn catalogue() -> Vec<CatalogProduct> {
 mod tests {
     use super::*;
 
-    const HEADER: &str = "sku\tcategory\taisle\tname\tunit\tprice_fen\n";
+    const HEADER: &str = "sku\tcategory\taisle\tname\tunit\tprice_fen\tpicture\n";
 
     /// One product in every category, so only the rows under test can be wrong.
     fn valid_rows() -> String {
         Category::ALL
             .into_iter()
             .enumerate()
-            .map(|(i, c)| format!("P{i:02}0101\t{}\t货架\t商品 {i}\t个\t100\n", c.slug()))
+            .map(|(i, c)| format!("P{i:02}0101\t{}\t货架\t商品 {i}\t个\t100\t📦\n", c.slug()))
             .collect()
     }
 
@@ -192,9 +214,24 @@ mod tests {
     }
 
     #[test]
+    fn every_product_has_a_picture_the_platform_serves() {
+        for p in catalogue() {
+            assert!(
+                crate::pictures::exists(&p.picture),
+                "{} {}: no demo/pictures/{}.webp (run tools/vendor-pictures.sh)",
+                p.sku,
+                p.name,
+                p.picture
+            );
+        }
+        assert_eq!(picture_stem("🍎"), "1f34e");
+        assert_eq!(picture_stem("❤️"), "2764-fe0f");
+    }
+
+    #[test]
     fn comments_blank_lines_crlf_and_padding_are_accepted() {
         let text = format!(
-            "# a comment\n\n{}P990101\tliquor\t 白酒 \t二锅头 500ml\t瓶\t1590\r\n# the end\n",
+            "# a comment\n\n{}P990101\tliquor\t 白酒 \t二锅头 500ml\t瓶\t1590\t🍶\r\n# the end\n",
             HEADER.replace('\n', "\r\n") + &valid_rows()
         );
         let products = parse_catalogue(&text).unwrap();
@@ -217,29 +254,29 @@ mod tests {
         let l = EXTRA_LINE;
         let cases: Vec<(&str, CatalogueError)> = vec![
             (
-                "P990101\tliquor\t白酒\t二锅头\t瓶\n",
-                E::Columns { line: l, found: 5 },
+                "P990101\tliquor\t白酒\t二锅头\t瓶\t1590\n",
+                E::Columns { line: l, found: 6 },
             ),
             (
-                "P990101\tliquor\t白酒\t二锅头\t瓶\t1590\textra\n",
-                E::Columns { line: l, found: 7 },
+                "P990101\tliquor\t白酒\t二锅头\t瓶\t1590\t🍶\textra\n",
+                E::Columns { line: l, found: 8 },
             ),
             (
-                "P990101\tliquor\t\t二锅头\t瓶\t1590\n",
+                "P990101\tliquor\t\t二锅头\t瓶\t1590\t🍶\n",
                 E::Empty {
                     line: l,
                     column: "aisle",
                 },
             ),
             (
-                "P99-0101\tliquor\t白酒\t二锅头\t瓶\t1590\n",
+                "P99-0101\tliquor\t白酒\t二锅头\t瓶\t1590\t🍶\n",
                 E::Sku {
                     line: l,
                     sku: "P99-0101".into(),
                 },
             ),
             (
-                "P000101\tliquor\t白酒\t二锅头\t瓶\t1590\n",
+                "P000101\tliquor\t白酒\t二锅头\t瓶\t1590\t🍶\n",
                 E::SkuOrder {
                     line: l,
                     sku: "P000101".into(),
@@ -247,42 +284,42 @@ mod tests {
                 },
             ),
             (
-                "P990101\tweapons\t白酒\t二锅头\t瓶\t1590\n",
+                "P990101\tweapons\t白酒\t二锅头\t瓶\t1590\t🍶\n",
                 E::Category {
                     line: l,
                     slug: "weapons".into(),
                 },
             ),
             (
-                "P990101\tliquor\t白酒\t二锅头\t瓶\t15.90\n",
+                "P990101\tliquor\t白酒\t二锅头\t瓶\t15.90\t🍶\n",
                 E::Price {
                     line: l,
                     value: "15.90".into(),
                 },
             ),
             (
-                "P990101\tliquor\t白酒\t二锅头\t瓶\t+1590\n",
+                "P990101\tliquor\t白酒\t二锅头\t瓶\t+1590\t🍶\n",
                 E::Price {
                     line: l,
                     value: "+1590".into(),
                 },
             ),
             (
-                "P990101\tliquor\t白酒\t二锅头\t瓶\t0\n",
+                "P990101\tliquor\t白酒\t二锅头\t瓶\t0\t🍶\n",
                 E::Price {
                     line: l,
                     value: "0".into(),
                 },
             ),
             (
-                "P990101\tliquor\t白酒\t二锅头\t瓶\t99999999999999999999\n",
+                "P990101\tliquor\t白酒\t二锅头\t瓶\t99999999999999999999\t🍶\n",
                 E::Price {
                     line: l,
                     value: "99999999999999999999".into(),
                 },
             ),
             (
-                "P990101\tliquor\t白酒\t二锅头\t瓶\t1590\nP990102\tliquor\t货架\t花生\t袋\t990\n",
+                "P990101\tliquor\t白酒\t二锅头\t瓶\t1590\t🍶\nP990102\tliquor\t货架\t花生\t袋\t990\t🥜\n",
                 E::AisleSplit {
                     line: l + 1,
                     category: "liquor",

@@ -216,6 +216,11 @@ fn store_count(c: Category) -> usize {
 }
 
 /// Beijing demo city: deterministic for a given seed.
+/// The demo catalogue's products (the same for every seed).
+pub fn catalogue_products() -> Vec<CatalogProduct> {
+    catalogue()
+}
+
 pub fn beijing(seed: u64) -> DemoData {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let products = catalogue();

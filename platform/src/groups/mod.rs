@@ -81,6 +81,8 @@ pub(crate) struct GroupRow {
     /// A group formed while its store was closed: when its orders go out.
     pub ships_at: Option<i64>,
     pub product_name: String,
+    /// The product's picture stem (`products.picture`).
+    pub picture: Option<String>,
     pub unit: String,
     /// Holding a seat, by seat.
     pub members: Vec<MemberRow>,
@@ -91,7 +93,7 @@ pub(crate) struct GroupRow {
 /// One round trip for everything about a group: its row, its product, and its members as JSON.
 pub(crate) const GROUP_SQL: &str = "SELECT g.id, g.store_id, g.sku, g.size, g.group_price_fen,
     g.regular_price_fen, g.status, g.created_at, g.deadline, g.opened_at, g.formed_at, g.ships_at,
-    p.name AS product_name, p.unit,
+    p.name AS product_name, p.unit, p.picture,
     (SELECT json_group_array(json_object('seat', m.seat, 'name', json(m.name),
          'paid', m.paid_at IS NOT NULL, 'user_id', m.user_id))
      FROM (SELECT * FROM group_members WHERE group_id = g.id AND released = 0 ORDER BY seat) m)
@@ -124,6 +126,7 @@ pub(crate) fn group_from(row: &SqliteRow) -> Result<GroupRow> {
         formed_at: row.try_get("formed_at")?,
         ships_at: row.try_get("ships_at")?,
         product_name: row.try_get("product_name")?,
+        picture: row.try_get("picture")?,
         unit: row.try_get("unit")?,
         members,
         next_seat: row.try_get("next_seat")?,
@@ -155,6 +158,7 @@ impl GroupRow {
             sku: self.sku.clone(),
             store_id: self.store_id.clone(),
             product_name: self.product_name.clone(),
+            product_image: crate::pictures::image(self.picture.as_deref()),
             unit: self.unit.clone(),
             store_name: index
                 .get(&self.store_id)

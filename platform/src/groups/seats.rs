@@ -49,6 +49,7 @@ struct Seat {
 struct Offer {
     offer: GroupOffer,
     product_name: String,
+    picture: Option<String>,
     unit: String,
 }
 
@@ -80,7 +81,7 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
     open_now(store, p.clock().store_local_now())?;
     // Offers do not change while the platform runs: read here, outside the job.
     let offer = sqlx::query(
-        "SELECT go.size, go.price_fen, p.name, p.unit FROM group_offers go
+        "SELECT go.size, go.price_fen, p.name, p.unit, p.picture FROM group_offers go
          JOIN products p ON p.sku = go.sku WHERE go.store_id = ? AND go.sku = ?",
     )
     .bind(&body.store_id)
@@ -94,6 +95,7 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
             price_fen: offer.try_get("price_fen")?,
         },
         product_name: offer.try_get("name")?,
+        picture: offer.try_get("picture")?,
         unit: offer.try_get("unit")?,
     };
     body.check_offer(&offer.offer)?;
@@ -396,6 +398,7 @@ async fn open_group(
         quantity: QUANTITY,
         short: 0,
         substitute_for: None,
+        image: None,
     };
     let order = member_order(store, &quote, address, line, &group_id, seat.now);
     let member = GroupMember {
@@ -417,6 +420,7 @@ async fn open_group(
         sku: body.sku.clone(),
         store_id: store.id.clone(),
         product_name: offer.product_name.clone(),
+        product_image: crate::pictures::image(offer.picture.as_deref()),
         unit: offer.unit.clone(),
         store_name: store.name.clone(),
         // Not before the starter pays.
@@ -508,6 +512,7 @@ async fn take_seat(
         quantity: QUANTITY,
         short: 0,
         substitute_for: None,
+        image: None,
     };
     let order = member_order(store, &quote, address, line, group_id, seat.now);
     let member = GroupMember {
@@ -555,6 +560,7 @@ mod tests {
             formed_at: None,
             ships_at: None,
             product_name: "n".into(),
+            picture: None,
             unit: "瓶".into(),
             members: (1..=members)
                 .map(|seat| MemberRow {

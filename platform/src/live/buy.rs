@@ -270,6 +270,7 @@ async fn place_live(
             quantity,
             short: 0,
             substitute_for: None,
+            image: None,
         }],
         items_fen,
         delivery_fee_fen,

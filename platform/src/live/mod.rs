@@ -90,7 +90,7 @@ pub async fn room_row(conn: &mut SqliteConnection, id: &str) -> Result<RoomRow> 
 }
 
 /// A pin with its product's name and regular price (the lowest of the stores that carry it).
-const PIN_SQL: &str = "SELECT lp.sku, p.name, lp.live_price_fen, lp.stock_cap, lp.sold,
+const PIN_SQL: &str = "SELECT lp.sku, p.name, p.picture, lp.live_price_fen, lp.stock_cap, lp.sold,
     (SELECT MIN(sp.price_fen) FROM store_products sp WHERE sp.sku = lp.sku) AS price_fen
     FROM live_pins lp JOIN products p ON p.sku = lp.sku";
 
@@ -105,6 +105,7 @@ fn pin_from(row: &SqliteRow) -> Result<Pin> {
         stock_cap,
         sold,
         stock_left: stock_cap.saturating_sub(sold),
+        image: crate::pictures::image(row.try_get::<Option<&str>, _>("picture")?),
     })
 }
 

@@ -94,8 +94,11 @@ pub(crate) async fn load_on(conn: &mut SqliteConnection, id: &str) -> Result<Ord
 /// An order's lines; one plain `?` (the order id), so it can follow other statements in one query.
 /// A substitute line comes right after the short line it replaces.
 const ORDER_LINES_SQL: &str =
-    "SELECT sku, name, price_fen, quantity, short, short_outcome, substitute_for FROM order_items
-     WHERE order_id = ? ORDER BY COALESCE(substitute_for, sku), substitute_for IS NOT NULL, sku";
+    "SELECT oi.sku, oi.name, oi.price_fen, oi.quantity, oi.short, oi.short_outcome,
+            oi.substitute_for, p.picture
+     FROM order_items oi LEFT JOIN products p ON p.sku = oi.sku
+     WHERE oi.order_id = ?
+     ORDER BY COALESCE(oi.substitute_for, oi.sku), oi.substitute_for IS NOT NULL, oi.sku";
 
 async fn order_from_row(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> Result<Order> {
     let id: String = row.try_get("id")?;
@@ -178,6 +181,7 @@ fn order_from(row: &sqlx::sqlite::SqliteRow, lines: &[sqlx::sqlite::SqliteRow]) 
             quantity: r.try_get("quantity")?,
             short: r.try_get("short")?,
             substitute_for: r.try_get("substitute_for")?,
+            image: crate::pictures::image(r.try_get::<Option<&str>, _>("picture")?),
         };
         if line.short > 0 {
             let outcome: Option<String> = r.try_get("short_outcome")?;

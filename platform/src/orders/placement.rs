@@ -62,6 +62,7 @@ pub(super) async fn place_in(
             quantity: *quantity,
             short: 0,
             substitute_for: None,
+            image: None,
         });
     }
     let items_fen: i64 = lines

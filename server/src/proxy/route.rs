@@ -16,6 +16,8 @@ pub enum Endpoint {
     Store,
     StoreProducts,
     ProductSearch,
+    /// A product picture (immutable; the proxy passes its ETag and the browser's If-None-Match).
+    Image,
     SmsCode,
     Login,
     Logout,
@@ -164,6 +166,7 @@ impl Route {
             ("GET", ["stores", _]) => Store,
             ("GET", ["stores", _, "products"]) => StoreProducts,
             ("GET", ["products", "search"]) => ProductSearch,
+            ("GET", ["images", _]) => Image,
             ("POST", ["auth", "sms-code"]) => SmsCode,
             ("POST", ["auth", "login"]) => Login,
             ("POST", ["auth", "logout"]) => Logout,

@@ -23,15 +23,18 @@ pub(crate) const EVENT_STREAM_MAX: Duration = Duration::from_secs(30 * 60);
 const BUFFERED_RESPONSE_MAX_BYTES: u64 = 1024 * 1024;
 
 /// Request headers worth forwarding; everything else (cookies, hop-by-hop headers) stays here.
-const FORWARDED_REQUEST_HEADERS: [HeaderName; 4] = [
+const FORWARDED_REQUEST_HEADERS: [HeaderName; 5] = [
     header::CONTENT_TYPE,
     header::ACCEPT,
+    // A picture the browser holds comes back as a bare 304.
+    header::IF_NONE_MATCH,
     HeaderName::from_static(IDEMPOTENCY_KEY),
     HeaderName::from_static(LAST_EVENT_ID),
 ];
 
 /// Answer headers worth passing back.
-const FORWARDED_RESPONSE_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::CACHE_CONTROL];
+const FORWARDED_RESPONSE_HEADERS: [HeaderName; 3] =
+    [header::CONTENT_TYPE, header::CACHE_CONTROL, header::ETAG];
 
 pub struct Outgoing {
     pub method: Method,

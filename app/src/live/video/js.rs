@@ -8,7 +8,7 @@
 use std::cell::{Cell, RefCell};
 
 use gloo_net::http::{Method, RequestBuilder};
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Array, Function, Reflect};
 use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -27,15 +27,7 @@ pub(super) fn now() -> f64 {
 }
 
 pub(super) async fn sleep(ms: u32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                &resolve,
-                i32::try_from(ms).unwrap_or(i32::MAX),
-            );
-        }
-    });
-    let _ = JsFuture::from(promise).await;
+    crate::assets::sleep_ms(ms).await
 }
 
 /// `target[method](...args)`, a throw being an `Err`.

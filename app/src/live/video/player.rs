@@ -204,8 +204,8 @@ mod browser {
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{
-        HtmlScriptElement, HtmlVideoElement, MediaStream, RtcPeerConnection, RtcSdpType,
-        RtcSessionDescriptionInit, RtcTrackEvent,
+        HtmlVideoElement, MediaStream, RtcPeerConnection, RtcSdpType, RtcSessionDescriptionInit,
+        RtcTrackEvent,
     };
 
     pub(super) use super::super::js::play_quietly;
@@ -499,32 +499,9 @@ mod browser {
 
     /// `window.Hls`, adding hls.js's `<script>` to the page the first time.
     async fn hls_js() -> Option<JsValue> {
-        let window = web_sys::window()?;
-        let present = || {
-            Reflect::get(&window, &"Hls".into())
-                .ok()
-                .filter(|h| h.is_function())
-        };
-        if let Some(h) = present() {
-            return Some(h);
-        }
-        let document = window.document()?;
-        let selector = format!("script[src=\"{}\"]", crate::assets::HLS_JS);
-        if document.query_selector(&selector).ok().flatten().is_none() {
-            let script: HtmlScriptElement =
-                document.create_element("script").ok()?.dyn_into().ok()?;
-            script.set_src(crate::assets::HLS_JS);
-            script.set_async(true);
-            document.head()?.append_child(&script).ok()?;
-        }
-        let until = now() + HLS_JS_LOAD_MS;
-        while now() < until {
-            if let Some(h) = present() {
-                return Some(h);
-            }
-            sleep(100).await;
-        }
-        None
+        crate::assets::script_global(crate::assets::HLS_JS, "Hls", HLS_JS_LOAD_MS)
+            .await
+            .filter(|h| h.is_function())
     }
 }
 

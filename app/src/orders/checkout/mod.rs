@@ -8,6 +8,7 @@
 mod breakdown;
 mod slots;
 
+use crate::picture::ProductImage;
 use jishi_api::auth::Address;
 use jishi_api::cart::{Cart, ItemInput};
 use jishi_api::money::format_yuan;
@@ -209,6 +210,7 @@ fn CheckoutForm(data: CheckoutData, at: Option<LatLng>) -> impl IntoView {
             .map(|line| {
                 view! {
                     <li data-testid="checkout-line" data-sku=line.sku.clone()>
+                        <ProductImage image=line.image.clone() alt=line.name.clone() px=crate::picture::LINE_PICTURE_PX/>
                         <span class="product-name">{line.name.clone()}</span>
                         <span class="quantity">{format!("× {}", line.quantity)}</span>
                         <span class="price">{format_yuan(line.line_fen)}</span>
