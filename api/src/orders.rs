@@ -446,7 +446,7 @@ pub struct OrderLine {
     /// The short line this one replaces, for a substitute the shopper took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub substitute_for: Option<String>,
-    /// The product's picture, on orders read back (`GET`, events); a placement's reply has none.
+    /// The product's picture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<crate::catalog::Image>,
 }
@@ -470,6 +470,18 @@ pub struct OrderChange {
     pub refunds: Vec<Refund>,
     #[serde(default)]
     pub refunded_fen: i64,
+    /// A delivered order's after-sales requests, as the order carries them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_sales: Vec<crate::after_sales::AfterSales>,
+}
+
+impl OrderChange {
+    /// Whether an after-sales request waits for a decision: more events will follow.
+    pub fn in_review(&self) -> bool {
+        self.after_sales
+            .iter()
+            .any(|a| a.status == crate::after_sales::AfterSalesStatus::Reviewing)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -553,6 +565,14 @@ pub struct OrderEvent {
     pub change: Option<OrderChange>,
 }
 
+impl OrderEvent {
+    /// Nothing follows this event: the order is finished and no after-sales request waits for a
+    /// decision (a stream ends after it).
+    pub fn is_last(&self) -> bool {
+        self.status.is_final() && !self.change.as_ref().is_some_and(OrderChange::in_review)
+    }
+}
+
 impl Order {
     /// The order after an event's `change`.
     pub fn apply(&mut self, change: OrderChange) {
@@ -562,6 +582,7 @@ impl Order {
         self.answer_before = change.answer_before;
         self.refunds = change.refunds;
         self.refunded_fen = change.refunded_fen;
+        self.after_sales = change.after_sales;
     }
 
     /// What an event carries when its step changed the order's lines or money.
@@ -573,6 +594,7 @@ impl Order {
             answer_before: self.answer_before.clone(),
             refunds: self.refunds.clone(),
             refunded_fen: self.refunded_fen,
+            after_sales: self.after_sales.clone(),
         }
     }
 

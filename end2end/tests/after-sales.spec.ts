@@ -75,6 +75,19 @@ for (const lang of ['zh-CN', 'en'] as const) {
       const refund = page.locator('[data-testid=order-refund][data-reason=after_sales]');
       await expect(refund).toHaveAttribute('data-fen', String(price));
       await expectAccessible(page, 'order page after an approved request');
+
+      // The other unit, without a photo: it waits in review, and the decision, taken elsewhere,
+      // shows here live, with no reload.
+      await panel.getByTestId('after-sales-quantity').first().selectOption('1');
+      await panel.getByTestId('after-sales-reason').selectOption('missing');
+      await panel.getByTestId('after-sales-submit').click();
+      await expect(page.locator('[data-testid=after-sales-request][data-status=reviewing]')).toHaveCount(1);
+      const read = await (await api.get(`/api/v1/orders/${order}`)).json();
+      const waiting = read.after_sales.find((a: { status: string }) => a.status === 'reviewing');
+      const decided = await api.post(`/api/v1/demo/after-sales/${waiting.id}/decision`, { data: { approve: true } });
+      expect(decided.status(), await decided.text()).toBe(200);
+      await expect(page.locator('[data-testid=after-sales-request][data-status=approved]')).toHaveCount(2, { timeout: 15_000 });
+      await expect(page.locator('[data-testid=order-refund][data-reason=after_sales]')).toHaveCount(2);
       expect(errors).toEqual([]);
     });
   });

@@ -50,9 +50,7 @@ impl Log {
     /// Whether nothing follows this event: the stream sends it and ends.
     fn is_final(self, json: &str) -> bool {
         match self {
-            Log::Order => {
-                serde_json::from_str::<OrderEvent>(json).is_ok_and(|e| e.status.is_final())
-            }
+            Log::Order => serde_json::from_str::<OrderEvent>(json).is_ok_and(|e| e.is_last()),
             Log::Group => serde_json::from_str::<GroupEvent>(json).is_ok_and(|e| e.is_final()),
             Log::Room => false,
         }

@@ -2,7 +2,7 @@
 //! without EXIF or GPS and for the owner only, every refusal writing nothing, replays, and a race.
 
 use std::io::Cursor;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use reqwest::multipart::{Form, Part};
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 #[allow(dead_code)]
 mod support;
 
-use support::{Shopper, TestPlatform, GUOMAO};
+use support::{Shopper, Sse, TestPlatform, GUOMAO, PATIENCE};
 
 async fn spawn() -> TestPlatform {
     TestPlatform::spawn_with(|c| c.dispatch_step = Duration::from_secs(3600)).await
@@ -344,10 +344,35 @@ async fn a_request_without_photo_waits_for_review_and_the_demo_route_decides_it(
         .json(json!({ "approve": approve }))
         .send()
     };
+    // While it waits, the order's stream stays open past `delivered`: the request is on it.
+    let mut stream = Sse::new(t.order_events(&s, &id, None).await);
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = Value::Null;
+    while let Some(frame) = stream.next(deadline).await {
+        last = frame.json();
+        if last["change"]["after_sales"][0]["status"] == "reviewing" {
+            break;
+        }
+    }
+    assert_eq!(last["status"], "delivered", "{last}");
+    assert_eq!(
+        last["change"]["after_sales"][0]["status"], "reviewing",
+        "{last}"
+    );
+    assert!(stream.stays_quiet(Duration::from_millis(300)).await);
+
     let (status, decided) = decide(true).await;
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["status"], "approved");
     assert_eq!(decided["refund_fen"], price);
     assert_eq!(t.refunded(&s, &id).await, price);
+    // The decision reaches the open stream, with the refund, and the stream ends after it.
+    let rest = stream.read_to_end(Instant::now() + PATIENCE).await;
+    let decision = rest.last().expect("the decision's event").json();
+    assert_eq!(
+        decision["change"]["after_sales"][0]["status"], "approved",
+        "{decision}"
+    );
+    assert_eq!(decision["change"]["refunded_fen"], price);
     assert_eq!(decide(false).await.0, 409, "decided once");
 }

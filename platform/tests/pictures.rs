@@ -129,8 +129,7 @@ async fn search_hits_cart_lines_and_orders_read_back_carry_the_picture() {
         .send()
         .await;
     assert_eq!(status, 201, "{placed}");
-    // A placement's reply is the stored one; pictures come with orders read back.
-    assert!(placed["items"][0].get("image").is_none(), "{placed}");
+    assert_eq!(placed["items"][0]["image"]["src"], src);
     let id = placed["id"].as_str().unwrap();
     let (status, read) = p
         .request(Method::GET, &format!("/v1/orders/{id}"))

@@ -149,11 +149,12 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
         }
     });
 
-    // Follow the order once it is paid and until it is finished.
+    // Follow the order once it is paid and until it is finished, and after that while an
+    // after-sales request waits for its decision.
     #[cfg(feature = "hydrate")]
     let live = Memo::new(move |_| {
         let s = status.get();
-        s.is_paid() && !s.is_final()
+        (s.is_paid() && !s.is_final()) || current.with(|o| o.change().in_review())
     });
     #[cfg(feature = "hydrate")]
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
@@ -165,7 +166,7 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
             crate::events::EventStream::open_until(
                 &api_url(&routes::ORDER_EVENTS.path(&[&id.get_value()])),
                 ORDER_EVENT,
-                |event: &OrderEvent| event.status.is_final(),
+                OrderEvent::is_last,
                 move |event: OrderEvent| {
                     let _ = status.try_set(event.status);
                     let _ = eta.try_set(event.eta_min);

@@ -379,7 +379,8 @@ async fn open_group(
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
     let quote = deliverable(store, &address)?;
     check_holds(conn, &seat.user_id, seat.now, Scarce::None).await?;
-    let (regular_price_fen, name) = reserve(conn, &store.id, &body.sku, QUANTITY).await?;
+    let reserved = reserve(conn, &store.id, &body.sku, QUANTITY).await?;
+    let regular_price_fen = reserved.price_fen;
     // Offers are checked against the price when seeded; a price cut since would make the group
     // price no bargain (and break the table's check): refuse rather than sell at a loss to nobody.
     if offer.offer.price_fen >= regular_price_fen {
@@ -393,12 +394,12 @@ async fn open_group(
     let deadline = seat.now.saturating_add(ttl_s);
     let line = OrderLine {
         sku: body.sku.clone(),
-        name,
+        name: reserved.name,
         price_fen: offer.offer.price_fen,
         quantity: QUANTITY,
         short: 0,
         substitute_for: None,
-        image: None,
+        image: reserved.image,
     };
     let order = member_order(store, &quote, address, line, &group_id, seat.now);
     let member = GroupMember {
@@ -504,15 +505,15 @@ async fn take_seat(
     open_now(store, seat.local)?;
     let quote = deliverable(store, &address)?;
     check_holds(conn, &seat.user_id, seat.now, Scarce::Seat { group_id }).await?;
-    let (_, name) = reserve(conn, &store.id, &row.sku, QUANTITY).await?;
+    let reserved = reserve(conn, &store.id, &row.sku, QUANTITY).await?;
     let line = OrderLine {
         sku: row.sku.clone(),
-        name,
+        name: reserved.name,
         price_fen: row.group_price_fen,
         quantity: QUANTITY,
         short: 0,
         substitute_for: None,
-        image: None,
+        image: reserved.image,
     };
     let order = member_order(store, &quote, address, line, group_id, seat.now);
     let member = GroupMember {

@@ -250,7 +250,8 @@ async fn demo_after_sales_decision(
         return Err(jishi_api::ApiError::not_found("没有这个接口").into());
     }
     let user = caller.require_user()?;
-    Ok(Json(
-        orders::after_sales::decide(p.pool(), user, &id, body.approve, p.now_unix()).await?,
-    ))
+    let (order_id, answer) =
+        orders::after_sales::decide(p.pool(), user, &id, body.approve, p.now_unix()).await?;
+    p.notify(Log::Order, &[order_id]);
+    Ok(Json(answer))
 }

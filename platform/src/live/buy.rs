@@ -214,7 +214,8 @@ async fn place_live(
          WHERE room_id = ?2 AND sku = ?3 AND current = 1 AND sold + ?1 <= stock_cap
            AND (SELECT status FROM live_rooms WHERE id = ?2) = 'live'
          RETURNING live_price_fen, sold, stock_cap,
-                   (SELECT name FROM products WHERE sku = ?3) AS name",
+                   (SELECT name FROM products WHERE sku = ?3) AS name,
+                   (SELECT picture FROM products WHERE sku = ?3) AS picture",
     )
     .bind(quantity)
     .bind(&b.room_id)
@@ -270,7 +271,7 @@ async fn place_live(
             quantity,
             short: 0,
             substitute_for: None,
-            image: None,
+            image: crate::pictures::image(capped.try_get::<Option<&str>, _>("picture")?),
         }],
         items_fen,
         delivery_fee_fen,

@@ -246,6 +246,8 @@ pub async fn request(
     }
     if status == AfterSalesStatus::Approved {
         approve(&mut tx, &id, order_id, &priced, now).await?;
+    } else {
+        announce(&mut tx, order_id, now).await?;
     }
     let answer = read(&mut tx, &id).await?;
     tx.commit().await?;
@@ -278,6 +280,12 @@ async fn approve(
         .bind(id)
         .execute(&mut *conn)
         .await?;
+    announce(conn, order_id, now).await
+}
+
+/// An order event carrying the order's money and after-sales requests as they now are, so a page
+/// open on the order follows a request and its decision live.
+async fn announce(conn: &mut SqliteConnection, order_id: &str, now: i64) -> Result<()> {
     let order = super::load_on(conn, order_id).await?;
     dispatch::record_change(
         conn,
@@ -292,14 +300,14 @@ async fn approve(
 }
 
 /// `POST /v1/demo/after-sales/{id}/decision` (demo mode, the order's owner): approves or rejects
-/// a request in `reviewing`.
+/// a request in `reviewing`. The order's id (whose streams to wake) and the request.
 pub async fn decide(
     pool: &SqlitePool,
     user_id: &str,
     id: &str,
     approve_it: bool,
     now: i64,
-) -> Result<AfterSales> {
+) -> Result<(String, AfterSales)> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let row: Option<(String, String, String)> = sqlx::query_as(
         "SELECT order_id, status, lines FROM after_sales WHERE id = ? AND user_id = ?",
@@ -337,10 +345,11 @@ pub async fn decide(
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        announce(&mut tx, &order_id, now).await?;
     }
     let answer = read(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(answer)
+    Ok((order_id, answer))
 }
 
 /// A stored photo, for its owner only (anyone else: not found).

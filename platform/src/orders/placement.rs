@@ -54,7 +54,11 @@ pub(super) async fn place_in(
     wanted.sort();
     let mut lines = Vec::with_capacity(wanted.len());
     for (sku, quantity) in &wanted {
-        let (price_fen, name) = reserve(conn, &store.id, sku, *quantity).await?;
+        let Reserved {
+            price_fen,
+            name,
+            image,
+        } = reserve(conn, &store.id, sku, *quantity).await?;
         lines.push(OrderLine {
             sku: sku.clone(),
             name,
@@ -62,7 +66,7 @@ pub(super) async fn place_in(
             quantity: *quantity,
             short: 0,
             substitute_for: None,
-            image: None,
+            image,
         });
     }
     let items_fen: i64 = lines
@@ -144,16 +148,24 @@ pub(super) async fn place_in(
 /// transaction; answers the store's price and the product's name. Refused (nothing taken): a
 /// product the store does not list, or not enough stock. The shopper's holds are checked before
 /// (`write::check_holds`). Shared by every kind of order that reserves in one store.
+/// What a reservation took: the store's price now and the product as an order line shows it.
+pub(crate) struct Reserved {
+    pub price_fen: i64,
+    pub name: String,
+    pub image: Option<jishi_api::catalog::Image>,
+}
+
 pub(crate) async fn reserve(
     conn: &mut SqliteConnection,
     store_id: &str,
     sku: &str,
     quantity: u32,
-) -> Result<(i64, String)> {
+) -> Result<Reserved> {
     // The conditional decrement: never below zero, whatever else runs concurrently.
     let reserved = sqlx::query(
         "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1
-         RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name",
+         RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name,
+                   (SELECT picture FROM products WHERE sku = ?3) AS picture",
     )
     .bind(quantity)
     .bind(store_id)
@@ -161,7 +173,11 @@ pub(crate) async fn reserve(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = reserved {
-        return Ok((row.try_get("price_fen")?, row.try_get("name")?));
+        return Ok(Reserved {
+            price_fen: row.try_get("price_fen")?,
+            name: row.try_get("name")?,
+            image: crate::pictures::image(row.try_get::<Option<&str>, _>("picture")?),
+        });
     }
     // Refused: say whether the store lacks the product or just enough of it.
     let name: Option<String> = sqlx::query_scalar(

@@ -215,8 +215,9 @@ pub async fn answer(
                 .find(|l| l.sku == line.sku)
                 .map(|l| l.price_fen)
                 .unwrap_or(offer.price_fen);
-            let (price_fen, name) =
-                super::placement::reserve(&mut tx, &order.store_id, sku, line.missing).await?;
+            let super::placement::Reserved {
+                price_fen, name, ..
+            } = super::placement::reserve(&mut tx, &order.store_id, sku, line.missing).await?;
             if price_fen > was {
                 return Err(ApiError::new(
                     ErrorCode::InvalidState,
