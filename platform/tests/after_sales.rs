@@ -328,9 +328,13 @@ async fn a_request_without_photo_waits_for_review_and_the_demo_route_decides_it(
     let s = t.shopper(6, GUOMAO).await;
     let now = t.platform.now_unix();
     let (id, sku, price) = t.delivered(&s, 1, now).await;
-    let (status, answer) = t.after_sales(&s, &id, "review", form(&sku, 1, &[])).await;
+    // As a browser sends a form whose file input has no file chosen: one empty `photo` part.
+    let (status, answer) = t
+        .after_sales(&s, &id, "review", form(&sku, 1, &[Vec::new()]))
+        .await;
     assert_eq!(status, 201, "{answer}");
     assert_eq!(answer["status"], "reviewing");
+    assert_eq!(answer["photos"], json!([]));
     assert_eq!(t.refunded(&s, &id).await, 0);
     let decide = |approve: bool| {
         t.request(

@@ -205,6 +205,8 @@ async fn after_sales(
             "lines" => form.lines = text()?,
             "reason" => form.reason = text()?,
             "note" => form.note = text()?,
+            // A form's empty file input still sends its part, empty: no photo, not a bad one.
+            "photo" if bytes.is_empty() => {}
             "photo" if form.photos.len() >= MAX_PHOTOS => {
                 return Err(jishi_api::ApiError::bad_request(format!(
                     "最多上传 {MAX_PHOTOS} 张照片"
