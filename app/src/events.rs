@@ -28,6 +28,11 @@ mod browser {
     }
 
     impl EventStream {
+        /// Whether it was closed (after its last event): the browser will not reconnect it.
+        pub fn is_closed(&self) -> bool {
+            self.source.ready_state() == EventSource::CLOSED
+        }
+
         /// `on_event` gets every event named `name` at `url` that parses as `T`; `on_connected`
         /// whether the stream is open now (false while the browser waits to reconnect).
         pub fn open<T: DeserializeOwned + 'static>(

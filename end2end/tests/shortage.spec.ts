@@ -171,3 +171,24 @@ for (const lang of ['zh-CN', 'en'] as const) {
     });
   });
 }
+
+test('inside a mini-program (embed mode) a short line is asked about and answered the same way', async ({ page }) => {
+  const errors = failOnPageErrors(page);
+  const address = await shopper(page, '187');
+  const { store, product, quantity } = await productWithSubstitute(page.request, 4);
+  const order = await placeViaApi(page.request, address, store, [{ sku: product.sku, quantity }], 'ask_me');
+  await planShort(page.request, order, product.sku);
+  // Paid (in a mini-program the host pays: embed.spec.ts covers that hand-off).
+  expect((await page.request.post(`/api/v1/orders/${order}/pay`, { data: { method: 'sandbox' } })).status()).toBe(200);
+  // ?embed=miniprogram in a plain browser: embed pages, the host's bridge a no-op.
+  await page.goto(`/orders/${order}?embed=miniprogram`);
+  await hydrated(page);
+  await expect(page.locator('html')).toHaveAttribute('data-embed', 'miniprogram');
+  const offers = page.getByTestId('substitute-offer');
+  await expect(offers.first()).toBeVisible({ timeout: 20_000 });
+  await expectAccessible(page, 'embed order page asking about a short line');
+  await page.getByTestId('substitute-refuse').first().click();
+  await expect(offers).toHaveCount(0);
+  await expect(page.locator('[data-testid=order-refund][data-reason=short]')).toHaveAttribute('data-fen', String(product.price_fen));
+  expect(errors).toEqual([]);
+});

@@ -158,15 +158,21 @@ fn OrderView(data: OrderPageData) -> impl IntoView {
     });
     #[cfg(feature = "hydrate")]
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
-        let keep = stream.flatten();
+        // An open stream runs until its last event, even when replayed past events make `live`
+        // false for a moment (an older after-sales state before the newer one arrives).
+        let keep = stream.flatten().filter(|s| !s.is_closed());
         if !live.get() {
-            return None;
+            return keep;
         }
         keep.or_else(|| {
             crate::events::EventStream::open_until(
                 &api_url(&routes::ORDER_EVENTS.path(&[&id.get_value()])),
                 ORDER_EVENT,
-                OrderEvent::is_last,
+                // The stream replays the order's past events first, `delivered` among them: while
+                // this page still shows a request in review, the decision is yet to come.
+                move |event: &OrderEvent| {
+                    event.is_last() && !current.with_untracked(|o| o.change().in_review())
+                },
                 move |event: OrderEvent| {
                     let _ = status.try_set(event.status);
                     let _ = eta.try_set(event.eta_min);
