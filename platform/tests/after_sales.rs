@@ -132,15 +132,9 @@ impl TestPlatform {
     }
 
     async fn refunded(&self, s: &Shopper, id: &str) -> i64 {
-        let (_, order) = self
-            .call(
-                Method::GET,
-                &format!("/v1/orders/{id}"),
-                Some(&s.token),
-                None,
-            )
-            .await;
-        order["refunded_fen"].as_i64().unwrap()
+        self.read_order(s, id).await["refunded_fen"]
+            .as_i64()
+            .unwrap()
     }
 }
 

@@ -114,16 +114,7 @@ impl TestPlatform {
     }
 
     async fn read(&self, s: &Shopper, id: &str) -> Value {
-        let (status, order) = self
-            .call(
-                Method::GET,
-                &format!("/v1/orders/{id}"),
-                Some(&s.token),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{order}");
-        order
+        self.read_order(s, id).await
     }
 
     async fn answer(

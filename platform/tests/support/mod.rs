@@ -299,12 +299,20 @@ impl TestPlatform {
         cancelled
     }
 
-    /// The status of `s`'s order.
-    pub async fn order_status(&self, s: &Shopper, order: &str) -> String {
+    /// `s`'s order as `GET /v1/orders/{order}` answers it (which must be 200).
+    pub async fn read_order(&self, s: &Shopper, order: &str) -> Value {
         let path = format!("/v1/orders/{order}");
         let (status, body) = self.call(Method::GET, &path, Some(&s.token), None).await;
         assert_eq!(status, 200, "{body}");
-        body["status"].as_str().expect("status").to_owned()
+        body
+    }
+
+    /// The status of `s`'s order.
+    pub async fn order_status(&self, s: &Shopper, order: &str) -> String {
+        self.read_order(s, order).await["status"]
+            .as_str()
+            .expect("status")
+            .to_owned()
     }
 
     /// The order's event stream as `s`, resumed after `last_event_id` if given.
