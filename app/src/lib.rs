@@ -170,6 +170,19 @@ pub fn hydrate() {
     hydration::expect_islands(islands);
 }
 
+/// Headroom for cargo-leptos's wasm splitter (`wasm_split_cli_support` 0.2.3). It lays out each
+/// output module's share of `.rodata` again, with padding between modules, and when that comes out
+/// even one byte longer than the linker's segment it gives up and puts the *whole* segment (about
+/// 180 KB, most of it lazy islands' data) in the main module: +23 KB brotli on every page. Whether
+/// that happens turned on a few bytes (the linker's own padding, the length of crate paths in
+/// panic messages), so unrelated changes and machines with another `$CARGO_HOME` flipped it.
+/// These bytes are kept by the linker (`#[used]`) and referenced by no code, so the splitter
+/// places them in no module: they ship nowhere, and leave room for 8 bytes of padding per module
+/// for 512 modules. `end2end/tests/page-weight.spec.ts` fails if they ever ship.
+#[cfg(feature = "hydrate")]
+#[used]
+static SPLIT_DATA_HEADROOM: [u8; 4096] = [0x4a; 4096];
+
 /// `body[data-hydrated]`, which tests and scripts wait for, once every island on the page has
 /// hydrated. Lazy islands hydrate only after their wasm file arrives, so counting is the only way
 /// to know; every island calls [`hydration::island_hydrated`] first thing.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use jishi_api::cart::{Cart, CartsResponse, ItemInput, PutCart, MAX_QUANTITY_PER_ITEM};
 use jishi_api::money::{format_yuan, FeeRules};
 use jishi_api::LatLng;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -197,9 +198,9 @@ struct ReturnTo(String);
 #[island]
 pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) -> impl IntoView {
     crate::hydration::island_hydrated();
-    let Some(cart) = use_context::<CartSync>() else {
-        return ().into_any();
-    };
+    // `Option`, not `into_any()`: an `AnyView` compiles every way to hydrate it (async too) into
+    // the main wasm, about 6 KB for this view alone.
+    let cart = use_context::<CartSync>()?;
     cart.know_price(&sku, price_fen);
     let limit = stock.min(MAX_QUANTITY_PER_ITEM);
     let sku = StoredValue::new(sku);
@@ -216,7 +217,7 @@ pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) ->
     let l = locale();
     // Also a plain form to `/forms/cart` (see the server's `cart_form`): a tap before the wasm
     // runs, or with scripts off, still changes the cart. Once hydrated, the handlers take over.
-    view! {
+    Some(view! {
         <form class="stepper" method="post" action="/forms/cart" data-testid="quantity-stepper"
             data-sku=sku.get_value()>
             <input type="hidden" name="store" value=cart.store_id.get_value()/>
@@ -234,8 +235,7 @@ pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) ->
         {(limit > 0).then(|| view! {
             <span class="stock-cap" hidden=move || { quantity() < limit }>{td_string!(l, cart.max_quantity, limit = limit)}</span>
         })}
-    }
-    .into_any()
+    })
 }
 
 /// The bar under a store's products: count, subtotal, minimum order, the way to checkout. Only
@@ -243,14 +243,12 @@ pub fn QuantityStepper(sku: String, name: String, stock: u32, price_fen: i64) ->
 #[island]
 pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
     crate::hydration::island_hydrated();
-    let Some(cart) = use_context::<CartSync>() else {
-        return ().into_any();
-    };
+    let cart = use_context::<CartSync>()?;
     let store_id = cart.store_id.get_value();
     let checkout = checkout_href(&store_id, at);
     let short_fen = move || (min_order_fen - cart.subtotal_fen()).max(0);
     let l = locale();
-    view! {
+    Some(view! {
         <aside class="cart-bar" data-testid="cart-bar" data-syncing=move || cart.syncing().to_string()
             class:empty=move || cart.count() == 0 aria-label=td_string!(l, common.nav_cart)>
             <a class="cart-link" href=crate::links::cart_href(at)>
@@ -263,15 +261,14 @@ pub fn CartBar(min_order_fen: i64, at: Option<LatLng>) -> impl IntoView {
             <span class="subtotal" data-testid="cart-subtotal">{move || format_yuan(cart.subtotal_fen())}</span>
             {move || cart.error().map(|e| view! { <p class="cart-error" role="alert" data-testid="cart-error">{e}</p> })}
             {move || if cart.count() == 0 {
-                view! { <span class="hint">{td_string!(l, cart.pick_products)}</span> }.into_any()
+                EitherOf3::A(view! { <span class="hint">{td_string!(l, cart.pick_products)}</span> })
             } else if short_fen() > 0 {
-                view! { <span class="hint" data-testid="below-minimum">{td_string!(l, cart.below_minimum, amount = format_yuan(short_fen()))}</span> }.into_any()
+                EitherOf3::B(view! { <span class="hint" data-testid="below-minimum">{td_string!(l, cart.below_minimum, amount = format_yuan(short_fen()))}</span> })
             } else {
-                view! { <a class="button primary" data-testid="checkout" href=checkout.clone()>{td_string!(l, cart.checkout)}</a> }.into_any()
+                EitherOf3::C(view! { <a class="button primary" data-testid="checkout" href=checkout.clone()>{td_string!(l, cart.checkout)}</a> })
             }}
         </aside>
-    }
-    .into_any()
+    })
 }
 
 /// The shopper's carts, one per store. `None` when there is no session yet.
