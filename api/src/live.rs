@@ -22,8 +22,17 @@ pub const SNAPSHOT_COMMENTS: usize = 50;
 pub const MAX_LIKES_PER_BATCH: u32 = 100;
 /// Largest quantity one live buy may take.
 pub const MAX_LIVE_QUANTITY: u32 = 20;
-/// Largest stock cap a host may set for a pin.
+/// Largest stock cap a host may set for a pin (and never more than the room's stores hold).
 pub const MAX_STOCK_CAP: u32 = 100_000;
+/// The floor on live prices, as a share of the regular price: a host may cut a price to half,
+/// never lower, so a mistyped "1" is refused rather than sold out at 1 fen.
+pub const LIVE_PRICE_FLOOR_PERCENT: i64 = 50;
+
+/// The lowest live price allowed for a product whose regular price is `regular_fen`
+/// ([`LIVE_PRICE_FLOOR_PERCENT`] of it, rounded up to the fen).
+pub fn live_price_floor(regular_fen: i64) -> i64 {
+    (regular_fen * LIVE_PRICE_FLOOR_PERCENT + 99) / 100
+}
 /// SSE event name of every live room event (the JSON says which kind).
 pub const LIVE_EVENT: &str = "live";
 
@@ -107,6 +116,10 @@ pub struct LiveRoom {
     /// delivers there, when the list was asked for a point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance_m: Option<u32>,
+    /// The stores taking part in the room (ids): live buys route only to them, and each is paid
+    /// its own price.
+    #[serde(default)]
+    pub stores: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,8 +154,9 @@ pub struct Sale {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// The room as it is now, with the newest comments (oldest first). Always first.
+    /// Boxed: the room is many times the size of any other event.
     Snapshot {
-        room: LiveRoom,
+        room: Box<LiveRoom>,
         comments: Vec<Comment>,
     },
     Status {
@@ -207,7 +221,7 @@ impl RoomView {
     pub fn apply(&mut self, event: &LiveEvent) {
         match event {
             LiveEvent::Snapshot { room, comments } => {
-                *self = RoomView::new(room.clone(), comments.clone());
+                *self = RoomView::new((**room).clone(), comments.clone());
             }
             LiveEvent::Status { status } => self.room.status = *status,
             LiveEvent::Pinned { pin } => self.room.pinned = Some(pin.clone()),
@@ -248,7 +262,7 @@ impl RoomView {
     /// The snapshot event that stands for this view.
     pub fn snapshot(&self) -> LiveEvent {
         LiveEvent::Snapshot {
-            room: self.room.clone(),
+            room: Box::new(self.room.clone()),
             comments: self.comments.clone(),
         }
     }
@@ -305,7 +319,7 @@ pub struct NewPin {
 
 impl NewPin {
     /// Checks what needs no data: a price above zero and a cap in range. That the live price is
-    /// below the product's regular price needs the catalogue: see [`NewPin::check_price`].
+    /// below the product's regular price needs the catalogue: see [`NewPin::check_against`].
     pub fn validate(&self) -> Result<(), ApiError> {
         if self.sku.trim().is_empty() || self.sku.len() > 64 {
             return Err(ApiError::bad_request("商品编号无效"));
@@ -321,16 +335,49 @@ impl NewPin {
         Ok(())
     }
 
-    /// A live price must be below the regular price.
-    pub fn check_price(&self, regular_fen: i64) -> Result<(), ApiError> {
+    /// What is wrong with the price or the cap against the room's stores, if anything: the live
+    /// price must be below the regular price (the lowest of the room's stores that carry it) and
+    /// not below [`live_price_floor`] of it; the cap may not exceed `held`, what those stores hold.
+    pub fn refusal(&self, regular_fen: i64, held: u32) -> Option<PinRefusal> {
+        let floor_fen = live_price_floor(regular_fen);
         if self.live_price_fen >= regular_fen {
-            return Err(ApiError::bad_request(format!(
-                "直播价应低于日常价 {}",
-                crate::money::format_yuan(regular_fen)
-            )));
+            Some(PinRefusal::NotBelowRegular { regular_fen })
+        } else if self.live_price_fen < floor_fen {
+            Some(PinRefusal::BelowFloor { floor_fen })
+        } else if self.stock_cap > held {
+            Some(PinRefusal::OverStock { held })
+        } else {
+            None
         }
-        Ok(())
     }
+
+    /// [`NewPin::refusal`] as the platform answers it: 400 with the reason.
+    pub fn check_against(&self, regular_fen: i64, held: u32) -> Result<(), ApiError> {
+        match self.refusal(regular_fen, held) {
+            None => Ok(()),
+            Some(PinRefusal::NotBelowRegular { regular_fen }) => {
+                Err(ApiError::bad_request(format!(
+                    "直播价应低于日常价 {}",
+                    crate::money::format_yuan(regular_fen)
+                )))
+            }
+            Some(PinRefusal::BelowFloor { floor_fen }) => Err(ApiError::bad_request(format!(
+                "直播价不能低于日常价的 {LIVE_PRICE_FLOOR_PERCENT}%（{}）",
+                crate::money::format_yuan(floor_fen)
+            ))),
+            Some(PinRefusal::OverStock { held }) => Err(ApiError::bad_request(format!(
+                "直播库存不能超过参与门店的库存 {held} 件"
+            ))),
+        }
+    }
+}
+
+/// Why a pin's price or cap cannot stand, with the figure to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinRefusal {
+    NotBelowRegular { regular_fen: i64 },
+    BelowFloor { floor_fen: i64 },
+    OverStock { held: u32 },
 }
 
 /// `POST /v1/live/rooms/{id}/orders` (Idempotency-Key).
@@ -463,17 +510,35 @@ pub struct SkuSales {
     pub sku: String,
     pub name: String,
     pub quantity: u32,
+    /// What viewers paid at the live price.
     pub revenue_fen: i64,
+    /// What the brand pays the stores on top: each store's own price less the live price.
+    #[serde(default)]
+    pub subsidy_fen: i64,
 }
 
-/// A product the host may pin: its regular price and how many stores of the room's city carry it.
+/// What one of the room's stores sold in it (orders not cancelled or expired). The store is paid
+/// `revenue_fen + subsidy_fen`: its own price for every unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreSales {
+    pub store_id: String,
+    pub store_name: String,
+    pub quantity: u32,
+    pub revenue_fen: i64,
+    pub subsidy_fen: i64,
+}
+
+/// A product the host may pin: its regular price, how many of the room's stores carry it, and
+/// how many units they hold between them (the most a cap may be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogueEntry {
     pub sku: String,
     pub name: String,
-    /// The regular price: the lowest among the stores that carry it.
+    /// The regular price: the lowest among the room's stores that carry it.
     pub price_fen: i64,
     pub stores: u32,
+    #[serde(default)]
+    pub stock: u32,
 }
 
 /// `GET /v1/live/rooms/{id}/host` (host only): the room, where to push video, what sold, and
@@ -484,7 +549,12 @@ pub struct HostConsole {
     /// `null` when the platform has no media server configured.
     pub ingest: Option<Ingest>,
     pub sales: Vec<SkuSales>,
+    /// The same sales by store.
+    #[serde(default)]
+    pub by_store: Vec<StoreSales>,
     pub revenue_fen: i64,
+    #[serde(default)]
+    pub subsidy_fen: i64,
     pub catalogue: Vec<CatalogueEntry>,
 }
 
@@ -505,6 +575,7 @@ mod tests {
             message: None,
             slow_mode: false,
             distance_m: None,
+            stores: vec![],
         }
     }
 
@@ -582,8 +653,40 @@ mod tests {
         assert!(p(100, 0).validate().is_err());
         assert!(p(100, MAX_STOCK_CAP + 1).validate().is_err());
         assert!(p(100, 10).validate().is_ok());
-        assert!(p(1000, 10).check_price(1000).is_err());
-        assert!(p(999, 10).check_price(1000).is_ok());
+        assert_eq!(
+            p(1000, 10).refusal(1000, 50),
+            Some(PinRefusal::NotBelowRegular { regular_fen: 1000 })
+        );
+        assert_eq!(p(999, 10).refusal(1000, 50), None);
+        assert!(p(999, 10).check_against(1000, 50).is_ok());
+    }
+
+    #[test]
+    fn a_live_price_has_a_floor_and_a_cap_is_bounded_by_what_the_stores_hold() {
+        let p = |price, cap| NewPin {
+            sku: "s".into(),
+            live_price_fen: price,
+            stock_cap: cap,
+        };
+        // Half of the regular price, rounded up to the fen.
+        assert_eq!(live_price_floor(1000), 500);
+        assert_eq!(live_price_floor(999), 500);
+        assert_eq!(live_price_floor(1), 1);
+        assert_eq!(p(500, 10).refusal(1000, 10), None);
+        assert_eq!(
+            p(499, 10).refusal(1000, 10),
+            Some(PinRefusal::BelowFloor { floor_fen: 500 })
+        );
+        // The attack the floor is for: 1 fen, a cap of 100,000.
+        assert_eq!(
+            p(1, MAX_STOCK_CAP).refusal(1000, 120),
+            Some(PinRefusal::BelowFloor { floor_fen: 500 })
+        );
+        assert_eq!(
+            p(800, 121).refusal(1000, 120),
+            Some(PinRefusal::OverStock { held: 120 })
+        );
+        assert!(p(800, 121).check_against(1000, 120).is_err());
     }
 
     #[test]

@@ -71,6 +71,20 @@ impl TestPlatform {
         .await
     }
 
+    /// The host console (`query`: "" or "?q=…"), as `host` reads it.
+    async fn console(&self, host: &Shopper, query: &str) -> Value {
+        let (status, console) = self
+            .call(
+                Method::GET,
+                &format!("/v1/live/rooms/{ROOM}/host{query}"),
+                Some(&host.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{console}");
+        console
+    }
+
     /// The room's current pin.
     async fn pinned(&self) -> Value {
         self.get(&format!("/v1/live/rooms/{ROOM}")).await["pinned"].clone()
@@ -148,15 +162,7 @@ impl Events {
 
 /// A product near the top of the host's catalogue that is not `except`: (sku, regular price).
 async fn other_product(t: &TestPlatform, host: &Shopper, except: &str) -> (String, i64) {
-    let (status, console) = t
-        .call(
-            Method::GET,
-            &format!("/v1/live/rooms/{ROOM}/host"),
-            Some(&host.token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{console}");
+    let console = t.console(host, "").await;
     let entry = console["catalogue"]
         .as_array()
         .expect("catalogue")
@@ -403,13 +409,29 @@ async fn bad_input_is_refused_with_the_right_status_and_writes_nothing() {
         assert_eq!(status, expected, "{text:?}: {body}");
         assert!(body["error"]["message"].as_str().is_some(), "{body}");
     }
-    let pins: [(&Shopper, &str, i64, u32, u16); 6] = [
+    // What the room's stores hold of it: the most a cap may be.
+    let held = t
+        .scalar(
+            &format!(
+                "SELECT SUM(sp.stock) FROM store_products sp JOIN live_room_stores rs
+                 ON rs.store_id = sp.store_id AND rs.room_id = '{ROOM}' WHERE sp.sku = ?"
+            ),
+            &sku,
+        )
+        .await;
+    let held = u32::try_from(held).expect("held");
+    let floor = jishi_api::live::live_price_floor(regular);
+    let pins: [(&Shopper, &str, i64, u32, u16); 9] = [
         (&viewer, &sku, regular - 1, 10, 403),
         (&host, &sku, 0, 10, 400),
         (&host, &sku, regular, 10, 400),
         (&host, &sku, regular + 100, 10, 400),
         (&host, &sku, regular - 1, 0, 400),
         (&host, "P999999", 100, 10, 404),
+        // The attacker's pin: 1 fen, a cap of 100,000.
+        (&host, &sku, 1, jishi_api::live::MAX_STOCK_CAP, 400),
+        (&host, &sku, floor - 1, 10, 400),
+        (&host, &sku, regular - 1, held + 1, 400),
     ];
     for (who, sku, price, cap, expected) in pins {
         let (status, body) = t.pin(who, sku, price, cap).await;
@@ -720,15 +742,7 @@ async fn playback_and_ingest_urls_come_from_the_media_base() {
                 "hls": format!("https://media.example.com/hls/{ROOM}/index.m3u8") })
     );
     let host = t.host(0).await;
-    let (status, console) = t
-        .call(
-            Method::GET,
-            &format!("/v1/live/rooms/{ROOM}/host?q=%E8%8B%B9"),
-            Some(&host.token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{console}");
+    let console = t.console(&host, "?q=%E8%8B%B9").await;
     // No stored stream key: the console asks the gateway, which makes one per broadcast.
     assert_eq!(
         console["ingest"],
@@ -806,4 +820,102 @@ async fn one_client_sending_likes_as_fast_as_it_can_gets_about_a_batch_a_second(
     // The first client's two batches (three if a second passed meanwhile) and the other's one,
     // a hundred taps each: not forty of them.
     assert!(added == 300 || added == 400, "{added}");
+}
+
+#[tokio::test]
+async fn a_live_buy_routes_only_to_the_rooms_stores_each_paid_its_own_price() {
+    let t = TestPlatform::spawn().await;
+    let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
+    let stores: Vec<String> = room["stores"]
+        .as_array()
+        .expect("stores")
+        .iter()
+        .map(|s| s.as_str().expect("id").to_owned())
+        .collect();
+    assert!(stores.len() >= 2, "the demo room has its stores: {room}");
+    let sku = room["pinned"]["sku"].as_str().expect("sku").to_owned();
+    let live_price = room["pinned"]["live_price_fen"].as_i64().expect("price");
+    let nearest = nearest_carrying(&t, &sku, GUOMAO).await;
+    assert!(nearest.len() >= 2, "{nearest:?}");
+    // Only the second nearest takes part now: the nearest has stock but is not the room's.
+    let (out, kept) = (&nearest[0], &nearest[1]);
+    sqlx::query("DELETE FROM live_room_stores WHERE room_id = ? AND store_id != ?")
+        .bind(ROOM)
+        .bind(kept)
+        .execute(t.platform.pool())
+        .await
+        .expect("stores");
+    t.set_stock(out, &sku, 50).await;
+    t.set_stock(kept, &sku, 1).await;
+    let kept_price = t
+        .scalar(
+            &format!("SELECT price_fen FROM store_products WHERE store_id = '{kept}' AND sku = ?"),
+            &sku,
+        )
+        .await;
+    let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
+    assert_eq!(room["stores"], json!([kept]));
+    assert_eq!(
+        room["pinned"]["price_fen"], kept_price,
+        "the regular price is the room's stores' lowest"
+    );
+
+    let buyer = t.shopper(61, GUOMAO).await;
+    let (status, order) = t.buy(&buyer, &sku, 1, "routed").await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["store_id"], kept.as_str());
+    assert_eq!(order["items"][0]["price_fen"], live_price);
+    // Sold out at the room's only store: refused, although a nearer store has 50.
+    let other = t.shopper(62, GUOMAO).await;
+    let before = t.rows().await;
+    let (status, body) = t.buy(&other, &sku, 1, "nowhere").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "sold_out");
+    assert_eq!(t.rows().await, before, "nothing written");
+    assert_eq!(
+        t.stock(out, &sku).await,
+        50,
+        "never sold from outside the room"
+    );
+
+    // The store is paid its own price; the subsidy is the difference, per line, in fen.
+    let order_id = order["id"].as_str().expect("id");
+    let (store_price, subsidy): (i64, i64) =
+        sqlx::query_as("SELECT store_price_fen, subsidy_fen FROM live_sales WHERE order_id = ?")
+            .bind(order_id)
+            .fetch_one(t.platform.pool())
+            .await
+            .expect("sale");
+    assert_eq!(store_price, kept_price);
+    assert_eq!(subsidy, kept_price - live_price);
+    assert!(subsidy > 0);
+    let host = t.host(0).await;
+    let console = t.console(&host, "").await;
+    assert_eq!(console["subsidy_fen"], subsidy);
+    let line = &console["sales"][0];
+    assert_eq!(line["sku"], sku.as_str());
+    assert_eq!(line["revenue_fen"], live_price);
+    assert_eq!(line["subsidy_fen"], subsidy);
+    let by_store = console["by_store"].as_array().expect("by_store");
+    assert_eq!(by_store.len(), 1, "{console}");
+    assert_eq!(by_store[0]["store_id"], kept.as_str());
+    assert_eq!(
+        by_store[0]["revenue_fen"].as_i64().expect("revenue")
+            + by_store[0]["subsidy_fen"].as_i64().expect("subsidy"),
+        kept_price,
+        "the store gets its own price"
+    );
+    // The console offers only what the room's store carries, with what it holds.
+    let catalogue = console["catalogue"].as_array().expect("catalogue");
+    assert!(catalogue.iter().all(|e| e["stores"] == 1), "{console}");
+    let entry = catalogue
+        .iter()
+        .find(|e| e["sku"] == sku.as_str())
+        .expect("the pinned SKU");
+    assert_eq!(entry["stock"], 0);
+    // The cap counts the one sold here: 1 stands, 2 would sell stock the room's store lacks.
+    let (status, body) = t.pin(&host, &sku, live_price, 2).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = t.pin(&host, &sku, live_price, 1).await;
+    assert_eq!(status, 201, "{body}");
 }

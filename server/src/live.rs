@@ -131,7 +131,7 @@ impl Relay {
             LiveEvent::Snapshot { room, comments } => {
                 // Continuity is broken (first connect, or upstream could not resume): viewers
                 // start again from this snapshot, and the ring restarts.
-                state.view = Some(RoomView::new(room.clone(), comments.clone()));
+                state.view = Some(RoomView::new((**room).clone(), comments.clone()));
                 state.ring.clear();
                 if let Some(id) = id {
                     state.last_id = id;
@@ -677,7 +677,7 @@ mod tests {
 
     fn snapshot() -> LiveEvent {
         LiveEvent::Snapshot {
-            room: LiveRoom {
+            room: Box::new(LiveRoom {
                 id: "live_1".into(),
                 title: "t".into(),
                 status: RoomStatus::Live,
@@ -689,7 +689,8 @@ mod tests {
                 message: None,
                 slow_mode: false,
                 distance_m: None,
-            },
+                stores: vec![],
+            }),
             comments: vec![],
         }
     }

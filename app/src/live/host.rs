@@ -6,7 +6,8 @@
 //! The page is about one shopper: it is never stored (`Cache-Control: private, no-store`).
 
 use jishi_api::live::{
-    LiveEvent, NewPin, Pin, RoomStatus, RoomView, RtmpEndpoint, StatusChange, MAX_STOCK_CAP,
+    LiveEvent, NewPin, Pin, PinRefusal, RoomStatus, RoomView, RtmpEndpoint, StatusChange,
+    MAX_STOCK_CAP,
 };
 use jishi_api::money::format_yuan;
 use jishi_api::{routes, ErrorCode};
@@ -140,12 +141,12 @@ impl Ui {
 #[island(lazy)]
 fn HostConsoleView(console: HostConsole) -> impl IntoView {
     crate::hydration::island_hydrated();
+    let book = RwSignal::new(SalesBook::from_console(&console));
     let HostConsole {
         room,
         ingest,
-        sales,
-        revenue_fen,
         catalogue,
+        ..
     } = console;
     let ui = Ui {
         room_id: StoredValue::new(room.id.clone()),
@@ -154,10 +155,6 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
         error: RwSignal::new(None),
     };
     let view = ui.view;
-    let book = RwSignal::new(SalesBook {
-        lines: sales,
-        revenue_fen,
-    });
     let catalogue = StoredValue::new(catalogue);
     let connected = RwSignal::new(false);
 
@@ -173,6 +170,13 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
                         let pin = view.with_untracked(|v| v.room.pinned.clone());
                         catalogue.with_value(|c| {
                             let _ = book.try_update(|b| b.record(sale, pin.as_ref(), c));
+                        });
+                        // Which store sold it, and the subsidy, only the platform knows.
+                        let path = ui.path(routes::LIVE_HOST, &[]);
+                        leptos::task::spawn_local(async move {
+                            if let Ok(console) = api_client::get::<HostConsole>(&path).await {
+                                let _ = book.try_set(SalesBook::from_console(&console));
+                            }
                         });
                     }
                     let _ = view.try_update(|v| apply_event(v, &event));
@@ -228,7 +232,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
                 {move || ui.error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="host-error">{e}</p> })}
             </section>
             <CurrentPin ui/>
-            <Catalogue ui catalogue/>
+            <Catalogue ui catalogue book/>
             <HostComments ui/>
             <Sales book/>
             <Settings ui/>
@@ -277,7 +281,11 @@ fn CurrentPin(ui: Ui) -> impl IntoView {
 }
 
 #[component]
-fn Catalogue(ui: Ui, catalogue: StoredValue<Vec<CatalogueItem>>) -> impl IntoView {
+fn Catalogue(
+    ui: Ui,
+    catalogue: StoredValue<Vec<CatalogueItem>>,
+    book: RwSignal<SalesBook>,
+) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let total = catalogue.with_value(Vec::len);
     let pinned_sku = Memo::new(move |_| {
@@ -305,7 +313,7 @@ fn Catalogue(ui: Ui, catalogue: StoredValue<Vec<CatalogueItem>>) -> impl IntoVie
             <p class="hint">{move || td_string!(l, host.catalogue.shown, total = total, shown = rows.with(Vec::len))}</p>
             <ul class="catalogue" data-testid="catalogue">
                 <For each=move || rows.get() key=|c| c.sku.clone() let:item>
-                    <CatalogueRow ui item pinned_sku/>
+                    <CatalogueRow ui item pinned_sku book/>
                 </For>
             </ul>
         </section>
@@ -314,9 +322,15 @@ fn Catalogue(ui: Ui, catalogue: StoredValue<Vec<CatalogueItem>>) -> impl IntoVie
 }
 
 #[component]
-fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -> impl IntoView {
+fn CatalogueRow(
+    ui: Ui,
+    item: CatalogueItem,
+    pinned_sku: Memo<Option<String>>,
+    book: RwSignal<SalesBook>,
+) -> impl IntoView {
     let price = RwSignal::new(yuan_input(suggested_live_price(item.price_fen)));
-    let cap = RwSignal::new("50".to_owned());
+    let cap = RwSignal::new(item.stock.min(50).to_string());
+    let held = item.stock;
     let regular_fen = item.price_fen;
     let sku = StoredValue::new(item.sku.clone());
     let name = StoredValue::new(item.name.clone());
@@ -349,13 +363,25 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
             ui.error.set(Some(api_error_message(&e, l)));
             return;
         }
-        // The likeliest slip, said here in the page's language (the check's sentence is Chinese).
-        if body.check_price(regular_fen).is_err() {
-            ui.error.set(Some(td_string!(
-                l,
-                host.catalogue.price_not_below_regular,
-                regular = format_yuan(regular_fen)
-            )));
+        // The likely slips, said here in the page's language (the check's sentences are Chinese).
+        // What this room sold of it already left the shelves, and counts in the cap.
+        let bound = held.saturating_add(book.with_untracked(|b| b.sold(&body.sku)));
+        if let Some(refusal) = body.refusal(regular_fen, bound) {
+            ui.error.set(Some(match refusal {
+                PinRefusal::NotBelowRegular { regular_fen } => td_string!(
+                    l,
+                    host.catalogue.price_not_below_regular,
+                    regular = format_yuan(regular_fen)
+                ),
+                PinRefusal::BelowFloor { floor_fen } => td_string!(
+                    l,
+                    host.catalogue.price_below_floor,
+                    floor = format_yuan(floor_fen)
+                ),
+                PinRefusal::OverStock { held } => {
+                    td_string!(l, host.catalogue.cap_over_stock, held = held)
+                }
+            }));
             return;
         }
         let path = ui.path(routes::LIVE_PINS, &[]);
@@ -368,11 +394,11 @@ fn CatalogueRow(ui: Ui, item: CatalogueItem, pinned_sku: Memo<Option<String>>) -
     let pinned_here = move || pinned_sku.with(|p| p.as_deref() == Some(sku.get_value().as_str()));
     view! {
         <li class="catalogue-item" data-testid="catalogue-item" data-sku=item.sku.clone()
-            data-stores=item.stores data-price-fen=item.price_fen class:pinned=pinned_here>
+            data-stores=item.stores data-stock=item.stock data-price-fen=item.price_fen class:pinned=pinned_here>
             <p class="catalogue-name">
                 <span class="product-name">{item.name.clone()}</span>
                 <span class="regular">{td_string!(l, host.catalogue.regular_price, price = format_yuan(item.price_fen))}</span>
-                <span class="hint">{td_string!(l, host.catalogue.stores, stores = item.stores)}</span>
+                <span class="hint">{td_string!(l, host.catalogue.stores, stores = item.stores, stock = item.stock)}</span>
             </p>
             <div class="pin-form">
                 <label>{td_string!(l, host.catalogue.live_price_label)}
@@ -438,22 +464,49 @@ fn Sales(book: RwSignal<SalesBook>) -> impl IntoView {
                 <strong data-testid="host-revenue" data-fen=move || book.with(|b| b.revenue_fen)>
                     {move || book.with(|b| format_yuan(b.revenue_fen))}
                 </strong>
+                " · "{td_string!(l, host.sales.subsidy)}" "
+                <strong data-testid="host-subsidy" data-fen=move || book.with(|b| b.subsidy_fen)>
+                    {move || book.with(|b| format_yuan(b.subsidy_fen))}
+                </strong>
             </p>
             <table class="host-sales" data-testid="host-sales">
                 <thead><tr><th scope="col">{td_string!(l, host.sales.product)}</th>
                     <th scope="col">{td_string!(l, host.sales.quantity)}</th>
-                    <th scope="col">{td_string!(l, host.sales.amount)}</th></tr></thead>
+                    <th scope="col">{td_string!(l, host.sales.amount)}</th>
+                    <th scope="col">{td_string!(l, host.sales.subsidy)}</th></tr></thead>
                 <tbody>
                     {move || book.get().lines.into_iter().map(|line| view! {
                         <tr data-testid="sales-line" data-sku=line.sku.clone() data-quantity=line.quantity>
                             <td>{line.name}</td>
                             <td>{line.quantity}</td>
                             <td>{format_yuan(line.revenue_fen)}</td>
+                            <td data-testid="sales-subsidy" data-fen=line.subsidy_fen>{format_yuan(line.subsidy_fen)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
             </table>
             {move || book.with(|b| b.lines.is_empty()).then(|| view! { <p class="hint">{td_string!(l, host.sales.nothing_yet)}</p> })}
+            {move || book.with(|b| !b.by_store.is_empty()).then(|| view! {
+                <h3>{td_string!(l, host.sales.by_store)}</h3>
+                <table class="host-sales" data-testid="host-store-sales">
+                    <thead><tr><th scope="col">{td_string!(l, host.sales.store)}</th>
+                        <th scope="col">{td_string!(l, host.sales.quantity)}</th>
+                        <th scope="col">{td_string!(l, host.sales.amount)}</th>
+                        <th scope="col">{td_string!(l, host.sales.subsidy)}</th>
+                        <th scope="col">{td_string!(l, host.sales.store_paid)}</th></tr></thead>
+                    <tbody>
+                        {book.get().by_store.into_iter().map(|s| view! {
+                            <tr data-testid="store-sales-line" data-store-id=s.store_id.clone()>
+                                <td>{s.store_name}</td>
+                                <td>{s.quantity}</td>
+                                <td>{format_yuan(s.revenue_fen)}</td>
+                                <td>{format_yuan(s.subsidy_fen)}</td>
+                                <td data-fen=s.revenue_fen + s.subsidy_fen>{format_yuan(s.revenue_fen + s.subsidy_fen)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
         </section>
     }
     .into_any()
@@ -617,13 +670,23 @@ mod tests {
                 name: "草莓".into(),
                 quantity: 2,
                 revenue_fen: 5_980,
+                subsidy_fen: 1_000,
+            }],
+            by_store: vec![super::super::StoreSales {
+                store_id: "st1".into(),
+                store_name: "鲜果时光（国贸店）".into(),
+                quantity: 2,
+                revenue_fen: 5_980,
+                subsidy_fen: 1_000,
             }],
             revenue_fen: 5_980,
+            subsidy_fen: 1_000,
             catalogue: vec![CatalogueItem {
                 sku: "s1".into(),
                 name: "草莓".into(),
                 price_fen: 3_990,
                 stores: 4,
+                stock: 120,
             }],
         };
         let html = Owner::new().with(|| view! { <HostConsoleView console/> }.to_html());
@@ -632,6 +695,9 @@ mod tests {
             r#"data-testid="pin-product" data-sku="s1""#,
             r#"data-testid="host-sales""#,
             r#"data-testid="host-revenue" data-fen="5980""#,
+            r#"data-testid="host-subsidy" data-fen="1000""#,
+            r#"data-testid="store-sales-line" data-store-id="st1""#,
+            r#"data-stores="4" data-stock="120""#,
             r#"data-testid="host-viewers""#,
             // The browser's camera, publishing over WHIP.
             r#"data-testid="start-publish""#,

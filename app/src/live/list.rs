@@ -151,6 +151,7 @@ mod tests {
             viewer_count: 12_345,
             pinned: Some(fixtures::strawberry()),
             distance_m: Some(1_200),
+            stores: vec![],
             ..fixtures::room()
         };
         let at = LatLng::new(39.9088, 116.4605).ok();

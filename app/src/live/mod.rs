@@ -202,16 +202,38 @@ impl LikeBatcher {
 
 pub use jishi_api::live::{
     CatalogueEntry as CatalogueItem, HostConsole, Ingest, RoomSettings, SkuSales as SalesLine,
+    StoreSales,
 };
 
-/// The host's sales, per product and in total, kept up to date from `Sale` events.
+/// The host's sales, per product and in total, kept up to date from `Sale` events; per store and
+/// the brand's subsidy as the console last read them (a sale does not say which store).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesBook {
     pub lines: Vec<SalesLine>,
     pub revenue_fen: i64,
+    pub by_store: Vec<StoreSales>,
+    pub subsidy_fen: i64,
 }
 
 impl SalesBook {
+    /// The console's figures, as the platform counts them.
+    pub fn from_console(console: &HostConsole) -> Self {
+        Self {
+            lines: console.sales.clone(),
+            revenue_fen: console.revenue_fen,
+            by_store: console.by_store.clone(),
+            subsidy_fen: console.subsidy_fen,
+        }
+    }
+
+    /// Units of `sku` sold in the room so far.
+    pub fn sold(&self, sku: &str) -> u32 {
+        self.lines
+            .iter()
+            .find(|l| l.sku == sku)
+            .map_or(0, |l| l.quantity)
+    }
+
     /// A sale from the stream, priced at the live price of the pin it was bought from (`pin`: the
     /// pin as it was before the event was applied). The name comes from the pin or the catalogue.
     pub fn record(&mut self, sale: &Sale, pin: Option<&Pin>, catalogue: &[CatalogueItem]) {
@@ -238,6 +260,7 @@ impl SalesBook {
             name,
             quantity: sale.quantity,
             revenue_fen: revenue,
+            subsidy_fen: 0,
         });
     }
 }
@@ -290,6 +313,7 @@ pub(crate) mod fixtures {
             message: None,
             slow_mode: false,
             distance_m: None,
+            stores: vec![],
         }
     }
 
@@ -500,6 +524,7 @@ mod tests {
             name: "牛奶".into(),
             price_fen: 500,
             stores: 3,
+            stock: 40,
         }];
         let mut book = SalesBook::default();
         let p = pin("s1", 800);
@@ -516,9 +541,12 @@ mod tests {
                 sku: "s1".into(),
                 name: "商品s1".into(),
                 quantity: 3,
-                revenue_fen: 2_400
+                revenue_fen: 2_400,
+                subsidy_fen: 0,
             }
         );
+        assert_eq!(book.sold("s1"), 3);
+        assert_eq!(book.sold("s9"), 0);
         assert_eq!(book.lines[1].name, "牛奶");
         assert_eq!(book.lines[2].name, "s3");
         assert_eq!(book.lines[2].quantity, 4);
@@ -531,6 +559,7 @@ mod tests {
             name: name.into(),
             price_fen: 100,
             stores: 1,
+            stock: 10,
         };
         let catalogue = vec![
             item("SKU-MILK", "纯牛奶 250ml"),

@@ -1,7 +1,7 @@
 //! Live buys: `POST /v1/live/rooms/{id}/orders`. One job on the checkout writer claims the
 //! Idempotency-Key (shared with `POST /v1/orders`), checks the shopper's holds (one unpaid hold
 //! per pin, `SCARCE_HOLD_S` long), takes the quantity from the room's cap, takes it from the
-//! nearest store that delivers to the address and has enough, writes an ordinary
+//! nearest of the room's stores that delivers to the address and has enough, writes an ordinary
 //! `pending_payment` order at the live price (`orders::write`), links it to the room and records
 //! the `sale` event: all of it commits together, or only the key's stored refusal does.
 
@@ -73,9 +73,10 @@ pub async fn buy(
     Ok(reply)
 }
 
-/// Routing: stores open now that deliver to the address (each within its own radius), nearest
-/// first, that carry the SKU. Listings do not change while the platform runs; stock is checked
-/// where it is taken. Another user's address is "not found", exactly like a missing one.
+/// Routing: the room's stores open now that deliver to the address (each within its own radius),
+/// nearest first, that carry the SKU: never a store that does not take part in the room. Listings
+/// do not change while the platform runs; stock is checked where it is taken. Another user's
+/// address is "not found", exactly like a missing one.
 async fn route(
     p: &Platform,
     conn: &mut SqliteConnection,
@@ -103,12 +104,14 @@ async fn route(
     let ids = serde_json::to_string(&delivering.iter().map(|s| &s.id).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".into());
     let carrying: Vec<String> = sqlx::query_scalar(
-        "SELECT sp.store_id FROM json_each(?) j
-         JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?
+        "SELECT sp.store_id FROM json_each(?1) j
+         JOIN live_room_stores rs ON rs.store_id = j.value AND rs.room_id = ?3
+         JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?2
          ORDER BY j.key",
     )
     .bind(ids)
     .bind(&body.sku)
+    .bind(room_id)
     .fetch_all(&mut *conn)
     .await?;
     Ok((at, carrying))
@@ -230,20 +233,20 @@ async fn place_live(
     }
     // The nearest candidate with enough stock, in one conditional statement (the writer's
     // connection runs nothing else meanwhile, and `stock >= ?1` holds at the update itself).
-    let store_id: Option<String> = sqlx::query_scalar(
+    let taken: Option<(String, i64)> = sqlx::query_as(
         "UPDATE store_products SET stock = stock - ?1
          WHERE sku = ?2 AND stock >= ?1 AND store_id = (
              SELECT sp.store_id FROM json_each(?3) j
              JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?2
              WHERE sp.stock >= ?1 ORDER BY j.key LIMIT 1)
-         RETURNING store_id",
+         RETURNING store_id, price_fen",
     )
     .bind(quantity)
     .bind(&b.body.sku)
     .bind(&b.candidates)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(store_id) = store_id else {
+    let Some((store_id, store_price_fen)) = taken else {
         return Err(ApiError::new(ErrorCode::SoldOut, "附近能配送的门店都卖完了").into());
     };
     let store = index
@@ -257,6 +260,9 @@ async fn place_live(
     let sold: u32 = capped.try_get("sold")?;
     let stock_cap: u32 = capped.try_get("stock_cap")?;
     let items_fen = live_price_fen * i64::from(quantity);
+    // The store is paid its own price; the brand pays what the viewer did not. A pin is always
+    // below the lowest price of the room's stores, so this is never negative (the column checks).
+    let subsidy_fen = (store_price_fen - live_price_fen).max(0) * i64::from(quantity);
     let delivery_fee_fen = store.fees.fee_fen(quote.distance_m, items_fen);
     let expires_at = b.now + SCARCE_HOLD_S;
     let order = Order {
@@ -318,7 +324,8 @@ async fn place_live(
     // round trip (plain `?`: each statement takes the next arguments).
     let sql = format!(
         "{};
-         INSERT INTO live_sales (order_id, room_id, sku, quantity, amount_fen) VALUES (?, ?, ?, ?, ?);
+         INSERT INTO live_sales (order_id, room_id, sku, quantity, amount_fen, store_price_fen,
+             subsidy_fen) VALUES (?, ?, ?, ?, ?, ?, ?);
          {APPEND_SQL}",
         order_sql(1)
     );
@@ -327,7 +334,9 @@ async fn place_live(
         .bind(&b.room_id)
         .bind(&b.body.sku)
         .bind(quantity)
-        .bind(items_fen);
+        .bind(items_fen)
+        .bind(store_price_fen)
+        .bind(subsidy_fen);
     let stored = event_log::bind_append(query, Log::Room, &b.room_id, &sale, b.now)
         .execute(&mut *conn)
         .await?;

@@ -1,7 +1,11 @@
 //! The demo's live rooms: three Beijing rooms, live, each with a host who signs in by phone like
-//! everyone and a current pin of a product many Beijing stores carry. Deterministic, and
+//! everyone, the stores near the host taking part, and a current pin of a product many Beijing
+//! stores carry. Deterministic, and
 //! idempotent: run on every start of a demo database, it adds only what is missing.
 
+use jishi_api::geo::haversine_m;
+use jishi_api::live::live_price_floor;
+use jishi_api::LatLng;
 use sqlx::SqlitePool;
 
 use crate::error::Result;
@@ -13,12 +17,31 @@ pub const DEMO_HOSTS: [&str; 3] = ["13900000001", "13900000002", "13900000003"];
 /// The demo rooms' ids, in `DEMO_HOSTS` order: the media gateway loops a test picture in them.
 pub const DEMO_ROOMS: [&str; 3] = [ROOMS[0].0, ROOMS[1].0, ROOMS[2].0];
 
-/// (room id, host name, title) of the demo rooms, in `DEMO_HOSTS` order.
-const ROOMS: [(&str, &str, &str); 3] = [
-    ("live_bj1", "鲜果小王", "晚八点鲜果直播间"),
-    ("live_bj2", "厨房阿姨", "今晚吃什么：厨房好物直播"),
-    ("live_bj3", "夜猫子店长", "深夜零食补给站"),
+/// (room id, host name, title, where the host is) of the demo rooms, in `DEMO_HOSTS` order:
+/// 国贸, 三里屯 and 望京.
+const ROOMS: [(&str, &str, &str, (f64, f64)); 3] = [
+    (
+        "live_bj1",
+        "鲜果小王",
+        "晚八点鲜果直播间",
+        crate::demo::GUOMAO,
+    ),
+    (
+        "live_bj2",
+        "厨房阿姨",
+        "今晚吃什么：厨房好物直播",
+        (39.9334, 116.4551),
+    ),
+    (
+        "live_bj3",
+        "夜猫子店长",
+        "深夜零食补给站",
+        crate::demo::WANGJING,
+    ),
 ];
+
+/// A demo room's stores: every store of the city within this distance of its host.
+pub const ROOM_STORES_RADIUS_M: f64 = 6_000.0;
 
 /// The demo city's name as stores carry it.
 const CITY: &str = "北京";
@@ -27,12 +50,12 @@ const CITY: &str = "北京";
 const LIVE_PRICE_PERCENT: i64 = 80;
 const DEMO_CAP: i64 = 200;
 
-/// Adds the demo rooms that are missing, with their hosts and first pins. A room that exists is
-/// left as its host made it.
+/// Adds the demo rooms that are missing, with their hosts, their stores and first pins. A room
+/// that exists is left as its host made it; one seeded before rooms had stores gets them.
 pub async fn seed_rooms(pool: &SqlitePool, now: i64) -> Result<()> {
     // The SKUs carried by the most Beijing stores (ties by SKU): one per room.
-    let popular: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT sp.sku, MIN(sp.price_fen) FROM store_products sp JOIN stores s ON s.id = sp.store_id
+    let popular: Vec<String> = sqlx::query_scalar(
+        "SELECT sp.sku FROM store_products sp JOIN stores s ON s.id = sp.store_id
          WHERE s.city = ? GROUP BY sp.sku ORDER BY COUNT(*) DESC, sp.sku LIMIT ?",
     )
     .bind(CITY)
@@ -43,8 +66,13 @@ pub async fn seed_rooms(pool: &SqlitePool, now: i64) -> Result<()> {
         // No catalogue (a stores-only database): nothing to pin, so no rooms.
         return Ok(());
     }
+    let stores: Vec<(String, f64, f64)> =
+        sqlx::query_as("SELECT id, lat, lng FROM stores WHERE city = ? ORDER BY id")
+            .bind(CITY)
+            .fetch_all(pool)
+            .await?;
     let mut tx = pool.begin().await?;
-    for (n, ((id, host_name, title), (sku, regular))) in ROOMS.iter().zip(popular).enumerate() {
+    for (n, ((id, host_name, title, (lat, lng)), sku)) in ROOMS.iter().zip(popular).enumerate() {
         let phone = DEMO_HOSTS[n];
         // The host may already have signed in (a user with that phone): keep that user.
         sqlx::query(
@@ -71,16 +99,45 @@ pub async fn seed_rooms(pool: &SqlitePool, now: i64) -> Result<()> {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let has_stores: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM live_room_stores WHERE room_id = ?)")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !has_stores {
+            let host = LatLng::new(*lat, *lng)?;
+            for (store_id, lat, lng) in &stores {
+                let near = LatLng::new(*lat, *lng)
+                    .is_ok_and(|at| haversine_m(host, at) <= ROOM_STORES_RADIUS_M);
+                if near {
+                    sqlx::query("INSERT INTO live_room_stores (room_id, store_id) VALUES (?, ?)")
+                        .bind(id)
+                        .bind(store_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
         if inserted == 1 {
-            let live_price = (regular * LIVE_PRICE_PERCENT / 100).min(regular - 1);
+            // Priced and capped against the room's own stores, as a host's pin is.
+            let Some((regular, held)) = super::room_offer(&mut tx, id, &sku).await? else {
+                continue;
+            };
+            let live_price = (regular * LIVE_PRICE_PERCENT / 100)
+                .min(regular - 1)
+                .max(live_price_floor(regular));
+            let cap = DEMO_CAP.min(i64::from(held));
+            if cap < 1 || live_price >= regular {
+                continue;
+            }
             sqlx::query(
                 "INSERT INTO live_pins (room_id, sku, live_price_fen, stock_cap, sold, pinned_at, current)
                  VALUES (?, ?, ?, ?, 0, ?, 1)",
             )
             .bind(id)
             .bind(&sku)
-            .bind(live_price.max(1))
-            .bind(DEMO_CAP)
+            .bind(live_price)
+            .bind(cap)
             .bind(now)
             .execute(&mut *tx)
             .await?;

@@ -1,6 +1,8 @@
 //! Live rooms (边看边买): a host pins a product at a live price with a cap; viewers watch the
-//! room's event stream, comment, like and buy. Orders bought live are ordinary orders routed to the
-//! nearest store that delivers and has stock, linked to the room in `live_sales`.
+//! room's event stream, comment, like and buy. A room sells through the stores taking part in it
+//! (`live_room_stores`): orders bought live are ordinary orders routed to the nearest of them that
+//! delivers and has stock, each paid its own price, linked to the room in `live_sales` with the
+//! brand's subsidy (the store's price less the live price).
 //!
 //! - here: reading rooms (one, the list, the stream's snapshot and event log), the host check,
 //!   the host console, the media URLs, and `record` (a durable event in the room's log,
@@ -22,7 +24,7 @@ pub mod pins;
 
 use jishi_api::live::{
     CatalogueEntry, Comment, HostConsole, Ingest, LiveEvent, LiveRoom, Pin, Playback, RoomStatus,
-    RoomsResponse, SkuSales, SNAPSHOT_COMMENTS,
+    RoomsResponse, SkuSales, StoreSales, SNAPSHOT_COMMENTS,
 };
 use jishi_api::person::Person;
 use jishi_api::stores::{NearbyQuery, Sort};
@@ -89,10 +91,45 @@ pub async fn room_row(conn: &mut SqliteConnection, id: &str) -> Result<RoomRow> 
     room_from(&row)
 }
 
-/// A pin with its product's name and regular price (the lowest of the stores that carry it).
+/// A pin with its product's name and regular price (the lowest of the room's stores that carry it).
 const PIN_SQL: &str = "SELECT lp.sku, p.name, p.picture, lp.live_price_fen, lp.stock_cap, lp.sold,
-    (SELECT MIN(sp.price_fen) FROM store_products sp WHERE sp.sku = lp.sku) AS price_fen
+    (SELECT MIN(sp.price_fen) FROM store_products sp
+     JOIN live_room_stores rs ON rs.store_id = sp.store_id AND rs.room_id = lp.room_id
+     WHERE sp.sku = lp.sku) AS price_fen
     FROM live_pins lp JOIN products p ON p.sku = lp.sku";
+
+/// The stores taking part in the room, by id.
+pub(crate) async fn room_stores(conn: &mut SqliteConnection, room_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT store_id FROM live_room_stores WHERE room_id = ? ORDER BY store_id",
+    )
+    .bind(room_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The room's stores that carry `sku`: the lowest price among them (the regular price a live price
+/// is set against) and the units they hold between them (the most a cap may be). `None` when
+/// none of them carries it.
+pub(crate) async fn room_offer(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    sku: &str,
+) -> Result<Option<(i64, u32)>> {
+    let row: (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT MIN(sp.price_fen), SUM(sp.stock) FROM store_products sp
+         JOIN live_room_stores rs ON rs.store_id = sp.store_id AND rs.room_id = ?
+         WHERE sp.sku = ?",
+    )
+    .bind(room_id)
+    .bind(sku)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(match row {
+        (Some(regular), Some(held)) => Some((regular, u32::try_from(held).unwrap_or(u32::MAX))),
+        _ => None,
+    })
+}
 
 fn pin_from(row: &SqliteRow) -> Result<Pin> {
     let stock_cap: u32 = row.try_get("stock_cap")?;
@@ -154,8 +191,9 @@ pub fn media_urls(media_base: Option<&str>, room_id: &str) -> Option<(Playback, 
     ))
 }
 
-fn live_room(p: &Platform, row: RoomRow, pinned: Option<Pin>) -> LiveRoom {
+fn live_room(p: &Platform, row: RoomRow, pinned: Option<Pin>, stores: Vec<String>) -> LiveRoom {
     LiveRoom {
+        stores,
         playback: media_urls(p.media_base(), &row.id).map(|(play, _)| play),
         viewer_count: p.live().viewers(&row.id),
         title: row.title,
@@ -177,7 +215,8 @@ pub async fn room(p: &Platform, id: &str) -> Result<LiveRoom> {
     let mut conn = p.pool().acquire().await?;
     let row = room_row(&mut conn, id).await?;
     let pin = current_pin(&mut conn, id).await?;
-    Ok(live_room(p, row, pin))
+    let stores = room_stores(&mut conn, id).await?;
+    Ok(live_room(p, row, pin, stores))
 }
 
 /// The stream's first event (the room and its newest visible comments, oldest first) and the
@@ -188,6 +227,7 @@ pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
     let seq = event_log::max_seq(&mut tx, Log::Room, id).await?;
     let row = room_row(&mut tx, id).await?;
     let pin = current_pin(&mut tx, id).await?;
+    let stores = room_stores(&mut tx, id).await?;
     let rows = sqlx::query(
         "SELECT id, author, text, at FROM live_comments
          WHERE room_id = ? AND hidden = 0 ORDER BY id DESC LIMIT ?",
@@ -199,8 +239,14 @@ pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
     tx.commit().await?;
     let mut comments = rows.iter().map(comment_from).collect::<Result<Vec<_>>>()?;
     comments.reverse();
-    let room = live_room(p, row, pin);
-    Ok((LiveEvent::Snapshot { room, comments }, seq))
+    let room = live_room(p, row, pin, stores);
+    Ok((
+        LiveEvent::Snapshot {
+            room: Box::new(room),
+            comments,
+        },
+        seq,
+    ))
 }
 
 /// A person as stored: `jishi_api::person::Person` as JSON.
@@ -231,9 +277,9 @@ pub(crate) async fn record(
     event_log::append(conn, Log::Room, room_id, std::slice::from_ref(event), now).await
 }
 
-/// `GET /v1/live/rooms`: the live rooms; with a point, those that can deliver there first (a
-/// store delivering to the point carries the pinned SKU or one the room pinned before), nearest
-/// such store first, with its distance.
+/// `GET /v1/live/rooms`: the live rooms; with a point, those that can deliver there first (one of
+/// the room's stores delivers to the point and carries the pinned SKU or one the room pinned
+/// before), nearest such store first, with its distance.
 pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
     let mut conn = p.pool().acquire().await?;
     let rows = sqlx::query(&format!("{ROOM_SQL} WHERE status = 'live' ORDER BY id"))
@@ -243,7 +289,8 @@ pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
     for row in &rows {
         let row = room_from(row)?;
         let pin = current_pin(&mut conn, &row.id).await?;
-        rooms.push(live_room(p, row, pin));
+        let stores = room_stores(&mut conn, &row.id).await?;
+        rooms.push(live_room(p, row, pin, stores));
     }
     let Some(at) = at else {
         return Ok(RoomsResponse { rooms });
@@ -264,7 +311,8 @@ pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
     let reach: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT lp.room_id, sp.store_id FROM live_pins lp
          JOIN live_rooms r ON r.id = lp.room_id AND r.status = 'live'
-         JOIN store_products sp ON sp.sku = lp.sku
+         JOIN live_room_stores rs ON rs.room_id = lp.room_id
+         JOIN store_products sp ON sp.sku = lp.sku AND sp.store_id = rs.store_id
          WHERE sp.store_id IN (SELECT value FROM json_each(?))",
     )
     .bind(ids)
@@ -300,8 +348,8 @@ const CONSOLE_CATALOGUE: i64 = 100;
 const MAX_CONSOLE_QUERY: usize = 40;
 
 /// `GET /v1/live/rooms/{id}/host`: the room, where to push the video, what sold (orders not
-/// cancelled or expired), and the products of the room's city carried by most stores (matching
-/// `q` in their name when given).
+/// cancelled or expired) by product and by store with the brand's subsidy, and the products the
+/// room's stores carry, those carried by most first (matching `q` in their name when given).
 pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result<HostConsole> {
     let q = q.map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > MAX_CONSOLE_QUERY || q.chars().any(char::is_control)) {
@@ -311,7 +359,8 @@ pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result
     }
     let mut conn = p.pool().acquire().await?;
     let sales_rows = sqlx::query(
-        "SELECT ls.sku, p.name, SUM(ls.quantity) AS quantity, SUM(ls.amount_fen) AS revenue_fen
+        "SELECT ls.sku, p.name, SUM(ls.quantity) AS quantity, SUM(ls.amount_fen) AS revenue_fen,
+                SUM(ls.subsidy_fen) AS subsidy_fen
          FROM live_sales ls JOIN orders o ON o.id = ls.order_id JOIN products p ON p.sku = ls.sku
          WHERE ls.room_id = ? AND o.stock_returned = 0
          GROUP BY ls.sku ORDER BY revenue_fen DESC, ls.sku",
@@ -327,16 +376,42 @@ pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result
                 name: r.try_get("name")?,
                 quantity: u32::try_from(r.try_get::<i64, _>("quantity")?).unwrap_or(0),
                 revenue_fen: r.try_get("revenue_fen")?,
+                subsidy_fen: r.try_get("subsidy_fen")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let store_rows = sqlx::query(
+        "SELECT o.store_id, s.name AS store_name, SUM(ls.quantity) AS quantity,
+                SUM(ls.amount_fen) AS revenue_fen, SUM(ls.subsidy_fen) AS subsidy_fen
+         FROM live_sales ls JOIN orders o ON o.id = ls.order_id JOIN stores s ON s.id = o.store_id
+         WHERE ls.room_id = ? AND o.stock_returned = 0
+         GROUP BY o.store_id ORDER BY revenue_fen DESC, o.store_id",
+    )
+    .bind(&row.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let by_store = store_rows
+        .iter()
+        .map(|r| {
+            Ok(StoreSales {
+                store_id: r.try_get("store_id")?,
+                store_name: r.try_get("store_name")?,
+                quantity: u32::try_from(r.try_get::<i64, _>("quantity")?).unwrap_or(0),
+                revenue_fen: r.try_get("revenue_fen")?,
+                subsidy_fen: r.try_get("subsidy_fen")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
     let catalogue_rows = sqlx::query(
-        "SELECT p.sku, p.name, MIN(sp.price_fen) AS price_fen, COUNT(*) AS stores
-         FROM store_products sp JOIN stores s ON s.id = sp.store_id JOIN products p ON p.sku = sp.sku
-         WHERE s.city = ? AND (?2 IS NULL OR instr(p.name, ?2) > 0)
+        "SELECT p.sku, p.name, MIN(sp.price_fen) AS price_fen, COUNT(*) AS stores,
+                SUM(sp.stock) AS stock
+         FROM store_products sp
+         JOIN live_room_stores rs ON rs.store_id = sp.store_id AND rs.room_id = ?1
+         JOIN products p ON p.sku = sp.sku
+         WHERE (?2 IS NULL OR instr(p.name, ?2) > 0)
          GROUP BY p.sku ORDER BY stores DESC, p.sku LIMIT ?3",
     )
-    .bind(&row.city)
+    .bind(&row.id)
     .bind(q)
     .bind(CONSOLE_CATALOGUE)
     .fetch_all(&mut *conn)
@@ -349,17 +424,21 @@ pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result
                 name: r.try_get("name")?,
                 price_fen: r.try_get("price_fen")?,
                 stores: u32::try_from(r.try_get::<i64, _>("stores")?).unwrap_or(0),
+                stock: u32::try_from(r.try_get::<i64, _>("stock")?).unwrap_or(0),
             })
         })
         .collect::<Result<Vec<_>>>()?;
     let pin = current_pin(&mut conn, &row.id).await?;
+    let stores = room_stores(&mut conn, &row.id).await?;
     drop(conn);
     let ingest = media_urls(p.media_base(), &row.id).map(|(_, ingest)| ingest);
     Ok(HostConsole {
-        room: live_room(p, row, pin),
+        room: live_room(p, row, pin, stores),
         ingest,
         revenue_fen: sales.iter().map(|s| s.revenue_fen).sum(),
+        subsidy_fen: sales.iter().map(|s| s.subsidy_fen).sum(),
         sales,
+        by_store,
         catalogue,
     })
 }

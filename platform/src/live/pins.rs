@@ -4,14 +4,15 @@
 use jishi_api::live::{LiveEvent, NewPin, Pin, RoomSettings, RoomStatus, StatusChange};
 use jishi_api::{ApiError, ErrorCode};
 
-use super::{current_pin, pin_of, record};
+use super::{current_pin, pin_of, record, room_offer};
 use crate::error::Result;
 use crate::event_log::Log;
 use crate::Platform;
 
 /// `POST /v1/live/rooms/{id}/pins`: pins `body.sku` at its live price with its cap, replacing the
-/// current pin (`unpinned` for that one, then `pinned`). A SKU pinned before keeps what it sold,
-/// so its cap may not go below that.
+/// current pin (`unpinned` for that one, then `pinned`). The price is checked against the room's
+/// stores (below their lowest price, not under the floor) and the cap against what they hold. A
+/// SKU pinned before keeps what it sold, so its cap may not go below that.
 pub async fn pin(p: &Platform, room_id: &str, body: NewPin) -> Result<Pin> {
     body.validate()?;
     let (room, now) = (room_id.to_owned(), p.now_unix());
@@ -19,28 +20,23 @@ pub async fn pin(p: &Platform, room_id: &str, body: NewPin) -> Result<Pin> {
         .writer()
         .run(move |conn| {
             Box::pin(async move {
-                let regular: Option<(String, Option<i64>)> = sqlx::query_as(
-                    "SELECT name, (SELECT MIN(price_fen) FROM store_products WHERE sku = ?1)
-                     FROM products WHERE sku = ?1",
-                )
-                .bind(&body.sku)
-                .fetch_optional(&mut *conn)
-                .await?;
-                let Some((_, Some(regular))) = regular else {
-                    return Err(
-                        ApiError::not_found(format!("找不到商品 {}（或没有门店在售）", body.sku))
-                            .into(),
-                    );
+                // Priced and capped against the room's own stores: no one else's stock.
+                let Some((regular, held)) = room_offer(conn, &room, &body.sku).await? else {
+                    return Err(ApiError::not_found(format!(
+                        "找不到商品 {}（或本场的参与门店都不卖）",
+                        body.sku
+                    ))
+                    .into());
                 };
-                body.check_price(regular)?;
-                if let Some(before) = pin_of(conn, &room, &body.sku).await? {
-                    if before.sold > body.stock_cap {
-                        return Err(ApiError::bad_request(format!(
-                            "这件商品在本场已售 {} 件，直播库存不能低于它",
-                            before.sold
-                        ))
-                        .into());
-                    }
+                // The cap counts what this room sold of it before (that stock has left the
+                // shelves), so what is left to sell must fit in what the stores hold now.
+                let sold_before = pin_of(conn, &room, &body.sku).await?.map_or(0, |p| p.sold);
+                body.check_against(regular, held.saturating_add(sold_before))?;
+                if sold_before > body.stock_cap {
+                    return Err(ApiError::bad_request(format!(
+                        "这件商品在本场已售 {sold_before} 件，直播库存不能低于它"
+                    ))
+                    .into());
                 }
                 let old = current_pin(conn, &room).await?;
                 sqlx::query(
