@@ -24,6 +24,8 @@ pub const MAX_LIKES_PER_BATCH: u32 = 100;
 pub const MAX_LIVE_QUANTITY: u32 = 20;
 /// Largest stock cap a host may set for a pin (and never more than the room's stores hold).
 pub const MAX_STOCK_CAP: u32 = 100_000;
+/// Products in a room's shopping bag (购物袋) at most.
+pub const MAX_BAG_ITEMS: usize = 50;
 /// The floor on live prices, as a share of the regular price: a host may cut a price to half,
 /// never lower, so a mistyped "1" is refused rather than sold out at 1 fen.
 pub const LIVE_PRICE_FLOOR_PERCENT: i64 = 50;
@@ -120,6 +122,10 @@ pub struct LiveRoom {
     /// its own price.
     #[serde(default)]
     pub stores: Vec<String>,
+    /// The shopping bag (购物袋), in the host's order: every product viewers may buy here. The pin
+    /// is the one being explained now; it may be in the bag or not, and shares its counts.
+    #[serde(default)]
+    pub bag: Vec<Pin>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +173,10 @@ pub enum LiveEvent {
     },
     Unpinned {
         sku: String,
+    },
+    /// The whole bag after the host changed it (added, removed, reordered, repriced).
+    Bag {
+        bag: Vec<Pin>,
     },
     Comment {
         comment: Comment,
@@ -224,7 +234,21 @@ impl RoomView {
                 *self = RoomView::new((**room).clone(), comments.clone());
             }
             LiveEvent::Status { status } => self.room.status = *status,
-            LiveEvent::Pinned { pin } => self.room.pinned = Some(pin.clone()),
+            LiveEvent::Pinned { pin } => {
+                // One product, one row: the bag shows the pin's price and cap too.
+                if let Some(item) = self.room.bag.iter_mut().find(|b| b.sku == pin.sku) {
+                    *item = pin.clone();
+                }
+                self.room.pinned = Some(pin.clone());
+            }
+            LiveEvent::Bag { bag } => {
+                if let Some(pin) = self.room.pinned.as_mut() {
+                    if let Some(item) = bag.iter().find(|b| b.sku == pin.sku) {
+                        *pin = item.clone();
+                    }
+                }
+                self.room.bag = bag.clone();
+            }
             LiveEvent::Unpinned { sku } => {
                 if self.room.pinned.as_ref().is_some_and(|p| &p.sku == sku) {
                     self.room.pinned = None;
@@ -243,9 +267,11 @@ impl RoomView {
                 sold,
                 stock_left,
             } => {
-                if let Some(pin) = self.room.pinned.as_mut().filter(|p| p.sku == sale.sku) {
-                    pin.sold = *sold;
-                    pin.stock_left = *stock_left;
+                let pin = self.room.pinned.as_mut().filter(|p| p.sku == sale.sku);
+                let item = self.room.bag.iter_mut().find(|b| b.sku == sale.sku);
+                for counts in pin.into_iter().chain(item) {
+                    counts.sold = *sold;
+                    counts.stock_left = *stock_left;
                 }
                 self.last_sale = Some(sale.clone());
             }
@@ -431,6 +457,35 @@ pub struct ViewerReport {
     pub count: u64,
 }
 
+/// `PUT /v1/live/rooms/{id}/bag` (host only): the whole bag, in order. Each item is priced and
+/// capped as a pin is ([`NewPin`]); products left out leave the bag (a pin stays pinned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutBag {
+    pub items: Vec<NewPin>,
+}
+
+impl PutBag {
+    /// What needs no data: at most [`MAX_BAG_ITEMS`], each SKU once, each item as a pin.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if self.items.len() > MAX_BAG_ITEMS {
+            return Err(ApiError::bad_request(format!(
+                "购物袋最多放 {MAX_BAG_ITEMS} 件商品"
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for item in &self.items {
+            item.validate()?;
+            if !seen.insert(item.sku.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "商品 {} 在购物袋里出现了两次",
+                    item.sku
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `POST /v1/live/rooms/{id}/status` (host only): go live or end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
@@ -576,6 +631,7 @@ mod tests {
             slow_mode: false,
             distance_m: None,
             stores: vec![],
+            bag: vec![],
         }
     }
 
@@ -659,6 +715,80 @@ mod tests {
         );
         assert_eq!(p(999, 10).refusal(1000, 50), None);
         assert!(p(999, 10).check_against(1000, 50).is_ok());
+    }
+
+    #[test]
+    fn a_bag_holds_at_most_fifty_products_each_once() {
+        let item = |n: usize| NewPin {
+            sku: format!("s{n}"),
+            live_price_fen: 100,
+            stock_cap: 10,
+        };
+        let bag = |n: usize| PutBag {
+            items: (0..n).map(item).collect(),
+        };
+        assert!(bag(0).validate().is_ok());
+        assert!(bag(MAX_BAG_ITEMS).validate().is_ok());
+        assert!(bag(MAX_BAG_ITEMS + 1).validate().is_err());
+        let twice = PutBag {
+            items: vec![item(1), item(2), item(1)],
+        };
+        assert!(twice.validate().is_err());
+        let zero_cap = PutBag {
+            items: vec![NewPin {
+                stock_cap: 0,
+                ..item(1)
+            }],
+        };
+        assert!(zero_cap.validate().is_err());
+    }
+
+    #[test]
+    fn the_bag_shares_the_pins_counts_in_the_view() {
+        let mut view = RoomView::new(room(), vec![]);
+        let p = pin();
+        let other = Pin {
+            sku: "s2".into(),
+            ..pin()
+        };
+        view.apply(&LiveEvent::Pinned { pin: p.clone() });
+        view.apply(&LiveEvent::Bag {
+            bag: vec![other.clone(), p.clone()],
+        });
+        assert_eq!(view.room.bag.len(), 2);
+        view.apply(&LiveEvent::Sale {
+            sale: Sale {
+                sku: p.sku.clone(),
+                buyer: Person::Shopper {
+                    last_digits: "1234".into(),
+                },
+                quantity: 2,
+                amount_fen: 100,
+            },
+            sold: 7,
+            stock_left: 3,
+        });
+        assert_eq!(view.room.bag[1].sold, 7);
+        assert_eq!(view.room.pinned.as_ref().map(|p| p.stock_left), Some(3));
+        // A re-pin at a new price shows in the bag, and a bag change in the pin.
+        let repriced = Pin {
+            live_price_fen: p.live_price_fen - 1,
+            ..p.clone()
+        };
+        view.apply(&LiveEvent::Pinned {
+            pin: repriced.clone(),
+        });
+        assert_eq!(view.room.bag[1], repriced);
+        let recapped = Pin {
+            stock_cap: p.stock_cap + 5,
+            ..repriced
+        };
+        view.apply(&LiveEvent::Bag {
+            bag: vec![recapped.clone()],
+        });
+        assert_eq!(view.room.pinned, Some(recapped));
+        let wire = serde_json::to_value(LiveEvent::Bag { bag: vec![] }).expect("json");
+        assert_eq!(wire, serde_json::json!({ "type": "bag", "bag": [] }));
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub const LIVE_PINS: Route = Route("/v1/live/rooms/{id}/pins");
 pub const LIVE_PIN: Route = Route("/v1/live/rooms/{id}/pins/{sku}");
 pub const LIVE_STATUS: Route = Route("/v1/live/rooms/{id}/status");
 pub const LIVE_SETTINGS: Route = Route("/v1/live/rooms/{id}/settings");
+/// The room's shopping bag, replaced whole by its host.
+pub const LIVE_BAG: Route = Route("/v1/live/rooms/{id}/bag");
 /// The host console; it answers 200 for the room's host only, which the media checks rely on.
 pub const LIVE_HOST: Route = Route("/v1/live/rooms/{id}/host");
 
@@ -147,6 +149,7 @@ pub const ALL: &[Route] = &[
     LIVE_PIN,
     LIVE_STATUS,
     LIVE_SETTINGS,
+    LIVE_BAG,
     LIVE_HOST,
     GROUPS,
     GROUP,

@@ -85,6 +85,17 @@ impl TestPlatform {
         console
     }
 
+    /// `PUT …/bag` with `items` (`[{"sku", "live_price_fen", "stock_cap"}]`) as `who`.
+    async fn put_bag(&self, who: &Shopper, items: Value) -> (u16, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/v1/live/rooms/{ROOM}/bag"),
+            Some(&who.token),
+            Some(json!({ "items": items })),
+        )
+        .await
+    }
+
     /// The room's current pin.
     async fn pinned(&self) -> Value {
         self.get(&format!("/v1/live/rooms/{ROOM}")).await["pinned"].clone()
@@ -918,4 +929,119 @@ async fn a_live_buy_routes_only_to_the_rooms_stores_each_paid_its_own_price() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = t.pin(&host, &sku, live_price, 1).await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// The SKUs of a bag (a room's `bag` or a `bag` event's), in order.
+fn bag_skus(bag: &Value) -> Vec<String> {
+    bag.as_array()
+        .expect("bag")
+        .iter()
+        .map(|b| b["sku"].as_str().expect("sku").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_host_fills_and_reorders_the_bag_and_viewers_see_it_live_and_buy_from_it() {
+    let t = TestPlatform::spawn().await;
+    let host = t.host(0).await;
+    let pinned = t.pinned().await;
+    let pinned_sku = pinned["sku"].as_str().expect("sku").to_owned();
+    let console = t.console(&host, "").await;
+    // Three products the room's stores hold plenty of, besides the pin: (sku, live price).
+    let products: Vec<(String, i64)> = console["catalogue"]
+        .as_array()
+        .expect("catalogue")
+        .iter()
+        .filter(|e| e["sku"] != pinned_sku.as_str() && e["stock"].as_u64() >= Some(20))
+        .filter(|e| e["price_fen"].as_i64() >= Some(100))
+        .take(3)
+        .map(|e| {
+            let sku = e["sku"].as_str().expect("sku").to_owned();
+            (sku, e["price_fen"].as_i64().expect("price") - 1)
+        })
+        .collect();
+    assert_eq!(products.len(), 3, "{console}");
+    let item =
+        |n: usize| json!({ "sku": products[n].0, "live_price_fen": products[n].1, "stock_cap": 5 });
+    let (a, b, c) = (&products[0].0, &products[1].0, &products[2].0);
+    let mut stream = t.stream(ROOM, None).await;
+    let snapshot = stream.expect().await;
+    assert_eq!(snapshot.data["room"]["bag"], json!([]));
+
+    // Filled: the answer, the room and every viewer's stream show the host's order.
+    let pin_item = json!({ "sku": pinned_sku, "live_price_fen": pinned["live_price_fen"], "stock_cap": pinned["stock_cap"] });
+    let (status, room) = t
+        .put_bag(&host, json!([item(0), item(1), item(2), pin_item]))
+        .await;
+    assert_eq!(status, 200, "{room}");
+    let order = [a, b, c, &pinned_sku].map(|s| s.to_owned());
+    assert_eq!(bag_skus(&room["bag"]), order);
+    assert_eq!(room["bag"][0]["stock_left"], 5);
+    assert_eq!(room["bag"][0]["price_fen"], products[0].1 + 1);
+    let event = stream.next_durable().await;
+    assert_eq!(event.kind(), "bag");
+    assert_eq!(bag_skus(&event.data["bag"]), order);
+
+    // Reordered, one product and the pin taken out: the pin stays the one being explained.
+    let (status, room) = t.put_bag(&host, json!([item(2), item(0)])).await;
+    assert_eq!(status, 200, "{room}");
+    assert_eq!(bag_skus(&room["bag"]), [c, a].map(|s| s.to_owned()));
+    assert_eq!(room["pinned"]["sku"], pinned_sku.as_str());
+    let event = stream.next_durable().await;
+    assert_eq!(event.kind(), "bag");
+    assert_eq!(bag_skus(&event.data["bag"]), [c, a].map(|s| s.to_owned()));
+
+    // A viewer buys a bag item that is not the pin, at its live price; its counts move live.
+    let viewer = t.shopper(71, GUOMAO).await;
+    let (status, order) = t.buy(&viewer, c, 2, "bag-c").await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["items"][0]["price_fen"], products[2].1);
+    let sale = stream.next_durable().await;
+    assert_eq!(sale.kind(), "sale");
+    assert_eq!(sale.data["sale"]["sku"], c.as_str());
+    assert_eq!(sale.data["stock_left"], 3);
+    let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
+    assert_eq!(room["bag"][0]["sold"], 2);
+    // Taken out of the bag and not pinned: no longer for sale here.
+    let other = t.shopper(72, GUOMAO).await;
+    let before = t.rows().await;
+    let (status, body) = t.buy(&other, b, 1, "bag-b").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_state");
+    assert_eq!(t.rows().await, before);
+
+    // Refusals write nothing and leave the bag as it was.
+    let floor = jishi_api::live::live_price_floor(products[0].1 + 1);
+    let too_many: Vec<Value> = (0..=jishi_api::live::MAX_BAG_ITEMS)
+        .map(|n| json!({ "sku": format!("P{n:06}"), "live_price_fen": 100, "stock_cap": 1 }))
+        .collect();
+    let refusals: [(&Shopper, Value, u16); 6] = [
+        (&host, json!(too_many), 400),
+        (&host, json!([item(0), item(0)]), 400),
+        (
+            &host,
+            json!([item(1), { "sku": a, "live_price_fen": floor - 1, "stock_cap": 5 }]),
+            400,
+        ),
+        // Below what already sold of it here.
+        (
+            &host,
+            json!([{ "sku": c, "live_price_fen": products[2].1, "stock_cap": 1 }]),
+            400,
+        ),
+        (
+            &host,
+            json!([item(1), { "sku": "P999999", "live_price_fen": 100, "stock_cap": 1 }]),
+            404,
+        ),
+        (&viewer, json!([item(1)]), 403),
+    ];
+    let before = t.rows().await;
+    for (who, items, expected) in refusals {
+        let (status, body) = t.put_bag(who, items).await;
+        assert_eq!(status, expected, "{body}");
+    }
+    assert_eq!(t.rows().await, before, "nothing written");
+    let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
+    assert_eq!(bag_skus(&room["bag"]), [c, a].map(|s| s.to_owned()));
 }

@@ -690,6 +690,7 @@ mod tests {
                 slow_mode: false,
                 distance_m: None,
                 stores: vec![],
+                bag: vec![],
             }),
             comments: vec![],
         }

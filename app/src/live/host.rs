@@ -6,8 +6,8 @@
 //! The page is about one shopper: it is never stored (`Cache-Control: private, no-store`).
 
 use jishi_api::live::{
-    LiveEvent, NewPin, Pin, PinRefusal, RoomStatus, RoomView, RtmpEndpoint, StatusChange,
-    MAX_STOCK_CAP,
+    LiveEvent, LiveRoom, NewPin, Pin, PinRefusal, PutBag, RoomStatus, RoomView, RtmpEndpoint,
+    StatusChange, MAX_BAG_ITEMS, MAX_STOCK_CAP,
 };
 use jishi_api::money::format_yuan;
 use jishi_api::{routes, ErrorCode};
@@ -123,6 +123,32 @@ struct Ui {
 }
 
 impl Ui {
+    /// Sends the whole bag (`items`, in order) and shows what the platform answered.
+    fn put_bag(&self, items: Vec<NewPin>) {
+        let ui = *self;
+        let path = ui.path(routes::LIVE_BAG, &[]);
+        act(
+            ui,
+            async move { api_client::put::<LiveRoom, _>(&path, &PutBag { items }).await },
+            move |room| ui.apply(LiveEvent::Bag { bag: room.bag }),
+        );
+    }
+
+    /// The bag as the host sends it back: each item's SKU, live price and cap.
+    fn bag_items(&self) -> Vec<NewPin> {
+        self.view.with_untracked(|v| {
+            v.room
+                .bag
+                .iter()
+                .map(|b| NewPin {
+                    sku: b.sku.clone(),
+                    live_price_fen: b.live_price_fen,
+                    stock_cap: b.stock_cap,
+                })
+                .collect()
+        })
+    }
+
     /// The v1 path of `route` for this room (and `more`, e.g. a pin's SKU).
     fn path(&self, route: routes::Route, more: &[&str]) -> String {
         let room = self.room_id.get_value();
@@ -232,6 +258,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
                 {move || ui.error.get().map(|e| view! { <p class="notice error" role="alert" data-testid="host-error">{e}</p> })}
             </section>
             <CurrentPin ui/>
+            <BagPanel ui/>
             <Catalogue ui catalogue book/>
             <HostComments ui/>
             <Sales book/>
@@ -335,7 +362,8 @@ fn CatalogueRow(
     let sku = StoredValue::new(item.sku.clone());
     let name = StoredValue::new(item.name.clone());
     let l = locale();
-    let pin = move |_| {
+    // Pins the product (`false`) or puts it in the bag at this price and cap (`true`).
+    let pin = move |to_bag: bool| {
         let Some(live_price_fen) = parse_yuan(&price.get_untracked()) else {
             ui.error.set(Some(td_string!(
                 l,
@@ -384,6 +412,15 @@ fn CatalogueRow(
             }));
             return;
         }
+        if to_bag {
+            let mut items = ui.bag_items();
+            match items.iter_mut().find(|i| i.sku == body.sku) {
+                Some(item) => *item = body,
+                None => items.push(body),
+            }
+            ui.put_bag(items);
+            return;
+        }
         let path = ui.path(routes::LIVE_PINS, &[]);
         act(
             ui,
@@ -392,6 +429,12 @@ fn CatalogueRow(
         );
     };
     let pinned_here = move || pinned_sku.with(|p| p.as_deref() == Some(sku.get_value().as_str()));
+    let in_bag = move || {
+        ui.view
+            .with(|v| v.room.bag.iter().any(|b| b.sku == sku.get_value()))
+    };
+    // A full bag takes no new product; one already in it can still be repriced.
+    let bag_full = move || ui.view.with(|v| v.room.bag.len() >= MAX_BAG_ITEMS) && !in_bag();
     view! {
         <li class="catalogue-item" data-testid="catalogue-item" data-sku=item.sku.clone()
             data-stores=item.stores data-stock=item.stock data-price-fen=item.price_fen class:pinned=pinned_here>
@@ -410,15 +453,73 @@ fn CatalogueRow(
                         value=cap.get_untracked() prop:value=cap on:input=move |ev| cap.set(event_target_value(&ev))/>
                 </label>
                 <button type="button" class="primary" data-testid="pin-product" data-sku=item.sku.clone()
-                    disabled=ui.busy on:click=pin>
+                    disabled=ui.busy on:click=move |_| pin(false)>
                     {move || if pinned_here() {
                         td_string!(l, host.catalogue.update_pin)
                     } else {
                         td_string!(l, host.catalogue.pin)
                     }}
                 </button>
+                <button type="button" class="secondary" data-testid="add-to-bag" data-sku=item.sku.clone()
+                    disabled=move || ui.busy.get() || bag_full() on:click=move |_| pin(true)>
+                    {move || if in_bag() {
+                        td_string!(l, host.bag.in_bag)
+                    } else {
+                        td_string!(l, host.bag.add)
+                    }}
+                </button>
             </div>
         </li>
+    }
+    .into_any()
+}
+
+/// The shopping bag as viewers see it, in order: move an item up or down, or take it out. Every
+/// change sends the whole bag.
+#[component]
+fn BagPanel(ui: Ui) -> impl IntoView {
+    let bag = Memo::new(move |_| ui.view.with(|v| v.room.bag.clone()));
+    let l = locale();
+    let moved = move |from: usize, to: Option<usize>| {
+        let mut items = ui.bag_items();
+        if from >= items.len() {
+            return;
+        }
+        let item = items.remove(from);
+        if let Some(to) = to {
+            items.insert(to.min(items.len()), item);
+        }
+        ui.put_bag(items);
+    };
+    view! {
+        <section class="host-panel" aria-labelledby="bag-heading">
+            <h2 id="bag-heading">{td_string!(l, host.bag.heading)}</h2>
+            <p class="hint">{move || td_string!(l, host.bag.count, count = bag.with(Vec::len), max = MAX_BAG_ITEMS)}</p>
+            <ol class="host-bag" data-testid="host-bag">
+                {move || {
+                    let last = bag.with(Vec::len).saturating_sub(1);
+                    bag.get().into_iter().enumerate().map(|(n, item)| view! {
+                        <li data-testid="host-bag-item" data-sku=item.sku.clone()>
+                            <span class="product-name">{item.name.clone()}</span>" "
+                            <span class="live-price">{format_yuan(item.live_price_fen)}</span>" "
+                            <span class="hint">{td_string!(l, host.catalogue.cap_label)}" "{item.stock_cap}</span>
+                            <span class="bag-moves">
+                                <button type="button" class="secondary small" data-testid="bag-up" data-sku=item.sku.clone()
+                                    aria-label=td_string!(l, host.bag.up, name = &item.name)
+                                    disabled=move || ui.busy.get() || n == 0 on:click=move |_| moved(n, Some(n.saturating_sub(1)))>"↑"</button>
+                                <button type="button" class="secondary small" data-testid="bag-down" data-sku=item.sku.clone()
+                                    aria-label=td_string!(l, host.bag.down, name = &item.name)
+                                    disabled=move || ui.busy.get() || n == last on:click=move |_| moved(n, Some(n + 1))>"↓"</button>
+                                <button type="button" class="secondary small" data-testid="bag-remove" data-sku=item.sku.clone()
+                                    aria-label=td_string!(l, host.bag.remove, name = &item.name)
+                                    disabled=ui.busy on:click=move |_| moved(n, None)>"✕"</button>
+                            </span>
+                        </li>
+                    }).collect_view()
+                }}
+            </ol>
+            {move || bag.with(Vec::is_empty).then(|| view! { <p class="hint">{td_string!(l, host.bag.empty)}</p> })}
+        </section>
     }
     .into_any()
 }
@@ -652,7 +753,6 @@ fn RtmpOnRequest(url: String) -> impl IntoView {
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
-    use jishi_api::live::LiveRoom;
 
     #[test]
     fn the_console_renders_on_the_server_with_its_hooks() {
@@ -695,6 +795,8 @@ mod tests {
             r#"data-testid="pin-product" data-sku="s1""#,
             r#"data-testid="host-sales""#,
             r#"data-testid="host-revenue" data-fen="5980""#,
+            r#"data-testid="host-bag""#,
+            r#"data-testid="add-to-bag" data-sku="s1""#,
             r#"data-testid="host-subsidy" data-fen="1000""#,
             r#"data-testid="store-sales-line" data-store-id="st1""#,
             r#"data-stores="4" data-stock="120""#,

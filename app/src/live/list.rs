@@ -152,6 +152,7 @@ mod tests {
             pinned: Some(fixtures::strawberry()),
             distance_m: Some(1_200),
             stores: vec![],
+            bag: vec![],
             ..fixtures::room()
         };
         let at = LatLng::new(39.9088, 116.4605).ok();

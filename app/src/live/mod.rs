@@ -314,6 +314,7 @@ pub(crate) mod fixtures {
             slow_mode: false,
             distance_m: None,
             stores: vec![],
+            bag: vec![],
         }
     }
 

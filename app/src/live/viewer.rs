@@ -221,6 +221,27 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     };
 
     let sheet_open = RwSignal::new(false);
+    // What the buy sheet is for: the pin or an item of the bag, kept while the sheet is open even
+    // if the host pins something else meanwhile.
+    let buy_sku = RwSignal::new(None::<String>);
+    let buying = Memo::new(move |_| {
+        buy_sku.with(|sku| {
+            let sku = sku.as_ref()?;
+            view.with(|v| {
+                v.room
+                    .pinned
+                    .iter()
+                    .chain(&v.room.bag)
+                    .find(|p| &p.sku == sku)
+                    .cloned()
+            })
+        })
+    });
+    let buy = move |sku: String| {
+        buy_sku.set(Some(sku));
+        sheet_open.set(true);
+    };
+    let bag = Memo::new(move |_| view.with(|v| v.room.bag.clone()));
     let addresses = RwSignal::new(addresses);
     // What the buy sheet places: paying it (here, or the host app inside a mini-program).
     let payment = Payment::new(None, 0.0);
@@ -243,9 +264,10 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                     </p>
                     <p class="stock" class:low=p.stock_left <= 10 data-testid="stock-left">{stock_text(p.stock_left, l)}</p>
                     {if signed_in {
+                        let sku = p.sku.clone();
                         view! {
                             <button type="button" class="primary big" data-testid="buy-now"
-                                disabled=sold_out on:click=move |_| sheet_open.set(true)>
+                                disabled=sold_out on:click=move |_| buy(sku.clone())>
                                 {if sold_out { td_string!(l, live.stock.sold_out) } else { td_string!(l, live.room.buy_now) }}
                             </button>
                         }.into_any()
@@ -293,8 +315,9 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             <p class="sales-ticker" data-testid="sales-ticker" role="status">
                 {move || last_sale.get().map(|s| ticker_line(&s, l))}
             </p>
+            <Bag bag pinned signed_in sign_in buy/>
             {move || sheet_open.get().then(|| view! {
-                <BuySheet room_id pinned addresses at open=sheet_open payment/>
+                <BuySheet room_id pinned=buying addresses at open=sheet_open payment/>
             })}
             <section class="live-comments" aria-labelledby="comments-heading">
                 <h2 id="comments-heading">{td_string!(l, live.comments.heading)}</h2>
@@ -313,6 +336,95 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 }}
             </section>
         </div>
+    }
+    .into_any()
+}
+
+/// The bag's button, shown while the bag has something, and its sheet once opened. Its own
+/// component (an `AnyView`): the room's view is otherwise one type too deep for the compiler.
+#[component]
+fn Bag(
+    bag: Memo<Vec<Pin>>,
+    pinned: Memo<Option<Pin>>,
+    signed_in: bool,
+    sign_in: StoredValue<String>,
+    buy: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let l = locale();
+    let open = RwSignal::new(false);
+    view! {
+        {move || (!bag.with(Vec::is_empty)).then(|| view! {
+            <button type="button" class="secondary bag-open" data-testid="bag-open"
+                aria-expanded=move || open.get().to_string() aria-controls="bag-sheet"
+                on:click=move |_| open.update(|o| *o = !*o)>
+                {move || td_string!(l, live.bag.open, count = bag.with(Vec::len))}
+            </button>
+        })}
+        {move || open.get().then(|| view! {
+            <BagSheet bag pinned signed_in sign_in open buy/>
+        })}
+    }
+    .into_any()
+}
+
+/// The shopping bag (购物袋): every product of the room, in the host's order, each bought with
+/// the same sheet as the pin. Its items' counts move with the room's `sale` events.
+#[component]
+fn BagSheet(
+    bag: Memo<Vec<Pin>>,
+    pinned: Memo<Option<Pin>>,
+    signed_in: bool,
+    sign_in: StoredValue<String>,
+    open: RwSignal<bool>,
+    buy: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let l = locale();
+    let explaining = move |sku: &str| pinned.with(|p| p.as_ref().is_some_and(|p| p.sku == sku));
+    view! {
+        <section class="bag-sheet" id="bag-sheet" data-testid="bag-sheet" aria-labelledby="bag-heading">
+            <h2 id="bag-heading">{td_string!(l, live.bag.heading)}</h2>
+            <ol class="bag-items">
+                <For each=move || bag.get() key=|p| (p.sku.clone(), p.live_price_fen, p.stock_left) let:item>
+                    {
+                        let sold_out = item.stock_left == 0;
+                        let sku = item.sku.clone();
+                        let shown = item.sku.clone();
+                        view! {
+                            <li class="bag-item" data-testid="bag-item" data-sku=item.sku.clone()
+                                data-stock-left=item.stock_left class:sold-out=sold_out>
+                                <crate::picture::ProductImage image=item.image.clone() alt=item.name.clone()
+                                    px=crate::picture::LINE_PICTURE_PX loading=crate::picture::Loading::Lazy/>
+                                <div class="bag-item-text">
+                                    <p class="product-name">{item.name.clone()}
+                                        {move || explaining(&shown).then(|| view! { <span class="badge">{td_string!(l, live.bag.explaining)}</span> })}
+                                    </p>
+                                    <p class="prices">
+                                        <span class="live-price" data-fen=item.live_price_fen>{format_yuan(item.live_price_fen)}</span>" "
+                                        <s class="regular-price" aria-label=td_string!(l, live.regular_price)>{format_yuan(item.price_fen)}</s>
+                                    </p>
+                                    <p class="stock" class:low=item.stock_left <= 10>{stock_text(item.stock_left, l)}</p>
+                                </div>
+                                {if signed_in {
+                                    view! {
+                                        <button type="button" class="primary" data-testid="bag-buy" data-sku=sku.clone()
+                                            disabled=sold_out on:click=move |_| { open.set(false); buy(sku.clone()) }>
+                                            {if sold_out { td_string!(l, live.stock.sold_out) } else { td_string!(l, live.room.buy_now) }}
+                                        </button>
+                                    }.into_any()
+                                } else {
+                                    view! {
+                                        <a class="button primary" data-testid="bag-buy" href=sign_in.get_value()>{td_string!(l, live.room.sign_in_to_buy)}</a>
+                                    }.into_any()
+                                }}
+                            </li>
+                        }
+                    }
+                </For>
+            </ol>
+            <button type="button" class="secondary" data-testid="bag-close" on:click=move |_| open.set(false)>
+                {td_string!(l, live.bag.close)}
+            </button>
+        </section>
     }
     .into_any()
 }
@@ -705,6 +817,7 @@ mod render_tests {
             pinned: Some(fixtures::strawberry()),
             message: Some("<i>一小时送达</i>".into()),
             slow_mode: true,
+            bag: vec![fixtures::strawberry()],
             ..fixtures::room()
         };
         for signed_in in [false, true] {
@@ -724,6 +837,9 @@ mod render_tests {
             );
             assert!(html.contains(r#"data-testid="viewer-count""#), "{html}");
             assert!(html.contains(r#"data-testid="buy-now""#), "{html}");
+            // The bag opens on a tap: its button is there, its sheet is not.
+            assert!(html.contains(r#"data-testid="bag-open""#), "{html}");
+            assert!(!html.contains(r#"data-testid="bag-sheet""#), "{html}");
             assert!(html.contains("&lt;i&gt;一小时送达&lt;/i&gt;"), "{html}");
             assert_eq!(
                 html.contains(r#"data-testid="comment-input""#),

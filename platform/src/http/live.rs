@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use jishi_api::events::ResumeQuery;
 use jishi_api::live::{
     Comment, HostConsole, LikeBatch, LiveOrderRequest, LiveQuote, LiveRoom, NewComment, NewPin,
-    Pin, RoomSettings, RoomsResponse, StatusChange, ViewerReport,
+    Pin, PutBag, RoomSettings, RoomsResponse, StatusChange, ViewerReport,
 };
 use jishi_api::stores::PointRaw;
 use jishi_api::ApiError;
@@ -37,6 +37,7 @@ pub fn router() -> Router<Platform> {
         .route(routes::LIVE_PIN.pattern(), delete(delete_pin))
         .route(routes::LIVE_STATUS.pattern(), post(post_status))
         .route(routes::LIVE_SETTINGS.pattern(), put(put_settings))
+        .route(routes::LIVE_BAG.pattern(), put(put_bag))
         .route(routes::LIVE_HOST.pattern(), get(host_console))
 }
 
@@ -175,6 +176,16 @@ async fn put_settings(
     live::require_host(&p, &caller, &id).await?;
     live::pins::settings(&p, &id, body).await?;
     Ok(Json(live::room(&p, &id).await?))
+}
+
+async fn put_bag(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PutBag>,
+) -> Result<Json<LiveRoom>> {
+    live::require_host(&p, &caller, &id).await?;
+    Ok(Json(live::bag::put(&p, &id, body).await?))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

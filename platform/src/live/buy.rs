@@ -24,6 +24,9 @@ use crate::orders::Reply;
 use crate::stores::StoreIndex;
 use crate::Platform;
 
+/// A `live_pins` row viewers may buy: the current pin, or in the bag.
+const ON_SALE: &str = "(current = 1 OR bag_position IS NOT NULL)";
+
 /// What the job needs, read before it (a transaction never waits on a pooled connection).
 struct Buy {
     room_id: String,
@@ -131,10 +134,10 @@ pub async fn quote(
     if carrying.is_empty() {
         return Err(not_deliverable().into());
     }
-    let pin: Option<(i64, u32, u32)> = sqlx::query_as(
+    let pin: Option<(i64, u32, u32)> = sqlx::query_as(&format!(
         "SELECT live_price_fen, sold, stock_cap FROM live_pins
-         WHERE room_id = ? AND sku = ? AND current = 1",
-    )
+         WHERE room_id = ? AND sku = ? AND {ON_SALE}"
+    ))
     .bind(room_id)
     .bind(&body.sku)
     .fetch_optional(&mut *conn)
@@ -212,14 +215,14 @@ async fn place_live(
     };
     check_holds(conn, &b.user_id, b.now, scarce).await?;
     // The room's cap: conditional, so concurrent buys never take more than it between them.
-    let capped = sqlx::query(
+    let capped = sqlx::query(&format!(
         "UPDATE live_pins SET sold = sold + ?1
-         WHERE room_id = ?2 AND sku = ?3 AND current = 1 AND sold + ?1 <= stock_cap
+         WHERE room_id = ?2 AND sku = ?3 AND {ON_SALE} AND sold + ?1 <= stock_cap
            AND (SELECT status FROM live_rooms WHERE id = ?2) = 'live'
          RETURNING live_price_fen, sold, stock_cap,
                    (SELECT name FROM products WHERE sku = ?3) AS name,
-                   (SELECT picture FROM products WHERE sku = ?3) AS picture",
-    )
+                   (SELECT picture FROM products WHERE sku = ?3) AS picture"
+    ))
     .bind(quantity)
     .bind(&b.room_id)
     .bind(&b.body.sku)
@@ -344,12 +347,13 @@ async fn place_live(
     Ok(reply)
 }
 
-/// Why the cap refused: the room is not live, the SKU is not its current pin, or the cap is spent.
+/// Why the cap refused: the room is not live, the SKU is neither pinned nor in the bag, or the
+/// cap is spent.
 async fn why_not(conn: &mut SqliteConnection, b: &Buy) -> Result<ApiError> {
-    let row: Option<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT r.status, lp.current FROM live_rooms r
-         LEFT JOIN live_pins lp ON lp.room_id = r.id AND lp.sku = ? WHERE r.id = ?",
-    )
+    let row: Option<(String, Option<bool>)> = sqlx::query_as(&format!(
+        "SELECT r.status, lp.sku IS NOT NULL AND {ON_SALE} FROM live_rooms r
+         LEFT JOIN live_pins lp ON lp.room_id = r.id AND lp.sku = ? WHERE r.id = ?"
+    ))
     .bind(&b.body.sku)
     .bind(&b.room_id)
     .fetch_optional(&mut *conn)
@@ -360,7 +364,7 @@ async fn why_not(conn: &mut SqliteConnection, b: &Buy) -> Result<ApiError> {
             ErrorCode::InvalidState,
             "直播还没开始或已结束，暂时不能购买",
         ),
-        Some((_, current)) if current != Some(1) => {
+        Some((_, on_sale)) if on_sale != Some(true) => {
             ApiError::new(ErrorCode::InvalidState, "这件商品已下架")
         }
         Some(_) => ApiError::new(ErrorCode::SoldOut, "直播间的库存已抢完"),

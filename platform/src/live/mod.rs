@@ -8,6 +8,7 @@
 //!   the host console, the media URLs, and `record` (a durable event in the room's log,
 //!   `crate::event_log`);
 //! - `pins`: pin, unpin, status and settings (host only);
+//! - `bag`: the shopping bag (host only);
 //! - `chat`: comments and their hiding, likes;
 //! - `buy`: live orders (Idempotency-Key, cap and stock under concurrency);
 //! - `hub`: what lives in memory (wake-ups, likes not yet written, viewer reports, rate limits);
@@ -16,6 +17,7 @@
 //! Every write runs on the checkout writer, so a room's event `seq` is assigned by one connection
 //! and an event commits with the change it describes.
 
+pub mod bag;
 pub mod buy;
 pub mod chat;
 pub mod demo;
@@ -191,9 +193,42 @@ pub fn media_urls(media_base: Option<&str>, room_id: &str) -> Option<(Playback, 
     ))
 }
 
-fn live_room(p: &Platform, row: RoomRow, pinned: Option<Pin>, stores: Vec<String>) -> LiveRoom {
+/// What a room shows besides its own row: the pin, the participating stores and the bag.
+pub(crate) struct RoomParts {
+    pub pinned: Option<Pin>,
+    pub stores: Vec<String>,
+    pub bag: Vec<Pin>,
+}
+
+/// The room's parts, read on the caller's connection (inside its transaction, if any).
+pub(crate) async fn room_parts(conn: &mut SqliteConnection, room_id: &str) -> Result<RoomParts> {
+    Ok(RoomParts {
+        pinned: current_pin(conn, room_id).await?,
+        stores: room_stores(conn, room_id).await?,
+        bag: bag(conn, room_id).await?,
+    })
+}
+
+/// The room's shopping bag, in the host's order.
+pub(crate) async fn bag(conn: &mut SqliteConnection, room_id: &str) -> Result<Vec<Pin>> {
+    let rows = sqlx::query(&format!(
+        "{PIN_SQL} WHERE lp.room_id = ? AND lp.bag_position IS NOT NULL ORDER BY lp.bag_position"
+    ))
+    .bind(room_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(pin_from).collect()
+}
+
+fn live_room(p: &Platform, row: RoomRow, parts: RoomParts) -> LiveRoom {
+    let RoomParts {
+        pinned,
+        stores,
+        bag,
+    } = parts;
     LiveRoom {
         stores,
+        bag,
         playback: media_urls(p.media_base(), &row.id).map(|(play, _)| play),
         viewer_count: p.live().viewers(&row.id),
         title: row.title,
@@ -214,9 +249,8 @@ fn live_room(p: &Platform, row: RoomRow, pinned: Option<Pin>, stores: Vec<String
 pub async fn room(p: &Platform, id: &str) -> Result<LiveRoom> {
     let mut conn = p.pool().acquire().await?;
     let row = room_row(&mut conn, id).await?;
-    let pin = current_pin(&mut conn, id).await?;
-    let stores = room_stores(&mut conn, id).await?;
-    Ok(live_room(p, row, pin, stores))
+    let parts = room_parts(&mut conn, id).await?;
+    Ok(live_room(p, row, parts))
 }
 
 /// The stream's first event (the room and its newest visible comments, oldest first) and the
@@ -226,8 +260,7 @@ pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
     let mut tx = p.pool().begin().await?;
     let seq = event_log::max_seq(&mut tx, Log::Room, id).await?;
     let row = room_row(&mut tx, id).await?;
-    let pin = current_pin(&mut tx, id).await?;
-    let stores = room_stores(&mut tx, id).await?;
+    let parts = room_parts(&mut tx, id).await?;
     let rows = sqlx::query(
         "SELECT id, author, text, at FROM live_comments
          WHERE room_id = ? AND hidden = 0 ORDER BY id DESC LIMIT ?",
@@ -239,7 +272,7 @@ pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
     tx.commit().await?;
     let mut comments = rows.iter().map(comment_from).collect::<Result<Vec<_>>>()?;
     comments.reverse();
-    let room = live_room(p, row, pin, stores);
+    let room = live_room(p, row, parts);
     Ok((
         LiveEvent::Snapshot {
             room: Box::new(room),
@@ -288,9 +321,8 @@ pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
     let mut rooms = Vec::with_capacity(rows.len());
     for row in &rows {
         let row = room_from(row)?;
-        let pin = current_pin(&mut conn, &row.id).await?;
-        let stores = room_stores(&mut conn, &row.id).await?;
-        rooms.push(live_room(p, row, pin, stores));
+        let parts = room_parts(&mut conn, &row.id).await?;
+        rooms.push(live_room(p, row, parts));
     }
     let Some(at) = at else {
         return Ok(RoomsResponse { rooms });
@@ -428,12 +460,11 @@ pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let pin = current_pin(&mut conn, &row.id).await?;
-    let stores = room_stores(&mut conn, &row.id).await?;
+    let parts = room_parts(&mut conn, &row.id).await?;
     drop(conn);
     let ingest = media_urls(p.media_base(), &row.id).map(|(_, ingest)| ingest);
     Ok(HostConsole {
-        room: live_room(p, row, pin, stores),
+        room: live_room(p, row, parts),
         ingest,
         revenue_fen: sales.iter().map(|s| s.revenue_fen).sum(),
         subsidy_fen: sales.iter().map(|s| s.subsidy_fen).sum(),

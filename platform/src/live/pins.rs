@@ -3,6 +3,7 @@
 
 use jishi_api::live::{LiveEvent, NewPin, Pin, RoomSettings, RoomStatus, StatusChange};
 use jishi_api::{ApiError, ErrorCode};
+use sqlx::SqliteConnection;
 
 use super::{current_pin, pin_of, record, room_offer};
 use crate::error::Result;
@@ -20,24 +21,7 @@ pub async fn pin(p: &Platform, room_id: &str, body: NewPin) -> Result<Pin> {
         .writer()
         .run(move |conn| {
             Box::pin(async move {
-                // Priced and capped against the room's own stores: no one else's stock.
-                let Some((regular, held)) = room_offer(conn, &room, &body.sku).await? else {
-                    return Err(ApiError::not_found(format!(
-                        "找不到商品 {}（或本场的参与门店都不卖）",
-                        body.sku
-                    ))
-                    .into());
-                };
-                // The cap counts what this room sold of it before (that stock has left the
-                // shelves), so what is left to sell must fit in what the stores hold now.
-                let sold_before = pin_of(conn, &room, &body.sku).await?.map_or(0, |p| p.sold);
-                body.check_against(regular, held.saturating_add(sold_before))?;
-                if sold_before > body.stock_cap {
-                    return Err(ApiError::bad_request(format!(
-                        "这件商品在本场已售 {sold_before} 件，直播库存不能低于它"
-                    ))
-                    .into());
-                }
+                priced(conn, &room, &body).await?;
                 let old = current_pin(conn, &room).await?;
                 sqlx::query(
                     "UPDATE live_pins SET current = 0 WHERE room_id = ? AND current = 1;
@@ -67,6 +51,30 @@ pub async fn pin(p: &Platform, room_id: &str, body: NewPin) -> Result<Pin> {
         .await?;
     p.notify_one(Log::Room, room_id);
     Ok(pinned)
+}
+
+/// Checks a pin or bag item against the room's own stores, so a host sells no one else's stock:
+/// the price below their lowest and above the floor; the cap not below what this room sold of it
+/// before, and what is left of it within what the stores hold now (what sold has already left
+/// the shelves). 404 when none of the room's stores carries the SKU.
+pub(crate) async fn priced(conn: &mut SqliteConnection, room: &str, item: &NewPin) -> Result<()> {
+    let Some((regular, held)) = room_offer(conn, room, &item.sku).await? else {
+        return Err(ApiError::not_found(format!(
+            "找不到商品 {}（或本场的参与门店都不卖）",
+            item.sku
+        ))
+        .into());
+    };
+    let sold_before = pin_of(conn, room, &item.sku).await?.map_or(0, |p| p.sold);
+    item.check_against(regular, held.saturating_add(sold_before))?;
+    if sold_before > item.stock_cap {
+        return Err(ApiError::bad_request(format!(
+            "商品 {} 在本场已售 {sold_before} 件，直播库存不能低于它",
+            item.sku
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// `DELETE /v1/live/rooms/{id}/pins/{sku}`: takes the current pin down (404 if `sku` is not it).

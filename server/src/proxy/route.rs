@@ -48,6 +48,7 @@ pub enum Endpoint {
     LivePin,
     LiveStatus,
     LiveSettings,
+    LiveBag,
     LiveHost,
     Groups,
     Group,
@@ -94,6 +95,7 @@ impl Endpoint {
                 | LivePin
                 | LiveStatus
                 | LiveSettings
+                | LiveBag
                 | LiveHost
                 | Groups
                 | JoinGroup
@@ -198,6 +200,7 @@ impl Route {
             ("DELETE", ["live", "rooms", _, "pins", _]) => LivePin,
             ("POST", ["live", "rooms", _, "status"]) => LiveStatus,
             ("PUT", ["live", "rooms", _, "settings"]) => LiveSettings,
+            ("PUT", ["live", "rooms", _, "bag"]) => LiveBag,
             ("GET", ["live", "rooms", _, "host"]) => LiveHost,
             ("POST", ["groups"]) => Groups,
             ("GET", ["groups", _]) => Group,
