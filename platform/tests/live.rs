@@ -706,15 +706,7 @@ async fn one_idempotency_key_makes_one_live_order() {
     assert_eq!(t.sold(&sku).await, 1);
     // And the order is the shopper's, as any order.
     let id = first.1["id"].as_str().expect("id");
-    let (status, mine) = t
-        .call(
-            Method::GET,
-            &format!("/v1/orders/{id}"),
-            Some(&s.token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{mine}");
+    let mine = t.read_order(&s, id).await;
     assert_eq!(mine["items"][0]["sku"], sku.as_str());
 }
 

@@ -163,6 +163,29 @@ impl Ui {
     }
 }
 
+/// Reads the console's sales again into `book`, and once more after it while sales came in
+/// during the read (`stale`).
+#[cfg(feature = "hydrate")]
+fn reread(
+    ui: Ui,
+    book: RwSignal<SalesBook>,
+    rereading: StoredValue<bool>,
+    stale: StoredValue<bool>,
+) {
+    rereading.set_value(true);
+    stale.set_value(false);
+    let path = ui.path(routes::LIVE_HOST, &[]);
+    leptos::task::spawn_local(async move {
+        if let Ok(console) = api_client::get::<HostConsole>(&path).await {
+            let _ = book.try_set(SalesBook::from_console(&console));
+        }
+        rereading.set_value(false);
+        if stale.get_value() {
+            reread(ui, book, rereading, stale);
+        }
+    });
+}
+
 /// An island: the console.
 #[island(lazy)]
 fn HostConsoleView(console: HostConsole) -> impl IntoView {
@@ -183,6 +206,9 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
     let view = ui.view;
     let catalogue = StoredValue::new(catalogue);
     let connected = RwSignal::new(false);
+    // A console read in flight, and whether a sale came in meanwhile.
+    #[cfg(feature = "hydrate")]
+    let (rereading, stale) = (StoredValue::new(false), StoredValue::new(false));
 
     #[cfg(feature = "hydrate")]
     Effect::new(move |stream: Option<Option<crate::events::EventStream>>| {
@@ -197,13 +223,14 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
                         catalogue.with_value(|c| {
                             let _ = book.try_update(|b| b.record(sale, pin.as_ref(), c));
                         });
-                        // Which store sold it, and the subsidy, only the platform knows.
-                        let path = ui.path(routes::LIVE_HOST, &[]);
-                        leptos::task::spawn_local(async move {
-                            if let Ok(console) = api_client::get::<HostConsole>(&path).await {
-                                let _ = book.try_set(SalesBook::from_console(&console));
-                            }
-                        });
+                        // Which store sold it, and the subsidy, only the platform knows: read
+                        // again, one read at a time, so a burst of sales makes two reads, not one
+                        // per sale.
+                        if rereading.get_value() {
+                            stale.set_value(true);
+                        } else {
+                            reread(ui, book, rereading, stale);
+                        }
                     }
                     let _ = view.try_update(|v| apply_event(v, &event));
                 },
