@@ -10,6 +10,8 @@ const port = Number(process.env.JISHI_E2E_PORT ?? 3210);
 export const baseURL = `http://127.0.0.1:${port}`;
 // A second shop, the same but for its media server, which does not answer.
 export const mediaDownURL = `http://127.0.0.1:${port + 1}`;
+// A third, whose clock starts at the same noon and runs (flash-sale countdowns reach zero there).
+export const clockRunsURL = `http://127.0.0.1:${port + 2}`;
 
 /** One release server on `port`, with `extra` environment on top of the test setup. */
 function shop(port: number, extra: Record<string, string>) {
@@ -67,5 +69,7 @@ export default defineConfig({
     shop(port, {}),
     // Port 9 (discard) on loopback: nothing listens, every media request fails.
     shop(port + 1, { JISHI_MEDIA_URL: 'http://127.0.0.1:9' }),
+    // No video there: the flash sale needs none, and the demo feeds cost CPU.
+    shop(port + 2, { JISHI_NOW_RUNS: '1', JISHI_MEDIA_URL: 'none' }),
   ],
 });

@@ -6,6 +6,8 @@
 #    with an oversell check (cargo bench -p jishi-platform --bench checkout);
 # 3. the live fan-out: viewers one server instance holds on one room, pin-to-viewer latency and
 #    memory per viewer (cargo bench -p jishi-server --bench fanout; JISHI_FANOUT_VIEWERS, 40,000);
+#    then the flash crowd: 5,000 viewers in the room, a flash sale with a cap of 500, 3,000
+#    signed-in shoppers tapping buy within 2 s (the same bench, JISHI_FANOUT_FLASH_BUYERS);
 # 4. the real release server binary (embedded platform seeded with 400k stores) under wrk from a
 #    separate process at 64 connections, over the same query points;
 # 5. SSR of the home page through the server beside nginx serving the same HTML (scripts/ssr-bench.sh);
@@ -22,6 +24,8 @@ queries="$CARGO_TARGET_DIR/bench-queries.txt"
 JISHI_BENCH_QUERIES="$queries" cargo bench -p jishi-server --bench nearby
 cargo bench -p jishi-platform --bench checkout
 cargo bench -p jishi-server --bench fanout
+JISHI_FANOUT_VIEWERS=5000 JISHI_FANOUT_ROUNDS=1 JISHI_FANOUT_FLASH_BUYERS=3000 \
+  cargo bench -p jishi-server --bench fanout
 
 work="$(mktemp -d)"
 port="${JISHI_BENCH_PORT:-3999}"

@@ -33,6 +33,12 @@ pub enum ErrorCode {
     NotDeliverable,
     /// The shopper already holds a seat in this group.
     AlreadyMember,
+    /// A flash sale's countdown has not reached zero.
+    NotStarted,
+    /// A flash sale is over.
+    SaleEnded,
+    /// The shopper has bought as many as a flash sale allows one shopper.
+    LimitReached,
     /// Every seat of the group is taken.
     GroupFull,
     /// The group takes nobody now: not yet opened by its starter's payment, formed, or over.
@@ -67,7 +73,10 @@ impl ErrorCode {
             | ErrorCode::InvalidState
             | ErrorCode::AlreadyMember
             | ErrorCode::GroupFull
-            | ErrorCode::GroupClosed => 409,
+            | ErrorCode::GroupClosed
+            | ErrorCode::NotStarted
+            | ErrorCode::SaleEnded
+            | ErrorCode::LimitReached => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,

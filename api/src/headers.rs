@@ -7,6 +7,9 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const LAST_EVENT_ID: &str = "last-event-id";
 /// The shopper's address as the server saw it; set by the server, read by the platform's limits.
 pub const CLIENT_IP: &str = "x-jishi-client-ip";
+/// Where shoppers reach the shop (`https://host`), as the server was asked; set by the server, so
+/// what the platform links to (a calendar event's room) opens the shop the shopper came from.
+pub const SHOP_ORIGIN: &str = "x-jishi-shop-origin";
 
 /// The SSE event that carries one `OrderEvent` on `GET /v1/orders/{id}/events`.
 pub const ORDER_EVENT: &str = "order";

@@ -35,6 +35,14 @@ pub const LIVE_PRICE_FLOOR_PERCENT: i64 = 50;
 pub fn live_price_floor(regular_fen: i64) -> i64 {
     (regular_fen * LIVE_PRICE_FLOOR_PERCENT + 99) / 100
 }
+/// A flash sale's countdown before it opens, in seconds.
+pub const FLASH_COUNTDOWN_S: std::ops::RangeInclusive<u32> = 10..=300;
+/// How long a flash sale stays open once it starts, in seconds (1–20 minutes).
+pub const FLASH_LENGTH_S: std::ops::RangeInclusive<u32> = 60..=1200;
+/// How long an ended flash sale stays the room's `flash` (shown as over, its SKU answering
+/// `sale_ended`) before the product sells at its bag price again, in seconds.
+pub const FLASH_SHOWN_AFTER_S: i64 = 300;
+
 /// SSE event name of every live room event (the JSON says which kind).
 pub const LIVE_EVENT: &str = "live";
 
@@ -126,6 +134,168 @@ pub struct LiveRoom {
     /// is the one being explained now; it may be in the bag or not, and shares its counts.
     #[serde(default)]
     pub bag: Vec<Pin>,
+    /// The room's flash sale (秒杀): counting down, open, or over for [`FLASH_SHOWN_AFTER_S`].
+    #[serde(default)]
+    pub flash: Option<Flash>,
+    /// When a scheduled room (预告) is to go live (RFC 3339, UTC); `None` for rooms without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    /// Shoppers who reserved the room (预约).
+    #[serde(default)]
+    pub reservations: u64,
+}
+
+/// `POST /v1/live/rooms/{id}/reservations` (signed in): the caller's reservation of a scheduled
+/// room, and how many shoppers have reserved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub room_id: String,
+    pub starts_at: Option<String>,
+    pub reservations: u64,
+}
+
+/// A flash sale on one of the bag's products: its own price, cap and per-shopper limit, open from
+/// `starts_at` to `ends_at` on the platform's clock. While it is the room's `flash`, every buy of
+/// its SKU in the room is a flash buy: before `starts_at` → `409 not_started`, from `ends_at` →
+/// `409 sale_ended`, past the cap → `409 sold_out`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    pub id: String,
+    pub sku: String,
+    pub name: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    /// RFC 3339, UTC.
+    pub ends_at: String,
+    pub price_fen: i64,
+    /// The regular price (the lowest of the room's stores that carry it).
+    pub regular_price_fen: i64,
+    pub cap: u32,
+    pub per_shopper: u32,
+    pub sold: u32,
+    #[serde(default)]
+    pub image: Option<crate::catalog::Image>,
+}
+
+/// Where a flash sale stands at an instant (Unix seconds on the platform's clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashPhase {
+    /// Counting down to the start.
+    Soon,
+    Open,
+    SoldOut,
+    Ended,
+    /// Over for longer than [`FLASH_SHOWN_AFTER_S`]: no longer the room's flash sale.
+    Gone,
+}
+
+impl Flash {
+    /// The phase at `now` (Unix seconds); `Gone` for times that do not parse.
+    pub fn phase(&self, now: i64) -> FlashPhase {
+        let (Some(starts), Some(ends)) = (
+            crate::time::parse_utc(&self.starts_at),
+            crate::time::parse_utc(&self.ends_at),
+        ) else {
+            return FlashPhase::Gone;
+        };
+        flash_phase(starts, ends, self.sold >= self.cap, now)
+    }
+
+    /// The refusal a buy of the flash's SKU gets at `now`, if it is refused by time or cap.
+    pub fn refusal(&self, now: i64) -> Option<ApiError> {
+        flash_refusal(self.phase(now))
+    }
+
+    /// The flash sale as a pin, for the buy sheet: its price, its cap and what is left of it.
+    pub fn as_pin(&self) -> Pin {
+        Pin {
+            sku: self.sku.clone(),
+            name: self.name.clone(),
+            price_fen: self.regular_price_fen,
+            live_price_fen: self.price_fen,
+            stock_cap: self.cap,
+            sold: self.sold,
+            stock_left: self.cap.saturating_sub(self.sold).min(self.per_shopper),
+            image: self.image.clone(),
+        }
+    }
+}
+
+/// A flash sale's phase from its times (Unix seconds) and whether its cap is spent.
+pub fn flash_phase(starts_at: i64, ends_at: i64, sold_out: bool, now: i64) -> FlashPhase {
+    if now >= ends_at.saturating_add(FLASH_SHOWN_AFTER_S) {
+        FlashPhase::Gone
+    } else if now >= ends_at {
+        FlashPhase::Ended
+    } else if now < starts_at {
+        FlashPhase::Soon
+    } else if sold_out {
+        FlashPhase::SoldOut
+    } else {
+        FlashPhase::Open
+    }
+}
+
+/// What a buy in each phase gets: `None` while open (or gone: the bag's rules apply).
+pub fn flash_refusal(phase: FlashPhase) -> Option<ApiError> {
+    match phase {
+        FlashPhase::Open | FlashPhase::Gone => None,
+        FlashPhase::Soon => Some(ApiError::new(
+            ErrorCode::NotStarted,
+            "秒杀还没开始，倒计时结束后再抢",
+        )),
+        FlashPhase::SoldOut => Some(ApiError::new(ErrorCode::SoldOut, "秒杀已抢光")),
+        FlashPhase::Ended => Some(ApiError::new(ErrorCode::SaleEnded, "秒杀已结束")),
+    }
+}
+
+/// `POST /v1/live/rooms/{id}/flash` (host only): a flash sale on a bag item, opening after
+/// `countdown_s` and lasting `length_s`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFlash {
+    pub sku: String,
+    pub price_fen: i64,
+    pub cap: u32,
+    pub per_shopper: u32,
+    pub countdown_s: u32,
+    pub length_s: u32,
+}
+
+impl NewFlash {
+    /// What needs no data: the ranges. The price and cap against the room's stores are checked
+    /// as a pin's are ([`NewFlash::as_new_pin`]).
+    pub fn validate(&self) -> Result<(), ApiError> {
+        self.as_new_pin().validate()?;
+        if self.per_shopper == 0 || self.per_shopper > MAX_LIVE_QUANTITY {
+            return Err(ApiError::bad_request(format!(
+                "每人限购应在 1 到 {MAX_LIVE_QUANTITY} 件之间"
+            )));
+        }
+        if !FLASH_COUNTDOWN_S.contains(&self.countdown_s) {
+            return Err(ApiError::bad_request(format!(
+                "倒计时应在 {} 到 {} 秒之间",
+                FLASH_COUNTDOWN_S.start(),
+                FLASH_COUNTDOWN_S.end()
+            )));
+        }
+        if !FLASH_LENGTH_S.contains(&self.length_s) {
+            return Err(ApiError::bad_request(format!(
+                "秒杀时长应在 {} 到 {} 分钟之间",
+                FLASH_LENGTH_S.start() / 60,
+                FLASH_LENGTH_S.end() / 60
+            )));
+        }
+        Ok(())
+    }
+
+    /// The price and cap as a pin's, checked the same way against the room's stores.
+    pub fn as_new_pin(&self) -> NewPin {
+        NewPin {
+            sku: self.sku.clone(),
+            live_price_fen: self.price_fen,
+            stock_cap: self.cap,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +334,10 @@ pub enum LiveEvent {
     Snapshot {
         room: Box<LiveRoom>,
         comments: Vec<Comment>,
+        /// The platform's time as the snapshot was sent (RFC 3339, UTC): a page counts a flash
+        /// sale down on the platform's clock, not the device's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        now: Option<String>,
     },
     Status {
         status: RoomStatus,
@@ -190,11 +364,17 @@ pub enum LiveEvent {
     SlowMode {
         on: bool,
     },
-    /// A live buy: the pin's new counts and the ticker line.
+    /// A live buy: the pin's new counts (the flash sale's, for a flash buy) and the ticker line.
     Sale {
         sale: Sale,
         sold: u32,
         stock_left: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        flash: bool,
+    },
+    /// A flash sale started, or its count changed (an unpaid flash order gave its units back).
+    Flash {
+        flash: Flash,
     },
     /// Coalesced totals: sent at most a few times a second, with no SSE id.
     Stats {
@@ -230,7 +410,7 @@ impl RoomView {
     /// Folds one event in. A snapshot replaces everything.
     pub fn apply(&mut self, event: &LiveEvent) {
         match event {
-            LiveEvent::Snapshot { room, comments } => {
+            LiveEvent::Snapshot { room, comments, .. } => {
                 *self = RoomView::new((**room).clone(), comments.clone());
             }
             LiveEvent::Status { status } => self.room.status = *status,
@@ -265,7 +445,20 @@ impl RoomView {
             LiveEvent::Sale {
                 sale,
                 sold,
+                flash: true,
+                ..
+            } => {
+                if let Some(f) = self.room.flash.as_mut().filter(|f| f.sku == sale.sku) {
+                    f.sold = *sold;
+                }
+                self.last_sale = Some(sale.clone());
+            }
+            LiveEvent::Flash { flash } => self.room.flash = Some(flash.clone()),
+            LiveEvent::Sale {
+                sale,
+                sold,
                 stock_left,
+                flash: false,
             } => {
                 let pin = self.room.pinned.as_mut().filter(|p| p.sku == sale.sku);
                 let item = self.room.bag.iter_mut().find(|b| b.sku == sale.sku);
@@ -285,11 +478,12 @@ impl RoomView {
         }
     }
 
-    /// The snapshot event that stands for this view.
-    pub fn snapshot(&self) -> LiveEvent {
+    /// The snapshot event that stands for this view, sent at `now` on the platform's clock.
+    pub fn snapshot(&self, now: Option<String>) -> LiveEvent {
         LiveEvent::Snapshot {
             room: Box::new(self.room.clone()),
             comments: self.comments.clone(),
+            now,
         }
     }
 }
@@ -632,6 +826,9 @@ mod tests {
             distance_m: None,
             stores: vec![],
             bag: vec![],
+            flash: None,
+            starts_at: None,
+            reservations: 0,
         }
     }
 
@@ -766,6 +963,7 @@ mod tests {
                 amount_fen: 100,
             },
             sold: 7,
+            flash: false,
             stock_left: 3,
         });
         assert_eq!(view.room.bag[1].sold, 7);
@@ -832,6 +1030,7 @@ mod tests {
             },
             sold: 2,
             stock_left: 28,
+            flash: false,
         });
         assert_eq!(view.room.pinned.as_ref().unwrap().stock_left, 28);
         for id in 0..60 {
@@ -902,5 +1101,161 @@ mod tests {
         assert!(v("web-1", 3).is_ok());
         assert!(v(" ", 3).is_err());
         assert!(v("web-1", 20_000_000).is_err());
+    }
+
+    fn flash(starts: &str, ends: &str) -> Flash {
+        Flash {
+            id: "fl_1".into(),
+            sku: "s1".into(),
+            name: "n".into(),
+            starts_at: starts.into(),
+            ends_at: ends.into(),
+            price_fen: 600,
+            regular_price_fen: 1000,
+            cap: 10,
+            per_shopper: 2,
+            sold: 0,
+            image: None,
+        }
+    }
+
+    #[test]
+    fn a_flash_sale_refuses_before_zero_after_the_end_and_past_its_cap() {
+        let start = crate::time::parse_utc("2026-12-07T10:00:00Z").unwrap();
+        let mut f = flash("2026-12-07T10:00:00Z", "2026-12-07T10:01:00Z");
+        let code = |f: &Flash, at: i64| f.refusal(at).map(|e| e.code);
+        assert_eq!(code(&f, start - 1), Some(ErrorCode::NotStarted));
+        assert_eq!(code(&f, start), None);
+        assert_eq!(code(&f, start + 59), None);
+        assert_eq!(code(&f, start + 60), Some(ErrorCode::SaleEnded));
+        assert_eq!(
+            f.phase(start + 60 + FLASH_SHOWN_AFTER_S - 1),
+            FlashPhase::Ended
+        );
+        // Long over: no longer the room's flash sale, the bag's rules apply again.
+        assert_eq!(f.phase(start + 60 + FLASH_SHOWN_AFTER_S), FlashPhase::Gone);
+        assert_eq!(code(&f, start + 60 + FLASH_SHOWN_AFTER_S), None);
+        f.sold = 10;
+        assert_eq!(code(&f, start + 1), Some(ErrorCode::SoldOut));
+        assert_eq!(code(&f, start - 1), Some(ErrorCode::NotStarted));
+        assert_eq!(
+            flash("garbage", "2026-12-07T10:01:00Z").phase(start),
+            FlashPhase::Gone
+        );
+        for code in [
+            ErrorCode::NotStarted,
+            ErrorCode::SaleEnded,
+            ErrorCode::LimitReached,
+        ] {
+            assert_eq!(code.http_status(), 409);
+        }
+        assert_eq!(
+            serde_json::to_value(ErrorCode::NotStarted).unwrap(),
+            serde_json::json!("not_started")
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorCode::SaleEnded).unwrap(),
+            serde_json::json!("sale_ended")
+        );
+    }
+
+    #[test]
+    fn a_new_flash_sale_is_checked_for_its_ranges() {
+        let ok = NewFlash {
+            sku: "s1".into(),
+            price_fen: 500,
+            cap: 100,
+            per_shopper: 2,
+            countdown_s: 10,
+            length_s: 60,
+        };
+        assert!(ok.validate().is_ok());
+        let bad = [
+            NewFlash {
+                countdown_s: 9,
+                ..ok.clone()
+            },
+            NewFlash {
+                countdown_s: 301,
+                ..ok.clone()
+            },
+            NewFlash {
+                length_s: 59,
+                ..ok.clone()
+            },
+            NewFlash {
+                length_s: 1201,
+                ..ok.clone()
+            },
+            NewFlash {
+                per_shopper: 0,
+                ..ok.clone()
+            },
+            NewFlash {
+                per_shopper: MAX_LIVE_QUANTITY + 1,
+                ..ok.clone()
+            },
+            NewFlash {
+                cap: 0,
+                ..ok.clone()
+            },
+            NewFlash {
+                price_fen: 0,
+                ..ok.clone()
+            },
+            NewFlash {
+                sku: " ".into(),
+                ..ok.clone()
+            },
+        ];
+        for b in bad {
+            assert_eq!(
+                b.validate().unwrap_err().code,
+                ErrorCode::BadRequest,
+                "{b:?}"
+            );
+        }
+        // The price and cap against the stores are a pin's: under the floor is refused.
+        assert_eq!(
+            ok.as_new_pin().refusal(1200, 1000),
+            Some(PinRefusal::BelowFloor { floor_fen: 600 })
+        );
+    }
+
+    #[test]
+    fn a_flash_buy_counts_against_the_flash_sale_not_the_pin() {
+        let mut view = RoomView::new(
+            LiveRoom {
+                pinned: Some(pin()),
+                bag: vec![pin()],
+                flash: Some(flash("2026-12-07T10:00:00Z", "2026-12-07T10:01:00Z")),
+                ..room()
+            },
+            vec![],
+        );
+        view.apply(&LiveEvent::Sale {
+            sale: Sale {
+                sku: "s1".into(),
+                buyer: Person::shopper("0001"),
+                quantity: 2,
+                amount_fen: 1200,
+            },
+            sold: 2,
+            stock_left: 8,
+            flash: true,
+        });
+        assert_eq!(view.room.flash.as_ref().map(|f| f.sold), Some(2));
+        assert_eq!(view.room.pinned.as_ref().map(|p| p.sold), Some(0));
+        assert_eq!(view.room.bag[0].sold, 0);
+        // A flash sale's pin for the buy sheet offers at most the per-shopper limit.
+        let f = view.room.flash.clone().unwrap();
+        assert_eq!((f.as_pin().live_price_fen, f.as_pin().stock_left), (600, 2));
+        // A plain sale event (no `flash` field) still parses as a pin's.
+        let old: LiveEvent = serde_json::from_value(serde_json::json!({
+            "type": "sale", "sale": {"sku": "s1", "buyer": {"kind": "shopper", "last_digits": "0001"}, "quantity": 1},
+            "sold": 1, "stock_left": 29
+        }))
+        .unwrap();
+        assert!(matches!(old, LiveEvent::Sale { flash: false, .. }));
     }
 }

@@ -100,6 +100,14 @@ pub const LIVE_STATUS: Route = Route("/v1/live/rooms/{id}/status");
 pub const LIVE_SETTINGS: Route = Route("/v1/live/rooms/{id}/settings");
 /// The room's shopping bag, replaced whole by its host.
 pub const LIVE_BAG: Route = Route("/v1/live/rooms/{id}/bag");
+/// `POST`: start a flash sale (host only).
+pub const LIVE_FLASH: Route = Route("/v1/live/rooms/{id}/flash");
+/// `POST`: reserve a scheduled room (signed in).
+pub const LIVE_RESERVATIONS: Route = Route("/v1/live/rooms/{id}/reservations");
+/// `GET`: the room's start as an iCalendar event.
+pub const LIVE_CALENDAR: Route = Route("/v1/live/rooms/{id}/calendar.ics");
+/// `GET`: the rooms the signed-in shopper reserved.
+pub const MY_RESERVATIONS: Route = Route("/v1/me/reservations");
 /// The host console; it answers 200 for the room's host only, which the media checks rely on.
 pub const LIVE_HOST: Route = Route("/v1/live/rooms/{id}/host");
 
@@ -150,6 +158,10 @@ pub const ALL: &[Route] = &[
     LIVE_STATUS,
     LIVE_SETTINGS,
     LIVE_BAG,
+    LIVE_FLASH,
+    LIVE_RESERVATIONS,
+    LIVE_CALENDAR,
+    MY_RESERVATIONS,
     LIVE_HOST,
     GROUPS,
     GROUP,

@@ -19,7 +19,7 @@ pub const HLS_JS: &str = "/hls/hls.min.cfc70cc9e9.js";
 /// `public/wx/LICENSE`): loaded only by pages rendered in mini-program embed mode.
 pub const WX_JS: &str = "/wx/jweixin.e30fa514a3.js";
 /// Our bridge to the mini-program host (`window.jishiHost`: pay hand-off, share), after the SDK.
-pub const WX_BRIDGE_JS: &str = "/wx/bridge.62bc7079eb.js";
+pub const WX_BRIDGE_JS: &str = "/wx/bridge.c986f2a5fe.js";
 
 /// `window[global]` once the script at `src` has run: adds its `<script>` the first time (later
 /// callers wait for the same one) and gives up after `timeout_ms`. For the vendored libraries only

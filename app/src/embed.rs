@@ -5,9 +5,10 @@
 //! `miniProgram`, `?embed=miniprogram`, or the cookie those set) and puts [`Embedded`] into the
 //! request's extensions before the page renders. Embed pages have no site header or footer and load
 //! the vendored JS-SDK plus our bridge (`public/wx/`), which confirms the mini-program with the
-//! SDK's `getEnv` and exposes `window.jishiHost` (pay hand-off, share). Islands reach the host only
-//! through [`hand_payment_to_host`] and [`share_with_host`]: both do nothing outside a confirmed
-//! mini-program, so every page works as before in a browser.
+//! SDK's `getEnv` and exposes `window.jishiHost` (pay hand-off, live reminders, share). Islands
+//! reach the host only through [`hand_payment_to_host`], [`hand_reminder_to_host`] and
+//! [`share_with_host`]: all do nothing outside a confirmed mini-program, so every page works as
+//! before in a browser.
 
 /// Marks a request rendered for a mini-program web-view (set by the server).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +73,32 @@ pub fn hand_payment_to_host(order_id: &str) -> bool {
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = order_id;
+        false
+    }
+}
+
+/// Hands a reminder of live room `room_id` (starting at `starts_at`, RFC 3339) to the host app's
+/// subscribe page, which asks the shopper for its subscribe message. `true` when it did; `false`
+/// outside a mini-program (the page offers its calendar file instead).
+pub fn hand_reminder_to_host(room_id: &str, starts_at: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(bridge) = bridge() else {
+            return false;
+        };
+        let Some(f) = js_sys::Reflect::get(&bridge, &"subscribe".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        else {
+            return false;
+        };
+        f.call2(&bridge, &room_id.into(), &starts_at.into())
+            .is_ok_and(|v| v.as_bool() == Some(true))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (room_id, starts_at);
         false
     }
 }

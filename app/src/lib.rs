@@ -130,9 +130,16 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Inside a mini-program the host app has its own navigation bar: no header or footer.
     let embedded = embed::embedded();
+    // Only a shopper with a session can have reserved a live room: anonymous pages load none of
+    // the going-live banner.
+    #[cfg(feature = "ssr")]
+    let has_session = platform_client::session_token().is_some();
+    #[cfg(not(feature = "ssr"))]
+    let has_session = false;
     view! {
         <Router>
             {(!embedded).then(|| view! { <SiteHeader/> })}
+            {has_session.then(|| view! { <live::ReservedRoomLive/> })}
             <main class="page">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>

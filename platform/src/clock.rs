@@ -19,6 +19,12 @@ pub enum Clock {
     /// (Unix milliseconds) is leaked on purpose so that `Clock` stays `Copy`: a few bytes per
     /// clock, and only tests make them.
     Manual(&'static AtomicI64),
+    /// Starts at an instant and runs from there at the wall clock's pace (`JISHI_NOW` with
+    /// `JISHI_NOW_RUNS=1`): a known noon in which countdowns still reach zero.
+    Running {
+        start: DateTime<Utc>,
+        since: std::time::Instant,
+    },
 }
 
 impl PartialEq for Clock {
@@ -28,6 +34,9 @@ impl PartialEq for Clock {
             (Clock::Fixed(a), Clock::Fixed(b)) => a == b,
             // The same manual clock, not merely one showing the same time.
             (Clock::Manual(a), Clock::Manual(b)) => std::ptr::eq(*a, *b),
+            (Clock::Running { start: a, since: x }, Clock::Running { start: b, since: y }) => {
+                a == b && x == y
+            }
             _ => false,
         }
     }
@@ -43,7 +52,18 @@ impl Clock {
             Clock::Manual(ms) => {
                 DateTime::from_timestamp_millis(ms.load(Ordering::SeqCst)).unwrap_or_default()
             }
+            Clock::Running { start, since } => {
+                start + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
+            }
         }
+    }
+
+    /// A clock that shows `start` now and runs on from it.
+    pub fn running_from_rfc3339(s: &str) -> Result<Self, chrono::ParseError> {
+        Ok(Clock::Running {
+            start: DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc),
+            since: std::time::Instant::now(),
+        })
     }
 
     /// A clock that shows `start` until it is advanced.
@@ -67,7 +87,7 @@ impl Clock {
                 ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
                 true
             }
-            Clock::System | Clock::Fixed(_) => false,
+            Clock::System | Clock::Fixed(_) | Clock::Running { .. } => false,
         }
     }
 
@@ -118,6 +138,20 @@ pub fn next_opening_at(hours: &WeeklyHours, now: i64) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_running_clock_starts_at_its_instant_and_moves_on() {
+        let c = Clock::running_from_rfc3339("2026-11-25T12:00:00+08:00").unwrap();
+        let start = DateTime::parse_from_rfc3339("2026-11-25T12:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let first = c.now();
+        assert!(first >= start && first - start < chrono::Duration::seconds(5));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(c.now() > first);
+        assert!(!c.advance(chrono::Duration::seconds(1)));
+    }
+
     use super::*;
 
     #[test]

@@ -112,7 +112,8 @@ impl PlatformConfig {
     }
 
     /// Reads `JISHI_DB` (default `sqlite://jishi.db`), `JISHI_SEED` (`beijing` | `none` | a store
-    /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock) and
+    /// count such as `400000`), `JISHI_NOW` (an RFC 3339 instant that freezes the clock; with
+    /// `JISHI_NOW_RUNS=1` the clock starts there and runs) and
     /// `JISHI_DEMO` (`0` hides SMS codes from API answers) and `JISHI_DISPATCH_STEP_MS` (the
     /// dispatch simulator's time scale) and `JISHI_MEDIA_BASE` (where browsers reach the live rooms' media server)
     /// and `JISHI_GROUP_TTL_S` (seconds a group buy has to fill; shorter for demos and tests)
@@ -130,7 +131,10 @@ impl PlatformConfig {
                 seed: DEMO_SEED,
             },
         };
+        let runs = std::env::var("JISHI_NOW_RUNS").is_ok_and(|v| v == "1");
         let clock = match std::env::var("JISHI_NOW") {
+            Ok(t) if runs => Clock::running_from_rfc3339(&t)
+                .map_err(|e| format!("JISHI_NOW must be an RFC 3339 instant: {e}"))?,
             Ok(t) => Clock::fixed_from_rfc3339(&t)
                 .map_err(|e| format!("JISHI_NOW must be an RFC 3339 instant: {e}"))?,
             Err(_) => Clock::System,

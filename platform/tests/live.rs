@@ -96,6 +96,17 @@ impl TestPlatform {
         .await
     }
 
+    /// `POST …/flash` as `who`.
+    async fn flash(&self, who: &Shopper, body: Value) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/live/rooms/{ROOM}/flash"),
+            Some(&who.token),
+            Some(body),
+        )
+        .await
+    }
+
     /// The room's current pin.
     async fn pinned(&self) -> Value {
         self.get(&format!("/v1/live/rooms/{ROOM}")).await["pinned"].clone()
@@ -714,7 +725,13 @@ async fn one_idempotency_key_makes_one_live_order() {
 async fn the_room_list_puts_rooms_that_deliver_to_the_point_first() {
     let t = TestPlatform::spawn().await;
     let all = t.get("/v1/live/rooms").await;
-    assert_eq!(all["rooms"].as_array().expect("rooms").len(), 3);
+    let statuses: Vec<&str> = all["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses, ["live", "live", "live", "scheduled"]);
     let near = t
         .get(&format!("/v1/live/rooms?lat={}&lng={}", GUOMAO.0, GUOMAO.1))
         .await;
@@ -1036,4 +1053,376 @@ async fn the_host_fills_and_reorders_the_bag_and_viewers_see_it_live_and_buy_fro
     assert_eq!(t.rows().await, before, "nothing written");
     let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
     assert_eq!(bag_skus(&room["bag"]), [c, a].map(|s| s.to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flash_sale_counts_down_on_the_platform_clock_and_its_cap_and_limit_hold_under_200_buys()
+{
+    let t = TestPlatform::spawn_with(|c| c.clock = support::manual_clock()).await;
+    let host = t.host(0).await;
+    let pinned = t.pinned().await;
+    let sku = pinned["sku"].as_str().expect("sku").to_owned();
+    let regular = pinned["price_fen"].as_i64().expect("price");
+    t.set_all_stock(&sku, 1000).await;
+    let stock_before = t.total_stock(&sku).await;
+    let bag_price = regular - 1;
+    let (status, room) = t
+        .put_bag(
+            &host,
+            json!([{ "sku": sku, "live_price_fen": bag_price, "stock_cap": 500 }]),
+        )
+        .await;
+    assert_eq!(status, 200, "{room}");
+    let price = jishi_api::live::live_price_floor(regular);
+    let sale = |countdown: u32, length: u32| {
+        json!({ "sku": sku, "price_fen": price, "cap": 60, "per_shopper": 1,
+                "countdown_s": countdown, "length_s": length })
+    };
+    let mut stream = t.stream(ROOM, None).await;
+    stream.expect().await;
+
+    // Bad input and a non-host are refused with nothing written.
+    let before = t.count("SELECT COUNT(*) FROM live_flash").await;
+    let outsider = t.shopper(1, GUOMAO).await;
+    let refusals: [(&Shopper, Value, u16); 7] = [
+        (&host, sale(9, 60), 400),
+        (&host, sale(301, 60), 400),
+        (&host, sale(10, 59), 400),
+        (&host, sale(10, 1201), 400),
+        (
+            &host,
+            json!({ "sku": sku, "price_fen": price - 1, "cap": 60, "per_shopper": 1, "countdown_s": 10, "length_s": 60 }),
+            400,
+        ),
+        (
+            &host,
+            json!({ "sku": sku, "price_fen": price, "cap": 60, "per_shopper": 0, "countdown_s": 10, "length_s": 60 }),
+            400,
+        ),
+        (&outsider, sale(10, 60), 403),
+    ];
+    for (who, body, expected) in refusals {
+        let (status, answer) = t.flash(who, body.clone()).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+    }
+    assert_eq!(t.count("SELECT COUNT(*) FROM live_flash").await, before);
+
+    // Started: ten seconds of countdown on the platform's clock, shown in the room and streamed.
+    let (status, flash) = t.flash(&host, sale(10, 60)).await;
+    assert_eq!(status, 201, "{flash}");
+    let now = t.platform.now_unix();
+    let at = |field: &str| {
+        jishi_api::time::parse_utc(flash[field].as_str().expect("time")).expect("rfc3339")
+    };
+    assert_eq!((at("starts_at") - now, at("ends_at") - now), (10, 70));
+    assert_eq!(
+        (flash["cap"].as_u64(), flash["sold"].as_u64()),
+        (Some(60), Some(0))
+    );
+    assert_eq!(flash["regular_price_fen"], regular);
+    assert_eq!(
+        t.get(&format!("/v1/live/rooms/{ROOM}")).await["flash"],
+        flash
+    );
+    let event = stream.next_durable().await;
+    assert_eq!(event.kind(), "flash");
+    assert_eq!(event.data["flash"], flash);
+    // One flash sale at a time.
+    let (status, body) = t.flash(&host, sale(10, 60)).await;
+    assert_eq!(status, 409, "{body}");
+
+    // Before zero: not_started, nothing written, and the same key goes through once it opens.
+    let early = t.shopper(2, GUOMAO).await;
+    let rows = t.rows().await;
+    let (status, body) = t.buy(&early, &sku, 1, "early").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "not_started");
+    assert_eq!(t.rows().await, rows);
+    t.advance(chrono::Duration::seconds(10));
+    let (status, order) = t.buy(&early, &sku, 1, "early").await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["items"][0]["price_fen"], price);
+    let event = stream.next_durable().await;
+    assert_eq!(
+        (event.kind(), event.data["flash"].as_bool()),
+        ("sale", Some(true))
+    );
+    // More than the limit in one buy.
+    let (status, body) = t.buy(&outsider, &sku, 2, "two").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("limit_reached")),
+        "{body}"
+    );
+
+    // 200 concurrent buys by 100 shoppers, two each: the cap and the per-shopper limit both hold.
+    let shoppers = join_all((100..200).map(|n| t.shopper(n, GUOMAO))).await;
+    let results = join_all(shoppers.iter().enumerate().flat_map(|(i, s)| {
+        let (t, sku) = (&t, &sku);
+        (0..2).map(move |k| async move { (i, t.buy(s, sku, 1, &format!("crowd{i}-{k}")).await) })
+    }))
+    .await;
+    let mut per_shopper = vec![0; shoppers.len()];
+    for (i, (status, body)) in &results {
+        match status {
+            201 => per_shopper[*i] += 1,
+            409 => assert!(
+                ["sold_out", "limit_reached"]
+                    .contains(&body["error"]["code"].as_str().unwrap_or("")),
+                "{body}"
+            ),
+            // The shopper's other request got there first and holds its share unpaid.
+            429 => assert_eq!(body["error"]["code"], "too_many_unpaid", "{body}"),
+            _ => panic!("{status} {body}"),
+        }
+    }
+    assert!(per_shopper.iter().all(|n| *n <= 1), "{per_shopper:?}");
+    assert_eq!(
+        per_shopper.iter().sum::<i32>(),
+        59,
+        "the early buyer took one of 60"
+    );
+    let sold = t
+        .scalar(
+            "SELECT sold FROM live_flash WHERE id = ?",
+            flash["id"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(sold, 60);
+    assert_eq!(
+        t.scalar(
+            "SELECT COALESCE(SUM(quantity), 0) FROM live_sales WHERE flash_id = ?",
+            flash["id"].as_str().unwrap()
+        )
+        .await,
+        60
+    );
+    assert_eq!(stock_before - t.total_stock(&sku).await, 60);
+    assert_eq!(
+        t.sold(&sku).await,
+        0,
+        "flash buys do not count against the bag's cap"
+    );
+    // The brand's subsidy: each line's store price less the flash price.
+    let (lines, subsidy): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(subsidy_fen - (store_price_fen - ?) * quantity), -1)
+         FROM live_sales WHERE flash_id = ?",
+    )
+    .bind(price)
+    .bind(flash["id"].as_str().unwrap())
+    .fetch_one(t.platform.pool())
+    .await
+    .expect("subsidy");
+    assert_eq!((lines, subsidy), (60, 0));
+
+    // Sold out is known without the database: no Idempotency-Key is even claimed.
+    let keys = t.count("SELECT COUNT(*) FROM idempotency_keys").await;
+    let late = t.shopper(3, GUOMAO).await;
+    let (status, body) = t.buy(&late, &sku, 1, "late").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("sold_out")),
+        "{body}"
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM idempotency_keys").await, keys);
+
+    // A paid buyer is at the limit; the early buyer cancels, and the unit and the share go back.
+    t.pay(&early, order["id"].as_str().unwrap()).await;
+    let (status, refunded) = t.try_cancel(&early, order["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{refunded}");
+    assert_eq!(
+        t.scalar(
+            "SELECT sold FROM live_flash WHERE id = ?",
+            flash["id"].as_str().unwrap()
+        )
+        .await,
+        59
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, again) = t.buy(&late, &sku, 1, "late-again").await;
+    assert_eq!(status, 201, "{again}");
+    t.pay(&late, again["id"].as_str().unwrap()).await;
+    let (status, body) = t.buy(&late, &sku, 1, "late-third").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        ["limit_reached", "sold_out"].contains(&body["error"]["code"].as_str().unwrap_or("")),
+        "{body}"
+    );
+
+    // Over: sale_ended; long over, the product sells at its bag price again.
+    t.advance(chrono::Duration::seconds(60));
+    let (status, body) = t.buy(&outsider, &sku, 1, "after").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("sale_ended")),
+        "{body}"
+    );
+    t.advance(chrono::Duration::seconds(
+        jishi_api::live::FLASH_SHOWN_AFTER_S,
+    ));
+    assert_eq!(
+        t.get(&format!("/v1/live/rooms/{ROOM}")).await["flash"],
+        Value::Null
+    );
+    let (status, order) = t.buy(&outsider, &sku, 1, "bag-price").await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["items"][0]["price_fen"], bag_price);
+}
+
+#[tokio::test]
+async fn a_scheduled_room_is_listed_after_the_live_ones_reserved_and_taken_away_as_a_calendar_event(
+) {
+    let t = TestPlatform::spawn().await;
+    let (preview, _, title, host_phone) = jishi_platform::live::demo::DEMO_PREVIEW;
+    let near = t
+        .get(&format!("/v1/live/rooms?lat={}&lng={}", GUOMAO.0, GUOMAO.1))
+        .await;
+    let last = near["rooms"]
+        .as_array()
+        .expect("rooms")
+        .last()
+        .expect("a room")
+        .clone();
+    assert_eq!(
+        (last["id"].as_str(), last["status"].as_str()),
+        (Some(preview), Some("scheduled"))
+    );
+    let starts_at = last["starts_at"].as_str().expect("a start").to_owned();
+    let starts = jishi_api::time::parse_utc(&starts_at).expect("rfc3339");
+    assert_eq!(
+        starts - t.platform.now_unix(),
+        jishi_platform::live::demo::PREVIEW_AFTER_S
+    );
+    assert_eq!(last["reservations"], 0);
+
+    // Reserved by two shoppers (again is the same reservation); not without signing in.
+    let t = &t;
+    let reserve = |who: Option<&Shopper>, room: &str| {
+        let path = format!("/v1/live/rooms/{room}/reservations");
+        let token = who.map(|s| s.token.clone());
+        async move { t.call(Method::POST, &path, token.as_deref(), None).await }
+    };
+    let (a, b) = (t.shopper(1, GUOMAO).await, t.shopper(2, GUOMAO).await);
+    let (status, first) = reserve(Some(&a), preview).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        (first["reservations"].as_u64(), first["starts_at"].as_str()),
+        (Some(1), Some(starts_at.as_str()))
+    );
+    assert_eq!(reserve(Some(&a), preview).await.1["reservations"], 1);
+    assert_eq!(reserve(Some(&b), preview).await.1["reservations"], 2);
+    assert_eq!(reserve(None, preview).await.0, 401);
+    assert_eq!(
+        t.get(&format!("/v1/live/rooms/{preview}")).await["reservations"],
+        2
+    );
+    let (status, mine) = t
+        .call(Method::GET, "/v1/me/reservations", Some(&a.token), None)
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["rooms"][0]["id"], preview);
+
+    // The calendar event: the start, an hour long, linking to the room where the shopper came from.
+    let res = t
+        .request(
+            Method::GET,
+            &format!("/v1/live/rooms/{preview}/calendar.ics"),
+        )
+        .header(jishi_api::headers::SHOP_ORIGIN, "https://shop.example")
+        .response()
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let kind = res.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(kind.starts_with("text/calendar"), "{kind}");
+    let ics = res.text().await.expect("body");
+    let stamp = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .format("%Y%m%dT%H%M%SZ")
+            .to_string()
+    };
+    for line in [
+        "BEGIN:VCALENDAR".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("DTSTART:{}", stamp(starts)),
+        format!("DTEND:{}", stamp(starts + 3600)),
+        format!("UID:{preview}@jishi"),
+        format!("URL:https://shop.example/live/{preview}"),
+        "END:VCALENDAR".to_owned(),
+    ] {
+        assert!(ics.lines().any(|l| l == line), "{line} in\n{ics}");
+    }
+    assert!(ics.contains(title), "{ics}");
+    // A shop origin that is not one is left out, not echoed.
+    let res = t
+        .request(
+            Method::GET,
+            &format!("/v1/live/rooms/{preview}/calendar.ics"),
+        )
+        .header(jishi_api::headers::SHOP_ORIGIN, "javascript:alert(1)")
+        .response()
+        .await;
+    let ics = res.text().await.expect("body");
+    assert!(
+        !ics.contains("URL:") && !ics.contains("javascript"),
+        "{ics}"
+    );
+
+    // Refused with nothing written: a live room, an ended room, an unknown one.
+    let host = t.host(0).await;
+    let (status, _) = t
+        .call(
+            Method::POST,
+            &format!("/v1/live/rooms/{ROOM}/status"),
+            Some(&host.token),
+            Some(json!({ "status": "ended" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let rows = t.count("SELECT COUNT(*) FROM live_reservations").await;
+    let (status, body) = reserve(Some(&a), ROOM).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("invalid_state")),
+        "{body}"
+    );
+    let (status, body) = reserve(Some(&a), "live_bj2").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("invalid_state")),
+        "{body}"
+    );
+    assert_eq!(reserve(Some(&a), "live_nope").await.0, 404);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM live_reservations").await,
+        rows
+    );
+    let (status, _) = t
+        .call(
+            Method::GET,
+            &format!("/v1/live/rooms/{ROOM}/calendar.ics"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    // The host goes live: the shopper's list says so (what an open page polls).
+    let preview_host = t.sign_in(host_phone, "10.2.0.9", GUOMAO).await;
+    let (status, room) = t
+        .call(
+            Method::POST,
+            &format!("/v1/live/rooms/{preview}/status"),
+            Some(&preview_host.token),
+            Some(json!({ "status": "live" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{room}");
+    let (_, mine) = t
+        .call(Method::GET, "/v1/me/reservations", Some(&a.token), None)
+        .await;
+    assert_eq!(mine["rooms"][0]["status"], "live");
 }

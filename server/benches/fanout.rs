@@ -11,6 +11,16 @@
 //! of viewers (default 40,000); the open-file limit is raised to the hard limit.
 //! `JISHI_FANOUT_H2_STREAMS=n` opens the viewers as n streams per HTTP/2 connection instead of
 //! one connection each (where the open-file limit cannot be raised far enough).
+//!
+//! **Flash crowd** (`JISHI_FANOUT_FLASH_BUYERS=n`, `scripts/bench.sh` runs it with 5,000 viewers
+//! and 3,000 buyers): with the viewers in the room, the host starts a flash sale with a cap of
+//! `JISHI_FANOUT_FLASH_CAP` (500), one per shopper, and n different signed-in shoppers tap buy
+//! within 2 seconds of zero, front-loaded as a crowd is (shopper i taps at 2 s × (i/n)²: a sixth
+//! of them in the first 56 ms). Buys go to the platform directly (the server's proxy adds one
+//! loopback hop and no work to a buy). Printed: orders (must equal the cap) and refusals by code,
+//! p50/p99 of accepted buys and of refusals once sold out, orders per second (accepted / from
+//! zero to the last acceptance), the parent process's CPU over the crowd (platform and server;
+//! 100 % = one core), and whether any store went below zero.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -109,6 +119,20 @@ async fn server(files: u64) {
         .as_str()
         .expect("the demo city has a live room")
         .to_owned();
+    let flash_buyers = env_usize("JISHI_FANOUT_FLASH_BUYERS", 0);
+    let flash_sku = rooms["rooms"][0]["pinned"]["sku"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if flash_buyers > 0 {
+        // Enough on the room's shelves for the sale: the cap, not the stock, is what runs out.
+        sqlx::query("UPDATE store_products SET stock = ? WHERE sku = ?")
+            .bind(FLASH_STORE_STOCK)
+            .bind(&flash_sku)
+            .execute(_platform.pool())
+            .await
+            .expect("stock set");
+    }
 
     // Let the seeding's freed memory go back first, so the growth below is the viewers'.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -120,13 +144,26 @@ async fn server(files: u64) {
         .env("JISHI_FANOUT_PLATFORM", &platform_url)
         .env("JISHI_FANOUT_ROOM", &room)
         .env("JISHI_FANOUT_VIEWERS", viewers.to_string())
+        .env("JISHI_FANOUT_FLASH_BUYERS", flash_buyers.to_string())
         .stdout(Stdio::piped())
         .spawn()
         .expect("load client starts");
     let out = BufReader::new(child.stdout.take().expect("child stdout"));
     println!("fanout_open_file_limit: {files}");
+    let mut crowd_started = None;
     for line in out.lines().map_while(Result::ok) {
-        if let Some(n) = line.strip_prefix("connected: ") {
+        if line == "cpu_mark: start" {
+            crowd_started = Some((cpu_seconds(), Instant::now()));
+        } else if line == "cpu_mark: end" {
+            if let Some((cpu, at)) = crowd_started.take() {
+                let used = cpu_seconds() - cpu;
+                println!("flash_crowd_wall_s: {:.2}", at.elapsed().as_secs_f64());
+                println!(
+                    "flash_platform_and_server_cpu_percent: {:.0}",
+                    100.0 * used / at.elapsed().as_secs_f64()
+                );
+            }
+        } else if let Some(n) = line.strip_prefix("connected: ") {
             let n: u64 = n.parse().unwrap_or(0);
             let now = rss_kib();
             let grown = now.saturating_sub(before);
@@ -144,6 +181,33 @@ async fn server(files: u64) {
         std::io::stdout().flush().ok();
     }
     let _ = child.wait();
+    if flash_buyers > 0 {
+        let (below_zero, flash_orders): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM store_products WHERE stock < 0),
+                    (SELECT COUNT(*) FROM live_sales WHERE flash_id IS NOT NULL)",
+        )
+        .fetch_one(_platform.pool())
+        .await
+        .expect("checks");
+        println!("flash_orders_in_database: {flash_orders}");
+        println!("flash_stores_below_zero: {below_zero}");
+    }
+}
+
+/// Units of the flash sale's product each store holds for the crowd.
+const FLASH_STORE_STOCK: i64 = 1_000;
+
+/// CPU time this process has used (user + system), in seconds.
+fn cpu_seconds() -> f64 {
+    // utime and stime, fields 14 and 15 of /proc/self/stat, in USER_HZ ticks (100 a second on
+    // Linux, whatever the kernel's own tick); the name in field 2 has no spaces here.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let f: Vec<&str> = s.split_whitespace().collect();
+            Some((f.get(13)?.parse::<f64>().ok()? + f.get(14)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// The round whose pin `data` shows: each round has its own cap (1000 + round), which marks
@@ -414,7 +478,185 @@ async fn viewers() {
     println!("fanout_pin_to_viewer_p50_ms: {:.1}", pct(0.50));
     println!("fanout_pin_to_viewer_p99_ms: {:.1}", pct(0.99));
     println!("fanout_pin_to_viewer_max_ms: {:.1}", pct(1.0));
+    let buyers = env_usize("JISHI_FANOUT_FLASH_BUYERS", 0);
+    if buyers > 0 {
+        flash_crowd(&http, &platform, &room, &token, buyers).await;
+    }
     for t in tasks {
         t.abort();
     }
+}
+
+/// What one tap came to: status, error code, and when it was sent and answered (since zero).
+struct Tap {
+    status: u16,
+    code: String,
+    sent: Duration,
+    answered: Duration,
+}
+
+/// The flash crowd (see the file's comment), from the child, against the platform at `platform`.
+async fn flash_crowd(
+    http: &reqwest::Client,
+    platform: &str,
+    room: &str,
+    token: &str,
+    buyers: usize,
+) {
+    let cap = env_usize("JISHI_FANOUT_FLASH_CAP", 500);
+    let v1 = format!("{platform}/v1");
+    let room_url = format!("{v1}/live/rooms/{room}");
+    let (sku, price) = support::pinned_product(http, &room_url).await;
+    let bag = http
+        .put(format!("{room_url}/bag"))
+        .bearer_auth(token)
+        .json(&json!({ "items": [{ "sku": sku, "live_price_fen": price - 1, "stock_cap": cap }] }))
+        .send()
+        .await
+        .expect("bag");
+    assert!(bag.status().is_success(), "bag refused: {}", bag.status());
+    let ip = |n: usize| format!("10.{}.{}.{}", n / 62_500, n / 250 % 250, n % 250 + 1);
+    let signed_in = Instant::now();
+    let shoppers: Vec<(String, String)> = futures::stream::iter(0..buyers)
+        .map(|n| {
+            let (http, v1, ip) = (http.clone(), v1.clone(), ip(n));
+            async move {
+                support::platform_shopper(&http, &v1, &format!("171{n:08}"), &ip, support::GUOMAO)
+                    .await
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    println!(
+        "flash_buyers_signed_in: {} in {:.1} s",
+        shoppers.len(),
+        signed_in.elapsed().as_secs_f64()
+    );
+    let flash: Value = http
+        .post(format!("{room_url}/flash"))
+        .bearer_auth(token)
+        .json(
+            &json!({ "sku": sku, "price_fen": price - 2, "cap": cap, "per_shopper": 1,
+                       "countdown_s": 10, "length_s": 300 }),
+        )
+        .send()
+        .await
+        .expect("flash")
+        .json()
+        .await
+        .expect("flash json");
+    let starts_at = flash["starts_at"]
+        .as_str()
+        .and_then(jishi_api::time::parse_utc)
+        .unwrap_or_else(|| panic!("flash sale refused: {flash}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(starts_at as u64).saturating_sub(now)).await;
+
+    // Many connections at once, from an address of their own (the viewers hold most ports of the
+    // others).
+    let crowd = reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 251)))
+        .pool_max_idle_per_host(buyers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    println!("cpu_mark: start");
+    let zero = Instant::now();
+    let taps: Vec<_> = shoppers
+        .into_iter()
+        .enumerate()
+        .map(|(i, (token, address_id))| {
+            let (crowd, url, sku, ip) = (
+                crowd.clone(),
+                format!("{room_url}/orders"),
+                sku.clone(),
+                ip(i),
+            );
+            let at = Duration::from_secs_f64(2.0 * (i as f64 / buyers as f64).powi(2));
+            tokio::spawn(async move {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(zero + at)).await;
+                let sent = zero.elapsed();
+                let res = crowd
+                    .post(url)
+                    .bearer_auth(&token)
+                    .header(jishi_api::headers::CLIENT_IP, ip)
+                    .header(jishi_api::headers::IDEMPOTENCY_KEY, format!("flash-{i}"))
+                    .json(&json!({ "sku": sku, "quantity": 1, "address_id": address_id }))
+                    .send()
+                    .await;
+                let (status, code) = match res {
+                    Ok(res) => {
+                        let status = res.status().as_u16();
+                        let body: Value = res.json().await.unwrap_or(Value::Null);
+                        (
+                            status,
+                            body["error"]["code"].as_str().unwrap_or("").to_owned(),
+                        )
+                    }
+                    Err(_) => (0, "no_answer".to_owned()),
+                };
+                Tap {
+                    status,
+                    code,
+                    sent,
+                    answered: zero.elapsed(),
+                }
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(taps.len());
+    for tap in taps {
+        if let Ok(tap) = tap.await {
+            results.push(tap);
+        }
+    }
+    println!("cpu_mark: end");
+    let accepted: Vec<&Tap> = results.iter().filter(|t| t.status == 201).collect();
+    let spent_at = accepted
+        .iter()
+        .map(|t| t.answered)
+        .max()
+        .unwrap_or_default();
+    let refused_after: Vec<&Tap> = results
+        .iter()
+        .filter(|t| t.status != 201 && t.sent > spent_at)
+        .collect();
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for t in results.iter().filter(|t| t.status != 201) {
+        *codes.entry(format!("{} {}", t.status, t.code)).or_default() += 1;
+    }
+    let ms = |taps: &[&Tap], p: f64| {
+        let mut l: Vec<Duration> = taps.iter().map(|t| t.answered - t.sent).collect();
+        l.sort_unstable();
+        l.get(((l.len().max(1) - 1) as f64 * p) as usize)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
+    println!(
+        "flash_viewers_in_room: {}",
+        env_usize("JISHI_FANOUT_VIEWERS", 0)
+    );
+    println!("flash_cap: {cap}");
+    println!("flash_taps: {}", results.len());
+    println!("flash_orders: {}", accepted.len());
+    for (code, n) in &codes {
+        println!("flash_refused: {n} × {code}");
+    }
+    println!("flash_accepted_p50_ms: {:.1}", ms(&accepted, 0.50));
+    println!("flash_accepted_p99_ms: {:.1}", ms(&accepted, 0.99));
+    println!("flash_refused_once_sold_out: {}", refused_after.len());
+    println!(
+        "flash_refused_once_sold_out_p50_ms: {:.1}",
+        ms(&refused_after, 0.50)
+    );
+    println!(
+        "flash_refused_once_sold_out_p99_ms: {:.1}",
+        ms(&refused_after, 0.99)
+    );
+    println!(
+        "flash_orders_per_s: {:.0}",
+        accepted.len() as f64 / spent_at.as_secs_f64().max(1e-9)
+    );
 }

@@ -87,12 +87,29 @@ fn encode(id: Option<u64>, event: &LiveEvent) -> Frame {
     }
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// What a relay knows of its room: the view, the last durable id, and the recent durable frames.
 #[derive(Default)]
 struct RoomState {
     view: Option<RoomView>,
     last_id: u64,
     ring: VecDeque<Frame>,
+    /// The platform's clock less this server's, in seconds, from the platform's last snapshot:
+    /// the snapshots this relay makes say the platform's time, for countdowns.
+    platform_offset_s: Option<i64>,
+}
+
+impl RoomState {
+    /// The platform's time now, as far as this relay knows it.
+    fn platform_now(&self) -> Option<String> {
+        let offset = self.platform_offset_s?;
+        Some(jishi_api::time::format_utc(unix_now() + offset))
+    }
 }
 
 struct Relay {
@@ -128,10 +145,17 @@ impl Relay {
     fn take(&self, id: Option<u64>, event: LiveEvent) {
         let mut state = lock(&self.state);
         let frame = match &event {
-            LiveEvent::Snapshot { room, comments } => {
+            LiveEvent::Snapshot {
+                room,
+                comments,
+                now,
+            } => {
                 // Continuity is broken (first connect, or upstream could not resume): viewers
                 // start again from this snapshot, and the ring restarts.
                 state.view = Some(RoomView::new((**room).clone(), comments.clone()));
+                if let Some(platform) = now.as_deref().and_then(jishi_api::time::parse_utc) {
+                    state.platform_offset_s = Some(platform - unix_now());
+                }
                 state.ring.clear();
                 if let Some(id) = id {
                     state.last_id = id;
@@ -181,9 +205,12 @@ impl Relay {
             Some(a) if a < state.last_id && state.last_id - a <= CATCH_UP_MAX => Start::CatchUp {
                 after: a,
                 upto: state.last_id,
-                snapshot: encode(Some(state.last_id), &view.snapshot()),
+                snapshot: encode(Some(state.last_id), &view.snapshot(state.platform_now())),
             },
-            _ => Start::Frames(vec![encode(Some(state.last_id), &view.snapshot())]),
+            _ => Start::Frames(vec![encode(
+                Some(state.last_id),
+                &view.snapshot(state.platform_now()),
+            )]),
         };
         Some((start, receiver))
     }
@@ -624,25 +651,75 @@ fn viewer_stream<G: Send + 'static>(
         (Some(receiver), sent_up_to, guard),
         |(receiver, mut sent, guard)| async move {
             let mut receiver = receiver?;
-            loop {
+            let mut chunk = Vec::new();
+            // Wait for one frame to send...
+            let mut open = loop {
                 match receiver.recv().await {
-                    Ok(frame) if frame.end => return Some((Ok(frame.bytes), (None, sent, guard))),
-                    Ok(frame) => {
-                        if let Some(id) = frame.id {
-                            if id <= sent {
-                                continue;
-                            }
-                            sent = id;
+                    Ok(frame) => match take_frame(frame, &mut sent) {
+                        Taken::Send(bytes) => {
+                            chunk.push(bytes);
+                            break true;
                         }
-                        return Some((Ok(frame.bytes), (Some(receiver), sent, guard)));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => return None,
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                        Taken::Last(bytes) => {
+                            chunk.push(bytes);
+                            break false;
+                        }
+                        Taken::Seen => continue,
+                    },
+                    Err(_) => return None,
+                }
+            };
+            // ... then those already queued behind it: a burst of sales (a flash sale's) goes
+            // out in one write to each viewer instead of one write per event.
+            while open && chunk.len() < FRAMES_PER_WRITE {
+                match receiver.try_recv() {
+                    Ok(frame) => match take_frame(frame, &mut sent) {
+                        Taken::Send(bytes) => chunk.push(bytes),
+                        Taken::Last(bytes) => {
+                            chunk.push(bytes);
+                            open = false;
+                        }
+                        Taken::Seen => {}
+                    },
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    // Fell behind or closed: what was taken goes out, then the stream ends.
+                    Err(_) => open = false,
                 }
             }
+            let bytes = if chunk.len() == 1 {
+                chunk.pop().unwrap_or_default()
+            } else {
+                Bytes::from(chunk.concat())
+            };
+            Some((Ok(bytes), (open.then_some(receiver), sent, guard)))
         },
     );
     head.chain(tail)
+}
+
+/// Frames joined into one write at most.
+const FRAMES_PER_WRITE: usize = 64;
+
+/// What a viewer's stream does with a frame from the room.
+enum Taken {
+    Send(Bytes),
+    /// The last frame (the server is shutting down).
+    Last(Bytes),
+    /// A durable frame the viewer already has (it came in its start).
+    Seen,
+}
+
+fn take_frame(frame: Frame, sent: &mut u64) -> Taken {
+    if frame.end {
+        return Taken::Last(frame.bytes);
+    }
+    if let Some(id) = frame.id {
+        if id <= *sent {
+            return Taken::Seen;
+        }
+        *sent = id;
+    }
+    Taken::Send(frame.bytes)
 }
 
 /// `stream` until `deadline`, then its end.
@@ -691,9 +768,30 @@ mod tests {
                 distance_m: None,
                 stores: vec![],
                 bag: vec![],
+                flash: None,
+                starts_at: None,
+                reservations: 0,
             }),
             comments: vec![],
+            // The platform's clock an hour ahead of this server's.
+            now: Some(jishi_api::time::format_utc(unix_now() + 3600)),
         }
+    }
+
+    #[test]
+    fn a_joining_viewers_snapshot_tells_the_platforms_time_not_the_servers() {
+        let relay = relay();
+        relay.take(Some(1), snapshot());
+        let Some((Start::Frames(frames), _)) = relay.join(None) else {
+            panic!("a fresh viewer starts from a snapshot");
+        };
+        let text = String::from_utf8_lossy(&frames[0].bytes).into_owned();
+        let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+        let LiveEvent::Snapshot { now: Some(now), .. } = serde_json::from_str(data).unwrap() else {
+            panic!("a snapshot with the platform's time: {data}");
+        };
+        let ahead = jishi_api::time::parse_utc(&now).unwrap() - unix_now();
+        assert!((3599..=3601).contains(&ahead), "{ahead}");
     }
 
     fn comment(id: u64) -> LiveEvent {

@@ -24,6 +24,9 @@ pub struct MePageData {
     pub addresses: Vec<Address>,
     #[serde(default)]
     pub groups: Vec<jishi_api::groups::MyGroup>,
+    /// Live rooms the shopper reserved that have not ended.
+    #[serde(default)]
+    pub reservations: Vec<jishi_api::live::LiveRoom>,
 }
 
 #[server]
@@ -32,19 +35,23 @@ pub async fn me_page() -> Result<MePageData, AppError> {
     use jishi_api::auth::{AddressesResponse, Me};
     use jishi_api::orders::OrdersResponse;
     // Orders and addresses need a signed-in shopper; before sign-in they come back as `None`.
-    let (me, orders, groups, addresses) = futures::join!(
+    let (me, orders, groups, addresses, reservations) = futures::join!(
         get_as_shopper::<Me>(jishi_api::routes::ME.pattern()),
         get_as_shopper::<OrdersResponse>(jishi_api::routes::ORDERS.pattern()),
         get_as_shopper::<jishi_api::groups::MyGroupsResponse>(
             jishi_api::routes::MY_GROUPS.pattern()
         ),
         get_as_shopper::<AddressesResponse>(jishi_api::routes::MY_ADDRESSES.pattern()),
+        get_as_shopper::<jishi_api::live::RoomsResponse>(
+            jishi_api::routes::MY_RESERVATIONS.pattern()
+        ),
     );
     Ok(MePageData {
         user: me?.and_then(|m| m.user),
         orders: orders?.map(|o| o.orders).unwrap_or_default(),
         addresses: addresses?.map(|a| a.addresses).unwrap_or_default(),
         groups: groups?.map(|g| g.groups).unwrap_or_default(),
+        reservations: reservations?.map(|r| r.rooms).unwrap_or_default(),
     })
 }
 
@@ -172,6 +179,16 @@ fn MeView(data: MePageData) -> impl IntoView {
                             </a>
                         </li>
                     }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+        <h2>{td_string!(l, auth.my_reservations)}</h2>
+        {if data.reservations.is_empty() {
+            view! { <p class="notice empty" data-testid="no-reservations">{td_string!(l, auth.no_reservations)}</p> }.into_any()
+        } else {
+            view! {
+                <ul class="live-list" data-testid="my-reservations">
+                    {data.reservations.into_iter().map(|room| view! { <crate::live::RoomCard room at=None/> }).collect_view()}
                 </ul>
             }.into_any()
         }}

@@ -6,8 +6,9 @@
 //! The page is about one shopper: it is never stored (`Cache-Control: private, no-store`).
 
 use jishi_api::live::{
-    LiveEvent, LiveRoom, NewPin, Pin, PinRefusal, PutBag, RoomStatus, RoomView, RtmpEndpoint,
-    StatusChange, MAX_BAG_ITEMS, MAX_STOCK_CAP,
+    Flash, LiveEvent, LiveRoom, NewFlash, NewPin, Pin, PinRefusal, PutBag, RoomStatus, RoomView,
+    RtmpEndpoint, StatusChange, FLASH_COUNTDOWN_S, FLASH_LENGTH_S, MAX_BAG_ITEMS,
+    MAX_LIVE_QUANTITY, MAX_STOCK_CAP,
 };
 use jishi_api::money::format_yuan;
 use jishi_api::{routes, ErrorCode};
@@ -286,6 +287,7 @@ fn HostConsoleView(console: HostConsole) -> impl IntoView {
             </section>
             <CurrentPin ui/>
             <BagPanel ui/>
+            <FlashPanel ui/>
             <Catalogue ui catalogue book/>
             <HostComments ui/>
             <Sales book/>
@@ -526,7 +528,7 @@ fn BagPanel(ui: Ui) -> impl IntoView {
                 {move || {
                     let last = bag.with(Vec::len).saturating_sub(1);
                     bag.get().into_iter().enumerate().map(|(n, item)| view! {
-                        <li data-testid="host-bag-item" data-sku=item.sku.clone()>
+                        <li data-testid="host-bag-item" data-sku=item.sku.clone() data-fen=item.live_price_fen>
                             <span class="product-name">{item.name.clone()}</span>" "
                             <span class="live-price">{format_yuan(item.live_price_fen)}</span>" "
                             <span class="hint">{td_string!(l, host.catalogue.cap_label)}" "{item.stock_cap}</span>
@@ -546,6 +548,111 @@ fn BagPanel(ui: Ui) -> impl IntoView {
                 }}
             </ol>
             {move || bag.with(Vec::is_empty).then(|| view! { <p class="hint">{td_string!(l, host.bag.empty)}</p> })}
+        </section>
+    }
+    .into_any()
+}
+
+/// Starts a flash sale (秒杀) on a bag item: price, cap, per-shopper limit, countdown and length.
+/// The platform checks the price and cap as a pin's; the form checks what it can first.
+#[component]
+fn FlashPanel(ui: Ui) -> impl IntoView {
+    let l = locale();
+    let bag = Memo::new(move |_| ui.view.with(|v| v.room.bag.clone()));
+    let flash = Memo::new(move |_| ui.view.with(|v| v.room.flash.clone()));
+    let sku = RwSignal::new(String::new());
+    let price = RwSignal::new(String::new());
+    let cap = RwSignal::new("100".to_owned());
+    let per_shopper = RwSignal::new("1".to_owned());
+    let countdown = RwSignal::new("10".to_owned());
+    let minutes = RwSignal::new("5".to_owned());
+    let start = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let chosen = sku.get_untracked();
+        let chosen = if chosen.is_empty() {
+            bag.with_untracked(|b| b.first().map(|p| p.sku.clone()).unwrap_or_default())
+        } else {
+            chosen
+        };
+        let number = |s: RwSignal<String>| s.get_untracked().trim().parse::<u32>().ok();
+        let (Some(price_fen), Some(cap), Some(per_shopper), Some(countdown_s), Some(minutes)) = (
+            parse_yuan(&price.get_untracked()),
+            number(cap),
+            number(per_shopper),
+            number(countdown),
+            number(minutes),
+        ) else {
+            ui.error
+                .set(Some(td_string!(l, host.flash.invalid).to_owned()));
+            return;
+        };
+        let body = NewFlash {
+            sku: chosen,
+            price_fen,
+            cap,
+            per_shopper,
+            countdown_s,
+            length_s: minutes.saturating_mul(60),
+        };
+        if let Err(e) = body.validate() {
+            ui.error.set(Some(api_error_message(&e, l)));
+            return;
+        }
+        let path = ui.path(routes::LIVE_FLASH, &[]);
+        act(
+            ui,
+            async move { api_client::post::<Flash, _>(&path, &body).await },
+            move |flash| ui.apply(LiveEvent::Flash { flash }),
+        );
+    };
+    view! {
+        <section class="host-panel" aria-labelledby="flash-panel-heading">
+            <h2 id="flash-panel-heading">{td_string!(l, host.flash.heading)}</h2>
+            {move || flash.get().map(|f| view! {
+                <p data-testid="host-flash" data-sku=f.sku.clone() data-flash-id=f.id.clone()>
+                    {td_string!(l, host.flash.current, name = f.name.clone(), price = format_yuan(f.price_fen),
+                        starts = crate::lang::beijing_time(&f.starts_at, l).unwrap_or_default(),
+                        sold = f.sold, cap = f.cap)}
+                </p>
+            })}
+            {move || if bag.with(Vec::is_empty) {
+                view! { <p class="hint">{td_string!(l, host.flash.bag_first)}</p> }.into_any()
+            } else {
+                view! {
+                    <form class="flash-form" on:submit=start>
+                        <label>{td_string!(l, host.flash.product)}
+                            <select data-testid="flash-sku" on:change=move |ev| sku.set(event_target_value(&ev))>
+                                {bag.get().into_iter().map(|p| view! {
+                                    <option value=p.sku.clone()>{p.name.clone()}</option>
+                                }).collect_view()}
+                            </select>
+                        </label>
+                        <label>{td_string!(l, host.flash.price)}
+                            <input type="text" inputmode="decimal" data-testid="flash-price-input" required
+                                prop:value=price on:input=move |ev| price.set(event_target_value(&ev))/>
+                        </label>
+                        <label>{td_string!(l, host.flash.cap)}
+                            <input type="number" min="1" data-testid="flash-cap" prop:value=cap
+                                on:input=move |ev| cap.set(event_target_value(&ev))/>
+                        </label>
+                        <label>{td_string!(l, host.flash.per_shopper)}
+                            <input type="number" min="1" max=MAX_LIVE_QUANTITY data-testid="flash-per-shopper" prop:value=per_shopper
+                                on:input=move |ev| per_shopper.set(event_target_value(&ev))/>
+                        </label>
+                        <label>{td_string!(l, host.flash.countdown)}
+                            <input type="number" min=*FLASH_COUNTDOWN_S.start() max=*FLASH_COUNTDOWN_S.end()
+                                data-testid="flash-countdown-s" prop:value=countdown
+                                on:input=move |ev| countdown.set(event_target_value(&ev))/>
+                        </label>
+                        <label>{td_string!(l, host.flash.minutes)}
+                            <input type="number" min=FLASH_LENGTH_S.start() / 60 max=FLASH_LENGTH_S.end() / 60
+                                data-testid="flash-minutes" prop:value=minutes
+                                on:input=move |ev| minutes.set(event_target_value(&ev))/>
+                        </label>
+                        <button type="submit" class="primary" data-testid="flash-start" disabled=ui.busy>{td_string!(l, host.flash.start)}</button>
+                    </form>
+                }.into_any()
+            }}
         </section>
     }
     .into_any()

@@ -87,6 +87,19 @@ pub fn RoomCard(room: LiveRoom, at: Option<LatLng>) -> impl IntoView {
         }
     });
     let live = room.status == RoomStatus::Live;
+    let preview = (room.status == RoomStatus::Scheduled).then(|| {
+        let starts = room
+            .starts_at
+            .as_deref()
+            .and_then(|t| crate::lang::beijing_date_time(t, l))
+            .map(|t| td_string!(l, live.preview.starts, time = t));
+        view! {
+            <p class="live-card-preview" data-testid="live-card-starts" data-starts-at=room.starts_at.clone()>
+                <span>{starts}</span>" · "
+                <span class="hint">{td_string!(l, live.preview.count, count = room.reservations)}</span>
+            </p>
+        }
+    });
     view! {
         <li class="live-card-item">
             <a class="live-card" class:live=live href=href data-testid="live-room-card"
@@ -102,14 +115,16 @@ pub fn RoomCard(room: LiveRoom, at: Option<LatLng>) -> impl IntoView {
                         <span class="distance">{td_string!(l, live.list.nearest_store, distance = format_distance(d))}</span>
                     })}
                 </div>
+                {preview}
                 {pinned}
             </a>
         </li>
     }
 }
 
-/// The home page's strip: the rooms live now near the point, when there are any. Nothing when
-/// there are none or the list cannot be had (the home page is about stores).
+/// The home page's strip: the rooms live now near the point, then the scheduled ones with their
+/// start, when there are any. Nothing when there are none or the list cannot be had (the home
+/// page is about stores).
 #[component]
 pub fn LiveStrip(at: LatLng) -> impl IntoView {
     let rooms = Resource::new(move || Some(at), live_rooms);
@@ -117,9 +132,10 @@ pub fn LiveStrip(at: LatLng) -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
+                // The list comes live rooms first, then scheduled ones.
                 let live: Vec<LiveRoom> = rooms
                     .await
-                    .map(|r| r.rooms.into_iter().filter(|r| r.status == RoomStatus::Live).take(6).collect())
+                    .map(|r| r.rooms.into_iter().filter(|r| r.status != RoomStatus::Ended).take(6).collect())
                     .unwrap_or_default();
                 if live.is_empty() {
                     return ().into_any();

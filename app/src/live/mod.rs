@@ -9,11 +9,13 @@
 
 mod host;
 mod list;
+mod reminder;
 mod video;
 mod viewer;
 
 pub use host::HostConsolePage;
-pub use list::{LiveListPage, LiveStrip};
+pub use list::{LiveListPage, LiveStrip, RoomCard};
+pub use reminder::ReservedRoomLive;
 pub use viewer::LiveRoomPage;
 
 use jishi_api::live::{LiveEvent, Pin, RoomView, Sale, MAX_LIKES_PER_BATCH};
@@ -315,6 +317,9 @@ pub(crate) mod fixtures {
             distance_m: None,
             stores: vec![],
             bag: vec![],
+            flash: None,
+            starts_at: None,
+            reservations: 0,
         }
     }
 

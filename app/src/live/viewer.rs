@@ -5,8 +5,8 @@
 
 use jishi_api::auth::Address;
 use jishi_api::live::{
-    Comment, LiveEvent, LiveOrderRequest, LiveQuote, LiveRoom, NewComment, Pin, Playback,
-    RoomStatus, RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
+    Comment, Flash, FlashPhase, LiveEvent, LiveOrderRequest, LiveQuote, LiveRoom, NewComment, Pin,
+    Playback, RoomStatus, RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
 };
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, OrderStatus};
@@ -17,7 +17,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::addresses::{first_choice, AddressChooser};
 use crate::api_client::{self, AttemptKey};
-use crate::clock::now_ms;
+use crate::clock::{mm_ss, now_ms, time_left};
 use crate::components::{use_location, ErrorNotice, LeafletAssets};
 use crate::error::AppError;
 use crate::i18n::td_string;
@@ -34,24 +34,34 @@ pub struct LiveRoomPageData {
     pub signed_in: bool,
     /// The shopper's saved addresses (empty when signed out).
     pub addresses: Vec<Address>,
+    /// Whether the shopper has reserved this (scheduled) room.
+    #[serde(default)]
+    pub reserved: bool,
 }
 
 #[server]
 pub async fn live_room_page(id: String) -> Result<LiveRoomPageData, AppError> {
-    use crate::platform_client::{from_context, shopper_addresses};
+    use crate::platform_client::{from_context, get_as_shopper, shopper_addresses};
     let client = from_context()?;
     let path = routes::LIVE_ROOM.path(&[&id]);
     let no_query: [(&str, &str); 0] = [];
-    let (room, shopper) = futures::join!(
+    let (room, shopper, reserved) = futures::join!(
         client.get::<LiveRoom>(&path, &no_query),
         shopper_addresses(),
+        get_as_shopper::<jishi_api::live::RoomsResponse>(routes::MY_RESERVATIONS.pattern()),
     );
     let room = room?;
     let (signed_in, addresses) = shopper?;
+    // A list that cannot be had only means the button offers to reserve again (it is idempotent).
+    let reserved = reserved
+        .ok()
+        .flatten()
+        .is_some_and(|r| r.rooms.iter().any(|r| r.id == room.id));
     Ok(LiveRoomPageData {
         room,
         signed_in,
         addresses,
+        reserved,
     })
 }
 
@@ -90,6 +100,7 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         room,
         signed_in,
         addresses,
+        reserved,
     } = data;
     let title = room.title.clone();
     let host = room.host.name.clone();
@@ -108,6 +119,7 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         addresses,
         at,
         room_href,
+        reserved,
     };
     view! {
         <Title text=page_title/>
@@ -140,6 +152,8 @@ pub struct LiveViewState {
     pub at: Option<LatLng>,
     /// This page's URL, where sign-in comes back to.
     pub room_href: String,
+    /// Whether the shopper has reserved the room (a scheduled one).
+    pub reserved: bool,
 }
 
 /// An island: everything that changes while the viewer watches.
@@ -152,6 +166,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
         addresses,
         at,
         room_href,
+        reserved,
     } = state;
     let l = locale();
     let room_id = StoredValue::new(initial.room.id.clone());
@@ -160,6 +175,9 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     let likes_shown = RwSignal::new(initial.room.likes);
     let view = RwSignal::new(initial);
     let connected = RwSignal::new(false);
+    // The platform's clock less this device's, from the stream's snapshot: the flash sale's
+    // countdown is the same for every viewer, whatever their phone's clock says.
+    let skew_ms = StoredValue::new(0.0);
 
     let status = Memo::new(move |_| view.with(|v| v.room.status));
     let pinned = Memo::new(move |_| view.with(|v| v.room.pinned.clone()));
@@ -200,6 +218,9 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                         LiveEvent::Snapshot { room, .. } => Some(room.likes),
                         _ => None,
                     };
+                    if let LiveEvent::Snapshot { now: Some(now), .. } = &event {
+                        skew_ms.set_value(crate::clock::clock_skew_ms(Some(now)));
+                    }
                     if let Some(total) = total {
                         likes.update_value(|l| l.stats(total));
                         let _ = likes_shown.try_set(likes.with_value(LikeBatcher::shown));
@@ -227,13 +248,22 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     let buying = Memo::new(move |_| {
         buy_sku.with(|sku| {
             let sku = sku.as_ref()?;
+            // A product in a flash sale sells at the flash price (the platform applies the same rule).
+            let platform_s = ((now_ms() + skew_ms.get_value()) / 1000.0).floor() as i64;
             view.with(|v| {
-                v.room
-                    .pinned
-                    .iter()
-                    .chain(&v.room.bag)
-                    .find(|p| &p.sku == sku)
-                    .cloned()
+                let flash = v
+                    .room
+                    .flash
+                    .as_ref()
+                    .filter(|f| &f.sku == sku && f.phase(platform_s) != FlashPhase::Gone);
+                flash.map(Flash::as_pin).or_else(|| {
+                    v.room
+                        .pinned
+                        .iter()
+                        .chain(&v.room.bag)
+                        .find(|p| &p.sku == sku)
+                        .cloned()
+                })
             })
         })
     });
@@ -242,6 +272,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
         sheet_open.set(true);
     };
     let bag = Memo::new(move |_| view.with(|v| v.room.bag.clone()));
+    let flash = Memo::new(move |_| view.with(|v| v.room.flash.clone()));
     let addresses = RwSignal::new(addresses);
     // What the buy sheet places: paying it (here, or the host app inside a mini-program).
     let payment = Payment::new(None, 0.0);
@@ -303,7 +334,9 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             })}
             {move || (status.get() == RoomStatus::Scheduled).then(|| view! {
                 <p class="notice" data-testid="live-scheduled">{td_string!(l, live.room.scheduled)}</p>
+                <Preview view signed_in sign_in reserved/>
             })}
+            <FlashSale flash skew_ms signed_in sign_in buy/>
             {pin_card}
             // The pin card is replaced when the host pins another product, so it cannot announce
             // itself: this region, there from the start, reads out each new pin.
@@ -338,6 +371,164 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// A scheduled room (预告): when it starts, how many reserved it, "预约" for a signed-in shopper
+/// (inside a mini-program it then hands the reminder to the host app's subscribe message), and
+/// the start as a calendar file, which any calendar takes and which works offline.
+#[component]
+fn Preview(
+    view: RwSignal<RoomView>,
+    signed_in: bool,
+    sign_in: StoredValue<String>,
+    reserved: bool,
+) -> impl IntoView {
+    let l = locale();
+    let (room_id, starts_at) =
+        view.with_untracked(|v| (v.room.id.clone(), v.room.starts_at.clone()));
+    let count = Memo::new(move |_| view.with(|v| v.room.reservations));
+    let reserved = RwSignal::new(reserved);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let calendar = format!("/api{}", routes::LIVE_CALENDAR.path(&[&room_id]));
+    let room = StoredValue::new((room_id, starts_at.clone()));
+    let reserve = move |_| {
+        busy.set(true);
+        error.set(None);
+        let (room_id, starts_at) = room.get_value();
+        leptos::task::spawn_local(async move {
+            let path = routes::LIVE_RESERVATIONS.path(&[&room_id]);
+            match api_client::post::<jishi_api::live::Reservation, _>(&path, &()).await {
+                Ok(r) => {
+                    reserved.set(true);
+                    view.update(|v| v.room.reservations = r.reservations);
+                    crate::embed::hand_reminder_to_host(&room_id, &starts_at.unwrap_or_default());
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let starts = starts_at
+        .as_deref()
+        .and_then(|t| crate::lang::beijing_date_time(t, l))
+        .map(|t| td_string!(l, live.preview.starts, time = t));
+    view! {
+        <section class="live-preview" data-testid="live-preview" aria-labelledby="preview-heading">
+            <h2 id="preview-heading">{td_string!(l, live.preview.heading)}</h2>
+            <p data-testid="live-starts-at" data-starts-at=starts_at.clone()>{starts}</p>
+            <p class="hint" data-testid="reservation-count" data-count=move || count.get()>
+                {move || td_string!(l, live.preview.count, count = count.get())}
+            </p>
+            {if signed_in {
+                view! {
+                    <button type="button" class="primary" data-testid="reserve-room"
+                        data-reserved=move || reserved.get().to_string()
+                        disabled=move || busy.get() || reserved.get() on:click=reserve>
+                        {move || if reserved.get() { td_string!(l, live.preview.reserved) } else { td_string!(l, live.preview.reserve) }}
+                    </button>
+                }.into_any()
+            } else {
+                view! {
+                    <a class="button primary" data-testid="reserve-room" href=sign_in.get_value()>{td_string!(l, live.preview.sign_in)}</a>
+                }.into_any()
+            }}
+            " "
+            <a class="button secondary" data-testid="room-calendar" href=calendar download="jishi-live.ics">
+                {td_string!(l, live.preview.calendar)}
+            </a>
+            {move || error.get().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
+        </section>
+    }
+    .into_any()
+}
+
+/// The room's flash sale (秒杀): the product at its flash price, the countdown to the start on the
+/// platform's clock, then the time left and what sold; "grab it" opens the buy sheet once open.
+/// The server shows the start time; the browser counts.
+#[component]
+fn FlashSale(
+    flash: Memo<Option<Flash>>,
+    skew_ms: StoredValue<f64>,
+    signed_in: bool,
+    sign_in: StoredValue<String>,
+    buy: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let l = locale();
+    // The platform's time in ms, asked again every second while there is a flash sale.
+    let platform_ms = time_left(move || {
+        flash
+            .with_untracked(Option::is_some)
+            .then(|| now_ms() + skew_ms.get_value())
+    });
+    let phase = Memo::new(move |_| {
+        let now_s = (platform_ms.get()? / 1000.0).floor() as i64;
+        flash.with(|f| f.as_ref().map(|f| f.phase(now_s)))
+    });
+    let countdown = move || {
+        let now = platform_ms.get();
+        flash.with(|f| {
+            let f = f.as_ref()?;
+            let Some(now) = now else {
+                // Before the browser counts: the start time itself.
+                return Some(td_string!(
+                    l,
+                    live.flash.starts_at,
+                    time = crate::lang::beijing_time(&f.starts_at, l).unwrap_or_default()
+                ));
+            };
+            let until = |at: &str| crate::clock::ms_until(at, now - now_ms());
+            Some(match phase.get()? {
+                FlashPhase::Soon => {
+                    td_string!(l, live.flash.starts_in, time = mm_ss(until(&f.starts_at)))
+                }
+                FlashPhase::Open => {
+                    td_string!(l, live.flash.ends_in, time = mm_ss(until(&f.ends_at)))
+                }
+                FlashPhase::SoldOut => td_string!(l, live.flash.sold_out).to_owned(),
+                FlashPhase::Ended | FlashPhase::Gone => td_string!(l, live.flash.ended).to_owned(),
+            })
+        })
+    };
+    let phase_name = move || match phase.get() {
+        None => "waiting",
+        Some(FlashPhase::Soon) => "soon",
+        Some(FlashPhase::Open) => "open",
+        Some(FlashPhase::SoldOut) => "sold_out",
+        Some(FlashPhase::Ended) => "ended",
+        Some(FlashPhase::Gone) => "gone",
+    };
+    move || {
+        flash.get().filter(|_| phase.get() != Some(FlashPhase::Gone)).map(|f| {
+            let sku = f.sku.clone();
+            view! {
+                <section class="flash-sale" data-testid="flash-sale" data-sku=f.sku.clone()
+                    data-phase=phase_name aria-labelledby="flash-heading">
+                    <h2 id="flash-heading" class="flash-label">{td_string!(l, live.flash.label)}" · "{f.name.clone()}</h2>
+                    <p class="prices">
+                        <span class="live-price" data-testid="flash-price" data-fen=f.price_fen>{format_yuan(f.price_fen)}</span>" "
+                        <s class="regular-price" aria-label=td_string!(l, live.regular_price)>{format_yuan(f.regular_price_fen)}</s>
+                    </p>
+                    <p class="flash-countdown" data-testid="flash-countdown" role="timer" aria-live="off">{countdown}</p>
+                    <p class="hint">{td_string!(l, live.flash.sold, sold = f.sold, cap = f.cap)}" · "
+                        {td_string!(l, live.flash.limit, count = f.per_shopper)}</p>
+                    {if signed_in {
+                        view! {
+                            <button type="button" class="primary big" data-testid="flash-buy"
+                                disabled=move || phase.get() != Some(FlashPhase::Open)
+                                on:click=move |_| buy(sku.clone())>
+                                {td_string!(l, live.flash.buy)}
+                            </button>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <a class="button primary" data-testid="flash-buy" href=sign_in.get_value()>{td_string!(l, live.room.sign_in_to_buy)}</a>
+                        }.into_any()
+                    }}
+                </section>
+            }
+        })
+    }
 }
 
 /// The bag's button, shown while the bag has something, and its sheet once opened. Its own
@@ -825,6 +1016,7 @@ mod render_tests {
                 room: room.clone(),
                 signed_in,
                 addresses: vec![],
+                reserved: false,
             };
             let html = Owner::new().with(|| {
                 leptos_meta::provide_meta_context();
@@ -852,5 +1044,62 @@ mod render_tests {
                 "{html}"
             );
         }
+    }
+
+    #[test]
+    fn a_flash_sale_and_a_preview_render_their_hooks() {
+        let flash = jishi_api::live::Flash {
+            id: "fl_1".into(),
+            sku: "s1".into(),
+            name: "草莓".into(),
+            starts_at: "2026-11-25T04:00:10Z".into(),
+            ends_at: "2026-11-25T04:05:10Z".into(),
+            price_fen: 1990,
+            regular_price_fen: 3990,
+            cap: 100,
+            per_shopper: 1,
+            sold: 0,
+            image: None,
+        };
+        let live = LiveRoom {
+            bag: vec![crate::live::fixtures::strawberry()],
+            flash: Some(flash),
+            ..crate::live::fixtures::room()
+        };
+        let scheduled = LiveRoom {
+            status: RoomStatus::Scheduled,
+            starts_at: Some("2026-11-25T07:00:00Z".into()),
+            reservations: 12,
+            ..crate::live::fixtures::room()
+        };
+        let render = |room: LiveRoom| {
+            let data = LiveRoomPageData {
+                room,
+                signed_in: true,
+                addresses: vec![],
+                reserved: false,
+            };
+            Owner::new().with(|| {
+                leptos_meta::provide_meta_context();
+                view! { <RoomPage data at=None/> }.to_html()
+            })
+        };
+        let html = render(live);
+        assert!(html.contains(r#"data-testid="flash-sale""#), "{html}");
+        assert!(html.contains(r#"data-testid="flash-countdown""#), "{html}");
+        assert!(html.contains(r#"data-testid="flash-buy""#), "{html}");
+        assert!(html.contains(r#"data-fen="1990""#), "{html}");
+        assert!(!html.contains(r#"data-testid="reserve-room""#), "{html}");
+        let html = render(scheduled);
+        assert!(html.contains(r#"data-testid="reserve-room""#), "{html}");
+        assert!(html.contains(r#"data-reserved="false""#), "{html}");
+        assert!(
+            html.contains(r#"href="/api/v1/live/rooms/live_1/calendar.ics""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-count="12""#), "{html}");
+        // 15:00 Beijing time.
+        assert!(html.contains("15:00"), "{html}");
+        assert!(!html.contains(r#"data-testid="flash-sale""#), "{html}");
     }
 }

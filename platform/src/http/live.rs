@@ -8,8 +8,9 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use jishi_api::events::ResumeQuery;
 use jishi_api::live::{
-    Comment, HostConsole, LikeBatch, LiveOrderRequest, LiveQuote, LiveRoom, NewComment, NewPin,
-    Pin, PutBag, RoomSettings, RoomsResponse, StatusChange, ViewerReport,
+    Comment, Flash, HostConsole, LikeBatch, LiveOrderRequest, LiveQuote, LiveRoom, NewComment,
+    NewFlash, NewPin, Pin, PutBag, Reservation, RoomSettings, RoomsResponse, StatusChange,
+    ViewerReport,
 };
 use jishi_api::stores::PointRaw;
 use jishi_api::ApiError;
@@ -38,6 +39,10 @@ pub fn router() -> Router<Platform> {
         .route(routes::LIVE_STATUS.pattern(), post(post_status))
         .route(routes::LIVE_SETTINGS.pattern(), put(put_settings))
         .route(routes::LIVE_BAG.pattern(), put(put_bag))
+        .route(routes::LIVE_FLASH.pattern(), post(post_flash))
+        .route(routes::LIVE_RESERVATIONS.pattern(), post(post_reservation))
+        .route(routes::LIVE_CALENDAR.pattern(), get(get_calendar))
+        .route(routes::MY_RESERVATIONS.pattern(), get(my_reservations))
         .route(routes::LIVE_HOST.pattern(), get(host_console))
 }
 
@@ -186,6 +191,62 @@ async fn put_bag(
 ) -> Result<Json<LiveRoom>> {
     live::require_host(&p, &caller, &id).await?;
     Ok(Json(live::bag::put(&p, &id, body).await?))
+}
+
+async fn post_flash(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewFlash>,
+) -> Result<(StatusCode, Json<Flash>)> {
+    live::require_host(&p, &caller, &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(live::flash::start(&p, &id, body).await?),
+    ))
+}
+
+async fn post_reservation(
+    State(p): State<Platform>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Reservation>)> {
+    let user = caller.require_user()?;
+    Ok((
+        StatusCode::CREATED,
+        Json(live::reservations::reserve(&p, user, &id).await?),
+    ))
+}
+
+async fn get_calendar(
+    State(p): State<Platform>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let origin = headers
+        .get(jishi_api::headers::SHOP_ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(live::reservations::shop_origin);
+    let ics = live::reservations::calendar(&p, &id, origin).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.ics\""),
+            ),
+        ],
+        ics,
+    )
+        .into_response())
+}
+
+async fn my_reservations(State(p): State<Platform>, caller: Caller) -> Result<Json<RoomsResponse>> {
+    let user = caller.require_user()?;
+    Ok(Json(live::reservations::mine(&p, user).await?))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

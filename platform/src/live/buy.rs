@@ -5,13 +5,19 @@
 //! `pending_payment` order at the live price (`orders::write`), links it to the room and records
 //! the `sale` event: all of it commits together, or only the key's stored refusal does.
 
-use jishi_api::live::{not_deliverable, LiveEvent, LiveOrderRequest, LiveQuote, Sale};
+use std::sync::{Arc, Mutex};
+
+use jishi_api::live::{
+    flash_phase, flash_refusal, not_deliverable, FlashPhase, LiveEvent, LiveOrderRequest,
+    LiveQuote, Sale,
+};
 use jishi_api::orders::{Order, OrderLine, OrderStatus, Shortage, Slot, SCARCE_HOLD_S};
 use jishi_api::person::Person;
 use jishi_api::stores::{NearbyQuery, Sort};
 use jishi_api::{ApiError, ErrorCode, LatLng};
 use sqlx::{Row, SqliteConnection};
 
+use super::flash::{Admission, FlashOutcome};
 use crate::accounts::{self, new_id};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
@@ -38,6 +44,21 @@ struct Buy {
     any_candidate: bool,
     buyer: Person,
     now: i64,
+    /// What a flash buy came to, for the memo of flash sales (set inside the job).
+    flash_outcome: FlashSlot,
+}
+
+/// A flash buy's outcome, passed out of the writer's job.
+#[derive(Clone, Default)]
+struct FlashSlot(Arc<Mutex<Option<(String, FlashOutcome)>>>);
+
+impl FlashSlot {
+    fn set(&self, flash_id: String, outcome: FlashOutcome) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((flash_id, outcome));
+    }
+    fn take(&self) -> Option<(String, FlashOutcome)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// Places a live order exactly once per (user, key). Replays, refusals and the created order
@@ -50,6 +71,71 @@ pub async fn buy(
     body: LiveOrderRequest,
 ) -> Result<Reply> {
     body.validate()?;
+    let now = p.now_unix();
+    let flashes = p.live().flashes();
+    if !flashes.known(room_id) {
+        let latest = super::flash::latest(&mut *p.pool().acquire().await?, room_id).await?;
+        flashes.set(room_id, latest.as_ref());
+    }
+    // A flash crowd is admitted up to the cap in memory; the rest (and buys before the start or
+    // after the end) are refused without a database round trip.
+    let mut claim = loop {
+        match flashes.admit(room_id, &body.sku, body.quantity, (user_id, key), now) {
+            Admission::Refused(refused) => return Ok(Reply::from_error(&refused)),
+            Admission::Go { claimed } => {
+                break Claim {
+                    memos: flashes,
+                    room_id,
+                    claimed,
+                }
+            }
+            Admission::Wait(answered) => {
+                // Bounded: a buy in flight that never answers must not hold the others forever.
+                let _ = tokio::time::timeout(FLASH_WAIT, answered).await;
+            }
+        }
+    };
+    let outcome = FlashSlot::default();
+    let placed = place(p, room_id, user_id, key, body, now, outcome.clone()).await;
+    flashes.settled(
+        room_id,
+        (user_id, key),
+        outcome.take(),
+        claim.claimed.take(),
+    );
+    placed
+}
+
+/// How long a buy past a flash sale's claimed cap waits for one in flight at a time.
+const FLASH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Units a buy claimed in the flash sale's memo: given back if the request is dropped before its
+/// answer is settled (the database, which decides, is never oversold either way).
+struct Claim<'a> {
+    memos: &'a super::flash::FlashMemos,
+    room_id: &'a str,
+    claimed: Option<(String, u32)>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Some(claimed) = self.claimed.take() {
+            self.memos
+                .settled(self.room_id, ("", ""), None, Some(claimed));
+        }
+    }
+}
+
+/// `buy` past the flash sale's memo: routing, then the job on the writer.
+async fn place(
+    p: &Platform,
+    room_id: &str,
+    user_id: &str,
+    key: &str,
+    body: LiveOrderRequest,
+    now: i64,
+    flash_outcome: FlashSlot,
+) -> Result<Reply> {
     let mut conn = p.pool().acquire().await?;
     let (_, carrying) = route(p, &mut conn, room_id, user_id, &body).await?;
     let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE id = ?")
@@ -64,8 +150,9 @@ pub async fn buy(
         candidates: serde_json::to_string(&carrying).unwrap_or_else(|_| "[]".into()),
         any_candidate: !carrying.is_empty(),
         buyer: Person::shopper(&phone),
-        now: p.now_unix(),
+        now,
         body,
+        flash_outcome,
     };
     let index = p.index().clone();
     let reply = p
@@ -134,14 +221,30 @@ pub async fn quote(
     if carrying.is_empty() {
         return Err(not_deliverable().into());
     }
-    let pin: Option<(i64, u32, u32)> = sqlx::query_as(&format!(
-        "SELECT live_price_fen, sold, stock_cap FROM live_pins
-         WHERE room_id = ? AND sku = ? AND {ON_SALE}"
-    ))
-    .bind(room_id)
-    .bind(&body.sku)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let pin: Option<(i64, u32, u32)> =
+        match flash_on(&mut conn, room_id, &body.sku, p.now_unix()).await? {
+            Some(f) => {
+                if let Some(refused) =
+                    flash_refusal(flash_phase(f.starts_at, f.ends_at, false, p.now_unix()))
+                {
+                    return Err(refused.into());
+                }
+                sqlx::query_as("SELECT price_fen, sold, cap FROM live_flash WHERE id = ?")
+                    .bind(&f.id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
+            None => {
+                sqlx::query_as(&format!(
+                    "SELECT live_price_fen, sold, stock_cap FROM live_pins
+                 WHERE room_id = ? AND sku = ? AND {ON_SALE}"
+                ))
+                .bind(room_id)
+                .bind(&body.sku)
+                .fetch_optional(&mut *conn)
+                .await?
+            }
+        };
     let Some((live_price_fen, sold, stock_cap)) = pin else {
         return Err(ApiError::new(ErrorCode::InvalidState, "这件商品已下架").into());
     };
@@ -208,29 +311,184 @@ async fn place_live(
     b: &Buy,
     address: accounts::Address,
 ) -> Result<String> {
-    let quantity = b.body.quantity;
     let scarce = Scarce::Pin {
         room_id: &b.room_id,
         sku: &b.body.sku,
     };
     check_holds(conn, &b.user_id, b.now, scarce).await?;
-    // The room's cap: conditional, so concurrent buys never take more than it between them.
+    let offer = match flash_on(conn, &b.room_id, &b.body.sku, b.now).await? {
+        Some(flash) => take_flash(conn, b, &flash).await?,
+        None => take_pin(conn, b).await?,
+    };
+    let flash = offer.flash.clone();
+    let reply = write_order(conn, index, b, address, offer).await?;
+    if let Some(id) = flash {
+        b.flash_outcome.set(id, FlashOutcome::Placed);
+    }
+    Ok(reply)
+}
+
+/// The room's flash sale on `sku` that governs a buy at `now`, if any: its latest flash sale,
+/// from its start until `FLASH_SHOWN_AFTER_S` after its end.
+struct FlashRow {
+    id: String,
+    price_fen: i64,
+    per_shopper: u32,
+    starts_at: i64,
+    ends_at: i64,
+}
+
+async fn flash_on(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    sku: &str,
+    now: i64,
+) -> Result<Option<FlashRow>> {
+    let row: Option<(String, String, i64, u32, i64, i64)> = sqlx::query_as(
+        "SELECT id, sku, price_fen, per_shopper, starts_at, ends_at FROM live_flash
+         WHERE room_id = ? ORDER BY starts_at DESC, id DESC LIMIT 1",
+    )
+    .bind(room_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row
+        .filter(|(_, s, ..)| s == sku)
+        .map(
+            |(id, _, price_fen, per_shopper, starts_at, ends_at)| FlashRow {
+                id,
+                price_fen,
+                per_shopper,
+                starts_at,
+                ends_at,
+            },
+        )
+        .filter(|f| flash_phase(f.starts_at, f.ends_at, false, now) != FlashPhase::Gone))
+}
+
+/// What a buy takes before the stores' stock: the unit price, what the room's count now says,
+/// and the product's name and picture.
+struct Offer {
+    unit_price_fen: i64,
+    sold: u32,
+    stock_cap: u32,
+    name: String,
+    picture: Option<String>,
+    /// The flash sale bought in.
+    flash: Option<String>,
+}
+
+fn offer_from(row: &sqlx::sqlite::SqliteRow, flash: Option<String>) -> Result<Offer> {
+    let sold: u32 = row.try_get("sold")?;
+    let stock_cap: u32 = row.try_get("stock_cap")?;
+    Ok(Offer {
+        unit_price_fen: row.try_get("price_fen")?,
+        name: row.try_get("name")?,
+        picture: row.try_get("picture")?,
+        flash,
+        sold,
+        stock_cap,
+    })
+}
+
+/// The room's cap for a pin or bag item: conditional, so concurrent buys never take more than it
+/// between them.
+async fn take_pin(conn: &mut SqliteConnection, b: &Buy) -> Result<Offer> {
     let capped = sqlx::query(&format!(
         "UPDATE live_pins SET sold = sold + ?1
          WHERE room_id = ?2 AND sku = ?3 AND {ON_SALE} AND sold + ?1 <= stock_cap
            AND (SELECT status FROM live_rooms WHERE id = ?2) = 'live'
-         RETURNING live_price_fen, sold, stock_cap,
+         RETURNING live_price_fen AS price_fen, sold, stock_cap,
                    (SELECT name FROM products WHERE sku = ?3) AS name,
                    (SELECT picture FROM products WHERE sku = ?3) AS picture"
     ))
+    .bind(b.body.quantity)
+    .bind(&b.room_id)
+    .bind(&b.body.sku)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match capped {
+        Some(row) => offer_from(&row, None),
+        None => Err(why_not(conn, b).await?.into()),
+    }
+}
+
+/// A flash buy: refused before the start and from the end; then the per-shopper limit and the
+/// flash sale's cap, each a conditional statement, so neither is passed under any concurrency.
+async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Result<Offer> {
+    let quantity = b.body.quantity;
+    if let Some(refused) = flash_refusal(flash_phase(f.starts_at, f.ends_at, false, b.now)) {
+        return Err(refused.into());
+    }
+    let limit = || {
+        ApiError::new(
+            ErrorCode::LimitReached,
+            format!("秒杀每人限购 {} 件", f.per_shopper),
+        )
+    };
+    if quantity > f.per_shopper {
+        return Err(limit().into());
+    }
+    let capped = sqlx::query(
+        "UPDATE live_flash SET sold = sold + ?1
+         WHERE id = ?2 AND sold + ?1 <= cap AND (SELECT status FROM live_rooms WHERE id = ?3) = 'live'
+         RETURNING price_fen, sold, cap AS stock_cap,
+                   (SELECT name FROM products WHERE sku = ?4) AS name,
+                   (SELECT picture FROM products WHERE sku = ?4) AS picture",
+    )
     .bind(quantity)
+    .bind(&f.id)
     .bind(&b.room_id)
     .bind(&b.body.sku)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(capped) = capped else {
-        return Err(why_not(conn, b).await?.into());
+        let spent: Option<(bool, String)> = sqlx::query_as(
+            "SELECT f.sold >= f.cap, r.status FROM live_flash f
+             JOIN live_rooms r ON r.id = f.room_id WHERE f.id = ?",
+        )
+        .bind(&f.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Err(match spent {
+            Some((_, status)) if status != "live" => why_not(conn, b).await?,
+            Some((true, _)) => {
+                b.flash_outcome.set(f.id.clone(), FlashOutcome::CapSpent);
+                ApiError::new(ErrorCode::SoldOut, "秒杀已抢光")
+            }
+            _ => ApiError::new(ErrorCode::SoldOut, "秒杀剩下的不够这么多件，少买几件试试"),
+        }
+        .into());
     };
+    let within = sqlx::query(
+        "INSERT INTO live_flash_buyers (flash_id, user_id, bought) VALUES (?1, ?2, ?3)
+         ON CONFLICT (flash_id, user_id) DO UPDATE SET bought = bought + excluded.bought
+         WHERE bought + excluded.bought <= ?4",
+    )
+    .bind(&f.id)
+    .bind(&b.user_id)
+    .bind(quantity)
+    .bind(f.per_shopper)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if within == 0 {
+        return Err(limit().into());
+    }
+    debug_assert!(f.price_fen > 0);
+    offer_from(&capped, Some(f.id.clone()))
+}
+
+/// Takes the quantity from the nearest candidate store with enough stock and writes the order at
+/// the offer's price, its link to the room (with the store's price and the brand's subsidy) and
+/// the room's `sale` event.
+async fn write_order(
+    conn: &mut SqliteConnection,
+    index: &StoreIndex,
+    b: &Buy,
+    address: accounts::Address,
+    offer: Offer,
+) -> Result<String> {
+    let quantity = b.body.quantity;
     if !b.any_candidate {
         return Err(not_deliverable().into());
     }
@@ -259,12 +517,17 @@ async fn place_live(
             detail: "listed but not in the index".into(),
         })?;
     let quote = StoreIndex::quote(store, LatLng::new(address.lat, address.lng)?);
-    let live_price_fen: i64 = capped.try_get("live_price_fen")?;
-    let sold: u32 = capped.try_get("sold")?;
-    let stock_cap: u32 = capped.try_get("stock_cap")?;
+    let Offer {
+        unit_price_fen: live_price_fen,
+        sold,
+        stock_cap,
+        name,
+        picture,
+        flash,
+    } = offer;
     let items_fen = live_price_fen * i64::from(quantity);
-    // The store is paid its own price; the brand pays what the viewer did not. A pin is always
-    // below the lowest price of the room's stores, so this is never negative (the column checks).
+    // The store is paid its own price; the brand pays what the viewer did not. A live or flash
+    // price is always below the lowest price of the room's stores, so this is never negative.
     let subsidy_fen = (store_price_fen - live_price_fen).max(0) * i64::from(quantity);
     let delivery_fee_fen = store.fees.fee_fen(quote.distance_m, items_fen);
     let expires_at = b.now + SCARCE_HOLD_S;
@@ -275,12 +538,12 @@ async fn place_live(
         status: OrderStatus::PendingPayment,
         items: vec![OrderLine {
             sku: b.body.sku.clone(),
-            name: capped.try_get("name")?,
+            name,
             price_fen: live_price_fen,
             quantity,
             short: 0,
             substitute_for: None,
-            image: crate::pictures::image(capped.try_get::<Option<&str>, _>("picture")?),
+            image: crate::pictures::image(picture.as_deref()),
         }],
         items_fen,
         delivery_fee_fen,
@@ -312,6 +575,7 @@ async fn place_live(
         },
         sold,
         stock_left: stock_cap.saturating_sub(sold),
+        flash: flash.is_some(),
     };
     let sale = event_log::to_json(Log::Room, &b.room_id, &sale)?;
     let new = NewOrder {
@@ -328,7 +592,7 @@ async fn place_live(
     let sql = format!(
         "{};
          INSERT INTO live_sales (order_id, room_id, sku, quantity, amount_fen, store_price_fen,
-             subsidy_fen) VALUES (?, ?, ?, ?, ?, ?, ?);
+             subsidy_fen, flash_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?);
          {APPEND_SQL}",
         order_sql(1)
     );
@@ -339,7 +603,8 @@ async fn place_live(
         .bind(quantity)
         .bind(items_fen)
         .bind(store_price_fen)
-        .bind(subsidy_fen);
+        .bind(subsidy_fen)
+        .bind(flash.as_ref());
     let stored = event_log::bind_append(query, Log::Room, &b.room_id, &sale, b.now)
         .execute(&mut *conn)
         .await?;

@@ -1,4 +1,4 @@
-//! The demo's live rooms: three Beijing rooms, live, each with a host who signs in by phone like
+//! The demo's live rooms: three Beijing rooms, live, and one scheduled (`DEMO_PREVIEW`), each with a host who signs in by phone like
 //! everyone, the stores near the host taking part, and a current pin of a product many Beijing
 //! stores carry. Deterministic, and
 //! idempotent: run on every start of a demo database, it adds only what is missing.
@@ -40,6 +40,18 @@ const ROOMS: [(&str, &str, &str, (f64, f64)); 3] = [
     ),
 ];
 
+/// The demo's scheduled room (预告), which shoppers reserve: (room id, host name, title, host's
+/// phone), its host at 国贸. It starts `PREVIEW_AFTER_S` after the demo database is first seeded;
+/// its host goes live from the console like any host.
+pub const DEMO_PREVIEW: (&str, &str, &str, &str) = (
+    "live_bj4",
+    "年货掌柜",
+    "年货坚果礼盒专场预告",
+    "13900000004",
+);
+/// How long after the first seeding the scheduled demo room starts, in seconds.
+pub const PREVIEW_AFTER_S: i64 = 3 * 3600;
+
 /// A demo room's stores: every store of the city within this distance of its host.
 pub const ROOM_STORES_RADIUS_M: f64 = 6_000.0;
 
@@ -73,52 +85,17 @@ pub async fn seed_rooms(pool: &SqlitePool, now: i64) -> Result<()> {
             .await?;
     let mut tx = pool.begin().await?;
     for (n, ((id, host_name, title, (lat, lng)), sku)) in ROOMS.iter().zip(popular).enumerate() {
-        let phone = DEMO_HOSTS[n];
-        // The host may already have signed in (a user with that phone): keep that user.
-        sqlx::query(
-            "INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?) ON CONFLICT (phone) DO NOTHING",
-        )
-        .bind(format!("usr_demohost{}", n + 1))
-        .bind(phone)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO live_rooms (id, host_user_id, host_name, title, status, city, created_at,
-                 updated_at)
-             SELECT ?, id, ?, ?, 'live', ?, ?, ? FROM users WHERE phone = ?
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(host_name)
-        .bind(title)
-        .bind(CITY)
-        .bind(now)
-        .bind(now)
-        .bind(phone)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let has_stores: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM live_room_stores WHERE room_id = ?)")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !has_stores {
-            let host = LatLng::new(*lat, *lng)?;
-            for (store_id, lat, lng) in &stores {
-                let near = LatLng::new(*lat, *lng)
-                    .is_ok_and(|at| haversine_m(host, at) <= ROOM_STORES_RADIUS_M);
-                if near {
-                    sqlx::query("INSERT INTO live_room_stores (room_id, store_id) VALUES (?, ?)")
-                        .bind(id)
-                        .bind(store_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-        }
-        if inserted == 1 {
+        let seed = RoomSeed {
+            id,
+            host_user: &format!("usr_demohost{}", n + 1),
+            host_name,
+            title,
+            phone: DEMO_HOSTS[n],
+            starts_at: None,
+        };
+        let inserted = seed.insert(&mut tx, now).await?;
+        take_part(&mut tx, id, (*lat, *lng), &stores).await?;
+        if inserted {
             // Priced and capped against the room's own stores, as a host's pin is.
             let Some((regular, held)) = super::room_offer(&mut tx, id, &sku).await? else {
                 continue;
@@ -143,6 +120,107 @@ pub async fn seed_rooms(pool: &SqlitePool, now: i64) -> Result<()> {
             .await?;
         }
     }
+    seed_preview(&mut tx, &stores, now).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// The scheduled room, if missing, with its host and stores.
+async fn seed_preview(
+    tx: &mut sqlx::SqliteConnection,
+    stores: &[(String, f64, f64)],
+    now: i64,
+) -> Result<()> {
+    let (id, host_name, title, phone) = DEMO_PREVIEW;
+    let seed = RoomSeed {
+        id,
+        host_user: "usr_demohost4",
+        host_name,
+        title,
+        phone,
+        starts_at: Some(now + PREVIEW_AFTER_S),
+    };
+    seed.insert(tx, now).await?;
+    take_part(tx, id, crate::demo::GUOMAO, stores).await
+}
+
+/// A demo room and its host.
+struct RoomSeed<'a> {
+    id: &'a str,
+    host_user: &'a str,
+    host_name: &'a str,
+    title: &'a str,
+    phone: &'a str,
+    /// Scheduled to start then; live now without one.
+    starts_at: Option<i64>,
+}
+
+impl RoomSeed<'_> {
+    /// Adds the host (unless a user with that phone exists: the host may have signed in) and the
+    /// room (unless it exists: left as its host made it). Whether the room is new.
+    async fn insert(&self, tx: &mut sqlx::SqliteConnection, now: i64) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?) ON CONFLICT (phone) DO NOTHING",
+        )
+        .bind(self.host_user)
+        .bind(self.phone)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let status = if self.starts_at.is_some() {
+            "scheduled"
+        } else {
+            "live"
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO live_rooms (id, host_user_id, host_name, title, status, city, created_at,
+                 updated_at, starts_at)
+             SELECT ?, id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE phone = ?
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(self.id)
+        .bind(self.host_name)
+        .bind(self.title)
+        .bind(status)
+        .bind(CITY)
+        .bind(now)
+        .bind(now)
+        .bind(self.starts_at)
+        .bind(self.phone)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+}
+
+/// Every store within `ROOM_STORES_RADIUS_M` of the host takes part in the room, unless the room
+/// has its stores already.
+async fn take_part(
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    (lat, lng): (f64, f64),
+    stores: &[(String, f64, f64)],
+) -> Result<()> {
+    let has_stores: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM live_room_stores WHERE room_id = ?)")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if has_stores {
+        return Ok(());
+    }
+    let host = LatLng::new(lat, lng)?;
+    for (store_id, lat, lng) in stores {
+        let near =
+            LatLng::new(*lat, *lng).is_ok_and(|at| haversine_m(host, at) <= ROOM_STORES_RADIUS_M);
+        if near {
+            sqlx::query("INSERT INTO live_room_stores (room_id, store_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(store_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     Ok(())
 }

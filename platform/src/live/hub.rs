@@ -84,6 +84,7 @@ pub struct Hub {
     limits: LiveLimits,
     /// Shared with the `OpenStream` guards, which outlive a borrow of the hub.
     state: Arc<Mutex<State>>,
+    flashes: super::flash::FlashMemos,
 }
 
 /// Who sends a like batch: the viewer (their session, else their address) and their address.
@@ -110,11 +111,17 @@ impl Hub {
                 likes_per_client: Buckets::new(limits.like_batches_per_client),
             })),
             limits,
+            flashes: Default::default(),
         }
     }
 
     pub fn limits(&self) -> &LiveLimits {
         &self.limits
+    }
+
+    /// The rooms' flash sales as far as refusing buys without the database goes.
+    pub fn flashes(&self) -> &super::flash::FlashMemos {
+        &self.flashes
     }
 
     /// Every critical section is a few map updates, so a panic elsewhere leaves it consistent.

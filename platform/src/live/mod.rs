@@ -9,7 +9,9 @@
 //!   `crate::event_log`);
 //! - `pins`: pin, unpin, status and settings (host only);
 //! - `bag`: the shopping bag (host only);
+//! - `flash`: flash sales (host only) and what is kept of them in memory;
 //! - `chat`: comments and their hiding, likes;
+//! - `reservations`: previews (scheduled rooms) reserved by shoppers, as calendar events too;
 //! - `buy`: live orders (Idempotency-Key, cap and stock under concurrency);
 //! - `hub`: what lives in memory (wake-ups, likes not yet written, viewer reports, rate limits);
 //! - `demo`: the demo rooms.
@@ -21,8 +23,10 @@ pub mod bag;
 pub mod buy;
 pub mod chat;
 pub mod demo;
+pub mod flash;
 pub mod hub;
 pub mod pins;
+pub mod reservations;
 
 use jishi_api::live::{
     CatalogueEntry, Comment, HostConsole, Ingest, LiveEvent, LiveRoom, Pin, Playback, RoomStatus,
@@ -54,10 +58,12 @@ pub struct RoomRow {
     pub likes: u64,
     pub slow_mode: bool,
     pub message: Option<String>,
+    /// When a scheduled room is to go live (Unix seconds).
+    pub starts_at: Option<i64>,
 }
 
 const ROOM_SQL: &str = "SELECT id, host_user_id, host_name, title, status, city, likes,
-    slow_mode, message FROM live_rooms";
+    slow_mode, message, starts_at FROM live_rooms";
 
 fn room_from(row: &SqliteRow) -> Result<RoomRow> {
     let id: String = row.try_get("id")?;
@@ -75,6 +81,7 @@ fn room_from(row: &SqliteRow) -> Result<RoomRow> {
         likes: u64::try_from(row.try_get::<i64, _>("likes")?).unwrap_or(0),
         slow_mode: row.try_get::<i64, _>("slow_mode")? == 1,
         message: row.try_get("message")?,
+        starts_at: row.try_get("starts_at")?,
         id,
     })
 }
@@ -193,11 +200,14 @@ pub fn media_urls(media_base: Option<&str>, room_id: &str) -> Option<(Playback, 
     ))
 }
 
-/// What a room shows besides its own row: the pin, the participating stores and the bag.
+/// What a room shows besides its own row: the pin, the participating stores, the bag and the
+/// latest flash sale (shown while it is not long over).
 pub(crate) struct RoomParts {
     pub pinned: Option<Pin>,
     pub stores: Vec<String>,
     pub bag: Vec<Pin>,
+    pub flash: Option<jishi_api::live::Flash>,
+    pub reservations: u64,
 }
 
 /// The room's parts, read on the caller's connection (inside its transaction, if any).
@@ -206,6 +216,8 @@ pub(crate) async fn room_parts(conn: &mut SqliteConnection, room_id: &str) -> Re
         pinned: current_pin(conn, room_id).await?,
         stores: room_stores(conn, room_id).await?,
         bag: bag(conn, room_id).await?,
+        flash: flash::latest(conn, room_id).await?,
+        reservations: reservations::count(conn, room_id).await?,
     })
 }
 
@@ -225,10 +237,16 @@ fn live_room(p: &Platform, row: RoomRow, parts: RoomParts) -> LiveRoom {
         pinned,
         stores,
         bag,
+        flash,
+        reservations,
     } = parts;
+    let now = p.now_unix();
     LiveRoom {
+        reservations,
+        starts_at: row.starts_at.map(rfc3339_utc),
         stores,
         bag,
+        flash: flash.filter(|f| f.phase(now) != jishi_api::live::FlashPhase::Gone),
         playback: media_urls(p.media_base(), &row.id).map(|(play, _)| play),
         viewer_count: p.live().viewers(&row.id),
         title: row.title,
@@ -277,6 +295,7 @@ pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
         LiveEvent::Snapshot {
             room: Box::new(room),
             comments,
+            now: Some(rfc3339_utc(p.now_unix())),
         },
         seq,
     ))
@@ -310,14 +329,18 @@ pub(crate) async fn record(
     event_log::append(conn, Log::Room, room_id, std::slice::from_ref(event), now).await
 }
 
-/// `GET /v1/live/rooms`: the live rooms; with a point, those that can deliver there first (one of
-/// the room's stores delivers to the point and carries the pinned SKU or one the room pinned
-/// before), nearest such store first, with its distance.
+/// `GET /v1/live/rooms`: the live rooms, then the scheduled ones (soonest first, with their
+/// `starts_at`); with a point, live rooms that can deliver there first (one of the room's stores
+/// delivers to the point and carries the pinned SKU or one the room pinned before), nearest such
+/// store first, with its distance.
 pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
     let mut conn = p.pool().acquire().await?;
-    let rows = sqlx::query(&format!("{ROOM_SQL} WHERE status = 'live' ORDER BY id"))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "{ROOM_SQL} WHERE status IN ('live', 'scheduled')
+         ORDER BY status = 'scheduled', starts_at, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     let mut rooms = Vec::with_capacity(rows.len());
     for row in &rows {
         let row = room_from(row)?;
@@ -357,8 +380,15 @@ pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
             .filter_map(|(_, s)| distance.get(s.as_str()).copied())
             .min();
     }
-    // Deliverable rooms first, nearest first; the rest keep their order.
-    rooms.sort_by_key(|r| (r.distance_m.is_none(), r.distance_m));
+    // Live rooms before scheduled ones; among each, deliverable rooms first, nearest first; the
+    // rest keep their order.
+    rooms.sort_by_key(|r| {
+        (
+            r.status != RoomStatus::Live,
+            r.distance_m.is_none(),
+            r.distance_m,
+        )
+    });
     Ok(RoomsResponse { rooms })
 }
 

@@ -51,7 +51,7 @@ impl Reply {
         }
     }
 
-    fn from_error(e: &ApiError) -> Self {
+    pub(crate) fn from_error(e: &ApiError) -> Self {
         Reply {
             status: e.http_status(),
             body: serde_json::to_string(&e.body()).unwrap_or_default(),

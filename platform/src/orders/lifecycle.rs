@@ -140,20 +140,38 @@ pub(crate) async fn release(
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    // A live order also gives its quantity back to the room's cap, under the same guard.
+    // A live order also gives its quantity back to the room's cap, under the same guard; a flash
+    // order to the flash sale's cap and to the shopper's share of its limit.
     sqlx::query(
         "UPDATE live_pins SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
-         WHERE (room_id, sku) = (SELECT room_id, sku FROM live_sales WHERE order_id = ?1)",
+         WHERE (room_id, sku) = (SELECT room_id, sku FROM live_sales
+                                 WHERE order_id = ?1 AND flash_id IS NULL);
+         UPDATE live_flash SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
+         WHERE id = (SELECT flash_id FROM live_sales WHERE order_id = ?1);
+         UPDATE live_flash_buyers SET bought = bought - (SELECT quantity FROM live_sales WHERE order_id = ?1)
+         WHERE flash_id = (SELECT flash_id FROM live_sales WHERE order_id = ?1)
+           AND user_id = (SELECT user_id FROM orders WHERE id = ?1)",
     )
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    let flash: Option<(String, String)> = sqlx::query_as(
+        "SELECT room_id, flash_id FROM live_sales WHERE order_id = ? AND flash_id IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((room_id, flash_id)) = flash {
+        if let Some(flash) = crate::live::flash::by_id(conn, &flash_id).await? {
+            crate::live::record(conn, &room_id, &LiveEvent::Flash { flash }, now).await?;
+        }
+    }
     // Viewers see the pin's new counts: a `pinned` event with it, when it is still the room's
     // current pin (the streams' poll picks it up; this path has no wake-up).
     let live: Option<(String, String)> = sqlx::query_as(
         "SELECT ls.room_id, ls.sku FROM live_sales ls
          JOIN live_pins lp ON lp.room_id = ls.room_id AND lp.sku = ls.sku AND lp.current = 1
-         WHERE ls.order_id = ?",
+         WHERE ls.order_id = ? AND ls.flash_id IS NULL",
     )
     .bind(id)
     .fetch_optional(&mut *conn)

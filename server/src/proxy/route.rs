@@ -49,6 +49,10 @@ pub enum Endpoint {
     LiveStatus,
     LiveSettings,
     LiveBag,
+    LiveFlash,
+    LiveReservations,
+    LiveCalendar,
+    MyReservations,
     LiveHost,
     Groups,
     Group,
@@ -96,6 +100,9 @@ impl Endpoint {
                 | LiveStatus
                 | LiveSettings
                 | LiveBag
+                | LiveFlash
+                | LiveReservations
+                | MyReservations
                 | LiveHost
                 | Groups
                 | JoinGroup
@@ -201,6 +208,10 @@ impl Route {
             ("POST", ["live", "rooms", _, "status"]) => LiveStatus,
             ("PUT", ["live", "rooms", _, "settings"]) => LiveSettings,
             ("PUT", ["live", "rooms", _, "bag"]) => LiveBag,
+            ("POST", ["live", "rooms", _, "flash"]) => LiveFlash,
+            ("POST", ["live", "rooms", _, "reservations"]) => LiveReservations,
+            ("GET", ["live", "rooms", _, "calendar.ics"]) => LiveCalendar,
+            ("GET", ["me", "reservations"]) => MyReservations,
             ("GET", ["live", "rooms", _, "host"]) => LiveHost,
             ("POST", ["groups"]) => Groups,
             ("GET", ["groups", _]) => Group,
@@ -317,6 +328,39 @@ mod tests {
                 .endpoint,
             Endpoint::LivePin
         );
+        for (method, path, endpoint, mine) in [
+            (
+                Method::POST,
+                "live/rooms/live_1/flash",
+                Endpoint::LiveFlash,
+                true,
+            ),
+            (
+                Method::POST,
+                "live/rooms/live_1/reservations",
+                Endpoint::LiveReservations,
+                true,
+            ),
+            (
+                Method::GET,
+                "live/rooms/live_1/calendar.ics",
+                Endpoint::LiveCalendar,
+                false,
+            ),
+            (
+                Method::GET,
+                "me/reservations",
+                Endpoint::MyReservations,
+                true,
+            ),
+        ] {
+            let route = Route::parse(&method, path).unwrap();
+            assert_eq!(
+                (route.endpoint, route.endpoint.is_per_shopper()),
+                (endpoint, mine)
+            );
+            assert_eq!(route.upstream_path, format!("/v1/{path}"));
+        }
         assert_eq!(
             code(Method::PUT, "live/rooms/live_1/viewers"),
             ErrorCode::NotFound

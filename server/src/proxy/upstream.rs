@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use futures::StreamExt;
-use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY, LAST_EVENT_ID};
+use jishi_api::headers::{CLIENT_IP, IDEMPOTENCY_KEY, LAST_EVENT_ID, SHOP_ORIGIN};
 use jishi_api::{ApiError, ErrorCode};
 use jishi_app::platform_client::upstream_error;
 
@@ -33,8 +33,12 @@ const FORWARDED_REQUEST_HEADERS: [HeaderName; 5] = [
 ];
 
 /// Answer headers worth passing back.
-const FORWARDED_RESPONSE_HEADERS: [HeaderName; 3] =
-    [header::CONTENT_TYPE, header::CACHE_CONTROL, header::ETAG];
+const FORWARDED_RESPONSE_HEADERS: [HeaderName; 4] = [
+    header::CONTENT_TYPE,
+    header::CACHE_CONTROL,
+    header::ETAG,
+    header::CONTENT_DISPOSITION,
+];
 
 pub struct Outgoing {
     pub method: Method,
@@ -71,6 +75,10 @@ pub async fn send(
         .and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok())
     {
         headers.insert(CLIENT_IP, ip);
+    }
+    // Where the shopper reached the shop, for links the platform makes (a calendar event's room).
+    if let Some(origin) = shop_origin(request.headers()) {
+        headers.insert(SHOP_ORIGIN, origin);
     }
     if let Some(auth) = out
         .token
@@ -134,6 +142,18 @@ pub async fn send(
         headers,
         body,
     })
+}
+
+/// `scheme://host` of the request as the browser made it: the `Host` header, and https when the
+/// edge in front says so (`X-Forwarded-Proto`). The platform checks its form before using it.
+fn shop_origin(headers: &axum::http::HeaderMap) -> Option<HeaderValue> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let scheme = if https { "https" } else { "http" };
+    HeaderValue::from_str(&format!("{scheme}://{host}")).ok()
 }
 
 /// A large body (after-sales photos) passed on as it arrives, never held whole: refused at once

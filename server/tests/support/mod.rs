@@ -252,8 +252,21 @@ pub fn set_cookie(res: &reqwest::Response) -> Option<String> {
 /// A demo code for `phone` from `{v1}/auth/sms-code`, where `v1` is the platform's `…/v1` or
 /// the server's `…/api/v1`.
 pub async fn demo_code(http: &reqwest::Client, v1: &str, phone: &str) -> String {
-    let sent: Value = http
-        .post(format!("{v1}/auth/sms-code"))
+    demo_code_from(http, v1, phone, None).await
+}
+
+/// `demo_code`, asked as a server reports client address `ip` (when given) to the platform.
+pub async fn demo_code_from(
+    http: &reqwest::Client,
+    v1: &str,
+    phone: &str,
+    ip: Option<&str>,
+) -> String {
+    let mut request = http.post(format!("{v1}/auth/sms-code"));
+    if let Some(ip) = ip {
+        request = request.header(jishi_api::headers::CLIENT_IP, ip);
+    }
+    let sent: Value = request
         .json(&json!({ "phone": phone }))
         .send()
         .await
@@ -265,6 +278,43 @@ pub async fn demo_code(http: &reqwest::Client, v1: &str, phone: &str) -> String 
         .as_str()
         .expect("demo codes on a loopback server")
         .to_owned()
+}
+
+/// A shopper signed in directly on the platform (`v1` its `…/v1`) from client address `ip` (as a
+/// server behind it reports it), with an address at `at` saved: (token, address id). For load
+/// runs, where many shoppers must not share one client address's limits.
+pub async fn platform_shopper(
+    http: &reqwest::Client,
+    v1: &str,
+    phone: &str,
+    ip: &str,
+    at: (f64, f64),
+) -> (String, String) {
+    let code = demo_code_from(http, v1, phone, Some(ip)).await;
+    let session: Value = http
+        .post(format!("{v1}/auth/login"))
+        .header(jishi_api::headers::CLIENT_IP, ip)
+        .json(&json!({ "phone": phone, "code": code }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = session["token"].as_str().expect("token").to_owned();
+    let address: Value = http
+        .post(format!("{v1}/me/addresses"))
+        .header(jishi_api::headers::CLIENT_IP, ip)
+        .bearer_auth(&token)
+        .json(&json!({ "label": "家", "detail": "建国门外大街 1 号", "lat": at.0, "lng": at.1 }))
+        .send()
+        .await
+        .expect("address")
+        .json()
+        .await
+        .expect("json");
+    let address_id = address["id"].as_str().expect("address id").to_owned();
+    (token, address_id)
 }
 
 /// `{v1}/auth/login` with `phone`'s demo code: the answer (its body a session, or its cookie).

@@ -6,6 +6,8 @@
 //   jishiHost.inMiniProgram()          true once confirmed
 //   jishiHost.pay(orderId)             hands payment to the host's pay page; false if it cannot
 //   jishiHost.share({title, path, imageUrl})  what the host shares for this page, now
+//   jishiHost.subscribe(roomId, startsAt)  hands a live room's reminder to the host's subscribe
+//                                      page (its subscribe message); false if it cannot
 (function () {
   'use strict';
   var confirmed = window.__wxjs_environment === 'miniprogram';
@@ -40,6 +42,15 @@
       var mp = miniProgram();
       if (!confirmed || !mp || typeof mp.navigateTo !== 'function') return false;
       mp.navigateTo({ url: '/pages/pay/pay?order=' + encodeURIComponent(orderId) });
+      return true;
+    },
+    subscribe: function (roomId, startsAt) {
+      var mp = miniProgram();
+      if (!confirmed || !mp || typeof mp.navigateTo !== 'function') return false;
+      mp.navigateTo({
+        url: '/pages/subscribe/subscribe?room=' + encodeURIComponent(roomId) +
+          '&starts_at=' + encodeURIComponent(startsAt || ''),
+      });
       return true;
     },
     share: function (share) {
