@@ -143,6 +143,101 @@ pub struct LiveRoom {
     /// Shoppers who reserved the room (预约).
     #[serde(default)]
     pub reservations: u64,
+    /// An ended room's recording (回放), with its pins and bag in time; `None` while the room is
+    /// scheduled or live, and where there is no media server.
+    #[serde(default)]
+    pub replay: Option<Replay>,
+}
+
+/// An ended room's recording and what the host did in it, on one time base: seconds from
+/// `started_at`, the wall-clock instant the room went live. The recording's HLS playlist marks
+/// each segment with the wall clock too (`EXT-X-PROGRAM-DATE-TIME`), so a player maps
+/// `started_at + at_s` to a point in the video even across gaps (no one publishing) and
+/// restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replay {
+    /// The recording's playlist (a VOD HLS playlist behind the shop's `/media`).
+    pub hls: String,
+    /// When the room went live (RFC 3339, UTC, milliseconds).
+    pub started_at: String,
+    /// The moments a product began to be explained (讲解), in order: product chapters.
+    pub chapters: Vec<Chapter>,
+    /// The pin and bag events of the broadcast, in order, for the shop beside the video.
+    pub events: Vec<TimedEvent>,
+}
+
+/// The moment the host pinned `sku`, `at_s` seconds after the room went live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chapter {
+    pub sku: String,
+    pub at_s: u32,
+}
+
+/// A durable room event (`pinned`, `unpinned` or `bag`) `at_s` seconds after the room went live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedEvent {
+    pub at_s: u32,
+    pub event: LiveEvent,
+}
+
+impl Replay {
+    /// Whether an event belongs in a replay's timeline: what the host showed for sale.
+    pub fn keeps(event: &LiveEvent) -> bool {
+        matches!(
+            event,
+            LiveEvent::Pinned { .. } | LiveEvent::Unpinned { .. } | LiveEvent::Bag { .. }
+        )
+    }
+
+    /// The product chapters of a timeline: each time the pin changed to another product (a
+    /// `pinned` event that only updates the current pin's counts is not a chapter).
+    pub fn chapters_of(events: &[TimedEvent]) -> Vec<Chapter> {
+        let mut current: Option<&str> = None;
+        let mut chapters = Vec::new();
+        for e in events {
+            match &e.event {
+                LiveEvent::Pinned { pin } => {
+                    if current != Some(pin.sku.as_str()) {
+                        chapters.push(Chapter {
+                            sku: pin.sku.clone(),
+                            at_s: e.at_s,
+                        });
+                    }
+                    current = Some(pin.sku.as_str());
+                }
+                LiveEvent::Unpinned { sku } if current == Some(sku.as_str()) => current = None,
+                _ => {}
+            }
+        }
+        chapters
+    }
+
+    /// The pin and the bag as they were `at_s` seconds in: the timeline folded up to then.
+    pub fn shop_at(&self, at_s: f64) -> (Option<Pin>, Vec<Pin>) {
+        let mut pinned: Option<Pin> = None;
+        let mut bag: Vec<Pin> = Vec::new();
+        for e in self.events.iter().take_while(|e| f64::from(e.at_s) <= at_s) {
+            match &e.event {
+                LiveEvent::Pinned { pin } => pinned = Some(pin.clone()),
+                LiveEvent::Unpinned { sku } if pinned.as_ref().is_some_and(|p| &p.sku == sku) => {
+                    pinned = None;
+                }
+                LiveEvent::Bag { bag: b } => bag = b.clone(),
+                _ => {}
+            }
+        }
+        (pinned, bag)
+    }
+
+    /// The product `sku` as the host last showed it in the broadcast (name, picture, regular
+    /// price), for a chapter's label.
+    pub fn product(&self, sku: &str) -> Option<&Pin> {
+        self.events.iter().rev().find_map(|e| match &e.event {
+            LiveEvent::Pinned { pin } if pin.sku == sku => Some(pin),
+            LiveEvent::Bag { bag } => bag.iter().find(|p| p.sku == sku),
+            _ => None,
+        })
+    }
 }
 
 /// `POST /v1/live/rooms/{id}/reservations` (signed in): the caller's reservation of a scheduled
@@ -634,6 +729,9 @@ pub struct LiveQuote {
     pub eta_min: u32,
     pub distance_m: u32,
     pub delivery_fee_fen: i64,
+    /// The price of one: the live price (or the flash sale's), or from a replay, that store's own.
+    #[serde(default)]
+    pub unit_price_fen: i64,
 }
 
 /// No store in reach of the address has the product.
@@ -829,6 +927,7 @@ mod tests {
             flash: None,
             starts_at: None,
             reservations: 0,
+            replay: None,
         }
     }
 
@@ -1257,5 +1356,61 @@ mod tests {
         }))
         .unwrap();
         assert!(matches!(old, LiveEvent::Sale { flash: false, .. }));
+    }
+
+    #[test]
+    fn a_replay_has_a_chapter_per_product_explained_and_folds_the_shop_in_time() {
+        let at = |at_s, event| TimedEvent { at_s, event };
+        let b = Pin {
+            sku: "s2".into(),
+            ..pin()
+        };
+        let events = vec![
+            at(
+                0,
+                LiveEvent::Bag {
+                    bag: vec![pin(), b.clone()],
+                },
+            ),
+            at(5, LiveEvent::Pinned { pin: pin() }),
+            // The same pin's counts after a sale gone back: no new chapter.
+            at(
+                9,
+                LiveEvent::Pinned {
+                    pin: Pin { sold: 1, ..pin() },
+                },
+            ),
+            at(20, LiveEvent::Pinned { pin: b.clone() }),
+            at(30, LiveEvent::Unpinned { sku: "s2".into() }),
+            at(40, LiveEvent::Pinned { pin: b.clone() }),
+        ];
+        assert!(events.iter().all(|e| Replay::keeps(&e.event)));
+        assert!(!Replay::keeps(&LiveEvent::Status {
+            status: RoomStatus::Ended
+        }));
+        let chapters = Replay::chapters_of(&events);
+        let got: Vec<(&str, u32)> = chapters.iter().map(|c| (c.sku.as_str(), c.at_s)).collect();
+        assert_eq!(got, [("s1", 5), ("s2", 20), ("s2", 40)]);
+        let replay = Replay {
+            hls: "/media/replay/live_1/index.m3u8".into(),
+            started_at: "2026-12-07T02:00:00.000Z".into(),
+            chapters,
+            events,
+        };
+        let (pinned, bag) = replay.shop_at(4.9);
+        assert_eq!((pinned, bag.len()), (None, 2));
+        assert_eq!(replay.shop_at(9.0).0.map(|p| p.sold), Some(1));
+        assert_eq!(replay.shop_at(25.0).0.map(|p| p.sku), Some("s2".to_owned()));
+        assert_eq!(replay.shop_at(35.0).0, None);
+        assert_eq!(replay.product("s1").map(|p| p.sold), Some(1));
+        assert_eq!(replay.product("nope"), None);
+        // The wire shape: `replay: {hls, started_at, chapters: [{sku, at_s}], events: [{at_s, event}]}`.
+        let json = serde_json::to_value(&replay).unwrap();
+        assert_eq!(
+            json["chapters"][1],
+            serde_json::json!({"sku": "s2", "at_s": 20})
+        );
+        assert_eq!(json["events"][4]["event"]["type"], "unpinned");
+        assert_eq!(serde_json::from_value::<Replay>(json).unwrap(), replay);
     }
 }

@@ -31,6 +31,67 @@ pub fn parse_utc(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
+/// Unix milliseconds from `YYYY-MM-DDTHH:MM:SS[.fff…]` and a zone (`Z`, `±HH:MM` or `±HHMM`):
+/// RFC 3339, and the form ffmpeg writes in HLS's `EXT-X-PROGRAM-DATE-TIME`.
+pub fn parse_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut ms = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        // Milliseconds: the first three digits, padded.
+        let first: String = fraction[..digits]
+            .chars()
+            .chain("00".chars())
+            .take(3)
+            .collect();
+        ms = first.parse::<i64>().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_s = match rest.as_bytes() {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), ..] => {
+            let zone = rest[1..].replace(':', "");
+            if zone.len() != 4 || !zone.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let (zh, zm): (i64, i64) = (zone[..2].parse().ok()?, zone[2..].parse().ok()?);
+            let off = zh * 3600 + zm * 60;
+            if *sign == b'-' {
+                -off
+            } else {
+                off
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset_s;
+    Some(secs * 1000 + ms)
+}
+
 /// (month, day, hour, minute) in Beijing.
 pub fn beijing_parts(unix: i64) -> (u32, u32, u32, u32) {
     let local = unix + BEIJING_OFFSET_S;
@@ -120,6 +181,32 @@ mod tests {
             "2026-11-25T24:00:00Z",
         ] {
             assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn milliseconds_from_rfc3339_and_ffmpeg_program_date_times() {
+        let base = parse_utc("2026-12-07T10:20:30Z").unwrap() * 1000;
+        assert_eq!(parse_ms("2026-12-07T10:20:30Z"), Some(base));
+        assert_eq!(parse_ms("2026-12-07T10:20:30.123Z"), Some(base + 123));
+        assert_eq!(parse_ms("2026-12-07T10:20:30.1Z"), Some(base + 100));
+        assert_eq!(
+            parse_ms("2026-12-07T10:20:30.123456+00:00"),
+            Some(base + 123)
+        );
+        // ffmpeg: local time with a zone of four digits.
+        assert_eq!(parse_ms("2026-12-07T18:20:30.500+0800"), Some(base + 500));
+        assert_eq!(parse_ms("2026-12-07T05:20:30.000-05:00"), Some(base));
+        for bad in [
+            "",
+            "2026-12-07T10:20:30",
+            "2026-12-07T10:20:30.Z",
+            "2026-12-07T10:20:30+8",
+            "2026-13-07T10:20:30Z",
+            "2026-12-07 10:20:30Z",
+            "2026-12-07T10:20:3xZ",
+        ] {
+            assert_eq!(parse_ms(bad), None, "{bad}");
         }
     }
 }

@@ -1,14 +1,14 @@
 import * as fs from 'fs';
 import { expect, test } from '@playwright/test';
-import { expectAccessible, failOnPageErrors, GUOMAO, hydrated, signInThroughApi } from './helpers';
+import { addressAtGuomao, expectAccessible, failOnPageErrors, GUOMAO, hydrated, signInThroughApi } from './helpers';
 
 // The demo's scheduled room and its host (see the README): no other test signs in with this
 // number, which the platform allows one SMS a minute.
 const ROOM = 'live_bj4';
 const HOST_PHONE = '13900000004';
 
-test('a shopper reserves a scheduled room, takes it away as a calendar file, and is told when it goes live', async ({ page, browser, baseURL }) => {
-  test.setTimeout(90_000);
+test('a shopper reserves a scheduled room, takes it away as a calendar file, is told when it goes live, and buys from its replay', async ({ page, browser, baseURL }) => {
+  test.setTimeout(180_000);
   const errors = failOnPageErrors(page);
   await signInThroughApi(page.request, '185');
 
@@ -55,7 +55,7 @@ test('a shopper reserves a scheduled room, takes it away as a calendar file, and
   await expect(page.locator(`[data-testid=my-reservations] [data-room-id="${ROOM}"]`)).toBeVisible();
 
   // The host goes live: the shopper's open page shows a banner to the room.
-  const hostCtx = await browser.newContext({ baseURL });
+  const hostCtx = await browser.newContext({ baseURL, permissions: ['camera', 'microphone'] });
   const sent = await hostCtx.request.post('/api/v1/auth/sms-code', { data: { phone: HOST_PHONE } });
   const login = await hostCtx.request.post('/api/v1/auth/login', {
     data: { phone: HOST_PHONE, code: (await sent.json()).demo_code },
@@ -67,6 +67,74 @@ test('a shopper reserves a scheduled room, takes it away as a calendar file, and
   await expect(banner).toHaveAttribute('data-room-id', ROOM, { timeout: 30_000 });
   await expect(banner.locator('a')).toHaveAttribute('href', `/live/${ROOM}`);
   await expectAccessible(page, 'the going-live banner');
+
+  // The host broadcasts (Chromium's fake camera over WHIP), explains two products a few seconds
+  // apart, stops and ends the room: the media server has recorded it.
+  const hostPage = await hostCtx.newPage();
+  await hostPage.goto(`/live/${ROOM}/host`);
+  await hydrated(hostPage);
+  await hostPage.getByTestId('open-camera').click();
+  await hostPage.getByTestId('start-publish').click();
+  await expect(hostPage.getByTestId('publish-state')).toHaveAttribute('data-state', 'publishing', { timeout: 15_000 });
+  const consoleData = await (await hostCtx.request.get(`/api/v1/live/rooms/${ROOM}/host`)).json();
+  const [a, b] = consoleData.catalogue as { sku: string; price_fen: number }[];
+  const pin = async (p: { sku: string; price_fen: number }) => {
+    const pinned = await hostCtx.request.post(`/api/v1/live/rooms/${ROOM}/pins`, {
+      data: { sku: p.sku, live_price_fen: Math.round(p.price_fen * 0.8), stock_cap: 5 },
+    });
+    expect(pinned.status()).toBe(201);
+  };
+  await hostPage.waitForTimeout(3_000);
+  await pin(a);
+  await hostPage.waitForTimeout(5_000);
+  await pin(b);
+  await hostPage.waitForTimeout(5_000);
+  await hostPage.getByTestId('stop-publish').click();
+  await expect(hostPage.getByTestId('publish-state')).toHaveAttribute('data-state', 'idle');
+  const ended = await hostCtx.request.post(`/api/v1/live/rooms/${ROOM}/status`, { data: { status: 'ended' } });
+  expect(ended.status()).toBe(200);
+
+  // The room now plays its recording, with a chapter per product explained.
+  await page.goto(`/live/${ROOM}`);
+  await hydrated(page);
+  const replay = page.getByTestId('replay');
+  await expect(replay).toHaveAttribute('data-state', 'ready', { timeout: 20_000 });
+  const chapters = page.getByTestId('replay-chapter');
+  await expect(chapters).toHaveCount(2);
+  expect(await chapters.evaluateAll((els) => els.map((e) => e.getAttribute('data-sku')))).toEqual([a.sku, b.sku]);
+  const video = page.getByTestId('replay-video');
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.duration), { timeout: 20_000 }).toBeGreaterThan(8);
+  // A chapter seeks the video to the moment its product was pinned, and the shop beside it follows.
+  const chapterAt = async (sku: string) => {
+    const chapter = page.locator(`[data-testid=replay-chapter][data-sku="${sku}"]`);
+    await chapter.click();
+    await expect(page.locator(`[data-testid=replay-shop] [data-testid=pinned-product]`)).toHaveAttribute('data-sku', sku);
+    return {
+      at: Number(await chapter.getAttribute('data-at-s')),
+      position: await video.evaluate((v: HTMLVideoElement) => v.currentTime),
+    };
+  };
+  const first = await chapterAt(a.sku);
+  const second = await chapterAt(b.sku);
+  expect(second.at - first.at).toBeGreaterThanOrEqual(4);
+  // The recording's dates put the second chapter as far into the video as it came in the broadcast.
+  expect(Math.abs(second.position - first.position - (second.at - first.at))).toBeLessThanOrEqual(1.5);
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 }).toBeGreaterThan(second.position);
+  await expectAccessible(page, 'a replay');
+
+  // Bought from the replay: the store's own price, not the live one.
+  await addressAtGuomao(page.request, '建国门外大街 1 号 5 单元 101');
+  await page.reload();
+  await hydrated(page);
+  await page.locator(`[data-testid=replay-chapter][data-sku="${b.sku}"]`).click();
+  await page.locator(`[data-testid=replay-buy][data-sku="${b.sku}"]`).click();
+  await expect(page.getByTestId('buy-estimate')).toHaveAttribute('data-state', 'ok');
+  await page.getByTestId('place-and-pay').click();
+  await page.waitForURL(/\/orders\//, { timeout: 20_000 });
+  const orderId = new URL(page.url()).pathname.split('/').pop();
+  const order = await (await page.request.get(`/api/v1/orders/${orderId}`)).json();
+  expect(order.items[0].sku).toBe(b.sku);
+  expect(order.items[0].price_fen).toBeGreaterThanOrEqual(b.price_fen);
   expect(errors).toEqual([]);
   await hostCtx.close();
 });

@@ -90,10 +90,28 @@ pub fn demo(port: u16) -> Vec<OsString> {
         .collect()
 }
 
+/// The video copied, and the sound (when the host sends it) as AAC: one output's streams.
+fn hls_streams(with_audio: bool) -> Vec<OsString> {
+    let mut a: Vec<OsString> = args(["-map", "0:v", "-c:v", "copy"]).collect();
+    if with_audio {
+        a.extend(args([
+            "-map", "0:a", "-c:a", "aac", "-b:a", "96k", "-ar", "48000",
+        ]));
+    }
+    a
+}
+
 /// The HLS muxer: forwarded RTP (described by the SDP file `sdp`) → 1 s segments in `out`,
 /// video copied, Opus → AAC when the host sends sound. Segment numbers start from the epoch, so
-/// a muxer started again (another publisher) never goes back.
-pub fn hls(sdp: &Path, out: &Path, with_audio: bool) -> Vec<OsString> {
+/// a muxer started again (another publisher) never goes back. With `record` (a part's playlist
+/// and the window in seconds), the same streams also go to a part of the room's recording: 2 s
+/// segments beside that playlist, each dated, the oldest deleted past the window.
+pub fn hls(
+    sdp: &Path,
+    out: &Path,
+    with_audio: bool,
+    record: Option<(&Path, u32)>,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = args(["-hide_banner", "-nostats", "-loglevel", "warning"])
         .chain(args([
             "-protocol_whitelist",
@@ -104,13 +122,8 @@ pub fn hls(sdp: &Path, out: &Path, with_audio: bool) -> Vec<OsString> {
             "64",
         ]))
         .chain(["-i".into(), sdp.into()])
-        .chain(args(["-map", "0:v", "-c:v", "copy"]))
         .collect();
-    if with_audio {
-        a.extend(args([
-            "-map", "0:a", "-c:a", "aac", "-b:a", "96k", "-ar", "48000",
-        ]));
-    }
+    a.extend(hls_streams(with_audio));
     a.extend(args(["-f", "hls", "-hls_time", "1", "-hls_list_size", "6"]));
     a.extend(args([
         "-hls_flags",
@@ -123,6 +136,21 @@ pub fn hls(sdp: &Path, out: &Path, with_audio: bool) -> Vec<OsString> {
     ]));
     a.push(out.join("seg%d.ts").into());
     a.push(out.join(jishi_api::media::HLS_PLAYLIST).into());
+    if let Some((playlist, window_s)) = record {
+        let dir = playlist.parent().unwrap_or(Path::new("."));
+        a.extend(hls_streams(with_audio));
+        a.extend(args(["-f", "hls", "-hls_time", "2", "-hls_list_size"]));
+        a.push(window_s.div_ceil(2).max(1).to_string().into());
+        a.extend(args([
+            "-hls_flags",
+            "delete_segments+independent_segments+program_date_time",
+            "-hls_start_number_source",
+            "epoch",
+            "-hls_segment_filename",
+        ]));
+        a.push(dir.join("seg%d.ts").into());
+        a.push(playlist.into());
+    }
     a
 }
 
@@ -304,9 +332,32 @@ mod tests {
         ];
         let (sdp, out) = (Path::new("/m/hls/r1.sdp"), Path::new("/m/hls/r1"));
         let with: Vec<&str> = head.iter().chain(&audio).chain(&tail).copied().collect();
-        assert_eq!(text(&hls(sdp, out, true)), with);
+        assert_eq!(text(&hls(sdp, out, true, None)), with);
         let without: Vec<&str> = head.iter().chain(&tail).copied().collect();
-        assert_eq!(text(&hls(sdp, out, false)), without);
+        assert_eq!(text(&hls(sdp, out, false, None)), without);
+        // Recording too: the same streams to a second output, 2 s segments, an hour's window.
+        let part = Path::new("/m/replay/r1/rec-1765100000000.m3u8");
+        let recorded = hls(sdp, out, true, Some((part, 3601)));
+        let recorded = text(&recorded);
+        assert_eq!(recorded[..with.len()], with[..]);
+        let mut second: Vec<&str> = ["-map", "0:v", "-c:v", "copy"].to_vec();
+        second.extend(audio);
+        second.extend([
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_list_size",
+            "1801",
+            "-hls_flags",
+            "delete_segments+independent_segments+program_date_time",
+            "-hls_start_number_source",
+            "epoch",
+            "-hls_segment_filename",
+            "/m/replay/r1/seg%d.ts",
+            "/m/replay/r1/rec-1765100000000.m3u8",
+        ]);
+        assert_eq!(recorded[with.len()..], second[..]);
     }
 
     #[test]

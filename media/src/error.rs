@@ -24,6 +24,8 @@ pub enum MediaError {
     NoPublisher,
     #[error("no such session")]
     NoSession,
+    #[error("this room has no recording (nobody published, or it is past its retention)")]
+    NoRecording,
     #[error("this room has as many viewers as this gateway takes")]
     RoomFull,
     #[error("this gateway has as many sessions as it takes")]
@@ -66,7 +68,9 @@ impl MediaError {
                 ErrorCode::BadRequest
             }
             MediaError::NotSdp => ErrorCode::UnsupportedMediaType,
-            MediaError::NoRoom | MediaError::NoSession => ErrorCode::NotFound,
+            MediaError::NoRoom | MediaError::NoSession | MediaError::NoRecording => {
+                ErrorCode::NotFound
+            }
             MediaError::NoPublisher => ErrorCode::NoPublisher,
             MediaError::RoomFull => ErrorCode::RoomFull,
             MediaError::Busy => ErrorCode::Busy,

@@ -28,6 +28,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             axum::routing::patch(whep_answer).delete(whep_delete),
         )
         .route("/hls/{room}/{file}", get(hls))
+        .route("/replay/{room}/{file}", get(replay))
         .route("/rooms/{room}", get(room))
         .route("/rtmp/{room}", post(rtmp).delete(rtmp_stop))
         .fallback(|| async { MediaError::NoRoom })
@@ -151,6 +152,30 @@ async fn hls(
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MediaError::NoPublisher),
         Err(e) => return Err(e.into()),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A room's recording: the playlist composed of its parts (it grows while a part is written, so
+/// it is not cached), or a segment (never changed once written).
+async fn replay(
+    State(gw): State<Arc<Gateway>>,
+    Path((room, file)): Path<(String, String)>,
+) -> Result<Response, MediaError> {
+    let room = RoomId::parse(&room)?;
+    let kind = HlsFile::parse(&file).ok_or(MediaError::NoRecording)?;
+    let bytes = gw.replay_file(&room, kind, &file).await?;
+    let (content_type, _) = hls_headers(kind);
+    let cache = match kind {
+        HlsFile::Playlist => "no-cache",
+        HlsFile::Segment => "max-age=86400, immutable",
     };
     Ok((
         [

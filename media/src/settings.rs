@@ -62,6 +62,24 @@ pub struct Settings {
     /// `JISHI_MEDIA_PUBLISHER_SLOTS` (default a twentieth of the sessions, at least 1): sessions
     /// viewers may not take, so a host can always go live.
     pub publisher_slots: usize,
+    /// Recordings (回放): where, how much and for how long.
+    pub replay: ReplaySettings,
+}
+
+/// Each broadcast is recorded beside its live HLS. Disk use is bounded twice: a room keeps at
+/// most its last `window_s` seconds, and all recordings together at most `max_mb` (the oldest go
+/// first); none is kept past `keep_days`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySettings {
+    /// `JISHI_REPLAY_DIR`. `None`: `replay/` in the gateway's folder.
+    pub dir: Option<PathBuf>,
+    /// `JISHI_REPLAY_WINDOW_S` (default 7200, two hours): the most of one room kept; `0`: no
+    /// recording at all.
+    pub window_s: u32,
+    /// `JISHI_REPLAY_KEEP_DAYS` (default 7): a recording is deleted this long after its last write.
+    pub keep_days: u32,
+    /// `JISHI_REPLAY_MAX_MB` (default 2048): all recordings together.
+    pub max_mb: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -161,6 +179,12 @@ impl Settings {
             None => None,
             Some(list) => Some(parse_room_list(&list)?),
         };
+        let replay = ReplaySettings {
+            dir: get("JISHI_REPLAY_DIR").map(PathBuf::from),
+            window_s: parse("JISHI_REPLAY_WINDOW_S", get("JISHI_REPLAY_WINDOW_S"), 7200)?,
+            keep_days: parse("JISHI_REPLAY_KEEP_DAYS", get("JISHI_REPLAY_KEEP_DAYS"), 7)?,
+            max_mb: parse("JISHI_REPLAY_MAX_MB", get("JISHI_REPLAY_MAX_MB"), 2048)?,
+        };
         let platform_url = get("PLATFORM_URL").map(|u| u.trim_end_matches('/').to_owned());
         let iface = get("JISHI_MEDIA_IFACE").or_else(detect_iface);
         let public_host = get("JISHI_MEDIA_PUBLIC_HOST")
@@ -199,6 +223,7 @@ impl Settings {
                 4,
             )?,
             publisher_slots,
+            replay,
         })
     }
 }
@@ -295,6 +320,15 @@ mod tests {
         assert_eq!(janus_url(3288), "http://127.0.0.1:3288/janus");
         assert_eq!((s.max_sessions, s.max_viewers_per_room), (2000, 500));
         assert_eq!((s.max_per_client, s.publisher_slots), (4, 100));
+        assert_eq!(
+            s.replay,
+            ReplaySettings {
+                dir: None,
+                window_s: 7200,
+                keep_days: 7,
+                max_mb: 2048
+            }
+        );
     }
 
     #[test]

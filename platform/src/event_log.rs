@@ -31,13 +31,26 @@ impl Log {
     }
 }
 
+/// The wall clock in SQL, Unix milliseconds: a replay's time base (`wall_ms`), which the
+/// recording's segments share; `at` is the shop's clock, which a demo or a test may fix.
+macro_rules! wall_ms_sql {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+pub(crate) use wall_ms_sql;
+
 /// Appends one event with the key's next seq. Events that carry their own `seq` field (order
 /// events) get it filled in. Plain `?` placeholders, so it can ride in a multi-statement query:
 /// bind with `bind_append`. Add `WHERE changes() = 1` to append only if the statement before took.
-pub(crate) const APPEND_SQL: &str = "INSERT INTO event_log (log, key, seq, json, at)
-    SELECT l, k, n, CASE WHEN json_type(j, '$.seq') IS NULL THEN j ELSE json_set(j, '$.seq', n) END, t
+pub(crate) const APPEND_SQL: &str = concat!(
+    "INSERT INTO event_log (log, key, seq, json, at, wall_ms)
+    SELECT l, k, n, CASE WHEN json_type(j, '$.seq') IS NULL THEN j ELSE json_set(j, '$.seq', n) END, t, ",
+    wall_ms_sql!(),
+    "
     FROM (SELECT ? AS l, ? AS k, ? AS j, ? AS t,
-                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE log = ? AND key = ?) AS n)";
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE log = ? AND key = ?) AS n)",
+);
 
 pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 

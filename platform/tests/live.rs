@@ -681,11 +681,13 @@ async fn cancelling_a_live_order_returns_the_stock_and_the_cap_once() {
         .iter()
         .map(|e| serde_json::from_str(e).expect("json"))
         .collect();
-    assert_eq!(events.len(), 2, "{events:?}");
-    assert_eq!(events[0]["type"], "sale");
-    assert_eq!(events[0]["stock_left"], 198);
-    assert_eq!(events[1]["type"], "pinned");
-    assert_eq!(events[1]["pin"], t.pinned().await);
+    // (The first is the demo's own pin, at seed.)
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[0]["type"], "pinned");
+    assert_eq!(events[1]["type"], "sale");
+    assert_eq!(events[1]["stock_left"], 198);
+    assert_eq!(events[2]["type"], "pinned");
+    assert_eq!(events[2]["pin"], t.pinned().await);
 }
 
 #[tokio::test]
@@ -1425,4 +1427,132 @@ async fn a_scheduled_room_is_listed_after_the_live_ones_reserved_and_taken_away_
         .call(Method::GET, "/v1/me/reservations", Some(&a.token), None)
         .await;
     assert_eq!(mine["rooms"][0]["status"], "live");
+}
+
+#[tokio::test]
+async fn an_ended_room_replays_its_pins_in_time_and_sells_at_the_stores_own_price() {
+    let t =
+        TestPlatform::spawn_with(|c| c.media_base = Some("https://media.example.com".into())).await;
+    let host = t.host(0).await;
+    let first = t.pinned().await["sku"]
+        .as_str()
+        .expect("the demo's pin")
+        .to_owned();
+    let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
+    assert_eq!(room["replay"], Value::Null, "no replay while live");
+    // A second product explained a moment later (whole seconds on the wall clock).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (second, regular) = other_product(&t, &host, &first).await;
+    let (status, pin) = t.pin(&host, &second, regular - 1, 10).await;
+    assert_eq!(status, 201, "{pin}");
+    let (_, never_shown) = {
+        let console = t.console(&host, "").await;
+        let entry = console["catalogue"]
+            .as_array()
+            .expect("catalogue")
+            .iter()
+            .find(|e| e["sku"] != first.as_str() && e["sku"] != second.as_str())
+            .expect("a third product")
+            .clone();
+        (
+            entry["price_fen"].clone(),
+            entry["sku"].as_str().expect("sku").to_owned(),
+        )
+    };
+    let s = t.shopper(1, GUOMAO).await;
+    let (status, body) = t.buy(&s, &never_shown, 1, "before").await;
+    assert_eq!(status, 409, "{body}");
+
+    let (status, body) = t
+        .call(
+            Method::POST,
+            &format!("/v1/live/rooms/{ROOM}/status"),
+            Some(&host.token),
+            Some(json!({ "status": "ended" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
+    let replay = &room["replay"];
+    assert_eq!(
+        replay["hls"],
+        format!("https://media.example.com/replay/{ROOM}/index.m3u8")
+    );
+    assert!(
+        jishi_api::time::parse_ms(replay["started_at"].as_str().expect("started_at")).is_some(),
+        "{replay}"
+    );
+    let chapters: Vec<(&str, u64)> = replay["chapters"]
+        .as_array()
+        .expect("chapters")
+        .iter()
+        .map(|c| {
+            (
+                c["sku"].as_str().unwrap_or(""),
+                c["at_s"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(chapters.len(), 2, "{replay}");
+    assert_eq!(chapters[0].0, first.as_str());
+    assert_eq!(chapters[1].0, second.as_str());
+    assert!(
+        chapters[1].1 >= 1,
+        "the second a moment after the first: {chapters:?}"
+    );
+    let kinds: Vec<&str> = replay["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["pinned", "unpinned", "pinned"]);
+    // The list shows live and scheduled rooms only.
+    let list = t.get("/v1/live/rooms").await;
+    assert!(list["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .all(|r| r["id"] != ROOM));
+
+    // Bought from the replay: the nearest room store's own price, outside the room's cap.
+    let (status, quote) = t.quote(&s, &second, 2).await;
+    assert_eq!(status, 200, "{quote}");
+    let (status, order) = t.buy(&s, &second, 2, "replay").await;
+    assert_eq!(status, 201, "{order}");
+    let store_id = order["store_id"].as_str().expect("store");
+    assert_eq!(quote["store_id"], store_id);
+    let own: i64 =
+        sqlx::query_scalar("SELECT price_fen FROM store_products WHERE store_id = ? AND sku = ?")
+            .bind(store_id)
+            .bind(&second)
+            .fetch_one(t.platform.pool())
+            .await
+            .expect("price");
+    assert_eq!(order["items"][0]["price_fen"], own);
+    assert_eq!(quote["unit_price_fen"], own);
+    assert_eq!(order["items_fen"], own * 2);
+    let (replayed, subsidy): (bool, i64) =
+        sqlx::query_as("SELECT replay, subsidy_fen FROM live_sales WHERE order_id = ?")
+            .bind(order["id"].as_str())
+            .fetch_one(t.platform.pool())
+            .await
+            .expect("sale");
+    assert_eq!((replayed, subsidy), (true, 0));
+    assert_eq!(t.sold(&second).await, 0, "the live cap is not the replay's");
+    // Released, it gives back stock and nothing to the cap.
+    let stock = t.total_stock(&second).await;
+    let (status, cancelled) = t.try_cancel(&s, order["id"].as_str().expect("id")).await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(t.total_stock(&second).await, stock + 2);
+    assert_eq!(t.sold(&second).await, 0);
+
+    // A product the host never showed here is not for sale from the replay: nothing written.
+    let before = t.rows().await;
+    let (status, body) = t.buy(&s, &never_shown, 1, "never").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_state");
+    assert_eq!(t.rows().await, before);
+    let (status, _) = t.quote(&s, &never_shown, 1).await;
+    assert_eq!(status, 409);
 }

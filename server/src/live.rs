@@ -771,6 +771,7 @@ mod tests {
                 flash: None,
                 starts_at: None,
                 reservations: 0,
+                replay: None,
             }),
             comments: vec![],
             // The platform's clock an hour ahead of this server's.

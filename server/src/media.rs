@@ -148,6 +148,8 @@ enum MediaRoute {
     Answer,
     StopViewing,
     Hls,
+    /// An ended room's recording (its playlist or a segment).
+    Replay,
 }
 
 impl MediaRoute {
@@ -175,6 +177,11 @@ fn parse(method: &Method, raw: &str) -> Option<(MediaRoute, String)> {
             if is_room_id(room) && HlsFile::parse(file).is_some() =>
         {
             MediaRoute::Hls
+        }
+        ("GET" | "HEAD", ["replay", room, file])
+            if is_room_id(room) && HlsFile::parse(file).is_some() =>
+        {
+            MediaRoute::Replay
         }
         _ => return None,
     };
@@ -294,7 +301,7 @@ pub async fn forward(
     {
         headers.insert(header::LOCATION, location);
     }
-    if route != MediaRoute::Hls {
+    if !matches!(route, MediaRoute::Hls | MediaRoute::Replay) {
         // SDP and session ids are one viewer's own.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -331,6 +338,14 @@ mod tests {
             Some(MediaRoute::Hls)
         );
         assert_eq!(
+            ok(Method::GET, "replay/live_bj1/index.m3u8").map(|x| x.0),
+            Some(MediaRoute::Replay)
+        );
+        assert_eq!(
+            ok(Method::HEAD, "replay/live_bj1/seg1765100000.ts").map(|x| x.0),
+            Some(MediaRoute::Replay)
+        );
+        assert_eq!(
             ok(Method::DELETE, "rtmp/live_bj1").map(|x| x.0),
             Some(MediaRoute::StopRtmp)
         );
@@ -339,6 +354,9 @@ mod tests {
             (Method::GET, "hls/live_bj1/seg.ts"),
             (Method::GET, "hls/live_bj1/seg123456789012345678901.ts"),
             (Method::GET, "hls/live_bj1/x.m3u8"),
+            (Method::GET, "replay/live_bj1/rec-1.m3u8"),
+            (Method::GET, "replay/live_bj1/../seg1.ts"),
+            (Method::POST, "replay/live_bj1/index.m3u8"),
             (Method::GET, "rooms/live_bj1"),
             (Method::GET, "healthz"),
             (Method::POST, "whip/live%2Fbj1"),

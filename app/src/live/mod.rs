@@ -1,5 +1,5 @@
 //! Live rooms (边看边买): `/live` (the list, in `list`, which also has the home page's strip),
-//! `/live/:id` (the viewer, in `viewer`) and `/live/:id/host` (the host console, in `host`).
+//! `/live/:id` (the viewer, in `viewer`; an ended room's replay, in `replay`) and `/live/:id/host` (the host console, in `host`).
 //! The pages are server HTML; the live part of each is one lazy island that follows the room's
 //! event stream (`stream`) and folds every event into a `RoomView` with `RoomView::apply`.
 //! The video (the viewer's player, the host's camera) is in `video`.
@@ -10,6 +10,7 @@
 mod host;
 mod list;
 mod reminder;
+mod replay;
 mod video;
 mod viewer;
 
@@ -320,6 +321,7 @@ pub(crate) mod fixtures {
             flash: None,
             starts_at: None,
             reservations: 0,
+            replay: None,
         }
     }
 

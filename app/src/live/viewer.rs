@@ -104,6 +104,10 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
     } = data;
     let title = room.title.clone();
     let host = room.host.name.clone();
+    let replay = room
+        .replay
+        .clone()
+        .filter(|_| room.status == RoomStatus::Ended);
     let playback = room.playback.clone();
     let room_id = room.id.clone();
     let room_href = live_href(&room.id, at);
@@ -113,13 +117,34 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         td_string!(l, common.nav_live),
         td_string!(l, common.brand)
     );
-    let state = LiveViewState {
-        view: RoomView::new(room, vec![]),
-        signed_in,
-        addresses,
-        at,
-        room_href,
-        reserved,
+    // An ended room with a recording is its replay; otherwise the live room (or its "ended").
+    let body = match replay {
+        Some(replay) => {
+            let state = super::replay::ReplayState {
+                room_id: room_id.clone(),
+                replay,
+                signed_in,
+                addresses,
+                at,
+                room_href,
+            };
+            view! { <super::replay::ReplayView state/> }.into_any()
+        }
+        None => {
+            let state = LiveViewState {
+                view: RoomView::new(room, vec![]),
+                signed_in,
+                addresses,
+                at,
+                room_href,
+                reserved,
+            };
+            view! {
+                <LiveVideo room_id playback/>
+                <LiveRoomView state/>
+            }
+            .into_any()
+        }
     };
     view! {
         <Title text=page_title/>
@@ -129,8 +154,7 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
             <h1 data-testid="live-title">{title}</h1>
             <p class="live-host" data-testid="live-host">{td_string!(l, live.host_label)}<span class="host-name">{host}</span></p>
         </header>
-        <LiveVideo room_id playback/>
-        <LiveRoomView state/>
+        {body}
     }
     // Erased: the page's full view type is deep enough to overflow the server crate's query depth.
     .into_any()
@@ -745,7 +769,7 @@ fn max_quantity(pin: Option<&Pin>) -> u32 {
 /// "Buy now": quantity, address (saved, or a new one), then place and pay and go to the order.
 /// The platform picks the store (the nearest that delivers to the address and has the product).
 #[component]
-fn BuySheet(
+pub(super) fn BuySheet(
     room_id: StoredValue<String>,
     pinned: Memo<Option<Pin>>,
     addresses: RwSignal<Vec<Address>>,
@@ -885,7 +909,13 @@ fn BuySheet(
             </p>
             <p class="buy-total" data-testid="buy-total">
                 {move || pinned.get().map(|p| {
-                    td_string!(l, live.buy.subtotal, amount = format_yuan(p.live_price_fen * i64::from(quantity.get())))
+                    // The quoted store's price of one where there is a quote (a replay buys at
+                    // that store's own price), else the price shown.
+                    let unit = match estimate.get() {
+                        Some(Ok(q)) if q.unit_price_fen > 0 => q.unit_price_fen,
+                        _ => p.live_price_fen,
+                    };
+                    td_string!(l, live.buy.subtotal, amount = format_yuan(unit * i64::from(quantity.get())))
                 })}
             </p>
             {move || error.get().map(|(code, message)| view! {
@@ -1070,6 +1100,7 @@ mod render_tests {
             status: RoomStatus::Scheduled,
             starts_at: Some("2026-11-25T07:00:00Z".into()),
             reservations: 12,
+            replay: None,
             ..crate::live::fixtures::room()
         };
         let render = |room: LiveRoom| {

@@ -1,6 +1,7 @@
 //! The HLS fallback: per room an ffmpeg muxer fed by Janus's `rtp_forward` of the room's
 //! preferred publisher (H.264 copied, Opus → AAC, 1 s segments, 6 in the playlist). It follows
-//! that choice: started, switched or stopped whenever the publishers change.
+//! that choice: started, switched or stopped whenever the publishers change. Each run also
+//! records a part of the room's replay (`replay`).
 
 use std::path::PathBuf;
 
@@ -20,6 +21,8 @@ pub(super) struct Hls {
     pub forwards: Vec<u64>,
     /// The audio and video RTP port pairs.
     pub ports: [u16; 2],
+    /// The part of the room's recording this muxer writes (its playlist).
+    pub recording: Option<PathBuf>,
 }
 
 impl Gateway {
@@ -76,11 +79,18 @@ impl Gateway {
         )?;
         let ffmpeg_bin = self.settings.ffmpeg_bin.clone();
         let with_audio = amid.is_some();
+        let part = self.new_part(room);
+        let recording = part.as_ref().map(|(playlist, _)| playlist.clone());
         // ffmpeg first (it binds the ports), then the forward.
         let mut spec = Spec::new(format!("hls {room}"), move || {
             proc::command(
                 &ffmpeg_bin,
-                crate::commands::hls(&sdp_path, &dir, with_audio),
+                crate::commands::hls(
+                    &sdp_path,
+                    &dir,
+                    with_audio,
+                    part.as_ref().map(|(p, window)| (p.as_path(), *window)),
+                ),
             )
         });
         spec.on_line = Some(log_lines(format!("hls {room}")));
@@ -124,6 +134,7 @@ impl Gateway {
             ffmpeg,
             forwards,
             ports,
+            recording,
         })
     }
 

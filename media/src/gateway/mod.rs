@@ -6,6 +6,7 @@
 //! - `slots`: the session caps (all, per room, per client, publishers' share);
 //! - `feeds`: remote publishers fed by ffmpeg (demo feed, RTMP) and the local RTP ports;
 //! - `hls`: the HLS muxer per room, following the room's preferred publisher;
+//! - `replay`: recordings (each muxer run writes a part), served as one VOD playlist, kept bounded;
 //! - `rtmp`: the RTMP listener per room and its key;
 //! - `state`: what is known between requests, and which publisher viewers get.
 //!
@@ -15,6 +16,7 @@
 
 mod feeds;
 mod hls;
+mod replay;
 mod rtmp;
 mod sessions;
 pub mod slots;
@@ -42,7 +44,7 @@ use state::{Room, Source, State};
 
 pub use rtmp::RTMP_IDLE;
 
-/// How often idle RTMP listeners are looked for.
+/// How often idle RTMP listeners and recordings past their bounds are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
@@ -253,6 +255,7 @@ impl Gateway {
                 },
                 _ = sweep.tick() => {
                     self.stop_idle_rtmp(RTMP_IDLE).await;
+                    self.prune_recordings().await;
                     continue;
                 }
             };

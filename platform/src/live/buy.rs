@@ -4,6 +4,9 @@
 //! nearest of the room's stores that delivers to the address and has enough, writes an ordinary
 //! `pending_payment` order at the live price (`orders::write`), links it to the room and records
 //! the `sale` event: all of it commits together, or only the key's stored refusal does.
+//!
+//! An ended room with a replay still sells what the host showed in it (a pin or a bag item, ever):
+//! at the chosen store's own price, routed the same way, outside the room's cap and any flash sale.
 
 use std::sync::{Arc, Mutex};
 
@@ -221,38 +224,60 @@ pub async fn quote(
     if carrying.is_empty() {
         return Err(not_deliverable().into());
     }
-    let pin: Option<(i64, u32, u32)> =
-        match flash_on(&mut conn, room_id, &body.sku, p.now_unix()).await? {
-            Some(f) => {
-                if let Some(refused) =
-                    flash_refusal(flash_phase(f.starts_at, f.ends_at, false, p.now_unix()))
-                {
-                    return Err(refused.into());
-                }
+    let replaying: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM live_pins lp JOIN live_rooms r ON r.id = lp.room_id
+             WHERE lp.room_id = ? AND lp.sku = ? AND r.status = 'ended'
+               AND r.live_since_ms IS NOT NULL)",
+    )
+    .bind(room_id)
+    .bind(&body.sku)
+    .fetch_one(&mut *conn)
+    .await?;
+    // From a replay: the store's own price, no cap (`None`).
+    let pin: Option<(i64, u32, u32)> = match flash_on(&mut conn, room_id, &body.sku, p.now_unix())
+        .await?
+        .filter(|_| !replaying)
+    {
+        Some(f) => {
+            if let Some(refused) =
+                flash_refusal(flash_phase(f.starts_at, f.ends_at, false, p.now_unix()))
+            {
+                return Err(refused.into());
+            }
+            let flash: Option<(i64, u32, u32)> =
                 sqlx::query_as("SELECT price_fen, sold, cap FROM live_flash WHERE id = ?")
                     .bind(&f.id)
                     .fetch_optional(&mut *conn)
-                    .await?
-            }
-            None => {
-                sqlx::query_as(&format!(
-                    "SELECT live_price_fen, sold, stock_cap FROM live_pins
-                 WHERE room_id = ? AND sku = ? AND {ON_SALE}"
-                ))
-                .bind(room_id)
-                .bind(&body.sku)
-                .fetch_optional(&mut *conn)
-                .await?
-            }
-        };
-    let Some((live_price_fen, sold, stock_cap)) = pin else {
-        return Err(ApiError::new(ErrorCode::InvalidState, "这件商品已下架").into());
+                    .await?;
+            let Some(flash) = flash else {
+                return Err(ApiError::new(ErrorCode::InvalidState, "这件商品已下架").into());
+            };
+            Some(flash)
+        }
+        None if replaying => None,
+        None => {
+            let live: Option<(i64, u32, u32)> = sqlx::query_as(&format!(
+                "SELECT live_price_fen, sold, stock_cap FROM live_pins
+                 WHERE room_id = ?1 AND sku = ?2 AND {ON_SALE}
+                   AND (SELECT status FROM live_rooms WHERE id = ?1) = 'live'"
+            ))
+            .bind(room_id)
+            .bind(&body.sku)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(live) = live else {
+                return Err(why_not(&mut conn, room_id, &body.sku).await?.into());
+            };
+            Some(live)
+        }
     };
-    if sold + body.quantity > stock_cap {
-        return Err(ApiError::new(ErrorCode::SoldOut, "直播间的库存已抢完").into());
+    if let Some((_, sold, stock_cap)) = pin {
+        if sold + body.quantity > stock_cap {
+            return Err(ApiError::new(ErrorCode::SoldOut, "直播间的库存已抢完").into());
+        }
     }
-    let store_id: Option<String> = sqlx::query_scalar(
-        "SELECT sp.store_id FROM json_each(?1) j
+    let store: Option<(String, i64)> = sqlx::query_as(
+        "SELECT sp.store_id, sp.price_fen FROM json_each(?1) j
          JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?2
          WHERE sp.stock >= ?3 ORDER BY j.key LIMIT 1",
     )
@@ -261,9 +286,10 @@ pub async fn quote(
     .bind(body.quantity)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(store_id) = store_id else {
+    let Some((store_id, store_price_fen)) = store else {
         return Err(ApiError::new(ErrorCode::SoldOut, "附近能配送的门店都卖完了").into());
     };
+    let unit_price_fen = pin.map_or(store_price_fen, |(live_price_fen, ..)| live_price_fen);
     let store = p
         .index()
         .get(&store_id)
@@ -279,8 +305,9 @@ pub async fn quote(
         distance_m: delivery.distance_m,
         delivery_fee_fen: store.fees.fee_fen(
             delivery.distance_m,
-            live_price_fen * i64::from(body.quantity),
+            unit_price_fen * i64::from(body.quantity),
         ),
+        unit_price_fen,
     })
 }
 
@@ -375,6 +402,8 @@ struct Offer {
     picture: Option<String>,
     /// The flash sale bought in.
     flash: Option<String>,
+    /// Bought from the room's replay: at the store's own price, outside the cap.
+    replay: bool,
 }
 
 fn offer_from(row: &sqlx::sqlite::SqliteRow, flash: Option<String>) -> Result<Offer> {
@@ -387,6 +416,7 @@ fn offer_from(row: &sqlx::sqlite::SqliteRow, flash: Option<String>) -> Result<Of
         flash,
         sold,
         stock_cap,
+        replay: false,
     })
 }
 
@@ -408,8 +438,38 @@ async fn take_pin(conn: &mut SqliteConnection, b: &Buy) -> Result<Offer> {
     .await?;
     match capped {
         Some(row) => offer_from(&row, None),
-        None => Err(why_not(conn, b).await?.into()),
+        None => not_live_or_refused(conn, b).await,
     }
+}
+
+/// A buy the room's cap refused: from the replay if the room has ended, else why not.
+async fn not_live_or_refused(conn: &mut SqliteConnection, b: &Buy) -> Result<Offer> {
+    match take_replay(conn, b).await? {
+        Some(offer) => Ok(offer),
+        None => Err(why_not(conn, &b.room_id, &b.body.sku).await?.into()),
+    }
+}
+
+/// A buy from an ended room's replay: any product the host pinned or put in the bag there, at
+/// the store's own price (set in `write_order`), leaving the room's counts as they were.
+async fn take_replay(conn: &mut SqliteConnection, b: &Buy) -> Result<Option<Offer>> {
+    let row = sqlx::query(
+        "SELECT 0 AS price_fen, lp.sold, lp.stock_cap, p.name, p.picture FROM live_pins lp
+         JOIN live_rooms r ON r.id = lp.room_id
+         JOIN products p ON p.sku = lp.sku
+         WHERE lp.room_id = ? AND lp.sku = ? AND r.status = 'ended' AND r.live_since_ms IS NOT NULL",
+    )
+    .bind(&b.room_id)
+    .bind(&b.body.sku)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| {
+        Ok(Offer {
+            replay: true,
+            ..offer_from(&row, None)?
+        })
+    })
+    .transpose()
 }
 
 /// A flash buy: refused before the start and from the end; then the per-shopper limit and the
@@ -450,7 +510,7 @@ async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Resul
         .fetch_optional(&mut *conn)
         .await?;
         return Err(match spent {
-            Some((_, status)) if status != "live" => why_not(conn, b).await?,
+            Some((_, status)) if status != "live" => return not_live_or_refused(conn, b).await,
             Some((true, _)) => {
                 b.flash_outcome.set(f.id.clone(), FlashOutcome::CapSpent);
                 ApiError::new(ErrorCode::SoldOut, "秒杀已抢光")
@@ -518,13 +578,19 @@ async fn write_order(
         })?;
     let quote = StoreIndex::quote(store, LatLng::new(address.lat, address.lng)?);
     let Offer {
-        unit_price_fen: live_price_fen,
+        unit_price_fen,
         sold,
         stock_cap,
         name,
         picture,
         flash,
+        replay,
     } = offer;
+    let live_price_fen = if replay {
+        store_price_fen
+    } else {
+        unit_price_fen
+    };
     let items_fen = live_price_fen * i64::from(quantity);
     // The store is paid its own price; the brand pays what the viewer did not. A live or flash
     // price is always below the lowest price of the room's stores, so this is never negative.
@@ -592,7 +658,7 @@ async fn write_order(
     let sql = format!(
         "{};
          INSERT INTO live_sales (order_id, room_id, sku, quantity, amount_fen, store_price_fen,
-             subsidy_fen, flash_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+             subsidy_fen, flash_id, replay) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
          {APPEND_SQL}",
         order_sql(1)
     );
@@ -604,7 +670,8 @@ async fn write_order(
         .bind(items_fen)
         .bind(store_price_fen)
         .bind(subsidy_fen)
-        .bind(flash.as_ref());
+        .bind(flash.as_ref())
+        .bind(replay);
     let stored = event_log::bind_append(query, Log::Room, &b.room_id, &sale, b.now)
         .execute(&mut *conn)
         .await?;
@@ -614,13 +681,13 @@ async fn write_order(
 
 /// Why the cap refused: the room is not live, the SKU is neither pinned nor in the bag, or the
 /// cap is spent.
-async fn why_not(conn: &mut SqliteConnection, b: &Buy) -> Result<ApiError> {
+async fn why_not(conn: &mut SqliteConnection, room_id: &str, sku: &str) -> Result<ApiError> {
     let row: Option<(String, Option<bool>)> = sqlx::query_as(&format!(
         "SELECT r.status, lp.sku IS NOT NULL AND {ON_SALE} FROM live_rooms r
          LEFT JOIN live_pins lp ON lp.room_id = r.id AND lp.sku = ? WHERE r.id = ?"
     ))
-    .bind(&b.body.sku)
-    .bind(&b.room_id)
+    .bind(sku)
+    .bind(room_id)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(match row {

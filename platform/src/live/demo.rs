@@ -118,6 +118,16 @@ pub async fn seed_rooms(pool: &SqlitePool, now: i64) -> Result<()> {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            // In the room's log like any pin, so its replay opens on it.
+            if let Some(pin) = super::pin_of(&mut tx, id, &sku).await? {
+                super::record(
+                    &mut tx,
+                    id,
+                    &jishi_api::live::LiveEvent::Pinned { pin },
+                    now,
+                )
+                .await?;
+            }
         }
     }
     seed_preview(&mut tx, &stores, now).await?;
@@ -172,12 +182,14 @@ impl RoomSeed<'_> {
         } else {
             "live"
         };
-        let inserted = sqlx::query(
+        let inserted = sqlx::query(concat!(
             "INSERT INTO live_rooms (id, host_user_id, host_name, title, status, city, created_at,
-                 updated_at, starts_at)
-             SELECT ?, id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE phone = ?
-             ON CONFLICT (id) DO NOTHING",
-        )
+                     updated_at, starts_at, live_since_ms)
+                 SELECT ?1, id, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                        CASE WHEN ?4 = 'live' THEN ",
+            crate::event_log::wall_ms_sql!(),
+            " END FROM users WHERE phone = ?9 ON CONFLICT (id) DO NOTHING"
+        ))
         .bind(self.id)
         .bind(self.host_name)
         .bind(self.title)

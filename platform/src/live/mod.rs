@@ -12,6 +12,7 @@
 //! - `flash`: flash sales (host only) and what is kept of them in memory;
 //! - `chat`: comments and their hiding, likes;
 //! - `reservations`: previews (scheduled rooms) reserved by shoppers, as calendar events too;
+//! - `replay`: an ended room's recording with its pins and bag in time, and product chapters;
 //! - `buy`: live orders (Idempotency-Key, cap and stock under concurrency);
 //! - `hub`: what lives in memory (wake-ups, likes not yet written, viewer reports, rate limits);
 //! - `demo`: the demo rooms.
@@ -26,6 +27,7 @@ pub mod demo;
 pub mod flash;
 pub mod hub;
 pub mod pins;
+pub mod replay;
 pub mod reservations;
 
 use jishi_api::live::{
@@ -200,14 +202,24 @@ pub fn media_urls(media_base: Option<&str>, room_id: &str) -> Option<(Playback, 
     ))
 }
 
-/// What a room shows besides its own row: the pin, the participating stores, the bag and the
-/// latest flash sale (shown while it is not long over).
+/// Where an ended room's recording plays (behind `JISHI_MEDIA_BASE`, as `media_urls`).
+pub fn replay_url(media_base: Option<&str>, room_id: &str) -> Option<String> {
+    let base = media_base?.trim_end_matches('/');
+    Some(format!(
+        "{base}/replay/{room_id}/{}",
+        jishi_api::media::HLS_PLAYLIST
+    ))
+}
+
+/// What a room shows besides its own row: the pin, the participating stores, the bag, the
+/// latest flash sale (shown while it is not long over) and, once it has ended, its timeline.
 pub(crate) struct RoomParts {
     pub pinned: Option<Pin>,
     pub stores: Vec<String>,
     pub bag: Vec<Pin>,
     pub flash: Option<jishi_api::live::Flash>,
     pub reservations: u64,
+    pub timeline: Option<(i64, Vec<jishi_api::live::TimedEvent>)>,
 }
 
 /// The room's parts, read on the caller's connection (inside its transaction, if any).
@@ -218,6 +230,7 @@ pub(crate) async fn room_parts(conn: &mut SqliteConnection, room_id: &str) -> Re
         bag: bag(conn, room_id).await?,
         flash: flash::latest(conn, room_id).await?,
         reservations: reservations::count(conn, room_id).await?,
+        timeline: replay::timeline(conn, room_id).await?,
     })
 }
 
@@ -239,9 +252,13 @@ fn live_room(p: &Platform, row: RoomRow, parts: RoomParts) -> LiveRoom {
         bag,
         flash,
         reservations,
+        timeline,
     } = parts;
     let now = p.now_unix();
     LiveRoom {
+        replay: replay_url(p.media_base(), &row.id)
+            .zip(timeline)
+            .map(|(hls, timeline)| replay::replay(hls, timeline)),
         reservations,
         starts_at: row.starts_at.map(rfc3339_utc),
         stores,

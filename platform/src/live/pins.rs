@@ -133,12 +133,18 @@ pub async fn set_status(p: &Platform, room_id: &str, body: StatusChange) -> Resu
                     )
                     .into());
                 }
-                sqlx::query("UPDATE live_rooms SET status = ?, updated_at = ? WHERE id = ?")
-                    .bind(body.status.as_str())
-                    .bind(now)
-                    .bind(&room)
-                    .execute(&mut *conn)
-                    .await?;
+                // Straight from scheduled to ended, it never went live: no replay's time base.
+                sqlx::query(concat!(
+                    "UPDATE live_rooms SET status = ?1, updated_at = ?2,
+                         live_since_ms = CASE WHEN ?1 = 'live' THEN ",
+                    crate::event_log::wall_ms_sql!(),
+                    " ELSE live_since_ms END WHERE id = ?3"
+                ))
+                .bind(body.status.as_str())
+                .bind(now)
+                .bind(&room)
+                .execute(&mut *conn)
+                .await?;
                 record(
                     conn,
                     &room,

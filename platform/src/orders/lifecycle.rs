@@ -141,11 +141,12 @@ pub(crate) async fn release(
     .execute(&mut *conn)
     .await?;
     // A live order also gives its quantity back to the room's cap, under the same guard; a flash
-    // order to the flash sale's cap and to the shopper's share of its limit.
+    // order to the flash sale's cap and to the shopper's share of its limit. A replay's took
+    // nothing from either.
     sqlx::query(
         "UPDATE live_pins SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
          WHERE (room_id, sku) = (SELECT room_id, sku FROM live_sales
-                                 WHERE order_id = ?1 AND flash_id IS NULL);
+                                 WHERE order_id = ?1 AND flash_id IS NULL AND replay = 0);
          UPDATE live_flash SET sold = sold - (SELECT quantity FROM live_sales WHERE order_id = ?1)
          WHERE id = (SELECT flash_id FROM live_sales WHERE order_id = ?1);
          UPDATE live_flash_buyers SET bought = bought - (SELECT quantity FROM live_sales WHERE order_id = ?1)
@@ -171,7 +172,7 @@ pub(crate) async fn release(
     let live: Option<(String, String)> = sqlx::query_as(
         "SELECT ls.room_id, ls.sku FROM live_sales ls
          JOIN live_pins lp ON lp.room_id = ls.room_id AND lp.sku = ls.sku AND lp.current = 1
-         WHERE ls.order_id = ? AND ls.flash_id IS NULL",
+         WHERE ls.order_id = ? AND ls.flash_id IS NULL AND ls.replay = 0",
     )
     .bind(id)
     .fetch_optional(&mut *conn)

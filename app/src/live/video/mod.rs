@@ -14,7 +14,10 @@
 //!   `setCodecPreferences`, since the media server takes H.264 42e01f + Opus) → `201` answer +
 //!   `Location`; stopping is `DELETE {Location}` and the camera turned off.
 //!
-//! Modules: `player` (the viewer), `publisher` (the host's camera, and the console's RTMP address),
+//! - **Replay** (`live::replay`): an ended room's recording, a VOD playlist played the same way
+//!   as HLS (`play_recording`), with the `<video>`'s own controls.
+//!
+//! Modules: `player` (the viewer, and recordings), `publisher` (the host's camera, and the console's RTMP address),
 //! `js` (the browser side both use: fetch, sessions ended on `pagehide`, WebRTC helpers); here
 //! what both need, like the `Location` rule.
 //!
@@ -32,6 +35,8 @@ mod js;
 mod player;
 mod publisher;
 
+#[cfg(feature = "hydrate")]
+pub(super) use player::play_recording;
 pub use player::LivePlayer;
 pub use publisher::{ask_rtmp, end_rtmp, CameraPublisher};
 

@@ -190,6 +190,9 @@ pub fn LivePlayer(room_id: String, playback: Option<Playback>) -> impl IntoView 
 }
 
 #[cfg(feature = "hydrate")]
+pub(in crate::live) use browser::play_recording;
+
+#[cfg(feature = "hydrate")]
 mod browser {
     //! Plays WHEP or HLS in the `<video>`, falls back and tries again.
 
@@ -495,6 +498,38 @@ mod browser {
         let _ = call(&hls, "destroy", &[]);
         drop(on_error);
         ended
+    }
+
+    /// Plays a recording (a VOD playlist) in `video`: the browser's own HLS where it has one,
+    /// else hls.js. `false` when neither can. Seeking and pausing are the `<video>`'s own.
+    pub async fn play_recording(video: &HtmlVideoElement, url: &str) -> bool {
+        if native_hls(&video.can_play_type("application/vnd.apple.mpegurl")) {
+            video.set_src(url);
+            return true;
+        }
+        let Some(hls_class) = hls_js().await else {
+            log("hls.js did not load");
+            return false;
+        };
+        let supported = call(&hls_class, "isSupported", &[])
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        let config = Object::new();
+        // The page's CSP allows no blob: workers.
+        let _ = Reflect::set(&config, &"enableWorker".into(), &JsValue::FALSE);
+        let Some(hls) = supported
+            .then(|| {
+                Reflect::construct(hls_class.unchecked_ref::<Function>(), &Array::of1(&config)).ok()
+            })
+            .flatten()
+        else {
+            return false;
+        };
+        // hls.js stays with the `<video>` (its MediaSource) for the page's life.
+        call(&hls, "loadSource", &[&JsValue::from_str(url)])
+            .and_then(|_| call(&hls, "attachMedia", &[video.as_ref()]))
+            .is_ok()
     }
 
     /// `window.Hls`, adding hls.js's `<script>` to the page the first time.
