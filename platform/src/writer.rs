@@ -41,11 +41,30 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on `pool` (which it shares with nothing else that writes a lot).
-    /// The task ends when the last `Writer` clone is dropped.
+    /// Starts the writer on `pool` (which it shares with nothing else that writes a lot), on a
+    /// thread of its own: a job is a run of statements, each a hop to the connection's thread and
+    /// back, and on the shared runtime every hop back waited behind whatever else was queued
+    /// there (thousands of viewers' streams in a flash sale). It ends when the last `Writer`
+    /// clone is dropped.
     pub fn spawn(pool: SqlitePool) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, jobs));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        match runtime {
+            Ok(runtime) => {
+                let started = std::thread::Builder::new()
+                    .name("checkout-writer".into())
+                    .spawn(move || runtime.block_on(run(pool, jobs)));
+                if let Err(e) = started {
+                    // No thread to be had: `queue` is closed and every job says so.
+                    tracing::error!("the checkout writer's thread did not start: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::error!("the checkout writer's runtime did not start: {e}");
+            }
+        }
         Writer { queue }
     }
 

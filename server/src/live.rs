@@ -40,8 +40,9 @@ use crate::client::ClientInfo;
 use crate::proxy::{ProxyError, EVENT_STREAM_MAX};
 use crate::{AppState, Shutdown};
 
-/// Frames a viewer may fall behind before it is dropped (it then resumes from the ring).
-const BROADCAST_BUFFER: usize = 256;
+/// Frames a viewer may fall behind before it is dropped (it then resumes from the ring): room for
+/// a flash crowd's sales during one `COALESCE` wait at a few thousand a second.
+const BROADCAST_BUFFER: usize = 1024;
 /// Durable frames kept for resuming viewers.
 const RING: usize = 512;
 /// A room with no viewers this long is unsubscribed.
@@ -72,6 +73,9 @@ struct Frame {
     bytes: Bytes,
     /// The last frame of every viewer's stream (the server is shutting down).
     end: bool,
+    /// A frame that comes in bursts (`sale`, `stats`): a viewer's stream waits `COALESCE` after
+    /// one, so a burst goes out in one write.
+    coalesce: bool,
 }
 
 fn encode(id: Option<u64>, event: &LiveEvent) -> Frame {
@@ -84,6 +88,7 @@ fn encode(id: Option<u64>, event: &LiveEvent) -> Frame {
         id,
         bytes: Bytes::from(text),
         end: false,
+        coalesce: matches!(event, LiveEvent::Sale { .. } | LiveEvent::Stats { .. }),
     }
 }
 
@@ -389,7 +394,7 @@ impl LiveHub {
                                 None => break,
                             },
                             _ = keep_alive.tick() => {
-                                let _ = relay.frames.send(Frame { id: None, bytes: Bytes::from_static(b": keep-alive\n\n"), end: false });
+                                let _ = relay.frames.send(Frame { id: None, bytes: Bytes::from_static(b": keep-alive\n\n"), end: false, coalesce: false });
                                 if self.idle_too_long(&relay, &mut idle_since) {
                                     return;
                                 }
@@ -399,6 +404,7 @@ impl LiveHub {
                                     id: None,
                                     bytes: Bytes::from(jishi_api::events::shutdown_frame()),
                                     end: true,
+                                    coalesce: false,
                                 });
                                 self.drop_relay(&relay, false);
                                 return;
@@ -653,9 +659,10 @@ fn viewer_stream<G: Send + 'static>(
             let mut receiver = receiver?;
             let mut chunk = Vec::new();
             // Wait for one frame to send...
+            let mut coalesce = false;
             let mut open = loop {
                 match receiver.recv().await {
-                    Ok(frame) => match take_frame(frame, &mut sent) {
+                    Ok(frame) => match take_frame(frame, &mut sent, &mut coalesce) {
                         Taken::Send(bytes) => {
                             chunk.push(bytes);
                             break true;
@@ -670,10 +677,14 @@ fn viewer_stream<G: Send + 'static>(
                 }
             };
             // ... then those already queued behind it: a burst of sales (a flash sale's) goes
-            // out in one write to each viewer instead of one write per event.
+            // out in one write to each viewer instead of one write per event. Thousands of
+            // viewers woken once per sale would cost more than the sales themselves.
+            if coalesce && open {
+                tokio::time::sleep(COALESCE).await;
+            }
             while open && chunk.len() < FRAMES_PER_WRITE {
                 match receiver.try_recv() {
-                    Ok(frame) => match take_frame(frame, &mut sent) {
+                    Ok(frame) => match take_frame(frame, &mut sent, &mut coalesce) {
                         Taken::Send(bytes) => chunk.push(bytes),
                         Taken::Last(bytes) => {
                             chunk.push(bytes);
@@ -698,7 +709,10 @@ fn viewer_stream<G: Send + 'static>(
 }
 
 /// Frames joined into one write at most.
-const FRAMES_PER_WRITE: usize = 64;
+const FRAMES_PER_WRITE: usize = 256;
+
+/// How long a viewer's stream waits after a burst frame for the rest of the burst.
+const COALESCE: Duration = Duration::from_millis(250);
 
 /// What a viewer's stream does with a frame from the room.
 enum Taken {
@@ -709,7 +723,8 @@ enum Taken {
     Seen,
 }
 
-fn take_frame(frame: Frame, sent: &mut u64) -> Taken {
+fn take_frame(frame: Frame, sent: &mut u64, coalesce: &mut bool) -> Taken {
+    *coalesce = frame.coalesce;
     if frame.end {
         return Taken::Last(frame.bytes);
     }
