@@ -91,6 +91,18 @@ pub struct SegmentTime {
     pub duration_s: f64,
 }
 
+/// The length of a segment from its `#EXTINF:<seconds>,[title]` line; `None` for any other line or
+/// a length that is not a finite number of seconds ≥ 0.
+pub fn extinf_seconds(line: &str) -> Option<f64> {
+    line.strip_prefix("#EXTINF:")?
+        .split(',')
+        .next()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|d| d.is_finite() && *d >= 0.0)
+}
+
 /// The segments of an HLS playlist on the wall clock. A segment without its own
 /// `EXT-X-PROGRAM-DATE-TIME` follows the one before; segments before the first date are dropped.
 pub fn segment_times(m3u8: &str) -> Vec<SegmentTime> {
@@ -99,12 +111,8 @@ pub fn segment_times(m3u8: &str) -> Vec<SegmentTime> {
     for line in m3u8.lines().map(str::trim) {
         if let Some(date) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
             next_wall = crate::time::parse_ms(date.trim());
-        } else if let Some(inf) = line.strip_prefix("#EXTINF:") {
-            duration = inf
-                .split(',')
-                .next()
-                .and_then(|d| d.trim().parse::<f64>().ok())
-                .filter(|d| d.is_finite() && *d >= 0.0);
+        } else if line.starts_with("#EXTINF:") {
+            duration = extinf_seconds(line);
         } else if !line.is_empty() && !line.starts_with('#') {
             let Some(d) = duration.take() else { continue };
             let wall = next_wall.take().or_else(|| {

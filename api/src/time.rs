@@ -3,32 +3,13 @@
 
 const BEIJING_OFFSET_S: i64 = 8 * 3600;
 
-/// Unix seconds from `YYYY-MM-DDTHH:MM:SSZ` (fractions ignored; `+00:00` also accepted).
+/// Unix seconds from `YYYY-MM-DDTHH:MM:SSZ` (fractions dropped; `+00:00` also accepted): wire
+/// timestamps are UTC, so any other zone is refused.
 pub fn parse_utc(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if !(s.ends_with('Z') || s.ends_with("+00:00")) {
         return None;
     }
-    let rest = &s[19..];
-    let rest = rest
-        .strip_prefix('.')
-        .map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
-    if rest != "Z" && rest != "+00:00" {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+    Some(parse_ms(s)?.div_euclid(1000))
 }
 
 /// Unix milliseconds from `YYYY-MM-DDTHH:MM:SS[.fff…]` and a zone (`Z`, `±HH:MM` or `±HHMM`):

@@ -107,6 +107,17 @@ impl TestPlatform {
         .await
     }
 
+    /// `POST …/status` of `room` as `who`.
+    async fn set_status(&self, who: &Shopper, room: &str, status: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/live/rooms/{room}/status"),
+            Some(&who.token),
+            Some(json!({ "status": status })),
+        )
+        .await
+    }
+
     /// The room's current pin.
     async fn pinned(&self) -> Value {
         self.get(&format!("/v1/live/rooms/{ROOM}")).await["pinned"].clone()
@@ -1375,14 +1386,7 @@ async fn a_scheduled_room_is_listed_after_the_live_ones_reserved_and_taken_away_
 
     // Refused with nothing written: a live room, an ended room, an unknown one.
     let host = t.host(0).await;
-    let (status, _) = t
-        .call(
-            Method::POST,
-            &format!("/v1/live/rooms/{ROOM}/status"),
-            Some(&host.token),
-            Some(json!({ "status": "ended" })),
-        )
-        .await;
+    let (status, _) = t.set_status(&host, ROOM, "ended").await;
     assert_eq!(status, 200);
     let rows = t.count("SELECT COUNT(*) FROM live_reservations").await;
     let (status, body) = reserve(Some(&a), ROOM).await;
@@ -1414,14 +1418,7 @@ async fn a_scheduled_room_is_listed_after_the_live_ones_reserved_and_taken_away_
 
     // The host goes live: the shopper's list says so (what an open page polls).
     let preview_host = t.sign_in(host_phone, "10.2.0.9", GUOMAO).await;
-    let (status, room) = t
-        .call(
-            Method::POST,
-            &format!("/v1/live/rooms/{preview}/status"),
-            Some(&preview_host.token),
-            Some(json!({ "status": "live" })),
-        )
-        .await;
+    let (status, room) = t.set_status(&preview_host, preview, "live").await;
     assert_eq!(status, 200, "{room}");
     let (_, mine) = t
         .call(Method::GET, "/v1/me/reservations", Some(&a.token), None)
@@ -1445,32 +1442,20 @@ async fn an_ended_room_replays_its_pins_in_time_and_sells_at_the_stores_own_pric
     let (second, regular) = other_product(&t, &host, &first).await;
     let (status, pin) = t.pin(&host, &second, regular - 1, 10).await;
     assert_eq!(status, 201, "{pin}");
-    let (_, never_shown) = {
-        let console = t.console(&host, "").await;
-        let entry = console["catalogue"]
-            .as_array()
-            .expect("catalogue")
-            .iter()
-            .find(|e| e["sku"] != first.as_str() && e["sku"] != second.as_str())
-            .expect("a third product")
-            .clone();
-        (
-            entry["price_fen"].clone(),
-            entry["sku"].as_str().expect("sku").to_owned(),
-        )
-    };
+    let console = t.console(&host, "").await;
+    let never_shown = console["catalogue"]
+        .as_array()
+        .expect("catalogue")
+        .iter()
+        .filter_map(|e| e["sku"].as_str())
+        .find(|sku| *sku != first && *sku != second)
+        .expect("a third product")
+        .to_owned();
     let s = t.shopper(1, GUOMAO).await;
     let (status, body) = t.buy(&s, &never_shown, 1, "before").await;
     assert_eq!(status, 409, "{body}");
 
-    let (status, body) = t
-        .call(
-            Method::POST,
-            &format!("/v1/live/rooms/{ROOM}/status"),
-            Some(&host.token),
-            Some(json!({ "status": "ended" })),
-        )
-        .await;
+    let (status, body) = t.set_status(&host, ROOM, "ended").await;
     assert_eq!(status, 200, "{body}");
     let room = t.get(&format!("/v1/live/rooms/{ROOM}")).await;
     let replay = &room["replay"];

@@ -659,32 +659,32 @@ fn viewer_stream<G: Send + 'static>(
             let mut receiver = receiver?;
             let mut chunk = Vec::new();
             // Wait for one frame to send...
-            let mut coalesce = false;
-            let mut open = loop {
-                match receiver.recv().await {
-                    Ok(frame) => match take_frame(frame, &mut sent, &mut coalesce) {
-                        Taken::Send(bytes) => {
-                            chunk.push(bytes);
-                            break true;
-                        }
-                        Taken::Last(bytes) => {
-                            chunk.push(bytes);
-                            break false;
-                        }
-                        Taken::Seen => continue,
-                    },
-                    Err(_) => return None,
+            let (mut open, coalesce) = loop {
+                let Ok(frame) = receiver.recv().await else {
+                    return None;
+                };
+                let burst = frame.coalesce;
+                match take_frame(frame, &mut sent) {
+                    Taken::Send(bytes) => {
+                        chunk.push(bytes);
+                        break (true, burst);
+                    }
+                    Taken::Last(bytes) => {
+                        chunk.push(bytes);
+                        break (false, false);
+                    }
+                    Taken::Seen => continue,
                 }
             };
             // ... then those already queued behind it: a burst of sales (a flash sale's) goes
             // out in one write to each viewer instead of one write per event. Thousands of
             // viewers woken once per sale would cost more than the sales themselves.
-            if coalesce && open {
+            if coalesce {
                 tokio::time::sleep(COALESCE).await;
             }
             while open && chunk.len() < FRAMES_PER_WRITE {
                 match receiver.try_recv() {
-                    Ok(frame) => match take_frame(frame, &mut sent, &mut coalesce) {
+                    Ok(frame) => match take_frame(frame, &mut sent) {
                         Taken::Send(bytes) => chunk.push(bytes),
                         Taken::Last(bytes) => {
                             chunk.push(bytes);
@@ -723,8 +723,7 @@ enum Taken {
     Seen,
 }
 
-fn take_frame(frame: Frame, sent: &mut u64, coalesce: &mut bool) -> Taken {
-    *coalesce = frame.coalesce;
+fn take_frame(frame: Frame, sent: &mut u64) -> Taken {
     if frame.end {
         return Taken::Last(frame.bytes);
     }

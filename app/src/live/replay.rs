@@ -143,8 +143,6 @@ pub fn ReplayView(state: ReplayState) -> impl IntoView {
             true
         });
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (&hls, started_ms);
 
     let follow = move |ev: leptos::ev::Event| {
         let el: web_sys::HtmlVideoElement = event_target(&ev);

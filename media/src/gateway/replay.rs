@@ -52,13 +52,8 @@ fn entries(m3u8: &str) -> Vec<Entry> {
     for line in m3u8.lines().map(str::trim) {
         if line.starts_with("#EXT-X-PROGRAM-DATE-TIME:") {
             tags.push(line.to_owned());
-        } else if let Some(inf) = line.strip_prefix("#EXTINF:") {
-            duration_s = inf
-                .split(',')
-                .next()
-                .and_then(|d| d.trim().parse::<f64>().ok())
-                .filter(|d| d.is_finite() && *d >= 0.0)
-                .unwrap_or(0.0);
+        } else if line.starts_with("#EXTINF:") {
+            duration_s = jishi_api::media::extinf_seconds(line).unwrap_or(0.0);
             tags.push(line.to_owned());
         } else if !line.is_empty() && !line.starts_with('#') {
             let name = line.rsplit('/').next().unwrap_or(line);

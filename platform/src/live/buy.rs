@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use jishi_api::live::{
     flash_phase, flash_refusal, not_deliverable, FlashPhase, LiveEvent, LiveOrderRequest,
-    LiveQuote, Sale,
+    LiveQuote, RoomStatus, Sale,
 };
 use jishi_api::orders::{Order, OrderLine, OrderStatus, Shortage, Slot, SCARCE_HOLD_S};
 use jishi_api::person::Person;
@@ -140,7 +140,7 @@ async fn place(
     flash_outcome: FlashSlot,
 ) -> Result<Reply> {
     let mut conn = p.pool().acquire().await?;
-    let (_, carrying) = route(p, &mut conn, room_id, user_id, &body).await?;
+    let (_, carrying, _) = route(p, &mut conn, room_id, user_id, &body).await?;
     let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE id = ?")
         .bind(user_id)
         .fetch_one(&mut *conn)
@@ -169,15 +169,15 @@ async fn place(
 /// Routing: the room's stores open now that deliver to the address (each within its own radius),
 /// nearest first, that carry the SKU: never a store that does not take part in the room. Listings
 /// do not change while the platform runs; stock is checked where it is taken. Another user's
-/// address is "not found", exactly like a missing one.
+/// address is "not found", exactly like a missing one. Also the room's status.
 async fn route(
     p: &Platform,
     conn: &mut SqliteConnection,
     room_id: &str,
     user_id: &str,
     body: &LiveOrderRequest,
-) -> Result<(LatLng, Vec<String>)> {
-    super::room_row(conn, room_id).await?;
+) -> Result<(LatLng, Vec<String>, RoomStatus)> {
+    let status = super::room_row(conn, room_id).await?.status;
     let point: Option<(f64, f64)> =
         sqlx::query_as("SELECT lat, lng FROM addresses WHERE id = ? AND user_id = ?")
             .bind(&body.address_id)
@@ -207,7 +207,7 @@ async fn route(
     .bind(room_id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok((at, carrying))
+    Ok((at, carrying, status))
 }
 
 /// Where a buy would come from now (the same routing as `buy`, read-only): the nearest store
@@ -220,19 +220,20 @@ pub async fn quote(
 ) -> Result<LiveQuote> {
     body.validate()?;
     let mut conn = p.pool().acquire().await?;
-    let (at, carrying) = route(p, &mut conn, room_id, user_id, &body).await?;
+    let (at, carrying, status) = route(p, &mut conn, room_id, user_id, &body).await?;
     if carrying.is_empty() {
         return Err(not_deliverable().into());
     }
-    let replaying: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM live_pins lp JOIN live_rooms r ON r.id = lp.room_id
-             WHERE lp.room_id = ? AND lp.sku = ? AND r.status = 'ended'
-               AND r.live_since_ms IS NOT NULL)",
-    )
-    .bind(room_id)
-    .bind(&body.sku)
-    .fetch_one(&mut *conn)
-    .await?;
+    // Whether an ended room sells this from its replay (as `take_replay` decides for a buy).
+    let replaying = status == RoomStatus::Ended
+        && sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM live_pins lp JOIN live_rooms r ON r.id = lp.room_id
+                 WHERE lp.room_id = ? AND lp.sku = ? AND r.live_since_ms IS NOT NULL)",
+        )
+        .bind(room_id)
+        .bind(&body.sku)
+        .fetch_one(&mut *conn)
+        .await?;
     // From a replay: the store's own price, no cap (`None`).
     let pin: Option<(i64, u32, u32)> = match flash_on(&mut conn, room_id, &body.sku, p.now_unix())
         .await?

@@ -222,15 +222,20 @@ pub(crate) struct RoomParts {
     pub timeline: Option<(i64, Vec<jishi_api::live::TimedEvent>)>,
 }
 
-/// The room's parts, read on the caller's connection (inside its transaction, if any).
-pub(crate) async fn room_parts(conn: &mut SqliteConnection, room_id: &str) -> Result<RoomParts> {
+/// The room's parts, read on the caller's connection (inside its transaction, if any). Only an
+/// ended room has a timeline to read.
+pub(crate) async fn room_parts(conn: &mut SqliteConnection, row: &RoomRow) -> Result<RoomParts> {
+    let room_id = row.id.as_str();
     Ok(RoomParts {
         pinned: current_pin(conn, room_id).await?,
         stores: room_stores(conn, room_id).await?,
         bag: bag(conn, room_id).await?,
         flash: flash::latest(conn, room_id).await?,
         reservations: reservations::count(conn, room_id).await?,
-        timeline: replay::timeline(conn, room_id).await?,
+        timeline: match row.status {
+            RoomStatus::Ended => replay::timeline(conn, room_id).await?,
+            RoomStatus::Scheduled | RoomStatus::Live => None,
+        },
     })
 }
 
@@ -284,7 +289,7 @@ fn live_room(p: &Platform, row: RoomRow, parts: RoomParts) -> LiveRoom {
 pub async fn room(p: &Platform, id: &str) -> Result<LiveRoom> {
     let mut conn = p.pool().acquire().await?;
     let row = room_row(&mut conn, id).await?;
-    let parts = room_parts(&mut conn, id).await?;
+    let parts = room_parts(&mut conn, &row).await?;
     Ok(live_room(p, row, parts))
 }
 
@@ -295,7 +300,7 @@ pub async fn snapshot(p: &Platform, id: &str) -> Result<(LiveEvent, u64)> {
     let mut tx = p.pool().begin().await?;
     let seq = event_log::max_seq(&mut tx, Log::Room, id).await?;
     let row = room_row(&mut tx, id).await?;
-    let parts = room_parts(&mut tx, id).await?;
+    let parts = room_parts(&mut tx, &row).await?;
     let rows = sqlx::query(
         "SELECT id, author, text, at FROM live_comments
          WHERE room_id = ? AND hidden = 0 ORDER BY id DESC LIMIT ?",
@@ -361,7 +366,7 @@ pub async fn list(p: &Platform, at: Option<LatLng>) -> Result<RoomsResponse> {
     let mut rooms = Vec::with_capacity(rows.len());
     for row in &rows {
         let row = room_from(row)?;
-        let parts = room_parts(&mut conn, &row.id).await?;
+        let parts = room_parts(&mut conn, &row).await?;
         rooms.push(live_room(p, row, parts));
     }
     let Some(at) = at else {
@@ -507,7 +512,7 @@ pub async fn host_console(p: &Platform, row: RoomRow, q: Option<&str>) -> Result
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let parts = room_parts(&mut conn, &row.id).await?;
+    let parts = room_parts(&mut conn, &row).await?;
     drop(conn);
     let ingest = media_urls(p.media_base(), &row.id).map(|(_, ingest)| ingest);
     Ok(HostConsole {

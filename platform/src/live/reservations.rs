@@ -83,7 +83,7 @@ pub async fn mine(p: &Platform, user_id: &str) -> Result<RoomsResponse> {
     let mut rooms: Vec<LiveRoom> = Vec::with_capacity(rows.len());
     for row in &rows {
         let row = room_from(row)?;
-        let parts = room_parts(&mut conn, &row.id).await?;
+        let parts = room_parts(&mut conn, &row).await?;
         rooms.push(live_room(p, row, parts));
     }
     Ok(RoomsResponse { rooms })
