@@ -169,6 +169,8 @@ impl Gateway {
             return None;
         }
         let dir = self.replay_dir(room);
+        // An empty folder left from before is made anew, so the sweep sees it as just made.
+        let _ = std::fs::remove_dir(&dir);
         if let Err(e) = std::fs::create_dir_all(&dir) {
             tracing::warn!(%room, "not recording: {e}");
             return None;
@@ -279,8 +281,12 @@ pub(super) fn prune(
                 }
             }
         }
-        if parts.is_empty() {
-            // Only if empty: a muxer may be about to write its first segment here.
+        // Only once empty and untouched for a while: a muxer that has just started writes its
+        // first segment here seconds later (`new_part` makes the folder fresh).
+        let idle = std::fs::metadata(&room)
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| now.duration_since(m).unwrap_or_default() > ORPHAN_AFTER);
+        if parts.is_empty() && idle {
             let _ = std::fs::remove_dir(&room);
         }
         all.extend(parts.into_iter().map(|p| (room.clone(), p)));
@@ -388,6 +394,10 @@ mod tests {
             ),
             [true, true, true, false, true]
         );
+        assert!(r2.exists() && parts_in(&r2).is_empty());
+        // An empty folder stays while a muxer may be starting in it; then it goes.
+        let later = SystemTime::now() + ORPHAN_AFTER + Duration::from_secs(1);
+        prune(&root, &writing, &limits, later);
         assert!(
             !r2.exists(),
             "a room past retention is gone with its folder"
