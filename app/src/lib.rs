@@ -219,6 +219,13 @@ pub mod hydration {
         }
     }
 
+    #[cfg(feature = "hydrate")]
+    thread_local! {
+        /// Promises' resolvers waiting for every island to hydrate; `None` once they have.
+        static WAITING: std::cell::RefCell<Option<Vec<js_sys::Function>>> =
+            const { std::cell::RefCell::new(Some(Vec::new())) };
+    }
+
     /// After the current task: the island that was last is still attaching its event handlers.
     #[cfg(feature = "hydrate")]
     fn mark_hydrated_soon() {
@@ -230,9 +237,53 @@ pub mod hydration {
                 {
                     let _ = body.set_attribute("data-hydrated", "true");
                 }
+                for resolve in WAITING.take().unwrap_or_default() {
+                    let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+                }
             },
             std::time::Duration::ZERO,
         );
+    }
+
+    /// Resolves once every island on the page has hydrated and then the browser is idle (or 2 s
+    /// have passed): for work a page may start late, such as the live video, so that it does not
+    /// lengthen the tasks of the page's start on a slow phone.
+    #[cfg(feature = "hydrate")]
+    pub async fn idle_after_hydration() {
+        use wasm_bindgen::JsCast;
+        let hydrated = js_sys::Promise::new(&mut |resolve, _| {
+            let now = WAITING.with_borrow_mut(|waiting| match waiting {
+                Some(list) => {
+                    list.push(resolve.clone());
+                    false
+                }
+                None => true,
+            });
+            if now {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(hydrated).await;
+        let idle = js_sys::Promise::new(&mut |resolve, _| {
+            let Some(window) = web_sys::window() else {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+                return;
+            };
+            // Not in every browser (Safari): then at the next task.
+            let ask = js_sys::Reflect::get(&window, &"requestIdleCallback".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+            let options = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&options, &"timeout".into(), &2_000.into());
+            let asked = match ask {
+                Some(ask) => ask.call2(&window, &resolve, &options).is_ok(),
+                None => false,
+            };
+            if !asked {
+                let _ = window.set_timeout_with_callback(&resolve);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(idle).await;
     }
 }
 

@@ -6,7 +6,7 @@
 use jishi_api::auth::Address;
 use jishi_api::live::{
     Comment, Flash, FlashPhase, LiveEvent, LiveOrderRequest, LiveQuote, LiveRoom, NewComment, Pin,
-    Playback, RoomStatus, RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
+    RoomStatus, RoomView, MAX_COMMENT_CHARS, MAX_LIVE_QUANTITY,
 };
 use jishi_api::money::format_yuan;
 use jishi_api::orders::{Order, OrderStatus};
@@ -108,8 +108,6 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         .replay
         .clone()
         .filter(|_| room.status == RoomStatus::Ended);
-    let playback = room.playback.clone();
-    let room_id = room.id.clone();
     let room_href = live_href(&room.id, at);
     let l = locale();
     let page_title = format!(
@@ -121,7 +119,7 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
     let body = match replay {
         Some(replay) => {
             let state = super::replay::ReplayState {
-                room_id: room_id.clone(),
+                room_id: room.id.clone(),
                 replay,
                 signed_in,
                 addresses,
@@ -139,11 +137,7 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
                 room_href,
                 reserved,
             };
-            view! {
-                <LiveVideo room_id playback/>
-                <LiveRoomView state/>
-            }
-            .into_any()
+            view! { <LiveRoomView state/> }.into_any()
         }
     };
     view! {
@@ -160,13 +154,6 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
     .into_any()
 }
 
-/// The video area: the player island (`video::LivePlayer`: WHEP where the browser can, HLS
-/// otherwise), or its plain "视频暂不可用" when the room has no playback.
-#[component]
-pub fn LiveVideo(room_id: String, playback: Option<Playback>) -> impl IntoView {
-    view! { <super::video::LivePlayer room_id playback/> }
-}
-
 /// What the island starts from (serialized into the page).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveViewState {
@@ -180,7 +167,9 @@ pub struct LiveViewState {
     pub reserved: bool,
 }
 
-/// An island: everything that changes while the viewer watches.
+/// An island: the video (`video::LivePlayer`: WHEP where the browser can, HLS otherwise, or a
+/// plain "视频暂不可用" when the room has no playback) and everything that changes while the
+/// viewer watches.
 #[island(lazy)]
 fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     crate::hydration::island_hydrated();
@@ -193,6 +182,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
         reserved,
     } = state;
     let l = locale();
+    let playback = initial.room.playback.clone();
     let room_id = StoredValue::new(initial.room.id.clone());
     let sign_in = StoredValue::new(sign_in_href(&room_href));
     let likes = StoredValue::new(LikeBatcher::new(initial.room.likes));
@@ -337,6 +327,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
     };
 
     view! {
+        <super::video::LivePlayer room_id=room_id.get_value() playback/>
         <div class="live-room" data-testid="live-room" data-room-id=room_id.get_value()
             data-stream=move || if connected.get() { "open" } else { "connecting" }>
             <div class="live-stats">
@@ -1013,23 +1004,6 @@ mod render_tests {
     }
 
     #[test]
-    fn a_room_without_playback_says_the_video_is_unavailable() {
-        let html = Owner::new()
-            .with(|| view! { <LiveVideo room_id="r1".to_owned() playback=None/> }.to_html());
-        assert!(html.contains("视频暂不可用"), "{html}");
-        assert!(html.contains(r#"data-testid="live-video""#), "{html}");
-        let html = Owner::new().with(|| {
-            let playback = Some(Playback {
-                whep: None,
-                hls: Some("/live/r1/index.m3u8".into()),
-            });
-            view! { <LiveVideo room_id="r1".to_owned() playback/> }.to_html()
-        });
-        assert!(!html.contains("视频暂不可用"), "{html}");
-        assert!(html.contains(r#"data-hls="/live/r1/index.m3u8""#), "{html}");
-    }
-
-    #[test]
     fn the_room_page_renders_on_the_server_with_its_island() {
         use crate::live::fixtures;
         let room = LiveRoom {
@@ -1052,7 +1026,9 @@ mod render_tests {
                 leptos_meta::provide_meta_context();
                 view! { <RoomPage data at=None/> }.to_html()
             });
-            assert!(html.contains("<leptos-island"), "{html}");
+            // One island: the video is part of the room's.
+            assert_eq!(html.matches("<leptos-island").count(), 1, "{html}");
+            assert!(html.contains(r#"data-testid="live-video-area""#), "{html}");
             assert!(
                 html.contains(r#"data-testid="pinned-product" data-sku="s1""#),
                 "{html}"

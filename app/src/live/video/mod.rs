@@ -1,8 +1,9 @@
 //! Live video in the browser: the viewer's player and the host's camera.
 //!
-//! - **Viewer** (`LivePlayer`, a lazy island): WebRTC over WHEP's *server-offer* variant (the
-//!   media gateway's Janus cannot take a viewer's offer): `POST {whep}` with no body → `201` with
-//!   the SDP offer and a `Location`; the answer, ICE gathered, goes in `PATCH {Location}` → `204`.
+//! - **Viewer** (`LivePlayer`, inside the room's island; it starts once the page has hydrated
+//!   and is idle, `hydration::idle_after_hydration`): WebRTC over WHEP's *server-offer* variant
+//!   (the media gateway's Janus cannot take a viewer's offer): `POST {whep}` with no body → `201`
+//!   with the SDP offer and a `Location`; the answer, ICE gathered, goes in `PATCH {Location}` → `204`.
 //!   HLS instead inside WeChat (no H.264 WebRTC on Android), without `RTCPeerConnection`, or when
 //!   WHEP fails (an error other than "nobody publishes", ICE failure, or no frame within 10 s):
 //!   the browser's own HLS where it has one, else hls.js, added to the page only then. While

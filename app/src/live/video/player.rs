@@ -1,5 +1,5 @@
-//! The viewer's player (`LivePlayer`, a lazy island): which transport, what a refusal means, and
-//! the browser side that plays WHEP or HLS and tries again.
+//! The viewer's player (`LivePlayer`, part of the room's island): which transport, what a
+//! refusal means, and the browser side that plays WHEP or HLS and tries again.
 
 // The helpers below are used by the browser code (and the tests) only.
 #![cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -118,10 +118,11 @@ pub fn whep_refusal(status: u16, body: &str) -> Refusal {
 }
 
 /// The video area of `/live/:id`. The `<video>` is in the server HTML (muted and inline, so
-/// browsers let it start by itself); the island picks the transport once hydrated.
-#[island(lazy)]
+/// browsers let it start by itself); the transport is picked once the page has hydrated. Part of
+/// the room's island (`LiveRoomView`) rather than one of its own: the two shared most of their
+/// code, and each island of its own loads its share as more files (on a phone, each a fetch).
+#[component]
 pub fn LivePlayer(room_id: String, playback: Option<Playback>) -> impl IntoView {
-    crate::hydration::island_hydrated();
     let playback = playback
         .filter(|p| non_empty(p.whep.as_ref()).is_some() || non_empty(p.hls.as_ref()).is_some());
     let available = playback.is_some();
@@ -147,7 +148,13 @@ pub fn LivePlayer(room_id: String, playback: Option<Playback>) -> impl IntoView 
             let Some(el) = video.get() else {
                 return false;
             };
-            browser::start_player(el, playback.clone(), ui);
+            // After the rest of the page: the video's start (WebRTC, the decoder) is the heaviest
+            // work on a phone, and the bag and the buy button matter first.
+            let playback = playback.clone();
+            leptos::task::spawn_local(async move {
+                crate::hydration::idle_after_hydration().await;
+                browser::start_player(el, playback, ui);
+            });
             true
         });
     }
@@ -372,11 +379,24 @@ mod browser {
             end_session(&location);
             return Ended::Unsupported;
         };
-        let stream = MediaStream::new().ok();
-        video.set_src_object(stream.as_ref());
+        // The tracks go to the video in the stream they arrive in, attached once: adding a track
+        // to a stream a video already plays makes the browser rebuild its player on the main
+        // thread (70 ms of a phone's start-up in a Lighthouse trace, for each track).
+        let own_stream = MediaStream::new().ok();
+        let player = video.clone();
         let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
-            if let Some(s) = &stream {
-                s.add_track(&e.track());
+            let stream = e.streams().get(0).dyn_into::<MediaStream>().ok();
+            let stream = match (stream, &own_stream) {
+                (Some(theirs), _) => theirs,
+                // A track in no stream (no msid in the offer): ours, before it is attached.
+                (None, Some(ours)) => {
+                    ours.add_track(&e.track());
+                    ours.clone()
+                }
+                (None, None) => return,
+            };
+            if player.src_object().as_ref() != Some(&stream) {
+                player.set_src_object(Some(&stream));
             }
         });
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
@@ -674,7 +694,6 @@ mod render_tests {
             });
             view! { <LivePlayer room_id="r1".to_owned() playback/> }.to_html()
         });
-        assert!(html.contains("<leptos-island"), "{html}");
         assert!(html.contains(r#"data-transport="none""#), "{html}");
         assert!(html.contains(r#"data-state="connecting""#), "{html}");
         assert!(html.contains(r#"data-testid="live-video""#), "{html}");
