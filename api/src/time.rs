@@ -44,12 +44,11 @@ pub fn parse_ms(s: &str) -> Option<i64> {
             return None;
         }
         // Milliseconds: the first three digits, padded.
-        let first: String = fraction[..digits]
-            .chars()
-            .chain("00".chars())
+        ms = fraction[..digits]
+            .bytes()
+            .chain(std::iter::repeat(b'0'))
             .take(3)
-            .collect();
-        ms = first.parse::<i64>().ok()?;
+            .fold(0, |ms, digit| ms * 10 + i64::from(digit - b'0'));
         rest = &fraction[digits..];
     }
     let offset_s = match rest.as_bytes() {

@@ -155,11 +155,7 @@ pub fn ReplayView(state: ReplayState) -> impl IntoView {
             let position = times.with_value(|t| video_position(t, started_ms, f64::from(second)));
             el.set_current_time(position);
             #[cfg(feature = "hydrate")]
-            if let Ok(p) = el.play() {
-                leptos::task::spawn_local(async move {
-                    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
-                });
-            }
+            super::video::play_quietly(&el);
         }
     };
 
@@ -276,18 +272,7 @@ fn ReplayShop(
                                         <span class="regular-price" data-testid="replay-price" data-fen=p.price_fen>{format_yuan(p.price_fen)}</span>
                                     </p>
                                 </div>
-                                {if signed_in {
-                                    view! {
-                                        <button type="button" class="primary" data-testid="replay-buy" data-sku=sku.clone()
-                                            on:click=move |_| buy(sku.clone())>
-                                            {td_string!(l, live.room.buy_now)}
-                                        </button>
-                                    }.into_any()
-                                } else {
-                                    view! {
-                                        <a class="button primary" data-testid="replay-buy" href=sign_in.get_value()>{td_string!(l, live.room.sign_in_to_buy)}</a>
-                                    }.into_any()
-                                }}
+                                <super::viewer::BuyButton testid="replay-buy" sku signed_in sign_in on_buy=buy/>
                             </li>
                         }
                     }

@@ -308,19 +308,8 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                         <s class="regular-price" data-testid="regular-price" aria-label=td_string!(l, live.regular_price)>{format_yuan(p.price_fen)}</s>
                     </p>
                     <p class="stock" class:low=p.stock_left <= 10 data-testid="stock-left">{stock_text(p.stock_left, l)}</p>
-                    {if signed_in {
-                        let sku = p.sku.clone();
-                        view! {
-                            <button type="button" class="primary big" data-testid="buy-now"
-                                disabled=sold_out on:click=move |_| buy(sku.clone())>
-                                {if sold_out { td_string!(l, live.stock.sold_out) } else { td_string!(l, live.room.buy_now) }}
-                            </button>
-                        }.into_any()
-                    } else {
-                        view! {
-                            <a class="button primary buy" data-testid="buy-now" href=sign_in.get_value()>{td_string!(l, live.room.sign_in_to_buy)}</a>
-                        }.into_any()
-                    }}
+                    <BuyButton testid="buy-now" sku=p.sku.clone() sold_out big=true signed_in sign_in
+                        on_buy=buy/>
                 </section>
             }
         })
@@ -610,18 +599,8 @@ fn BagSheet(
                                     </p>
                                     <p class="stock" class:low=item.stock_left <= 10>{stock_text(item.stock_left, l)}</p>
                                 </div>
-                                {if signed_in {
-                                    view! {
-                                        <button type="button" class="primary" data-testid="bag-buy" data-sku=sku.clone()
-                                            disabled=sold_out on:click=move |_| { open.set(false); buy(sku.clone()) }>
-                                            {if sold_out { td_string!(l, live.stock.sold_out) } else { td_string!(l, live.room.buy_now) }}
-                                        </button>
-                                    }.into_any()
-                                } else {
-                                    view! {
-                                        <a class="button primary" data-testid="bag-buy" href=sign_in.get_value()>{td_string!(l, live.room.sign_in_to_buy)}</a>
-                                    }.into_any()
-                                }}
+                                <BuyButton testid="bag-buy" sku sold_out signed_in sign_in
+                                    on_buy=move |sku| { open.set(false); buy(sku) }/>
                             </li>
                         }
                     }
@@ -633,6 +612,37 @@ fn BagSheet(
         </section>
     }
     .into_any()
+}
+
+/// A product's buy button (`on_buy` gets its SKU), or for a signed-out viewer a link to sign in
+/// and come back: the pin card's, the bag's and the replay's.
+#[component]
+pub(super) fn BuyButton(
+    testid: &'static str,
+    sku: String,
+    #[prop(optional)] sold_out: bool,
+    /// The pin card's: the full width.
+    #[prop(optional)]
+    big: bool,
+    signed_in: bool,
+    sign_in: StoredValue<String>,
+    on_buy: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let l = locale();
+    if signed_in {
+        view! {
+            <button type="button" class="primary" class:big=big data-testid=testid data-sku=sku.clone()
+                disabled=sold_out on:click=move |_| on_buy(sku.clone())>
+                {if sold_out { td_string!(l, live.stock.sold_out) } else { td_string!(l, live.room.buy_now) }}
+            </button>
+        }
+        .into_any()
+    } else {
+        view! {
+            <a class="button primary buy" data-testid=testid href=sign_in.get_value()>{td_string!(l, live.room.sign_in_to_buy)}</a>
+        }
+        .into_any()
+    }
 }
 
 /// Sends the taps batched so far after `delay_ms`, then again while taps keep coming.

@@ -36,6 +36,11 @@ use crate::Platform;
 /// A `live_pins` row viewers may buy: the current pin, or in the bag.
 const ON_SALE: &str = "(current = 1 OR bag_position IS NOT NULL)";
 
+/// What an ended room sells from its replay (`live_pins lp JOIN live_rooms r`, `?1` the room,
+/// `?2` the SKU): anything the host showed in it, once it went live.
+const FROM_REPLAY: &str = "lp.room_id = ?1 AND lp.sku = ?2 AND r.status = 'ended'
+    AND r.live_since_ms IS NOT NULL";
+
 /// What the job needs, read before it (a transaction never waits on a pooled connection).
 struct Buy {
     room_id: String,
@@ -226,10 +231,10 @@ pub async fn quote(
     }
     // Whether an ended room sells this from its replay (as `take_replay` decides for a buy).
     let replaying = status == RoomStatus::Ended
-        && sqlx::query_scalar::<_, bool>(
+        && sqlx::query_scalar::<_, bool>(&format!(
             "SELECT EXISTS (SELECT 1 FROM live_pins lp JOIN live_rooms r ON r.id = lp.room_id
-                 WHERE lp.room_id = ? AND lp.sku = ? AND r.live_since_ms IS NOT NULL)",
-        )
+                 WHERE {FROM_REPLAY})"
+        ))
         .bind(room_id)
         .bind(&body.sku)
         .fetch_one(&mut *conn)
@@ -454,12 +459,12 @@ async fn not_live_or_refused(conn: &mut SqliteConnection, b: &Buy) -> Result<Off
 /// A buy from an ended room's replay: any product the host pinned or put in the bag there, at
 /// the store's own price (set in `write_order`), leaving the room's counts as they were.
 async fn take_replay(conn: &mut SqliteConnection, b: &Buy) -> Result<Option<Offer>> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT 0 AS price_fen, lp.sold, lp.stock_cap, p.name, p.picture FROM live_pins lp
          JOIN live_rooms r ON r.id = lp.room_id
          JOIN products p ON p.sku = lp.sku
-         WHERE lp.room_id = ? AND lp.sku = ? AND r.status = 'ended' AND r.live_since_ms IS NOT NULL",
-    )
+         WHERE {FROM_REPLAY}"
+    ))
     .bind(&b.room_id)
     .bind(&b.body.sku)
     .fetch_optional(&mut *conn)

@@ -47,7 +47,7 @@ pub(super) fn origin() -> String {
 }
 
 /// `play()` without waiting: its promise settles only once media flows (or is refused).
-pub(super) fn play_quietly(video: &HtmlMediaElement) {
+pub(in crate::live) fn play_quietly(video: &HtmlMediaElement) {
     if let Ok(p) = video.play() {
         spawn_local(async move {
             let _ = JsFuture::from(p).await;

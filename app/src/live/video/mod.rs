@@ -37,6 +37,8 @@ mod player;
 mod publisher;
 
 #[cfg(feature = "hydrate")]
+pub(super) use js::play_quietly;
+#[cfg(feature = "hydrate")]
 pub(super) use player::play_recording;
 pub use player::LivePlayer;
 pub use publisher::{ask_rtmp, end_rtmp, CameraPublisher};
