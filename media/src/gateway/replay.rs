@@ -31,7 +31,6 @@ const ORPHAN_AFTER: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 struct Part {
     playlist: PathBuf,
-    start_ms: u64,
     segments: Vec<String>,
     duration_s: f64,
     bytes: u64,
@@ -106,17 +105,27 @@ pub fn compose(parts: &[String]) -> Option<String> {
     })
 }
 
-/// The parts of a recording folder, oldest first.
-fn parts_in(dir: &Path) -> Vec<Part> {
+/// The part playlists of a recording folder, oldest first.
+fn part_playlists(dir: &Path) -> Vec<PathBuf> {
     let Ok(files) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut parts: Vec<Part> = files
+    let mut found: Vec<(u64, PathBuf)> = files
         .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let start_ms = part_start(&name)?;
-            let text = std::fs::read_to_string(e.path()).ok()?;
+        .filter_map(|e| Some((part_start(e.file_name().to_str()?)?, e.path())))
+        .collect();
+    found.sort_by_key(|(start_ms, _)| *start_ms);
+    found.into_iter().map(|(_, path)| path).collect()
+}
+
+/// The parts of a recording folder, oldest first, with what the sweep weighs: their lengths,
+/// sizes and ages.
+fn parts_in(dir: &Path) -> Vec<Part> {
+    part_playlists(dir)
+        .into_iter()
+        .filter_map(|playlist| {
+            let text = std::fs::read_to_string(&playlist).ok()?;
+            let modified = std::fs::metadata(&playlist).ok()?.modified().ok()?;
             let entries = entries(&text);
             let duration_s = entries.iter().map(|e| e.duration_s).sum();
             let segments: Vec<String> = entries.into_iter().map(|e| e.name).collect();
@@ -127,17 +136,14 @@ fn parts_in(dir: &Path) -> Vec<Part> {
                 .sum::<u64>()
                 + text.len() as u64;
             Some(Part {
-                playlist: e.path(),
-                start_ms,
+                playlist,
                 segments,
                 duration_s,
                 bytes,
-                modified: e.metadata().ok()?.modified().ok()?,
+                modified,
             })
         })
-        .collect();
-    parts.sort_by_key(|p| p.start_ms);
-    parts
+        .collect()
 }
 
 fn remove_part(dir: &Path, part: &Part) {
@@ -197,10 +203,11 @@ impl Gateway {
                 Err(e) => Err(e.into()),
             },
             HlsFile::Playlist => {
+                // Each part's text, read once (the sweep's sizes and ages are not needed here).
                 let texts = tokio::task::spawn_blocking(move || {
-                    parts_in(&dir)
+                    part_playlists(&dir)
                         .iter()
-                        .filter_map(|p| std::fs::read_to_string(&p.playlist).ok())
+                        .filter_map(|p| std::fs::read_to_string(p).ok())
                         .collect::<Vec<_>>()
                 })
                 .await
