@@ -73,9 +73,10 @@ struct Frame {
     bytes: Bytes,
     /// The last frame of every viewer's stream (the server is shutting down).
     end: bool,
-    /// A frame that comes in bursts (`sale`, `stats`): a viewer's stream waits `COALESCE` after
-    /// one, so a burst goes out in one write.
-    coalesce: bool,
+    /// For a frame that comes in bursts (`sale`, `stats`), what its counts are of: a viewer's
+    /// stream waits `COALESCE` after one, so a burst goes out in one write, and in that write only
+    /// the last frame of each key (`folded`).
+    burst: Option<Arc<str>>,
 }
 
 fn encode(id: Option<u64>, event: &LiveEvent) -> Frame {
@@ -88,7 +89,14 @@ fn encode(id: Option<u64>, event: &LiveEvent) -> Frame {
         id,
         bytes: Bytes::from(text),
         end: false,
-        coalesce: matches!(event, LiveEvent::Sale { .. } | LiveEvent::Stats { .. }),
+        burst: match event {
+            // A flash buy's counts are the flash sale's, a plain one's the pin's and bag's.
+            LiveEvent::Sale { sale, flash, .. } => {
+                Some(Arc::from(format!("sale {flash} {}", sale.sku)))
+            }
+            LiveEvent::Stats { .. } => Some(Arc::from("stats")),
+            _ => None,
+        },
     }
 }
 
@@ -394,7 +402,7 @@ impl LiveHub {
                                 None => break,
                             },
                             _ = keep_alive.tick() => {
-                                let _ = relay.frames.send(Frame { id: None, bytes: Bytes::from_static(b": keep-alive\n\n"), end: false, coalesce: false });
+                                let _ = relay.frames.send(Frame { id: None, bytes: Bytes::from_static(b": keep-alive\n\n"), end: false, burst: None });
                                 if self.idle_too_long(&relay, &mut idle_since) {
                                     return;
                                 }
@@ -404,7 +412,7 @@ impl LiveHub {
                                     id: None,
                                     bytes: Bytes::from(jishi_api::events::shutdown_frame()),
                                     end: true,
-                                    coalesce: false,
+                                    burst: None,
                                 });
                                 self.drop_relay(&relay, false);
                                 return;
@@ -659,18 +667,18 @@ fn viewer_stream<G: Send + 'static>(
             let mut receiver = receiver?;
             let mut chunk = Vec::new();
             // Wait for one frame to send...
-            let (mut open, coalesce) = loop {
+            let (mut open, burst) = loop {
                 let Ok(frame) = receiver.recv().await else {
                     return None;
                 };
-                let burst = frame.coalesce;
+                let burst = frame.burst.is_some();
                 match take_frame(frame, &mut sent) {
-                    Taken::Send(bytes) => {
-                        chunk.push(bytes);
+                    Taken::Send(frame) => {
+                        chunk.push(frame);
                         break (true, burst);
                     }
-                    Taken::Last(bytes) => {
-                        chunk.push(bytes);
+                    Taken::Last(frame) => {
+                        chunk.push(frame);
                         break (false, false);
                     }
                     Taken::Seen => continue,
@@ -679,15 +687,15 @@ fn viewer_stream<G: Send + 'static>(
             // ... then those already queued behind it: a burst of sales (a flash sale's) goes
             // out in one write to each viewer instead of one write per event. Thousands of
             // viewers woken once per sale would cost more than the sales themselves.
-            if coalesce {
+            if burst {
                 tokio::time::sleep(COALESCE).await;
             }
             while open && chunk.len() < FRAMES_PER_WRITE {
                 match receiver.try_recv() {
                     Ok(frame) => match take_frame(frame, &mut sent) {
-                        Taken::Send(bytes) => chunk.push(bytes),
-                        Taken::Last(bytes) => {
-                            chunk.push(bytes);
+                        Taken::Send(frame) => chunk.push(frame),
+                        Taken::Last(frame) => {
+                            chunk.push(frame);
                             open = false;
                         }
                         Taken::Seen => {}
@@ -697,15 +705,32 @@ fn viewer_stream<G: Send + 'static>(
                     Err(_) => open = false,
                 }
             }
-            let bytes = if chunk.len() == 1 {
-                chunk.pop().unwrap_or_default()
-            } else {
-                Bytes::from(chunk.concat())
-            };
-            Some((Ok(bytes), (open.then_some(receiver), sent, guard)))
+            Some((Ok(folded(chunk)), (open.then_some(receiver), sent, guard)))
         },
     );
     head.chain(tail)
+}
+
+/// One write of `frames`, leaving out each burst frame that a later one of the same key follows:
+/// the later one's counts supersede it (a flash crowd's 500 sales reach a viewer as a handful of
+/// frames, not 500 each; the ticker shows the latest buyer). Resuming still replays every event.
+fn folded(mut frames: Vec<Frame>) -> Bytes {
+    if frames.len() == 1 {
+        return frames.pop().map(|f| f.bytes).unwrap_or_default();
+    }
+    let mut later: Vec<&str> = Vec::new();
+    let mut kept: Vec<&[u8]> = Vec::with_capacity(frames.len());
+    for frame in frames.iter().rev() {
+        if let Some(key) = frame.burst.as_deref() {
+            if later.contains(&key) {
+                continue;
+            }
+            later.push(key);
+        }
+        kept.push(&frame.bytes);
+    }
+    kept.reverse();
+    Bytes::from(kept.concat())
 }
 
 /// Frames joined into one write at most.
@@ -716,16 +741,16 @@ const COALESCE: Duration = Duration::from_millis(250);
 
 /// What a viewer's stream does with a frame from the room.
 enum Taken {
-    Send(Bytes),
+    Send(Frame),
     /// The last frame (the server is shutting down).
-    Last(Bytes),
+    Last(Frame),
     /// A durable frame the viewer already has (it came in its start).
     Seen,
 }
 
 fn take_frame(frame: Frame, sent: &mut u64) -> Taken {
     if frame.end {
-        return Taken::Last(frame.bytes);
+        return Taken::Last(frame);
     }
     if let Some(id) = frame.id {
         if id <= *sent {
@@ -733,7 +758,7 @@ fn take_frame(frame: Frame, sent: &mut u64) -> Taken {
         }
         *sent = id;
     }
-    Taken::Send(frame.bytes)
+    Taken::Send(frame)
 }
 
 /// `stream` until `deadline`, then its end.
@@ -900,6 +925,93 @@ mod tests {
         assert!(slow.next().await.is_none(), "the slow viewer's stream ends");
         drop(slow);
         assert_eq!(dummy.viewer_count(), 1, "its count went with it");
+    }
+
+    fn sale(sku: &str, sold: u32, flash: bool) -> LiveEvent {
+        LiveEvent::Sale {
+            sale: jishi_api::live::Sale {
+                sku: sku.into(),
+                buyer: jishi_api::person::Person::shopper(&format!("{sold:04}")),
+                quantity: 1,
+                amount_fen: 100,
+            },
+            sold,
+            stock_left: 500 - sold,
+            flash,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_sales_reaches_a_viewer_in_one_write_with_the_latest_counts_of_each() {
+        let mut r = relay();
+        r.frames = broadcast::channel(64).0;
+        r.take(Some(1), snapshot());
+        let (_, receiver) = r.join(None).unwrap();
+        let dummy = Arc::new(relay());
+        dummy.add_viewer("v");
+        let mut stream = Box::pin(viewer_stream(
+            vec![],
+            receiver,
+            1,
+            ViewerGuard(dummy.clone(), "v".into()),
+        ));
+        let mut id = 1;
+        let mut next = |r: &Relay, event: LiveEvent| {
+            id += 1;
+            r.take(Some(id), event);
+        };
+        for sold in 1..=40 {
+            next(&r, sale("sku_a", sold, true));
+            if sold == 20 {
+                next(&r, comment(7));
+                next(&r, sale("sku_b", 1, false));
+                // The same product bought outside the flash sale: other counts, kept apart.
+                next(&r, sale("sku_a", 3, false));
+            }
+        }
+        r.take(
+            None,
+            LiveEvent::Stats {
+                likes: 1,
+                viewer_count: 1,
+            },
+        );
+        r.take(
+            None,
+            LiveEvent::Stats {
+                likes: 2,
+                viewer_count: 1,
+            },
+        );
+        let write = stream.next().await.expect("a write").expect("bytes");
+        let text = std::str::from_utf8(&write).unwrap();
+        let events: Vec<LiveEvent> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        let ids: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: "))
+            .collect();
+        assert_eq!(events.len(), 5, "{text}");
+        assert!(matches!(&events[0], LiveEvent::Comment { comment } if comment.id == 7));
+        assert!(
+            matches!(&events[1], LiveEvent::Sale { sale, flash: false, .. } if sale.sku == "sku_b")
+        );
+        assert!(
+            matches!(&events[2], LiveEvent::Sale { sale, sold: 3, flash: false, .. } if sale.sku == "sku_a")
+        );
+        assert!(
+            matches!(&events[3], LiveEvent::Sale { sale, sold: 40, flash: true, .. } if sale.sku == "sku_a")
+        );
+        assert!(matches!(events[4], LiveEvent::Stats { likes: 2, .. }));
+        // The last id sent is the room's latest, so a resume starts after all of it.
+        assert_eq!(ids.last(), Some(&"44"));
+        // A lone frame later goes out as it is.
+        next(&r, comment(8));
+        let write = stream.next().await.expect("a write").expect("bytes");
+        assert!(std::str::from_utf8(&write).unwrap().starts_with("id: 45\n"));
     }
 
     #[test]
