@@ -144,13 +144,9 @@ async fn place(
     now: i64,
     flash_outcome: FlashSlot,
 ) -> Result<Reply> {
-    let mut conn = p.pool().acquire().await?;
-    let (_, carrying, _) = route(p, &mut conn, room_id, user_id, &body).await?;
-    let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE id = ?")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    drop(conn);
+    let Route {
+        carrying, phone, ..
+    } = route(p, &mut *p.pool().acquire().await?, room_id, user_id, &body).await?;
     let buy = Buy {
         room_id: room_id.to_owned(),
         user_id: user_id.to_owned(),
@@ -174,22 +170,33 @@ async fn place(
 /// Routing: the room's stores open now that deliver to the address (each within its own radius),
 /// nearest first, that carry the SKU: never a store that does not take part in the room. Listings
 /// do not change while the platform runs; stock is checked where it is taken. Another user's
-/// address is "not found", exactly like a missing one. Also the room's status.
+/// address is "not found", exactly like a missing one. Two reads (a flash crowd queues on the
+/// pool's connections): the room's status with the address and the buyer's phone, then the stores.
 async fn route(
     p: &Platform,
     conn: &mut SqliteConnection,
     room_id: &str,
     user_id: &str,
     body: &LiveOrderRequest,
-) -> Result<(LatLng, Vec<String>, RoomStatus)> {
-    let status = super::room_row(conn, room_id).await?.status;
-    let point: Option<(f64, f64)> =
-        sqlx::query_as("SELECT lat, lng FROM addresses WHERE id = ? AND user_id = ?")
-            .bind(&body.address_id)
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (lat, lng) = point.ok_or_else(|| ApiError::not_found("找不到这个收货地址"))?;
+) -> Result<Route> {
+    // The room's status; the address's point and the buyer's phone, if found.
+    type Found = (String, Option<f64>, Option<f64>, Option<String>);
+    let row: Option<Found> = sqlx::query_as(
+        "SELECT r.status, a.lat, a.lng, u.phone FROM live_rooms r
+         LEFT JOIN addresses a ON a.id = ?2 AND a.user_id = ?3
+         LEFT JOIN users u ON u.id = ?3
+         WHERE r.id = ?1",
+    )
+    .bind(room_id)
+    .bind(&body.address_id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (status, lat, lng, phone) = row.ok_or_else(super::unknown_room)?;
+    let status = super::room_status(room_id, &status)?;
+    let (Some(lat), Some(lng)) = (lat, lng) else {
+        return Err(ApiError::not_found("找不到这个收货地址").into());
+    };
     let at = LatLng::new(lat, lng)?;
     let query = NearbyQuery {
         sort: Sort::Distance,
@@ -212,7 +219,26 @@ async fn route(
     .bind(room_id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok((at, carrying, status))
+    Ok(Route {
+        at,
+        carrying,
+        status,
+        phone: phone.ok_or_else(|| PlatformError::CorruptRow {
+            what: format!("user {user_id}"),
+            detail: "signed in but not found".into(),
+        })?,
+    })
+}
+
+/// Where `route` found a buy may come from.
+struct Route {
+    /// The delivery address.
+    at: LatLng,
+    /// The room's stores that deliver there and carry the SKU, nearest first.
+    carrying: Vec<String>,
+    status: RoomStatus,
+    /// The buyer's, for the `sale` event's masked buyer.
+    phone: String,
 }
 
 /// Where a buy would come from now (the same routing as `buy`, read-only): the nearest store
@@ -225,7 +251,12 @@ pub async fn quote(
 ) -> Result<LiveQuote> {
     body.validate()?;
     let mut conn = p.pool().acquire().await?;
-    let (at, carrying, status) = route(p, &mut conn, room_id, user_id, &body).await?;
+    let Route {
+        at,
+        carrying,
+        status,
+        ..
+    } = route(p, &mut conn, room_id, user_id, &body).await?;
     if carrying.is_empty() {
         return Err(not_deliverable().into());
     }

@@ -67,13 +67,17 @@ pub struct RoomRow {
 const ROOM_SQL: &str = "SELECT id, host_user_id, host_name, title, status, city, likes,
     slow_mode, message, starts_at FROM live_rooms";
 
+/// A room's stored status.
+pub(crate) fn room_status(room_id: &str, status: &str) -> Result<RoomStatus> {
+    RoomStatus::parse(status).ok_or_else(|| PlatformError::CorruptRow {
+        what: format!("live room {room_id}"),
+        detail: format!("status {status}"),
+    })
+}
+
 fn room_from(row: &SqliteRow) -> Result<RoomRow> {
     let id: String = row.try_get("id")?;
-    let status: String = row.try_get("status")?;
-    let status = RoomStatus::parse(&status).ok_or_else(|| PlatformError::CorruptRow {
-        what: format!("live room {id}"),
-        detail: format!("status {status}"),
-    })?;
+    let status = room_status(&id, row.try_get("status")?)?;
     Ok(RoomRow {
         host_user_id: row.try_get("host_user_id")?,
         host_name: row.try_get("host_name")?,
