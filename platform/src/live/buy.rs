@@ -52,6 +52,8 @@ struct Buy {
     any_candidate: bool,
     buyer: Person,
     now: i64,
+    /// The flash sale the memo admitted this buy to (it holds units of its cap there).
+    admitted: Option<String>,
     /// What a flash buy came to, for the memo of flash sales (set inside the job).
     flash_outcome: FlashSlot,
 }
@@ -104,7 +106,8 @@ pub async fn buy(
         }
     };
     let outcome = FlashSlot::default();
-    let placed = place(p, room_id, user_id, key, body, now, outcome.clone()).await;
+    let admitted = claim.claimed.as_ref().map(|(flash_id, _)| flash_id.clone());
+    let placed = place(p, room_id, user_id, key, body, now, admitted, outcome.clone()).await;
     flashes.settled(
         room_id,
         (user_id, key),
@@ -134,7 +137,9 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// `buy` past the flash sale's memo: routing, then the job on the writer.
+/// `buy` past the flash sale's memo (which admitted it to flash sale `admitted`, if any):
+/// routing, then the job on the writer.
+#[allow(clippy::too_many_arguments)]
 async fn place(
     p: &Platform,
     room_id: &str,
@@ -142,6 +147,7 @@ async fn place(
     key: &str,
     body: LiveOrderRequest,
     now: i64,
+    admitted: Option<String>,
     flash_outcome: FlashSlot,
 ) -> Result<Reply> {
     let Route {
@@ -156,6 +162,7 @@ async fn place(
         buyer: Person::shopper(&phone),
         now,
         body,
+        admitted,
         flash_outcome,
     };
     let index = p.index().clone();
@@ -380,9 +387,16 @@ async fn place_live(
         sku: &b.body.sku,
     };
     check_holds(conn, &b.user_id, b.now, scarce).await?;
-    let offer = match flash_on(conn, &b.room_id, &b.body.sku, b.now).await? {
-        Some(flash) => take_flash(conn, b, &flash).await?,
-        None => take_pin(conn, b).await?,
+    let admitted = match &b.admitted {
+        Some(flash_id) => take_admitted_flash(conn, b, flash_id).await?,
+        None => None,
+    };
+    let offer = match admitted {
+        Some(offer) => offer,
+        None => match flash_on(conn, &b.room_id, &b.body.sku, b.now).await? {
+            Some(flash) => take_flash(conn, b, &flash).await?,
+            None => take_pin(conn, b).await?,
+        },
     };
     let flash = offer.flash.clone();
     let reply = write_order(conn, index, b, address, offer).await?;
@@ -573,6 +587,60 @@ async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Resul
     }
     debug_assert!(f.price_fen > 0);
     offer_from(&capped, Some(f.id.clone()))
+}
+
+/// A flash crowd's buy in one round trip (`take_flash` takes two, after `flash_on`'s): when the
+/// flash sale the memo admitted it to is still the room's latest, open, in a live room, with room
+/// under its cap and under the shopper's limit, its count and the shopper's are taken together.
+/// `None` (nothing written) for anything else, which `flash_on` and `take_flash` then sort out,
+/// refusing with the reason. The writer runs one job at a time, so the limit read here still holds
+/// at the shopper's count below.
+async fn take_admitted_flash(
+    conn: &mut SqliteConnection,
+    b: &Buy,
+    flash_id: &str,
+) -> Result<Option<Offer>> {
+    let quantity = b.body.quantity;
+    // Plain `?`: each statement takes the next arguments.
+    let rows = sqlx::query(
+        "UPDATE live_flash SET sold = sold + ?
+         WHERE id = ? AND room_id = ? AND sku = ? AND starts_at <= ? AND ? < ends_at
+           AND sold + ? <= cap AND ? <= per_shopper
+           AND id = (SELECT id FROM live_flash WHERE room_id = ?
+                     ORDER BY starts_at DESC, id DESC LIMIT 1)
+           AND (SELECT status FROM live_rooms WHERE id = ?) = 'live'
+           AND COALESCE((SELECT bought FROM live_flash_buyers WHERE flash_id = ? AND user_id = ?), 0)
+               + ? <= per_shopper
+         RETURNING price_fen, sold, cap AS stock_cap,
+                   (SELECT name FROM products WHERE sku = ?) AS name,
+                   (SELECT picture FROM products WHERE sku = ?) AS picture;
+         INSERT INTO live_flash_buyers (flash_id, user_id, bought)
+         SELECT ?, ?, ? WHERE changes() = 1
+         ON CONFLICT (flash_id, user_id) DO UPDATE SET bought = bought + excluded.bought",
+    )
+    .bind(quantity)
+    .bind(flash_id)
+    .bind(&b.room_id)
+    .bind(&b.body.sku)
+    .bind(b.now)
+    .bind(b.now)
+    .bind(quantity)
+    .bind(quantity)
+    .bind(&b.room_id)
+    .bind(&b.room_id)
+    .bind(flash_id)
+    .bind(&b.user_id)
+    .bind(quantity)
+    .bind(&b.body.sku)
+    .bind(&b.body.sku)
+    .bind(flash_id)
+    .bind(&b.user_id)
+    .bind(quantity)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.first()
+        .map(|row| offer_from(row, Some(flash_id.to_owned())))
+        .transpose()
 }
 
 /// Takes the quantity from the nearest candidate store with enough stock and writes the order at
