@@ -107,7 +107,17 @@ pub async fn buy(
     };
     let outcome = FlashSlot::default();
     let admitted = claim.claimed.as_ref().map(|(flash_id, _)| flash_id.clone());
-    let placed = place(p, room_id, user_id, key, body, now, admitted, outcome.clone()).await;
+    let placed = place(
+        p,
+        room_id,
+        user_id,
+        key,
+        body,
+        now,
+        admitted,
+        outcome.clone(),
+    )
+    .await;
     flashes.settled(
         room_id,
         (user_id, key),

@@ -312,7 +312,12 @@ impl FlashMemos {
                 if !placed {
                     memo.claimed = memo.claimed.saturating_sub(units);
                 }
-                memo.answered.notify_waiters();
+                // Waiters are past the cap: only units given back, or the last buy in flight
+                // answered, change what they get. Woken at every answer, a flash crowd's
+                // thousands of waiters woke once per order, and that CPU slowed the orders.
+                if !placed || memo.in_flight == 0 {
+                    memo.answered.notify_waiters();
+                }
             }
             _ => {}
         }
@@ -326,5 +331,90 @@ impl FlashMemos {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn memos(cap: u32) -> FlashMemos {
+        let memos = FlashMemos::default();
+        let flash = Flash {
+            id: "fl_1".into(),
+            sku: "sku_1".into(),
+            name: "n".into(),
+            starts_at: "2026-11-25T04:00:00Z".into(),
+            ends_at: "2026-11-25T04:10:00Z".into(),
+            price_fen: 100,
+            regular_price_fen: 200,
+            cap,
+            per_shopper: 1,
+            sold: 0,
+            image: None,
+        };
+        memos.set("live_1", Some(&flash));
+        memos
+    }
+
+    /// 2026-11-25 04:01:00 UTC: the sale is open.
+    const NOW: i64 = 1_795_579_260;
+
+    fn admit(m: &FlashMemos, user: &str) -> Admission {
+        m.admit("live_1", "sku_1", 1, (user, user), NOW)
+    }
+
+    fn claimed(a: Admission) -> Option<(String, u32)> {
+        match a {
+            Admission::Go { claimed } => claimed,
+            other => panic!("admitted, not {other:?}"),
+        }
+    }
+
+    fn placed(user: &str) -> (&str, &str) {
+        (user, user)
+    }
+
+    #[test]
+    fn waiters_past_the_cap_wake_when_units_come_back_or_the_last_buy_is_answered() {
+        let m = memos(2);
+        let a = claimed(admit(&m, "a"));
+        let b = claimed(admit(&m, "b"));
+        assert!(a.is_some() && b.is_some());
+        let Admission::Wait(c) = admit(&m, "c") else {
+            panic!("past the cap with buys in flight: wait");
+        };
+        let mut c = Box::pin(c);
+        // A placed order changes nothing for a waiter while another is in flight.
+        m.settled(
+            "live_1",
+            placed("a"),
+            Some(("fl_1".into(), FlashOutcome::Placed)),
+            a,
+        );
+        assert!(c.as_mut().now_or_never().is_none(), "woken for nothing");
+        // Refused for another reason: its unit comes back, and the waiter may take it.
+        m.settled("live_1", placed("b"), None, b);
+        assert!(c.as_mut().now_or_never().is_some(), "a unit came back");
+        let c = claimed(admit(&m, "c"));
+        assert!(c.is_some(), "the unit given back");
+        let Admission::Wait(d) = admit(&m, "d") else {
+            panic!("the cap claimed again: wait");
+        };
+        let mut d = Box::pin(d);
+        m.settled(
+            "live_1",
+            placed("c"),
+            Some(("fl_1".into(), FlashOutcome::Placed)),
+            c,
+        );
+        assert!(
+            d.as_mut().now_or_never().is_some(),
+            "the last buy in flight answered"
+        );
+        // Nothing in flight and the cap placed: one buyer asks the database, the rest are refused.
+        assert!(claimed(admit(&m, "d")).is_none());
+        assert!(matches!(admit(&m, "e"), Admission::Refused(_)));
     }
 }
