@@ -48,8 +48,11 @@ impl Writer {
     /// clone is dropped.
     pub fn spawn(pool: SqlitePool) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
+        // Timers only (sqlx's acquire timeout): with no I/O driver the thread parks on a futex,
+        // and each hop back from the connection's thread wakes it for less than through epoll
+        // (checkout bench: 773 -> 877 orders/s, 8 samples each).
         let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+            .enable_time()
             .build();
         match runtime {
             Ok(runtime) => {
