@@ -23,8 +23,8 @@ use crate::error::{PlatformError, Result};
 use crate::event_log::{self, bind_append, Log, Query, APPEND_SQL};
 use crate::orders::placement::reserve;
 use crate::orders::write::{
-    bind_order, check_holds, expect_rows, once, order_rows, order_sql, to_reply, NewOrder,
-    Placement, Scarce,
+    bind_order, expect_rows, once, order_rows, order_sql, to_reply, Holds, NewOrder, Placement,
+    Scarce,
 };
 use crate::orders::Reply;
 use crate::stores::StoreIndex;
@@ -171,13 +171,18 @@ struct Start<'a> {
 }
 
 impl Placement for Start<'_> {
+    fn holds(&self) -> Scarce<'_> {
+        Scarce::None
+    }
+
     fn place<'c>(
         &'c self,
         conn: &'c mut SqliteConnection,
         address: accounts::Address,
+        holds: Holds,
     ) -> futures::future::BoxFuture<'c, Result<String>> {
         Box::pin(open_group(
-            conn, self.index, self.seat, self.body, self.offer, address, self.ttl_s,
+            conn, self.index, self.seat, self.body, self.offer, address, holds, self.ttl_s,
         ))
     }
 }
@@ -190,10 +195,17 @@ struct Join<'a> {
 }
 
 impl Placement for Join<'_> {
+    fn holds(&self) -> Scarce<'_> {
+        Scarce::Seat {
+            group_id: self.group_id,
+        }
+    }
+
     fn place<'c>(
         &'c self,
         conn: &'c mut SqliteConnection,
         address: accounts::Address,
+        holds: Holds,
     ) -> futures::future::BoxFuture<'c, Result<String>> {
         Box::pin(take_seat(
             conn,
@@ -201,6 +213,7 @@ impl Placement for Join<'_> {
             self.seat,
             self.group_id,
             address,
+            holds,
         ))
     }
 }
@@ -365,6 +378,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> PlatformError {
 }
 
 /// Writes the new group with the starter's seat and order. Returns the stored answer.
+#[allow(clippy::too_many_arguments)]
 async fn open_group(
     conn: &mut SqliteConnection,
     index: &StoreIndex,
@@ -372,13 +386,14 @@ async fn open_group(
     body: &NewGroup,
     offer: &Offer,
     address: accounts::Address,
+    holds: Holds,
     ttl_s: i64,
 ) -> Result<String> {
     let store = index
         .get(&body.store_id)
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
     let quote = deliverable(store, &address)?;
-    check_holds(conn, &seat.user_id, seat.now, Scarce::None).await?;
+    holds.check()?;
     let reserved = reserve(conn, &store.id, &body.sku, QUANTITY).await?;
     let regular_price_fen = reserved.price_fen;
     // Offers are checked against the price when seeded; a price cut since would make the group
@@ -484,6 +499,7 @@ async fn take_seat(
     seat: &Seat,
     group_id: &str,
     address: accounts::Address,
+    holds: Holds,
 ) -> Result<String> {
     let mut row = group_row(conn, group_id).await?.ok_or_else(unknown_group)?;
     // A member asking again learns that first, whatever the group's state.
@@ -504,7 +520,7 @@ async fn take_seat(
     })?;
     open_now(store, seat.local)?;
     let quote = deliverable(store, &address)?;
-    check_holds(conn, &seat.user_id, seat.now, Scarce::Seat { group_id }).await?;
+    holds.check()?;
     let reserved = reserve(conn, &store.id, &row.sku, QUANTITY).await?;
     let line = OrderLine {
         sku: row.sku.clone(),

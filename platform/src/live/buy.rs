@@ -26,8 +26,8 @@ use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
 use crate::event_log::{self, Log, APPEND_SQL};
 use crate::orders::write::{
-    bind_order, check_holds, expect_rows, once, order_rows, order_sql, to_reply, NewOrder,
-    Placement, Scarce,
+    bind_order, expect_rows, once, order_rows, order_sql, to_reply, Holds, NewOrder, Placement,
+    Scarce,
 };
 use crate::orders::Reply;
 use crate::stores::StoreIndex;
@@ -377,12 +377,20 @@ async fn buy_on(conn: &mut SqliteConnection, index: &StoreIndex, b: &Buy) -> Res
 }
 
 impl Placement for (&StoreIndex, &Buy) {
+    fn holds(&self) -> Scarce<'_> {
+        Scarce::Pin {
+            room_id: &self.1.room_id,
+            sku: &self.1.body.sku,
+        }
+    }
+
     fn place<'c>(
         &'c self,
         conn: &'c mut SqliteConnection,
         address: accounts::Address,
+        holds: Holds,
     ) -> futures::future::BoxFuture<'c, Result<String>> {
-        Box::pin(place_live(conn, self.0, self.1, address))
+        Box::pin(place_live(conn, self.0, self.1, address, holds))
     }
 }
 
@@ -391,12 +399,9 @@ async fn place_live(
     index: &StoreIndex,
     b: &Buy,
     address: accounts::Address,
+    holds: Holds,
 ) -> Result<String> {
-    let scarce = Scarce::Pin {
-        room_id: &b.room_id,
-        sku: &b.body.sku,
-    };
-    check_holds(conn, &b.user_id, b.now, scarce).await?;
+    holds.check()?;
     let admitted = match &b.admitted {
         Some(flash_id) => take_admitted_flash(conn, b, flash_id).await?,
         None => None,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sqlx::{Row, SqliteConnection};
 
 use super::placement::place_in;
+use super::write::{bind_holds, holds_from, holds_sql, Holds, Scarce};
 use crate::accounts;
 use crate::error::{PlatformError, Result};
 use crate::stores::StoreIndex;
@@ -121,10 +122,15 @@ struct Checkout<'a> {
 }
 
 impl super::write::Placement for Checkout<'_> {
+    fn holds(&self) -> Scarce<'_> {
+        Scarce::None
+    }
+
     fn place<'c>(
         &'c self,
         conn: &'c mut SqliteConnection,
         address: accounts::Address,
+        holds: Holds,
     ) -> futures::future::BoxFuture<'c, Result<String>> {
         Box::pin(place_in(
             conn,
@@ -133,6 +139,7 @@ impl super::write::Placement for Checkout<'_> {
             self.key,
             self.body,
             address,
+            holds,
             self.now,
         ))
     }
@@ -143,15 +150,15 @@ pub(crate) enum Claim {
     /// The key already has an answer (or is refused): give it and do nothing else.
     Replay(Reply),
     /// The key is ours: go ahead inside the open `SAVEPOINT place`, with the shopper's address
-    /// (another user's or a missing one is "not found").
-    Proceed(std::result::Result<accounts::Address, ApiError>),
+    /// (another user's or a missing one is "not found") and what the shopper holds unpaid.
+    Proceed(std::result::Result<accounts::Address, ApiError>, Holds),
 }
 
 /// Claims `key` for `request` on the writer's connection: a new one (nearly always) by one atomic
-/// statement; a known one is examined. The delivery address is read and the order's savepoint
-/// opened in the same round trip (`changes()` tells whether the claim took). The writer's RELEASE
-/// of the job's own savepoint also ends `place` on the paths that return early. Shared by
-/// `POST /v1/orders` and live buys: one table, one exactly-once rule.
+/// statement; a known one is examined. The delivery address and the shopper's holds of `scarce`
+/// are read and the order's savepoint opened in the same round trip (`changes()` tells whether the
+/// claim took). The writer's RELEASE of the job's own savepoint also ends `place` on the paths that
+/// return early. Shared by every kind of order: one table, one exactly-once rule.
 pub(crate) async fn claim(
     conn: &mut SqliteConnection,
     user_id: &str,
@@ -159,22 +166,28 @@ pub(crate) async fn claim(
     request: &str,
     address_id: &str,
     now: i64,
+    scarce: Scarce<'_>,
 ) -> Result<Claim> {
-    let claim = sqlx::query(
+    // Plain `?`, bound in the order they appear: the claim's, the holds' (in the select list),
+    // the address's.
+    let sql = format!(
         "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
          VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (user_id, key) DO NOTHING;
-         SELECT changes() AS claimed, a.id, a.label, a.detail, a.lat, a.lng
+         SELECT changes() AS claimed, a.id, a.label, a.detail, a.lat, a.lng, {}
          FROM (SELECT 1) LEFT JOIN addresses a ON a.user_id = ? AND a.id = ?;
          SAVEPOINT place",
-    )
-    .bind(user_id)
-    .bind(key)
-    .bind(request)
-    .bind(now)
-    .bind(user_id)
-    .bind(address_id)
-    .fetch_all(&mut *conn)
-    .await?;
+        holds_sql(scarce)
+    );
+    let query = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(key)
+        .bind(request)
+        .bind(now);
+    let claim = bind_holds(query, user_id, now, scarce)
+        .bind(user_id)
+        .bind(address_id)
+        .fetch_all(&mut *conn)
+        .await?;
     let claim = claim.first().ok_or_else(|| PlatformError::CorruptRow {
         what: format!("idempotency key {key}"),
         detail: "the claim returned no row".into(),
@@ -191,6 +204,7 @@ pub(crate) async fn claim(
         }),
         None => Err(ApiError::not_found("找不到这个收货地址")),
     };
+    let holds = holds_from(claim, scarce, now)?;
     if !claimed {
         if let Some(replay) = examine_claim(conn, user_id, key, request, now).await? {
             return Ok(Claim::Replay(replay));
@@ -201,7 +215,7 @@ pub(crate) async fn claim(
             .execute(&mut *conn)
             .await?;
     }
-    Ok(Claim::Proceed(address))
+    Ok(Claim::Proceed(address, holds))
 }
 
 /// Ends a claimed request. `placed` is the stored answer (the order, already written together with

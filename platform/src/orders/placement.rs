@@ -1,5 +1,5 @@
 //! Placing a checkout order inside the caller's write transaction: the address and slot checks,
-//! the shopper's holds (`write::check_holds`), the conditional stock decrement in SKU order, and
+//! the shopper's holds (`write::Holds::check`), the conditional stock decrement in SKU order, and
 //! the order written (`write::bind_order`) with the cart's clean-up in one round trip.
 
 use jishi_api::cart::Items;
@@ -8,9 +8,7 @@ use jishi_api::{ApiError, ErrorCode, LatLng};
 use sqlx::{Row, SqliteConnection};
 
 use super::slots::validate_slot;
-use super::write::{
-    bind_order, check_holds, expect_rows, order_rows, order_sql, to_reply, NewOrder, Scarce,
-};
+use super::write::{bind_order, expect_rows, order_rows, order_sql, to_reply, Holds, NewOrder};
 use crate::accounts::{self, new_id};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::Result;
@@ -19,6 +17,7 @@ use crate::stores::StoreIndex;
 /// Validates and creates the order on `conn` (inside the caller's transaction), reserving stock,
 /// and stores the answer under the Idempotency-Key. Returns that answer (the order as JSON). Any
 /// error leaves its writes for the caller to roll back.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn place_in(
     conn: &mut SqliteConnection,
     index: &StoreIndex,
@@ -26,6 +25,7 @@ pub(super) async fn place_in(
     key: &str,
     body: &PlaceOrder,
     address: accounts::Address,
+    holds: Holds,
     now: i64,
 ) -> Result<String> {
     let items = Items::parse(&body.items, false)?;
@@ -47,7 +47,7 @@ pub(super) async fn place_in(
         .into());
     }
     let slot = validate_slot(body.slot, store, now)?;
-    check_holds(conn, user_id, now, Scarce::None).await?;
+    holds.check()?;
 
     // Lines are reserved in SKU order, so two orders never take the same rows in opposite orders.
     let mut wanted = items.lines().to_vec();
@@ -147,7 +147,7 @@ pub(super) async fn place_in(
 /// Takes `quantity` of `sku` from the store's stock for a new order, inside the caller's write
 /// transaction; answers the store's price and the product's name. Refused (nothing taken): a
 /// product the store does not list, or not enough stock. The shopper's holds are checked before
-/// (`write::check_holds`). Shared by every kind of order that reserves in one store.
+/// (`write::Holds::check`). Shared by every kind of order that reserves in one store.
 /// What a reservation took: the store's price now and the product as an order line shows it.
 pub(crate) struct Reserved {
     pub price_fen: i64,

@@ -2,9 +2,10 @@
 //!
 //! - `once`: the Idempotency-Key claimed, the order placed, the outcome stored, in one job on the
 //!   checkout writer (`idempotency`);
-//! - `check_holds`: the one check of what a shopper may hold unpaid: `MAX_UNPAID_ORDERS` orders in
-//!   all, and on scarce things (a live pin's cap, a group's seat) one hold each, which lasts
-//!   `SCARCE_HOLD_S` and, once let go unpaid, cannot be taken again for `HOLD_COOLDOWN_S`;
+//! - `Holds::check`: the one check of what a shopper may hold unpaid (read with the key's claim):
+//!   `MAX_UNPAID_ORDERS` orders in all, and on scarce things (a live pin's cap, a group's seat) one
+//!   hold each, which lasts `SCARCE_HOLD_S` and, once let go unpaid, cannot be taken again for
+//!   `HOLD_COOLDOWN_S`;
 //! - `ORDER_SQL` / `bind_order`: the one `INSERT` of an order, its lines and the key's stored
 //!   answer, to which each caller appends its own statements in the same round trip.
 //!
@@ -22,19 +23,25 @@ use crate::event_log::Query;
 
 /// What writes one kind of order once its key is claimed: checkout, a live buy, a group seat.
 pub(crate) trait Placement {
+    /// The scarce thing the order would hold unpaid (read with the claim, checked by `place`).
+    fn holds(&self) -> Scarce<'_>;
+
     /// Validates and writes the order on `conn` (with `bind_order`), inside the job's savepoint,
-    /// for the shopper's `address`; returns the key's stored answer. An `ApiError` is a refusal
-    /// (its writes are rolled back and it becomes the key's answer).
+    /// for the shopper's `address`, checking `holds` (`Holds::check`) where its rules say; returns
+    /// the key's stored answer. An `ApiError` is a refusal (its writes are rolled back and it
+    /// becomes the key's answer).
     fn place<'c>(
         &'c self,
         conn: &'c mut SqliteConnection,
         address: Address,
+        holds: Holds,
     ) -> BoxFuture<'c, Result<String>>;
 }
 
-/// Places an order exactly once per (user, key): claims the key for `request`, reads the address,
-/// has `placement` write the order, and settles the outcome. A replay, a different request under
-/// the key or one still in flight is answered from the key's record without placing anything.
+/// Places an order exactly once per (user, key): claims the key for `request`, reads the address
+/// and the shopper's holds, has `placement` write the order, and settles the outcome. A replay, a
+/// different request under the key or one still in flight is answered from the key's record
+/// without placing anything.
 pub(crate) async fn once(
     conn: &mut SqliteConnection,
     user_id: &str,
@@ -44,12 +51,14 @@ pub(crate) async fn once(
     now: i64,
     placement: &impl Placement,
 ) -> Result<Reply> {
-    let address = match claim(conn, user_id, key, request, address_id, now).await? {
+    let scarce = placement.holds();
+    let (address, holds) = match claim(conn, user_id, key, request, address_id, now, scarce).await?
+    {
         Claim::Replay(reply) => return Ok(reply),
-        Claim::Proceed(address) => address,
+        Claim::Proceed(address, holds) => (address, holds),
     };
     let placed = match address {
-        Ok(address) => placement.place(conn, address).await,
+        Ok(address) => placement.place(conn, address, holds).await,
         Err(e) => Err(e.into()),
     };
     settle(conn, user_id, key, placed).await
@@ -66,92 +75,128 @@ pub(crate) enum Scarce<'a> {
     Seat { group_id: &'a str },
 }
 
-/// What a shopper may hold unpaid, checked inside the writer's transaction (which runs one job
-/// at a time, so concurrent requests of one shopper cannot pass it together): refused with
-/// `too_many_unpaid` at `MAX_UNPAID_ORDERS` unpaid orders or with one already on this pin, and
-/// with `too_many_requests` within `HOLD_COOLDOWN_S` of letting a hold on it go unpaid.
-pub(crate) async fn check_holds(
-    conn: &mut SqliteConnection,
-    user_id: &str,
-    now: i64,
-    scarce: Scarce<'_>,
-) -> Result<()> {
+/// What a shopper holds unpaid, read with the key's claim (`holds_sql`) inside the writer's
+/// transaction, which runs one job at a time, so concurrent requests of one shopper cannot pass
+/// `check` together.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Holds {
+    /// Unpaid orders, of any kind.
+    pub unpaid: i64,
+    /// Unpaid orders on this pin.
+    pub held: i64,
+    /// When the shopper last let a hold on this pin or seat go unpaid.
+    pub lapsed_at: Option<i64>,
+    /// A seat rather than a pin (for the message).
+    pub seat: bool,
+    pub now: i64,
+}
+
+impl Holds {
+    /// The one check of what a shopper may hold unpaid: refused with `too_many_unpaid` at
+    /// `MAX_UNPAID_ORDERS` unpaid orders or with one already on this pin, and with
+    /// `too_many_requests` within `HOLD_COOLDOWN_S` of letting a hold on it go unpaid.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.held > 0 {
+            return Err(ApiError::new(
+                ErrorCode::TooManyUnpaid,
+                "你已抢到这件商品，还没付款：请先支付那一笔",
+            )
+            .into());
+        }
+        if self.unpaid >= MAX_UNPAID_ORDERS {
+            return Err(ApiError::new(
+                ErrorCode::TooManyUnpaid,
+                format!(
+                    "你已有 {} 笔待支付的订单，请先支付或取消其中一笔再下单",
+                    self.unpaid
+                ),
+            )
+            .into());
+        }
+        if let Some(wait) = self
+            .lapsed_at
+            .map(|at| at + HOLD_COOLDOWN_S - self.now)
+            .filter(|w| *w > 0)
+        {
+            let what = if self.seat {
+                "这个拼团的名额"
+            } else {
+                "这件直播商品"
+            };
+            return Err(ApiError::new(
+                ErrorCode::TooManyRequests,
+                format!("你刚放弃了{what}，{} 分钟后才能再抢", (wait + 59) / 60),
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// The columns `unpaid`, `held` and `lapsed_at` of what the shopper holds, as a select list with
+/// plain `?` placeholders (it rides in the claim's round trip), bound by `bind_holds`.
+pub(crate) fn holds_sql(scarce: Scarce<'_>) -> String {
     const UNPAID: &str = "(SELECT COUNT(*) FROM orders
-        WHERE user_id = ?1 AND status = 'pending_payment' AND expires_at > ?2) AS unpaid";
-    let (sql, a, b) = match scarce {
-        Scarce::None => (
-            format!("SELECT {UNPAID}, 0 AS held, NULL AS lapsed_at"),
-            "",
-            "",
-        ),
+        WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?) AS unpaid";
+    match scarce {
+        Scarce::None => format!("{UNPAID}, 0 AS held, NULL AS lapsed_at"),
         // From the shopper's orders to their sales (`CROSS JOIN` keeps that order): from the
         // room's sales instead, each check read every sale of the pin so far, and a flash crowd's
         // 500th buy waited on 499 lookups.
-        Scarce::Pin { room_id, sku } => (
-            format!(
-                "SELECT {UNPAID},
-                   (SELECT COUNT(*) FROM orders o CROSS JOIN live_sales ls ON ls.order_id = o.id
-                    WHERE o.user_id = ?1 AND o.status = 'pending_payment' AND o.expires_at > ?2
-                      AND ls.room_id = ?3 AND ls.sku = ?4) AS held,
-                   (SELECT MAX(o.updated_at) FROM orders o CROSS JOIN live_sales ls
-                      ON ls.order_id = o.id
-                    WHERE o.user_id = ?1 AND o.status = 'cancelled'
-                      AND ls.room_id = ?3 AND ls.sku = ?4) AS lapsed_at"
-            ),
-            room_id,
-            sku,
+        Scarce::Pin { .. } => format!(
+            "{UNPAID},
+               (SELECT COUNT(*) FROM orders o CROSS JOIN live_sales ls ON ls.order_id = o.id
+                WHERE o.user_id = ? AND o.status = 'pending_payment' AND o.expires_at > ?
+                  AND ls.room_id = ? AND ls.sku = ?) AS held,
+               (SELECT MAX(o.updated_at) FROM orders o CROSS JOIN live_sales ls
+                  ON ls.order_id = o.id
+                WHERE o.user_id = ? AND o.status = 'cancelled'
+                  AND ls.room_id = ? AND ls.sku = ?) AS lapsed_at"
         ),
         // A seat still held is `already_member`, which the join checks first.
-        Scarce::Seat { group_id } => (
-            format!(
-                "SELECT {UNPAID}, 0 AS held,
-                   (SELECT MAX(o.updated_at) FROM group_members m JOIN orders o ON o.id = m.order_id
-                    WHERE m.group_id = ?3 AND m.user_id = ?1 AND o.status = 'cancelled')
-                   AS lapsed_at"
-            ),
-            group_id,
-            "",
+        Scarce::Seat { .. } => format!(
+            "{UNPAID}, 0 AS held,
+               (SELECT MAX(o.updated_at) FROM group_members m JOIN orders o ON o.id = m.order_id
+                WHERE m.group_id = ? AND m.user_id = ? AND o.status = 'cancelled') AS lapsed_at"
         ),
-    };
-    let row = sqlx::query(&sql)
-        .bind(user_id)
-        .bind(now)
-        .bind(a)
-        .bind(b)
-        .fetch_one(&mut *conn)
-        .await?;
-    let unpaid: i64 = row.try_get("unpaid")?;
-    let held: i64 = row.try_get("held")?;
-    let lapsed_at: Option<i64> = row.try_get("lapsed_at")?;
-    if held > 0 {
-        return Err(ApiError::new(
-            ErrorCode::TooManyUnpaid,
-            "你已抢到这件商品，还没付款：请先支付那一笔",
-        )
-        .into());
     }
-    if unpaid >= MAX_UNPAID_ORDERS {
-        return Err(ApiError::new(
-            ErrorCode::TooManyUnpaid,
-            format!("你已有 {unpaid} 笔待支付的订单，请先支付或取消其中一笔再下单"),
-        )
-        .into());
+}
+
+/// Binds `holds_sql`'s parameters.
+pub(crate) fn bind_holds<'q>(
+    query: Query<'q>,
+    user_id: &'q str,
+    now: i64,
+    scarce: Scarce<'q>,
+) -> Query<'q> {
+    let query = query.bind(user_id).bind(now);
+    match scarce {
+        Scarce::None => query,
+        Scarce::Pin { room_id, sku } => query
+            .bind(user_id)
+            .bind(now)
+            .bind(room_id)
+            .bind(sku)
+            .bind(user_id)
+            .bind(room_id)
+            .bind(sku),
+        Scarce::Seat { group_id } => query.bind(group_id).bind(user_id),
     }
-    if let Some(wait) = lapsed_at
-        .map(|at| at + HOLD_COOLDOWN_S - now)
-        .filter(|w| *w > 0)
-    {
-        let what = match scarce {
-            Scarce::Seat { .. } => "这个拼团的名额",
-            _ => "这件直播商品",
-        };
-        return Err(ApiError::new(
-            ErrorCode::TooManyRequests,
-            format!("你刚放弃了{what}，{} 分钟后才能再抢", (wait + 59) / 60),
-        )
-        .into());
-    }
-    Ok(())
+}
+
+/// `holds_sql`'s columns in `row`.
+pub(crate) fn holds_from(
+    row: &sqlx::sqlite::SqliteRow,
+    scarce: Scarce<'_>,
+    now: i64,
+) -> Result<Holds> {
+    Ok(Holds {
+        unpaid: row.try_get("unpaid")?,
+        held: row.try_get("held")?,
+        lapsed_at: row.try_get("lapsed_at")?,
+        seat: matches!(scarce, Scarce::Seat { .. }),
+        now,
+    })
 }
 
 /// An order about to be written, with the answer its Idempotency-Key replays.
