@@ -403,7 +403,7 @@ async fn place_live(
 ) -> Result<String> {
     holds.check()?;
     let admitted = match &b.admitted {
-        Some(flash_id) => take_admitted_flash(conn, b, flash_id).await?,
+        Some(flash_id) => take_flash_counts(conn, b, flash_id).await?,
         None => None,
     };
     let offer = match admitted {
@@ -425,7 +425,6 @@ async fn place_live(
 /// from its start until `FLASH_SHOWN_AFTER_S` after its end.
 struct FlashRow {
     id: String,
-    price_fen: i64,
     per_shopper: u32,
     starts_at: i64,
     ends_at: i64,
@@ -437,8 +436,8 @@ async fn flash_on(
     sku: &str,
     now: i64,
 ) -> Result<Option<FlashRow>> {
-    let row: Option<(String, String, i64, u32, i64, i64)> = sqlx::query_as(
-        "SELECT id, sku, price_fen, per_shopper, starts_at, ends_at FROM live_flash
+    let row: Option<(String, String, u32, i64, i64)> = sqlx::query_as(
+        "SELECT id, sku, per_shopper, starts_at, ends_at FROM live_flash
          WHERE room_id = ? ORDER BY starts_at DESC, id DESC LIMIT 1",
     )
     .bind(room_id)
@@ -446,15 +445,12 @@ async fn flash_on(
     .await?;
     Ok(row
         .filter(|(_, s, ..)| s == sku)
-        .map(
-            |(id, _, price_fen, per_shopper, starts_at, ends_at)| FlashRow {
-                id,
-                price_fen,
-                per_shopper,
-                starts_at,
-                ends_at,
-            },
-        )
+        .map(|(id, _, per_shopper, starts_at, ends_at)| FlashRow {
+            id,
+            per_shopper,
+            starts_at,
+            ends_at,
+        })
         .filter(|f| flash_phase(f.starts_at, f.ends_at, false, now) != FlashPhase::Gone))
 }
 
@@ -538,8 +534,10 @@ async fn take_replay(conn: &mut SqliteConnection, b: &Buy) -> Result<Option<Offe
     .transpose()
 }
 
-/// A flash buy: refused before the start and from the end; then the per-shopper limit and the
-/// flash sale's cap, each a conditional statement, so neither is passed under any concurrency.
+/// A flash buy: refused before the start and from the end, and over the per-shopper limit; then
+/// the flash sale's cap and the shopper's count, taken together by `take_flash_counts` (one
+/// conditional statement, so neither is passed under any concurrency). Refused there, the reason
+/// is read afterwards.
 async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Result<Offer> {
     let quantity = b.body.quantity;
     if let Some(refused) = flash_refusal(flash_phase(f.starts_at, f.ends_at, false, b.now)) {
@@ -554,63 +552,40 @@ async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Resul
     if quantity > f.per_shopper {
         return Err(limit().into());
     }
-    let capped = sqlx::query(
-        "UPDATE live_flash SET sold = sold + ?1
-         WHERE id = ?2 AND sold + ?1 <= cap AND (SELECT status FROM live_rooms WHERE id = ?3) = 'live'
-         RETURNING price_fen, sold, cap AS stock_cap,
-                   (SELECT name FROM products WHERE sku = ?4) AS name,
-                   (SELECT picture FROM products WHERE sku = ?4) AS picture",
+    if let Some(offer) = take_flash_counts(conn, b, &f.id).await? {
+        return Ok(offer);
+    }
+    // Why: the room, the cap (spent, or short of the quantity), the shopper's limit, in that order.
+    let why: Option<(String, bool, bool, bool)> = sqlx::query_as(
+        "SELECT r.status, f.sold >= f.cap, f.sold + ?1 > f.cap,
+                COALESCE((SELECT bought FROM live_flash_buyers WHERE flash_id = f.id
+                          AND user_id = ?2), 0) + ?1 > f.per_shopper
+         FROM live_flash f JOIN live_rooms r ON r.id = f.room_id WHERE f.id = ?3",
     )
     .bind(quantity)
+    .bind(&b.user_id)
     .bind(&f.id)
-    .bind(&b.room_id)
-    .bind(&b.body.sku)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(capped) = capped else {
-        let spent: Option<(bool, String)> = sqlx::query_as(
-            "SELECT f.sold >= f.cap, r.status FROM live_flash f
-             JOIN live_rooms r ON r.id = f.room_id WHERE f.id = ?",
-        )
-        .bind(&f.id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        return Err(match spent {
-            Some((_, status)) if status != "live" => return not_live_or_refused(conn, b).await,
-            Some((true, _)) => {
-                b.flash_outcome.set(f.id.clone(), FlashOutcome::CapSpent);
-                ApiError::new(ErrorCode::SoldOut, "秒杀已抢光")
-            }
-            _ => ApiError::new(ErrorCode::SoldOut, "秒杀剩下的不够这么多件，少买几件试试"),
+    Err(match why {
+        Some((status, ..)) if status != "live" => return not_live_or_refused(conn, b).await,
+        Some((_, true, ..)) => {
+            b.flash_outcome.set(f.id.clone(), FlashOutcome::CapSpent);
+            ApiError::new(ErrorCode::SoldOut, "秒杀已抢光")
         }
-        .into());
-    };
-    let within = sqlx::query(
-        "INSERT INTO live_flash_buyers (flash_id, user_id, bought) VALUES (?1, ?2, ?3)
-         ON CONFLICT (flash_id, user_id) DO UPDATE SET bought = bought + excluded.bought
-         WHERE bought + excluded.bought <= ?4",
-    )
-    .bind(&f.id)
-    .bind(&b.user_id)
-    .bind(quantity)
-    .bind(f.per_shopper)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if within == 0 {
-        return Err(limit().into());
+        Some((_, false, false, true)) => limit(),
+        _ => ApiError::new(ErrorCode::SoldOut, "秒杀剩下的不够这么多件，少买几件试试"),
     }
-    debug_assert!(f.price_fen > 0);
-    offer_from(&capped, Some(f.id.clone()))
+    .into())
 }
 
-/// A flash crowd's buy in one round trip (`take_flash` takes two, after `flash_on`'s): when the
-/// flash sale the memo admitted it to is still the room's latest, open, in a live room, with room
-/// under its cap and under the shopper's limit, its count and the shopper's are taken together.
-/// `None` (nothing written) for anything else, which `flash_on` and `take_flash` then sort out,
-/// refusing with the reason. The writer runs one job at a time, so the limit read here still holds
-/// at the shopper's count below.
-async fn take_admitted_flash(
+/// Takes a flash sale's count and the shopper's together, in one round trip, when the sale is
+/// the room's latest, open, in a live room, with room under its cap and under the shopper's
+/// limit: one `UPDATE … RETURNING`, then the shopper's count inserted `WHERE changes() = 1`.
+/// `None` (nothing written) otherwise. The writer runs one job at a time, so the limit read here
+/// still holds at the shopper's count below. A buy the flash memo admitted comes straight here
+/// (skipping `flash_on`); `take_flash` refuses with the reason when it says no.
+async fn take_flash_counts(
     conn: &mut SqliteConnection,
     b: &Buy,
     flash_id: &str,
