@@ -41,21 +41,49 @@ fn connect_options(url: &str, durability: Durability) -> Result<SqliteConnectOpt
         .busy_timeout(Duration::from_secs(5)))
 }
 
-/// The checkout writer's own connection to the database `pool` opened (see `writer`). An
-/// in-memory database exists only in the pool's one connection, so the writer shares it.
-pub async fn open_writer(
-    url: &str,
-    pool: &SqlitePool,
-    durability: Durability,
-) -> Result<SqlitePool> {
-    if url.contains(":memory:") {
-        return Ok(pool.clone());
+/// The checkout writer's connections to the database `pool` opened (see `writer`).
+pub struct WriterDb {
+    /// For the jobs that run through sqlx.
+    pub(crate) pool: SqlitePool,
+    /// For the jobs that run straight on the writer's thread (`crate::sql`); `None`: they take
+    /// the handle of `pool`'s connection.
+    pub(crate) straight: Option<rusqlite::Connection>,
+}
+
+impl WriterDb {
+    /// The writer on `pool`'s own connection, for everything (an in-memory database, a test).
+    pub fn shared(pool: SqlitePool) -> Self {
+        WriterDb {
+            pool,
+            straight: None,
+        }
     }
-    Ok(SqlitePoolOptions::new()
+}
+
+/// The checkout writer's own connections to the database `pool` opened: one through sqlx and one
+/// of its own thread's. An in-memory database exists only in the pool's one connection, so the
+/// writer shares it.
+pub async fn open_writer(url: &str, pool: &SqlitePool, durability: Durability) -> Result<WriterDb> {
+    if url.contains(":memory:") {
+        return Ok(WriterDb::shared(pool.clone()));
+    }
+    let options = connect_options(url, durability)?;
+    let straight = rusqlite::Connection::open(options.get_filename())?;
+    // As `connect_options` sets them for sqlx (WAL is the file's, set when `pool` opened it).
+    straight.busy_timeout(Duration::from_secs(5))?;
+    straight.execute_batch(match durability {
+        Durability::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+        Durability::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+    })?;
+    let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)
-        .connect_with(connect_options(url, durability)?)
-        .await?)
+        .connect_with(options)
+        .await?;
+    Ok(WriterDb {
+        pool,
+        straight: Some(straight),
+    })
 }
 
 /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`),
@@ -250,13 +278,20 @@ mod tests {
         // 2 is FULL: a commit that was answered survives a power cut.
         let pool = open(&url).await.expect("opens");
         assert_eq!(synchronous(&pool).await, 2);
+        let straight = |w: &WriterDb| -> i64 {
+            let conn = w.straight.as_ref().expect("a connection of its own");
+            conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("pragma")
+        };
         let writer = open_writer(&url, &pool, Durability::default())
             .await
             .expect("writer");
-        assert_eq!(synchronous(&writer).await, 2);
+        assert_eq!(synchronous(&writer.pool).await, 2);
+        assert_eq!(straight(&writer), 2);
         let normal = open_writer(&url, &pool, Durability::Normal)
             .await
             .expect("writer");
-        assert_eq!(synchronous(&normal).await, 1);
+        assert_eq!(synchronous(&normal.pool).await, 1);
+        assert_eq!(straight(&normal), 1);
     }
 }

@@ -11,6 +11,9 @@ pub enum PlatformError {
     Api(#[from] ApiError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A statement run straight on a connection's handle (`crate::sql`).
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row for {what}: {detail}")]

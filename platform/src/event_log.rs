@@ -54,21 +54,45 @@ pub(crate) const APPEND_SQL: &str = concat!(
 
 pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
+/// A query `APPEND_SQL` rides in: sqlx's, or one run straight on the handle (`crate::sql`).
+pub(crate) trait Binds<'q>: Sized {
+    fn bind_text(self, text: &'q str) -> Self;
+    fn bind_int(self, int: i64) -> Self;
+}
+
+impl<'q> Binds<'q> for Query<'q> {
+    fn bind_text(self, text: &'q str) -> Self {
+        self.bind(text)
+    }
+    fn bind_int(self, int: i64) -> Self {
+        self.bind(int)
+    }
+}
+
+impl<'q> Binds<'q> for crate::sql::Query {
+    fn bind_text(self, text: &'q str) -> Self {
+        self.bind(text)
+    }
+    fn bind_int(self, int: i64) -> Self {
+        self.bind(int)
+    }
+}
+
 /// Binds `APPEND_SQL`'s parameters: the log, the key, the event's JSON and the time.
-pub(crate) fn bind_append<'q>(
-    query: Query<'q>,
+pub(crate) fn bind_append<'q, Q: Binds<'q>>(
+    query: Q,
     log: Log,
     key: &'q str,
     json: &'q str,
     at: i64,
-) -> Query<'q> {
+) -> Q {
     query
-        .bind(log.name())
-        .bind(key)
-        .bind(json)
-        .bind(at)
-        .bind(log.name())
-        .bind(key)
+        .bind_text(log.name())
+        .bind_text(key)
+        .bind_text(json)
+        .bind_int(at)
+        .bind_text(log.name())
+        .bind_text(key)
 }
 
 /// An event as it is stored and sent.

@@ -96,8 +96,7 @@ pub async fn open(
         let base_likes = match log {
             Log::Room => Some(live::room_row(&mut conn, &key).await?.likes),
             Log::Group => {
-                groups::group_row(&mut conn, &key)
-                    .await?
+                groups::group_row(&crate::sql::lock(&mut conn).await?, &key)?
                     .ok_or_else(groups::unknown_group)?;
                 None
             }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod live;
 pub mod orders;
 pub mod pictures;
+mod sql;
 pub mod stores;
 pub mod streams;
 pub mod writer;

@@ -28,12 +28,12 @@ use jishi_api::orders::OrderStatus;
 use jishi_api::person::Person;
 use jishi_api::ApiError;
 use serde::Deserialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::clock::rfc3339_utc;
 use crate::error::{PlatformError, Result};
 use crate::event_log::{self, Log};
+use crate::sql::{self, Db};
 use crate::stores::StoreIndex;
 
 /// `dispatch_at` of a member's order until its group forms: never reached, so the dispatch
@@ -101,7 +101,7 @@ pub(crate) const GROUP_SQL: &str = "SELECT g.id, g.store_id, g.sku, g.size, g.gr
     (SELECT COALESCE(MAX(seat), 0) + 1 FROM group_members WHERE group_id = g.id) AS next_seat
     FROM buy_groups g JOIN products p ON p.sku = g.sku";
 
-pub(crate) fn group_from(row: &SqliteRow) -> Result<GroupRow> {
+fn group_from(row: &sql::Row) -> Result<GroupRow> {
     let id: String = row.try_get("id")?;
     let corrupt = |detail: String| PlatformError::CorruptRow {
         what: format!("group {id}"),
@@ -178,18 +178,17 @@ pub fn unknown_group() -> PlatformError {
 }
 
 /// The group `id` as stored, if there is one.
-pub(crate) async fn group_row(conn: &mut SqliteConnection, id: &str) -> Result<Option<GroupRow>> {
-    let row = sqlx::query(&format!("{GROUP_SQL} WHERE g.id = ?"))
+pub(crate) fn group_row(db: &Db, id: &str) -> Result<Option<GroupRow>> {
+    let row = sql::query(format!("{GROUP_SQL} WHERE g.id = ?"))
         .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        .fetch_optional(db)?;
     row.as_ref().map(group_from).transpose()
 }
 
 /// `GET /v1/groups/{id}`: 404 for an unknown group.
 pub async fn group(pool: &SqlitePool, index: &StoreIndex, id: &str, now: i64) -> Result<Group> {
     let mut conn = pool.acquire().await?;
-    let row = group_row(&mut conn, id).await?.ok_or_else(unknown_group)?;
+    let row = group_row(&sql::lock(&mut conn).await?, id)?.ok_or_else(unknown_group)?;
     Ok(row.wire(index, now))
 }
 
@@ -212,13 +211,12 @@ pub async fn mine(
     .await?;
     let mut groups = Vec::with_capacity(seats.len());
     for (group_id, order_id, status) in seats {
-        let row =
-            group_row(&mut conn, &group_id)
-                .await?
-                .ok_or_else(|| PlatformError::CorruptRow {
-                    what: format!("group {group_id}"),
-                    detail: "a member's group is missing".into(),
-                })?;
+        let row = group_row(&sql::lock(&mut conn).await?, &group_id)?.ok_or_else(|| {
+            PlatformError::CorruptRow {
+                what: format!("group {group_id}"),
+                detail: "a member's group is missing".into(),
+            }
+        })?;
         let order_status =
             OrderStatus::parse(&status).ok_or_else(|| PlatformError::CorruptRow {
                 what: format!("order {order_id}"),
@@ -243,7 +241,7 @@ pub async fn snapshot(
 ) -> Result<(GroupEvent, u64)> {
     let mut tx = pool.begin().await?;
     let seq = event_log::max_seq(&mut tx, Log::Group, id).await?;
-    let row = group_row(&mut tx, id).await?.ok_or_else(unknown_group)?;
+    let row = group_row(&sql::lock(&mut tx).await?, id)?.ok_or_else(unknown_group)?;
     tx.commit().await?;
     Ok((
         GroupEvent::Snapshot {

@@ -14,19 +14,20 @@ use jishi_api::orders::{Order, OrderLine, OrderStatus, Shortage, Slot, SCARCE_HO
 use jishi_api::person::Person;
 use jishi_api::stores::{DeliveryQuote, StoreProfile};
 use jishi_api::{ApiError, ErrorCode, LatLng};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 use super::{group_row, unknown_group, GroupRow, MemberRow, HELD};
 use crate::accounts::{self, new_id};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::{PlatformError, Result};
-use crate::event_log::{self, bind_append, Log, Query, APPEND_SQL};
+use crate::event_log::{self, bind_append, Log, APPEND_SQL};
 use crate::orders::placement::reserve;
 use crate::orders::write::{
     bind_order, expect_rows, once, order_rows, order_sql, to_reply, Holds, NewOrder, Placement,
     Scarce,
 };
 use crate::orders::Reply;
+use crate::sql::{query, Db, Query};
 use crate::stores::StoreIndex;
 use crate::Platform;
 
@@ -109,19 +110,17 @@ pub async fn start(p: &Platform, user_id: &str, key: &str, body: NewGroup) -> Re
     let ttl_s = i64::try_from(p.group_ttl().as_secs()).unwrap_or(i64::MAX);
     let index = p.index().clone();
     p.writer()
-        .run(move |conn| {
-            Box::pin(async move {
-                let request = serde_json::json!({ "group_start": body }).to_string();
-                let (user, key, address_id) = (&seat.user_id, &seat.key, &body.address_id);
-                let start = Start {
-                    index: &index,
-                    seat: &seat,
-                    body: &body,
-                    offer: &offer,
-                    ttl_s,
-                };
-                once(conn, user, key, &request, address_id, seat.now, &start).await
-            })
+        .run_straight(move |db| {
+            let request = serde_json::json!({ "group_start": body }).to_string();
+            let (user, key, address_id) = (&seat.user_id, &seat.key, &body.address_id);
+            let start = Start {
+                index: &index,
+                seat: &seat,
+                body: &body,
+                offer: &offer,
+                ttl_s,
+            };
+            once(db, user, key, &request, address_id, seat.now, &start)
         })
         .await
 }
@@ -144,19 +143,16 @@ pub async fn join(
     };
     let (index, group_id) = (p.index().clone(), group_id.to_owned());
     p.writer()
-        .run(move |conn| {
-            Box::pin(async move {
-                // The group is part of the request: one key cannot join two groups.
-                let request =
-                    serde_json::json!({ "group_join": group_id, "body": body }).to_string();
-                let (user, key, address_id) = (&seat.user_id, &seat.key, &body.address_id);
-                let join = Join {
-                    index: &index,
-                    seat: &seat,
-                    group_id: &group_id,
-                };
-                once(conn, user, key, &request, address_id, seat.now, &join).await
-            })
+        .run_straight(move |db| {
+            // The group is part of the request: one key cannot join two groups.
+            let request = serde_json::json!({ "group_join": group_id, "body": body }).to_string();
+            let (user, key, address_id) = (&seat.user_id, &seat.key, &body.address_id);
+            let join = Join {
+                index: &index,
+                seat: &seat,
+                group_id: &group_id,
+            };
+            once(db, user, key, &request, address_id, seat.now, &join)
         })
         .await
 }
@@ -175,15 +171,10 @@ impl Placement for Start<'_> {
         Scarce::None
     }
 
-    fn place<'c>(
-        &'c self,
-        conn: &'c mut SqliteConnection,
-        address: accounts::Address,
-        holds: Holds,
-    ) -> futures::future::BoxFuture<'c, Result<String>> {
-        Box::pin(open_group(
-            conn, self.index, self.seat, self.body, self.offer, address, holds, self.ttl_s,
-        ))
+    fn place(&self, db: &Db, address: accounts::Address, holds: Holds) -> Result<String> {
+        open_group(
+            db, self.index, self.seat, self.body, self.offer, address, holds, self.ttl_s,
+        )
     }
 }
 
@@ -201,20 +192,8 @@ impl Placement for Join<'_> {
         }
     }
 
-    fn place<'c>(
-        &'c self,
-        conn: &'c mut SqliteConnection,
-        address: accounts::Address,
-        holds: Holds,
-    ) -> futures::future::BoxFuture<'c, Result<String>> {
-        Box::pin(take_seat(
-            conn,
-            self.index,
-            self.seat,
-            self.group_id,
-            address,
-            holds,
-        ))
+    fn place(&self, db: &Db, address: accounts::Address, holds: Holds) -> Result<String> {
+        take_seat(db, self.index, self.seat, self.group_id, address, holds)
     }
 }
 
@@ -303,13 +282,13 @@ fn new_order<'a>(order: &'a Order, seat: &'a Seat, reply: &'a str) -> NewOrder<'
     }
 }
 
-fn bind_seat<'q>(
-    query: Query<'q>,
-    new: &'q NewOrder<'q>,
-    seat: &'q Seat,
-    member: &'q GroupMember,
-    name: &'q str,
-) -> Query<'q> {
+fn bind_seat(
+    query: Query,
+    new: &NewOrder<'_>,
+    seat: &Seat,
+    member: &GroupMember,
+    name: &str,
+) -> Query {
     bind_order(query, new)
         .bind(new.order.group_id.as_deref())
         .bind(member.seat)
@@ -320,12 +299,7 @@ fn bind_seat<'q>(
 }
 
 /// Binds `APPEND_SQL` for each of the group's events.
-fn bind_events<'q>(
-    mut query: Query<'q>,
-    group_id: &'q str,
-    events: &'q [String],
-    now: i64,
-) -> Query<'q> {
+fn bind_events(mut query: Query, group_id: &str, events: &[String], now: i64) -> Query {
     for json in events {
         query = bind_append(query, Log::Group, group_id, json, now);
     }
@@ -379,8 +353,8 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> PlatformError {
 
 /// Writes the new group with the starter's seat and order. Returns the stored answer.
 #[allow(clippy::too_many_arguments)]
-async fn open_group(
-    conn: &mut SqliteConnection,
+fn open_group(
+    db: &Db,
     index: &StoreIndex,
     seat: &Seat,
     body: &NewGroup,
@@ -394,7 +368,7 @@ async fn open_group(
         .ok_or_else(|| ApiError::not_found(format!("找不到门店 {}", body.store_id)))?;
     let quote = deliverable(store, &address)?;
     holds.check()?;
-    let reserved = reserve(conn, &store.id, &body.sku, QUANTITY).await?;
+    let reserved = reserve(db, &store.id, &body.sku, QUANTITY)?;
     let regular_price_fen = reserved.price_fen;
     // Offers are checked against the price when seeded; a price cut since would make the group
     // price no bargain (and break the table's check): refuse rather than sell at a loss to nobody.
@@ -458,7 +432,7 @@ async fn open_group(
          {APPEND_SQL}",
         seat_sql()
     );
-    let query = sqlx::query(&sql)
+    let query = query(sql)
         .bind(&group_id)
         .bind(&store.id)
         .bind(&body.sku)
@@ -469,12 +443,10 @@ async fn open_group(
         .bind(deadline)
         .bind(seat.now);
     let query = bind_seat(query, &new, seat, &member, &taken.name);
-    let stored = bind_events(query, &group_id, &taken.events, seat.now)
-        .execute(&mut *conn)
-        .await?;
+    let stored = bind_events(query, &group_id, &taken.events, seat.now).execute(db)?;
     // The group, the order's rows and seat, two events.
     let what = format!("group {group_id}");
-    expect_rows(stored.rows_affected(), 1 + seat_rows(&order) + 2, what)?;
+    expect_rows(stored, 1 + seat_rows(&order) + 2, what)?;
     Ok(taken.reply)
 }
 
@@ -493,15 +465,15 @@ fn closed(row: &GroupRow, now: i64) -> Option<ApiError> {
 }
 
 /// Takes a seat in the group for the shopper, with their order. Returns the stored answer.
-async fn take_seat(
-    conn: &mut SqliteConnection,
+fn take_seat(
+    db: &Db,
     index: &StoreIndex,
     seat: &Seat,
     group_id: &str,
     address: accounts::Address,
     holds: Holds,
 ) -> Result<String> {
-    let mut row = group_row(conn, group_id).await?.ok_or_else(unknown_group)?;
+    let mut row = group_row(db, group_id)?.ok_or_else(unknown_group)?;
     // A member asking again learns that first, whatever the group's state.
     if row.members.iter().any(|m| m.user_id == seat.user_id) {
         return Err(already_member().into());
@@ -521,7 +493,7 @@ async fn take_seat(
     open_now(store, seat.local)?;
     let quote = deliverable(store, &address)?;
     holds.check()?;
-    let reserved = reserve(conn, &store.id, &row.sku, QUANTITY).await?;
+    let reserved = reserve(db, &store.id, &row.sku, QUANTITY)?;
     let line = OrderLine {
         sku: row.sku.clone(),
         name: reserved.name,
@@ -548,13 +520,11 @@ async fn take_seat(
     let taken = Taken::new(group_id, group, &order, &member)?;
     let new = new_order(&order, seat, &taken.reply);
     let sql = format!("{}; {APPEND_SQL}; {APPEND_SQL}", seat_sql());
-    let query = bind_seat(sqlx::query(&sql), &new, seat, &member, &taken.name);
-    let stored = bind_events(query, group_id, &taken.events, seat.now)
-        .execute(&mut *conn)
-        .await?;
+    let query = bind_seat(query(sql), &new, seat, &member, &taken.name);
+    let stored = bind_events(query, group_id, &taken.events, seat.now).execute(db)?;
     // The order's rows and seat, two events.
     let what = format!("group {group_id}");
-    expect_rows(stored.rows_affected(), seat_rows(&order) + 2, what)?;
+    expect_rows(stored, seat_rows(&order) + 2, what)?;
     Ok(taken.reply)
 }
 

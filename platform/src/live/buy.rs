@@ -18,7 +18,7 @@ use jishi_api::orders::{Order, OrderLine, OrderStatus, Shortage, Slot, SCARCE_HO
 use jishi_api::person::Person;
 use jishi_api::stores::{NearbyQuery, Sort};
 use jishi_api::{ApiError, ErrorCode, LatLng};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::flash::{Admission, FlashOutcome};
 use crate::accounts::{self, new_id};
@@ -30,6 +30,7 @@ use crate::orders::write::{
     Scarce,
 };
 use crate::orders::Reply;
+use crate::sql::{self, query, Db, Row};
 use crate::stores::StoreIndex;
 use crate::Platform;
 
@@ -178,7 +179,7 @@ async fn place(
     let index = p.index().clone();
     let reply = p
         .writer()
-        .run(move |conn| Box::pin(async move { buy_on(conn, &index, &buy).await }))
+        .run_straight(move |db| buy_on(db, &index, &buy))
         .await?;
     p.notify_one(Log::Room, room_id);
     Ok(reply)
@@ -277,60 +278,62 @@ pub async fn quote(
     if carrying.is_empty() {
         return Err(not_deliverable().into());
     }
+    // The rest with the buy's own statements (`flash_on`, `why_not`), on this thread.
+    let db = sql::lock(&mut conn).await?;
     // Whether an ended room sells this from its replay (as `take_replay` decides for a buy).
     let replaying = status == RoomStatus::Ended
-        && sqlx::query_scalar::<_, bool>(&format!(
+        && query(format!(
             "SELECT EXISTS (SELECT 1 FROM live_pins lp JOIN live_rooms r ON r.id = lp.room_id
                  WHERE {FROM_REPLAY})"
         ))
         .bind(room_id)
         .bind(&body.sku)
-        .fetch_one(&mut *conn)
-        .await?;
+        .fetch_one(&db)?
+        .get::<bool>(0)?;
+    let three = |r: Row| -> Result<(i64, u32, u32)> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
     // From a replay: the store's own price, no cap (`None`).
-    let pin: Option<(i64, u32, u32)> = match flash_on(&mut conn, room_id, &body.sku, p.now_unix())
-        .await?
-        .filter(|_| !replaying)
-    {
-        Some(f) => {
-            if let Some(refused) =
-                flash_refusal(flash_phase(f.starts_at, f.ends_at, false, p.now_unix()))
-            {
-                return Err(refused.into());
-            }
-            let flash: Option<(i64, u32, u32)> =
-                sqlx::query_as("SELECT price_fen, sold, cap FROM live_flash WHERE id = ?")
+    let pin: Option<(i64, u32, u32)> =
+        match flash_on(&db, room_id, &body.sku, p.now_unix())?.filter(|_| !replaying) {
+            Some(f) => {
+                if let Some(refused) =
+                    flash_refusal(flash_phase(f.starts_at, f.ends_at, false, p.now_unix()))
+                {
+                    return Err(refused.into());
+                }
+                let flash = query("SELECT price_fen, sold, cap FROM live_flash WHERE id = ?")
                     .bind(&f.id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let Some(flash) = flash else {
-                return Err(ApiError::new(ErrorCode::InvalidState, "这件商品已下架").into());
-            };
-            Some(flash)
-        }
-        None if replaying => None,
-        None => {
-            let live: Option<(i64, u32, u32)> = sqlx::query_as(&format!(
-                "SELECT live_price_fen, sold, stock_cap FROM live_pins
+                    .fetch_optional(&db)?
+                    .map(three)
+                    .transpose()?;
+                let Some(flash) = flash else {
+                    return Err(ApiError::new(ErrorCode::InvalidState, "这件商品已下架").into());
+                };
+                Some(flash)
+            }
+            None if replaying => None,
+            None => {
+                let live = query(format!(
+                    "SELECT live_price_fen, sold, stock_cap FROM live_pins
                  WHERE room_id = ?1 AND sku = ?2 AND {ON_SALE}
                    AND (SELECT status FROM live_rooms WHERE id = ?1) = 'live'"
-            ))
-            .bind(room_id)
-            .bind(&body.sku)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(live) = live else {
-                return Err(why_not(&mut conn, room_id, &body.sku).await?.into());
-            };
-            Some(live)
-        }
-    };
+                ))
+                .bind(room_id)
+                .bind(&body.sku)
+                .fetch_optional(&db)?
+                .map(three)
+                .transpose()?;
+                let Some(live) = live else {
+                    return Err(why_not(&db, room_id, &body.sku)?.into());
+                };
+                Some(live)
+            }
+        };
     if let Some((_, sold, stock_cap)) = pin {
         if sold + body.quantity > stock_cap {
             return Err(ApiError::new(ErrorCode::SoldOut, "直播间的库存已抢完").into());
         }
     }
-    let store: Option<(String, i64)> = sqlx::query_as(
+    let store = query(
         "SELECT sp.store_id, sp.price_fen FROM json_each(?1) j
          JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?2
          WHERE sp.stock >= ?3 ORDER BY j.key LIMIT 1",
@@ -338,8 +341,10 @@ pub async fn quote(
     .bind(serde_json::to_string(&carrying).unwrap_or_else(|_| "[]".into()))
     .bind(&body.sku)
     .bind(body.quantity)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(&db)?
+    .map(|r| -> Result<(String, i64)> { Ok((r.get(0)?, r.get(1)?)) })
+    .transpose()?;
+    drop(db);
     let Some((store_id, store_price_fen)) = store else {
         return Err(ApiError::new(ErrorCode::SoldOut, "附近能配送的门店都卖完了").into());
     };
@@ -370,10 +375,10 @@ fn canonical(b: &Buy) -> String {
     serde_json::json!({ "live_room": b.room_id, "order": b.body }).to_string()
 }
 
-async fn buy_on(conn: &mut SqliteConnection, index: &StoreIndex, b: &Buy) -> Result<Reply> {
+fn buy_on(db: &Db, index: &StoreIndex, b: &Buy) -> Result<Reply> {
     let request = canonical(b);
     let (user, key, address_id) = (&b.user_id, &b.key, &b.body.address_id);
-    once(conn, user, key, &request, address_id, b.now, &(index, b)).await
+    once(db, user, key, &request, address_id, b.now, &(index, b))
 }
 
 impl Placement for (&StoreIndex, &Buy) {
@@ -384,18 +389,13 @@ impl Placement for (&StoreIndex, &Buy) {
         }
     }
 
-    fn place<'c>(
-        &'c self,
-        conn: &'c mut SqliteConnection,
-        address: accounts::Address,
-        holds: Holds,
-    ) -> futures::future::BoxFuture<'c, Result<String>> {
-        Box::pin(place_live(conn, self.0, self.1, address, holds))
+    fn place(&self, db: &Db, address: accounts::Address, holds: Holds) -> Result<String> {
+        place_live(db, self.0, self.1, address, holds)
     }
 }
 
-async fn place_live(
-    conn: &mut SqliteConnection,
+fn place_live(
+    db: &Db,
     index: &StoreIndex,
     b: &Buy,
     address: accounts::Address,
@@ -403,18 +403,18 @@ async fn place_live(
 ) -> Result<String> {
     holds.check()?;
     let admitted = match &b.admitted {
-        Some(flash_id) => take_flash_counts(conn, b, flash_id).await?,
+        Some(flash_id) => take_flash_counts(db, b, flash_id)?,
         None => None,
     };
     let offer = match admitted {
         Some(offer) => offer,
-        None => match flash_on(conn, &b.room_id, &b.body.sku, b.now).await? {
-            Some(flash) => take_flash(conn, b, &flash).await?,
-            None => take_pin(conn, b).await?,
+        None => match flash_on(db, &b.room_id, &b.body.sku, b.now)? {
+            Some(flash) => take_flash(db, b, &flash)?,
+            None => take_pin(db, b)?,
         },
     };
     let flash = offer.flash.clone();
-    let reply = write_order(conn, index, b, address, offer).await?;
+    let reply = write_order(db, index, b, address, offer)?;
     if let Some(id) = flash {
         b.flash_outcome.set(id, FlashOutcome::Placed);
     }
@@ -430,19 +430,17 @@ struct FlashRow {
     ends_at: i64,
 }
 
-async fn flash_on(
-    conn: &mut SqliteConnection,
-    room_id: &str,
-    sku: &str,
-    now: i64,
-) -> Result<Option<FlashRow>> {
-    let row: Option<(String, String, u32, i64, i64)> = sqlx::query_as(
+fn flash_on(db: &Db, room_id: &str, sku: &str, now: i64) -> Result<Option<FlashRow>> {
+    let row = query(
         "SELECT id, sku, per_shopper, starts_at, ends_at FROM live_flash
          WHERE room_id = ? ORDER BY starts_at DESC, id DESC LIMIT 1",
     )
     .bind(room_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?
+    .map(|r| -> Result<(String, String, u32, i64, i64)> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .transpose()?;
     Ok(row
         .filter(|(_, s, ..)| s == sku)
         .map(|(id, _, per_shopper, starts_at, ends_at)| FlashRow {
@@ -468,7 +466,7 @@ struct Offer {
     replay: bool,
 }
 
-fn offer_from(row: &sqlx::sqlite::SqliteRow, flash: Option<String>) -> Result<Offer> {
+fn offer_from(row: &Row, flash: Option<String>) -> Result<Offer> {
     let sold: u32 = row.try_get("sold")?;
     let stock_cap: u32 = row.try_get("stock_cap")?;
     Ok(Offer {
@@ -484,8 +482,8 @@ fn offer_from(row: &sqlx::sqlite::SqliteRow, flash: Option<String>) -> Result<Of
 
 /// The room's cap for a pin or bag item: conditional, so concurrent buys never take more than it
 /// between them.
-async fn take_pin(conn: &mut SqliteConnection, b: &Buy) -> Result<Offer> {
-    let capped = sqlx::query(&format!(
+fn take_pin(db: &Db, b: &Buy) -> Result<Offer> {
+    let capped = query(format!(
         "UPDATE live_pins SET sold = sold + ?1
          WHERE room_id = ?2 AND sku = ?3 AND {ON_SALE} AND sold + ?1 <= stock_cap
            AND (SELECT status FROM live_rooms WHERE id = ?2) = 'live'
@@ -496,26 +494,25 @@ async fn take_pin(conn: &mut SqliteConnection, b: &Buy) -> Result<Offer> {
     .bind(b.body.quantity)
     .bind(&b.room_id)
     .bind(&b.body.sku)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?;
     match capped {
         Some(row) => offer_from(&row, None),
-        None => not_live_or_refused(conn, b).await,
+        None => not_live_or_refused(db, b),
     }
 }
 
 /// A buy the room's cap refused: from the replay if the room has ended, else why not.
-async fn not_live_or_refused(conn: &mut SqliteConnection, b: &Buy) -> Result<Offer> {
-    match take_replay(conn, b).await? {
+fn not_live_or_refused(db: &Db, b: &Buy) -> Result<Offer> {
+    match take_replay(db, b)? {
         Some(offer) => Ok(offer),
-        None => Err(why_not(conn, &b.room_id, &b.body.sku).await?.into()),
+        None => Err(why_not(db, &b.room_id, &b.body.sku)?.into()),
     }
 }
 
 /// A buy from an ended room's replay: any product the host pinned or put in the bag there, at
 /// the store's own price (set in `write_order`), leaving the room's counts as they were.
-async fn take_replay(conn: &mut SqliteConnection, b: &Buy) -> Result<Option<Offer>> {
-    let row = sqlx::query(&format!(
+fn take_replay(db: &Db, b: &Buy) -> Result<Option<Offer>> {
+    let row = query(format!(
         "SELECT 0 AS price_fen, lp.sold, lp.stock_cap, p.name, p.picture FROM live_pins lp
          JOIN live_rooms r ON r.id = lp.room_id
          JOIN products p ON p.sku = lp.sku
@@ -523,8 +520,7 @@ async fn take_replay(conn: &mut SqliteConnection, b: &Buy) -> Result<Option<Offe
     ))
     .bind(&b.room_id)
     .bind(&b.body.sku)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?;
     row.map(|row| {
         Ok(Offer {
             replay: true,
@@ -538,7 +534,7 @@ async fn take_replay(conn: &mut SqliteConnection, b: &Buy) -> Result<Option<Offe
 /// the flash sale's cap and the shopper's count, taken together by `take_flash_counts` (one
 /// conditional statement, so neither is passed under any concurrency). Refused there, the reason
 /// is read afterwards.
-async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Result<Offer> {
+fn take_flash(db: &Db, b: &Buy, f: &FlashRow) -> Result<Offer> {
     let quantity = b.body.quantity;
     if let Some(refused) = flash_refusal(flash_phase(f.starts_at, f.ends_at, false, b.now)) {
         return Err(refused.into());
@@ -552,11 +548,11 @@ async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Resul
     if quantity > f.per_shopper {
         return Err(limit().into());
     }
-    if let Some(offer) = take_flash_counts(conn, b, &f.id).await? {
+    if let Some(offer) = take_flash_counts(db, b, &f.id)? {
         return Ok(offer);
     }
     // Why: the room, the cap (spent, or short of the quantity), the shopper's limit, in that order.
-    let why: Option<(String, bool, bool, bool)> = sqlx::query_as(
+    let why = query(
         "SELECT r.status, f.sold >= f.cap, f.sold + ?1 > f.cap,
                 COALESCE((SELECT bought FROM live_flash_buyers WHERE flash_id = f.id
                           AND user_id = ?2), 0) + ?1 > f.per_shopper
@@ -565,10 +561,13 @@ async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Resul
     .bind(quantity)
     .bind(&b.user_id)
     .bind(&f.id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?
+    .map(|r| -> Result<(String, bool, bool, bool)> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .transpose()?;
     Err(match why {
-        Some((status, ..)) if status != "live" => return not_live_or_refused(conn, b).await,
+        Some((status, ..)) if status != "live" => return not_live_or_refused(db, b),
         Some((_, true, ..)) => {
             b.flash_outcome.set(f.id.clone(), FlashOutcome::CapSpent);
             ApiError::new(ErrorCode::SoldOut, "秒杀已抢光")
@@ -585,14 +584,10 @@ async fn take_flash(conn: &mut SqliteConnection, b: &Buy, f: &FlashRow) -> Resul
 /// `None` (nothing written) otherwise. The writer runs one job at a time, so the limit read here
 /// still holds at the shopper's count below. A buy the flash memo admitted comes straight here
 /// (skipping `flash_on`); `take_flash` refuses with the reason when it says no.
-async fn take_flash_counts(
-    conn: &mut SqliteConnection,
-    b: &Buy,
-    flash_id: &str,
-) -> Result<Option<Offer>> {
+fn take_flash_counts(db: &Db, b: &Buy, flash_id: &str) -> Result<Option<Offer>> {
     let quantity = b.body.quantity;
     // Plain `?`: each statement takes the next arguments.
-    let rows = sqlx::query(
+    let rows = query(
         "UPDATE live_flash SET sold = sold + ?
          WHERE id = ? AND room_id = ? AND sku = ? AND starts_at <= ? AND ? < ends_at
            AND sold + ? <= cap AND ? <= per_shopper
@@ -626,8 +621,7 @@ async fn take_flash_counts(
     .bind(flash_id)
     .bind(&b.user_id)
     .bind(quantity)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(db)?;
     rows.first()
         .map(|row| offer_from(row, Some(flash_id.to_owned())))
         .transpose()
@@ -636,8 +630,8 @@ async fn take_flash_counts(
 /// Takes the quantity from the nearest candidate store with enough stock and writes the order at
 /// the offer's price, its link to the room (with the store's price and the brand's subsidy) and
 /// the room's `sale` event.
-async fn write_order(
-    conn: &mut SqliteConnection,
+fn write_order(
+    db: &Db,
     index: &StoreIndex,
     b: &Buy,
     address: accounts::Address,
@@ -649,7 +643,7 @@ async fn write_order(
     }
     // The nearest candidate with enough stock, in one conditional statement (the writer's
     // connection runs nothing else meanwhile, and `stock >= ?1` holds at the update itself).
-    let taken: Option<(String, i64)> = sqlx::query_as(
+    let taken = query(
         "UPDATE store_products SET stock = stock - ?1
          WHERE sku = ?2 AND stock >= ?1 AND store_id = (
              SELECT sp.store_id FROM json_each(?3) j
@@ -660,8 +654,9 @@ async fn write_order(
     .bind(quantity)
     .bind(&b.body.sku)
     .bind(&b.candidates)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?
+    .map(|r| -> Result<(String, i64)> { Ok((r.get(0)?, r.get(1)?)) })
+    .transpose()?;
     let Some((store_id, store_price_fen)) = taken else {
         return Err(ApiError::new(ErrorCode::SoldOut, "附近能配送的门店都卖完了").into());
     };
@@ -757,7 +752,7 @@ async fn write_order(
          {APPEND_SQL}",
         order_sql(1)
     );
-    let query = bind_order(sqlx::query(&sql), &new)
+    let query = bind_order(query(sql), &new)
         .bind(&order.id)
         .bind(&b.room_id)
         .bind(&b.body.sku)
@@ -767,24 +762,23 @@ async fn write_order(
         .bind(subsidy_fen)
         .bind(flash.as_ref())
         .bind(replay);
-    let stored = event_log::bind_append(query, Log::Room, &b.room_id, &sale, b.now)
-        .execute(&mut *conn)
-        .await?;
-    expect_rows(stored.rows_affected(), order_rows(&order) + 2, what)?;
+    let stored = event_log::bind_append(query, Log::Room, &b.room_id, &sale, b.now).execute(db)?;
+    expect_rows(stored, order_rows(&order) + 2, what)?;
     Ok(reply)
 }
 
 /// Why the cap refused: the room is not live, the SKU is neither pinned nor in the bag, or the
 /// cap is spent.
-async fn why_not(conn: &mut SqliteConnection, room_id: &str, sku: &str) -> Result<ApiError> {
-    let row: Option<(String, Option<bool>)> = sqlx::query_as(&format!(
+fn why_not(db: &Db, room_id: &str, sku: &str) -> Result<ApiError> {
+    let row = query(format!(
         "SELECT r.status, lp.sku IS NOT NULL AND {ON_SALE} FROM live_rooms r
          LEFT JOIN live_pins lp ON lp.room_id = r.id AND lp.sku = ? WHERE r.id = ?"
     ))
     .bind(sku)
     .bind(room_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?
+    .map(|r| -> Result<(String, Option<bool>)> { Ok((r.get(0)?, r.get(1)?)) })
+    .transpose()?;
     Ok(match row {
         None => ApiError::not_found("找不到这个直播间"),
         Some((status, _)) if status != "live" => ApiError::new(

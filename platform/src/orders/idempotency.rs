@@ -5,12 +5,11 @@ use jishi_api::orders::PlaceOrder;
 use jishi_api::{ApiError, ErrorCode};
 use std::sync::Arc;
 
-use sqlx::{Row, SqliteConnection};
-
 use super::placement::place_in;
 use super::write::{bind_holds, holds_from, holds_sql, Holds, Scarce};
 use crate::accounts;
 use crate::error::{PlatformError, Result};
+use crate::sql::{query, Db};
 use crate::stores::StoreIndex;
 use crate::writer::Writer;
 
@@ -78,14 +77,12 @@ pub async fn place_idempotent(
 ) -> Result<Reply> {
     let (user_id, key) = (user_id.to_owned(), key.to_owned());
     writer
-        .run(move |conn| {
-            Box::pin(async move { place_on(conn, &index, &user_id, &key, &body, now).await })
-        })
+        .run_straight(move |db| place_on(db, &index, &user_id, &key, &body, now))
         .await
 }
 
-async fn place_on(
-    conn: &mut SqliteConnection,
+fn place_on(
+    db: &Db,
     index: &StoreIndex,
     user_id: &str,
     key: &str,
@@ -100,16 +97,7 @@ async fn place_on(
         body,
         now,
     };
-    super::write::once(
-        conn,
-        user_id,
-        key,
-        &request,
-        &body.address_id,
-        now,
-        &checkout,
-    )
-    .await
+    super::write::once(db, user_id, key, &request, &body.address_id, now, &checkout)
 }
 
 /// A checkout order (`placement::place_in`).
@@ -126,14 +114,9 @@ impl super::write::Placement for Checkout<'_> {
         Scarce::None
     }
 
-    fn place<'c>(
-        &'c self,
-        conn: &'c mut SqliteConnection,
-        address: accounts::Address,
-        holds: Holds,
-    ) -> futures::future::BoxFuture<'c, Result<String>> {
-        Box::pin(place_in(
-            conn,
+    fn place(&self, db: &Db, address: accounts::Address, holds: Holds) -> Result<String> {
+        place_in(
+            db,
             self.index,
             self.user_id,
             self.key,
@@ -141,7 +124,7 @@ impl super::write::Placement for Checkout<'_> {
             address,
             holds,
             self.now,
-        ))
+        )
     }
 }
 
@@ -156,11 +139,11 @@ pub(crate) enum Claim {
 
 /// Claims `key` for `request` on the writer's connection: a new one (nearly always) by one atomic
 /// statement; a known one is examined. The delivery address and the shopper's holds of `scarce`
-/// are read and the order's savepoint opened in the same round trip (`changes()` tells whether the
-/// claim took). The writer's RELEASE of the job's own savepoint also ends `place` on the paths that
+/// are read and the order's savepoint opened right after (`changes()` tells whether the claim
+/// took). The writer's RELEASE of the job's own savepoint also ends `place` on the paths that
 /// return early. Shared by every kind of order: one table, one exactly-once rule.
-pub(crate) async fn claim(
-    conn: &mut SqliteConnection,
+pub(crate) fn claim(
+    db: &Db,
     user_id: &str,
     key: &str,
     request: &str,
@@ -178,23 +161,18 @@ pub(crate) async fn claim(
          SAVEPOINT place",
         holds_sql(scarce)
     );
-    let query = sqlx::query(&sql)
-        .bind(user_id)
-        .bind(key)
-        .bind(request)
-        .bind(now);
-    let claim = bind_holds(query, user_id, now, scarce)
+    let claim = query(sql).bind(user_id).bind(key).bind(request).bind(now);
+    let claim = bind_holds(claim, user_id, now, scarce)
         .bind(user_id)
         .bind(address_id)
-        .fetch_all(&mut *conn)
-        .await?;
+        .fetch_all(db)?;
     let claim = claim.first().ok_or_else(|| PlatformError::CorruptRow {
         what: format!("idempotency key {key}"),
         detail: "the claim returned no row".into(),
     })?;
-    let claimed = claim.try_get::<i64, _>("claimed")? == 1;
+    let claimed = claim.try_get::<i64>("claimed")? == 1;
     // Another user's address is "not found", exactly like a missing one.
-    let address = match claim.try_get::<Option<String>, _>("id")? {
+    let address = match claim.try_get::<Option<String>>("id")? {
         Some(id) => Ok(accounts::Address {
             id,
             label: claim.try_get("label")?,
@@ -206,14 +184,12 @@ pub(crate) async fn claim(
     };
     let holds = holds_from(claim, scarce, now)?;
     if !claimed {
-        if let Some(replay) = examine_claim(conn, user_id, key, request, now).await? {
+        if let Some(replay) = examine_claim(db, user_id, key, request, now)? {
             return Ok(Claim::Replay(replay));
         }
         // The key is ours after all (its claim was renewed): keep that out of the order's
         // savepoint, which a refusal rolls back.
-        sqlx::query("RELEASE place; SAVEPOINT place")
-            .execute(&mut *conn)
-            .await?;
+        query("RELEASE place; SAVEPOINT place").execute(db)?;
     }
     Ok(Claim::Proceed(address, holds))
 }
@@ -223,12 +199,7 @@ pub(crate) async fn claim(
 /// the stored answer stand together, or neither does: a refusal is rolled back to `place` and only
 /// the key's record keeps it. Any other error fails the whole job, so the writer undoes the claim
 /// too and a retry with the key is processed afresh.
-pub(crate) async fn settle(
-    conn: &mut SqliteConnection,
-    user_id: &str,
-    key: &str,
-    placed: Result<String>,
-) -> Result<Reply> {
+pub(crate) fn settle(db: &Db, user_id: &str, key: &str, placed: Result<String>) -> Result<Reply> {
     let refused = match placed {
         // The answer was stored with the order.
         Ok(body) => return Ok(Reply { status: 201, body }),
@@ -236,9 +207,7 @@ pub(crate) async fn settle(
         Err(other) => return Err(other),
     };
     // A refused order changes nothing but the key's record.
-    sqlx::query("ROLLBACK TO place; RELEASE place")
-        .execute(&mut *conn)
-        .await?;
+    query("ROLLBACK TO place; RELEASE place").execute(db)?;
     let reply = Reply::from_error(&refused);
     if matches!(
         refused.code,
@@ -246,43 +215,40 @@ pub(crate) async fn settle(
     ) {
         // Passing, not final: once the shopper pays or cancels one, or waits, the same request
         // (and key) must be able to go through, so the refusal is not stored as the key's answer.
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status IS NULL",
-        )
-        .bind(user_id)
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
+        query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status IS NULL")
+            .bind(user_id)
+            .bind(key)
+            .execute(db)?;
         return Ok(reply);
     }
-    sqlx::query(
-        "UPDATE idempotency_keys SET status = ?, response = ? WHERE user_id = ? AND key = ?",
-    )
-    .bind(i64::from(reply.status))
-    .bind(&reply.body)
-    .bind(user_id)
-    .bind(key)
-    .execute(&mut *conn)
-    .await?;
+    query("UPDATE idempotency_keys SET status = ?, response = ? WHERE user_id = ? AND key = ?")
+        .bind(i64::from(reply.status))
+        .bind(&reply.body)
+        .bind(user_id)
+        .bind(key)
+        .execute(db)?;
     Ok(reply)
 }
 
 /// A key that was already known: the answer to give instead of placing (a replay, a refusal), or
 /// `None` once the key is ours to process (an abandoned claim, or one cleared meanwhile).
-async fn examine_claim(
-    conn: &mut SqliteConnection,
+fn examine_claim(
+    db: &Db,
     user_id: &str,
     key: &str,
     request: &str,
     now: i64,
 ) -> Result<Option<Reply>> {
-    let existing: Option<(String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+    let existing = query(
         "SELECT request, status, response, created_at FROM idempotency_keys WHERE user_id = ? AND key = ?",
     )
     .bind(user_id)
     .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?
+    .map(|r| -> Result<(String, Option<i64>, Option<String>, i64)> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .transpose()?;
     match existing {
         Some((stored, _, _, _)) if stored != request => {
             return Ok(Some(Reply::from_error(&ApiError::new(
@@ -303,16 +269,15 @@ async fn examine_claim(
             ))));
         }
         Some(_) => {
-            sqlx::query("UPDATE idempotency_keys SET created_at = ? WHERE user_id = ? AND key = ?")
+            query("UPDATE idempotency_keys SET created_at = ? WHERE user_id = ? AND key = ?")
                 .bind(now)
                 .bind(user_id)
                 .bind(key)
-                .execute(&mut *conn)
-                .await?;
+                .execute(db)?;
         }
         None => {
             // Cleared since our insert lost (a failed first attempt): claim it now.
-            sqlx::query(
+            query(
                 "INSERT INTO idempotency_keys (user_id, key, request, status, response, created_at)
                  VALUES (?, ?, ?, NULL, NULL, ?)",
             )
@@ -320,8 +285,7 @@ async fn examine_claim(
             .bind(key)
             .bind(request)
             .bind(now)
-            .execute(&mut *conn)
-            .await?;
+            .execute(db)?;
         }
     }
     Ok(None)

@@ -5,21 +5,21 @@
 use jishi_api::cart::Items;
 use jishi_api::orders::{Order, OrderLine, OrderStatus, PlaceOrder, PAYMENT_WINDOW_S};
 use jishi_api::{ApiError, ErrorCode, LatLng};
-use sqlx::{Row, SqliteConnection};
 
 use super::slots::validate_slot;
 use super::write::{bind_order, expect_rows, order_rows, order_sql, to_reply, Holds, NewOrder};
 use crate::accounts::{self, new_id};
 use crate::clock::rfc3339_utc as rfc3339;
 use crate::error::Result;
+use crate::sql::{query, Db};
 use crate::stores::StoreIndex;
 
-/// Validates and creates the order on `conn` (inside the caller's transaction), reserving stock,
+/// Validates and creates the order on `db` (inside the caller's transaction), reserving stock,
 /// and stores the answer under the Idempotency-Key. Returns that answer (the order as JSON). Any
 /// error leaves its writes for the caller to roll back.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn place_in(
-    conn: &mut SqliteConnection,
+pub(super) fn place_in(
+    db: &Db,
     index: &StoreIndex,
     user_id: &str,
     key: &str,
@@ -58,7 +58,7 @@ pub(super) async fn place_in(
             price_fen,
             name,
             image,
-        } = reserve(conn, &store.id, sku, *quantity).await?;
+        } = reserve(db, &store.id, sku, *quantity)?;
         lines.push(OrderLine {
             sku: sku.clone(),
             name,
@@ -129,18 +129,13 @@ pub(super) async fn place_in(
              AND sku IN (SELECT sku FROM order_items WHERE order_id = ?)",
         order_sql(order.items.len())
     );
-    let stored = bind_order(sqlx::query(&sql), &new)
+    let stored = bind_order(query(sql), &new)
         .bind(user_id)
         .bind(&order.store_id)
         .bind(&order.id)
-        .execute(&mut *conn)
-        .await?;
+        .execute(db)?;
     // The cart lines deleted vary; the order, its lines and the answer must all be there.
-    expect_rows(
-        stored.rows_affected(),
-        order_rows(&order),
-        format!("order {}", order.id),
-    )?;
+    expect_rows(stored, order_rows(&order), format!("order {}", order.id))?;
     Ok(reply)
 }
 
@@ -155,14 +150,9 @@ pub(crate) struct Reserved {
     pub image: Option<jishi_api::catalog::Image>,
 }
 
-pub(crate) async fn reserve(
-    conn: &mut SqliteConnection,
-    store_id: &str,
-    sku: &str,
-    quantity: u32,
-) -> Result<Reserved> {
+pub(crate) fn reserve(db: &Db, store_id: &str, sku: &str, quantity: u32) -> Result<Reserved> {
     // The conditional decrement: never below zero, whatever else runs concurrently.
-    let reserved = sqlx::query(
+    let reserved = query(
         "UPDATE store_products SET stock = stock - ?1 WHERE store_id = ?2 AND sku = ?3 AND stock >= ?1
          RETURNING price_fen, (SELECT name FROM products WHERE sku = ?3) AS name,
                    (SELECT picture FROM products WHERE sku = ?3) AS picture",
@@ -170,24 +160,24 @@ pub(crate) async fn reserve(
     .bind(quantity)
     .bind(store_id)
     .bind(sku)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?;
     if let Some(row) = reserved {
         return Ok(Reserved {
             price_fen: row.try_get("price_fen")?,
             name: row.try_get("name")?,
-            image: crate::pictures::image(row.try_get::<Option<&str>, _>("picture")?),
+            image: crate::pictures::image(row.try_get::<Option<String>>("picture")?.as_deref()),
         });
     }
     // Refused: say whether the store lacks the product or just enough of it.
-    let name: Option<String> = sqlx::query_scalar(
+    let name: Option<String> = query(
         "SELECT p.name FROM store_products sp JOIN products p ON p.sku = sp.sku
          WHERE sp.store_id = ? AND sp.sku = ?",
     )
     .bind(store_id)
     .bind(sku)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)?
+    .map(|r| r.get(0))
+    .transpose()?;
     Err(match name {
         None => ApiError::bad_request(format!("这家门店没有商品 {sku}")),
         Some(name) => ApiError::new(

@@ -217,7 +217,12 @@ pub async fn answer(
                 .unwrap_or(offer.price_fen);
             let super::placement::Reserved {
                 price_fen, name, ..
-            } = super::placement::reserve(&mut tx, &order.store_id, sku, line.missing).await?;
+            } = super::placement::reserve(
+                &crate::sql::lock(&mut tx).await?,
+                &order.store_id,
+                sku,
+                line.missing,
+            )?;
             if price_fen > was {
                 return Err(ApiError::new(
                     ErrorCode::InvalidState,

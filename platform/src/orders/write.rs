@@ -1,7 +1,7 @@
 //! The one way an order is written, whatever places it (checkout, a live buy, a group seat):
 //!
 //! - `once`: the Idempotency-Key claimed, the order placed, the outcome stored, in one job on the
-//!   checkout writer (`idempotency`);
+//!   checkout writer (`idempotency`), run straight on the connection's handle (`crate::sql`);
 //! - `Holds::check`: the one check of what a shopper may hold unpaid (read with the key's claim):
 //!   `MAX_UNPAID_ORDERS` orders in all, and on scarce things (a live pin's cap, a group's seat) one
 //!   hold each, which lasts `SCARCE_HOLD_S` and, once let go unpaid, cannot be taken again for
@@ -11,39 +11,32 @@
 //!
 //! A rule changed here holds for every kind of order.
 
-use futures::future::BoxFuture;
 use jishi_api::orders::{Order, HOLD_COOLDOWN_S, MAX_UNPAID_ORDERS};
 use jishi_api::{ApiError, ErrorCode};
-use sqlx::{Row, SqliteConnection};
 
 use super::idempotency::{claim, settle, Claim, Reply};
 use crate::accounts::Address;
 use crate::error::{PlatformError, Result};
-use crate::event_log::Query;
+use crate::sql::{Db, Query, Row};
 
 /// What writes one kind of order once its key is claimed: checkout, a live buy, a group seat.
 pub(crate) trait Placement {
     /// The scarce thing the order would hold unpaid (read with the claim, checked by `place`).
     fn holds(&self) -> Scarce<'_>;
 
-    /// Validates and writes the order on `conn` (with `bind_order`), inside the job's savepoint,
+    /// Validates and writes the order on `db` (with `bind_order`), inside the job's savepoint,
     /// for the shopper's `address`, checking `holds` (`Holds::check`) where its rules say; returns
     /// the key's stored answer. An `ApiError` is a refusal (its writes are rolled back and it
     /// becomes the key's answer).
-    fn place<'c>(
-        &'c self,
-        conn: &'c mut SqliteConnection,
-        address: Address,
-        holds: Holds,
-    ) -> BoxFuture<'c, Result<String>>;
+    fn place(&self, db: &Db, address: Address, holds: Holds) -> Result<String>;
 }
 
 /// Places an order exactly once per (user, key): claims the key for `request`, reads the address
 /// and the shopper's holds, has `placement` write the order, and settles the outcome. A replay, a
 /// different request under the key or one still in flight is answered from the key's record
 /// without placing anything.
-pub(crate) async fn once(
-    conn: &mut SqliteConnection,
+pub(crate) fn once(
+    db: &Db,
     user_id: &str,
     key: &str,
     request: &str,
@@ -52,16 +45,15 @@ pub(crate) async fn once(
     placement: &impl Placement,
 ) -> Result<Reply> {
     let scarce = placement.holds();
-    let (address, holds) = match claim(conn, user_id, key, request, address_id, now, scarce).await?
-    {
+    let (address, holds) = match claim(db, user_id, key, request, address_id, now, scarce)? {
         Claim::Replay(reply) => return Ok(reply),
         Claim::Proceed(address, holds) => (address, holds),
     };
     let placed = match address {
-        Ok(address) => placement.place(conn, address, holds).await,
+        Ok(address) => placement.place(db, address, holds),
         Err(e) => Err(e.into()),
     };
-    settle(conn, user_id, key, placed).await
+    settle(db, user_id, key, placed)
 }
 
 /// A scarce thing an order would hold while unpaid.
@@ -163,12 +155,7 @@ pub(crate) fn holds_sql(scarce: Scarce<'_>) -> String {
 }
 
 /// Binds `holds_sql`'s parameters.
-pub(crate) fn bind_holds<'q>(
-    query: Query<'q>,
-    user_id: &'q str,
-    now: i64,
-    scarce: Scarce<'q>,
-) -> Query<'q> {
+pub(crate) fn bind_holds(query: Query, user_id: &str, now: i64, scarce: Scarce<'_>) -> Query {
     let query = query.bind(user_id).bind(now);
     match scarce {
         Scarce::None => query,
@@ -185,11 +172,7 @@ pub(crate) fn bind_holds<'q>(
 }
 
 /// `holds_sql`'s columns in `row`.
-pub(crate) fn holds_from(
-    row: &sqlx::sqlite::SqliteRow,
-    scarce: Scarce<'_>,
-    now: i64,
-) -> Result<Holds> {
+pub(crate) fn holds_from(row: &Row, scarce: Scarce<'_>, now: i64) -> Result<Holds> {
     Ok(Holds {
         unpaid: row.try_get("unpaid")?,
         held: row.try_get("held")?,
@@ -234,7 +217,7 @@ pub(crate) fn order_rows(order: &Order) -> u64 {
 }
 
 /// Binds `order_sql`'s parameters.
-pub(crate) fn bind_order<'q>(query: Query<'q>, o: &'q NewOrder<'q>) -> Query<'q> {
+pub(crate) fn bind_order(query: Query, o: &NewOrder<'_>) -> Query {
     let order = o.order;
     let mut query = query
         .bind(&order.id)
