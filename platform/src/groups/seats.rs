@@ -422,7 +422,7 @@ fn open_group(
     };
     let taken = Taken::new(&group_id, group, &order, &member)?;
     let new = new_order(&order, seat, &taken.reply);
-    // The group, the order, its line, the stored answer, the seat and the events: one round trip.
+    // The group, the order, its line, the stored answer, the seat and the events: one query.
     let sql = format!(
         "INSERT INTO buy_groups (id, store_id, sku, size, group_price_fen, regular_price_fen, status,
              created_at, deadline, updated_at)

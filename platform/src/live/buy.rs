@@ -578,7 +578,7 @@ fn take_flash(db: &Db, b: &Buy, f: &FlashRow) -> Result<Offer> {
     .into())
 }
 
-/// Takes a flash sale's count and the shopper's together, in one round trip, when the sale is
+/// Takes a flash sale's count and the shopper's together, in one query, when the sale is
 /// the room's latest, open, in a live room, with room under its cap and under the shopper's
 /// limit: one `UPDATE … RETURNING`, then the shopper's count inserted `WHERE changes() = 1`.
 /// `None` (nothing written) otherwise. The writer runs one job at a time, so the limit read here
@@ -744,7 +744,7 @@ fn write_order(
         reply: &reply,
     };
     // The order, its line, the stored answer, the link to the room and the room's event in one
-    // round trip (plain `?`: each statement takes the next arguments).
+    // query (plain `?`: each statement takes the next arguments).
     let sql = format!(
         "{};
          INSERT INTO live_sales (order_id, room_id, sku, quantity, amount_fen, store_price_fen,

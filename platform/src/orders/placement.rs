@@ -1,6 +1,6 @@
 //! Placing a checkout order inside the caller's write transaction: the address and slot checks,
 //! the shopper's holds (`write::Holds::check`), the conditional stock decrement in SKU order, and
-//! the order written (`write::bind_order`) with the cart's clean-up in one round trip.
+//! the order written (`write::bind_order`) with the cart's clean-up in one query.
 
 use jishi_api::cart::Items;
 use jishi_api::orders::{Order, OrderLine, OrderStatus, PlaceOrder, PAYMENT_WINDOW_S};

@@ -7,7 +7,7 @@
 //!   hold each, which lasts `SCARCE_HOLD_S` and, once let go unpaid, cannot be taken again for
 //!   `HOLD_COOLDOWN_S`;
 //! - `ORDER_SQL` / `bind_order`: the one `INSERT` of an order, its lines and the key's stored
-//!   answer, to which each caller appends its own statements in the same round trip.
+//!   answer, to which each caller appends its own statements in the same query.
 //!
 //! A rule changed here holds for every kind of order.
 
@@ -126,7 +126,7 @@ impl Holds {
 }
 
 /// The columns `unpaid`, `held` and `lapsed_at` of what the shopper holds, as a select list with
-/// plain `?` placeholders (it rides in the claim's round trip), bound by `bind_holds`.
+/// plain `?` placeholders (it rides in the claim's query), bound by `bind_holds`.
 pub(crate) fn holds_sql(scarce: Scarce<'_>) -> String {
     const UNPAID: &str = "(SELECT COUNT(*) FROM orders
         WHERE user_id = ? AND status = 'pending_payment' AND expires_at > ?) AS unpaid";
@@ -198,7 +198,7 @@ pub(crate) struct NewOrder<'a> {
 
 /// The order's row, its lines and the key's stored answer, for `lines` lines: plain `?`
 /// placeholders bound by `bind_order`, so each caller appends its own statements (its link to a
-/// room or a seat, its events) and sends all of it in one round trip.
+/// room or a seat, its events) and runs all of it as one query.
 pub(crate) fn order_sql(lines: usize) -> String {
     format!(
         "INSERT INTO orders (id, user_id, store_id, status, address_id, slot, items_fen,
