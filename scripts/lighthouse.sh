@@ -10,6 +10,7 @@
 #   scripts/lighthouse.sh --no-build         # use the release build that is there (bench.sh does)
 #   scripts/lighthouse.sh --only accessibility   # one category (comma-separated list)
 #   scripts/lighthouse.sh --lang en          # the pages in English (the browser asks for it; default zh-CN)
+#   scripts/lighthouse.sh --pages live,home  # only these pages (comma-separated names, as printed)
 # Goals: performance ≥ 95 (issue 4), accessibility 100 on all eight pages (issue 12), best
 # practices 100, SEO ≥ 95.
 # Lighthouse's simulated throttling multiplies the CPU time it observes by 4, so a busy machine
@@ -25,13 +26,15 @@ runs=1
 build=1
 categories="performance,accessibility,best-practices,seo"
 lang="zh-CN"
+only_pages=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --only) categories="$2"; shift 2 ;;
     --lang) lang="$2"; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--no-build] [--only CATEGORIES] [--lang zh-CN|en]" >&2; exit 2 ;;
+    --pages) only_pages="$2"; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--no-build] [--only CATEGORIES] [--lang zh-CN|en] [--pages NAMES]" >&2; exit 2 ;;
   esac
 done
 
@@ -127,6 +130,7 @@ reports="$CARGO_TARGET_DIR/lighthouse"
 mkdir -p "$reports"
 for entry in "${pages[@]}"; do
   read -r name url who <<<"$entry"
+  if [ -n "$only_pages" ] && [[ ",$only_pages," != *",$name,"* ]]; then continue; fi
   headers=()
   if [ "$who" = shopper ]; then headers=(--extra-headers="$signed_in"); fi
   files=()

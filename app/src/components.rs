@@ -59,12 +59,15 @@ pub fn SiteHeader() -> impl IntoView {
 /// first render takes the script out of `HydrationScripts`' markup, file names and all, and keeps
 /// it for the process: `HydrationScripts` reads the hash file from disk on every render. Its
 /// split-wasm manifest serves only the preload hints dropped here.
+///
+/// While a lazy island starts, its wasm files are fetched a few per task
+/// ([`spread_wasm_fetches`]).
 #[component]
 pub fn IslandsLoader(options: LeptosOptions) -> impl IntoView {
     static SCRIPT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let script = SCRIPT.get_or_init(|| {
         let html = view! { <HydrationScripts options=options.clone() islands=true/> }.to_html();
-        loader_script(&html).map(str::to_owned)
+        loader_script(&html).map(spread_wasm_fetches)
     });
     match script {
         Some(script) => {
@@ -79,6 +82,53 @@ pub fn IslandsLoader(options: LeptosOptions) -> impl IntoView {
         // Not the markup this expects (a newer Leptos?): the hints are better than no loader.
         None => view! { <HydrationScripts options islands=true/> }.into_any(),
     }
+}
+
+/// Where Leptos's loader starts an island (a lazy island's function returns a promise).
+const START_ISLAND: &str = "const res = islandFn(el);";
+
+/// Wraps `window.fetch` while an island starts (until its promise settles): a `.wasm` file is
+/// then fetched in a later task, 4 per task. cargo-leptos's wasm-split loader fetches every file a
+/// lazy island needs at once, in one task: about 75 for the live room, each fetch about a
+/// millisecond of a phone's main thread (4 in Lighthouse's mobile simulation), so one task of
+/// ~300 ms, most of the room's blocking time. Four fetches stay well under Lighthouse's 50 ms
+/// even on a busy machine. Other requests go through as they are.
+const SPREAD_WASM_FETCHES: &str = r#"const spreadWasmFetches = (start) => {
+	const fetch = window.fetch;
+	const queue = [];
+	const next = () => {
+		for (const go of queue.splice(0, 4)) go();
+		if (queue.length) setTimeout(next);
+	};
+	window.fetch = (input, init) => String(input).endsWith(".wasm")
+		? new Promise((resolve, reject) => {
+			if (queue.push(() => fetch.call(window, input, init).then(resolve, reject)) === 1) setTimeout(next);
+		})
+		: fetch.call(window, input, init);
+	const restore = () => { window.fetch = fetch; };
+	let res;
+	try {
+		res = start();
+	} finally {
+		if (res && res.then) res.then(restore, restore); else restore();
+	}
+	return res;
+};
+"#;
+
+/// Leptos's loader, its islands started through [`SPREAD_WASM_FETCHES`]. Unchanged if it does not
+/// start them the way this expects (another Leptos version).
+fn spread_wasm_fetches(script: &str) -> String {
+    if script.matches(START_ISLAND).count() != 1 {
+        return script.to_owned();
+    }
+    format!(
+        "{SPREAD_WASM_FETCHES}{}",
+        script.replace(
+            START_ISLAND,
+            "const res = spreadWasmFetches(() => islandFn(el));"
+        )
+    )
 }
 
 /// The body of the one `<script>` element in `html`.
@@ -172,5 +222,34 @@ pub fn SiteFooter() -> impl IntoView {
                 </a>
             </p>
         </footer>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loader_starts_islands_with_their_wasm_fetches_spread() {
+        let options = LeptosOptions::builder().output_name("jishi").build();
+        let script = Owner::new().with(|| {
+            let html = view! { <HydrationScripts options islands=true/> }.to_html();
+            loader_script(&html).map(spread_wasm_fetches)
+        });
+        let script = script.expect("Leptos's islands loader");
+        assert!(script.starts_with("const spreadWasmFetches"), "{script}");
+        assert!(
+            script.contains("const res = spreadWasmFetches(() => islandFn(el));"),
+            "{script}"
+        );
+        assert!(!script.contains(START_ISLAND), "{script}");
+        // Still one script: nothing that would end it early.
+        assert!(!script.contains("</"), "{script}");
+    }
+
+    #[test]
+    fn a_loader_of_another_shape_is_left_as_it_is() {
+        let other = "(() => { hydrate(); })()";
+        assert_eq!(spread_wasm_fetches(other), other);
     }
 }
