@@ -32,10 +32,11 @@ const QUEUE: usize = 1024;
 /// the connection once and runs without hops.
 enum Job {
     Hops(HopsJob),
-    Straight(Box<dyn FnOnce(&Db) -> Delivery + Send>),
+    Straight(StraightJob),
 }
 
 type HopsJob = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Delivery> + Send>;
+type StraightJob = Box<dyn FnOnce(&Db) -> Delivery + Send>;
 
 /// Hands a job's answer to its caller, given why the batch did not commit (`None`: it did).
 type Deliver = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -169,21 +170,17 @@ async fn run(db: WriterDb, mut jobs: mpsc::Receiver<Job>) {
         // Straight jobs first, in a transaction of their own; then the others. Jobs queued
         // together are concurrent requests (a caller's next request waits for its answer, which
         // waits for this batch's COMMIT), so their order within the batch is nobody's to see.
-        let (straight_jobs, hops): (Vec<Job>, Vec<Job>) = batch
-            .drain(..)
-            .partition(|job| matches!(job, Job::Straight(_)));
+        let (mut straight_jobs, mut hops) = (Vec::new(), Vec::new());
+        for job in batch.drain(..) {
+            match job {
+                Job::Straight(job) => straight_jobs.push(job),
+                Job::Hops(job) => hops.push(job),
+            }
+        }
         if !straight_jobs.is_empty() {
             let done = match &straight {
                 Some(db) => run_straight(db, straight_jobs),
-                None => match pool.acquire().await {
-                    Ok(mut conn) => match sql::lock(&mut conn).await {
-                        Ok(db) => run_straight(&db, straight_jobs),
-                        // Jobs that never ran are dropped with their answer channels: their
-                        // callers get an error.
-                        Err(e) => (Vec::new(), Some(e)),
-                    },
-                    Err(e) => (Vec::new(), Some(e.into())),
-                },
+                None => run_straight_on_pool(&pool, straight_jobs).await,
             };
             deliver(done);
         }
@@ -229,14 +226,26 @@ fn closing(done: &[Delivery]) -> &'static str {
     }
 }
 
+/// `run_straight` on the handle of `pool`'s connection (an in-memory database has no other).
+async fn run_straight_on_pool(pool: &SqlitePool, jobs: Vec<StraightJob>) -> Done {
+    // Jobs that never ran are dropped with their answer channels: their callers get an error.
+    let mut conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return (Vec::new(), Some(e.into())),
+    };
+    // Bound before it is returned: the lock borrows `conn`, which a tail expression outlives.
+    let done = match sql::lock(&mut conn).await {
+        Ok(db) => run_straight(&db, jobs),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    done
+}
+
 /// Runs straight jobs on `db`, one transaction for all of them, on this thread.
-fn run_straight(db: &Db, jobs: Vec<Job>) -> Done {
+fn run_straight(db: &Db, jobs: Vec<StraightJob>) -> Done {
     let mut done: Vec<Delivery> = Vec::with_capacity(jobs.len());
     let mut opening = FIRST;
     for job in jobs {
-        let Job::Straight(job) = job else {
-            continue;
-        };
         if let Err(e) = sql::query(opening).execute(db) {
             return (done, Some(rollback_straight(db, e)));
         }
@@ -261,7 +270,7 @@ fn rollback_straight(db: &Db, e: PlatformError) -> PlatformError {
 }
 
 /// Runs jobs through sqlx on a connection of `pool`, one transaction for all of them.
-async fn run_hops(pool: &SqlitePool, jobs: Vec<Job>) -> Done {
+async fn run_hops(pool: &SqlitePool, jobs: Vec<HopsJob>) -> Done {
     // Jobs that never ran are dropped with their answer channels: their callers get an error.
     let mut conn = match pool.acquire().await {
         Ok(conn) => conn,
@@ -270,9 +279,6 @@ async fn run_hops(pool: &SqlitePool, jobs: Vec<Job>) -> Done {
     let mut done: Vec<Delivery> = Vec::with_capacity(jobs.len());
     let mut opening = FIRST;
     for job in jobs {
-        let Job::Hops(job) = job else {
-            continue;
-        };
         if let Err(e) = sqlx::query(opening).execute(&mut *conn).await {
             return (done, Some(rollback(&mut conn, e).await));
         }
