@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Row, SqlitePool};
 
 use crate::error::Result;
+use crate::{sql, Platform};
 
 /// A session ends 30 days after it began however busy it is, or after 7 days unused.
 pub const SESSION_TTL_S: i64 = 30 * 24 * 3600;
@@ -93,17 +94,25 @@ pub async fn create_session(pool: &SqlitePool, user_id: Option<&str>, now: i64) 
 
 /// The caller behind a bearer token, if the session exists, has not reached its absolute end
 /// and was used within the idle timeout. Use is recorded at most every `LAST_SEEN_REFRESH_S`.
-pub async fn caller(pool: &SqlitePool, token: &str, now: i64) -> Result<Option<Caller>> {
+pub async fn caller(p: &Platform, token: &str, now: i64) -> Result<Option<Caller>> {
     let hash = token_hash(token);
-    let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT id, user_id, last_seen_at FROM sessions
-         WHERE token_hash = ? AND expires_at > ? AND last_seen_at > ?",
-    )
-    .bind(&hash)
-    .bind(now)
-    .bind(now - SESSION_IDLE_S)
-    .fetch_optional(pool)
-    .await?;
+    // Every signed-in request asks this: a read on the request's thread.
+    let row = p
+        .read(|db| {
+            sql::query(
+                "SELECT id, user_id, last_seen_at FROM sessions
+                 WHERE token_hash = ? AND expires_at > ? AND last_seen_at > ?",
+            )
+            .bind(&hash)
+            .bind(now)
+            .bind(now - SESSION_IDLE_S)
+            .fetch_optional(db)?
+            .map(|r| -> Result<(String, Option<String>, i64)> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .transpose()
+        })
+        .await?;
     let Some((session_id, user_id, last_seen_at)) = row else {
         return Ok(None);
     };
@@ -116,7 +125,7 @@ pub async fn caller(pool: &SqlitePool, token: &str, now: i64) -> Result<Option<C
         .bind(now)
         .bind(&hash)
         .bind(now - LAST_SEEN_REFRESH_S)
-        .execute(pool)
+        .execute(p.pool())
         .await;
         if let Err(e) = touched {
             tracing::warn!(error = %e, "could not record a session's use");

@@ -86,6 +86,58 @@ pub async fn open_writer(url: &str, pool: &SqlitePool, durability: Durability) -
     })
 }
 
+/// Connections for short reads that run on the calling thread (`Platform::read`), no hop to a
+/// connection's thread: a session's lookup and a live buy's routing, which every request of a
+/// flash crowd makes. Each is a point lookup (tens of microseconds), so running it inline on an
+/// async worker costs less than the hops sqlx's pool takes; anything that scans goes through the
+/// pool. Taken while a read runs and given back: as many are open as reads ran at once, at most
+/// one per worker thread, since a read never awaits.
+pub(crate) struct Readers {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl Readers {
+    /// Readers of the database at `url`; `None` for an in-memory one, which exists only in the
+    /// pool's one connection.
+    pub(crate) fn open(url: &str) -> Result<Option<Self>> {
+        if url.contains(":memory:") {
+            return Ok(None);
+        }
+        let options = connect_options(url, Durability::Full)?;
+        Ok(Some(Readers {
+            path: options.get_filename().to_owned(),
+            idle: Default::default(),
+        }))
+    }
+
+    /// Runs `read` on an idle connection (or a new one) on this thread.
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&crate::sql::Db) -> Result<T>) -> Result<T> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.connect()?,
+        };
+        let db = crate::sql::own(conn);
+        let answer = read(&db);
+        if let Some(conn) = db.into_own() {
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+        }
+        answer
+    }
+
+    fn connect(&self) -> Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // A read that writes by mistake fails here instead of bypassing the writer.
+        conn.execute_batch("PRAGMA query_only = ON")?;
+        Ok(conn)
+    }
+}
+
 /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`),
 /// durable at every commit, and migrates it.
 pub async fn open(url: &str) -> Result<SqlitePool> {
@@ -293,5 +345,32 @@ mod tests {
             .expect("writer");
         assert_eq!(synchronous(&normal.pool).await, 1);
         assert_eq!(straight(&normal), 1);
+    }
+
+    #[tokio::test]
+    async fn readers_see_commits_reuse_their_connections_and_never_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("d.db").display());
+        let pool = open(&url).await.expect("opens");
+        let readers = Readers::open(&url).expect("readers").expect("a file");
+        let users = |readers: &Readers| {
+            readers.read(|db| {
+                crate::sql::query("SELECT count(*) FROM users")
+                    .fetch_one(db)?
+                    .get::<i64>(0)
+            })
+        };
+        assert_eq!(users(&readers).expect("reads"), 0);
+        sqlx::query("INSERT INTO users (id, phone, created_at) VALUES ('u1', '13000000000', 0)")
+            .execute(&pool)
+            .await
+            .expect("insert");
+        assert_eq!(users(&readers).expect("reads"), 1);
+        // One read at a time: one connection, kept.
+        assert_eq!(readers.idle.lock().expect("lock").len(), 1);
+        let wrote = readers.read(|db| crate::sql::query("DELETE FROM users").execute(db));
+        assert!(wrote.is_err(), "a reader must not write");
+        assert_eq!(users(&readers).expect("reads"), 1);
+        assert!(Readers::open("sqlite::memory:").expect("opens").is_none());
     }
 }

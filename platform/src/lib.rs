@@ -224,6 +224,8 @@ pub struct Platform {
 
 struct Inner {
     pool: SqlitePool,
+    /// Short reads on the calling thread (`read`); `None` for an in-memory database.
+    readers: Option<db::Readers>,
     index: Arc<StoreIndex>,
     /// Runs checkouts (placing and paying) many to a transaction.
     writer: writer::Writer,
@@ -279,6 +281,7 @@ impl Platform {
             inner: Arc::new(Inner {
                 index: Arc::new(StoreIndex::build(stores)),
                 writer,
+                readers: db::Readers::open(&config.database_url)?,
                 pool,
                 clock: config.clock,
                 demo: config.demo,
@@ -443,6 +446,24 @@ impl Platform {
     }
     pub fn pool(&self) -> &SqlitePool {
         &self.inner.pool
+    }
+
+    /// Runs `read`, a point lookup or two, on this thread without hops (`db::Readers`); for an
+    /// in-memory database, on the pool's one connection.
+    pub(crate) async fn read<T>(
+        &self,
+        read: impl FnOnce(&sql::Db) -> error::Result<T>,
+    ) -> error::Result<T> {
+        match &self.inner.readers {
+            Some(readers) => readers.read(read),
+            None => {
+                let mut conn = self.pool().acquire().await?;
+                let db = sql::lock(&mut conn).await?;
+                let answer = read(&db);
+                drop(db);
+                answer
+            }
+        }
     }
     pub fn clock(&self) -> Clock {
         self.inner.clock

@@ -36,6 +36,22 @@ pub(crate) fn own(conn: rusqlite::Connection) -> Db<'static> {
     Db { conn, _lock: None }
 }
 
+impl Db<'_> {
+    /// The connection `own` was given, to keep for the next one; `None` for a locked one.
+    pub(crate) fn into_own(self) -> Option<rusqlite::Connection> {
+        let Db { conn, _lock } = self;
+        match _lock {
+            None => Some(conn),
+            Some(lock) => {
+                // The borrowed handle's wrapper goes before the lock, as in `Db`.
+                drop(conn);
+                drop(lock);
+                None
+            }
+        }
+    }
+}
+
 /// Takes `conn` for the calling thread until the `Db` is dropped (one hop to sqlx's thread).
 pub(crate) async fn lock(conn: &mut SqliteConnection) -> Result<Db<'_>> {
     let mut lock = conn.lock_handle().await?;

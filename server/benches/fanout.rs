@@ -72,6 +72,8 @@ fn rss_kib() -> u64 {
 const WANTED_FILES: u64 = 200_000;
 
 fn main() {
+    // As the server's `main` runs it (the child, the load, as well).
+    jishi_server::memory::no_transparent_huge_pages();
     // Root may raise the hard limit too (the child inherits it); others get up to the hard limit.
     let files = match rlimit::setrlimit(rlimit::Resource::NOFILE, WANTED_FILES, WANTED_FILES) {
         Ok(()) => WANTED_FILES,

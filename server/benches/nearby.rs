@@ -57,6 +57,8 @@ fn query_points(index_stores: &[(f64, f64)], n: usize, rng: &mut ChaCha8Rng) -> 
 }
 
 fn main() {
+    // As the server's `main` runs it.
+    jishi_server::memory::no_transparent_huge_pages();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let clock = support::frozen_clock();
 

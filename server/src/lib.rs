@@ -9,6 +9,7 @@ pub mod embed;
 pub mod lang;
 pub mod live;
 pub mod media;
+pub mod memory;
 pub mod page_cache;
 pub mod plain_page;
 pub mod proxy;

@@ -26,6 +26,7 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .init();
+    jishi_server::memory::no_transparent_huge_pages();
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

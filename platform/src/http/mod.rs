@@ -83,7 +83,7 @@ impl FromRequestParts<Platform> for Caller {
     async fn from_request_parts(parts: &mut Parts, p: &Platform) -> Result<Self> {
         let token = bearer(parts)
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "请先登录或刷新页面"))?;
-        accounts::caller(p.pool(), token, p.now_unix())
+        accounts::caller(p, token, p.now_unix())
             .await?
             .ok_or_else(|| {
                 ApiError::new(ErrorCode::SessionExpired, "登录已过期，请重新登录").into()
@@ -98,7 +98,7 @@ impl FromRequestParts<Platform> for MaybeCaller {
     type Rejection = PlatformError;
     async fn from_request_parts(parts: &mut Parts, p: &Platform) -> Result<Self> {
         Ok(MaybeCaller(match bearer(parts) {
-            Some(token) => accounts::caller(p.pool(), token, p.now_unix()).await?,
+            Some(token) => accounts::caller(p, token, p.now_unix()).await?,
             None => None,
         }))
     }

@@ -18,7 +18,6 @@ use jishi_api::orders::{Order, OrderLine, OrderStatus, Shortage, Slot, SCARCE_HO
 use jishi_api::person::Person;
 use jishi_api::stores::{NearbyQuery, Sort};
 use jishi_api::{ApiError, ErrorCode, LatLng};
-use sqlx::SqliteConnection;
 
 use super::flash::{Admission, FlashOutcome};
 use crate::accounts::{self, new_id};
@@ -30,7 +29,7 @@ use crate::orders::write::{
     Scarce,
 };
 use crate::orders::Reply;
-use crate::sql::{self, query, Db, Row};
+use crate::sql::{query, Db, Row};
 use crate::stores::StoreIndex;
 use crate::Platform;
 
@@ -163,7 +162,7 @@ async fn place(
 ) -> Result<Reply> {
     let Route {
         carrying, phone, ..
-    } = route(p, &mut *p.pool().acquire().await?, room_id, user_id, &body).await?;
+    } = p.read(|db| route(p, db, room_id, user_id, &body)).await?;
     let buy = Buy {
         room_id: room_id.to_owned(),
         user_id: user_id.to_owned(),
@@ -188,18 +187,18 @@ async fn place(
 /// Routing: the room's stores open now that deliver to the address (each within its own radius),
 /// nearest first, that carry the SKU: never a store that does not take part in the room. Listings
 /// do not change while the platform runs; stock is checked where it is taken. Another user's
-/// address is "not found", exactly like a missing one. Two reads (a flash crowd queues on the
-/// pool's connections): the room's status with the address and the buyer's phone, then the stores.
-async fn route(
+/// address is "not found", exactly like a missing one. Two point reads, on the caller's thread
+/// (every buy of a flash crowd makes them): the room's status with the address and the buyer's
+/// phone, then the stores.
+fn route(
     p: &Platform,
-    conn: &mut SqliteConnection,
+    db: &Db,
     room_id: &str,
     user_id: &str,
     body: &LiveOrderRequest,
 ) -> Result<Route> {
     // The room's status; the address's point and the buyer's phone, if found.
-    type Found = (String, Option<f64>, Option<f64>, Option<String>);
-    let row: Option<Found> = sqlx::query_as(
+    let row = query(
         "SELECT r.status, a.lat, a.lng, u.phone FROM live_rooms r
          LEFT JOIN addresses a ON a.id = ?2 AND a.user_id = ?3
          LEFT JOIN users u ON u.id = ?3
@@ -208,25 +207,25 @@ async fn route(
     .bind(room_id)
     .bind(&body.address_id)
     .bind(user_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (status, lat, lng, phone) = row.ok_or_else(super::unknown_room)?;
-    let status = super::room_status(room_id, &status)?;
-    let (Some(lat), Some(lng)) = (lat, lng) else {
+    .fetch_optional(db)?
+    .ok_or_else(super::unknown_room)?;
+    let status = super::room_status(room_id, &row.get::<String>(0)?)?;
+    let (Some(lat), Some(lng)) = (row.get::<Option<f64>>(1)?, row.get::<Option<f64>>(2)?) else {
         return Err(ApiError::not_found("找不到这个收货地址").into());
     };
+    let phone: Option<String> = row.get(3)?;
     let at = LatLng::new(lat, lng)?;
-    let query = NearbyQuery {
+    let nearby = NearbyQuery {
         sort: Sort::Distance,
         open_now: true,
         ..NearbyQuery::new(at)
     };
     let delivering = p
         .index()
-        .all_delivering(&query, p.clock().store_local_now());
+        .all_delivering(&nearby, p.clock().store_local_now());
     let ids = serde_json::to_string(&delivering.iter().map(|s| &s.id).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".into());
-    let carrying: Vec<String> = sqlx::query_scalar(
+    let carrying = query(
         "SELECT sp.store_id FROM json_each(?1) j
          JOIN live_room_stores rs ON rs.store_id = j.value AND rs.room_id = ?3
          JOIN store_products sp ON sp.store_id = j.value AND sp.sku = ?2
@@ -235,8 +234,10 @@ async fn route(
     .bind(ids)
     .bind(&body.sku)
     .bind(room_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(db)?
+    .iter()
+    .map(|r| r.get::<String>(0))
+    .collect::<Result<Vec<_>>>()?;
     Ok(Route {
         at,
         carrying,
@@ -268,18 +269,26 @@ pub async fn quote(
     body: LiveOrderRequest,
 ) -> Result<LiveQuote> {
     body.validate()?;
-    let mut conn = p.pool().acquire().await?;
+    // With the buy's own statements (`route`, `flash_on`, `why_not`), on this thread.
+    p.read(|db| quote_on(p, db, room_id, user_id, &body)).await
+}
+
+fn quote_on(
+    p: &Platform,
+    db: &Db,
+    room_id: &str,
+    user_id: &str,
+    body: &LiveOrderRequest,
+) -> Result<LiveQuote> {
     let Route {
         at,
         carrying,
         status,
         ..
-    } = route(p, &mut conn, room_id, user_id, &body).await?;
+    } = route(p, db, room_id, user_id, body)?;
     if carrying.is_empty() {
         return Err(not_deliverable().into());
     }
-    // The rest with the buy's own statements (`flash_on`, `why_not`), on this thread.
-    let db = sql::lock(&mut conn).await?;
     // Whether an ended room sells this from its replay (as `take_replay` decides for a buy).
     let replaying = status == RoomStatus::Ended
         && query(format!(
@@ -288,12 +297,12 @@ pub async fn quote(
         ))
         .bind(room_id)
         .bind(&body.sku)
-        .fetch_one(&db)?
+        .fetch_one(db)?
         .get::<bool>(0)?;
     let three = |r: Row| -> Result<(i64, u32, u32)> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
     // From a replay: the store's own price, no cap (`None`).
     let pin: Option<(i64, u32, u32)> =
-        match flash_on(&db, room_id, &body.sku, p.now_unix())?.filter(|_| !replaying) {
+        match flash_on(db, room_id, &body.sku, p.now_unix())?.filter(|_| !replaying) {
             Some(f) => {
                 if let Some(refused) =
                     flash_refusal(flash_phase(f.starts_at, f.ends_at, false, p.now_unix()))
@@ -302,7 +311,7 @@ pub async fn quote(
                 }
                 let flash = query("SELECT price_fen, sold, cap FROM live_flash WHERE id = ?")
                     .bind(&f.id)
-                    .fetch_optional(&db)?
+                    .fetch_optional(db)?
                     .map(three)
                     .transpose()?;
                 let Some(flash) = flash else {
@@ -319,11 +328,11 @@ pub async fn quote(
                 ))
                 .bind(room_id)
                 .bind(&body.sku)
-                .fetch_optional(&db)?
+                .fetch_optional(db)?
                 .map(three)
                 .transpose()?;
                 let Some(live) = live else {
-                    return Err(why_not(&db, room_id, &body.sku)?.into());
+                    return Err(why_not(db, room_id, &body.sku)?.into());
                 };
                 Some(live)
             }
@@ -341,10 +350,9 @@ pub async fn quote(
     .bind(serde_json::to_string(&carrying).unwrap_or_else(|_| "[]".into()))
     .bind(&body.sku)
     .bind(body.quantity)
-    .fetch_optional(&db)?
+    .fetch_optional(db)?
     .map(|r| -> Result<(String, i64)> { Ok((r.get(0)?, r.get(1)?)) })
     .transpose()?;
-    drop(db);
     let Some((store_id, store_price_fen)) = store else {
         return Err(ApiError::new(ErrorCode::SoldOut, "附近能配送的门店都卖完了").into());
     };
