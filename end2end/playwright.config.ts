@@ -12,6 +12,10 @@ export const baseURL = `http://127.0.0.1:${port}`;
 export const mediaDownURL = `http://127.0.0.1:${port + 1}`;
 // A third, whose clock starts at the same noon and runs (flash-sale countdowns reach zero there).
 export const clockRunsURL = `http://127.0.0.1:${port + 2}`;
+// A brand's own site on two other origins, embedding the live widget of the media-down shop:
+// only the first is in that shop's JISHI_WIDGET_ORIGINS.
+export const brandURL = `http://127.0.0.1:${port + 3}`;
+export const unlistedBrandURL = `http://127.0.0.1:${port + 4}`;
 
 /** One release server on `port`, with `extra` environment on top of the test setup. */
 function shop(port: number, extra: Record<string, string>) {
@@ -68,8 +72,14 @@ export default defineConfig({
   webServer: [
     shop(port, {}),
     // Port 9 (discard) on loopback: nothing listens, every media request fails.
-    shop(port + 1, { JISHI_MEDIA_URL: 'http://127.0.0.1:9' }),
+    shop(port + 1, { JISHI_MEDIA_URL: 'http://127.0.0.1:9', JISHI_WIDGET_ORIGINS: brandURL }),
     // No video there: the flash sale needs none, and the demo feeds cost CPU.
     shop(port + 2, { JISHI_NOW_RUNS: '1', JISHI_MEDIA_URL: 'none' }),
+    {
+      command: `node brand-site.mjs ${port + 3} ${port + 4} ${mediaDownURL}`,
+      url: `${brandURL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 10_000,
+    },
   ],
 });

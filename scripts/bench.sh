@@ -17,8 +17,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$JISHI_ROOT/scripts/setup.sh" --bench
 cd "$JISHI_ROOT"
-cargo leptos build --release --split
-cargo run --release --quiet -p jishi-precompress -- target/site
+scripts/build-site.sh
 
 queries="$CARGO_TARGET_DIR/bench-queries.txt"
 JISHI_BENCH_QUERIES="$queries" cargo bench -p jishi-server --bench nearby

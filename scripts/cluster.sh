@@ -25,8 +25,7 @@ trap cleanup EXIT INT TERM
 
 if [ "${1:-}" != "--no-build" ]; then
   "$JISHI_ROOT/scripts/setup.sh" --bench
-  cargo leptos build --release --split
-  cargo run --release --quiet -p jishi-precompress -- target/site
+  "$JISHI_ROOT/scripts/build-site.sh"
   cargo build --release -p jishi-platform --bin jishi-platform -p jishi-media --bin jishi-media
 fi
 command -v nginx >/dev/null || { echo "nginx is missing: scripts/setup.sh --bench installs it" >&2; exit 1; }

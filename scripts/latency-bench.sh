@@ -10,8 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$JISHI_ROOT"
 if [ "${1:-}" != "--no-build" ]; then
   "$JISHI_ROOT/scripts/setup.sh" --browser
-  cargo leptos build --release --split
-  cargo run --release --quiet -p jishi-precompress -- target/site
+  "$JISHI_ROOT/scripts/build-site.sh"
 fi
 cd end2end
 npx playwright test -c bench.config.ts 2>&1 | grep -E '^latency_|passed|failed|Error'

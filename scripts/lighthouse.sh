@@ -62,11 +62,7 @@ fi
 
 if [ "$build" = 1 ]; then
   "$JISHI_ROOT/scripts/setup.sh" >&2
-  cargo leptos build --release --split >&2
-  # Once the site is precompressed at build time (a jishi-precompress crate), build it as run.sh does.
-  if [ -f precompress/Cargo.toml ]; then
-    cargo run --release --quiet -p jishi-precompress -- target/site >&2
-  fi
+  "$JISHI_ROOT/scripts/build-site.sh" >&2
 fi
 
 work="$(mktemp -d)"

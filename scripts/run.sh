@@ -9,8 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$JISHI_ROOT"
 mkdir -p data
 export JISHI_DB="${JISHI_DB:-sqlite://data/jishi.db}"
-cargo leptos build --release --split
-# brotli/gzip copies of the site's text files, which the server sends as they are.
-cargo run --release --quiet -p jishi-precompress -- target/site
+scripts/build-site.sh
 echo
 exec "$CARGO_TARGET_DIR/release/jishi-server"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs whatever is missing to build and run Jishi: the wasm target, cargo-leptos,
+# Installs whatever is missing to build and run Jishi: the wasm target, cargo-leptos, trunk,
 # wasm-bindgen-cli, npm packages (binaryen's wasm-opt, Playwright), Debian's Janus and ffmpeg for
 # live video (the media gateway runs them). With --browser (the tests) also Debian's Chromium for
 # the end-to-end tests and nginx for the cluster test; with --bench wrk, curl and nginx.
@@ -18,6 +18,14 @@ fi
 if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
   step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores, once)"
   cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  # The live widget's client-side build (widget/). 0.22 needs a newer rustc than 1.95. A debug
+  # build: trunk only runs cargo, wasm-bindgen and wasm-opt, and builds the same files in the same
+  # few seconds, but installs in 4 minutes of CPU instead of 10 (cold CI).
+  step "installing trunk $TRUNK_VERSION (about 3 minutes on 2 cores, once)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked --debug
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then

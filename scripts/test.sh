@@ -26,9 +26,8 @@ shipped() {
 }
 trap shipped EXIT
 
-printf '\n== release build (server + hydrate wasm, precompressed site files)\n'
-cargo leptos build --release --split
-cargo run --release --quiet -p jishi-precompress -- target/site
+printf '\n== release build (server + hydrate wasm, the widget, precompressed site files)\n'
+scripts/build-site.sh
 
 printf '\n== end-to-end tests (Playwright, Chromium)\n'
 cd end2end

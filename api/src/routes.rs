@@ -4,6 +4,9 @@
 //!
 //! A pattern's `{…}` segments are filled in order by `Route::path`, each percent-encoded.
 
+/// Where the shop's server forwards the v1 API for browsers: `/api` + a v1 path.
+pub const SERVER_PREFIX: &str = "/api";
+
 /// One path of the v1 API, as the platform's router matches it (`/v1/orders/{id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route(&'static str);

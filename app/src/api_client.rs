@@ -47,7 +47,7 @@ pub fn api_url(v1_path: &str) -> String {
         jishi_api::routes::is_known(v1_path),
         "not an API path: {v1_path}"
     );
-    format!("/api{v1_path}")
+    format!("{}{v1_path}", jishi_api::routes::SERVER_PREFIX)
 }
 
 /// `path` is a v1 path from `jishi_api::routes` (e.g. `/v1/cart/s1`), sent to the server's proxy.

@@ -166,3 +166,20 @@ export async function openGroup(starter: APIRequestContext, prefix: string): Pro
   expect((await starter.post(`/api/v1/orders/${order.id}/pay`, { data: { method: 'sandbox' } })).status()).toBe(200);
   return group.id;
 }
+
+/** A product of a room's host console catalogue. */
+export type CatalogueEntry = { sku: string; price_fen: number };
+
+/** The first products of `room`'s catalogue, as its host (signed in on `host`) sees them. */
+export async function hostCatalogue(host: APIRequestContext, room: string): Promise<CatalogueEntry[]> {
+  const data = await (await host.get(`/api/v1/live/rooms/${room}/host`)).json();
+  return data.catalogue as CatalogueEntry[];
+}
+
+/** The host (signed in on `host`) pins `p` in `room` at 80 % of its price, 5 to sell. */
+export async function pinProduct(host: APIRequestContext, room: string, p: CatalogueEntry): Promise<void> {
+  const pinned = await host.post(`/api/v1/live/rooms/${room}/pins`, {
+    data: { sku: p.sku, live_price_fen: Math.round(p.price_fen * 0.8), stock_cap: 5 },
+  });
+  expect(pinned.status()).toBe(201);
+}

@@ -1,6 +1,16 @@
 import * as fs from 'fs';
 import { expect, test } from '@playwright/test';
-import { addressAtGuomao, expectAccessible, failOnPageErrors, GUOMAO, hydrated, signInThroughApi } from './helpers';
+import {
+  addressAtGuomao,
+  CatalogueEntry,
+  expectAccessible,
+  failOnPageErrors,
+  GUOMAO,
+  hostCatalogue,
+  hydrated,
+  pinProduct,
+  signInThroughApi,
+} from './helpers';
 
 // The demo's scheduled room and its host (see the README): no other test signs in with this
 // number, which the platform allows one SMS a minute.
@@ -76,14 +86,8 @@ test('a shopper reserves a scheduled room, takes it away as a calendar file, is 
   await hostPage.getByTestId('open-camera').click();
   await hostPage.getByTestId('start-publish').click();
   await expect(hostPage.getByTestId('publish-state')).toHaveAttribute('data-state', 'publishing', { timeout: 15_000 });
-  const consoleData = await (await hostCtx.request.get(`/api/v1/live/rooms/${ROOM}/host`)).json();
-  const [a, b] = consoleData.catalogue as { sku: string; price_fen: number }[];
-  const pin = async (p: { sku: string; price_fen: number }) => {
-    const pinned = await hostCtx.request.post(`/api/v1/live/rooms/${ROOM}/pins`, {
-      data: { sku: p.sku, live_price_fen: Math.round(p.price_fen * 0.8), stock_cap: 5 },
-    });
-    expect(pinned.status()).toBe(201);
-  };
+  const [a, b] = await hostCatalogue(hostCtx.request, ROOM);
+  const pin = (p: CatalogueEntry) => pinProduct(hostCtx.request, ROOM, p);
   await hostPage.waitForTimeout(3_000);
   await pin(a);
   await hostPage.waitForTimeout(5_000);

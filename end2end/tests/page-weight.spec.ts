@@ -1,5 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import * as zlib from 'zlib';
+import { brandURL } from '../playwright.config';
 import { GUOMAO, homeAt, hydrated } from './helpers';
 
 /** The budgets for the wasm and JavaScript a page loads on a phone, brotli-compressed. Sizes are
@@ -7,6 +8,8 @@ import { GUOMAO, homeAt, hydrated } from './helpers';
  * Leaflet, 37 KB) is below the first screen on a phone and loads only when scrolled to. */
 const HOME_BUDGET_BYTES = 160_000;
 const STORE_BUDGET_BYTES = 150_000;
+/** The live widget on a brand's page: its loader, module and wasm. */
+const WIDGET_BUDGET_BYTES = 100_000;
 /** `SPLIT_DATA_HEADROOM` in `app/src/lib.rs`: bytes the wasm splitter must place in no module. If
  * they ship, the splitter has put every lazy island's data in the main wasm (about +23 KB). */
 const SPLIT_HEADROOM = Buffer.alloc(256, 0x4a);
@@ -91,4 +94,30 @@ test('Leaflet loads when the home page map is about to show, and never on a stor
   expect(Object.keys(store.files).some((f) => f.includes('leaflet'))).toBe(false);
   await expect(fresh.locator('link[href*=leaflet]')).toHaveCount(0);
   await fresh.context().close();
+});
+
+test('the live widget loads nothing until scrolled into view, then at most 100 KB of wasm and JS (brotli)', async ({ browser }) => {
+  const page = await (await browser.newContext({ viewport: PHONE })).newPage();
+  const sizes: Promise<[string, number]>[] = [];
+  page.on('response', (res) => {
+    const path = new URL(res.url()).pathname;
+    if (path.startsWith('/widget/') && (path.endsWith('.js') || path.endsWith('.wasm'))) {
+      sizes.push(
+        res.body().then((b) => [path, zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length]),
+      );
+    }
+  });
+  // The widget below a long page: only its loader comes until it is scrolled to.
+  await page.goto(`${brandURL}/?room=live_bj1&below=1`);
+  await page.waitForLoadState('networkidle');
+  expect(Object.keys(Object.fromEntries(await Promise.all(sizes)))).toEqual(['/widget/v1/loader.js']);
+  await page.locator('.jishi-live').scrollIntoViewIfNeeded();
+  // Running (so its module and wasm came); its event stream stays open, so no `networkidle` here.
+  await expect(page.locator('.jishi-live [data-testid=widget-status]')).toBeVisible();
+  const files = Object.fromEntries(await Promise.all(sizes));
+  const total = Object.values(files).reduce((a, b) => a + b, 0);
+  console.log(`page weight widget: ${total} B brotli ${JSON.stringify(files)}`);
+  expect(Object.keys(files).some((f) => f.endsWith('.wasm'))).toBe(true);
+  expect(total).toBeLessThanOrEqual(WIDGET_BUDGET_BYTES);
+  await page.context().close();
 });

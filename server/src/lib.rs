@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::FromRef;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::{any, get, post};
 use axum::Router;
 use ipnet::IpNet;
@@ -72,6 +72,8 @@ pub struct Edge {
     pub shutdown: Shutdown,
     /// Pages anonymous shoppers share, reused for `limits.page_cache_ttl`.
     pub page_cache: page_cache::PageCache,
+    /// Brands' sites the live widget is served to (`Settings::widget_origins`).
+    pub widget_origins: Arc<[String]>,
 }
 
 /// What one open event stream holds: a slot of the server's cap and one of its client's.
@@ -123,6 +125,12 @@ impl Edge {
         self
     }
 
+    /// Serves the live widget to these origins (see `widget_origins`).
+    pub fn with_widget_origins(mut self, origins: Vec<String>) -> Self {
+        self.widget_origins = origins.into();
+        self
+    }
+
     /// Forwards the demo routes (see `demo`).
     pub fn with_demo(mut self, on: bool) -> Self {
         self.demo = on;
@@ -136,6 +144,7 @@ impl Edge {
             client_streams: jishi_platform::streams::Slots::default(),
             sandbox: false,
             demo: false,
+            widget_origins: Arc::new([]),
             page_cache: page_cache::PageCache::new(limits.page_cache_ttl),
             limits,
             shutdown,
@@ -230,6 +239,23 @@ pub async fn start_platform(
     }
 }
 
+/// CORS for the live widget's routes: the listed origins may read them, without credentials
+/// (cookies stay on the shop's own pages); any other origin gets no CORS headers, so its page
+/// cannot read them.
+fn widget_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
+        // An event stream that reconnects says where it was.
+        .allow_headers([HeaderName::from_static("last-event-id")])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
 pub fn router(mut state: AppState) -> Router {
     state.leptos_options = static_files::with_hashed_names_if_built(state.leptos_options);
     let routes = generate_route_list(App);
@@ -253,8 +279,13 @@ pub fn router(mut state: AppState) -> Router {
         },
     ));
     let site_files = static_files::service(&options.site_root, not_found);
-    let mut app = Router::new()
+    // What a brand's page on another origin loads: the widget's files and the room's stream.
+    let widget = Router::new()
         .route("/api/v1/live/rooms/{id}/events", get(live::events))
+        .route_service("/widget/{*path}", site_files.clone())
+        .layer(widget_cors(&state.edge.widget_origins));
+    let mut app = Router::new()
+        .merge(widget)
         .route("/api/v1/{*path}", any(proxy::forward))
         .route("/media/{*path}", any(media::forward))
         .route("/healthz", get(edge::healthz))

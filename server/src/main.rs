@@ -96,7 +96,8 @@ async fn run() -> Result<(), StartError> {
         )
         // The sandbox pays orders on a click: only beside the embedded platform's sandbox.
         .with_sandbox(matches!(settings.platform, PlatformSource::Embedded(_)) && settings.demo)
-        .with_demo(settings.demo),
+        .with_demo(settings.demo)
+        .with_widget_origins(settings.widget_origins.clone()),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

@@ -83,6 +83,9 @@ pub struct Settings {
     pub instance: String,
     /// The media gateway (`JISHI_MEDIA_URL`: a URL, `none`, or unset to start one in-process).
     pub media: crate::media::MediaSource,
+    /// Origins of brands' sites that embed the live widget (`JISHI_WIDGET_ORIGINS`): the widget's
+    /// files and room streams are served to them with CORS, never with credentials.
+    pub widget_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +163,11 @@ impl Settings {
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| format!("srv-{:08x}", rand::random::<u32>())),
             media: crate::media::MediaSource::from_setting(lookup("JISHI_MEDIA_URL").as_deref()),
+            widget_origins: parse_origins(&lookup("JISHI_WIDGET_ORIGINS").unwrap_or_default())
+                .map_err(|problem| SettingsError {
+                    name: "JISHI_WIDGET_ORIGINS",
+                    problem,
+                })?,
         })
     }
 }
@@ -172,6 +180,32 @@ fn parse_count(name: &'static str, raw: &str) -> Result<usize, SettingsError> {
             name,
             problem: format!("must be a positive number, not {raw:?}"),
         })
+}
+
+/// `https://brand.example, http://127.0.0.1:8080`: web origins (scheme, host and port, no path),
+/// comma-separated; lowercased, as browsers send them in `Origin`.
+pub fn parse_origins(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let origin = s.to_ascii_lowercase();
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .ok_or_else(|| format!("{s:?} is not an http(s) origin"))?;
+            let host_ok = !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+            if !host_ok {
+                return Err(format!(
+                    "{s:?} is not an origin (scheme://host[:port], no path or trailing slash)"
+                ));
+            }
+            Ok(origin)
+        })
+        .collect()
 }
 
 /// `10.0.0.1, 192.168.0.0/16, ::1`: addresses or CIDR blocks, comma-separated.
@@ -205,6 +239,24 @@ mod tests {
         match &s.platform {
             PlatformSource::Embedded(c) => c.demo,
             PlatformSource::Remote(_) => panic!("expected the embedded platform"),
+        }
+    }
+
+    #[test]
+    fn widget_origins_are_origins_only() {
+        assert_eq!(
+            parse_origins(" https://Brand.example , http://127.0.0.1:8080 ").unwrap(),
+            ["https://brand.example", "http://127.0.0.1:8080"]
+        );
+        assert_eq!(parse_origins("").unwrap(), Vec::<String>::new());
+        for bad in [
+            "brand.example",
+            "https://brand.example/",
+            "https://b.example/shop",
+            "ftp://b.example",
+            "https://",
+        ] {
+            assert!(parse_origins(bad).is_err(), "{bad}");
         }
     }
 
