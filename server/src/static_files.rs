@@ -1,5 +1,5 @@
-//! The built site's files (`target/site`: `/pkg/*`, `/leaflet/*`, `/robots.txt`), served as they
-//! are on disk.
+//! The built site's files (`target/site`: `/pkg/*`, `/leaflet/*`, `/widget/v1/*`, `/robots.txt`),
+//! served as they are on disk.
 //!
 //! - A name that carries a hash of its content (`jishi.<22 base64url>.wasm` from cargo-leptos's
 //!   `hash-files`, `leaflet.<10 hex>.js` for vendored files, see `jishi_app::assets`) never changes
