@@ -68,13 +68,13 @@ pub async fn open_writer(url: &str, pool: &SqlitePool, durability: Durability) -
         return Ok(WriterDb::shared(pool.clone()));
     }
     let options = connect_options(url, durability)?;
-    let straight = rusqlite::Connection::open(options.get_filename())?;
-    // As `connect_options` sets them for sqlx (WAL is the file's, set when `pool` opened it).
-    straight.busy_timeout(Duration::from_secs(5))?;
-    straight.execute_batch(match durability {
-        Durability::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
-        Durability::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
-    })?;
+    let straight = straight_connection(
+        options.get_filename(),
+        match durability {
+            Durability::Full => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+            Durability::Normal => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+        },
+    )?;
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)
@@ -84,6 +84,15 @@ pub async fn open_writer(url: &str, pool: &SqlitePool, durability: Durability) -
         pool,
         straight: Some(straight),
     })
+}
+
+/// A rusqlite connection to the database file at `path`, waiting for locks as `connect_options`
+/// makes sqlx's wait (WAL is the file's, set when the pool opened it), with `pragmas` run.
+fn straight_connection(path: &std::path::Path, pragmas: &str) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch(pragmas)?;
+    Ok(conn)
 }
 
 /// Connections for short reads that run on the calling thread (`Platform::read`), no hop to a
@@ -104,9 +113,10 @@ impl Readers {
         if url.contains(":memory:") {
             return Ok(None);
         }
-        let options = connect_options(url, Durability::Full)?;
         Ok(Some(Readers {
-            path: options.get_filename().to_owned(),
+            path: SqliteConnectOptions::from_str(url)?
+                .get_filename()
+                .to_owned(),
             idle: Default::default(),
         }))
     }
@@ -130,11 +140,8 @@ impl Readers {
     }
 
     fn connect(&self) -> Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(&self.path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
         // A read that writes by mistake fails here instead of bypassing the writer.
-        conn.execute_batch("PRAGMA query_only = ON")?;
-        Ok(conn)
+        straight_connection(&self.path, "PRAGMA query_only = ON")
     }
 }
 

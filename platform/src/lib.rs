@@ -456,13 +456,7 @@ impl Platform {
     ) -> error::Result<T> {
         match &self.inner.readers {
             Some(readers) => readers.read(read),
-            None => {
-                let mut conn = self.pool().acquire().await?;
-                let db = sql::lock(&mut conn).await?;
-                let answer = read(&db);
-                drop(db);
-                answer
-            }
+            None => sql::on_pool(self.pool(), read).await,
         }
     }
     pub fn clock(&self) -> Clock {

@@ -67,6 +67,17 @@ pub(crate) async fn lock(conn: &mut SqliteConnection) -> Result<Db<'_>> {
     })
 }
 
+/// Runs `f` on the handle of a connection of `pool`, taken for this thread (an in-memory
+/// database, whose one connection is the pool's).
+pub(crate) async fn on_pool<T>(
+    pool: &sqlx::SqlitePool,
+    f: impl FnOnce(&Db) -> Result<T>,
+) -> Result<T> {
+    let mut conn = pool.acquire().await?;
+    let db = lock(&mut conn).await?;
+    f(&db)
+}
+
 /// A SQL text of one or more statements and its arguments, as `sqlx::query` builds them.
 #[derive(Debug, Clone)]
 pub(crate) struct Query {

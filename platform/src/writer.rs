@@ -180,7 +180,12 @@ async fn run(db: WriterDb, mut jobs: mpsc::Receiver<Job>) {
         if !straight_jobs.is_empty() {
             let done = match &straight {
                 Some(db) => run_straight(db, straight_jobs),
-                None => run_straight_on_pool(&pool, straight_jobs).await,
+                // An in-memory database has no connection but the pool's.
+                None => sql::on_pool(&pool, |db| Ok(run_straight(db, straight_jobs)))
+                    .await
+                    // Jobs that never ran are dropped with their answer channels: their callers
+                    // get an error.
+                    .unwrap_or_else(|e| (Vec::new(), Some(e))),
             };
             deliver(done);
         }
@@ -224,21 +229,6 @@ fn closing(done: &[Delivery]) -> &'static str {
     } else {
         "ROLLBACK TO job; RELEASE job; COMMIT"
     }
-}
-
-/// `run_straight` on the handle of `pool`'s connection (an in-memory database has no other).
-async fn run_straight_on_pool(pool: &SqlitePool, jobs: Vec<StraightJob>) -> Done {
-    // Jobs that never ran are dropped with their answer channels: their callers get an error.
-    let mut conn = match pool.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => return (Vec::new(), Some(e.into())),
-    };
-    // Bound before it is returned: the lock borrows `conn`, which a tail expression outlives.
-    let done = match sql::lock(&mut conn).await {
-        Ok(db) => run_straight(&db, jobs),
-        Err(e) => (Vec::new(), Some(e)),
-    };
-    done
 }
 
 /// Runs straight jobs on `db`, one transaction for all of them, on this thread.

@@ -187,8 +187,9 @@ pub(crate) fn group_row(db: &Db, id: &str) -> Result<Option<GroupRow>> {
 
 /// `GET /v1/groups/{id}`: 404 for an unknown group.
 pub async fn group(pool: &SqlitePool, index: &StoreIndex, id: &str, now: i64) -> Result<Group> {
-    let mut conn = pool.acquire().await?;
-    let row = group_row(&sql::lock(&mut conn).await?, id)?.ok_or_else(unknown_group)?;
+    let row = sql::on_pool(pool, |db| group_row(db, id))
+        .await?
+        .ok_or_else(unknown_group)?;
     Ok(row.wire(index, now))
 }
 
@@ -210,12 +211,12 @@ pub async fn mine(
     .fetch_all(&mut *conn)
     .await?;
     let mut groups = Vec::with_capacity(seats.len());
+    // One hop for all of them.
+    let db = sql::lock(&mut conn).await?;
     for (group_id, order_id, status) in seats {
-        let row = group_row(&sql::lock(&mut conn).await?, &group_id)?.ok_or_else(|| {
-            PlatformError::CorruptRow {
-                what: format!("group {group_id}"),
-                detail: "a member's group is missing".into(),
-            }
+        let row = group_row(&db, &group_id)?.ok_or_else(|| PlatformError::CorruptRow {
+            what: format!("group {group_id}"),
+            detail: "a member's group is missing".into(),
         })?;
         let order_status =
             OrderStatus::parse(&status).ok_or_else(|| PlatformError::CorruptRow {
