@@ -24,6 +24,7 @@ pub mod routes;
 pub mod stores;
 pub mod text;
 pub mod time;
+pub mod widget;
 
 pub use category::Category;
 pub use error::{ApiError, ErrorCode};

@@ -1,14 +1,25 @@
 import { expect, test } from '@playwright/test';
 import { brandURL, mediaDownURL, unlistedBrandURL } from '../playwright.config';
-import { CatalogueEntry, expectAccessible, failOnPageErrors, hostCatalogue, pinProduct } from './helpers';
+import {
+  addressAtGuomao,
+  CatalogueEntry,
+  expectAccessible,
+  failOnPageErrors,
+  hostCatalogue,
+  hydrated,
+  pinProduct,
+  submitSignIn,
+} from './helpers';
 
 // The widget is served by the media-down shop (its JISHI_WIDGET_ORIGINS lists brandURL). live_bj1's
 // host: no other test signs in as a host on that shop (one SMS a minute per number).
 const HOST_PHONE = '13900000001';
 const ROOM = 'live_bj1';
 
-test('a brand page on another origin, under a strict CSP, shows the room and follows the host pins live', async ({ browser }) => {
-  const brandCtx = await browser.newContext({ locale: 'zh-CN' });
+test('a brand page on another origin, under a strict CSP, shows the room live, and buying on the shop reports back', async ({ browser }) => {
+  test.setTimeout(90_000);
+  // Its request context speaks to the shop, with the cookies the shop's pages get.
+  const brandCtx = await browser.newContext({ locale: 'zh-CN', baseURL: mediaDownURL });
   const brand = await brandCtx.newPage();
   const errors = failOnPageErrors(brand);
   const blocked: string[] = [];
@@ -23,15 +34,28 @@ test('a brand page on another origin, under a strict CSP, shows the room and fol
     data: { phone: HOST_PHONE, code: (await sent.json()).demo_code },
   });
   expect(login.status()).toBe(200);
-  const [a, b] = await hostCatalogue(hostCtx.request, ROOM);
+  const [a, b, c] = await hostCatalogue(hostCtx.request, ROOM);
   const pin = (p: CatalogueEntry) => pinProduct(hostCtx.request, ROOM, p);
   await pin(a);
+  const bag = await hostCtx.request.put(`/api/v1/live/rooms/${ROOM}/bag`, {
+    data: { items: [b, c].map((p) => ({ sku: p.sku, live_price_fen: Math.round(p.price_fen * 0.9), stock_cap: 50 })) },
+  });
+  expect(bag.status()).toBe(200);
 
   await brand.goto(`${brandURL}/?room=${ROOM}`);
   // Inside the widget's open Shadow DOM (Playwright's CSS locators pierce it).
   const widget = brand.locator('.jishi-live [data-testid=widget]');
   await expect(widget.getByTestId('widget-status')).toHaveAttribute('data-status', 'live');
   await expect(widget.getByTestId('widget-pinned')).toHaveAttribute('data-sku', a.sku);
+  // The bag, with pictures from the shop, once opened.
+  const bagItems = widget.getByTestId('widget-bag-item');
+  await expect(bagItems).toHaveCount(2);
+  await widget.getByTestId('widget-bag').locator('summary').click();
+  await expect(bagItems.nth(0)).toHaveAttribute('data-sku', b.sku);
+  await expect(bagItems.nth(1)).toHaveAttribute('data-sku', c.sku);
+  const picture = bagItems.nth(0).locator('img');
+  await expect(picture).toHaveAttribute('src', new RegExp(`^${mediaDownURL}/`));
+  await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
 
   // The host pins another product: the widget follows, through the shop's stream.
   await pin(b);
@@ -39,8 +63,9 @@ test('a brand page on another origin, under a strict CSP, shows the room and fol
   await expect(pinned).toHaveAttribute('data-sku', b.sku);
   // Buying happens on the shop's own origin, in a new tab.
   const buy = pinned.getByTestId('widget-buy');
-  await expect(buy).toHaveAttribute('href', `${mediaDownURL}/live/${ROOM}?buy=${b.sku}`);
+  await expect(buy).toHaveAttribute('href', `${mediaDownURL}/live/${ROOM}?buy=${b.sku}&from=${encodeURIComponent(brandURL)}`);
   await expect(buy).toHaveAttribute('target', '_blank');
+  await expect(buy).toHaveAttribute('rel', 'opener');
 
   // The brand's page around it is untouched: its own heading, and nothing else added outside the box.
   await expect(brand.locator('h1')).toHaveText('Brand store');
@@ -51,6 +76,49 @@ test('a brand page on another origin, under a strict CSP, shows the room and fol
   // axe, into the open shadow root: the widget adds nothing it reports. (After the CSP check:
   // axe itself sets inline styles, which this page's CSP refuses.)
   await expectAccessible(brand, 'with the widget');
+
+  // A message from anywhere but the shop is not heard.
+  const ordered = widget.getByTestId('widget-ordered');
+  await brand.evaluate(
+    ([room, sku]) => {
+      const seen: unknown[] = [];
+      (window as unknown as { ordered: unknown[] }).ordered = seen;
+      document.addEventListener('jishi:ordered', (e) => seen.push((e as CustomEvent).detail));
+      window.postMessage(JSON.stringify({ type: 'jishi:ordered', room_id: room, sku }), '*');
+    },
+    [ROOM, b.sku],
+  );
+  await brand.waitForTimeout(500);
+  await expect(ordered).toBeEmpty();
+
+  // "Buy" opens the shop's room page in a new tab; the shopper signs in there and comes back
+  // to the buy sheet for that product.
+  const [shop] = await Promise.all([brand.waitForEvent('popup'), buy.click()]);
+  await hydrated(shop);
+  expect(new URL(shop.url()).origin).toBe(mediaDownURL);
+  await shop.getByTestId('pinned-product').getByTestId('buy-now').click();
+  await shop.waitForURL(/\/login/);
+  await hydrated(shop);
+  await submitSignIn(shop, '138');
+  await shop.waitForURL((u) => u.pathname === `/live/${ROOM}` && u.searchParams.get('buy') === b.sku);
+  // A saved address near the stores, then the sheet picks it.
+  const address = await addressAtGuomao(brandCtx.request);
+  await shop.reload();
+  await hydrated(shop);
+  const sheet = shop.getByTestId('buy-sheet');
+  await expect(sheet).toBeVisible();
+  await expect(sheet.locator(`[data-testid=address-option][data-address-id="${address}"] input`)).toBeChecked();
+  await expect(sheet.getByTestId('buy-estimate')).toHaveAttribute('data-state', 'ok');
+  await sheet.getByTestId('place-and-pay').click();
+  await shop.waitForURL(/\/orders\/[^/]+$/);
+
+  // The widget says so, and the brand's page hears it as a DOM event.
+  await expect(ordered).toHaveAttribute('data-sku', b.sku);
+  await expect(ordered).not.toBeEmpty();
+  expect(await brand.evaluate(() => (window as unknown as { ordered: unknown[] }).ordered)).toEqual([
+    { type: 'jishi:ordered', room_id: ROOM, sku: b.sku },
+  ]);
+  expect(errors).toEqual([]);
   await brandCtx.close();
   await hostCtx.close();
 });

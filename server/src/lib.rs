@@ -262,9 +262,12 @@ pub fn router(mut state: AppState) -> Router {
     let context = {
         let platform = state.platform.clone();
         let site = state.site.clone();
+        let widget_origins = jishi_app::live::WidgetOrigins(state.edge.widget_origins.clone());
         move || {
             provide_context(platform.clone());
             provide_context(site.clone());
+            // The room page reports a widget's order only to these (`?from=`).
+            provide_context(widget_origins.clone());
             // A fresh nonce per response, for the CSP header and the inline hydration script.
             leptos::nonce::provide_nonce();
         }

@@ -7,13 +7,18 @@
 //! the same `RoomView::apply` the shop's own room page uses.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
-use jishi_api::live::{LiveEvent, RoomStatus, RoomView, LIVE_EVENT};
+use jishi_api::live::{LiveEvent, Pin, RoomStatus, RoomView, LIVE_EVENT};
 use jishi_api::money::format_yuan;
 use jishi_api::routes;
+use jishi_api::widget::{buy_path, WidgetMessage, ORDERED_EVENT};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element, EventSource, MessageEvent, ShadowRoot};
+use web_sys::{
+    CustomEvent, CustomEventInit, Document, Element, EventSource, MessageEvent, ShadowRoot,
+};
 
 /// Trunk builds a binary; the work starts in [`mount`], which the loader calls.
 fn main() {}
@@ -33,6 +38,8 @@ struct Words {
     pinned: &'static str,
     buy: &'static str,
     left: &'static str,
+    bag: &'static str,
+    ordered: &'static str,
 }
 
 const ZH: Words = Words {
@@ -48,6 +55,8 @@ const ZH: Words = Words {
     pinned: "讲解中",
     buy: "去购买",
     left: "剩余",
+    bag: "购物袋",
+    ordered: "已下单并付款",
 };
 
 const EN: Words = Words {
@@ -63,6 +72,8 @@ const EN: Words = Words {
     pinned: "Now showing",
     buy: "Buy",
     left: "left",
+    bag: "Shopping bag",
+    ordered: "Ordered and paid",
 };
 
 /// `lang` (a BCP 47 tag): English for `en…`, Chinese otherwise.
@@ -78,16 +89,26 @@ fn words(lang: &str) -> Words {
 /// focus on "buy" survives the counts changing).
 struct Ui {
     doc: Document,
+    /// The box on the brand's page (the shadow root's host), where the widget's events fire.
+    host: Element,
     shop: String,
+    /// The brand page's origin, which the shop's room page reports an order back to.
+    page_origin: String,
     room_id: String,
     words: Words,
-    body: Element,
     status: Element,
     title: Element,
     stats: Element,
     note: Element,
+    /// Where the pinned product's card goes, and the bag.
+    pin_slot: Element,
+    bag_slot: Element,
+    ordered: Element,
     /// The pinned product's card, what it was built from, and its "left" line.
     card: RefCell<Option<(CardKey, Element, Element)>>,
+    bag: RefCell<Option<BagList>>,
+    /// The names of the products shown, for "ordered".
+    names: RefCell<HashMap<String, String>>,
 }
 
 /// What a card shows apart from what is left: a new one is built when it changes.
@@ -100,13 +121,34 @@ struct CardKey {
     image: Option<String>,
 }
 
+/// The bag as shown: what its list was built from, the list, and each item's "left" line.
+struct BagList {
+    keys: Vec<CardKey>,
+    list: Element,
+    lefts: Vec<Element>,
+}
+
+impl CardKey {
+    fn of(p: &Pin) -> Self {
+        CardKey {
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            live_price_fen: p.live_price_fen,
+            price_fen: p.price_fen,
+            image: p.image.as_ref().map(|i| i.src.clone()),
+        }
+    }
+}
+
 /// Renders the room `room_id` of the shop at `shop` (its origin) into `root`, in `lang`, and keeps
 /// it live.
 #[wasm_bindgen]
 pub fn mount(root: ShadowRoot, room_id: String, shop: String, lang: String) -> Result<(), JsValue> {
-    let doc = web_sys::window()
-        .and_then(|w| w.document())
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    let doc = window
+        .document()
         .ok_or_else(|| JsValue::from_str("no document"))?;
+    let page_origin = window.location().origin()?;
     let words = words(&lang);
     let body = doc.create_element("section")?;
     body.set_attribute("class", "jw")?;
@@ -114,13 +156,15 @@ pub fn mount(root: ShadowRoot, room_id: String, shop: String, lang: String) -> R
     body.set_attribute("lang", words.lang)?;
     body.set_attribute("data-testid", "widget")?;
     root.append_child(&body)?;
-    let ui = Ui::new(
+    let ui = Rc::new(Ui::new(
         doc,
+        root.host(),
         body,
         shop.trim_end_matches('/').to_owned(),
+        page_origin,
         room_id,
         words,
-    )?;
+    )?);
 
     let source = EventSource::new(&format!(
         "{}{}{}",
@@ -129,6 +173,7 @@ pub fn mount(root: ShadowRoot, room_id: String, shop: String, lang: String) -> R
         routes::LIVE_EVENTS.path(&[&ui.room_id])
     ))?;
     let mut view: Option<RoomView> = None;
+    let on_stream = ui.clone();
     let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let Some(text) = e.data().as_string() else {
             return;
@@ -145,21 +190,43 @@ pub fn mount(root: ShadowRoot, room_id: String, shop: String, lang: String) -> R
         }
         if let Some(v) = &view {
             // A failed DOM call leaves the last rendering; the next event tries again.
-            let _ = ui.render(v);
+            let _ = on_stream.render(v);
         }
     });
     source.add_event_listener_with_callback(LIVE_EVENT, on_event.as_ref().unchecked_ref())?;
     // The widget lives as long as the page: so do its listener and its stream.
     on_event.forget();
     std::mem::forget(source);
+
+    // The shop's room page, opened by "buy", says when the order was paid: only the shop's
+    // origin is heard, and only about this room.
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        if e.origin() != ui.shop {
+            return;
+        }
+        let Some(text) = e.data().as_string() else {
+            return;
+        };
+        let Ok(message) = serde_json::from_str::<WidgetMessage>(&text) else {
+            return;
+        };
+        let WidgetMessage::Ordered { room_id, sku } = &message;
+        if *room_id == ui.room_id {
+            let _ = ui.show_ordered(sku, &text);
+        }
+    });
+    window.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref())?;
+    on_message.forget();
     Ok(())
 }
 
 impl Ui {
     fn new(
         doc: Document,
+        host: Element,
         body: Element,
         shop: String,
+        page_origin: String,
         room_id: String,
         words: Words,
     ) -> Result<Self, JsValue> {
@@ -180,19 +247,31 @@ impl Ui {
         let note = el("p", "jw-note")?;
         note.set_attribute("role", "status")?;
         note.set_text_content(Some(words.connecting));
-        body.append_child(&head)?;
-        body.append_child(&note)?;
+        let ordered = el("p", "jw-ordered")?;
+        ordered.set_attribute("role", "status")?;
+        ordered.set_attribute("data-testid", "widget-ordered")?;
+        let pin_slot = el("div", "jw-slot")?;
+        let bag_slot = el("div", "jw-slot")?;
+        for part in [&head, &note, &pin_slot, &bag_slot, &ordered] {
+            body.append_child(part)?;
+        }
         Ok(Ui {
             doc,
+            host,
             shop,
+            page_origin,
             room_id,
             words,
-            body,
             status,
             title,
             stats,
             note,
+            pin_slot,
+            bag_slot,
+            ordered,
             card: RefCell::new(None),
+            bag: RefCell::new(None),
+            names: RefCell::new(HashMap::new()),
         })
     }
 
@@ -237,74 +316,145 @@ impl Ui {
 
         let pin = room.pinned.as_ref().filter(|_| live);
         let mut card = self.card.borrow_mut();
-        let key = pin.map(|p| CardKey {
-            sku: p.sku.clone(),
-            name: p.name.clone(),
-            live_price_fen: p.live_price_fen,
-            price_fen: p.price_fen,
-            image: p.image.as_ref().map(|i| i.src.clone()),
-        });
+        let key = pin.map(CardKey::of);
         if card.as_ref().map(|(k, ..)| k) != key.as_ref() {
             if let Some((_, old, _)) = card.take() {
                 old.remove();
             }
             if let (Some(pin), Some(key)) = (pin, key) {
-                let (el, left) = self.card(pin)?;
-                self.body.append_child(&el)?;
+                let (el, left) =
+                    self.offer(pin, "article", "jw-pinned", "widget-pinned", Some(w.pinned))?;
+                el.set_attribute("aria-label", &format!("{}: {}", w.pinned, pin.name))?;
+                self.pin_slot.append_child(&el)?;
                 *card = Some((key, el, left));
             }
         }
         if let (Some(pin), Some((_, _, left))) = (pin, card.as_ref()) {
-            left.set_text_content(Some(&format!("{} {}", w.left, pin.stock_left)));
+            left.set_text_content(Some(&self.left_text(pin)));
+        }
+
+        // The bag (购物袋), while the room is live: every product on offer, in the host's order.
+        let bag: &[Pin] = if live { &room.bag } else { &[] };
+        let keys: Vec<CardKey> = bag.iter().map(CardKey::of).collect();
+        let mut shown = self.bag.borrow_mut();
+        if shown.as_ref().map(|b| &b.keys) != Some(&keys) {
+            if let Some(old) = shown.take() {
+                old.list.remove();
+            }
+            if !bag.is_empty() {
+                let (list, lefts) = self.bag_list(bag)?;
+                self.bag_slot.append_child(&list)?;
+                *shown = Some(BagList { keys, list, lefts });
+            }
+        }
+        if let Some(shown) = shown.as_ref() {
+            for (pin, left) in bag.iter().zip(&shown.lefts) {
+                left.set_text_content(Some(&self.left_text(pin)));
+            }
         }
         Ok(())
     }
 
-    /// The pinned product's card, and its "left" line.
-    fn card(&self, pin: &jishi_api::live::Pin) -> Result<(Element, Element), JsValue> {
+    fn left_text(&self, pin: &Pin) -> String {
+        format!("{} {}", self.words.left, pin.stock_left)
+    }
+
+    /// The bag as a disclosure (closed at first, so its pictures load only when opened), and
+    /// each item's "left" line.
+    fn bag_list(&self, bag: &[Pin]) -> Result<(Element, Vec<Element>), JsValue> {
+        let details = self.el("details", "jw-bag", None)?;
+        details.set_attribute("data-testid", "widget-bag")?;
+        self.add(
+            &details,
+            "summary",
+            "jw-bag-open",
+            Some(&format!("{} ({})", self.words.bag, bag.len())),
+        )?;
+        let list = self.add(&details, "ul", "jw-bag-items", None)?;
+        let mut lefts = Vec::with_capacity(bag.len());
+        for pin in bag {
+            let (item, left) = self.offer(pin, "li", "jw-item", "widget-bag-item", None)?;
+            list.append_child(&item)?;
+            lefts.push(left);
+        }
+        Ok((details, lefts))
+    }
+
+    /// Says the order for `sku` was paid, and fires `ORDERED_EVENT` on the widget's box for the
+    /// brand's page (its `detail` is the message, `message` its JSON text).
+    fn show_ordered(&self, sku: &str, message: &str) -> Result<(), JsValue> {
+        let name = self.names.borrow().get(sku).cloned();
+        let text = match name {
+            Some(name) => format!("{}: {name}", self.words.ordered),
+            None => self.words.ordered.to_owned(),
+        };
+        self.ordered.set_text_content(Some(&text));
+        self.ordered.set_attribute("data-sku", sku)?;
+        let init = CustomEventInit::new();
+        init.set_bubbles(true);
+        init.set_detail(&js_sys::JSON::parse(message)?);
+        let event = CustomEvent::new_with_event_init_dict(ORDERED_EVENT, &init)?;
+        self.host.dispatch_event(&event)?;
+        Ok(())
+    }
+
+    /// A product on offer as `tag` (the pinned card, an item of the bag): picture, `label` if
+    /// any, name, live and regular price, what is left, and "buy" on the shop. Its "left" line
+    /// is returned too.
+    fn offer(
+        &self,
+        pin: &Pin,
+        tag: &str,
+        class: &str,
+        testid: &str,
+        label: Option<&str>,
+    ) -> Result<(Element, Element), JsValue> {
         let w = self.words;
-        let card = self.el("article", "jw-pinned", None)?;
-        card.set_attribute("data-testid", "widget-pinned")?;
+        self.names
+            .borrow_mut()
+            .insert(pin.sku.clone(), pin.name.clone());
+        let card = self.el(tag, class, None)?;
+        card.set_attribute("data-testid", testid)?;
         card.set_attribute("data-sku", &pin.sku)?;
-        card.set_attribute("aria-label", &format!("{}: {}", w.pinned, pin.name))?;
         if let Some(image) = &pin.image {
             let img = self.add(&card, "img", "jw-img", None)?;
             img.set_attribute("src", &on_shop(&self.shop, &image.src))?;
             img.set_attribute("width", &image.width.to_string())?;
             img.set_attribute("height", &image.height.to_string())?;
+            img.set_attribute("loading", "lazy")?;
             img.set_attribute("alt", "")?;
         }
-        self.add(&card, "p", "jw-tag", Some(w.pinned))?;
+        if let Some(label) = label {
+            self.add(&card, "p", "jw-tag", Some(label))?;
+        }
         self.add(&card, "h3", "jw-name", Some(&pin.name))?;
         let price = self.add(&card, "p", "jw-price", None)?;
         self.add(
             &price,
             "strong",
             "jw-live-price",
-            Some(&format!("¥{}", format_yuan(pin.live_price_fen))),
+            Some(&format_yuan(pin.live_price_fen)),
         )?;
         if pin.price_fen > pin.live_price_fen {
-            self.add(
-                &price,
-                "s",
-                "jw-regular",
-                Some(&format!("¥{}", format_yuan(pin.price_fen))),
-            )?;
+            self.add(&price, "s", "jw-regular", Some(&format_yuan(pin.price_fen)))?;
         }
         let left = self.add(&price, "span", "jw-left", None)?;
-        // On the shop's own origin, where the shopper signs in and pays.
+        // On the shop's own origin, where the shopper signs in and pays; it keeps this page as
+        // its opener (`rel=opener`) to report the order back.
         let buy = self.add(&card, "a", "jw-buy", Some(w.buy))?;
         buy.set_attribute("data-testid", "widget-buy")?;
+        buy.set_attribute("data-sku", &pin.sku)?;
+        buy.set_attribute("aria-label", &format!("{} {}", w.buy, pin.name))?;
         buy.set_attribute(
             "href",
             &format!(
-                "{}/live/{}?buy={}",
+                "{}{}",
                 self.shop,
-                routes::encode(&self.room_id),
-                routes::encode(&pin.sku)
+                buy_path(&self.room_id, &pin.sku, Some(&self.page_origin))
             ),
         )?;
         buy.set_attribute("target", "_blank")?;
+        buy.set_attribute("rel", "opener")?;
         Ok((card, left))
     }
 }

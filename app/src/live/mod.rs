@@ -13,11 +13,13 @@ mod reminder;
 mod replay;
 mod video;
 mod viewer;
+mod widget;
 
 pub use host::HostConsolePage;
 pub use list::{LiveListPage, LiveStrip, RoomCard};
 pub use reminder::ReservedRoomLive;
 pub use viewer::LiveRoomPage;
+pub use widget::WidgetOrigins;
 
 use jishi_api::live::{LiveEvent, Pin, RoomView, Sale, MAX_LIKES_PER_BATCH};
 use serde::{Deserialize, Serialize};

@@ -13,7 +13,7 @@ use jishi_api::orders::{Order, OrderStatus};
 use jishi_api::{ErrorCode, LatLng};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::addresses::{first_choice, AddressChooser};
 use crate::api_client::{self, AttemptKey};
@@ -108,7 +108,20 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         .replay
         .clone()
         .filter(|_| room.status == RoomStatus::Ended);
-    let room_href = live_href(&room.id, at);
+    // Opened by a brand's widget: the buy sheet for that product, and (if the shop lists the
+    // widget's origin) a report back once paid. Sign-in comes back here.
+    let query = use_query_map();
+    let (buy, from) = query.with_untracked(|q| {
+        (
+            q.get(jishi_api::widget::BUY_PARAM),
+            q.get(jishi_api::widget::FROM_PARAM),
+        )
+    });
+    let room_href = match &buy {
+        Some(sku) => jishi_api::widget::buy_path(&room.id, sku, from.as_deref()),
+        None => live_href(&room.id, at),
+    };
+    let report_to = super::widget::report_origin(from);
     let l = locale();
     let page_title = format!(
         "{title} · {} · {}",
@@ -136,6 +149,8 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
                 at,
                 room_href,
                 reserved,
+                buy,
+                report_to,
             };
             view! { <LiveRoomView state/> }.into_any()
         }
@@ -165,6 +180,10 @@ pub struct LiveViewState {
     pub room_href: String,
     /// Whether the shopper has reserved the room (a scheduled one).
     pub reserved: bool,
+    /// The product to open the buy sheet for (`?buy=`, from a brand's widget).
+    pub buy: Option<String>,
+    /// The listed origin of the widget's page that opened this one, told once the order is paid.
+    pub report_to: Option<String>,
 }
 
 /// An island: the video (`video::LivePlayer`: WHEP where the browser can, HLS otherwise, or a
@@ -180,8 +199,19 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
         at,
         room_href,
         reserved,
+        buy,
+        report_to,
     } = state;
     let l = locale();
+    // `?buy=` opens the sheet at once for a signed-in shopper if the room still offers the
+    // product (the pin, the bag or the flash sale); a signed-out one signs in first.
+    let offered = |sku: &String| {
+        let room = &initial.room;
+        room.pinned.iter().chain(&room.bag).any(|p| &p.sku == sku)
+            || room.flash.as_ref().is_some_and(|f| &f.sku == sku)
+    };
+    let buy_gone = buy.as_ref().is_some_and(|sku| !offered(sku));
+    let buy = buy.filter(|sku| signed_in && offered(sku));
     let playback = initial.room.playback.clone();
     let room_id = StoredValue::new(initial.room.id.clone());
     let sign_in = StoredValue::new(sign_in_href(&room_href));
@@ -255,10 +285,11 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
         likes_shown.set(likes.with_value(LikeBatcher::shown));
     };
 
-    let sheet_open = RwSignal::new(false);
+    let sheet_open = RwSignal::new(buy.is_some());
     // What the buy sheet is for: the pin or an item of the bag, kept while the sheet is open even
     // if the host pins something else meanwhile.
-    let buy_sku = RwSignal::new(None::<String>);
+    let buy_sku = RwSignal::new(buy);
+    let report_to = StoredValue::new(report_to);
     let buying = Memo::new(move |_| {
         buy_sku.with(|sku| {
             let sku = sku.as_ref()?;
@@ -340,6 +371,9 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
                 <p class="notice" data-testid="live-scheduled">{td_string!(l, live.room.scheduled)}</p>
                 <Preview view signed_in sign_in reserved/>
             })}
+            {buy_gone.then(|| view! {
+                <p class="notice" data-testid="buy-gone">{td_string!(l, live.buy.gone)}</p>
+            })}
             <FlashSale flash skew_ms signed_in sign_in buy/>
             {pin_card}
             // The pin card is replaced when the host pins another product, so it cannot announce
@@ -354,7 +388,7 @@ fn LiveRoomView(state: LiveViewState) -> impl IntoView {
             </p>
             <Bag bag pinned signed_in sign_in buy/>
             {move || sheet_open.get().then(|| view! {
-                <BuySheet room_id pinned=buying addresses at open=sheet_open payment/>
+                <BuySheet room_id pinned=buying addresses at open=sheet_open payment report_to/>
             })}
             <section class="live-comments" aria-labelledby="comments-heading">
                 <h2 id="comments-heading">{td_string!(l, live.comments.heading)}</h2>
@@ -777,6 +811,9 @@ pub(super) fn BuySheet(
     at: Option<LatLng>,
     open: RwSignal<bool>,
     payment: Payment,
+    /// The widget's page to tell once the order is paid (`widget::report_ordered`).
+    #[prop(optional)]
+    report_to: Option<StoredValue<Option<String>>>,
 ) -> impl IntoView {
     let l = locale();
     let quantity = RwSignal::new(1u32);
@@ -873,6 +910,10 @@ pub(super) fn BuySheet(
     });
     Effect::new(move |_| {
         if let Some((id, true)) = placed.get() {
+            let origin = report_to.and_then(|r| r.get_value());
+            if let (Some(origin), Some(pin)) = (origin, pinned.get_untracked()) {
+                super::widget::report_ordered(&origin, &room_id.get_value(), &pin.sku);
+            }
             go_to(&order_href(&id));
         }
     });
