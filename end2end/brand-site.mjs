@@ -1,12 +1,14 @@
-// A brand's own site for the widget tests: the same page on two origins, `listed` (in the shop's
-// JISHI_WIDGET_ORIGINS) and `unlisted`, each under a strict CSP that allows only the shop.
-//   node brand-site.mjs <listed port> <unlisted port> <shop origin>
+// A brand's own site for the widget tests: the same page on two origins, `listed` (in the shops'
+// JISHI_WIDGET_ORIGINS) and `unlisted`, each under a strict CSP that allows only the shops.
+// `?shop=N` embeds the widget of the Nth shop given (the first by default).
+//   node brand-site.mjs <listed port> <unlisted port> <shop origin>...
 import http from 'node:http';
 
-const [listedPort, unlistedPort, shop] = process.argv.slice(2);
+const [listedPort, unlistedPort, ...shops] = process.argv.slice(2);
 
 function page(url) {
   const room = url.searchParams.get('room') ?? 'live_bj1';
+  const shop = shops[Number(url.searchParams.get('shop') ?? 0)] ?? shops[0];
   const lang = url.searchParams.get('lang') ?? 'zh-CN';
   return `<!DOCTYPE html>
 <html lang="${lang}">
@@ -23,15 +25,16 @@ ${url.searchParams.has('below') ? `<pre class="brand-story">${'\n'.repeat(200)}<
 </html>`;
 }
 
-// What a strict brand allows: its own page, and the shop's origin for the widget (scripts and
-// their wasm, the stream, pictures, styles, video).
+// What a strict brand allows: its own page, and the shops' origins for the widget (scripts and
+// their wasm, the stream and the video's requests, pictures, styles, HLS video).
+const from = shops.join(' ');
 const csp = [
   "default-src 'none'",
-  `script-src ${shop} 'wasm-unsafe-eval'`,
-  `connect-src ${shop}`,
-  `img-src ${shop}`,
-  `style-src ${shop}`,
-  `media-src ${shop} blob:`,
+  `script-src ${from} 'wasm-unsafe-eval'`,
+  `connect-src ${from}`,
+  `img-src ${from}`,
+  `style-src ${from}`,
+  `media-src ${from} blob:`,
 ].join('; ');
 
 for (const port of [listedPort, unlistedPort]) {

@@ -12,8 +12,9 @@ export const baseURL = `http://127.0.0.1:${port}`;
 export const mediaDownURL = `http://127.0.0.1:${port + 1}`;
 // A third, whose clock starts at the same noon and runs (flash-sale countdowns reach zero there).
 export const clockRunsURL = `http://127.0.0.1:${port + 2}`;
-// A brand's own site on two other origins, embedding the live widget of the media-down shop:
-// only the first is in that shop's JISHI_WIDGET_ORIGINS.
+// A brand's own site on two other origins, embedding the live widget of the media-down shop (or,
+// with `?shop=1`, of the first shop, whose video plays): only the first is in those shops'
+// JISHI_WIDGET_ORIGINS.
 export const brandURL = `http://127.0.0.1:${port + 3}`;
 export const unlistedBrandURL = `http://127.0.0.1:${port + 4}`;
 
@@ -70,13 +71,13 @@ export default defineConfig({
     },
   },
   webServer: [
-    shop(port, {}),
+    shop(port, { JISHI_WIDGET_ORIGINS: brandURL }),
     // Port 9 (discard) on loopback: nothing listens, every media request fails.
     shop(port + 1, { JISHI_MEDIA_URL: 'http://127.0.0.1:9', JISHI_WIDGET_ORIGINS: brandURL }),
     // No video there: the flash sale needs none, and the demo feeds cost CPU.
     shop(port + 2, { JISHI_NOW_RUNS: '1', JISHI_MEDIA_URL: 'none' }),
     {
-      command: `node brand-site.mjs ${port + 3} ${port + 4} ${mediaDownURL}`,
+      command: `node brand-site.mjs ${port + 3} ${port + 4} ${mediaDownURL} ${baseURL}`,
       url: `${brandURL}/healthz`,
       reuseExistingServer: false,
       timeout: 10_000,

@@ -80,16 +80,7 @@ pub fn add_stylesheet(href: &str) {
     }
 }
 
-/// Resolves after `ms` milliseconds (a browser timer).
+/// Resolves after `ms` milliseconds (a browser timer): the player crate's, which the app's
+/// other waits share.
 #[cfg(feature = "hydrate")]
-pub async fn sleep_ms(ms: u32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                &resolve,
-                i32::try_from(ms).unwrap_or(i32::MAX),
-            );
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
+pub use jishi_player::browser::sleep as sleep_ms;

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { brandURL, mediaDownURL, unlistedBrandURL } from '../playwright.config';
+import { baseURL, brandURL, mediaDownURL, unlistedBrandURL } from '../playwright.config';
 import {
   addressAtGuomao,
   CatalogueEntry,
@@ -47,6 +47,10 @@ test('a brand page on another origin, under a strict CSP, shows the room live, a
   const widget = brand.locator('.jishi-live [data-testid=widget]');
   await expect(widget.getByTestId('widget-status')).toHaveAttribute('data-status', 'live');
   await expect(widget.getByTestId('widget-pinned')).toHaveAttribute('data-sku', a.sku);
+  // This shop's media server does not answer: the widget says so plainly.
+  const video = widget.getByTestId('widget-video');
+  await expect(video).toHaveAttribute('data-state', 'unavailable');
+  await expect(video.getByTestId('widget-video-note')).toHaveText('视频暂不可用');
   // The bag, with pictures from the shop, once opened.
   const bagItems = widget.getByTestId('widget-bag-item');
   await expect(bagItems).toHaveCount(2);
@@ -121,6 +125,35 @@ test('a brand page on another origin, under a strict CSP, shows the room live, a
   expect(errors).toEqual([]);
   await brandCtx.close();
   await hostCtx.close();
+});
+
+test('the widget plays the room video from the shop over WebRTC, in English when the page is', async ({ browser }) => {
+  const ctx = await browser.newContext();
+  const brand = await ctx.newPage();
+  const errors = failOnPageErrors(brand);
+  const blocked: string[] = [];
+  brand.on('console', (m) => {
+    if (/Content Security Policy|CORS/i.test(m.text())) blocked.push(m.text());
+  });
+  // The first shop, whose demo feed loops in live_bj3 (no test publishes there).
+  await brand.goto(`${brandURL}/?shop=1&room=live_bj3&lang=en`);
+  const widget = brand.locator('.jishi-live [data-testid=widget]');
+  await expect(widget).toHaveAttribute('lang', 'en');
+  const area = widget.getByTestId('widget-video');
+  await expect(area).toHaveAttribute('data-state', 'playing', { timeout: 20_000 });
+  await expect(area).toHaveAttribute('data-transport', 'whep');
+  const video = area.locator('video');
+  const start = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 20_000 }).toBeGreaterThan(start);
+  // Muted so it may start by itself; the viewer turns the sound on.
+  const sound = area.getByRole('button', { name: 'Sound on' });
+  await sound.click();
+  await expect(sound).toHaveAttribute('aria-pressed', 'true');
+  expect(await video.evaluate((v: HTMLVideoElement) => v.muted)).toBe(false);
+  expect(errors).toEqual([]);
+  expect(blocked).toEqual([]);
+  await expectAccessible(brand, 'with the widget playing');
+  await ctx.close();
 });
 
 test('only listed origins get CORS, never with credentials, and an unlisted page cannot read the room', async ({ page }) => {

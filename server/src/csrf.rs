@@ -30,11 +30,18 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     origin_host.is_empty() || origin_host != host
 }
 
+/// Watching a room's video (WHEP: `POST`, `PATCH` and `DELETE` under `/media/whep/`) acts for
+/// nobody: the server reads no session for it (`media::forward`), so a request from another site
+/// forges nothing. The live widget on a brand's site makes these (with CORS for listed origins).
+fn acts_for_nobody(path: &str) -> bool {
+    path.starts_with("/media/whep/")
+}
+
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    ) || acts_for_nobody(request.uri().path());
     if !safe && is_cross_site(request.headers()) {
         return ProxyError(ApiError::new(
             ErrorCode::Forbidden,
@@ -83,5 +90,20 @@ mod tests {
             !is_cross_site(&headers(&[])),
             "no browser, no ambient cookie to forge"
         );
+    }
+
+    #[test]
+    fn only_watching_video_is_open_to_other_sites() {
+        assert!(acts_for_nobody("/media/whep/live_bj1"));
+        assert!(acts_for_nobody("/media/whep/live_bj1/session"));
+        for path in [
+            "/media/whip/live_bj1",
+            "/media/rtmp/live_bj1",
+            "/media/whepx",
+            "/api/v1/media/whep/x",
+            "/api/v1/live/rooms/live_bj1/orders",
+        ] {
+            assert!(!acts_for_nobody(path), "{path}");
+        }
     }
 }

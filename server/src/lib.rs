@@ -241,7 +241,8 @@ pub async fn start_platform(
 
 /// CORS for the live widget's routes: the listed origins may read them, without credentials
 /// (cookies stay on the shop's own pages); any other origin gets no CORS headers, so its page
-/// cannot read them.
+/// cannot read them. Watching the video takes `POST`, `PATCH` (an SDP body) and `DELETE`, and
+/// reads the session's `Location`.
 fn widget_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let origins: Vec<HeaderValue> = origins
@@ -250,9 +251,19 @@ fn widget_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
-        // An event stream that reconnects says where it was.
-        .allow_headers([HeaderName::from_static("last-event-id")])
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::HEAD,
+            axum::http::Method::POST,
+            axum::http::Method::PATCH,
+            axum::http::Method::DELETE,
+        ])
+        // An event stream that reconnects says where it was; an SDP answer is `application/sdp`.
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([header::LOCATION])
         .max_age(std::time::Duration::from_secs(3600))
 }
 
@@ -282,9 +293,12 @@ pub fn router(mut state: AppState) -> Router {
         },
     ));
     let site_files = static_files::service(&options.site_root, not_found);
-    // What a brand's page on another origin loads: the widget's files and the room's stream.
+    // What a brand's page on another origin loads: the widget's files, the room's stream and
+    // its video (WHEP, HLS; never publishing).
     let widget = Router::new()
         .route("/api/v1/live/rooms/{id}/events", get(live::events))
+        .route("/media/whep/{*rest}", any(media::forward))
+        .route("/media/hls/{*rest}", get(media::forward))
         .route_service("/widget/{*path}", site_files.clone())
         .layer(widget_cors(&state.edge.widget_origins));
     let mut app = Router::new()

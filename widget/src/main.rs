@@ -6,7 +6,7 @@
 //! origin (cross-origin, without credentials: `JISHI_WIDGET_ORIGINS`), applying every event with
 //! the same `RoomView::apply` the shop's own room page uses.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -14,10 +14,13 @@ use jishi_api::live::{LiveEvent, Pin, RoomStatus, RoomView, LIVE_EVENT};
 use jishi_api::money::format_yuan;
 use jishi_api::routes;
 use jishi_api::widget::{buy_path, WidgetMessage, ORDERED_EVENT};
+use jishi_player::browser::{play_quietly, PlayerUi, Shop};
+use jishi_player::{offers_video, PlayerState, Transport};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
-    CustomEvent, CustomEventInit, Document, Element, EventSource, MessageEvent, ShadowRoot,
+    CustomEvent, CustomEventInit, Document, Element, EventSource, HtmlVideoElement, MessageEvent,
+    ShadowRoot,
 };
 
 /// Trunk builds a binary; the work starts in [`mount`], which the loader calls.
@@ -40,6 +43,10 @@ struct Words {
     left: &'static str,
     bag: &'static str,
     ordered: &'static str,
+    video: &'static str,
+    video_connecting: &'static str,
+    video_unavailable: &'static str,
+    sound_on: &'static str,
 }
 
 const ZH: Words = Words {
@@ -57,6 +64,10 @@ const ZH: Words = Words {
     left: "剩余",
     bag: "购物袋",
     ordered: "已下单并付款",
+    video: "直播画面",
+    video_connecting: "视频连接中…",
+    video_unavailable: "视频暂不可用",
+    sound_on: "打开声音",
 };
 
 const EN: Words = Words {
@@ -74,6 +85,10 @@ const EN: Words = Words {
     left: "left",
     bag: "Shopping bag",
     ordered: "Ordered and paid",
+    video: "Live video",
+    video_connecting: "Connecting the video…",
+    video_unavailable: "Video unavailable",
+    sound_on: "Sound on",
 };
 
 /// `lang` (a BCP 47 tag): English for `en…`, Chinese otherwise.
@@ -104,6 +119,9 @@ struct Ui {
     pin_slot: Element,
     bag_slot: Element,
     ordered: Element,
+    /// Where the video goes, and the video while the room is live and has one.
+    video_slot: Element,
+    video: RefCell<Option<Video>>,
     /// The pinned product's card, what it was built from, and its "left" line.
     card: RefCell<Option<(CardKey, Element, Element)>>,
     bag: RefCell<Option<BagList>>,
@@ -119,6 +137,48 @@ struct CardKey {
     live_price_fen: i64,
     price_fen: i64,
     image: Option<String>,
+}
+
+/// The video area, and what its player shows.
+struct Video {
+    area: Element,
+    ui: VideoUi,
+}
+
+/// The video area's state for `jishi_player`: `data-state`, `data-transport` and a plain line.
+#[derive(Clone)]
+struct VideoUi {
+    area: Element,
+    caption: Element,
+    sound: Element,
+    words: Words,
+    /// Set when the room stops being live: the player ends its session and stops.
+    gone: Rc<Cell<bool>>,
+}
+
+impl PlayerUi for VideoUi {
+    fn show(&self, transport: Option<Transport>, state: PlayerState) {
+        if let Some(t) = transport {
+            let _ = self.area.set_attribute("data-transport", t.as_str());
+        }
+        let _ = self.area.set_attribute("data-state", state.as_str());
+        let w = self.words;
+        let (note, playing) = match state {
+            PlayerState::Connecting => (w.video_connecting, false),
+            PlayerState::Playing => ("", true),
+            PlayerState::Unavailable => (w.video_unavailable, false),
+        };
+        self.caption.set_text_content(Some(note));
+        let _ = if playing {
+            self.sound.remove_attribute("hidden")
+        } else {
+            self.sound.set_attribute("hidden", "")
+        };
+    }
+
+    fn gone(&self) -> bool {
+        self.gone.get()
+    }
 }
 
 /// The bag as shown: what its list was built from, the list, and each item's "left" line.
@@ -250,9 +310,10 @@ impl Ui {
         let ordered = el("p", "jw-ordered")?;
         ordered.set_attribute("role", "status")?;
         ordered.set_attribute("data-testid", "widget-ordered")?;
+        let video_slot = el("div", "jw-slot")?;
         let pin_slot = el("div", "jw-slot")?;
         let bag_slot = el("div", "jw-slot")?;
-        for part in [&head, &note, &pin_slot, &bag_slot, &ordered] {
+        for part in [&video_slot, &head, &note, &pin_slot, &bag_slot, &ordered] {
             body.append_child(part)?;
         }
         Ok(Ui {
@@ -269,6 +330,8 @@ impl Ui {
             pin_slot,
             bag_slot,
             ordered,
+            video_slot,
+            video: RefCell::new(None),
             card: RefCell::new(None),
             bag: RefCell::new(None),
             names: RefCell::new(HashMap::new()),
@@ -314,6 +377,21 @@ impl Ui {
         self.note
             .set_text_content(Some(if live { "" } else { w.not_live }));
 
+        // The video while the room is live (played as the shop's room page plays it); gone
+        // when it is not, so no session is held for nothing.
+        let playback = room.playback.as_ref().filter(|p| live && offers_video(p));
+        let mut video = self.video.borrow_mut();
+        match (playback, video.is_some()) {
+            (Some(playback), false) => *video = Some(self.video(playback)?),
+            (None, true) => {
+                if let Some(old) = video.take() {
+                    old.ui.gone.set(true);
+                    old.area.remove();
+                }
+            }
+            _ => {}
+        }
+
         let pin = room.pinned.as_ref().filter(|_| live);
         let mut card = self.card.borrow_mut();
         let key = pin.map(CardKey::of);
@@ -353,6 +431,57 @@ impl Ui {
             }
         }
         Ok(())
+    }
+
+    /// The video area, playing the room's video from the shop.
+    fn video(&self, playback: &jishi_api::live::Playback) -> Result<Video, JsValue> {
+        let w = self.words;
+        let area = self.el("div", "jw-video", None)?;
+        area.set_attribute("data-testid", "widget-video")?;
+        area.set_attribute("data-transport", "none")?;
+        area.set_attribute("data-state", PlayerState::Connecting.as_str())?;
+        let video: HtmlVideoElement = self.add(&area, "video", "jw-player", None)?.dyn_into()?;
+        video.set_attribute("aria-label", w.video)?;
+        video.set_attribute("playsinline", "")?;
+        video.set_muted(true);
+        video.set_autoplay(true);
+        let caption = self.add(&area, "p", "jw-video-note", Some(w.video_connecting))?;
+        caption.set_attribute("role", "status")?;
+        caption.set_attribute("data-testid", "widget-video-note")?;
+        // Muted so it may start by itself; the viewer turns the sound on.
+        let sound = self.add(&area, "button", "jw-sound", Some(w.sound_on))?;
+        sound.set_attribute("type", "button")?;
+        sound.set_attribute("aria-pressed", "false")?;
+        sound.set_attribute("hidden", "")?;
+        let on_sound = {
+            let (video, sound) = (video.clone(), sound.clone());
+            Closure::<dyn FnMut()>::new(move || {
+                let muted = !video.muted();
+                video.set_muted(muted);
+                play_quietly(&video);
+                let _ = sound.set_attribute("aria-pressed", &(!muted).to_string());
+            })
+        };
+        sound.add_event_listener_with_callback("click", on_sound.as_ref().unchecked_ref())?;
+        // The button lives as long as the page.
+        on_sound.forget();
+        self.video_slot.append_child(&area)?;
+        let ui = VideoUi {
+            area: area.clone(),
+            caption,
+            sound,
+            words: w,
+            gone: Rc::new(Cell::new(false)),
+        };
+        jishi_player::browser::start_player(
+            video,
+            playback.clone(),
+            Shop::elsewhere(&self.shop),
+            // hls.js would be a script on the brand's page: HLS only where the browser has it.
+            None,
+            ui.clone(),
+        );
+        Ok(Video { area, ui })
     }
 
     fn left_text(&self, pin: &Pin) -> String {

@@ -19,6 +19,13 @@ const ROOM: &str = "live_bj1";
 /// The platform, a gateway with `live_bj1` looping its demo feed and room for 7 sessions (2 of
 /// them hosts' only, 4 per client), and a server that believes `X-Forwarded-For` from loopback.
 async fn spawn_video_app() -> (TestApp, Arc<Gateway>, tempfile::TempDir) {
+    spawn_video_app_for(Vec::new()).await
+}
+
+/// `spawn_video_app`, serving the live widget to `widget_origins`.
+async fn spawn_video_app_for(
+    widget_origins: Vec<String>,
+) -> (TestApp, Arc<Gateway>, tempfile::TempDir) {
     let platform = spawn_platform_with_step(jishi_platform::DEMO_DISPATCH_STEP).await;
     let dir = tempfile::tempdir().expect("a folder");
     let folder = dir.path().display().to_string();
@@ -48,7 +55,8 @@ async fn spawn_video_app() -> (TestApp, Arc<Gateway>, tempfile::TempDir) {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let loopback: ipnet::IpNet = "127.0.0.1/32".parse().expect("a network");
-    let edge = jishi_server::Edge::new(vec![loopback], Limits::default(), Shutdown::default());
+    let edge = jishi_server::Edge::new(vec![loopback], Limits::default(), Shutdown::default())
+        .with_widget_origins(widget_origins);
     let mut state = app_state(&platform, "target/site", edge, "media-test".into());
     state.media = Some(Arc::from(media.as_str()));
     let server = format!("http://{}", serve_state(state).await);
@@ -126,5 +134,95 @@ async fn whep_is_capped_per_client_address_and_a_host_still_goes_live() {
         location.is_some_and(|l| l.starts_with(&format!("/media/whip/{ROOM}/"))),
         "the gateway's Location, under /media"
     );
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_brand_page_may_watch_but_never_publish() {
+    if !media_tools() {
+        return;
+    }
+    const BRAND: &str = "https://brand.example";
+    let (app, gateway, _dir) = spawn_video_app_for(vec![BRAND.to_owned()]).await;
+    let header = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+    };
+
+    // The preflight of the SDP answer: PATCH with a content type, allowed for the brand only.
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/media/whep/{ROOM}/abc", app.server),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "PATCH")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let res = preflight(BRAND).await.expect("answers");
+    assert_eq!(
+        header(&res, "access-control-allow-origin").as_deref(),
+        Some(BRAND)
+    );
+    let methods = header(&res, "access-control-allow-methods").unwrap_or_default();
+    assert!(
+        methods.contains("PATCH") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    assert_eq!(header(&res, "access-control-allow-credentials"), None);
+    let res = preflight("https://other.example").await.expect("answers");
+    assert_eq!(header(&res, "access-control-allow-origin"), None);
+
+    // Watching from the brand's page (cross-site, no cookie): an offer and a readable Location.
+    let res = app
+        .http
+        .post(format!("{}/media/whep/{ROOM}", app.server))
+        .header("origin", BRAND)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status().as_u16(), 201);
+    assert_eq!(
+        header(&res, "access-control-allow-origin").as_deref(),
+        Some(BRAND)
+    );
+    let exposed = header(&res, "access-control-expose-headers").unwrap_or_default();
+    assert!(
+        exposed.to_ascii_lowercase().contains("location"),
+        "{exposed}"
+    );
+    let location = header(&res, "location").expect("a session");
+    assert!(
+        location.starts_with(&format!("/media/whep/{ROOM}/")),
+        "{location}"
+    );
+    // Ending it from there too.
+    let res = app
+        .http
+        .delete(format!("{}{location}", app.server))
+        .header("origin", BRAND)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("answers");
+    assert!(res.status().is_success(), "{}", res.status());
+
+    // Publishing stays the shop's own pages': refused before the gateway, even for the brand.
+    let res = app
+        .http
+        .post(format!("{}/media/whip/{ROOM}", app.server))
+        .header("origin", BRAND)
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/sdp")
+        .body(whip_offer())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(header(&res, "access-control-allow-origin"), None);
     gateway.shutdown().await;
 }

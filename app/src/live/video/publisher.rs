@@ -157,8 +157,8 @@ pub fn CameraPublisher(whip_url: String) -> impl IntoView {
 pub async fn ask_rtmp(rtmp_request_url: String) -> Result<RtmpEndpoint, String> {
     #[cfg(feature = "hydrate")]
     {
-        use gloo_net::http::Method;
-        let answer = super::js::request(Method::POST, &rtmp_request_url, None).await;
+        let shop = jishi_player::browser::Shop::this_page();
+        let answer = jishi_player::browser::request(&shop, "POST", &rtmp_request_url, None).await;
         match answer {
             Ok(a) if (200..300).contains(&a.status) => {
                 serde_json::from_str(&a.body).map_err(|_| {
@@ -180,8 +180,8 @@ pub async fn ask_rtmp(rtmp_request_url: String) -> Result<RtmpEndpoint, String> 
 pub async fn end_rtmp(rtmp_request_url: String) -> Result<(), String> {
     #[cfg(feature = "hydrate")]
     {
-        use gloo_net::http::Method;
-        match super::js::request(Method::DELETE, &rtmp_request_url, None).await {
+        let shop = jishi_player::browser::Shop::this_page();
+        match jishi_player::browser::request(&shop, "DELETE", &rtmp_request_url, None).await {
             Ok(a) if (200..300).contains(&a.status) => Ok(()),
             other => Err(media_refusal(other.ok().map(|a| a.body).as_deref())),
         }
@@ -209,7 +209,6 @@ mod browser {
 
     use std::cell::RefCell;
 
-    use gloo_net::http::Method;
     use js_sys::{Array, Object, Reflect};
     use leptos::prelude::*;
     use leptos::task::spawn_local;
@@ -220,12 +219,12 @@ mod browser {
         RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
     };
 
-    use super::super::js::{
-        call, delete_session, end_session, failed, hold_session, ice_gathered, local_sdp, log,
-        origin, play_quietly, request, sleep,
-    };
-    use super::super::resolve_location;
     use super::*;
+    use jishi_player::browser::{
+        call, delete_session, end_session, failed, hold_session, ice_gathered, local_sdp, log,
+        play_quietly, request, sleep, Shop,
+    };
+    use jishi_player::resolve_location;
 
     #[derive(Clone, Copy)]
     pub struct PublisherUi {
@@ -345,7 +344,7 @@ mod browser {
             let current = PUBLISHER.with_borrow(|p| p.generation) == generation;
             match result {
                 Ok((pc, location)) if current => {
-                    hold_session(&location);
+                    hold_session(&Shop::this_page(), &location);
                     PUBLISHER.with_borrow_mut(|p| {
                         p.pc = Some(pc.clone());
                         p.location = Some(location.clone());
@@ -357,7 +356,7 @@ mod browser {
                 Ok((pc, location)) => {
                     // Stopped meanwhile.
                     pc.close();
-                    delete_session(location);
+                    delete_session(&Shop::this_page(), location);
                 }
                 Err(message) => {
                     log(&message);
@@ -410,7 +409,8 @@ mod browser {
                 return Err(td_string!(l, host.camera.prepare_failed).to_owned());
             }
         };
-        let answer = match request(Method::POST, whip_url, Some(&offer)).await {
+        let shop = Shop::this_page();
+        let answer = match request(&shop, "POST", whip_url, Some(&offer)).await {
             Ok(a) => a,
             Err(()) => {
                 pc.close();
@@ -424,7 +424,7 @@ mod browser {
         let location = answer
             .location
             .as_deref()
-            .and_then(|l| resolve_location(&origin(), whip_url, l));
+            .and_then(|l| resolve_location(&shop.origin, whip_url, l));
         let Some(location) = location else {
             pc.close();
             return Err(td_string!(l, host.camera.answer_incomplete).to_owned());
@@ -434,7 +434,7 @@ mod browser {
         if let Err(e) = JsFuture::from(pc.set_remote_description(&remote)).await {
             log(&format!("WHIP answer: {e:?}"));
             pc.close();
-            delete_session(location);
+            delete_session(&shop, location);
             return Err(td_string!(l, host.camera.answer_unusable).to_owned());
         }
         Ok((pc, location))
@@ -456,7 +456,7 @@ mod browser {
             }
             if failed(&pc) {
                 pc.close();
-                end_session(&location);
+                end_session(&Shop::this_page(), &location);
                 PUBLISHER.with_borrow_mut(|p| {
                     p.pc = None;
                     p.location = None;
@@ -479,7 +479,7 @@ mod browser {
             pc.close();
         }
         if let Some(location) = location {
-            end_session(&location);
+            end_session(&Shop::this_page(), &location);
         }
         if let Some(stream) = stream {
             for track in stream.get_tracks().iter() {
