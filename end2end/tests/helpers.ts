@@ -4,6 +4,12 @@ import { APIRequestContext, expect, Page, test } from '@playwright/test';
 export const GUOMAO = { latitude: 39.9088, longitude: 116.4605 };
 export const WANGJING = { latitude: 39.9968, longitude: 116.4706 };
 
+/** WeChat's browser on Android, which has no H.264 WebRTC: live video plays over HLS there. */
+export const WECHAT_UA =
+  'Mozilla/5.0 (Linux; Android 13; V2049A Build/TP1A.220624.014; wv) AppleWebKit/537.36 ' +
+  '(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 ' +
+  'MMWEBSDK/20240404 MMWEBID/2307 MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 Weixin';
+
 export function homeAt(p: { latitude: number; longitude: number }, extra = ''): string {
   return `/?lat=${p.latitude}&lng=${p.longitude}${extra}`;
 }

@@ -1,6 +1,6 @@
 import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
 import { mediaDownURL } from '../playwright.config';
-import { addressAtGuomao, failOnPageErrors, freshPhone, GUOMAO, hydrated } from './helpers';
+import { addressAtGuomao, failOnPageErrors, freshPhone, GUOMAO, hydrated, WECHAT_UA } from './helpers';
 
 // The demo platform seeds live rooms; this number is a demo host's (see the README).
 const HOST_PHONE = '13900000001';
@@ -248,10 +248,6 @@ test('the live list and a signed-out viewer: cards link to rooms; comment and bu
 });
 
 // Android WeChat has no H.264 WebRTC: inside WeChat the player uses HLS, and it plays.
-const WECHAT_UA =
-  'Mozilla/5.0 (Linux; Android 13; V2049A Build/TP1A.220624.014; wv) AppleWebKit/537.36 ' +
-  '(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 ' +
-  'MMWEBSDK/20240404 MMWEBID/2307 MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 Weixin';
 
 test('inside WeChat the room plays over HLS', async ({ browser, baseURL }) => {
   const context = await browser.newContext({ baseURL, userAgent: WECHAT_UA, locale: 'zh-CN' });

@@ -9,6 +9,7 @@ import {
   hydrated,
   pinProduct,
   submitSignIn,
+  WECHAT_UA,
 } from './helpers';
 
 // The widget is served by the media-down shop (its JISHI_WIDGET_ORIGINS lists brandURL). live_bj1's
@@ -153,6 +154,23 @@ test('the widget plays the room video from the shop over WebRTC, in English when
   expect(errors).toEqual([]);
   expect(blocked).toEqual([]);
   await expectAccessible(brand, 'with the widget playing');
+  await ctx.close();
+});
+
+test('inside WeChat the widget plays the room over HLS, as the room page does', async ({ browser }) => {
+  const ctx = await browser.newContext({ userAgent: WECHAT_UA });
+  const brand = await ctx.newPage();
+  const errors = failOnPageErrors(brand);
+  let whep = 0;
+  brand.on('request', (r) => {
+    if (r.url().includes('/media/whep/')) whep++;
+  });
+  await brand.goto(`${brandURL}/?shop=1&room=live_bj3`);
+  const area = brand.locator('.jishi-live [data-testid=widget-video]');
+  await expect(area).toHaveAttribute('data-transport', 'hls');
+  await expect(area).toHaveAttribute('data-state', 'playing', { timeout: 20_000 });
+  expect(whep).toBe(0);
+  expect(errors).toEqual([]);
   await ctx.close();
 });
 

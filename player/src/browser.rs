@@ -278,7 +278,7 @@ enum Ended {
 
 /// Plays the room's video in `video` from `shop` until `ui` is gone: the first way
 /// `choose_source` picks, HLS after a failed WHEP, again after a stall, and every `RETRY_MS`
-/// while nobody publishes.
+/// while nobody publishes (or, when the browser plays no HLS after WHEP failed, WHEP again).
 pub fn start_player(
     video: HtmlVideoElement,
     playback: Playback,
@@ -296,6 +296,7 @@ pub fn start_player(
             ui.show(None, PlayerState::Unavailable);
             return;
         };
+        let first = source.clone();
         ui.show(Some(source.0), PlayerState::Connecting);
         while !ui.gone() {
             let (transport, url) = (source.0, source.1.clone());
@@ -325,6 +326,12 @@ pub fn start_player(
                 Ended::NoPublisher | Ended::Failed => {
                     ui.show(Some(transport), PlayerState::Unavailable);
                     sleep(RETRY_MS).await;
+                }
+                Ended::Unsupported if transport == Transport::Hls && first.0 == Transport::Whep => {
+                    // No HLS here (the widget loads no hls.js): WebRTC again, later.
+                    ui.show(Some(transport), PlayerState::Unavailable);
+                    sleep(RETRY_MS).await;
+                    source = first.clone();
                 }
                 Ended::Unsupported => {
                     ui.show(Some(transport), PlayerState::Unavailable);

@@ -71,14 +71,22 @@ pub fn LiveRoomPage() -> impl IntoView {
     let at = use_location();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, live_room_page);
+    // Opened by a brand's widget: `?buy=<sku>&from=<its page's origin>`.
+    let query = use_query_map();
     let l = locale();
     let page_title = move |heading: &str| format!("{heading} · {}", td_string!(l, common.brand));
     view! {
         <Suspense fallback=move || view! { <p class="loading">{td_string!(l, live.room.entering)}</p> }>
             {move || Suspend::new(async move {
                 let at = at.get_untracked();
+                let (buy, from) = query.with_untracked(|q| {
+                    (
+                        q.get(jishi_api::widget::BUY_PARAM),
+                        q.get(jishi_api::widget::FROM_PARAM),
+                    )
+                });
                 match data.await {
-                    Ok(d) => view! { <RoomPage data=d at/> }.into_any(),
+                    Ok(d) => view! { <RoomPage data=d at buy from/> }.into_any(),
                     Err(e) if e.is_not_found() => view! {
                         <Title text=page_title(td_string!(l, live.room.not_found))/>
                         <ErrorNotice error=e heading=td_string!(l, live.room.not_found)/>
@@ -95,7 +103,16 @@ pub fn LiveRoomPage() -> impl IntoView {
 }
 
 #[component]
-fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
+fn RoomPage(
+    data: LiveRoomPageData,
+    at: Option<LatLng>,
+    /// The product to open the buy sheet for, from a brand's widget.
+    #[prop(optional_no_strip)]
+    buy: Option<String>,
+    /// The origin of the widget's page that opened this one.
+    #[prop(optional_no_strip)]
+    from: Option<String>,
+) -> impl IntoView {
     let LiveRoomPageData {
         room,
         signed_in,
@@ -110,13 +127,6 @@ fn RoomPage(data: LiveRoomPageData, at: Option<LatLng>) -> impl IntoView {
         .filter(|_| room.status == RoomStatus::Ended);
     // Opened by a brand's widget: the buy sheet for that product, and (if the shop lists the
     // widget's origin) a report back once paid. Sign-in comes back here.
-    let query = use_query_map();
-    let (buy, from) = query.with_untracked(|q| {
-        (
-            q.get(jishi_api::widget::BUY_PARAM),
-            q.get(jishi_api::widget::FROM_PARAM),
-        )
-    });
     let room_href = match &buy {
         Some(sku) => jishi_api::widget::buy_path(&room.id, sku, from.as_deref()),
         None => live_href(&room.id, at),
@@ -1159,5 +1169,43 @@ mod render_tests {
         // 15:00 Beijing time.
         assert!(html.contains("15:00"), "{html}");
         assert!(!html.contains(r#"data-testid="flash-sale""#), "{html}");
+    }
+
+    #[test]
+    fn a_widget_buy_link_opens_the_sheet_or_signs_in_first_or_says_the_product_is_gone() {
+        let room = LiveRoom {
+            pinned: Some(crate::live::fixtures::strawberry()),
+            ..crate::live::fixtures::room()
+        };
+        let render = |signed_in: bool, sku: &str| {
+            let data = LiveRoomPageData {
+                room: room.clone(),
+                signed_in,
+                addresses: vec![],
+                reserved: false,
+            };
+            let (buy, from) = (
+                Some(sku.to_owned()),
+                Some("https://brand.example".to_owned()),
+            );
+            Owner::new().with(|| {
+                leptos_meta::provide_meta_context();
+                view! { <RoomPage data at=None buy from/> }.to_html()
+            })
+        };
+        let html = render(true, "s1");
+        assert!(html.contains(r#"data-testid="buy-sheet""#), "{html}");
+        assert!(!html.contains(r#"data-testid="buy-gone""#), "{html}");
+        // Signed out: no sheet yet, and sign-in comes back to it.
+        let html = render(false, "s1");
+        assert!(!html.contains(r#"data-testid="buy-sheet""#), "{html}");
+        assert!(
+            html.contains("/login?next=%2Flive%2Flive_1%3Fbuy%3Ds1%26from%3Dhttps%253A%252F%252Fbrand.example"),
+            "{html}"
+        );
+        // A product the room no longer offers: said plainly, no sheet.
+        let html = render(true, "gone");
+        assert!(html.contains(r#"data-testid="buy-gone""#), "{html}");
+        assert!(!html.contains(r#"data-testid="buy-sheet""#), "{html}");
     }
 }
