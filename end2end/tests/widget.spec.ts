@@ -62,10 +62,17 @@ test('a brand page on another origin, under a strict CSP, shows the room live, a
   await expect(picture).toHaveAttribute('src', new RegExp(`^${mediaDownURL}/`));
   await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
 
-  // The host pins another product: the widget follows, through the shop's stream.
+  // The host pins another product and adds one to the bag: the widget follows, through the
+  // shop's stream, and the bag the viewer opened stays open.
   await pin(b);
   const pinned = widget.getByTestId('widget-pinned');
   await expect(pinned).toHaveAttribute('data-sku', b.sku);
+  const bigger = await hostCtx.request.put(`/api/v1/live/rooms/${ROOM}/bag`, {
+    data: { items: [b, c, a].map((p) => ({ sku: p.sku, live_price_fen: Math.round(p.price_fen * 0.9), stock_cap: 50 })) },
+  });
+  expect(bigger.status()).toBe(200);
+  await expect(bagItems).toHaveCount(3);
+  await expect(widget.getByTestId('widget-bag')).toHaveAttribute('open', '');
   // Buying happens on the shop's own origin, in a new tab.
   const buy = pinned.getByTestId('widget-buy');
   await expect(buy).toHaveAttribute('href', `${mediaDownURL}/live/${ROOM}?buy=${b.sku}&from=${encodeURIComponent(brandURL)}`);

@@ -416,11 +416,17 @@ impl Ui {
         let keys: Vec<CardKey> = bag.iter().map(CardKey::of).collect();
         let mut shown = self.bag.borrow_mut();
         if shown.as_ref().map(|b| &b.keys) != Some(&keys) {
+            // A bag the viewer opened stays open when the host changes it.
+            let mut was_open = false;
             if let Some(old) = shown.take() {
+                was_open = old.list.has_attribute("open");
                 old.list.remove();
             }
             if !bag.is_empty() {
                 let (list, lefts) = self.bag_list(bag)?;
+                if was_open {
+                    list.set_attribute("open", "")?;
+                }
                 self.bag_slot.append_child(&list)?;
                 *shown = Some(BagList { keys, list, lefts });
             }
