@@ -106,7 +106,8 @@ struct Ui {
     doc: Document,
     /// The box on the brand's page (the shadow root's host), where the widget's events fire.
     host: Element,
-    shop: String,
+    /// The shop (its origin), asked without credentials: every URL on it is `shop.url(path)`.
+    shop: Shop,
     /// The brand page's origin, which the shop's room page reports an order back to.
     page_origin: String,
     room_id: String,
@@ -220,18 +221,17 @@ pub fn mount(root: ShadowRoot, room_id: String, shop: String, lang: String) -> R
         doc,
         root.host(),
         body,
-        shop.trim_end_matches('/').to_owned(),
+        Shop::elsewhere(&shop),
         page_origin,
         room_id,
         words,
     )?);
 
-    let source = EventSource::new(&format!(
-        "{}{}{}",
-        ui.shop,
+    let source = EventSource::new(&ui.shop.url(&format!(
+        "{}{}",
         routes::SERVER_PREFIX,
         routes::LIVE_EVENTS.path(&[&ui.room_id])
-    ))?;
+    )))?;
     let mut view: Option<RoomView> = None;
     let on_stream = ui.clone();
     let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
@@ -261,7 +261,7 @@ pub fn mount(root: ShadowRoot, room_id: String, shop: String, lang: String) -> R
     // The shop's room page, opened by "buy", says when the order was paid: only the shop's
     // origin is heard, and only about this room.
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        if e.origin() != ui.shop {
+        if e.origin() != ui.shop.origin {
             return;
         }
         let Some(text) = e.data().as_string() else {
@@ -285,7 +285,7 @@ impl Ui {
         doc: Document,
         host: Element,
         body: Element,
-        shop: String,
+        shop: Shop,
         page_origin: String,
         room_id: String,
         words: Words,
@@ -482,7 +482,7 @@ impl Ui {
         jishi_player::browser::start_player(
             video,
             playback.clone(),
-            Shop::elsewhere(&self.shop),
+            self.shop.clone(),
             // hls.js would be a script on the brand's page: HLS only where the browser has it.
             None,
             ui.clone(),
@@ -553,7 +553,7 @@ impl Ui {
         card.set_attribute("data-sku", &pin.sku)?;
         if let Some(image) = &pin.image {
             let img = self.add(&card, "img", "jw-img", None)?;
-            img.set_attribute("src", &on_shop(&self.shop, &image.src))?;
+            img.set_attribute("src", &self.shop.url(&image.src))?;
             img.set_attribute("width", &image.width.to_string())?;
             img.set_attribute("height", &image.height.to_string())?;
             img.set_attribute("loading", "lazy")?;
@@ -582,24 +582,13 @@ impl Ui {
         buy.set_attribute("aria-label", &format!("{} {}", w.buy, pin.name))?;
         buy.set_attribute(
             "href",
-            &format!(
-                "{}{}",
-                self.shop,
-                buy_path(&self.room_id, &pin.sku, Some(&self.page_origin))
-            ),
+            &self
+                .shop
+                .url(&buy_path(&self.room_id, &pin.sku, Some(&self.page_origin))),
         )?;
         buy.set_attribute("target", "_blank")?;
         buy.set_attribute("rel", "opener")?;
         Ok((card, left))
-    }
-}
-
-/// A path on the shop as an absolute URL: the widget runs on the brand's origin.
-fn on_shop(shop: &str, src: &str) -> String {
-    if src.starts_with('/') && !src.starts_with("//") {
-        format!("{shop}{src}")
-    } else {
-        src.to_owned()
     }
 }
 
@@ -617,15 +606,13 @@ mod tests {
 
     #[test]
     fn shop_paths_become_absolute_and_urls_stay() {
-        let shop = "https://shop.example";
+        // The widget runs on the brand's origin: paths on the shop become absolute URLs.
+        let shop = Shop::elsewhere("https://shop.example/");
+        assert_eq!(shop.url("/img/a.webp"), "https://shop.example/img/a.webp");
         assert_eq!(
-            on_shop(shop, "/img/a.webp"),
-            "https://shop.example/img/a.webp"
-        );
-        assert_eq!(
-            on_shop(shop, "https://cdn.example/a.webp"),
+            shop.url("https://cdn.example/a.webp"),
             "https://cdn.example/a.webp"
         );
-        assert_eq!(on_shop(shop, "//evil.example/a"), "//evil.example/a");
+        assert_eq!(shop.url("//evil.example/a"), "//evil.example/a");
     }
 }
